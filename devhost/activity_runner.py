@@ -1,0 +1,70 @@
+"""Calling an activity function as the Python worker does, and turning the outcome into a history event.
+
+The input arrives as the JSON text of the scheduling action and is decoded with the `azure.functions`
+converter; the return value is encoded with it. A failure becomes TaskFailed with the extension's wording
+(reference §2.6): `Activity function '<name>' failed: <Type>: <message>`, the traceback as details.
+"""
+
+from __future__ import annotations
+
+import inspect
+import traceback
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from azure.functions import meta
+from azure.functions.durable_functions import ActivityTriggerConverter
+
+from devhost import history as h
+from devhost.history import Event
+from devhost.loader import IndexedFunction
+
+
+@dataclass(frozen=True)
+class ActivityOutcome:
+    result_text: str | None = None
+    failure: tuple[str, str] | None = None  # (reason, details)
+
+    def to_event(self, moment: datetime, seq: int) -> Event:
+        if self.failure is not None:
+            return h.task_failed(moment, seq, *self.failure)
+        return h.task_completed(moment, seq, self.result_text)
+
+
+def failure(name: str, exc: BaseException) -> ActivityOutcome:
+    reason = f"Activity function '{name}' failed: {type(exc).__name__}: {exc}"
+    details = "".join(traceback.format_exception(exc)).rstrip()
+    return ActivityOutcome(failure=(reason, details))
+
+
+def prepare_call(function: IndexedFunction, input_text: str | None) -> dict[str, Any]:
+    """The keyword arguments for the activity: its trigger binding's name, decoded like the worker does."""
+    value = ActivityTriggerConverter.decode(meta.Datum(type="json", value=input_text or "null"), trigger_metadata=None)
+    kwargs: dict[str, Any] = {str(function.trigger["name"]): value}
+    return kwargs
+
+
+def encode_result(value: Any) -> str | None:
+    datum = ActivityTriggerConverter.encode(value, expected_type=None)
+    return None if datum is None else str(datum.value)
+
+
+def run_sync(function: IndexedFunction, input_text: str | None) -> ActivityOutcome:
+    """Run a `def` activity (on a worker thread) and capture its outcome; never raises."""
+    try:
+        result = function.func(**prepare_call(function, input_text))
+        if inspect.isawaitable(result):
+            raise TypeError("the activity returned an awaitable; declare it 'async def'")
+        return ActivityOutcome(result_text=encode_result(result))
+    except Exception as exc:
+        return failure(function.durable_name, exc)
+
+
+async def run_async(function: IndexedFunction, input_text: str | None) -> ActivityOutcome:
+    """Run an `async def` activity on the host's event loop and capture its outcome; never raises."""
+    try:
+        result = await function.func(**prepare_call(function, input_text))
+        return ActivityOutcome(result_text=encode_result(result))
+    except Exception as exc:
+        return failure(function.durable_name, exc)

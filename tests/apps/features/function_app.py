@@ -1,0 +1,127 @@
+"""A Durable Functions app that uses every feature devhost supports; the host tests drive it over HTTP."""
+
+import json
+import os
+from datetime import timedelta
+
+import azure.durable_functions as df
+import azure.functions as func
+
+app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+
+# Failures an activity should still produce, per key, so retries can be tested without global state
+# surviving restarts: the count lives in a file under the app's state folder.
+COUNTER_DIR = os.environ.get("FEATURES_COUNTER_DIR", ".")
+
+
+def _bump(key: str) -> int:
+    path = os.path.join(COUNTER_DIR, f"count-{key}")
+    count = 1
+    if os.path.exists(path):
+        with open(path) as f:
+            count = int(f.read()) + 1
+    with open(path, "w") as f:
+        f.write(str(count))
+    return count
+
+
+@app.route(route="orchestrators/{name}", methods=["POST"])
+@app.durable_client_input(client_name="client")
+async def http_start(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    body = req.get_body()
+    payload = json.loads(body) if body else None
+    instance_id = await client.start_new(req.route_params["name"], None, payload)
+    return client.create_check_status_response(req, instance_id)
+
+
+@app.orchestration_trigger(context_name="context")
+def fan_out(context: df.DurableOrchestrationContext):
+    count = context.get_input()
+    results = yield context.task_all([context.call_activity("double", i) for i in range(count)])
+    return sum(results)
+
+
+@app.activity_trigger(input_name="value")
+def double(value: int) -> int:
+    return value * 2
+
+
+@app.activity_trigger(input_name="key")
+def flaky(key: str) -> str:
+    attempt = _bump(key)
+    if attempt < 3:
+        raise ValueError(f"attempt {attempt} of {key} fails")
+    return f"{key} ok after {attempt}"
+
+
+@app.orchestration_trigger(context_name="context")
+def with_retry(context: df.DurableOrchestrationContext):
+    options = df.RetryOptions(first_retry_interval_in_milliseconds=60_000, max_number_of_attempts=context.get_input())
+    result = yield context.call_activity_with_retry("flaky", options, context.instance_id)
+    return result
+
+
+@app.orchestration_trigger(context_name="context")
+def sleeper(context: df.DurableOrchestrationContext):
+    start = context.current_utc_datetime
+    yield context.create_timer(start + timedelta(hours=1))
+    context.set_custom_status({"stage": "woke"})
+    return (context.current_utc_datetime - start).total_seconds()
+
+
+@app.orchestration_trigger(context_name="context")
+def approval(context: df.DurableOrchestrationContext):
+    context.set_custom_status("waiting")
+    timeout = context.create_timer(context.current_utc_datetime + timedelta(days=1))
+    answer = context.wait_for_external_event("Approve")
+    winner = yield context.task_any([answer, timeout])
+    if winner == answer:
+        timeout.cancel()
+        return {"approved": answer.result, "uuid": context.new_uuid()}
+    return {"approved": None}
+
+
+@app.orchestration_trigger(context_name="context")
+def parent(context: df.DurableOrchestrationContext):
+    n = context.get_input()
+    children = [context.call_sub_orchestrator("fan_out", n) for _ in range(3)]
+    totals = yield context.task_all(children)
+    try:
+        yield context.call_sub_orchestrator("boom", None)
+    except Exception as exc:
+        return {"totals": totals, "child_error": str(exc)}
+    return {"totals": totals}
+
+
+@app.orchestration_trigger(context_name="context")
+def boom(context: df.DurableOrchestrationContext):
+    yield context.call_activity("double", 1)
+    raise RuntimeError("boom went the orchestrator")
+
+
+@app.orchestration_trigger(context_name="context")
+def counter_loop(context: df.DurableOrchestrationContext):
+    state = context.get_input()
+    value = yield context.call_activity("double", state["value"])
+    if state["round"] >= 3:
+        return value
+    return context.continue_as_new({"value": value, "round": state["round"] + 1})
+
+
+@app.entity_trigger(context_name="context")
+def counter(context: df.DurableEntityContext):
+    current = context.get_state(lambda: 0)
+    if context.operation_name == "add":
+        current += context.get_input()
+        context.set_state(current)
+    elif context.operation_name == "get":
+        context.set_result(current)
+
+
+@app.orchestration_trigger(context_name="context")
+def use_counter(context: df.DurableOrchestrationContext):
+    entity = df.EntityId("counter", context.get_input())
+    context.signal_entity(entity, "add", 5)
+    value = yield context.call_entity(entity, "add", 2)
+    value = yield context.call_entity(entity, "get")
+    return value
