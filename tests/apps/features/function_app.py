@@ -2,6 +2,7 @@
 
 import json
 import os
+import time
 from datetime import timedelta
 
 import azure.durable_functions as df
@@ -125,3 +126,33 @@ def use_counter(context: df.DurableOrchestrationContext):
     value = yield context.call_entity(entity, "add", 2)
     value = yield context.call_entity(entity, "get")
     return value
+
+
+@app.activity_trigger(input_name="value")
+def slow_double(value: int) -> int:
+    """Takes a little time and leaves a line per execution, so a test can count re-runs after a crash."""
+    time.sleep(0.004)
+    with open(os.path.join(COUNTER_DIR, "slow_double.log"), "a") as log:
+        log.write(f"{value}\n")
+    return value * 2
+
+
+@app.orchestration_trigger(context_name="context")
+def slow_fan_out(context: df.DurableOrchestrationContext):
+    count = context.get_input()
+    results = yield context.task_all([context.call_activity("slow_double", i) for i in range(count)])
+    return sum(results)
+
+
+@app.orchestration_trigger(context_name="context")
+def drifting(context: df.DurableOrchestrationContext):
+    """Calls the activity that DRIFT_ACTIVITY names: a host restarted with another value has changed code."""
+    yield context.call_activity(os.environ.get("DRIFT_ACTIVITY", "double"), 1)
+    yield context.wait_for_external_event("go")
+    return "done"
+
+
+@app.timer_trigger(arg_name="timer", schedule="%TICK_SCHEDULE%", run_on_startup=False)
+@app.durable_client_input(client_name="client")
+async def tick(timer: func.TimerRequest, client: df.DurableOrchestrationClient) -> None:
+    await client.start_new("fan_out", f"tick-{int(timer.past_due)}-{len(os.listdir(COUNTER_DIR))}", 2)

@@ -1,0 +1,177 @@
+"""The host: loads the app and its settings, and runs the engine, the HTTP server and the timers together.
+
+Everything runs on one long-lived event loop (the SDK keeps one global aiohttp session, so client functions
+must all run on the same loop); the engine does its work on its own thread and activities on a pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from devhost import replay
+from devhost.client_binding import client_payload
+from devhost.clock import Clock, ManualClock, SystemClock
+from devhost.config import HostConfig, load_config
+from devhost.control import EngineManagement
+from devhost.engine import Engine
+from devhost.http.app import build_http_app, http_routes
+from devhost.http.keys import KeySet
+from devhost.invoke import invoke_timer
+from devhost.loader import FunctionIndex, IndexedFunction, load_app
+from devhost.store import open_store
+from devhost.timers import TimerScheduler, TimerTrigger
+
+log = logging.getLogger("devhost")
+
+ADMIN_PREFIX = "/admin/devhost/"
+READY_LINE = "devhost: listening on"
+
+
+@dataclass(frozen=True)
+class HostOptions:
+    script_root: Path
+    port: int = 7071
+    bind: str = "127.0.0.1"
+    require_keys: bool = False
+    store: str | None = None
+    state_dir: Path | None = None
+    manual_clock: bool = False
+
+
+def _store_kind(options: HostOptions, config: HostConfig, environ: MutableMapping[str, str]) -> str:
+    if options.store:
+        return options.store
+    if environ.get("DEVHOST_STORE"):
+        return environ["DEVHOST_STORE"]
+    return "sqlite"
+
+
+class DevHost:
+    """One running host. `start()` binds the port; `stop()` shuts everything down in order."""
+
+    def __init__(self, options: HostOptions, environ: MutableMapping[str, str] | None = None) -> None:
+        self.options = options
+        self.environ = os.environ if environ is None else environ
+        self.config: HostConfig = load_config(options.script_root, self.environ)
+        self.index: FunctionIndex = load_app(self.config.script_root)
+        self.clock: Clock = ManualClock() if options.manual_clock else SystemClock()
+        if self.environ.get("DEVHOST_FAST_TIMESTAMPS", "1") != "0":
+            replay.use_fast_timestamp_parsing()
+        state_dir = options.state_dir or self.config.script_root / ".devhost"
+        self.store = open_store(
+            _store_kind(options, self.config, self.environ), state_dir=state_dir, hub=self.config.hub_name
+        )
+        self.engine = Engine(
+            self.index, self.store, self.clock, max_activities=self.config.max_concurrent_activity_functions
+        )
+        self.management = EngineManagement(self.engine)
+        self.keys = KeySet.generate() if options.require_keys else None
+        self.base_url = ""
+        self._runner: web.AppRunner | None = None
+        self._timers: TimerScheduler | None = None
+
+    async def start(self) -> str:
+        """Start serving; returns the base URL (with the port the OS picked when the port is 0)."""
+        await self.engine.start()
+        app = build_http_app(self.index, self.config, self.management, keys=self.keys)
+        app.middlewares.insert(0, self._admin_middleware)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.options.bind, self.options.port)
+        await site.start()
+        # With port 0 the OS picks the port: read it back from the listening socket.
+        addresses = self._runner.addresses
+        port = int(addresses[0][1]) if addresses else self.options.port
+        self.base_url = f"http://{self.options.bind}:{port}"
+        triggers = [TimerTrigger(fn, self.environ) for fn in self.index.timer_functions]
+        self._timers = TimerScheduler(triggers, self.clock, self._fire_timer)
+        self._timers.start()
+        return self.base_url
+
+    async def stop(self) -> None:
+        if self._timers is not None:
+            await self._timers.stop()
+        if self._runner is not None:
+            await self._runner.cleanup()
+        await self.engine.stop()
+
+    async def _fire_timer(self, function: IndexedFunction, past_due: bool) -> object:
+        rpc_base = f"{self.base_url}/durabletask/"
+        system_key = self.keys.system_key if self.keys else None
+
+        def payload(binding: Any) -> str:
+            base = f"{self.base_url}/runtime/webhooks/durabletask"
+            return client_payload(base, rpc_base, self.config.hub_name, binding, system_key=system_key)
+
+        return await invoke_timer(
+            function, past_due=past_due, client_payload=payload, function_directory=str(self.config.script_root)
+        )
+
+    @web.middleware
+    async def _admin_middleware(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        """devhost's own endpoints: a health check, and moving a manual clock (tests)."""
+        if not request.path.startswith(ADMIN_PREFIX):
+            return await handler(request)
+        action = request.path[len(ADMIN_PREFIX) :]
+        if action == "health":
+            return web.json_response({"status": "ok"})
+        if action == "clock" and request.method == "GET":
+            return web.json_response({"now": self.clock.now().isoformat()})
+        if action == "clock/advance" and request.method == "POST":
+            if not isinstance(self.clock, ManualClock):
+                return _error(409, "the host runs on the system clock; start it with --manual-clock")
+            try:
+                seconds = float(request.query.get("seconds", ""))
+            except ValueError:
+                return _error(400, "query parameter 'seconds' must be a number")
+            if seconds < 0:
+                return _error(400, "query parameter 'seconds' must not be negative")
+            now = self.clock.advance(timedelta(seconds=seconds))
+            return web.json_response({"now": now.isoformat()})
+        return _error(404, f"no devhost endpoint {request.method} {request.path}")
+
+    def banner(self) -> str:
+        lines = ["", "Functions:", ""]
+        for route in http_routes(self.index):
+            methods = ",".join(route.methods) if route.methods else "GET,POST,PUT,DELETE,PATCH,HEAD,OPTIONS"
+            path = "/".join(
+                p
+                for p in (self.config.route_prefix, str(route.function.trigger.get("route") or route.function.name))
+                if p
+            )
+            lines.append(f"        {route.function.name}: [{methods}] {self.base_url}/{path}")
+        for fn in self.index.functions:
+            if fn.trigger_type != "httpTrigger":
+                lines.append(f"        {fn.name}: {fn.trigger_type}")
+        if self.keys is not None:
+            lines += ["", f"Function key: {self.keys.function_key}", f"Master key: {self.keys.master_key}"]
+        lines += ["", f"Durable state: {self.options.state_dir or self.config.script_root / '.devhost'}"]
+        return "\n".join(lines)
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": {"code": status, "message": message}}, status=status, dumps=json.dumps)
+
+
+async def serve(options: HostOptions, stop: asyncio.Event) -> None:
+    """Run a host until `stop` is set (the CLI sets it on SIGINT or SIGTERM)."""
+    host = DevHost(options)
+    url = await host.start()
+    print(host.banner(), flush=True)
+    print(f"{READY_LINE} {url}", flush=True)
+    try:
+        await stop.wait()
+    finally:
+        await host.stop()

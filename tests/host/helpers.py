@@ -1,0 +1,55 @@
+"""Helpers for tests that drive a devhost process: the SDK's client pointed at it, and polling."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import azure.durable_functions as df
+
+from devhost.client_binding import client_payload
+from devhost.testing import DevHostProcess
+from tests.conftest import SdkLoop
+
+TERMINAL = {"Completed", "Failed", "Terminated", "Canceled"}
+
+
+class Client:
+    """The SDK's DurableOrchestrationClient for a running devhost, called synchronously through the SDK loop."""
+
+    def __init__(self, host: DevHostProcess, sdk: SdkLoop, hub: str = "TestHubName") -> None:
+        self.host = host
+        self.sdk = sdk
+        payload = client_payload(
+            f"{host.base_url}/runtime/webhooks/durabletask", f"{host.base_url}/durabletask/", hub, {}
+        )
+        self.client = df.DurableOrchestrationClient(payload)
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        method = getattr(self.client, name)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            return self.sdk.run(method(*args, **kwargs))
+
+        return call
+
+    def wait(self, instance_id: str, *, timeout: float = 60.0, advance: float | None = None) -> Any:
+        """Poll until the instance is finished; with `advance`, move the manual clock that far each poll."""
+        deadline = time.monotonic() + timeout
+        while True:
+            status = self.get_status(instance_id)
+            if status and status.runtime_status and status.runtime_status.value in TERMINAL:
+                return status
+            if time.monotonic() > deadline:
+                raise AssertionError(f"instance {instance_id} still {status.runtime_status} after {timeout}s")
+            if advance:
+                self.host.advance_clock(advance)
+            time.sleep(0.02)
+
+    def wait_for(self, predicate: Callable[[], bool], *, timeout: float = 30.0, what: str = "condition") -> None:
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for {what}")
+            time.sleep(0.02)

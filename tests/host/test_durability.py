@@ -1,0 +1,82 @@
+"""Crashes: devhost killed with SIGKILL in the middle of work loses nothing that had finished."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from devhost.testing import REPO_ROOT, DevHostProcess
+from tests.conftest import SdkLoop
+from tests.host.helpers import Client
+
+APP = Path(__file__).resolve().parent.parent / "apps" / "features"
+pytestmark = pytest.mark.host
+
+
+def _executions(counters: Path) -> list[int]:
+    log = counters / "slow_double.log"
+    return [int(line) for line in log.read_text().split()] if log.exists() else []
+
+
+def test_kill_during_fan_out_then_restart_completes_without_losing_results(tmp_path: Path, sdk: SdkLoop) -> None:
+    counters, state = tmp_path / "counters", tmp_path / "state"
+    counters.mkdir()
+    env = {"FEATURES_COUNTER_DIR": str(counters), "TICK_SCHEDULE": "0 0 0 1 1 *"}
+    n = 1000
+    first = DevHostProcess(APP, state_dir=state, env=env).start()
+    try:
+        client = Client(first, sdk, hub="FeaturesHub")
+        instance_id = client.start_new("slow_fan_out", None, n)
+        client.wait_for(lambda: len(_executions(counters)) >= n // 3, what="a third of the activities")
+    finally:
+        first.kill()
+    done_before_kill = len(_executions(counters))
+    assert done_before_kill < n, "the fan-out finished before the kill; the test proves nothing"
+
+    with DevHostProcess(APP, state_dir=state, env=env) as second:
+        client = Client(second, sdk, hub="FeaturesHub")
+        status = client.wait(instance_id, timeout=120)
+    assert status.runtime_status.value == "Completed"
+    assert status.output == sum(2 * i for i in range(n))
+    runs = _executions(counters)
+    assert set(runs) == set(range(n))
+    # At-least-once: only activities whose completion was not yet committed run again. The host commits
+    # completions every tick, so re-runs are bounded by what was in flight plus one tick's worth.
+    assert len(runs) - n < 200, f"{len(runs) - n} activities ran twice"
+
+
+def test_timer_pending_at_a_kill_still_fires_after_restart(tmp_path: Path, sdk: SdkLoop) -> None:
+    env = {"FEATURES_COUNTER_DIR": str(tmp_path), "TICK_SCHEDULE": "0 0 0 1 1 *"}
+    state = tmp_path / "state"
+    first = DevHostProcess(APP, state_dir=state, env=env, manual_clock=True).start()
+    try:
+        client = Client(first, sdk, hub="FeaturesHub")
+        instance_id = client.start_new("sleeper", None, None)
+        client.wait_for(lambda: client.get_status(instance_id).runtime_status.value == "Running", what="running")
+        time.sleep(0.2)  # let the episode that created the timer commit; nothing else observes it
+    finally:
+        first.kill()
+    with DevHostProcess(APP, state_dir=state, env=env, manual_clock=True) as second:
+        client = Client(second, sdk, hub="FeaturesHub")
+        status = client.wait(instance_id, advance=1800)
+    assert status.output == 3600.0
+
+
+def test_an_app_that_fails_to_import_exits_with_a_clear_message(tmp_path: Path) -> None:
+    (tmp_path / "function_app.py").write_text("import azure.functions as func\n\nraise RuntimeError('bad config')\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "devhost", "start", "--script-root", str(tmp_path), "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO_ROOT,
+    )
+    assert result.returncode != 0
+    assert "function_app.py" in result.stderr
+    assert "function_app.py:3" in result.stderr
+    assert "bad config" in result.stderr
+    assert "Traceback" not in result.stderr
