@@ -1,0 +1,1 @@
+"""Task execution: the activities that run a job's tasks (handlers and command lines) and record results."""
