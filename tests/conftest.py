@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Coroutine, Iterator
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Iterator
+from typing import TypeVar
 
 import pytest
 
@@ -28,8 +28,11 @@ class SdkLoop:
         self._thread = threading.Thread(target=self.loop.run_forever, name="sdk-loop", daemon=True)
         self._thread.start()
 
-    def run(self, coroutine: Coroutine[Any, Any, T], timeout: float = 120.0) -> T:
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
+    def run(self, awaitable: Awaitable[T], timeout: float = 120.0) -> T:
+        async def wrapper() -> T:
+            return await awaitable
+
+        return asyncio.run_coroutine_threadsafe(wrapper(), self.loop).result(timeout)
 
     def close(self) -> None:
         # The SDK's shared session belongs to this loop: close it here, then the loop.

@@ -1,0 +1,186 @@
+"""Host configuration read from a function app's script root, the way the Functions host and Core Tools read it.
+
+- `host.json`: the Durable Task hub and concurrency limits, the storage provider, the HTTP route prefix.
+- `local.settings.json`: its `Values` become environment variables; variables already set win, as with
+  `func start`. The environment mapping is a parameter so that tests never touch `os.environ`.
+
+Values of the form `%NAME%` in host.json (commonly `"hubName": "%TaskHubName%"`) are resolved from the
+environment after local settings are applied, as the Functions host does.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping, MutableMapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from devhost.errors import ConfigError
+
+HOST_JSON = "host.json"
+LOCAL_SETTINGS_JSON = "local.settings.json"
+DEFAULT_HUB_NAME = "TestHubName"
+DEFAULT_ROUTE_PREFIX = "api"
+DEFAULT_SCRIPT_FILE = "function_app.py"
+SCRIPT_FILE_SETTING = "PYTHON_SCRIPT_FILE_NAME"
+
+_APP_SETTING_REF = re.compile(r"^%([^%]+)%$")
+
+
+def _default_concurrency() -> int:
+    # The Durable extension's default for both limits is 10 per processor.
+    return 10 * (os.cpu_count() or 1)
+
+
+@dataclass(frozen=True)
+class HostConfig:
+    """Everything devhost takes from host.json and local.settings.json. Built once by `load_config`."""
+
+    script_root: Path
+    hub_name: str = DEFAULT_HUB_NAME
+    max_concurrent_activity_functions: int = field(default_factory=_default_concurrency)
+    max_concurrent_orchestrator_functions: int = field(default_factory=_default_concurrency)
+    storage_provider_type: str | None = None
+    """`extensions.durableTask.storageProvider.type` as written, or None; the engine picks its default."""
+    route_prefix: str = DEFAULT_ROUTE_PREFIX
+    """Without slashes; may be empty (user routes then start at the root)."""
+    script_file: str = DEFAULT_SCRIPT_FILE
+    local_http_port: int | None = None
+    """`Host.LocalHttpPort` from local.settings.json, when set."""
+    app_settings: Mapping[str, str] = field(default_factory=dict)
+    """The `Values` of local.settings.json, as read (before environment variables take precedence)."""
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    """The JSON object in `path`, or {} when the file does not exist."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")  # editors on Windows save a BOM
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise ConfigError(f"cannot read the file: {exc.strerror}", file=path) from exc
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}", file=path) from exc
+    if not isinstance(data, dict):
+        raise ConfigError("expected a JSON object at the top level", file=path)
+    return data
+
+
+def _section(data: Mapping[str, Any], path: str, file: Path) -> Mapping[str, Any]:
+    """The nested object at dotted `path`, or {} when any part is absent."""
+    node: Any = data
+    for key in path.split("."):
+        if not isinstance(node, Mapping):
+            return {}
+        # The Functions host reads host.json keys case-insensitively.
+        node = next((v for k, v in node.items() if k.lower() == key.lower()), None)
+        if node is None:
+            return {}
+    if not isinstance(node, Mapping):
+        raise ConfigError(f"'{path}' must be a JSON object", file=file)
+    return node
+
+
+def _get(section: Mapping[str, Any], key: str) -> Any:
+    return next((v for k, v in section.items() if k.lower() == key.lower()), None)
+
+
+def _resolve(value: str, environ: Mapping[str, str], where: str, file: Path) -> str:
+    match = _APP_SETTING_REF.match(value)
+    if match is None:
+        return value
+    name = match.group(1)
+    if name not in environ:
+        raise ConfigError(f"'{where}' refers to app setting '{name}', which is not set", file=file)
+    return environ[name]
+
+
+def _positive_int(section: Mapping[str, Any], key: str, where: str, file: Path) -> int | None:
+    value = _get(section, key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"'{where}.{key}' must be a positive integer, got {value!r}", file=file)
+    return value
+
+
+def _setting_text(name: str, value: Any, file: Path) -> str:
+    # Core Tools reads Values as a string dictionary; JSON.NET turns scalars into text, objects fail.
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "True" if value else "False"
+    if isinstance(value, int | float):
+        return json.dumps(value)
+    raise ConfigError(f"'Values.{name}' must be a string, got {type(value).__name__}", file=file)
+
+
+def _load_local_settings(root: Path) -> tuple[dict[str, str], int | None]:
+    path = root / LOCAL_SETTINGS_JSON
+    data = _read_json(path)
+    values = _get(data, "Values") or {}
+    if not isinstance(values, dict):
+        raise ConfigError("'Values' must be a JSON object", file=path)
+    settings = {str(k): _setting_text(str(k), v, path) for k, v in values.items() if v is not None}
+    host = _get(data, "Host") or {}
+    port = _get(host, "LocalHttpPort") if isinstance(host, dict) else None
+    if port is not None and (isinstance(port, bool) or not isinstance(port, int) or not 0 <= port < 65536):
+        raise ConfigError(f"'Host.LocalHttpPort' must be a port number, got {port!r}", file=path)
+    return settings, port
+
+
+def load_config(script_root: str | Path, environ: MutableMapping[str, str]) -> HostConfig:
+    """Read host.json and local.settings.json under `script_root`.
+
+    Puts local settings into `environ` (existing variables are kept) and then resolves `%NAME%` references
+    in host.json against it. Raises ConfigError naming the file on malformed JSON or wrongly typed values.
+    """
+    root = Path(script_root).resolve()
+    if not root.is_dir():
+        raise ConfigError(f"script root {root} is not a directory")
+    settings, port = _load_local_settings(root)
+    for name, value in settings.items():
+        environ.setdefault(name, value)
+
+    host_path = root / HOST_JSON
+    host = _read_json(host_path)
+    durable = _section(host, "extensions.durableTask", host_path)
+    http = _section(host, "extensions.http", host_path)
+    provider = _section(durable, "storageProvider", host_path)
+
+    hub = _get(durable, "hubName")
+    if hub is not None and (not isinstance(hub, str) or not hub.strip()):
+        raise ConfigError(f"'extensions.durableTask.hubName' must be a non-empty string, got {hub!r}", file=host_path)
+    hub_name = _resolve(hub, environ, "extensions.durableTask.hubName", host_path) if hub else DEFAULT_HUB_NAME
+
+    prefix = _get(http, "routePrefix")
+    if prefix is not None and not isinstance(prefix, str):
+        raise ConfigError(f"'extensions.http.routePrefix' must be a string, got {prefix!r}", file=host_path)
+    route_prefix = DEFAULT_ROUTE_PREFIX if prefix is None else prefix.strip("/")
+
+    provider_type = _get(provider, "type")
+    if provider_type is not None and not isinstance(provider_type, str):
+        raise ConfigError(
+            f"'extensions.durableTask.storageProvider.type' must be a string, got {provider_type!r}",
+            file=host_path,
+        )
+
+    where = "extensions.durableTask"
+    activities = _positive_int(durable, "maxConcurrentActivityFunctions", where, host_path)
+    orchestrators = _positive_int(durable, "maxConcurrentOrchestratorFunctions", where, host_path)
+    return HostConfig(
+        script_root=root,
+        hub_name=hub_name,
+        max_concurrent_activity_functions=activities or _default_concurrency(),
+        max_concurrent_orchestrator_functions=orchestrators or _default_concurrency(),
+        storage_provider_type=provider_type,
+        route_prefix=route_prefix,
+        script_file=environ.get(SCRIPT_FILE_SETTING) or DEFAULT_SCRIPT_FILE,
+        local_http_port=port,
+        app_settings=settings,
+    )

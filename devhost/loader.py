@@ -1,0 +1,226 @@
+"""Index a v2-model function app exactly as the Python worker does.
+
+The worker imports `function_app` (or the file named by PYTHON_SCRIPT_FILE_NAME) with the script root on
+`sys.path`, finds the one `azure.functions.FunctionRegister` in the module and calls `get_functions()` on it.
+That call must happen once: a second call raises `ValueError` for every function ("does not have a unique
+function name"), so the result is kept in a `FunctionIndex`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import json
+import sys
+import traceback
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import azure.functions as func
+
+from devhost.errors import AppLoadError
+
+# Binding attributes that override a durable function's name (protocol section 1.3).
+_NAME_OVERRIDES = {
+    "orchestrationTrigger": "orchestration",
+    "activityTrigger": "activity",
+    "entityTrigger": "entityName",
+}
+
+
+@dataclass(frozen=True)
+class IndexedFunction:
+    """One function of the app, as the host sees it."""
+
+    name: str
+    """The function name: `@app.function_name(...)` or the Python `__name__`."""
+    durable_name: str
+    """The name `start_new`/`call_activity`/entities resolve against; entity names are lower-cased."""
+    trigger_type: str
+    trigger: dict[str, Any]
+    bindings: list[dict[str, Any]]
+    func: Callable[..., Any]
+    """What the worker calls: for durable triggers and client functions, the SDK's wrapper."""
+    is_async: bool
+
+
+class FunctionIndex:
+    """The indexed functions, with case-insensitive lookups by durable name."""
+
+    def __init__(self, functions: Iterable[IndexedFunction], *, source: str = "function_app.py") -> None:
+        self.functions: list[IndexedFunction] = list(functions)
+        self._by_kind: dict[str, dict[str, IndexedFunction]] = {kind: {} for kind in _NAME_OVERRIDES}
+        self._by_name: dict[str, IndexedFunction] = {}
+        for fn in self.functions:
+            table = self._by_kind.get(fn.trigger_type)
+            if table is not None:
+                other = table.get(fn.durable_name.lower())
+                if other is not None:
+                    raise AppLoadError(
+                        f"functions '{other.name}' and '{fn.name}' both register the {fn.trigger_type} "
+                        f"name '{fn.durable_name}'",
+                        file=source,
+                    )
+                table[fn.durable_name.lower()] = fn
+            self._by_name[fn.name.lower()] = fn
+
+    def get(self, name: str) -> IndexedFunction | None:
+        """The function with this function name (case-insensitive), whatever its trigger."""
+        return self._by_name.get(name.lower())
+
+    def orchestrator(self, name: str) -> IndexedFunction | None:
+        """The orchestrator registered under this durable name (case-insensitive)."""
+        return self._by_kind["orchestrationTrigger"].get(name.lower())
+
+    def activity(self, name: str) -> IndexedFunction | None:
+        """The activity registered under this durable name (case-insensitive)."""
+        return self._by_kind["activityTrigger"].get(name.lower())
+
+    def entity(self, name: str) -> IndexedFunction | None:
+        """The entity registered under this name (case-insensitive)."""
+        return self._by_kind["entityTrigger"].get(name.lower())
+
+    def _names(self, trigger_type: str) -> list[str]:
+        return [fn.durable_name for fn in self.functions if fn.trigger_type == trigger_type]
+
+    @property
+    def orchestrator_names(self) -> list[str]:
+        """Durable names of the orchestrators, as spelled in the app (for error messages)."""
+        return self._names("orchestrationTrigger")
+
+    @property
+    def activity_names(self) -> list[str]:
+        """Durable names of the activities, as spelled in the app."""
+        return self._names("activityTrigger")
+
+    @property
+    def entity_names(self) -> list[str]:
+        """Entity names (lower-cased, as the extension uses them)."""
+        return self._names("entityTrigger")
+
+    @property
+    def http_functions(self) -> list[IndexedFunction]:
+        """Functions with an HTTP trigger, in registration order."""
+        return [fn for fn in self.functions if fn.trigger_type == "httpTrigger"]
+
+    @property
+    def timer_functions(self) -> list[IndexedFunction]:
+        """Functions with a timer trigger, in registration order."""
+        return [fn for fn in self.functions if fn.trigger_type == "timerTrigger"]
+
+
+def _user_frame(exc: BaseException, root: Path) -> tuple[str | None, int | None]:
+    """The innermost traceback frame inside the app's own files: where the user should look."""
+    if isinstance(exc, SyntaxError) and exc.filename:
+        return exc.filename, exc.lineno
+    found: tuple[str | None, int | None] = (None, None)
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if _is_user_file(frame.filename, root):
+            found = (frame.filename, frame.lineno)
+    return found
+
+
+def _is_user_file(filename: str, root: Path) -> bool:
+    # A virtual environment inside the script root holds library code, not the user's.
+    if "site-packages" in Path(filename).parts:
+        return False
+    try:
+        return Path(filename).resolve().is_relative_to(root)
+    except (OSError, ValueError):
+        return False
+
+
+def _import_app(root: Path, script_file: str) -> ModuleType:
+    path = root / script_file
+    if not path.is_file():
+        raise AppLoadError(
+            f"no {script_file} in {root}; create it, or set PYTHON_SCRIPT_FILE_NAME to the app's file",
+            file=path,
+        )
+    module_name = Path(script_file).stem
+    # The worker imports the app from the script root, so the app's own packages import as top-level names.
+    if str(root) in sys.path:
+        sys.path.remove(str(root))
+    sys.path.insert(0, str(root))
+    # `get_functions()` works once per app object, so loading again (another app in the same test session,
+    # a reload) must run the app module afresh, from this root's file whatever else `sys.path` holds. Its
+    # other modules may stay cached: a blueprint's builders can be built again, only the app object cannot.
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise AppLoadError("cannot import this file as a Python module", file=path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        sys.modules.pop(module_name, None)
+        file, line = _user_frame(exc, root)
+        cause = f"{type(exc).__name__}: {exc}"
+        raise AppLoadError("the function app failed to import", file=file or path, line=line, cause=cause) from exc
+    return module
+
+
+def _find_register(module: ModuleType, path: Path) -> func.FunctionRegister:
+    registers = [
+        (name, value)
+        for name in module.__dir__()
+        if isinstance(value := getattr(module, name, None), func.FunctionRegister)
+    ]
+    if not registers:
+        raise AppLoadError(
+            "no FunctionApp or DFApp found at module level; create one, e.g. `app = df.DFApp()`", file=path
+        )
+    if len(registers) > 1:
+        names = ", ".join(name for name, _ in registers)
+        raise AppLoadError(f"more than one function app at module level ({names}); keep exactly one", file=path)
+    return registers[0][1]
+
+
+def _index_function(function: Any) -> IndexedFunction:
+    name = str(function.get_function_name())
+    bindings: list[dict[str, Any]] = json.loads(function.get_function_json())["bindings"]
+    trigger_obj = function.get_trigger()
+    trigger_type = str(trigger_obj.type) if trigger_obj is not None else ""
+    trigger_name = getattr(trigger_obj, "name", None)
+    trigger = next(
+        (b for b in bindings if b.get("type") == trigger_type and b.get("name") == trigger_name),
+        {"type": trigger_type, "name": trigger_name},
+    )
+    override = _NAME_OVERRIDES.get(trigger_type)
+    durable_name = str(trigger.get(override) or name) if override else name
+    if trigger_type == "entityTrigger":
+        durable_name = durable_name.lower()
+    user_function = function.get_user_function()
+    return IndexedFunction(
+        name=name,
+        durable_name=durable_name,
+        trigger_type=trigger_type,
+        trigger=trigger,
+        bindings=bindings,
+        func=user_function,
+        is_async=inspect.iscoroutinefunction(user_function),
+    )
+
+
+def load_app(script_root: str | Path, *, script_file: str = "function_app.py") -> FunctionIndex:
+    """Import and index the function app under `script_root`.
+
+    Raises AppLoadError (with the user's file, line and the cause) when the app fails to import, has no or
+    several function apps, or its functions cannot be indexed.
+    """
+    root = Path(script_root).resolve()
+    path = root / script_file
+    module = _import_app(root, script_file)
+    register = _find_register(module, path)
+    try:
+        functions = register.get_functions()  # once: a second call fails on "duplicate" names
+        indexed = [_index_function(function) for function in functions]
+    except Exception as exc:
+        file, line = _user_frame(exc, root)
+        raise AppLoadError(
+            "the function app could not be indexed", file=file or path, line=line, cause=f"{type(exc).__name__}: {exc}"
+        ) from exc
+    return FunctionIndex(indexed, source=str(path))

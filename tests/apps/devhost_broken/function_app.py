@@ -1,0 +1,7 @@
+"""An app that fails to import: the loader must report this file and line."""
+
+import azure.functions as func
+
+app = func.FunctionApp()
+
+value = undefined_name  # noqa: F821  (line 7: the failure under test)

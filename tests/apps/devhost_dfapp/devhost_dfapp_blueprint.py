@@ -1,0 +1,20 @@
+"""The blueprint half of the devhost_dfapp sample."""
+
+import azure.durable_functions as df
+
+bp = df.Blueprint()
+
+
+@bp.activity_trigger(input_name="x", activity="BpAct")
+def blueprint_activity(x: str) -> str:
+    return x.upper()
+
+
+@bp.entity_trigger(context_name="ctx", entity_name="Counter")
+def counter(ctx: df.DurableEntityContext) -> None:
+    ctx.set_state((ctx.get_state(lambda: 0) or 0) + 1)
+
+
+@bp.orchestration_trigger(context_name="context")
+def plain_orchestrator(context: df.DurableOrchestrationContext):  # type: ignore[no-untyped-def]
+    return (yield context.call_activity("RenamedActivity", "y"))

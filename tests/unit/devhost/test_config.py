@@ -1,0 +1,111 @@
+"""host.json and local.settings.json loading."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from devhost.config import load_config
+from devhost.errors import ConfigError
+
+
+def write(path: Path, data: object) -> None:
+    path.write_text(json.dumps(data), encoding="utf-8")
+
+
+def test_defaults_without_any_file(tmp_path: Path) -> None:
+    config = load_config(tmp_path, {})
+    assert config.hub_name == "TestHubName"
+    assert config.route_prefix == "api"
+    assert config.script_file == "function_app.py"
+    assert config.storage_provider_type is None
+    assert config.max_concurrent_activity_functions >= 10
+    assert config.script_root == tmp_path.resolve()
+
+
+def test_host_json_values(tmp_path: Path) -> None:
+    write(
+        tmp_path / "host.json",
+        {
+            "version": "2.0",
+            "extensions": {
+                "durableTask": {
+                    "hubName": "BatchHub",
+                    "maxConcurrentActivityFunctions": 7,
+                    "maxConcurrentOrchestratorFunctions": 3,
+                    "storageProvider": {"type": "AzureStorage"},
+                },
+                "http": {"routePrefix": "/v1/"},
+            },
+        },
+    )
+    config = load_config(tmp_path, {})
+    assert (config.hub_name, config.route_prefix, config.storage_provider_type) == ("BatchHub", "v1", "AzureStorage")
+    assert (config.max_concurrent_activity_functions, config.max_concurrent_orchestrator_functions) == (7, 3)
+
+
+def test_empty_route_prefix_is_kept(tmp_path: Path) -> None:
+    write(tmp_path / "host.json", {"extensions": {"http": {"routePrefix": ""}}})
+    assert load_config(tmp_path, {}).route_prefix == ""
+
+
+def test_local_settings_fill_the_environment_without_overriding_it(tmp_path: Path) -> None:
+    write(
+        tmp_path / "local.settings.json",
+        {
+            "IsEncrypted": False,
+            "Values": {"A": "from-file", "B": "from-file", "N": 5, "FLAG": True},
+            "Host": {"LocalHttpPort": 7072},
+        },
+    )
+    environ = {"A": "from-env"}
+    config = load_config(tmp_path, environ)
+    assert environ == {"A": "from-env", "B": "from-file", "N": "5", "FLAG": "True"}
+    assert config.app_settings["A"] == "from-file"
+    assert config.local_http_port == 7072
+
+
+def test_hub_name_and_script_file_from_app_settings(tmp_path: Path) -> None:
+    write(tmp_path / "host.json", {"extensions": {"durableTask": {"hubName": "%HUB%"}}})
+    write(tmp_path / "local.settings.json", {"Values": {"HUB": "SettingsHub", "PYTHON_SCRIPT_FILE_NAME": "main.py"}})
+    config = load_config(tmp_path, {})
+    assert (config.hub_name, config.script_file) == ("SettingsHub", "main.py")
+
+
+def test_unset_app_setting_reference_is_an_error(tmp_path: Path) -> None:
+    write(tmp_path / "host.json", {"extensions": {"durableTask": {"hubName": "%MISSING%"}}})
+    with pytest.raises(ConfigError, match="MISSING"):
+        load_config(tmp_path, {})
+
+
+@pytest.mark.parametrize("name", ["host.json", "local.settings.json"])
+def test_malformed_json_names_the_file_and_line(tmp_path: Path, name: str) -> None:
+    (tmp_path / name).write_text('{\n  "Values": {,}\n}', encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_config(tmp_path, {})
+    assert name in str(info.value) and "line 2" in str(info.value)
+    assert info.value.file is not None and info.value.file.endswith(name)
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        {"extensions": {"durableTask": {"maxConcurrentActivityFunctions": 0}}},
+        {"extensions": {"durableTask": {"maxConcurrentOrchestratorFunctions": "4"}}},
+        {"extensions": {"durableTask": {"hubName": 12}}},
+        {"extensions": {"http": {"routePrefix": 1}}},
+        {"extensions": {"durableTask": []}},
+    ],
+)
+def test_wrongly_typed_values_are_errors(tmp_path: Path, host: dict[str, object]) -> None:
+    write(tmp_path / "host.json", host)
+    with pytest.raises(ConfigError, match=r"host\.json"):
+        load_config(tmp_path, {})
+
+
+def test_non_string_setting_is_an_error(tmp_path: Path) -> None:
+    write(tmp_path / "local.settings.json", {"Values": {"X": {"nested": 1}}})
+    with pytest.raises(ConfigError, match=r"Values\.X"):
+        load_config(tmp_path, {})
