@@ -1,0 +1,230 @@
+"""Job and task specs: frozen dataclasses, their canonical JSON form and its hash.
+
+The classes trust their contents: `batch.validation.parse_job` is the one place that checks a user's job, and
+everything downstream relies on it. Field names are snake_case here and camelCase on the wire (`to_json`).
+
+Defaults and limits, as the API documents them:
+
+| field                        | default  | allowed                                   |
+|------------------------------|----------|-------------------------------------------|
+| `maxParallelTasks`           | 100      | integer 1..10,000                         |
+| `maxTaskRetryCount`          | 0        | integer 0..100 (retries after the first)  |
+| `retryIntervalSeconds`       | 1        | number 0..86,400                          |
+| `taskTimeoutSeconds`         | 3,600    | number > 0, at most 604,800 (7 days)      |
+| `maxWallClockSeconds`        | none     | number > 0, at most 2,592,000 (30 days)   |
+| `onTaskFailure`              | continue | `continue` or `terminateJob`              |
+| `toleratedFailurePercentage` | 0        | number 0..100                             |
+
+A task's `maxRetryCount` and `timeoutSeconds` take the same ranges and, when absent, the job's values.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+"""Job and task ids. Use `fullmatch`: `$` in a `match` would accept a trailing newline."""
+
+DEFAULT_MAX_PARALLEL_TASKS = 100
+MAX_PARALLEL_TASKS_LIMIT = 10_000
+DEFAULT_MAX_TASK_RETRY_COUNT = 0
+MAX_RETRY_COUNT_LIMIT = 100
+DEFAULT_RETRY_INTERVAL_SECONDS = 1.0
+MAX_RETRY_INTERVAL_SECONDS = 86_400.0
+# An hour is long for a handler and short enough that a hung task is noticed the same day; a job that needs
+# longer says so. "No limit" is deliberately not a choice: one stuck task would hold its job open forever.
+DEFAULT_TASK_TIMEOUT_SECONDS = 3_600.0
+MAX_TASK_TIMEOUT_SECONDS = 7 * 86_400.0
+MAX_WALL_CLOCK_SECONDS = 30 * 86_400.0
+DEFAULT_TOLERATED_FAILURE_PERCENTAGE = 0.0
+
+
+class OnTaskFailure(StrEnum):
+    """What a job does when a task fails after its retries."""
+
+    CONTINUE = "continue"
+    """Keep running the other tasks; the failed task's dependents are skipped."""
+    TERMINATE_JOB = "terminateJob"
+    """Start no more tasks; the job ends `failed`."""
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceFile:
+    """A blob downloaded into a command task's working folder, at `path` (relative, inside the folder)."""
+
+    blob: str
+    path: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"blob": self.blob, "path": self.path}
+
+
+@dataclass(frozen=True, slots=True)
+class ReduceSpec:
+    """The handler run once after all tasks, with the job's results; `input` is passed along unchanged."""
+
+    handler: str
+    input: Any = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"handler": self.handler, "input": self.input}
+
+
+@dataclass(frozen=True, slots=True)
+class TaskSpec:
+    """One task: exactly one of `handler` (a registered task handler's name) or `command_line` (argv, run
+    without a shell). `input` is any JSON value; treat it as read-only. `max_retry_count` and
+    `timeout_seconds` are None when the job's values apply (see `JobSpec.retry_count_for`).
+
+    Specs compare with `==`. They are not hashable when `input` or `environment` holds a dict."""
+
+    id: str
+    handler: str | None = None
+    command_line: tuple[str, ...] | None = None
+    input: Any = None
+    depends_on: tuple[str, ...] = ()
+    max_retry_count: int | None = None
+    timeout_seconds: float | None = None
+    resource_files: tuple[ResourceFile, ...] = ()
+    output_files: tuple[str, ...] = ()
+    environment: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def is_command(self) -> bool:
+        return self.command_line is not None
+
+    def to_json(self) -> dict[str, Any]:
+        """The canonical form: fields at their default are left out, so 100,000 plain tasks stay small.
+        Leaving a default out is as canonical as filling it in: two equal tasks give equal dicts."""
+        out: dict[str, Any] = {"id": self.id}
+        if self.command_line is not None:
+            out["commandLine"] = list(self.command_line)
+        else:
+            out["handler"] = self.handler
+        if self.input is not None:
+            out["input"] = self.input
+        if self.depends_on:
+            out["dependsOn"] = list(self.depends_on)
+        if self.max_retry_count is not None:
+            out["maxRetryCount"] = self.max_retry_count
+        if self.timeout_seconds is not None:
+            out["timeoutSeconds"] = _number(self.timeout_seconds)
+        if self.resource_files:
+            out["resourceFiles"] = [f.to_json() for f in self.resource_files]
+        if self.output_files:
+            out["outputFiles"] = list(self.output_files)
+        if self.environment:
+            out["environment"] = dict(self.environment)
+        return out
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> TaskSpec:
+        """Read a task written by `to_json` (or validated by `parse_job`); does not validate."""
+        command_line = data.get("commandLine")
+        timeout = data.get("timeoutSeconds")
+        return cls(
+            id=data["id"],
+            handler=data.get("handler"),
+            command_line=tuple(command_line) if command_line is not None else None,
+            input=data.get("input"),
+            depends_on=tuple(data.get("dependsOn") or ()),
+            max_retry_count=data.get("maxRetryCount"),
+            timeout_seconds=float(timeout) if timeout is not None else None,
+            resource_files=tuple(ResourceFile(f["blob"], f["path"]) for f in data.get("resourceFiles") or ()),
+            output_files=tuple(data.get("outputFiles") or ()),
+            environment=dict(data.get("environment") or {}),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class JobSpec:
+    """A validated job. `tasks` keeps the submitted order, which is also the order tasks are started in when
+    nothing else decides. `max_wall_clock_seconds` is None for no limit."""
+
+    id: str
+    tasks: tuple[TaskSpec, ...]
+    max_parallel_tasks: int = DEFAULT_MAX_PARALLEL_TASKS
+    max_task_retry_count: int = DEFAULT_MAX_TASK_RETRY_COUNT
+    retry_interval_seconds: float = DEFAULT_RETRY_INTERVAL_SECONDS
+    task_timeout_seconds: float = DEFAULT_TASK_TIMEOUT_SECONDS
+    max_wall_clock_seconds: float | None = None
+    on_task_failure: OnTaskFailure = OnTaskFailure.CONTINUE
+    tolerated_failure_percentage: float = DEFAULT_TOLERATED_FAILURE_PERCENTAGE
+    reduce: ReduceSpec | None = None
+
+    def retry_count_for(self, task: TaskSpec) -> int:
+        """Retries after the first attempt: the task's override, else the job's `maxTaskRetryCount`."""
+        return self.max_task_retry_count if task.max_retry_count is None else task.max_retry_count
+
+    def timeout_for(self, task: TaskSpec) -> float:
+        """Seconds one attempt may run: the task's override, else the job's `taskTimeoutSeconds`."""
+        return self.task_timeout_seconds if task.timeout_seconds is None else task.timeout_seconds
+
+    @property
+    def has_command_tasks(self) -> bool:
+        return any(task.command_line is not None for task in self.tasks)
+
+    def task_index(self) -> dict[str, int]:
+        """Task id -> position in `tasks`. Built on each call (O(tasks)): keep the result."""
+        return {task.id: i for i, task in enumerate(self.tasks)}
+
+    def to_json(self) -> dict[str, Any]:
+        """The canonical form: every job-level field present with defaults filled in (what the job runs
+        with, so it is also what `GET /api/jobs/{id}` can show), tasks as `TaskSpec.to_json`."""
+        return {
+            "id": self.id,
+            "maxParallelTasks": self.max_parallel_tasks,
+            "maxTaskRetryCount": self.max_task_retry_count,
+            "retryIntervalSeconds": _number(self.retry_interval_seconds),
+            "taskTimeoutSeconds": _number(self.task_timeout_seconds),
+            "maxWallClockSeconds": (
+                None if self.max_wall_clock_seconds is None else _number(self.max_wall_clock_seconds)
+            ),
+            "onTaskFailure": self.on_task_failure.value,
+            "toleratedFailurePercentage": _number(self.tolerated_failure_percentage),
+            "reduce": None if self.reduce is None else self.reduce.to_json(),
+            "tasks": [task.to_json() for task in self.tasks],
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> JobSpec:
+        """Read a spec written by `to_json` (a stored job); does not validate. Absent job-level fields take
+        their defaults, so it also reads a spec stored before a field existed."""
+        reduce = data.get("reduce")
+        wall_clock = data.get("maxWallClockSeconds")
+        return cls(
+            id=data["id"],
+            tasks=tuple(TaskSpec.from_json(task) for task in data["tasks"]),
+            max_parallel_tasks=data.get("maxParallelTasks", DEFAULT_MAX_PARALLEL_TASKS),
+            max_task_retry_count=data.get("maxTaskRetryCount", DEFAULT_MAX_TASK_RETRY_COUNT),
+            retry_interval_seconds=float(data.get("retryIntervalSeconds", DEFAULT_RETRY_INTERVAL_SECONDS)),
+            task_timeout_seconds=float(data.get("taskTimeoutSeconds", DEFAULT_TASK_TIMEOUT_SECONDS)),
+            max_wall_clock_seconds=None if wall_clock is None else float(wall_clock),
+            on_task_failure=OnTaskFailure(data.get("onTaskFailure", OnTaskFailure.CONTINUE.value)),
+            tolerated_failure_percentage=float(
+                data.get("toleratedFailurePercentage", DEFAULT_TOLERATED_FAILURE_PERCENTAGE)
+            ),
+            reduce=None if reduce is None else ReduceSpec(reduce["handler"], reduce.get("input")),
+        )
+
+    def canonical_json(self) -> str:
+        """`to_json` as compact JSON text with sorted keys: equal specs give equal text."""
+        return json.dumps(self.to_json(), sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+    def canonical_hash(self) -> str:
+        """SHA-256 (hex) of `canonical_json`. A resubmitted job is "the same" exactly when its hash equals
+        the stored one: defaults written out or left out, key order and whitespace make no difference;
+        list order (tasks, `dependsOn`) and JSON number spelling inside `input` (1 vs 1.0) do."""
+        return hashlib.sha256(self.canonical_json().encode("utf-8")).hexdigest()
+
+
+def _number(value: float) -> float | int:
+    # Seconds and percentages are floats in the dataclasses; writing the integral ones as ints keeps the
+    # stored form as users wrote it (5, not 5.0) and makes `5` and `5.0` hash the same.
+    return int(value) if float(value).is_integer() else value

@@ -1,0 +1,59 @@
+"""The states a job and its tasks go through, and the task counts the API reports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class JobState(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class TaskState(StrEnum):
+    PENDING = "pending"
+    """Not started yet: waiting for dependencies, or for a free slot under `maxParallelTasks`."""
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    """Failed on its last attempt (after retries)."""
+    SKIPPED = "skipped"
+    """Never ran: a dependency failed or was skipped, the job was cancelled, or it stopped early."""
+
+
+@dataclass(frozen=True, slots=True)
+class TaskCounts:
+    """A job's (or a partition's) tasks by state; the fields always add up to `total`."""
+
+    total: int
+    pending: int
+    running: int
+    succeeded: int
+    failed: int
+    skipped: int
+
+    def __add__(self, other: TaskCounts) -> TaskCounts:
+        """Counts of two partitions together."""
+        return TaskCounts(
+            self.total + other.total,
+            self.pending + other.pending,
+            self.running + other.running,
+            self.succeeded + other.succeeded,
+            self.failed + other.failed,
+            self.skipped + other.skipped,
+        )
+
+    def to_json(self) -> dict[str, int]:
+        """The API's `taskCounts` object."""
+        return {
+            "total": self.total,
+            "pending": self.pending,
+            "running": self.running,
+            "succeeded": self.succeeded,
+            "failed": self.failed,
+            "skipped": self.skipped,
+        }

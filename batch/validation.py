@@ -1,0 +1,564 @@
+"""Validation of submitted job specs: a request body in, a `JobSpec` or every problem with it out.
+
+`parse_job` is the edge: everything after it trusts the spec. It never stops at the first problem; a
+`SpecError` lists all of them (up to `MAX_REPORTED_PROBLEMS`), each with a path such as
+`tasks[3].dependsOn[0]` (`""` means the body as a whole).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import math
+import re
+from collections.abc import Callable, Collection
+from typing import Any
+
+from batch.body import ProblemCollector, decode_body, join_path
+from batch.errors import BatchError, SpecError
+from batch.graph import find_cycles
+from batch.spec import (
+    ID_PATTERN,
+    MAX_PARALLEL_TASKS_LIMIT,
+    MAX_RETRY_COUNT_LIMIT,
+    MAX_RETRY_INTERVAL_SECONDS,
+    MAX_TASK_TIMEOUT_SECONDS,
+    MAX_WALL_CLOCK_SECONDS,
+    JobSpec,
+    OnTaskFailure,
+    ReduceSpec,
+    ResourceFile,
+    TaskSpec,
+)
+
+MAX_BODY_BYTES = 32 * 1024 * 1024
+"""The largest request body accepted (32 MiB): room for 100,000 tasks with small inputs."""
+MAX_TASKS = 100_000
+"""The most tasks in one job."""
+MAX_REPORTED_PROBLEMS = 1_000
+"""A SpecError lists at most this many problems and then says how many more there were, so that a
+generated job with one mistake repeated 100,000 times gets a readable answer."""
+MAX_FILE_ENTRIES = 100
+"""The most `resourceFiles`, `outputFiles` or `environment` entries of one task."""
+MAX_PATH_LENGTH = 1_024
+ALLOW_COMMAND_TASKS_SETTING = "BATCH_ALLOW_COMMAND_TASKS"
+
+JOB_FIELDS = frozenset(
+    {
+        "id",
+        "maxParallelTasks",
+        "maxTaskRetryCount",
+        "retryIntervalSeconds",
+        "taskTimeoutSeconds",
+        "maxWallClockSeconds",
+        "onTaskFailure",
+        "toleratedFailurePercentage",
+        "reduce",
+        "tasks",
+    }
+)
+TASK_FIELDS = frozenset(
+    {
+        "id",
+        "handler",
+        "commandLine",
+        "input",
+        "dependsOn",
+        "maxRetryCount",
+        "timeoutSeconds",
+        "resourceFiles",
+        "outputFiles",
+        "environment",
+    }
+)
+COMMAND_ONLY_FIELDS = ("resourceFiles", "outputFiles", "environment")
+REDUCE_FIELDS = frozenset({"handler", "input"})
+RESOURCE_FILE_FIELDS = frozenset({"blob", "path"})
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_DRIVE = re.compile(r"[A-Za-z]:")
+_ID_RULE = "use 1 to 128 letters, digits, '.', '_' or '-', starting with a letter or digit"
+
+
+def parse_job(
+    body: bytes | str | Any,
+    *,
+    known_handlers: Collection[str],
+    allow_command_tasks: bool,
+    max_body_bytes: int = MAX_BODY_BYTES,
+    max_tasks: int = MAX_TASKS,
+    new_job_id: Callable[[], str] | None = None,
+) -> JobSpec:
+    """Parse and validate a job spec, or raise `SpecError` with every problem found.
+
+    `body` is the raw request body (bytes or text), or an already-decoded JSON value (a template loaded from
+    elsewhere), which is checked the same way after encoding it. `known_handlers` are the names a job may use
+    for tasks and reduce. `new_job_id` supplies the id of a job submitted without one; it is called only for
+    an otherwise valid spec, so generating ids stays with the caller (and tests stay deterministic). Without
+    it, a missing id is a problem.
+    """
+    problems = ProblemCollector(MAX_REPORTED_PROBLEMS)
+    decoded, value = decode_body(body, max_body_bytes, problems)
+    if not decoded:
+        raise SpecError(problems.result())
+    parser = _Parser(problems, frozenset(known_handlers), allow_command_tasks, max_tasks, new_job_id is None)
+    spec = parser.job(value)
+    if spec is None or problems:
+        raise SpecError(problems.result())
+    if new_job_id is not None and spec.id == "":
+        job_id = new_job_id()
+        if not ID_PATTERN.fullmatch(job_id):
+            raise BatchError(f"new_job_id returned {job_id!r}, which is not a valid job id ({_ID_RULE})")
+        spec = dataclasses.replace(spec, id=job_id)
+    return spec
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def _show(number: float) -> str:
+    # Limits read better as "604,800" than as "604800.0" or "6.048e+05".
+    if float(number).is_integer() and abs(number) < 1e15:
+        return f"{int(number):,}"
+    return repr(number)
+
+
+def _is_int(value: Any) -> bool:
+    # JSON `true` decodes to a bool, which Python counts as an int: never accept it as one.
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _relative_path_problem(path: str) -> str | None:
+    if path == "":
+        return "must not be empty"
+    if len(path) > MAX_PATH_LENGTH:
+        return f"must be at most {MAX_PATH_LENGTH} characters"
+    if "\x00" in path:
+        return "must not contain NUL characters"
+    if path[0] in "/\\" or _DRIVE.match(path):
+        return "must be a relative path inside the task's working folder, not an absolute one"
+    parts = re.split(r"[/\\]", path)
+    if ".." in parts:
+        return "must not contain '..': files stay inside the task's working folder"
+    if all(part in ("", ".") for part in parts):
+        return "must name a file, not the working folder itself"
+    return None
+
+
+class _Parser:
+    def __init__(
+        self,
+        problems: ProblemCollector,
+        handlers: frozenset[str],
+        allow_commands: bool,
+        max_tasks: int,
+        id_required: bool,
+    ) -> None:
+        self.problems = problems
+        self.id_required = id_required
+        self.handlers = handlers
+        self.allow_commands = allow_commands
+        self.max_tasks = max_tasks
+        # What the dependency pass needs from each task, recorded even for tasks with other problems so that
+        # a bad dependency is reported in the same answer. `first_index` maps an id to its first task.
+        self.ids: list[str | None] = []
+        self.depends_on: list[list[str] | None] = []
+        self.first_index: dict[str, int] = {}
+
+    def add(self, path: str, message: str) -> None:
+        self.problems.add(path, message)
+
+    # --- shapes -------------------------------------------------------------------------------------------
+
+    def fields(self, value: Any, path: str, allowed: frozenset[str], what: str) -> dict[str, Any] | None:
+        if not isinstance(value, dict):
+            self.add(path, f"must be {what} (a JSON object), not {_kind(value)}")
+            return None
+        if not value.keys() <= allowed:
+            for key in value:
+                if key not in allowed:
+                    close = difflib.get_close_matches(key, allowed, n=1)
+                    hint = f" (did you mean '{close[0]}'?)" if close else ""
+                    self.add(join_path(path, key), f"unknown field '{key}'{hint}")
+        return value
+
+    def integer(self, obj: dict[str, Any], base: str, name: str, low: int, high: int) -> int | None:
+        value = obj.get(name)
+        if value is None:
+            return None
+        if not _is_int(value):
+            self.add(join_path(base, name), f"must be an integer, not {_kind(value)}")
+            return None
+        if not low <= value <= high:
+            self.add(join_path(base, name), f"must be from {low:,} to {high:,}, not {value:,}")
+            return None
+        return int(value)
+
+    def number(
+        self, obj: dict[str, Any], base: str, name: str, low: float, high: float, *, positive: bool = False
+    ) -> float | None:
+        value = obj.get(name)
+        if value is None:
+            return None
+        if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
+            self.add(join_path(base, name), f"must be a number, not {_kind(value)}")
+            return None
+        if (positive and value <= 0) or not low <= value <= high:
+            allowed = f"from {_show(low)} to {_show(high)}"
+            if positive:
+                allowed = f"more than 0 and at most {_show(high)}"
+            self.add(join_path(base, name), f"must be {allowed}, not {_show(value)}")
+            return None
+        return float(value)
+
+    def string(self, value: Any, path: str) -> str | None:
+        if not isinstance(value, str):
+            self.add(path, f"must be a string, not {_kind(value)}")
+            return None
+        return value
+
+    def ident(self, value: Any, path: str) -> str | None:
+        text = self.string(value, path)
+        if text is None:
+            return None
+        if not ID_PATTERN.fullmatch(text):
+            self.add(path, f"{text!r} is not a valid id: {_ID_RULE}")
+            return None
+        return text
+
+    def handler(self, value: Any, path: str) -> str | None:
+        name = self.string(value, path)
+        if name is None:
+            return None
+        if name not in self.handlers:
+            if not self.handlers:
+                known = "no task handlers are registered with this app"
+            else:
+                names = sorted(self.handlers)
+                known = "registered handlers: " + ", ".join(names[:20]) + (", ..." if len(names) > 20 else "")
+            self.add(path, f"unknown handler '{name}'; {known}")
+            return None
+        return name
+
+    def string_list(self, value: Any, path: str, *, max_items: int | None = None) -> list[str] | None:
+        if not isinstance(value, list):
+            self.add(path, f"must be an array of strings, not {_kind(value)}")
+            return None
+        if max_items is not None and len(value) > max_items:
+            self.add(path, f"must have at most {max_items} entries, not {len(value)}")
+            return None
+        ok = True
+        for i, item in enumerate(value):
+            if not isinstance(item, str):
+                self.add(f"{path}[{i}]", f"must be a string, not {_kind(item)}")
+                ok = False
+        return value if ok else None
+
+    # --- the job ------------------------------------------------------------------------------------------
+
+    def job(self, value: Any) -> JobSpec | None:
+        obj = self.fields(value, "", JOB_FIELDS, "a job spec")
+        if obj is None:
+            return None
+        job_id = obj.get("id")
+        if job_id is not None:
+            job_id = self.ident(job_id, "id")
+        elif self.id_required:
+            self.add("id", "missing required field")
+        max_parallel = self.integer(obj, "", "maxParallelTasks", 1, MAX_PARALLEL_TASKS_LIMIT)
+        max_retries = self.integer(obj, "", "maxTaskRetryCount", 0, MAX_RETRY_COUNT_LIMIT)
+        interval = self.number(obj, "", "retryIntervalSeconds", 0, MAX_RETRY_INTERVAL_SECONDS)
+        timeout = self.number(obj, "", "taskTimeoutSeconds", 0, MAX_TASK_TIMEOUT_SECONDS, positive=True)
+        wall_clock = self.number(obj, "", "maxWallClockSeconds", 0, MAX_WALL_CLOCK_SECONDS, positive=True)
+        tolerated = self.number(obj, "", "toleratedFailurePercentage", 0, 100)
+        on_failure = OnTaskFailure.CONTINUE
+        raw = obj.get("onTaskFailure")
+        if raw is not None:
+            choices = [m.value for m in OnTaskFailure]
+            if raw in choices:
+                on_failure = OnTaskFailure(raw)
+            else:
+                shown = repr(raw) if isinstance(raw, str) else _kind(raw)
+                self.add("onTaskFailure", f"must be one of {', '.join(choices)}, not {shown}")
+        reduce = None
+        if obj.get("reduce") is not None:
+            reduce = self.reduce(obj["reduce"])
+        tasks = self.tasks(obj.get("tasks"))
+        if self.problems or tasks is None:
+            return None
+        spec = JobSpec(id=job_id or "", tasks=tasks, on_task_failure=on_failure, reduce=reduce)
+        # Only the fields the body set replace the dataclass defaults, which stay defined in one place.
+        overrides: dict[str, Any] = {
+            "max_parallel_tasks": max_parallel,
+            "max_task_retry_count": max_retries,
+            "retry_interval_seconds": interval,
+            "task_timeout_seconds": timeout,
+            "max_wall_clock_seconds": wall_clock,
+            "tolerated_failure_percentage": tolerated,
+        }
+        return dataclasses.replace(spec, **{k: v for k, v in overrides.items() if v is not None})
+
+    def reduce(self, value: Any) -> ReduceSpec | None:
+        obj = self.fields(value, "reduce", REDUCE_FIELDS, "a reduce spec")
+        if obj is None:
+            return None
+        if obj.get("handler") is None:
+            self.add("reduce.handler", "missing required field")
+            return None
+        name = self.handler(obj["handler"], "reduce.handler")
+        return None if name is None else ReduceSpec(name, obj.get("input"))
+
+    def tasks(self, value: Any) -> tuple[TaskSpec, ...] | None:
+        if value is None:
+            self.add("tasks", "missing required field: a job needs at least one task")
+            return None
+        if not isinstance(value, list):
+            self.add("tasks", f"must be an array of tasks, not {_kind(value)}")
+            return None
+        if not value:
+            self.add("tasks", "must have at least one task")
+            return None
+        if len(value) > self.max_tasks:
+            self.add("tasks", f"a job has at most {self.max_tasks:,} tasks, not {len(value):,}")
+        specs = [self.task(item, i) for i, item in enumerate(value)]
+        self.dependencies()
+        valid = tuple(spec for spec in specs if spec is not None)
+        return valid if len(valid) == len(specs) else None
+
+    def task(self, value: Any, i: int) -> TaskSpec | None:
+        path = f"tasks[{i}]"
+        before = self.problems.count
+        obj = self.fields(value, path, TASK_FIELDS, "a task")
+        if obj is None:
+            self.ids.append(None)
+            self.depends_on.append(None)
+            return None
+        # Each field is checked inline first and through the reporting helper only when that fails: this
+        # loop runs once per task, up to 100,000 times per request.
+        task_id = obj.get("id")
+        if task_id is None:
+            self.add(f"{path}.id", "missing required field")
+        elif type(task_id) is not str or not ID_PATTERN.fullmatch(task_id):
+            task_id = self.ident(task_id, f"{path}.id")
+        if task_id is not None:
+            first = self.first_index.setdefault(task_id, i)
+            if first != i:
+                self.add(f"{path}.id", f"duplicate task id '{task_id}' (first used by tasks[{first}])")
+        self.ids.append(task_id)
+        depends_on = obj.get("dependsOn")
+        if depends_on is not None and not (type(depends_on) is list and all(type(dep) is str for dep in depends_on)):
+            depends_on = self.string_list(depends_on, f"{path}.dependsOn")
+        self.depends_on.append(depends_on)
+
+        handler = obj.get("handler")
+        has_handler = handler is not None
+        has_command = obj.get("commandLine") is not None
+        if has_handler and has_command:
+            self.add(path, "a task has exactly one of 'handler' or 'commandLine', not both")
+        elif not has_handler and not has_command:
+            self.add(path, "a task needs 'handler' (a registered task handler) or 'commandLine' (a command)")
+        if has_handler and (type(handler) is not str or handler not in self.handlers):
+            handler = self.handler(handler, f"{path}.handler")
+        command = self.command_line(obj["commandLine"], f"{path}.commandLine") if has_command else None
+        resource_files: tuple[ResourceFile, ...] | None = ()
+        output_files: list[str] | None = []
+        environment: dict[str, str] | None = {}
+        if has_command:
+            if obj.get("resourceFiles") is not None:
+                resource_files = self.resource_files(obj["resourceFiles"], f"{path}.resourceFiles")
+            if obj.get("outputFiles") is not None:
+                output_files = self.output_files(obj["outputFiles"], f"{path}.outputFiles")
+            if obj.get("environment") is not None:
+                environment = self.environment(obj["environment"], f"{path}.environment")
+        else:
+            for name in COMMAND_ONLY_FIELDS:
+                if obj.get(name) is not None:
+                    self.add(f"{path}.{name}", f"only command tasks (with 'commandLine') take '{name}'")
+        max_retries = timeout = None
+        if len(obj) > 3:  # most tasks are id, handler and input: skip looking for the optional fields
+            max_retries = self.integer(obj, path, "maxRetryCount", 0, MAX_RETRY_COUNT_LIMIT)
+            timeout = self.number(obj, path, "timeoutSeconds", 0, MAX_TASK_TIMEOUT_SECONDS, positive=True)
+
+        if self.problems.count != before or task_id is None:
+            return None
+        assert resource_files is not None and output_files is not None and environment is not None
+        return TaskSpec(
+            id=task_id,
+            handler=handler,
+            command_line=None if command is None else tuple(command),
+            input=obj.get("input"),
+            depends_on=tuple(depends_on or ()),
+            max_retry_count=max_retries,
+            timeout_seconds=timeout,
+            resource_files=resource_files,
+            output_files=tuple(output_files),
+            environment=environment,
+        )
+
+    def command_line(self, value: Any, path: str) -> list[str] | None:
+        args = self.string_list(value, path)
+        if args is None:
+            return None
+        if not args:
+            self.add(path, "must have at least one entry: the program to run")
+            return None
+        if args[0] == "":
+            self.add(f"{path}[0]", "the program to run must not be empty")
+        for j, arg in enumerate(args):
+            if "\x00" in arg:
+                self.add(f"{path}[{j}]", "must not contain NUL characters")
+        if not self.allow_commands:
+            self.add(
+                path,
+                "command tasks are disabled on this app; they run any program with the app's identity, so "
+                f"an administrator must allow them by setting {ALLOW_COMMAND_TASKS_SETTING} to true",
+            )
+        return args
+
+    def resource_files(self, value: Any, path: str) -> tuple[ResourceFile, ...] | None:
+        if not isinstance(value, list):
+            self.add(path, f"must be an array of resource files, not {_kind(value)}")
+            return None
+        if len(value) > MAX_FILE_ENTRIES:
+            self.add(path, f"must have at most {MAX_FILE_ENTRIES} entries, not {len(value)}")
+            return None
+        files: list[ResourceFile] = []
+        seen: dict[str, int] = {}
+        for j, item in enumerate(value):
+            entry = f"{path}[{j}]"
+            obj = self.fields(item, entry, RESOURCE_FILE_FIELDS, "a resource file ({'blob', 'path'})")
+            if obj is None:
+                continue
+            blob = self.file_name(obj.get("blob"), f"{entry}.blob")
+            target = self.file_name(obj.get("path"), f"{entry}.path")
+            if target is not None:
+                problem = _relative_path_problem(target)
+                if problem is not None:
+                    self.add(f"{entry}.path", problem)
+                    target = None
+                elif target in seen:
+                    self.add(f"{entry}.path", f"duplicate path '{target}' (also at resourceFiles[{seen[target]}])")
+                    target = None
+                else:
+                    seen[target] = j
+            if blob is not None and target is not None:
+                files.append(ResourceFile(blob, target))
+        return tuple(files) if len(files) == len(value) else None
+
+    def file_name(self, value: Any, path: str) -> str | None:
+        if value is None:
+            self.add(path, "missing required field")
+            return None
+        text = self.string(value, path)
+        if text == "":
+            self.add(path, "must not be empty")
+            return None
+        if text is not None and len(text) > MAX_PATH_LENGTH:
+            self.add(path, f"must be at most {MAX_PATH_LENGTH} characters")
+            return None
+        return text
+
+    def output_files(self, value: Any, path: str) -> list[str] | None:
+        patterns = self.string_list(value, path, max_items=MAX_FILE_ENTRIES)
+        if patterns is None:
+            return None
+        ok = True
+        for j, pattern in enumerate(patterns):
+            problem = _relative_path_problem(pattern)
+            if problem is not None:
+                self.add(f"{path}[{j}]", problem)
+                ok = False
+        return patterns if ok else None
+
+    def environment(self, value: Any, path: str) -> dict[str, str] | None:
+        if not isinstance(value, dict):
+            self.add(path, f"must be an object of strings, not {_kind(value)}")
+            return None
+        if len(value) > MAX_FILE_ENTRIES:
+            self.add(path, f"must have at most {MAX_FILE_ENTRIES} entries, not {len(value)}")
+            return None
+        ok = True
+        for name, item in value.items():
+            if not _ENV_NAME.fullmatch(name):
+                self.add(
+                    join_path(path, name),
+                    f"'{name}' is not a valid environment variable name: use letters, digits and '_', "
+                    "not starting with a digit",
+                )
+                ok = False
+            if not isinstance(item, str):
+                self.add(join_path(path, name), f"must be a string, not {_kind(item)}")
+                ok = False
+            elif "\x00" in item:
+                self.add(join_path(path, name), "must not contain NUL characters")
+                ok = False
+        return dict(value) if ok else None
+
+    # --- the dependency graph -----------------------------------------------------------------------------
+
+    def dependencies(self) -> None:
+        n = len(self.ids)
+        no_edges: list[int] = []
+        successors: list[list[int]] = [no_edges] * n
+        first_index = self.first_index
+        for i, deps in enumerate(self.depends_on):
+            if not deps:
+                continue
+            own = self.ids[i]
+            succ = [first_index.get(dep, -1) for dep in deps]
+            if own in deps or -1 in succ or len(set(deps)) != len(deps):
+                succ = self.bad_dependencies(i, deps)
+            successors[i] = succ
+        for cycle in find_cycles(successors):
+            start, following = cycle.path[0], cycle.path[1 % len(cycle.path)]
+            deps = self.depends_on[start] or []
+            j = next(j for j, dep in enumerate(deps) if first_index.get(dep) == following)
+            names = [self.name(t) for t in cycle.path]
+            message = "dependency cycle: " + _arrows(names)
+            if len(cycle.group) > len(cycle.path):
+                group = [self.name(t) for t in cycle.group]
+                listed = ", ".join(group[:20]) + (", ..." if len(group) > 20 else "")
+                message += f"; {len(group)} tasks depend on each other in a loop: {listed}"
+            self.add(f"tasks[{start}].dependsOn[{j}]", message)
+
+    def bad_dependencies(self, i: int, deps: list[str]) -> list[int]:
+        """Report the problems in task i's dependencies; returns the edges that are fine."""
+        succ: list[int] = []
+        seen: dict[str, int] = {}
+        for j, dep in enumerate(deps):
+            k = self.first_index.get(dep)
+            if dep == self.ids[i]:
+                self.add(f"tasks[{i}].dependsOn[{j}]", "a task cannot depend on itself")
+            elif k is None:
+                self.add(f"tasks[{i}].dependsOn[{j}]", f"unknown task '{dep}'")
+            elif dep in seen:
+                self.add(f"tasks[{i}].dependsOn[{j}]", f"'{dep}' is listed twice (also at dependsOn[{seen[dep]}])")
+            else:
+                seen[dep] = j
+                succ.append(k)
+        return succ
+
+    def name(self, i: int) -> str:
+        return self.ids[i] or f"tasks[{i}]"
+
+
+def _arrows(names: list[str]) -> str:
+    # A cycle through 100,000 tasks is reported with its ends, not all of its members.
+    if len(names) > 20:
+        names = [*names[:10], f"... ({len(names) - 15} more) ...", *names[-5:]]
+    return " -> ".join([*names, names[0]])
