@@ -1,0 +1,63 @@
+"""Durable Batch's records in Azure Storage: results in Blob Storage, task and job records in Table Storage.
+
+Only activities (and the HTTP API) use this package; orchestrators never do I/O. Build the stores from one
+shared `StorageAccount` per process::
+
+    account = get_account(connection_string_from_settings())     # AzureWebJobsStorage
+    results = ResultStore(account, container)                    # or ResultStore.from_settings()
+    tasks = TaskStore(account)
+    jobs = JobStore(account)
+"""
+
+from storage.account import (
+    ClientOptions,
+    StorageAccount,
+    connection_string_from_settings,
+    get_account,
+    resolve_connection_string,
+)
+from storage.errors import (
+    ConcurrencyConflict,
+    InvalidContinuationToken,
+    InvalidName,
+    NotFound,
+    SerializationError,
+    StorageAuthError,
+    StorageConfigError,
+    StorageError,
+    StorageRequestError,
+    StorageUnreachable,
+)
+from storage.jobs import JobPage, JobRecord, JobState, JobStore, TaskCounts
+from storage.results import ResultRef, ResultStore
+from storage.tasks import TaskPage, TaskRecord, TaskState, TaskStore, UpsertReport
+
+__all__ = [
+    "ClientOptions",
+    "ConcurrencyConflict",
+    "InvalidContinuationToken",
+    "InvalidName",
+    "JobPage",
+    "JobRecord",
+    "JobState",
+    "JobStore",
+    "NotFound",
+    "ResultRef",
+    "ResultStore",
+    "SerializationError",
+    "StorageAccount",
+    "StorageAuthError",
+    "StorageConfigError",
+    "StorageError",
+    "StorageRequestError",
+    "StorageUnreachable",
+    "TaskCounts",
+    "TaskPage",
+    "TaskRecord",
+    "TaskState",
+    "TaskStore",
+    "UpsertReport",
+    "connection_string_from_settings",
+    "get_account",
+    "resolve_connection_string",
+]

@@ -1,0 +1,27 @@
+"""Strict JSON in and out: what storage writes is standard JSON that any reader (and the HTTP API) accepts."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from storage.errors import SerializationError
+
+
+def dumps(value: Any, what: str, *, sort_keys: bool = False) -> str:
+    """Compact JSON text of ``value``; `SerializationError` (naming ``what``) if it is not JSON data."""
+    try:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False, sort_keys=sort_keys)
+    except (TypeError, ValueError) as exc:
+        raise SerializationError(
+            f"{what} cannot be stored as JSON: {exc}. Return plain dicts, lists, strings, finite numbers, "
+            "booleans or None"
+        ) from exc
+
+
+def loads(text: str | bytes, what: str) -> Any:
+    """Parse JSON text read back from storage; `SerializationError` (naming ``what``) if it is corrupt."""
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise SerializationError(f"{what} is not valid JSON: {exc}") from exc

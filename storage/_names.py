@@ -1,0 +1,29 @@
+"""Name checks shared by the stores: ids become blob path segments and table keys, so they must be safe."""
+
+from __future__ import annotations
+
+import re
+
+from storage.errors import InvalidName
+
+# The job and task id grammar of the job spec; it excludes '/', '\\', '#', '?' and control characters, which
+# table keys forbid, and it cannot spell '.' or '..' path segments.
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+
+
+def check_id(kind: str, value: str) -> str:
+    """Return ``value`` if it is a valid job or task id, else raise `InvalidName` naming ``kind``."""
+    if not isinstance(value, str) or _ID.fullmatch(value) is None:
+        raise InvalidName(f"{kind} {value!r} is not a valid id: it must match {_ID.pattern}")
+    return value
+
+
+def check_relative_path(value: str) -> str:
+    """Normalise a relative blob path below a prefix (``out/a.png``); refuse absolute paths and ``..``."""
+    path = value.replace("\\", "/")
+    parts = [part for part in path.split("/") if part not in ("", ".")]
+    if not parts or path.startswith("/") or any(part == ".." for part in parts):
+        raise InvalidName(f"path {value!r} must be relative, non-empty and must not contain '..'")
+    if any(ord(ch) < 32 for ch in path):
+        raise InvalidName(f"path {value!r} contains control characters")
+    return "/".join(parts)

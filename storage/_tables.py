@@ -1,0 +1,48 @@
+"""Helpers shared by the table stores: transaction chunking and conflict detection."""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+from azure.core.exceptions import HttpResponseError
+
+# The service refuses a transaction of more than 100 operations, or of a body above 4 MiB; stay well under both.
+MAX_OPERATIONS = 100
+MAX_BYTES = 2 * 1024 * 1024
+# Conditional writes that lost a race are re-read and retried this many times before giving up.
+MAX_ROUNDS = 10
+CONFLICT_STATUSES = (409, 412)
+
+
+def entity_size(entity: Mapping[str, Any]) -> int:
+    """A generous estimate of an entity's size in a transaction body."""
+    return len(json.dumps(entity, default=str).encode()) + 256
+
+
+def chunks(entities: Iterable[Mapping[str, Any]]) -> Iterator[list[Mapping[str, Any]]]:
+    """Consecutive groups of at most `MAX_OPERATIONS` entities and about `MAX_BYTES`; order is kept."""
+    group: list[Mapping[str, Any]] = []
+    size = 0
+    for entity in entities:
+        item = entity_size(entity)
+        if group and (len(group) == MAX_OPERATIONS or size + item > MAX_BYTES):
+            yield group
+            group, size = [], 0
+        group.append(entity)
+        size += item
+    if group:
+        yield group
+
+
+def is_conflict(exc: HttpResponseError) -> bool:
+    """True when a (transaction) write failed because another writer changed or created the entity first."""
+    return exc.status_code in CONFLICT_STATUSES
+
+
+def back_off(attempt: int) -> None:
+    """Sleep a random while, growing with ``attempt``, so that writers that collided do not collide again."""
+    time.sleep(random.uniform(0, min(0.5, 0.01 * 2**attempt)))

@@ -1,0 +1,39 @@
+"""Fixtures for the storage tests. The session's Azurite comes from ``tests/azurite_fixture.py``."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import pytest
+
+from devtools.azurite import Azurite
+from storage import JobStore, ResultStore, StorageAccount, TaskStore, get_account
+
+
+@pytest.fixture
+def account(azurite: Azurite) -> StorageAccount:
+    return get_account(azurite.connection_string)
+
+
+@pytest.fixture
+def job_id(request: pytest.FixtureRequest) -> str:
+    """A job id unique to the test: the emulator is shared by the whole session."""
+    stem = re.sub(r"[^A-Za-z0-9-]", "-", request.node.name)[:60].strip("-")
+    return f"{stem}-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def results(account: StorageAccount) -> ResultStore:
+    return ResultStore(account)
+
+
+@pytest.fixture
+def tasks(account: StorageAccount) -> TaskStore:
+    return TaskStore(account)
+
+
+@pytest.fixture
+def jobs(account: StorageAccount) -> JobStore:
+    # A table per test: listing "all jobs" must only see this test's jobs.
+    return JobStore(account, table=f"Jobs{uuid.uuid4().hex[:12]}")

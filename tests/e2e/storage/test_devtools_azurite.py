@@ -1,0 +1,91 @@
+"""The Azurite launcher: free ports, readiness, SIGTERM keeps data, stops only its PID, the CLI."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from devtools.azurite import Azurite, AzuriteNotInstalled, find_azurite_script, start_azurite
+from storage import ClientOptions, ResultStore, get_account
+
+pytestmark = pytest.mark.e2e
+REPO = Path(__file__).resolve().parents[3]
+
+
+def accepts(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_the_session_emulator_listens_on_its_ports(azurite: Azurite) -> None:
+    ports = {azurite.blob_port, azurite.queue_port, azurite.table_port}
+    assert len(ports) == 3
+    assert all(accepts(port) for port in ports)
+    for port in ports:
+        assert f"http://127.0.0.1:{port}/devstoreaccount1;" in azurite.connection_string
+
+
+def test_a_missing_install_says_to_run_npm_ci(tmp_path: Path) -> None:
+    with pytest.raises(AzuriteNotInstalled, match="npm ci"):
+        find_azurite_script(tmp_path)
+    assert find_azurite_script().is_file()
+
+
+def test_stop_ends_the_process_and_sigterm_keeps_recent_writes(tmp_path: Path) -> None:
+    with start_azurite(tmp_path) as first:
+        store = ResultStore(get_account(first.connection_string, ClientOptions(retry_total=0)))
+        store.write_summary("kept-job", {"n": 1})
+    # Stopped within Azurite's 5 s save interval: only a clean (SIGTERM) shutdown keeps the blob.
+    assert not alive(first.pid)
+    assert not accepts(first.blob_port)
+    assert first.stop() == 0  # a second stop is harmless
+
+    with start_azurite(tmp_path) as second:
+        store = ResultStore(get_account(second.connection_string, ClientOptions(retry_total=0)))
+        assert store.read_summary("kept-job") == {"n": 1}
+
+
+def test_the_command_line_runs_until_interrupted(tmp_path: Path) -> None:
+    argv = [sys.executable, "-m", "devtools.azurite", "--location", str(tmp_path)]
+    argv += ["--blob-port", "0", "--queue-port", "0", "--table-port", "0"]
+    process = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        banner = process.stdout.readline()
+        assert banner.startswith("Azurite is running (pid ")
+        azurite_pid = int(banner.split("(pid ", 1)[1].split(",", 1)[0])
+        assert process.stdout.readline().strip() == "Ctrl-C stops it."
+        setting = process.stdout.readline().strip()
+        assert setting.startswith("AzureWebJobsStorage=DefaultEndpointsProtocol=http;")
+        blob_port = int(setting.split("BlobEndpoint=http://127.0.0.1:", 1)[1].split("/", 1)[0])
+        assert accepts(blob_port)
+
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=20) == 0
+        assert not alive(azurite_pid)
+        assert not accepts(blob_port)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
+        if process.stderr is not None:
+            process.stderr.close()

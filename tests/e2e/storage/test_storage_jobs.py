@@ -1,0 +1,99 @@
+"""JobStore against a real Azurite: newest-first paged listing, state filter, no downgrade, deletion."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from storage import InvalidContinuationToken, JobRecord, JobState, JobStore, TaskCounts
+
+pytestmark = pytest.mark.e2e
+
+T0 = datetime(2026, 11, 1, 12, 0, 0, tzinfo=UTC)
+
+
+def create(jobs: JobStore, count: int, state: JobState = JobState.RUNNING) -> list[str]:
+    ids = [f"job-{i:02d}" for i in range(count)]
+    for i, job_id in enumerate(ids):
+        assert jobs.upsert_job(JobRecord(job_id, state, created=T0 + timedelta(minutes=i), spec_hash=f"h{i}"))
+    return ids
+
+
+def test_round_trip(jobs: JobStore) -> None:
+    record = JobRecord(
+        "billing-2026-11",
+        JobState.RUNNING,
+        created=T0,
+        start_time=T0 + timedelta(seconds=1),
+        task_counts=TaskCounts(total=10, pending=6, running=2, succeeded=1, failed=1),
+        spec_hash="sha256:abc",
+    )
+    assert jobs.get_job("billing-2026-11") is None
+    assert jobs.upsert_job(record)
+    assert jobs.get_job("billing-2026-11") == record
+
+
+def test_listing_is_newest_first_and_paged(jobs: JobStore) -> None:
+    ids = create(jobs, 5)
+    first = jobs.list_jobs(page_size=2)
+    assert [r.job_id for r in first.records] == ["job-04", "job-03"]
+    second = jobs.list_jobs(page_size=2, continuation_token=first.continuation_token)
+    assert [r.job_id for r in second.records] == ["job-02", "job-01"]
+    third = jobs.list_jobs(page_size=2, continuation_token=second.continuation_token)
+    assert [r.job_id for r in third.records] == ["job-00"]
+    assert third.continuation_token is None
+    assert [r.job_id for r in jobs.list_jobs(page_size=5).records] == ids[::-1]
+    assert jobs.list_jobs(page_size=5).continuation_token is None
+
+
+def test_state_filter_follows_state_changes(jobs: JobStore) -> None:
+    create(jobs, 4)
+    finished = T0 + timedelta(hours=1)
+    counts = TaskCounts(total=3, succeeded=3)
+    for job_id in ("job-01", "job-03"):
+        done = JobRecord(job_id, JobState.SUCCEEDED, created=T0, end_time=finished, task_counts=counts)
+        assert jobs.upsert_job(done)
+    assert [r.job_id for r in jobs.list_jobs("running").records] == ["job-02", "job-00"]
+    succeeded = jobs.list_jobs(JobState.SUCCEEDED).records
+    assert [r.job_id for r in succeeded] == ["job-03", "job-01"]
+    # Stored values the update left as None survive; the creation time never moves.
+    assert succeeded[0].spec_hash == "h3"
+    assert succeeded[0].created == T0 + timedelta(minutes=3)
+    assert succeeded[0].task_counts == counts
+    assert jobs.list_jobs("failed").records == []
+    assert len(jobs.list_jobs().records) == 4
+
+
+def test_a_late_running_write_never_overwrites_a_finished_job(jobs: JobStore) -> None:
+    create(jobs, 1)
+    failed = JobRecord("job-00", JobState.FAILED, created=T0, reason="3 of 10 tasks failed (tolerated: 0%)")
+    assert jobs.upsert_job(failed)
+    late = JobRecord("job-00", JobState.RUNNING, created=T0, task_counts=TaskCounts(total=10, running=10))
+    assert not jobs.upsert_job(late)
+    stored = jobs.get_job("job-00")
+    assert stored is not None
+    assert (stored.state, stored.reason) == (JobState.FAILED, "3 of 10 tasks failed (tolerated: 0%)")
+    assert [r.job_id for r in jobs.list_jobs("failed").records] == ["job-00"]
+    assert jobs.list_jobs("running").records == []
+
+
+def test_tokens_are_bound_to_their_filter(jobs: JobStore) -> None:
+    create(jobs, 3)
+    token = jobs.list_jobs("running", page_size=1).continuation_token
+    assert token is not None
+    with pytest.raises(InvalidContinuationToken):
+        jobs.list_jobs("failed", page_size=1, continuation_token=token)
+    assert len(jobs.list_jobs("running", page_size=1, continuation_token=token).records) == 1
+
+
+def test_delete(jobs: JobStore) -> None:
+    create(jobs, 2)
+    assert jobs.delete_job("job-00")
+    assert not jobs.delete_job("job-00")
+    assert jobs.get_job("job-00") is None
+    assert [r.job_id for r in jobs.list_jobs().records] == ["job-01"]
+    assert [r.job_id for r in jobs.list_jobs("running").records] == ["job-01"]
+    # The id can be used again, by a new job.
+    assert jobs.upsert_job(JobRecord("job-00", JobState.PENDING, created=T0 + timedelta(days=1)))
+    assert [r.job_id for r in jobs.list_jobs().records] == ["job-00", "job-01"]

@@ -1,0 +1,170 @@
+"""ResultStore against a real Azurite: layout, round trips, batches, lazy iteration, files, deletion."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from devtools.azurite import Azurite
+from storage import (
+    InvalidName,
+    NotFound,
+    ResultStore,
+    SerializationError,
+    StorageAccount,
+    StorageConfigError,
+)
+from storage.tasks import INLINE_RESULT_MAX_CHARS
+
+pytestmark = pytest.mark.e2e
+
+
+def test_layout_is_under_the_job_id() -> None:
+    assert ResultStore.job_spec_name("j1") == "j1/job.json"
+    assert ResultStore.summary_name("j1") == "j1/summary.json"
+    assert ResultStore.task_result_name("j1", "t-1") == "j1/tasks/t-1/result.json"
+    assert ResultStore.task_output_name("j1", "t-1", "out\\a.png") == "j1/tasks/t-1/outputs/out/a.png"
+    assert ResultStore.result_batch_name("j1", 7) == "j1/results/part-00007.jsonl"
+    assert ResultStore.result_batch_name("j1", "p0003-b0001") == "j1/results/p0003-b0001.jsonl"
+
+
+@pytest.mark.parametrize("bad", ["../x", "a/b", "", ".hidden", "x" * 129])
+def test_unsafe_ids_are_refused(bad: str) -> None:
+    with pytest.raises(InvalidName):
+        ResultStore.job_prefix(bad)
+
+
+@pytest.mark.parametrize("bad", ["../etc/passwd", "/abs", "a/../../b", ""])
+def test_unsafe_output_paths_are_refused(bad: str) -> None:
+    with pytest.raises(InvalidName):
+        ResultStore.task_output_name("j1", "t1", bad)
+
+
+def test_job_spec_and_summary_round_trip(results: ResultStore, job_id: str) -> None:
+    assert results.read_job_spec(job_id) is None
+    assert results.read_summary(job_id) is None
+    spec = {"id": job_id, "tasks": [{"id": "t1", "handler": "h", "input": {"é": 1}}], "maxParallelTasks": 5}
+    results.write_job_spec(job_id, spec)
+    results.write_summary(job_id, {"taskCounts": {"total": 1}, "reduce": [1.5, None]})
+    assert results.read_job_spec(job_id) == spec
+    assert results.read_summary(job_id) == {"taskCounts": {"total": 1}, "reduce": [1.5, None]}
+    assert results.url(ResultStore.summary_name(job_id)).endswith(f"/batch-results/{job_id}/summary.json")
+
+
+def test_values_that_are_not_json_are_refused(results: ResultStore, job_id: str) -> None:
+    with pytest.raises(SerializationError, match="summary"):
+        results.write_summary(job_id, {"var": math.nan})
+    with pytest.raises(SerializationError, match="t1"):
+        results.write_task_result(job_id, "t1", {1, 2})
+
+
+def test_large_results_go_to_a_blob_and_small_ones_stay_inline(results: ResultStore, job_id: str) -> None:
+    small = results.place_task_result(job_id, "t1", {"total": 12.5})
+    assert small.blob is None
+    assert small.inline_json == '{"total":12.5}'
+
+    big_value = {"rows": ["x" * 100] * (INLINE_RESULT_MAX_CHARS // 50)}
+    big = results.place_task_result(job_id, "t2", big_value)
+    assert big.inline_json is None
+    assert big.blob == f"{job_id}/tasks/t2/result.json"
+    assert results.read_task_result(job_id, "t2") == big_value
+    with pytest.raises(NotFound):
+        results.read_task_result(job_id, "t1")
+
+
+def test_task_logs_round_trip(results: ResultStore, job_id: str) -> None:
+    name = results.write_task_blob(job_id, "t1", "stdout.txt", "line 1\nline 2\n")
+    results.write_task_blob(job_id, "t1", "stderr.txt", b"\xff raw")
+    assert name == f"{job_id}/tasks/t1/stdout.txt"
+    assert results.read_blob(name) == b"line 1\nline 2\n"
+    assert results.read_blob(f"{job_id}/tasks/t1/stderr.txt") == b"\xff raw"
+
+
+def test_result_batches_iterate_in_order_and_rewrites_are_harmless(results: ResultStore, job_id: str) -> None:
+    for part in (2, 0, 1):
+        rows = [{"taskId": f"t{part}-{i}", "result": i} for i in range(4)]
+        results.write_result_batch(job_id, part, rows)
+    # A retried activity writes its batch again: same name, so no duplicate rows.
+    results.write_result_batch(job_id, 1, [{"taskId": f"t1-{i}", "result": i} for i in range(4)])
+
+    rows = list(results.iter_results(job_id))
+    assert [row["taskId"] for row in rows] == [f"t{p}-{i}" for p in range(3) for i in range(4)]
+    assert list(results.list_result_batches(job_id)) == [f"{job_id}/results/part-{n:05d}.jsonl" for n in range(3)]
+
+
+def test_iteration_reads_one_batch_blob_at_a_time(results: ResultStore, job_id: str) -> None:
+    results.write_result_batch(job_id, 0, [{"n": 0}, {"n": 1}])
+    results.write_result_batch(job_id, 1, [{"n": 2}])
+    rows = results.iter_results(job_id)
+    assert next(rows) == {"n": 0}
+    # The second blob has not been read yet: removing it now shows up when iteration reaches it.
+    results.delete_job(job_id)
+    assert next(rows) == {"n": 1}
+    with pytest.raises(NotFound):
+        next(rows)
+
+
+def test_a_large_batch_streams_back_complete(results: ResultStore, job_id: str) -> None:
+    rows = [{"taskId": f"t{i:05d}", "result": {"value": i, "pad": "y" * 40}} for i in range(20_000)]
+    results.write_result_batch(job_id, 0, rows)
+    count = 0
+    for expected, row in zip(rows, results.iter_results(job_id), strict=True):
+        assert row == expected
+        count += 1
+    assert count == 20_000
+
+
+def test_files_upload_and_download(results: ResultStore, job_id: str, tmp_path: Path) -> None:
+    source = tmp_path / "render.py"
+    source.write_bytes(b"print('hi')\n" * 1000)
+    blob = f"{job_id}/inputs/render.py"
+    assert results.upload_file(blob, source) == blob
+    target = tmp_path / "work" / "nested" / "render.py"
+    assert results.download_to_file(blob, target) == source.stat().st_size
+    assert target.read_bytes() == source.read_bytes()
+
+    output = results.upload_task_output(job_id, "t1", source, "out/frame-1.png")
+    assert output == f"{job_id}/tasks/t1/outputs/out/frame-1.png"
+    assert results.read_blob(output) == source.read_bytes()
+
+
+def test_downloading_a_missing_blob_names_it_and_leaves_no_file(
+    results: ResultStore, job_id: str, tmp_path: Path
+) -> None:
+    with pytest.raises(NotFound, match=f"{job_id}/inputs/missing.csv"):
+        results.download_to_file(f"{job_id}/inputs/missing.csv", tmp_path / "missing.csv")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_delete_job_removes_only_that_jobs_blobs(results: ResultStore, job_id: str) -> None:
+    other = f"{job_id}x"  # shares the prefix as a string, but not as a folder
+    results.write_summary(other, {"kept": True})
+    results.write_job_spec(job_id, {"id": job_id})
+    for part in range(300):  # more than one blob batch request
+        results.write_result_batch(job_id, part, [{"n": part}])
+    results.write_task_blob(job_id, "t1", "stdout.txt", "x")
+
+    assert results.delete_job(job_id) == 302
+    assert results.delete_job(job_id) == 0
+    assert list(results.iter_results(job_id)) == []
+    assert results.read_job_spec(job_id) is None
+    assert results.read_summary(other) == {"kept": True}
+
+
+def test_container_comes_from_settings(azurite: Azurite, job_id: str) -> None:
+    settings = {"AzureWebJobsStorage": azurite.connection_string, "BATCH_RESULTS_CONTAINER": "custom-results"}
+    store = ResultStore.from_settings(settings)
+    store.write_summary(job_id, {"ok": 1})
+    assert store.container_name == "custom-results"
+    assert store.url(ResultStore.summary_name(job_id)).endswith(f"/custom-results/{job_id}/summary.json")
+    assert ResultStore.from_settings(settings).read_summary(job_id) == {"ok": 1}
+    default = ResultStore.from_settings({"AzureWebJobsStorage": azurite.connection_string})
+    assert default.container_name == "batch-results"
+    assert default.read_summary(job_id) is None
+
+
+def test_an_invalid_container_name_says_which_setting_to_fix(account: StorageAccount, job_id: str) -> None:
+    with pytest.raises(StorageConfigError, match="BATCH_RESULTS_CONTAINER"):
+        ResultStore(account, "Not_A_Valid_Name").write_summary(job_id, {})
