@@ -18,6 +18,7 @@ from azure.functions.durable_functions import ActivityTriggerConverter
 
 from devhost import history as h
 from devhost.history import Event
+from devhost.invoke import ClientPayloadFactory
 from devhost.loader import IndexedFunction
 
 
@@ -50,10 +51,12 @@ def encode_result(value: Any) -> str | None:
     return None if datum is None else str(datum.value)
 
 
-def run_sync(function: IndexedFunction, input_text: str | None) -> ActivityOutcome:
+def run_sync(
+    function: IndexedFunction, input_text: str | None, client_payload: ClientPayloadFactory | None = None
+) -> ActivityOutcome:
     """Run a `def` activity (on a worker thread) and capture its outcome; never raises."""
     try:
-        result = function.func(**prepare_call(function, input_text))
+        result = function.func(**prepare_call(function, input_text, client_payload))
         if inspect.isawaitable(result):
             raise TypeError("the activity returned an awaitable; declare it 'async def'")
         return ActivityOutcome(result_text=encode_result(result))
@@ -61,10 +64,12 @@ def run_sync(function: IndexedFunction, input_text: str | None) -> ActivityOutco
         return failure(function.durable_name, exc)
 
 
-async def run_async(function: IndexedFunction, input_text: str | None) -> ActivityOutcome:
+async def run_async(
+    function: IndexedFunction, input_text: str | None, client_payload: ClientPayloadFactory | None = None
+) -> ActivityOutcome:
     """Run an `async def` activity on the host's event loop and capture its outcome; never raises."""
     try:
-        result = await function.func(**prepare_call(function, input_text))
+        result = await function.func(**prepare_call(function, input_text, client_payload))
         return ActivityOutcome(result_text=encode_result(result))
     except Exception as exc:
         return failure(function.durable_name, exc)

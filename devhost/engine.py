@@ -28,6 +28,7 @@ from devhost import activity_runner, entities
 from devhost import history as h
 from devhost.clock import Clock, sleep_until
 from devhost.history import Event, EventType
+from devhost.invoke import ClientPayloadFactory
 from devhost.loader import FunctionIndex
 from devhost.replay import (
     HTTP_ACTIVITY,
@@ -90,6 +91,8 @@ class Engine:
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="devhost-engine")
         self._pool = ThreadPoolExecutor(max_workers=max_activities, thread_name_prefix="devhost-activity")
         self._http_caller = http_caller
+        # Set by the host once it knows its URL: what an activity with a durable client binding is given.
+        self.client_payload: ClientPayloadFactory | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
         self._runner: asyncio.Task[None] | None = None
@@ -524,12 +527,12 @@ class Engine:
             message = f"The function '{item.name}' doesn't exist, is disabled, or is not an activity function."
             self._complete(item, activity_runner.ActivityOutcome(failure=(message, message)))
         elif function.is_async:
-            self._run_on_loop(item, activity_runner.run_async(function, item.input_text))
+            self._run_on_loop(item, activity_runner.run_async(function, item.input_text, self.client_payload))
         else:
             self._pool.submit(self._run_pooled, item, function)
 
     def _run_pooled(self, item: ActivityItem, function: Any) -> None:
-        self._complete(item, activity_runner.run_sync(function, item.input_text))
+        self._complete(item, activity_runner.run_sync(function, item.input_text, self.client_payload))
 
     def _run_on_loop(self, item: ActivityItem, coroutine: Any) -> None:
         assert self._loop is not None

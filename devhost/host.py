@@ -93,6 +93,7 @@ class DevHost:
         addresses = self._runner.addresses
         port = int(addresses[0][1]) if addresses else self.options.port
         self.base_url = f"http://{self.options.bind}:{port}"
+        self.engine.client_payload = self._client_payload
         triggers = [TimerTrigger(fn, self.environ) for fn in self.index.timer_functions]
         self._timers = TimerScheduler(triggers, self.clock, self._fire_timer)
         self._timers.start()
@@ -105,16 +106,19 @@ class DevHost:
             await self._runner.cleanup()
         await self.engine.stop()
 
-    async def _fire_timer(self, function: IndexedFunction, past_due: bool) -> object:
-        rpc_base = f"{self.base_url}/durabletask/"
+    def _client_payload(self, binding: Any) -> str:
+        """The durable client binding value for functions the host itself triggers (timers, activities)."""
         system_key = self.keys.system_key if self.keys else None
+        base = f"{self.base_url}/runtime/webhooks/durabletask"
+        rpc_base = f"{self.base_url}/durabletask/"
+        return client_payload(base, rpc_base, self.config.hub_name, binding, system_key=system_key)
 
-        def payload(binding: Any) -> str:
-            base = f"{self.base_url}/runtime/webhooks/durabletask"
-            return client_payload(base, rpc_base, self.config.hub_name, binding, system_key=system_key)
-
+    async def _fire_timer(self, function: IndexedFunction, past_due: bool) -> object:
         return await invoke_timer(
-            function, past_due=past_due, client_payload=payload, function_directory=str(self.config.script_root)
+            function,
+            past_due=past_due,
+            client_payload=self._client_payload,
+            function_directory=str(self.config.script_root),
         )
 
     @web.middleware
