@@ -18,7 +18,7 @@ from azure.functions.durable_functions import ActivityTriggerConverter
 
 from devhost import history as h
 from devhost.history import Event
-from devhost.invoke import ClientPayloadFactory
+from devhost.invoke import ClientPayloadFactory, build_kwargs
 from devhost.loader import IndexedFunction
 
 
@@ -39,11 +39,13 @@ def failure(name: str, exc: BaseException) -> ActivityOutcome:
     return ActivityOutcome(failure=(reason, details))
 
 
-def prepare_call(function: IndexedFunction, input_text: str | None) -> dict[str, Any]:
-    """The keyword arguments for the activity: its trigger binding's name, decoded like the worker does."""
+def prepare_call(
+    function: IndexedFunction, input_text: str | None, client_payload: ClientPayloadFactory | None = None
+) -> dict[str, Any]:
+    """The keyword arguments for the activity, as the worker builds them: the input decoded by the trigger's
+    converter, a durable client when the activity has that binding, and `context` when it asks for one."""
     value = ActivityTriggerConverter.decode(meta.Datum(type="json", value=input_text or "null"), trigger_metadata=None)
-    kwargs: dict[str, Any] = {str(function.trigger["name"]): value}
-    return kwargs
+    return build_kwargs(function, value, client_payload=client_payload)
 
 
 def encode_result(value: Any) -> str | None:
