@@ -36,6 +36,7 @@ class JobInput(TypedDict):
 
     jobId: str
     specHash: str
+    partitionSize: NotRequired[int]  # the BATCH_PARTITION_SIZE setting when the job was submitted
 
 
 class PrepareJobInput(TypedDict):
@@ -66,6 +67,7 @@ class PartitionInput(TypedDict):
     share: int
     deadline: str | None  # ISO-8601 UTC, from the job orchestrator's clock
     onTaskFailure: str
+    skipAll: NotRequired[bool]  # the job stopped before this partition started: record its tasks as skipped
 
 
 class LoadPartitionInput(TypedDict):
@@ -158,3 +160,4 @@ class FinishJobInput(TypedDict):
 class StopPartitionsInput(TypedDict):
     jobId: str
     instanceIds: list[str]
+    reason: str  # "cancel" (abandon running tasks) or "terminate" (let running tasks finish)

@@ -1,0 +1,29 @@
+"""The durable orchestrators: a job (orchestrators.job) and its partitions (orchestrators.partition).
+
+They are deterministic and do no I/O: everything that touches storage or runs user code is an activity.
+"""
+
+from __future__ import annotations
+
+import azure.durable_functions as df
+
+from batch import wire
+from orchestrators.job import job_orchestrator
+from orchestrators.partition import partition_orchestrator
+
+
+def register(bp: df.Blueprint) -> None:
+    """Register both orchestrators under the names in `batch.wire`."""
+    bp.orchestration_trigger(context_name="context", orchestration=wire.JOB_ORCHESTRATOR)(
+        _named(job_orchestrator, wire.JOB_ORCHESTRATOR)
+    )
+    bp.orchestration_trigger(context_name="context", orchestration=wire.PARTITION_ORCHESTRATOR)(
+        _named(partition_orchestrator, wire.PARTITION_ORCHESTRATOR)
+    )
+
+
+def _named(fn: object, name: str) -> object:
+    # The function name is the Python name; it must be unique in the app and match the durable name.
+    fn.__name__ = name  # type: ignore[attr-defined]
+    fn.__qualname__ = name  # type: ignore[attr-defined]
+    return fn

@@ -1,0 +1,188 @@
+"""A small in-memory driver for orchestrators, on devhost's pure replay core (the SDK's own replay code).
+
+Activities are plain Python functions given to the simulator; completions are delivered in rounds of up to
+`batch` at a time, so several tasks are in flight together, as on a real host. Time is simulated: timers fire
+when `advance` moves the clock past them. Used to test the job and partition orchestrators without storage.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from devhost import history as h
+from devhost.replay import (
+    ActivityWork,
+    EntityWork,
+    EpisodeInput,
+    FunctionCatalog,
+    HttpWork,
+    SubOrchestrationWork,
+    TimerWork,
+    run_episode,
+)
+
+
+@dataclass
+class Instance:
+    instance_id: str
+    name: str
+    input_value: Any
+    parent: tuple[str, int] | None = None
+    history: list[dict[str, Any]] = field(default_factory=list)
+    inbox: list[dict[str, Any]] = field(default_factory=list)
+    status: str = "Pending"
+    output: Any = None
+    custom_status: Any = None
+
+
+@dataclass
+class _Pending:
+    instance_id: str
+    work: ActivityWork
+
+
+class Simulator:
+    def __init__(
+        self,
+        orchestrators: dict[str, Callable[..., Any]],
+        activities: dict[str, Callable[[Any], Any]],
+        *,
+        batch: int = 10,
+        hold: Callable[[str, Any], bool] | None = None,
+    ) -> None:
+        self.orchestrators = orchestrators
+        self.activities = activities
+        self.batch = batch
+        # Activity calls for which `hold(name, input)` is true stay in flight until `hold` says otherwise.
+        self.hold = hold
+        self.catalog = FunctionCatalog(list(orchestrators), list(activities))
+        self.now = datetime(2030, 1, 1, tzinfo=UTC)
+        self.instances: dict[str, Instance] = {}
+        self.pending: list[_Pending] = []
+        self.timers: list[tuple[datetime, str, dict[str, Any]]] = []
+        self.in_flight: dict[str, int] = {}
+        self.max_in_flight: dict[str, int] = {}
+
+    def start(self, name: str, instance_id: str, value: Any, parent: tuple[str, int] | None = None) -> Instance:
+        # Inputs arrive as the SDK client sends them: JSON text of the value, stored JSON-encoded once more.
+        instance = Instance(instance_id, name, json.dumps(value), parent)
+        instance.inbox.append(
+            h.execution_started(self.now, name=name, instance_id=instance_id, execution_id=instance_id, input_text=None)
+        )
+        self.instances[instance_id] = instance
+        return instance
+
+    def raise_event(self, instance_id: str, name: str, value: Any) -> None:
+        self.instances[instance_id].inbox.append(h.event_raised(self.now, name, json.dumps(json.dumps(value))))
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+    def run(self, *, max_rounds: int = 100_000, until: Callable[[], bool] | None = None) -> None:
+        """Run episodes and activities until nothing is left to do (or `until` holds)."""
+        for _ in range(max_rounds):
+            if until is not None and until():
+                return
+            progressed = self._episodes()
+            due = [t for t in self.timers if t[0] <= self.now]
+            for timer in due:
+                self.timers.remove(timer)
+                self.instances[timer[1]].inbox.append(timer[2])
+            ready = [p for p in self.pending if not self._held(p)][: self.batch]
+            if ready:
+                self._complete(ready)
+                self.pending = [p for p in self.pending if p not in ready]
+                progressed = True
+            if not progressed and not due:
+                return
+        raise AssertionError("the simulation did not settle")
+
+    def _held(self, item: _Pending) -> bool:
+        return self.hold is not None and self.hold(item.work.name, json.loads(item.work.input_text or "null"))
+
+    def run_with_time(self, *, step_limit: int = 1000) -> None:
+        """Run; whenever only timers are left, jump the clock to the next one; until nothing is left."""
+        for _ in range(step_limit):
+            self.run()
+            if not self.timers:
+                return
+            self.now = max(self.now, min(t[0] for t in self.timers))
+        raise AssertionError("timers kept coming")
+
+    def _episodes(self) -> bool:
+        ran = False
+        for instance in list(self.instances.values()):
+            if not instance.inbox or instance.status in ("Completed", "Failed"):
+                continue
+            events, instance.inbox = instance.inbox, []
+            result = run_episode(
+                self.orchestrators[instance.name],
+                EpisodeInput(
+                    instance.instance_id,
+                    instance.name,
+                    instance.instance_id,
+                    instance.parent[0] if instance.parent else None,
+                    instance.input_value,
+                    instance.history,
+                    events,
+                    self.now,
+                ),
+                self.catalog,
+            )
+            instance.history = instance.history + result.events
+            instance.custom_status = result.custom_status
+            for work in result.work:
+                self._schedule(instance, work)
+            if result.outcome.status in ("Completed", "Failed"):
+                instance.status = result.outcome.status
+                instance.output = (
+                    json.loads(result.outcome.result or "null")
+                    if result.outcome.status == "Completed"
+                    else result.outcome.result
+                )
+                self._notify_parent(instance, result.outcome.details)
+            else:
+                instance.status = "Running"
+            ran = True
+        return ran
+
+    def _schedule(self, instance: Instance, work: Any) -> None:
+        if isinstance(work, ActivityWork):
+            self.pending.append(_Pending(instance.instance_id, work))
+            count = self.in_flight.get(work.name, 0) + 1
+            self.in_flight[work.name] = count
+            self.max_in_flight[work.name] = max(self.max_in_flight.get(work.name, 0), count)
+        elif isinstance(work, TimerWork):
+            event = h.timer_fired(work.fire_at, work.seq, h.timestamp(work.fire_at))
+            self.timers.append((work.fire_at, instance.instance_id, event))
+        elif isinstance(work, SubOrchestrationWork):
+            child = self.start(work.name, work.instance_id, None, parent=(instance.instance_id, work.seq))
+            child.input_value = work.input_text
+        elif isinstance(work, HttpWork | EntityWork):
+            raise AssertionError(f"unexpected work {work}")
+
+    def _complete(self, batch: list[_Pending]) -> None:
+        for item in batch:
+            self.in_flight[item.work.name] -= 1
+            instance = self.instances[item.instance_id]
+            try:
+                value = self.activities[item.work.name](json.loads(item.work.input_text or "null"))
+                event = h.task_completed(self.now, item.work.seq, json.dumps(value))
+            except Exception as exc:
+                reason = f"Activity function '{item.work.name}' failed: {type(exc).__name__}: {exc}"
+                event = h.task_failed(self.now, item.work.seq, reason, "")
+            instance.inbox.append(event)
+
+    def _notify_parent(self, instance: Instance, details: str | None) -> None:
+        if instance.parent is None:
+            return
+        parent_id, seq = instance.parent
+        if instance.status == "Completed":
+            event = h.sub_orchestration_completed(self.now, seq, json.dumps(instance.output))
+        else:
+            event = h.sub_orchestration_failed(self.now, seq, str(instance.output), details or "")
+        self.instances[parent_id].inbox.append(event)
