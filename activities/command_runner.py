@@ -156,6 +156,16 @@ def validate_command_task(task: CommandTask) -> list[str]:
     return problems
 
 
+# Worker settings a command must not see: the storage account key (AzureWebJobsStorage) and anything else
+# that looks like a credential. A job spec is data from an API caller; its commands get only what they need.
+_SECRET_MARKERS = ("KEY", "SECRET", "TOKEN", "PASSWORD", "CONNECTION", "STORAGE", "SAS", "CREDENTIAL")
+
+
+def inherited_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """The worker's environment less its secrets, as a command task inherits it."""
+    return {k: v for k, v in environ.items() if not any(marker in k.upper() for marker in _SECRET_MARKERS)}
+
+
 def run_command(
     task: CommandTask,
     *,
@@ -213,7 +223,7 @@ def _execute(
     tail_bytes: int,
     grace: float,
 ) -> CommandResult:
-    env = {**os.environ, **task.environment}
+    env = {**inherited_environment(os.environ), **task.environment}
     # Set last so that a task can't pass itself off as another.
     env["BATCH_TASK_ID"] = task.task_id
     env["BATCH_TASK_WORKING_DIR"] = str(folder)

@@ -42,7 +42,9 @@ class TaskContext:
 
 class ResultsView(Protocol):
     """The results of a job's tasks, as a reduce handler sees them: read lazily, so a reduce over 100,000
-    tasks does not hold them all in memory at once."""
+    tasks does not hold them all in memory at once. `input` is the reduce step's own `input` from the spec."""
+
+    input: Any
 
     def __iter__(self) -> Iterator[tuple[str, Any]]:
         """(task id, result) of every succeeded task, in task order."""

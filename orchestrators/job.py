@@ -22,6 +22,9 @@ from batch.spec import OnTaskFailure
 from batch.states import JobState, TaskCounts
 from orchestrators.partition import event_reason
 
+# Bookkeeping activities touch storage: a passing outage must not fail a job that did all its work.
+STORAGE_RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=2_000, max_number_of_attempts=6)
+
 MIN_SHARE = 32
 """Partitions run at once get at least this many task slots each when the cap allows: fewer partitions with
 larger shares replay less (a partition's replay cost grows with its history, and a larger share settles more
@@ -44,8 +47,9 @@ def job_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any, 
     job = cast(wire.JobInput, context.get_input())
     job_id = job["jobId"]
     started_at = context.current_utc_datetime
-    prepared: wire.PreparedJob = yield context.call_activity(
+    prepared: wire.PreparedJob = yield context.call_activity_with_retry(
         wire.PREPARE_JOB,
+        STORAGE_RETRY,
         {
             "jobId": job_id,
             "specHash": job["specHash"],
@@ -86,7 +90,8 @@ def job_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any, 
 
     def stop_running(reason: str) -> Any:
         ids = [wire.partition_instance_id(job_id, p) for p, _ in running.values()]
-        return context.call_activity(wire.STOP_PARTITIONS, {"jobId": job_id, "instanceIds": ids, "reason": reason})
+        request = {"jobId": job_id, "instanceIds": ids, "reason": reason}
+        return context.call_activity_with_retry(wire.STOP_PARTITIONS, STORAGE_RETRY, request)
 
     while True:
         while next_partition < len(sizes) and free_shares and stopping is None:
@@ -154,7 +159,9 @@ def job_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any, 
     reduce: wire.ReduceOutcome | None = None
     if state == JobState.SUCCEEDED and prepared["hasReduce"]:
         context.set_custom_status({"state": "reducing", "taskCounts": finished.to_json()})
-        reduce = yield context.call_activity(wire.REDUCE, {"jobId": job_id, "specHash": job["specHash"]})
+        reduce = yield context.call_activity_with_retry(
+            wire.REDUCE, STORAGE_RETRY, {"jobId": job_id, "specHash": job["specHash"]}
+        )
         if reduce is not None and not reduce.get("ok"):
             state, reason = JobState.FAILED, f"the reduce step failed: {reduce.get('error')}"
 
@@ -168,5 +175,5 @@ def job_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any, 
         "startedAt": started_at.isoformat(),
         "endedAt": context.current_utc_datetime.isoformat(),
     }
-    summary_blob = yield context.call_activity(wire.FINISH_JOB, summary)
+    summary_blob = yield context.call_activity_with_retry(wire.FINISH_JOB, STORAGE_RETRY, summary)
     return {**summary, "summaryBlob": summary_blob}

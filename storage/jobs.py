@@ -13,9 +13,10 @@ record, so listing needs no second lookup. One partition serves about 2,000 writ
 records, which change a few times per job (its task counts at most every few seconds).
 
 The merge rule matches the task records': a write whose state ranks below the stored one (pending 0, running 1,
-finished 2) is skipped, so a late "running" never overwrites "succeeded". An applied write keeps stored values
-for the properties it leaves as None, and the creation time never changes. Writes are conditioned on the lookup
-row's ETag and retried when another writer got in between.
+cancelling 2, finished 3) is skipped, so a late "running" never overwrites "succeeded", nor hides a requested
+cancellation that activities poll for (``cancelling``: command tasks of the job are killed). An applied write
+keeps stored values for the properties it leaves as None, and the creation time never changes. Writes are
+conditioned on the lookup row's ETag and retried when another writer got in between.
 """
 
 from __future__ import annotations
@@ -50,6 +51,8 @@ MAX_PAGE_SIZE = 1000
 class JobState(StrEnum):
     PENDING = "pending"
     RUNNING = "running"
+    CANCELLING = "cancelling"
+    """A cancel was requested (by the job API) and the job has not ended yet."""
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CANCELLED = "cancelled"
@@ -58,9 +61,10 @@ class JobState(StrEnum):
 JOB_STATE_RANK: Mapping[JobState, int] = {
     JobState.PENDING: 0,
     JobState.RUNNING: 1,
-    JobState.SUCCEEDED: 2,
-    JobState.FAILED: 2,
-    JobState.CANCELLED: 2,
+    JobState.CANCELLING: 2,
+    JobState.SUCCEEDED: 3,
+    JobState.FAILED: 3,
+    JobState.CANCELLED: 3,
 }
 
 
@@ -224,6 +228,30 @@ class JobStore:
         raise ConcurrencyConflict(
             f"the record of job {record.job_id!r} kept changing under {_tables.MAX_ROUNDS} attempts to write it"
         )
+
+    def create_job(self, record: JobRecord) -> bool:
+        """Create the job's record only if it has none: False (and nothing written) when one exists.
+
+        One transaction whose lookup-row create fails when the row exists, so of two concurrent submits of
+        the same id exactly one creates the record.
+        """
+        table = self._table()
+        index = _index_key(record.created, record.job_id)
+        props = _properties(record)
+        lookup = {"PartitionKey": _PARTITION, "RowKey": f"id|{record.job_id}", **props, "indexKey": index}
+        operations: list[Any] = [("create", lookup)]
+        for row in (f"all|{index}", f"state|{record.state.value}|{index}"):
+            operations.append(
+                ("upsert", {"PartitionKey": _PARTITION, "RowKey": row, **props}, {"mode": UpdateMode.REPLACE})
+            )
+        with self._errors(f"create the record of job {record.job_id!r}"):
+            try:
+                table.submit_transaction(operations)
+            except TableTransactionError as exc:
+                if _tables.is_conflict(exc):
+                    return False
+                raise
+        return True
 
     def get_job(self, job_id: str) -> JobRecord | None:
         """The job's record, or None if there is none."""

@@ -5,6 +5,7 @@ Layout (ids follow the job spec's id grammar, so they are safe path segments)::
 
     {jobId}/job.json                              the job's canonical spec
     {jobId}/summary.json                          counts, failures, the reduce output
+    {jobId}/reduce.json                           the reduce handler's output
     {jobId}/results/part-{n:05d}.jsonl            small results of many tasks, one JSON object per line
     {jobId}/tasks/{taskId}/result.json            one task's result when too large to keep inline
     {jobId}/tasks/{taskId}/stdout.txt             a command task's logs (stderr.txt likewise)
@@ -88,6 +89,10 @@ class ResultStore:
         return f"{cls.job_prefix(job_id)}summary.json"
 
     @classmethod
+    def reduce_name(cls, job_id: str) -> str:
+        return f"{cls.job_prefix(job_id)}reduce.json"
+
+    @classmethod
     def task_prefix(cls, job_id: str, task_id: str) -> str:
         return f"{cls.job_prefix(job_id)}tasks/{check_id('task id', task_id)}/"
 
@@ -137,6 +142,12 @@ class ResultStore:
     def read_summary(self, job_id: str) -> dict[str, Any] | None:
         """The stored summary, or None if the job has none yet."""
         return self._get_json_object(self.summary_name(job_id))
+
+    def write_reduce_output(self, job_id: str, output: Any) -> str:
+        """Store the reduce handler's output as ``reduce.json``. Returns the blob name."""
+        name = self.reduce_name(job_id)
+        self._put(name, _json.dumps(output, f"the reduce output of job {job_id!r}"), _JSON)
+        return name
 
     # -- task results ------------------------------------------------------------------------------------------
 

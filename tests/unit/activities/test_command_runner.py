@@ -410,3 +410,16 @@ def test_a_valid_task_has_no_problems() -> None:
         "t1", [PY, "x.py"], resource_files=[("b", "sub/x.py")], output_files=["out/**/*"], timeout_seconds=5
     )
     assert validate_command_task(task) == []
+
+
+def test_commands_do_not_inherit_the_workers_secrets() -> None:
+    from activities.command_runner import inherited_environment
+
+    environ = {
+        "PATH": "/usr/bin",
+        "AzureWebJobsStorage": "DefaultEndpointsProtocol=https;AccountKey=abc",
+        "MY_API_KEY": "k",
+        "DB_PASSWORD": "p",
+        "HOME": "/root",
+    }
+    assert inherited_environment(environ) == {"PATH": "/usr/bin", "HOME": "/root"}

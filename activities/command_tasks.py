@@ -1,0 +1,198 @@
+"""Running a command task from a job: files through the results container, logs kept, cancel by job record.
+
+Security: a command task runs any program the job names, as the Functions worker's user, with the worker's
+environment (app settings included, so the storage connection string too). That is why the app runs them
+only when `BATCH_ALLOW_COMMAND_TASKS` is `true`; this module checks the setting again, so a job that got in
+some other way still cannot run one.
+
+Cancellation: while the command runs, a watcher thread reads the job record every `poll_seconds` (about a
+second) and stops the command when the job is `cancelling`, has ended, or was replaced by a re-submitted job
+of the same id. A handler task can't be stopped that way (see `handler_tasks`); a process can.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Protocol
+
+from activities.command_runner import CommandResult, CommandTask, CommandTaskError, run_command
+from activities.outcomes import PlacedResult, place_result
+from batch.spec import JobSpec, TaskSpec
+from storage.errors import NotFound, StorageError
+from storage.jobs import JobRecord, JobState
+from storage.results import ResultStore
+
+__all__ = [
+    "CANCEL_POLL_SECONDS",
+    "CancelWatcher",
+    "CommandRun",
+    "ResultsTransfer",
+    "command_error",
+    "default_work_root",
+    "run_command_task",
+    "should_stop",
+]
+
+logger = logging.getLogger(__name__)
+
+CANCEL_POLL_SECONDS = 1.0
+_STOP_STATES = frozenset({JobState.CANCELLING, JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED})
+STDERR_IN_ERROR = 500
+"""Characters of stderr's end quoted in the error of a failed command: usually the line that says why."""
+
+
+class JobReader(Protocol):
+    def get_job(self, job_id: str) -> JobRecord | None: ...
+
+
+class ResultsTransfer:
+    """`command_runner.BlobTransfer` over the results container: blob names are names in that container."""
+
+    def __init__(self, results: ResultStore) -> None:
+        self._results = results
+
+    def download_to_file(self, blob_name: str, path: Path) -> None:
+        self._results.download_to_file(blob_name, path)
+
+    def upload_file(self, path: Path, blob_name: str) -> None:
+        self._results.upload_file(blob_name, path)
+
+
+def should_stop(record: JobRecord | None, spec_hash: str) -> bool:
+    """Whether a running command of this job must be stopped, judging by the job's record.
+
+    Yes when a cancel was requested (`cancelling`), when the job has ended (a running command of an ended
+    job was abandoned by its orchestrator: cancelled, or past the job's wall clock), or when the record is of
+    another spec (the job was re-submitted). A missing record is not a reason: records may lag the run.
+    """
+    if record is None:
+        return False
+    if record.state in _STOP_STATES:
+        return True
+    return record.spec_hash is not None and record.spec_hash != spec_hash
+
+
+class CancelWatcher:
+    """A thread that sets `cancel` once `should_stop` says so; use as a context manager around the run."""
+
+    def __init__(self, jobs: JobReader, job_id: str, spec_hash: str, poll_seconds: float = CANCEL_POLL_SECONDS):
+        self.cancel = threading.Event()
+        self._jobs = jobs
+        self._job_id = job_id
+        self._spec_hash = spec_hash
+        self._poll_seconds = poll_seconds
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"cancel-watch-{job_id}", daemon=True)
+
+    def _run(self) -> None:
+        while not self._stopped.is_set():
+            try:
+                record = self._jobs.get_job(self._job_id)
+            except StorageError as exc:
+                # One failed read must not fail the task; the next poll tries again.
+                logger.warning("could not read the record of job %s to watch for a cancel: %s", self._job_id, exc)
+            else:
+                if should_stop(record, self._spec_hash):
+                    self.cancel.set()
+                    return
+            self._stopped.wait(self._poll_seconds)
+
+    def __enter__(self) -> CancelWatcher:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._stopped.set()
+        self._thread.join(timeout=self._poll_seconds + 30)
+
+
+def default_work_root(configured: Path | None) -> Path:
+    """`BATCH_WORK_DIR`, else `durable-batch` in the system's temporary folder."""
+    return configured if configured is not None else Path(tempfile.gettempdir()) / "durable-batch"
+
+
+def command_error(result: CommandResult) -> str | None:
+    """Why a run failed, in one line or two (None when it succeeded)."""
+    if result.succeeded:
+        return None
+    if result.error:
+        return result.error
+    code = result.exit_code
+    text = f"the command was killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
+    tail = result.stderr_tail.strip()[-STDERR_IN_ERROR:]
+    return f"{text}; stderr ends with: {tail}" if tail else text
+
+
+@dataclass(frozen=True)
+class CommandRun:
+    """A command task's attempt, as its `TaskOutcome` reports it (without the times)."""
+
+    ok: bool
+    placed: PlacedResult | None = None
+    """The `{exitCode, stdoutBlob, stderrBlob, outputFiles}` summary, when the attempt got that far."""
+    error: str | None = None
+    timed_out: bool = False
+    cancelled: bool = False
+
+
+def run_command_task(
+    results: ResultStore,
+    jobs: JobReader,
+    spec: JobSpec,
+    spec_hash: str,
+    task: TaskSpec,
+    *,
+    work_root: Path,
+    poll_seconds: float = CANCEL_POLL_SECONDS,
+) -> CommandRun:
+    """Run one attempt of a command task; see the module. Storage outages raise; the task's failures return."""
+    if task.command_line is None:
+        raise ValueError(f"task {task.id!r} is not a command task")
+    job_id = spec.id
+    command = CommandTask(
+        task_id=task.id,
+        command_line=task.command_line,
+        resource_files=[(f.blob, f.path) for f in task.resource_files],
+        output_files=task.output_files,
+        environment=task.environment,
+        timeout_seconds=spec.timeout_for(task),
+    )
+    output_prefix = f"{ResultStore.task_prefix(job_id, task.id)}outputs/"
+    try:
+        with CancelWatcher(jobs, job_id, spec_hash, poll_seconds) as watcher:
+            result = run_command(
+                command,
+                work_root=work_root,
+                transfer=ResultsTransfer(results),
+                output_prefix=output_prefix,
+                cancel=watcher.cancel,
+            )
+    except CommandTaskError as exc:
+        return CommandRun(ok=False, error=f"CommandTaskError: {exc}")
+    except NotFound as exc:
+        # A resource file that isn't there is the job's problem, not an outage.
+        return CommandRun(ok=False, error=f"NotFound: {exc}")
+    stdout_blob = stderr_blob = None
+    if result.exit_code is not None:
+        stdout_blob = results.write_task_blob(job_id, task.id, "stdout.txt", result.stdout_tail)
+        stderr_blob = results.write_task_blob(job_id, task.id, "stderr.txt", result.stderr_tail)
+    summary = {
+        "exitCode": result.exit_code,
+        "stdoutBlob": stdout_blob,
+        "stderrBlob": stderr_blob,
+        "outputFiles": result.output_files,
+    }
+    return CommandRun(
+        ok=result.succeeded,
+        placed=place_result(results, job_id, task.id, summary),
+        error=command_error(result),
+        timed_out=result.timed_out,
+        cancelled=result.cancelled,
+    )

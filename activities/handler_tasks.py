@@ -1,0 +1,89 @@
+"""Running a task handler under its time limit.
+
+The handler runs on a thread of its own and the activity waits for it at most `timeoutSeconds`. Python
+cannot kill a thread: a handler that overruns is abandoned, not stopped. It keeps running in the background
+(holding whatever it holds) until it returns by itself, and its result or exception is then discarded. The
+thread is a daemon, so it never keeps the worker process from exiting. Handlers that may hang on I/O should
+set their own timeouts on that I/O; work that must be killable belongs in a command task, whose process is.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from activities.outcomes import describe_exception
+from batch.handlers import Handler, TaskContext
+
+__all__ = ["CallResult", "HandlerRun", "call_with_timeout", "run_handler"]
+
+
+@dataclass(frozen=True)
+class CallResult:
+    """How a call ended: `finished` False when it overran; otherwise `error` is its exception, if any."""
+
+    finished: bool
+    value: Any = None
+    error: BaseException | None = None
+
+
+class _Box:
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.value: Any = None
+        self.error: BaseException | None = None
+
+
+def call_with_timeout(func: Callable[[], Any], timeout_seconds: float, thread_name: str) -> CallResult:
+    """Call `func` on a new daemon thread and wait at most `timeout_seconds` for it (see the module)."""
+    box = _Box()
+
+    def target() -> None:
+        try:
+            box.value = func()
+        except BaseException as exc:  # a handler's SystemExit ends only its own thread: report it as a failure
+            box.error = exc
+        finally:
+            box.done.set()
+
+    threading.Thread(target=target, name=thread_name, daemon=True).start()
+    if not box.done.wait(timeout_seconds):
+        return CallResult(finished=False)
+    return CallResult(finished=True, value=box.value, error=box.error)
+
+
+@dataclass(frozen=True)
+class HandlerRun:
+    """A handler's attempt: `ok` with its return `value`, or an `error` text (and `timed_out`)."""
+
+    ok: bool
+    value: Any = None
+    error: str | None = None
+    timed_out: bool = False
+
+
+def run_handler(
+    handlers: Mapping[str, Handler], name: str, value: Any, ctx: TaskContext, timeout_seconds: float
+) -> HandlerRun:
+    """Call handler `name` with the task's input under the time limit. Never raises for the handler's sake."""
+    handler = handlers.get(name)
+    if handler is None:
+        return HandlerRun(
+            ok=False,
+            error=f"HandlerNotFound: no task handler named {name!r} is registered in this app (was it removed "
+            "from the app after the job was submitted?)",
+        )
+    call = call_with_timeout(lambda: handler(value, ctx), timeout_seconds, f"task-{ctx.job_id}-{ctx.task_id}")
+    if not call.finished:
+        return HandlerRun(
+            ok=False,
+            timed_out=True,
+            error=f"TimeoutError: handler {name!r} did not finish within its time limit of {timeout_seconds:g} s; "
+            "the attempt was abandoned (the handler may still be running in the background, and its result "
+            "will be discarded)",
+        )
+    if call.error is not None:
+        return HandlerRun(ok=False, error=describe_exception(call.error))
+    return HandlerRun(ok=True, value=call.value)

@@ -1,0 +1,92 @@
+"""PREPARE_JOB and FINISH_JOB: the start and the end of a job, in its record and its summary blob."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from datetime import UTC, datetime
+from typing import Any
+
+from activities.outcomes import parse_time
+from activities.specs import SpecCache
+from app.services import Services
+from batch import wire
+from storage.jobs import JobRecord, JobState, TaskCounts
+
+__all__ = ["finish_job", "prepare_job", "task_counts"]
+
+_COUNT_FIELDS = tuple(f.name for f in fields(TaskCounts))
+
+
+def task_counts(data: dict[str, int]) -> TaskCounts:
+    """The wire's `taskCounts` object as the job record's counts (unknown keys ignored, missing ones 0)."""
+    return TaskCounts(**{name: int(data.get(name, 0)) for name in _COUNT_FIELDS})
+
+
+def prepare_job(services: Services, specs: SpecCache, data: wire.PrepareJobInput) -> wire.PreparedJob:
+    """Read and check the job's spec, plan it, mark the job `running`; return the plan by counts only.
+
+    The job record's write follows the store's no-downgrade rule: a job already cancelling or ended stays
+    so (its orchestrator learns of the cancel by its event). Fields left None keep their stored values.
+    """
+    job_id, spec_hash = data["jobId"], data["specHash"]
+    cached = specs.get(job_id, spec_hash)
+    spec = cached.spec
+    plan = cached.plan(data["partitionSize"])
+    started = parse_time(data["startedAt"]) or datetime.now(UTC)
+    total = len(spec.tasks)
+    services.jobs.upsert_job(
+        JobRecord(
+            job_id=job_id,
+            state=JobState.RUNNING,
+            created=started,  # used only if the record does not exist yet: the creation time never changes
+            start_time=started,
+            task_counts=TaskCounts(total=total, pending=total),
+            spec_hash=spec_hash,
+        )
+    )
+    return {
+        "totalTasks": total,
+        "partitionSizes": [p.size for p in plan.partitions],
+        "partitionSize": plan.partition_size,
+        "maxParallelTasks": spec.max_parallel_tasks,
+        "maxWallClockSeconds": spec.max_wall_clock_seconds,
+        "onTaskFailure": spec.on_task_failure.value,
+        "toleratedFailurePercentage": spec.tolerated_failure_percentage,
+        "hasReduce": spec.reduce is not None,
+    }
+
+
+def finish_job(services: Services, data: wire.FinishJobInput) -> str:
+    """Write `{jobId}/summary.json` (the input, plus where the results are) and the job's final record.
+
+    Returns the summary's blob name. Both writes have fixed names and values, so a retry repeats them.
+    """
+    job_id = data["jobId"]
+    results = services.results
+    prefix = results.job_prefix(job_id)
+    reduce = data.get("reduce")
+    summary: dict[str, Any] = {
+        **data,
+        "results": {
+            "container": results.container_name,
+            "prefix": prefix,
+            "url": results.url(prefix),
+            "taskResults": f"{prefix}results/",
+            "reduce": results.reduce_name(job_id) if reduce and reduce.get("ok") else None,
+        },
+    }
+    name = results.write_summary(job_id, summary)
+    started = parse_time(data["startedAt"])
+    ended = parse_time(data["endedAt"])
+    services.jobs.upsert_job(
+        JobRecord(
+            job_id=job_id,
+            state=JobState(data["state"]),
+            created=started or ended or datetime.now(UTC),
+            start_time=started,
+            end_time=ended,
+            task_counts=task_counts(data["taskCounts"]),
+            reason=data["reason"],
+        )
+    )
+    return name

@@ -1,0 +1,110 @@
+"""Shaping what activities return: times, error texts, and results inline or in a blob."""
+
+from __future__ import annotations
+
+import json
+import traceback
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from batch import wire
+
+__all__ = [
+    "ERROR_LIMIT",
+    "PlacedResult",
+    "ResultNotJson",
+    "TaskBlobWriter",
+    "describe_exception",
+    "json_text",
+    "parse_time",
+    "place_result",
+    "utc_now",
+]
+
+ERROR_LIMIT = 2000
+"""Characters of an error text, traceback tail included: errors travel through orchestration history."""
+TRACEBACK_FRAMES = 3
+
+
+class ResultNotJson(ValueError):
+    """A handler returned something that is not JSON data."""
+
+
+class TaskBlobWriter(Protocol):
+    """The part of `storage.results.ResultStore` that writes a task's files."""
+
+    def write_task_blob(
+        self, job_id: str, task_id: str, name: str, data: bytes | str, content_type: str | None = None
+    ) -> str: ...
+
+
+def utc_now() -> str:
+    """The current time as ISO-8601 UTC with milliseconds and a `Z`: `2026-11-27T08:44:52.123Z`."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_time(value: str | None) -> datetime | None:
+    """An ISO-8601 time from the wire (with `Z` or an offset; naive means UTC) as an aware UTC datetime."""
+    if not value:
+        return None
+    parsed = datetime.fromisoformat(value)
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def describe_exception(exc: BaseException, limit: int = ERROR_LIMIT) -> str:
+    """`Type: message`, then where it was raised (the last few frames), within `limit` characters.
+
+    The head is what a user reads in the task list; the frames say where to look, so the tail of the
+    traceback (the handler's own code) is kept rather than the framework frames that called it.
+    """
+    message = str(exc).strip()
+    head = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+    frames = traceback.extract_tb(exc.__traceback__)[-TRACEBACK_FRAMES:]
+    text = head
+    if frames:
+        text += "\n" + "".join(traceback.format_list(frames)).rstrip()
+    if len(text) <= limit:
+        return text
+    if len(head) >= limit:
+        return head[: limit - 3] + "..."
+    return text[: limit - 3] + "..."
+
+
+def json_text(value: Any) -> str:
+    """Compact, standard JSON text of `value`; `ResultNotJson` when it is not JSON data (NaN, a set...)."""
+    try:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ResultNotJson(
+            f"the result cannot be stored as JSON: {exc}. Return plain dicts, lists, strings, finite numbers, "
+            "booleans or None"
+        ) from exc
+
+
+@dataclass(frozen=True)
+class PlacedResult:
+    """A result ready for the wire: `value` inline, or the name of the `blob` that holds it."""
+
+    value: Any = None
+    blob: str | None = None
+
+    def apply(self, outcome: wire.TaskOutcome | wire.ReduceOutcome) -> None:
+        """Set `result` (inline) or `resultBlob` on an outcome."""
+        if self.blob is not None:
+            outcome["resultBlob"] = self.blob
+        else:
+            outcome["result"] = self.value
+
+
+def place_result(writer: TaskBlobWriter, job_id: str, task_id: str, value: Any) -> PlacedResult:
+    """The result inline when its JSON is at most `wire.INLINE_RESULT_LIMIT` bytes (UTF-8); else the JSON
+    written to `{jobId}/tasks/{taskId}/result.json`, and its name.
+
+    The inline value is the JSON read back, so what the orchestrator sees is exactly what was measured
+    (tuples become lists, keys become strings). Raises `ResultNotJson`.
+    """
+    text = json_text(value)
+    if len(text.encode("utf-8")) <= wire.INLINE_RESULT_LIMIT:
+        return PlacedResult(value=json.loads(text))
+    return PlacedResult(blob=writer.write_task_blob(job_id, task_id, "result.json", text, "application/json"))

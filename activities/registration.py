@@ -1,0 +1,65 @@
+"""Registers the batch activities on the app's blueprint, as closures over the app's `Services`.
+
+Each function's Python name is its activity name (`batch.wire`), so names stay unique app-wide. The bodies
+are the plain functions of the other modules of this package, which the tests call directly. The SDK's
+decorators are applied as calls (`bp.activity_trigger(...)(fn)`), the same as decorator syntax, because
+they are untyped and would otherwise erase the functions' types for the type checker.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import azure.durable_functions as df
+
+from activities.jobs import finish_job, prepare_job
+from activities.partitions import load_partition, record_tasks
+from activities.reduce import reduce_job
+from activities.run_task import run_task
+from activities.specs import SpecCache
+from activities.stop import stop_partitions
+from app.services import Services
+from batch import wire
+
+__all__ = ["register"]
+
+
+def register(bp: df.Blueprint, services: Services) -> None:
+    """Define the batch activities on `bp`, sharing one spec cache (per process, as `services` is)."""
+    specs = SpecCache(lambda job_id: services.results.read_job_spec(job_id))
+
+    def batch_prepare_job(data: wire.PrepareJobInput) -> wire.PreparedJob:
+        return prepare_job(services, specs, data)
+
+    def batch_load_partition(data: wire.LoadPartitionInput) -> list[wire.PartitionTask]:
+        return load_partition(services, specs, data)
+
+    def batch_run_task(data: wire.RunTaskInput) -> wire.TaskOutcome:
+        return run_task(services, specs, data)
+
+    def batch_record_tasks(data: wire.RecordTasksInput) -> None:
+        record_tasks(services, data)
+
+    def batch_reduce(data: dict[str, Any]) -> wire.ReduceOutcome:
+        return reduce_job(services, specs, data)
+
+    def batch_finish_job(data: wire.FinishJobInput) -> str:
+        return finish_job(services, data)
+
+    # A Durable client binding on an activity: the function must be `async def`, and the SDK hands it a
+    # DurableOrchestrationClient. It makes no storage calls, so nothing here blocks the event loop.
+    async def batch_stop_partitions(data: wire.StopPartitionsInput, client: df.DurableOrchestrationClient) -> int:
+        return await stop_partitions(client, data)
+
+    for name, function in (
+        (wire.PREPARE_JOB, batch_prepare_job),
+        (wire.LOAD_PARTITION, batch_load_partition),
+        (wire.RUN_TASK, batch_run_task),
+        (wire.RECORD_TASKS, batch_record_tasks),
+        (wire.REDUCE, batch_reduce),
+        (wire.FINISH_JOB, batch_finish_job),
+    ):
+        bp.activity_trigger(input_name="data", activity=name)(function)
+    bp.activity_trigger(input_name="data", activity=wire.STOP_PARTITIONS)(
+        bp.durable_client_input(client_name="client")(batch_stop_partitions)
+    )

@@ -1,0 +1,65 @@
+"""STOP_PARTITIONS: raise the stop event on a job's running partition orchestrations.
+
+The event's data is the reason (`cancel` or `terminate`) the partition orchestrator reads. A partition that
+already finished is gone or unknown to the Durable client; that is what stopping wanted, so it is skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from batch import wire
+
+__all__ = ["MAX_CONCURRENT_SIGNALS", "EventRaiser", "is_finished_instance_error", "stop_partitions"]
+
+MAX_CONCURRENT_SIGNALS = 16
+
+
+class EventRaiser(Protocol):
+    """The part of `azure.durable_functions.DurableOrchestrationClient` this activity uses."""
+
+    async def raise_event(
+        self,
+        instance_id: str,
+        event_name: str,
+        event_data: Any = None,
+        task_hub_name: str | None = None,
+        connection_name: str | None = None,
+    ) -> None: ...
+
+
+def is_finished_instance_error(exc: BaseException, instance_id: str) -> bool:
+    """Whether `raise_event` failed only because the instance has finished (HTTP 410) or is unknown (404).
+
+    The SDK (1.x) raises a plain `Exception` with these texts and no status code; anything else is a real
+    failure and must propagate.
+    """
+    if type(exc) is not Exception:
+        return False
+    text = str(exc)
+    return text in (
+        f"Instance with ID {instance_id} is gone: either completed or failed",
+        f"No instance with ID {instance_id} found.",
+    )
+
+
+async def stop_partitions(client: EventRaiser, data: wire.StopPartitionsInput) -> int:
+    """Signal each listed instance; return how many were signalled (finished ones are not counted)."""
+    reason = data.get("reason") or "cancel"
+    gate = asyncio.Semaphore(MAX_CONCURRENT_SIGNALS)
+
+    async def signal(instance_id: str) -> bool:
+        async with gate:
+            try:
+                await client.raise_event(instance_id, wire.CANCEL_EVENT, reason)
+            except Exception as exc:
+                if is_finished_instance_error(exc, instance_id):
+                    return False
+                raise
+            return True
+
+    ids: Sequence[str] = data["instanceIds"]
+    signalled = await asyncio.gather(*(signal(instance_id) for instance_id in ids))
+    return sum(signalled)

@@ -1,0 +1,174 @@
+"""Reading a job's state, cancelling it, deleting it: the operations behind the job routes, over the durable
+client and the stores (blocking storage calls run on threads, the event loop is shared by every request)."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import math
+from datetime import UTC, datetime
+from typing import Any
+
+from api.durable import Instance, get_custom_statuses, get_instance, purge
+from api.errors import JobConflict, JobNotFound
+from api.views import (
+    JobFacts,
+    Links,
+    ResultsLocation,
+    derive_status,
+    partition_total,
+    read_counts,
+    running_partitions,
+)
+from app.services import Services
+from batch import wire
+from storage.jobs import JOB_STATE_RANK, JobRecord, JobState, TaskCounts
+
+_FINAL_RANK = JOB_STATE_RANK[JobState.SUCCEEDED]
+# Partition histories are purged this many at a time; the loop goes on past the expected count while
+# purges still find instances (the partition size may have changed since the job ran).
+_PURGE_BATCH = 16
+
+
+def results_location(services: Services, job_id: str) -> ResultsLocation:
+    results = services.results
+    prefix = results.job_prefix(job_id)
+    return ResultsLocation(results.container_name, prefix, results.url(prefix))
+
+
+def links_for(services: Services, api_root: str, job_id: str) -> Links:
+    return Links(api_root, results_location(services, job_id).url)
+
+
+def is_final(record: JobRecord) -> bool:
+    return JOB_STATE_RANK[record.state] >= _FINAL_RANK
+
+
+async def load_job(client: Any, services: Services, job_id: str) -> JobFacts:
+    """The job's record and orchestration status, with running partitions' statuses; `JobNotFound`."""
+    record = await asyncio.to_thread(services.jobs.get_job, job_id)
+    if record is None:
+        raise JobNotFound(job_id)
+    instance = await get_instance(client, job_id)
+    live: list[Any] = []
+    if instance is not None and instance.is_active and not is_final(record):
+        live = await get_custom_statuses(client, running_partitions(instance.custom_status))
+    facts = JobFacts(job_id, record, instance, tuple(live))
+    return await _settle(services, facts)
+
+
+async def _settle(services: Services, facts: JobFacts) -> JobFacts:
+    """Write the final state to a record that missed it: an orchestrator that crashed or was terminated never
+    ran the activity that writes it, and the job list (which reads records only) would show it running."""
+    instance = facts.instance
+    if instance is None or not instance.is_finished or is_final(facts.record):
+        return facts
+    status = derive_status(facts)
+    c = status.counts
+    record = dataclasses.replace(
+        facts.record,
+        state=JobState(status.state),
+        end_time=_parse_time(status.ended_at),
+        start_time=facts.record.start_time or _parse_time(status.started_at),
+        task_counts=TaskCounts(c.total, c.pending, c.running, c.succeeded, c.failed, c.skipped),
+        reason=status.reason,
+    )
+    await asyncio.to_thread(services.jobs.upsert_job, record)
+    return dataclasses.replace(facts, record=record)
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+async def cancel_job(client: Any, services: Services, job_id: str, now: datetime) -> JobFacts:
+    """Mark the record `cancelling` (activities running the job's command tasks watch for it and kill them),
+    then raise the cancel event on the job's orchestration. `JobConflict` if the job has already finished."""
+    facts = await load_job(client, services, job_id)
+    record, instance = facts.record, facts.instance
+    if is_final(record):
+        raise JobConflict(
+            f"job {job_id!r} has already finished ({record.state.value}); nothing to cancel", "jobFinished"
+        )
+    await asyncio.to_thread(services.jobs.upsert_job, dataclasses.replace(record, state=JobState.CANCELLING))
+    if instance is None:
+        # Not started: its submit stopped before starting the orchestration, or is starting it right now.
+        instance = await get_instance(client, job_id)
+    if instance is None:
+        await _cancel_unstarted(services, record, now)
+    else:
+        try:
+            # The event's data is the stop reason the orchestrators read: "cancel" (not "terminate").
+            await client.raise_event(job_id, wire.CANCEL_EVENT, "cancel")
+        except Exception:
+            instance = await get_instance(client, job_id)
+            if instance is not None and instance.is_active:
+                raise
+            if instance is not None:
+                raise JobConflict(f"job {job_id!r} finished while it was being cancelled", "jobFinished") from None
+            await _cancel_unstarted(services, record, now)
+    return await load_job(client, services, job_id)
+
+
+async def _cancel_unstarted(services: Services, record: JobRecord, now: datetime) -> None:
+    # A job that never started ends here: a later submit of the same spec finds it finished and starts nothing.
+    total = record.task_counts.total
+    final = dataclasses.replace(
+        record,
+        state=JobState.CANCELLED,
+        end_time=now,
+        task_counts=TaskCounts(total=total, skipped=total),
+        reason="cancelled before it started",
+    )
+    await asyncio.to_thread(services.jobs.upsert_job, final)
+
+
+async def delete_job(client: Any, services: Services, job_id: str) -> None:
+    """Purge the job's and its partitions' orchestration histories, then its task records and blobs, and its
+    record last, so a delete that stopped half-way is finished by the next one. `JobConflict` while it runs."""
+    record = await asyncio.to_thread(services.jobs.get_job, job_id)
+    if record is None:
+        raise JobNotFound(job_id)
+    instance = await get_instance(client, job_id, with_input=True)
+    if instance is not None and instance.is_active:
+        raise JobConflict(
+            f"job {job_id!r} is still running: cancel it (POST .../cancel), wait until it ends, then delete it",
+            "jobRunning",
+        )
+    expected = _partition_count(services, record, instance)
+    start = 0
+    while True:
+        ids = [wire.partition_instance_id(job_id, n) for n in range(start, start + _PURGE_BATCH)]
+        deleted = await purge(client, ids)
+        start += _PURGE_BATCH
+        if start >= expected and deleted == 0:
+            break
+    await purge(client, [job_id])
+    await asyncio.to_thread(services.tasks.delete_job, job_id)
+    await asyncio.to_thread(services.results.delete_job, job_id)
+    await asyncio.to_thread(services.jobs.delete_job, job_id)
+
+
+def _partition_count(services: Services, record: JobRecord, instance: Instance | None) -> int:
+    """How many partitions the job had: none without an orchestration; else from its last custom status,
+    else from its task count and the partition size it was started with (its input)."""
+    if instance is None:
+        # Partitions are started by the job's orchestration and purged before it: none can be left.
+        return 0
+    known = partition_total(instance.custom_status)
+    if known is not None:
+        return known
+    size = services.settings.partition_size
+    if isinstance(instance.input, dict):
+        given = instance.input.get("partitionSize")
+        size = given if isinstance(given, int) and given > 0 else size
+    total = record.task_counts.total
+    if isinstance(instance.output, dict):
+        total = read_counts(instance.output.get("taskCounts")).total or total
+    return math.ceil(total / size)

@@ -1,0 +1,105 @@
+"""The job routes: submit, list, read, cancel, delete.
+
+| method and route               | success                                   | errors               |
+|--------------------------------|-------------------------------------------|----------------------|
+| `POST /api/jobs`               | 202 job view + `Location` (200: existing) | 400, 409, 413        |
+| `GET /api/jobs`                | 200 `{"value", "continuationToken", ...}` | 400                  |
+| `GET /api/jobs/{jobId}`        | 200 job view                              | 404                  |
+| `POST /api/jobs/{jobId}/cancel`| 202 job view                              | 404, 409             |
+| `DELETE /api/jobs/{jobId}`     | 204                                       | 404, 409             |
+
+Routes live under `jobs/`, apart from the Durable extension's webhooks (`/runtime/webhooks/durabletask`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+import azure.durable_functions as df
+import azure.functions as func
+
+from api import http
+from api.control import cancel_job, delete_job, links_for, load_job, results_location
+from api.errors import json_response
+from api.submit import new_job_id, parse_spec, submit_job
+from api.views import API_STATES, JobFacts, job_summary, job_view, page
+from app.services import Services
+from storage.jobs import JobState
+
+DEFAULT_PAGE_SIZE = 50
+LIST_STATES = (*API_STATES, JobState.CANCELLING.value)
+"""`?state=` of the job list: the job states, and `cancelling` (a cancel requested, the job not ended yet)."""
+
+
+def register(bp: df.Blueprint, services: Services) -> None:
+    """Register the job routes on `bp`; their functions close over `services`."""
+    app = http.registrar(bp)
+
+    @app.route(route="jobs", methods=["GET", "POST"])
+    @app.durable_client_input(client_name="client")
+    async def api_jobs(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+        if req.method.upper() == "POST":
+            return await http.guarded(lambda: submit(req, client, services))
+        return await http.guarded(lambda: list_jobs(req, services))
+
+    @app.route(route="jobs/{jobId}", methods=["GET", "DELETE"])
+    @app.durable_client_input(client_name="client")
+    async def api_job(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+        if req.method.upper() == "DELETE":
+            return await http.guarded(lambda: delete(req, client, services))
+        return await http.guarded(lambda: get(req, client, services))
+
+    @app.route(route="jobs/{jobId}/cancel", methods=["POST"])
+    @app.durable_client_input(client_name="client")
+    async def api_job_cancel(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+        return await http.guarded(lambda: cancel(req, client, services))
+
+
+def _view(req: func.HttpRequest, services: Services, facts: JobFacts) -> dict[str, Any]:
+    links = links_for(services, http.api_root(req.url), facts.job_id)
+    return job_view(facts, links, results_location(services, facts.job_id))
+
+
+async def submit(req: func.HttpRequest, client: Any, services: Services) -> func.HttpResponse:
+    now = datetime.now(UTC)
+    spec = parse_spec(req.get_body(), services, lambda: new_job_id(now))
+    submitted = await submit_job(client, services, spec, now)
+    if submitted.created:
+        # Just started: the record is all there is to show, and asking the orchestration adds nothing.
+        view, status = _view(req, services, JobFacts(spec.id, submitted.record)), 202
+    else:
+        view, status = _view(req, services, await load_job(client, services, spec.id)), 200
+    return json_response(view, status, {"Location": view["links"]["self"]})
+
+
+async def get(req: func.HttpRequest, client: Any, services: Services) -> func.HttpResponse:
+    job_id = http.job_id_param(req)
+    return json_response(_view(req, services, await load_job(client, services, job_id)))
+
+
+async def list_jobs(req: func.HttpRequest, services: Services) -> func.HttpResponse:
+    state = http.choice_param(req, "state", LIST_STATES)
+    top = http.top_param(req, DEFAULT_PAGE_SIZE)
+    token = http.token_param(req)
+    result = await asyncio.to_thread(services.jobs.list_jobs, state, top, token)
+    root = http.api_root(req.url)
+    items = [job_summary(record, links_for(services, root, record.job_id)) for record in result.records]
+    following = result.continuation_token
+    link = None
+    if following is not None:
+        link = http.next_link(req.url, {"state": state, "top": str(top), "continuationToken": following})
+    return json_response(page(items, following, link))
+
+
+async def cancel(req: func.HttpRequest, client: Any, services: Services) -> func.HttpResponse:
+    job_id = http.job_id_param(req)
+    facts = await cancel_job(client, services, job_id, datetime.now(UTC))
+    view = _view(req, services, facts)
+    return json_response(view, 202, {"Location": view["links"]["self"]})
+
+
+async def delete(req: func.HttpRequest, client: Any, services: Services) -> func.HttpResponse:
+    await delete_job(client, services, http.job_id_param(req))
+    return func.HttpResponse(status_code=204)

@@ -1,0 +1,20 @@
+"""`register`: the HTTP API and the job schedule on the app's blueprint."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+import azure.durable_functions as df
+
+from api import jobs, schedules, tasks
+from app.services import Services
+
+
+def register(bp: df.Blueprint, services: Services, environ: Mapping[str, str] | None = None) -> None:
+    """Register the job and task routes, and the schedule's timer when `BATCH_SCHEDULE` is set in `environ`
+    (the process's app settings by default)."""
+    jobs.register(bp, services)
+    tasks.register(bp, services)
+    source = os.environ if environ is None else environ
+    schedules.register(bp, services, source.get(schedules.SCHEDULE_SETTING))

@@ -1,0 +1,119 @@
+"""Submitting a job: validate, record, store the spec, start the orchestrator. Shared by `POST /api/jobs` and
+the job schedule, so both get the same validation and the same idempotency.
+
+The writes happen in this order, each safe to repeat:
+
+1. the job record, `pending`, with the spec's hash, created only if the id has none (`JobStore.create_job`):
+   of two submits of one id exactly one creates it, and a spec with another hash is refused (409);
+2. the canonical spec, at `{jobId}/job.json` in the results container (the same bytes every time);
+3. the job orchestrator, instance id = job id.
+
+A submit that stopped between them (a crash, a timeout) is finished by the next submit of the same spec: it
+finds the record `pending` and no orchestration instance, writes the spec again and starts the instance.
+Nothing runs twice: the Durable runtime refuses to start an instance whose id is pending or running, and a
+submit that loses that race finds the instance started by the other one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from api.durable import get_instance
+from api.errors import JobConflict, from_spec_error
+from app.services import Services
+from batch import wire
+from batch.errors import SpecError
+from batch.spec import JobSpec
+from batch.validation import parse_job
+from storage.jobs import JobRecord, JobState, TaskCounts
+
+log = logging.getLogger("api.submit")
+
+
+def new_job_id(now: datetime, token: str | None = None) -> str:
+    """The id of a job submitted without one: `job-{UTC time to the second}-{8 random hex digits}`, e.g.
+    `job-20261107T120301Z-3f9a1c2b`. Ids of jobs submitted later sort later; the random part (32 bits) keeps
+    ids of jobs submitted in the same second apart."""
+    utc = now.astimezone(UTC) if now.tzinfo else now.replace(tzinfo=UTC)
+    return f"job-{utc:%Y%m%dT%H%M%SZ}-{token if token is not None else secrets.token_hex(4)}"
+
+
+def parse_spec(body: Any, services: Services, new_id: Callable[[], str] | None) -> JobSpec:
+    """Validate a job spec with the app's handlers and limits; `ApiError` (400 or 413) with every problem.
+
+    `new_id` names a job submitted without an id; without it, a missing id is a problem."""
+    settings = services.settings
+    try:
+        return parse_job(
+            body,
+            known_handlers=services.handlers.keys(),
+            allow_command_tasks=settings.allow_command_tasks,
+            max_body_bytes=settings.max_body_bytes,
+            max_tasks=settings.max_tasks,
+            new_job_id=new_id,
+        )
+    except SpecError as exc:
+        raise from_spec_error(exc) from exc
+
+
+@dataclass(frozen=True)
+class Submitted:
+    record: JobRecord
+    created: bool
+    """False when the job existed already with the same spec: nothing new was started."""
+
+
+async def submit_job(client: Any, services: Services, spec: JobSpec, now: datetime) -> Submitted:
+    """Create and start the job, or return the existing one of the same id and spec (`JobConflict` if its spec
+    differs)."""
+    spec_hash = spec.canonical_hash()
+    count = len(spec.tasks)
+    record = JobRecord(
+        job_id=spec.id,
+        state=JobState.PENDING,
+        created=now,
+        task_counts=TaskCounts(total=count, pending=count),
+        spec_hash=spec_hash,
+    )
+    jobs = services.jobs
+    created = await asyncio.to_thread(jobs.create_job, record)
+    if not created:
+        existing = await asyncio.to_thread(jobs.get_job, spec.id)
+        if existing is None:
+            # Deleted between the two calls: a stale answer would be wrong either way; the client retries.
+            raise JobConflict(f"job {spec.id!r} was being deleted while it was submitted; submit it again")
+        if existing.spec_hash != spec_hash:
+            raise JobConflict(
+                f"a job with id {spec.id!r} exists with another spec; submit the same spec to get the existing "
+                "job, choose another id, or delete the existing job first",
+                code="jobExists",
+            )
+        if existing.state != JobState.PENDING or await get_instance(client, spec.id) is not None:
+            return Submitted(existing, created=False)
+        log.warning("job %s: its record exists but its orchestration does not; starting it now", spec.id)
+        record = existing
+    await asyncio.to_thread(services.results.write_job_spec, spec.id, spec.to_json())
+    job_input: wire.JobInput = {
+        "jobId": spec.id,
+        "specHash": spec_hash,
+        "partitionSize": services.settings.partition_size,
+    }
+    await _start(client, job_input)
+    return Submitted(record, created=created)
+
+
+async def _start(client: Any, job_input: wire.JobInput) -> None:
+    job_id = job_input["jobId"]
+    try:
+        await client.start_new(wire.JOB_ORCHESTRATOR, job_id, job_input)
+    except Exception:
+        # A concurrent submit of the same spec started it first: that is success. Anything else is not.
+        if await get_instance(client, job_id) is None:
+            raise
+        log.info("job %s: its orchestration was started by a concurrent submit", job_id)

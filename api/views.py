@@ -1,0 +1,278 @@
+"""The JSON the API answers with, composed from a job's record, its orchestration status and its partitions'.
+
+Pure functions of plain values: no I/O, so every rule here is tested without a host.
+
+Where a job's answer comes from:
+- not started yet (no orchestration instance): the job record written at submit;
+- running: the job orchestrator's custom status (counts of finished partitions, ids of running ones) plus
+  each running partition's custom status (its live counts); partitions not started yet count as pending;
+- finished: the orchestrator's output, which is exact; an orchestrator that crashed (runtime status Failed)
+  is a `failed` job with the crash message as its reason, a terminated one is `cancelled`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from api.durable import Instance
+from batch.states import JobState, TaskCounts
+from storage.jobs import JobRecord
+from storage.jobs import JobState as RecordState
+from storage.tasks import TaskRecord
+
+API_STATES = tuple(state.value for state in JobState)
+_COUNT_FIELDS = ("total", "pending", "running", "succeeded", "failed", "skipped")
+_FINISHED_RECORD_STATES = frozenset({RecordState.SUCCEEDED, RecordState.FAILED, RecordState.CANCELLED})
+
+
+@dataclass(frozen=True)
+class Links:
+    """Where a job's resources are: `api_root` is the absolute URL of the API (`https://host/api`)."""
+
+    api_root: str
+    results_url: str
+
+    def for_job(self, job_id: str) -> dict[str, str]:
+        base = f"{self.api_root}/jobs/{job_id}"
+        return {"self": base, "tasks": f"{base}/tasks", "cancel": f"{base}/cancel", "results": self.results_url}
+
+
+@dataclass(frozen=True)
+class ResultsLocation:
+    """The job's folder in Blob Storage."""
+
+    container: str
+    prefix: str
+    url: str
+
+    def to_json(self, summary_blob: str | None) -> dict[str, Any]:
+        return {
+            "container": self.container,
+            "prefix": self.prefix,
+            "url": self.url,
+            "specBlob": f"{self.prefix}job.json",
+            "summaryBlob": summary_blob,
+        }
+
+
+def iso(moment: datetime | None) -> str | None:
+    """UTC, ISO 8601 with milliseconds and a `Z`: `2026-11-07T12:03:01.123Z`."""
+    if moment is None:
+        return None
+    utc = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+def read_counts(value: Any) -> TaskCounts:
+    """Counts from a custom status or output (`{"total": .., "pending": .., ...}`); anything missing is 0."""
+    source: Mapping[str, Any] = value if isinstance(value, Mapping) else {}
+    numbers = []
+    for name in _COUNT_FIELDS:
+        item = source.get(name, 0)
+        numbers.append(item if isinstance(item, int) and not isinstance(item, bool) and item >= 0 else 0)
+    return TaskCounts(*numbers)
+
+
+def record_counts(record: JobRecord) -> TaskCounts:
+    c = record.task_counts
+    return TaskCounts(c.total, c.pending, c.running, c.succeeded, c.failed, c.skipped)
+
+
+def compose_counts(total: int, finished: Any, live: Iterable[Any]) -> TaskCounts:
+    """A running job's counts: finished partitions' counts (summed, from the job's custom status) plus each
+    running partition's live counts; the job's tasks in neither (partitions not started) are pending.
+
+    `total` is the job's number of tasks as known at submit; the sum of the partitions wins if it is larger.
+    """
+    known = read_counts(finished)
+    for status in live:
+        counts = status.get("taskCounts") if isinstance(status, Mapping) else None
+        known = known + read_counts(counts)
+    not_started = max(0, total - known.total)
+    return TaskCounts(
+        total=known.total + not_started,
+        pending=known.pending + not_started,
+        running=known.running,
+        succeeded=known.succeeded,
+        failed=known.failed,
+        skipped=known.skipped,
+    )
+
+
+def running_partitions(custom_status: Any) -> list[str]:
+    """The instance ids of the partitions the job's custom status lists as running."""
+    if not isinstance(custom_status, Mapping):
+        return []
+    running = custom_status.get("running")
+    if not isinstance(running, list):
+        return []
+    return [item for item in running if isinstance(item, str)]
+
+
+def partition_total(custom_status: Any) -> int | None:
+    """How many partitions the job has, if its custom status says."""
+    if isinstance(custom_status, Mapping):
+        partitions = custom_status.get("partitions")
+        if isinstance(partitions, Mapping):
+            total = partitions.get("total")
+            if isinstance(total, int) and not isinstance(total, bool) and total >= 0:
+                return total
+    return None
+
+
+def _record_state(record: JobRecord) -> tuple[str, bool]:
+    """The API state of a record, and whether a cancel was requested."""
+    if record.state == RecordState.CANCELLING:
+        return JobState.RUNNING.value, True
+    return record.state.value, False
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _time(value: Any) -> str | None:
+    """A time from the orchestrator's output, in the API's format (`iso`); text that is no time is kept."""
+    text = _text(value)
+    if text is None:
+        return None
+    try:
+        return iso(datetime.fromisoformat(text))
+    except ValueError:
+        return text
+
+
+@dataclass(frozen=True)
+class JobFacts:
+    """Everything a job's view is composed from."""
+
+    job_id: str
+    record: JobRecord
+    instance: Instance | None = None
+    live_partitions: tuple[Any, ...] = ()
+    """Custom statuses of the partitions the job's custom status lists as running."""
+
+
+@dataclass(frozen=True)
+class JobStatus:
+    """A job's state as the API reports it, derived from its facts."""
+
+    state: str
+    cancel_requested: bool
+    counts: TaskCounts
+    reason: str | None
+    started_at: str | None
+    ended_at: str | None
+    finished: bool
+    failed_tasks: list[str] | None = None
+    """From the orchestrator's output, so only for a job that ended normally."""
+    reduce: Any = None
+    summary_blob: str | None = None
+
+
+def derive_status(facts: JobFacts) -> JobStatus:
+    """The job's state, counts, times and reason, by the rules in the module's docstring."""
+    record, instance = facts.record, facts.instance
+    state, cancel_requested = _record_state(record)
+    counts = record_counts(record)
+    reason = record.reason
+    started = iso(record.start_time)
+    ended = iso(record.end_time)
+    if instance is None or (record.state in _FINISHED_RECORD_STATES and instance.is_active):
+        # Not started yet; or the final record is written, just before the orchestrator returns: exact.
+        return JobStatus(
+            state, cancel_requested, counts, reason, started, ended, record.state in _FINISHED_RECORD_STATES
+        )
+    custom = instance.custom_status if isinstance(instance.custom_status, Mapping) else {}
+    cancel_requested = cancel_requested or custom.get("state") == "cancelling"
+    output = instance.output if isinstance(instance.output, Mapping) else None
+    if instance.runtime_status == "Completed" and output is not None:
+        state = output["state"] if output.get("state") in API_STATES else JobState.FAILED.value
+        listed = output.get("failedTasks")
+        return JobStatus(
+            state=state,
+            cancel_requested=cancel_requested and state == JobState.CANCELLED.value,
+            counts=read_counts(output.get("taskCounts")),
+            reason=_text(output.get("reason")),
+            started_at=_time(output.get("startedAt")) or started,
+            ended_at=_time(output.get("endedAt")) or ended,
+            finished=True,
+            failed_tasks=[item for item in listed if isinstance(item, str)] if isinstance(listed, list) else [],
+            reduce=output.get("reduce"),
+            summary_blob=_text(output.get("summaryBlob")),
+        )
+    if instance.is_finished:
+        detail = _text(instance.output) or "no message"
+        if instance.runtime_status == "Failed":
+            state, reason = JobState.FAILED.value, f"the job orchestrator failed: {detail}"
+        elif instance.runtime_status == "Completed":
+            state, reason = JobState.FAILED.value, "the job orchestrator ended without a result"
+        else:
+            state, reason = JobState.CANCELLED.value, f"the job orchestration was terminated: {detail}"
+        if record.state not in _FINISHED_RECORD_STATES:
+            counts = compose_counts(counts.total, custom.get("taskCounts"), ())
+        return JobStatus(state, cancel_requested, counts, reason, started, ended or iso(instance.last_updated), True)
+    if instance.runtime_status == "Pending":
+        return JobStatus(JobState.PENDING.value, cancel_requested, counts, reason, started, ended, False)
+    if custom:
+        counts = compose_counts(counts.total, custom.get("taskCounts"), facts.live_partitions)
+    return JobStatus(JobState.RUNNING.value, cancel_requested, counts, reason, started, ended, False)
+
+
+def job_view(facts: JobFacts, links: Links, results: ResultsLocation) -> dict[str, Any]:
+    """The answer of `GET /api/jobs/{id}`: `failedTasks` and `reduce` appear once the job has ended normally."""
+    status = derive_status(facts)
+    view: dict[str, Any] = {
+        "id": facts.job_id,
+        "state": status.state,
+        "cancelRequested": status.cancel_requested,
+        "taskCounts": status.counts.to_json(),
+        "createdAt": iso(facts.record.created),
+        "startedAt": status.started_at,
+        "endedAt": status.ended_at,
+        "reason": status.reason,
+    }
+    if status.failed_tasks is not None:
+        view["failedTasks"] = status.failed_tasks
+        view["reduce"] = status.reduce
+    view["results"] = results.to_json(status.summary_blob)
+    view["links"] = links.for_job(facts.job_id)
+    return view
+
+
+def job_summary(record: JobRecord, links: Links) -> dict[str, Any]:
+    """A job in a list: its record only (no orchestration lookups), so listing costs one query per page."""
+    state, cancel_requested = _record_state(record)
+    return {
+        "id": record.job_id,
+        "state": state,
+        "cancelRequested": cancel_requested,
+        "taskCounts": record_counts(record).to_json(),
+        "createdAt": iso(record.created),
+        "startedAt": iso(record.start_time),
+        "endedAt": iso(record.end_time),
+        "reason": record.reason,
+        "links": {"self": links.for_job(record.job_id)["self"]},
+    }
+
+
+def task_view(record: TaskRecord) -> dict[str, Any]:
+    """A task in a list."""
+    return {
+        "id": record.task_id,
+        "state": record.state.value,
+        "attempts": record.attempts,
+        "error": record.error,
+        "startedAt": iso(record.start_time),
+        "endedAt": iso(record.end_time),
+        "partition": record.partition,
+        "resultBlob": record.result_blob,
+    }
+
+
+def page(items: list[dict[str, Any]], token: str | None, next_link: str | None) -> dict[str, Any]:
+    """A page of a list: `value`, and the token and URL of the next page (None on the last page)."""
+    return {"value": items, "continuationToken": token, "nextLink": next_link}

@@ -1,0 +1,47 @@
+"""What the app's functions share: settings, task handlers, and one set of storage clients per process.
+
+The storage clients are made on first use, not at import: the app must import (and devhost must index it)
+even when storage is not configured yet, and the error then names the setting to fix.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from app.settings import Settings
+from batch.handlers import TaskHandlers
+from storage.jobs import JobStore
+from storage.results import ResultStore
+from storage.tasks import TaskStore
+
+
+@dataclass
+class Services:
+    settings: Settings
+    handlers: TaskHandlers
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _results: ResultStore | None = field(default=None, repr=False)
+    _tasks: TaskStore | None = field(default=None, repr=False)
+    _jobs: JobStore | None = field(default=None, repr=False)
+
+    @property
+    def results(self) -> ResultStore:
+        with self._lock:
+            if self._results is None:
+                self._results = ResultStore.from_settings(self.settings.storage)
+            return self._results
+
+    @property
+    def tasks(self) -> TaskStore:
+        with self._lock:
+            if self._tasks is None:
+                self._tasks = TaskStore.from_settings(self.settings.storage)
+            return self._tasks
+
+    @property
+    def jobs(self) -> JobStore:
+        with self._lock:
+            if self._jobs is None:
+                self._jobs = JobStore.from_settings(self.settings.storage)
+            return self._jobs

@@ -1,0 +1,93 @@
+"""JobResults, the ResultsView a reduce handler gets: task order across blobs, lazy large results, len."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from activities.partitions import result_batch_name, result_rows
+from activities.reduce import JobResults
+from batch import wire
+from tests.unit.activities.fakes import MemoryBlobs
+
+pytestmark = pytest.mark.unit
+
+
+def row(index: int, result: Any = None, blob: str | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": f"t{index}", "index": index}
+    if blob is not None:
+        out["resultBlob"] = blob
+    else:
+        out["result"] = result
+    return out
+
+
+def test_iterates_in_task_order_across_overlapping_blobs() -> None:
+    blobs = MemoryBlobs()
+    # Flushes of one partition overlap in position; a second partition interleaves with the first.
+    blobs.put_rows("j", "p00000-b00000", [row(i, i * 10) for i in (0, 3, 4, 9)])
+    blobs.put_rows("j", "p00000-b00001", [row(i, i * 10) for i in (1, 2, 8)])
+    blobs.put_rows("j", "p00001-b00000", [row(i, i * 10) for i in (7, 5, 6)])  # unsorted in its blob
+    view = JobResults(blobs, "j")
+    assert len(view) == 10
+    assert list(view) == [(f"t{i}", i * 10) for i in range(10)]
+    assert list(view) == list(view)  # iterable more than once
+
+
+def test_large_results_are_read_only_when_reached() -> None:
+    blobs = MemoryBlobs()
+    blobs.blobs["j/tasks/t1/result.json"] = json.dumps({"big": "x" * 5000}).encode()
+    blobs.put_rows("j", "p00000-b00000", [row(0, "small"), row(1, blob="j/tasks/t1/result.json"), row(2, None)])
+    view = JobResults(blobs, "j")
+    assert len(view) == 3
+    assert "j/tasks/t1/result.json" not in blobs.reads
+    items = iter(view)
+    assert next(items) == ("t0", "small")
+    assert "j/tasks/t1/result.json" not in blobs.reads
+    task_id, value = next(items)
+    assert task_id == "t1" and value == {"big": "x" * 5000}
+    assert next(items) == ("t2", None)  # a handler that returned None still has a result
+
+
+def test_blobs_beyond_the_keep_budget_are_read_again_not_held() -> None:
+    blobs = MemoryBlobs()
+    for p in range(4):
+        blobs.put_rows("j", f"p{p:05d}-b00000", [row(p * 2 + k, "v") for k in range(2)])
+    view = JobResults(blobs, "j", keep_bytes=0)
+    assert len(view) == 8
+    scans = len(blobs.reads)
+    assert [task for task, _ in view] == [f"t{i}" for i in range(8)]
+    assert len(blobs.reads) == scans * 2
+
+
+def test_a_task_written_twice_is_counted_and_yielded_once() -> None:
+    blobs = MemoryBlobs()
+    blobs.put_rows("j", "p00000-b00000", [row(0, "a"), row(1, "b")])
+    blobs.put_rows("j", "p00000-b00001", [row(1, "b")])
+    view = JobResults(blobs, "j")
+    assert len(view) == 2
+    assert list(view) == [("t0", "a"), ("t1", "b")]
+
+
+def test_no_results_and_the_reduce_input() -> None:
+    view = JobResults(MemoryBlobs(), "j", input={"top": 5})
+    assert len(view) == 0 and list(view) == []
+    assert view.input == {"top": 5}
+
+
+def test_result_rows_keep_succeeded_tasks_in_task_order() -> None:
+    records: list[wire.TaskRecord] = [
+        {"id": "b", "index": 5, "state": "succeeded", "attempts": 1, "result": None, "resultBlob": "j/tasks/b/r"},
+        {"id": "a", "index": 2, "state": "succeeded", "attempts": 2, "result": {"x": 1}, "resultBlob": None},
+        {"id": "c", "index": 1, "state": "failed", "attempts": 3, "error": "boom"},
+        {"id": "d", "index": 0, "state": "running", "attempts": 1},
+        {"id": "e", "index": 3, "state": "succeeded", "attempts": 1, "result": None},
+    ]
+    assert result_rows(records) == [
+        {"id": "a", "index": 2, "result": {"x": 1}},
+        {"id": "e", "index": 3, "result": None},
+        {"id": "b", "index": 5, "resultBlob": "j/tasks/b/r"},
+    ]
+    assert result_batch_name(3, 12) == "p00003-b00012"

@@ -1,0 +1,43 @@
+"""What `api.register` adds to the app: the routes always, the timer only with a schedule."""
+
+from __future__ import annotations
+
+import azure.durable_functions as df
+import pytest
+
+from api import register
+from app.services import Services
+from app.settings import Settings
+from examples.handlers import all_handlers
+
+pytestmark = pytest.mark.unit
+
+
+def functions(environ: dict[str, str]) -> dict[str, list[str]]:
+    bp = df.Blueprint()
+    register(bp, Services(Settings(storage={}), all_handlers), environ)
+    app = df.DFApp()
+    app.register_functions(bp)
+    return {fn.get_function_name(): [b.type for b in fn.get_bindings()] for fn in app.get_functions()}
+
+
+def test_routes_and_no_timer_without_a_schedule() -> None:
+    found = functions({})
+    assert set(found) == {"api_jobs", "api_job", "api_job_cancel", "api_job_tasks", "api_job_task"}
+    assert all("httpTrigger" in bindings and "durableClient" in bindings for bindings in found.values())
+
+
+def test_a_schedule_adds_the_timer() -> None:
+    found = functions({"BATCH_SCHEDULE": "0 0 2 * * *"})
+    assert set(found["api_scheduled_job"]) == {"timerTrigger", "durableClient"}
+
+
+def test_routes_stay_apart_from_the_durable_webhooks() -> None:
+    bp = df.Blueprint()
+    register(bp, Services(Settings(storage={}), all_handlers), {})
+    app = df.DFApp()
+    app.register_functions(bp)
+    routes = [
+        binding.route for fn in app.get_functions() for binding in fn.get_bindings() if binding.type == "httpTrigger"
+    ]
+    assert routes and all(route.startswith("jobs") for route in routes)

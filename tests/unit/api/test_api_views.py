@@ -1,0 +1,171 @@
+"""How a job's answer is composed from its record, its orchestration and its partitions."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from api.durable import Instance
+from api.views import (
+    JobFacts,
+    Links,
+    ResultsLocation,
+    compose_counts,
+    derive_status,
+    iso,
+    job_summary,
+    job_view,
+    partition_total,
+    read_counts,
+    running_partitions,
+    task_view,
+)
+from batch.states import TaskCounts
+from storage.jobs import JobRecord, JobState
+from storage.jobs import TaskCounts as RecordCounts
+from storage.tasks import TaskRecord, TaskState
+
+pytestmark = pytest.mark.unit
+
+CREATED = datetime(2026, 11, 7, 12, 0, 0, 123456, tzinfo=UTC)
+LINKS = Links("http://h/api", "http://blob/batch-results/j/")
+RESULTS = ResultsLocation("batch-results", "j/", "http://blob/batch-results/j/")
+
+
+def record(state: JobState = JobState.RUNNING, total: int = 10, **kwargs: Any) -> JobRecord:
+    return JobRecord("j", state, CREATED, task_counts=RecordCounts(total=total, pending=total), **kwargs)
+
+
+def counts(total: int, pending: int, running: int, succeeded: int, failed: int, skipped: int) -> dict[str, int]:
+    return TaskCounts(total, pending, running, succeeded, failed, skipped).to_json()
+
+
+def test_running_counts_add_finished_and_live_partitions_and_count_unstarted_ones_pending() -> None:
+    finished = counts(4, 0, 0, 3, 1, 0)
+    live = [{"taskCounts": counts(4, 1, 2, 1, 0, 0)}, None, {"taskCounts": "garbage"}]
+    result = compose_counts(12, finished, live)
+    assert result == TaskCounts(total=12, pending=1 + 4, running=2, succeeded=4, failed=1, skipped=0)
+
+
+def test_partition_sums_win_over_a_smaller_total() -> None:
+    assert compose_counts(0, counts(3, 0, 0, 3, 0, 0), ()).total == 3
+
+
+def test_counts_read_defensively() -> None:
+    assert read_counts({"total": 2, "succeeded": True, "failed": -1, "running": "x"}) == TaskCounts(2, 0, 0, 0, 0, 0)
+    assert read_counts(None) == TaskCounts(0, 0, 0, 0, 0, 0)
+
+
+def test_custom_status_helpers() -> None:
+    custom = {"running": ["j:p00001", 3], "partitions": {"total": 7, "finished": 2}}
+    assert running_partitions(custom) == ["j:p00001"]
+    assert partition_total(custom) == 7
+    assert running_partitions("x") == [] and partition_total({"partitions": {"total": -1}}) is None
+
+
+def test_not_started_job_is_its_record() -> None:
+    status = derive_status(JobFacts("j", record(JobState.PENDING)))
+    assert (status.state, status.finished, status.counts.pending) == ("pending", False, 10)
+
+
+def test_running_job_counts_come_from_the_orchestrations() -> None:
+    custom = {"state": "running", "taskCounts": counts(5, 0, 0, 5, 0, 0), "running": ["j:p00001"]}
+    facts = JobFacts("j", record(), Instance("Running", custom), ({"taskCounts": counts(5, 2, 3, 0, 0, 0)},))
+    status = derive_status(facts)
+    assert status.state == "running" and not status.cancel_requested
+    assert status.counts == TaskCounts(10, 2, 3, 5, 0, 0)
+
+
+def test_a_requested_cancel_shows_as_running_with_cancel_requested() -> None:
+    by_record = derive_status(JobFacts("j", record(JobState.CANCELLING)))
+    by_status = derive_status(JobFacts("j", record(), Instance("Running", {"state": "cancelling"})))
+    assert (by_record.state, by_record.cancel_requested) == ("running", True)
+    assert (by_status.state, by_status.cancel_requested) == ("running", True)
+
+
+def test_pending_instance_is_pending() -> None:
+    assert derive_status(JobFacts("j", record(JobState.PENDING), Instance("Pending"))).state == "pending"
+
+
+def test_finished_job_is_exact_from_the_output() -> None:
+    output = {
+        "jobId": "j",
+        "state": "failed",
+        "reason": "2 of 10 tasks failed",
+        "taskCounts": counts(10, 0, 0, 8, 2, 0),
+        "failedTasks": ["a", "b"],
+        "reduce": None,
+        "startedAt": "2026-11-07T12:00:01.5+00:00",
+        "endedAt": "2026-11-07T12:00:09+00:00",
+        "summaryBlob": "j/summary.json",
+    }
+    view = job_view(JobFacts("j", record(), Instance("Completed", output=output)), LINKS, RESULTS)
+    assert view["state"] == "failed" and view["reason"] == "2 of 10 tasks failed"
+    assert view["taskCounts"] == counts(10, 0, 0, 8, 2, 0)
+    assert view["failedTasks"] == ["a", "b"] and view["reduce"] is None
+    assert (view["startedAt"], view["endedAt"]) == ("2026-11-07T12:00:01.500Z", "2026-11-07T12:00:09.000Z")
+    assert view["results"]["summaryBlob"] == "j/summary.json"
+
+
+def test_a_crashed_orchestrator_is_a_failed_job_with_its_message() -> None:
+    updated = datetime(2026, 11, 7, 12, 5, tzinfo=UTC)
+    custom = {"taskCounts": counts(5, 0, 0, 5, 0, 0)}
+    status = derive_status(JobFacts("j", record(), Instance("Failed", custom, "boom", last_updated=updated)))
+    assert status.state == "failed" and status.finished
+    assert status.reason is not None and "boom" in status.reason
+    assert status.counts == TaskCounts(10, 5, 0, 5, 0, 0)
+    assert status.ended_at == "2026-11-07T12:05:00.000Z"
+
+
+def test_a_terminated_orchestration_is_a_cancelled_job() -> None:
+    status = derive_status(JobFacts("j", record(), Instance("Terminated", output="stop")))
+    assert status.state == "cancelled" and status.reason is not None and "stop" in status.reason
+
+
+def test_a_final_record_wins_while_the_orchestrator_returns() -> None:
+    final = JobRecord("j", JobState.SUCCEEDED, CREATED, task_counts=RecordCounts(total=3, succeeded=3))
+    status = derive_status(JobFacts("j", final, Instance("Running", {"state": "running"})))
+    assert status.state == "succeeded" and status.counts == TaskCounts(3, 0, 0, 3, 0, 0)
+
+
+def test_view_has_links_results_and_times() -> None:
+    view = job_view(JobFacts("j", record(JobState.PENDING)), LINKS, RESULTS)
+    assert view["links"] == {
+        "self": "http://h/api/jobs/j",
+        "tasks": "http://h/api/jobs/j/tasks",
+        "cancel": "http://h/api/jobs/j/cancel",
+        "results": "http://blob/batch-results/j/",
+    }
+    assert view["results"] == {
+        "container": "batch-results",
+        "prefix": "j/",
+        "url": "http://blob/batch-results/j/",
+        "specBlob": "j/job.json",
+        "summaryBlob": None,
+    }
+    assert view["createdAt"] == "2026-11-07T12:00:00.123Z"
+    assert "failedTasks" not in view
+
+
+def test_summary_and_task_views() -> None:
+    summary = job_summary(record(JobState.CANCELLING), LINKS)
+    assert summary["state"] == "running" and summary["cancelRequested"] is True
+    assert summary["links"] == {"self": "http://h/api/jobs/j"}
+    task = TaskRecord("t-1", TaskState.FAILED, attempts=3, error="bad", start_time=CREATED, partition=0)
+    assert task_view(task) == {
+        "id": "t-1",
+        "state": "failed",
+        "attempts": 3,
+        "error": "bad",
+        "startedAt": "2026-11-07T12:00:00.123Z",
+        "endedAt": None,
+        "partition": 0,
+        "resultBlob": None,
+    }
+
+
+def test_iso_treats_naive_times_as_utc() -> None:
+    assert iso(datetime(2026, 1, 2, 3, 4, 5)) == "2026-01-02T03:04:05.000Z"
+    assert iso(None) is None
