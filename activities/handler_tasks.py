@@ -1,14 +1,16 @@
 """Running a task handler under its time limit.
 
-The handler runs on a thread of its own and the activity waits for it at most `timeoutSeconds`. Python
-cannot kill a thread: a handler that overruns is abandoned, not stopped. It keeps running in the background
-(holding whatever it holds) until it returns by itself, and its result or exception is then discarded. The
-thread is a daemon, so it never keeps the worker process from exiting. Handlers that may hang on I/O should
+The handler runs on a helper thread and the activity waits for it at most `timeoutSeconds`. Python cannot
+kill a thread: a handler that overruns is abandoned, not stopped. It keeps running in the background (holding
+whatever it holds) until it returns by itself, and its result or exception is then discarded. Helper threads
+are daemons, so they never keep the worker process from exiting, and they are reused: starting a thread per
+task cost more than a trivial handler itself. Handlers that may hang on I/O should
 set their own timeouts on that I/O; work that must be killable belongs in a command task, whose process is.
 """
 
 from __future__ import annotations
 
+import queue
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -36,19 +38,49 @@ class _Box:
         self.error: BaseException | None = None
 
 
+class _HelperThreads:
+    """Daemon threads that run calls from a queue. A thread is added whenever none is idle, so a handler that
+    never returns holds one thread and never blocks the others."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._queue: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._idle = 0
+        self._count = 0
+
+    def submit(self, call: Callable[[], None]) -> None:
+        with self._lock:
+            if self._idle > 0:
+                self._idle -= 1
+            else:
+                self._count += 1
+                threading.Thread(target=self._work, name=f"{self._name}-{self._count}", daemon=True).start()
+        self._queue.put(call)
+
+    def _work(self) -> None:
+        while True:
+            self._queue.get()()
+            with self._lock:
+                self._idle += 1
+
+
+_helpers = _HelperThreads("batch-handler")
+
+
 def call_with_timeout(func: Callable[[], Any], timeout_seconds: float, thread_name: str) -> CallResult:
-    """Call `func` on a new daemon thread and wait at most `timeout_seconds` for it (see the module)."""
+    """Call `func` on a helper thread and wait at most `timeout_seconds` for it (see the module)."""
     box = _Box()
 
     def target() -> None:
         try:
             box.value = func()
-        except BaseException as exc:  # a handler's SystemExit ends only its own thread: report it as a failure
+        except BaseException as exc:  # a handler's SystemExit ends only its own call: report it as a failure
             box.error = exc
         finally:
             box.done.set()
 
-    threading.Thread(target=target, name=thread_name, daemon=True).start()
+    _helpers.submit(target)
     if not box.done.wait(timeout_seconds):
         return CallResult(finished=False)
     return CallResult(finished=True, value=box.value, error=box.error)

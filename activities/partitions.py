@@ -18,11 +18,10 @@ __all__ = ["load_partition", "record_tasks", "result_batch_name", "result_rows",
 
 
 def load_partition(services: Services, specs: SpecCache, data: wire.LoadPartitionInput) -> list[wire.PartitionTask]:
-    """The partition's tasks in task order, and a `pending` record for each in the task table.
+    """The partition's tasks in task order.
 
-    The records are written in transactions of at most 100 by the store's merge rule: a task already further
-    along (a re-run of this activity after some tasks started) keeps its state, and a record that would not
-    change is not written at all, so running this twice costs reads only.
+    No `pending` records are written: a task gets its first record when it starts (or is skipped), so a job
+    pays one table write per task, not three. The job's counts still include its pending tasks.
     """
     job_id, index = data["jobId"], data["partition"]
     cached = specs.get(job_id, data["specHash"])
@@ -41,7 +40,6 @@ def load_partition(services: Services, specs: SpecCache, data: wire.LoadPartitio
                 "retryIntervalSeconds": spec.retry_interval_seconds,
             }
         )
-    services.tasks.upsert_tasks(job_id, (TaskRecord(t["id"], TaskState.PENDING, partition=index) for t in tasks))
     return tasks
 
 
@@ -92,12 +90,15 @@ def to_task_record(results: ResultStore, job_id: str, partition: int, record: wi
 def record_tasks(services: Services, data: wire.RecordTasksInput) -> None:
     """Write a partition's batch of task records to the task table, and its succeeded tasks' results to ONE
     results blob named by (partition, batch). The blob goes first, so a task the table shows as succeeded
-    always has its result in place; running the activity again rewrites the same blob and re-applies the
-    same records (which the table's merge rule makes a no-op)."""
+    always has its result in place.
+
+    The records are upserted as given, without the store's read-before-write merge rule: the partition
+    orchestrator is the only writer of its tasks' records and has at most one of these calls in flight, so
+    a batch (or its re-run after a crash) is always older than the next one. That halves the round trips."""
     job_id, partition = data["jobId"], data["partition"]
     records = data["records"]
     rows = result_rows(records)
     results = services.results
     if rows:
         results.write_result_batch(job_id, result_batch_name(partition, data["batch"]), rows)
-    services.tasks.upsert_tasks(job_id, [to_task_record(results, job_id, partition, r) for r in records])
+    services.tasks.upsert_tasks(job_id, [to_task_record(results, job_id, partition, r) for r in records], force=True)

@@ -85,11 +85,14 @@ class PartitionState:
         self.skip(skipped)
 
     def take_batch(self) -> wire.RecordTasksInput:
+        # Only a task's latest record matters: a task that started and finished since the last write is
+        # written once, as finished.
+        latest = {record["id"]: record for record in self.records}
         batch: wire.RecordTasksInput = {
             "jobId": self.job_id,
             "partition": self.partition,
             "batch": self.batches,
-            "records": self.records,
+            "records": list(latest.values()),
         }
         self.records = []
         self.batches += 1
@@ -156,11 +159,14 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
                 state.record(task_id, TaskState.RUNNING)
         now = context.current_utc_datetime
         settled = state.scheduler.is_finished
-        if state.records and (settled or len(state.records) >= FLUSH_RECORDS or now - last_flush >= FLUSH_INTERVAL):
+        writes = [w for w in writes if not w.is_completed]
+        # One write in flight at a time: the activity then needs no read-before-write to keep a task's record
+        # from going back in time, and records that pile up meanwhile go out together in the next batch.
+        due = settled or len(state.records) >= FLUSH_RECORDS or now - last_flush >= FLUSH_INTERVAL
+        if state.records and not writes and due:
             writes.append(context.call_activity_with_retry(wire.RECORD_TASKS, RECORD_RETRY, state.take_batch()))
             last_flush = now
-        writes = [w for w in writes if not w.is_completed]
-        if settled and not writes:
+        if settled and not writes and not state.records:
             break
         context.set_custom_status({"taskCounts": state.scheduler.counts.to_json()})
         waiting = [*running, *backing_off, *writes]

@@ -105,7 +105,8 @@ def test_a_job_from_prepare_to_finish(services: Services, specs: SpecCache, job_
         "retryIntervalSeconds": 2.0,
     }
     assert partitions[0][1]["maxRetryCount"] == 1
-    assert services.tasks.count_by_state(job_id)[TaskState.PENDING] == TASKS
+    # Loading a partition writes no records: a task gets its first one when it starts or is skipped.
+    assert sum(services.tasks.count_by_state(job_id).values()) == 0
 
     outcomes: dict[str, wire.TaskOutcome] = {}
     with ThreadPoolExecutor(16) as pool:

@@ -1,0 +1,21 @@
+"""The batch benchmark app: the Durable Batch blueprint with one trivial task handler."""
+
+import os
+from typing import Any
+
+import azure.durable_functions as df
+
+from app.blueprint import create_blueprint
+from app.settings import Settings
+from batch.handlers import TaskHandlers
+
+handlers = TaskHandlers()
+
+
+@handlers.task("bench.echo")
+def echo(value: Any) -> Any:
+    return value
+
+
+app = df.DFApp()
+app.register_functions(create_blueprint(handlers, Settings.from_environ(os.environ)))
