@@ -22,11 +22,14 @@ from batch.graph import weak_components
 from batch.spec import JobSpec
 from batch.states import JobState, TaskCounts, TaskState
 
-DEFAULT_PARTITION_SIZE = 100
+DEFAULT_PARTITION_SIZE = 50
 """Tasks per partition. Every episode of a partition orchestrator replays its whole history, and the number of
-episodes grows with its tasks, so a partition's cost grows with the square of its size: measured with the SDK's
-replay (tests' simulator, 2,000 trivial tasks), 50 tasks per partition cost 1.8 s, 100 cost 2.7 s, 200 cost
-4.4 s, 500 cost 9.7 s. 100 keeps that cost low while a job of 100,000 tasks is still only 1,000 partitions."""
+episodes grows with its tasks, so a partition's cost grows with the square of its size: with the SDK's replay
+(tests' simulator, 2,000 trivial tasks) 50 tasks per partition cost 1.8 s, 100 cost 2.7 s, 200 cost 4.4 s and
+500 cost 9.7 s; end to end (bench/batch_jobs.py, 10,000 tasks, two worker processes) 25 gave 536 tasks/s, 50
+gave 743 and 100 gave 539, as more partitions cost the job orchestrator and storage more. The job
+orchestrator's own history grows with the number of partitions, so jobs far beyond 100,000 tasks want a
+level of partition groups between the two."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,11 +21,18 @@ from devtools.run_example import call
 APP = Path(__file__).resolve().parent / "apps" / "batch"
 
 
-def run(tasks: int, max_parallel: int) -> dict[str, float]:
+def run(
+    tasks: int, max_parallel: int, worker_processes: int = 1, partition_size: int | None = None
+) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
         with start_azurite(root / "azurite") as azurite:
-            env = {"AzureWebJobsStorage": azurite.connection_string}
+            env = {
+                "AzureWebJobsStorage": azurite.connection_string,
+                "FUNCTIONS_WORKER_PROCESS_COUNT": str(worker_processes),
+            }
+            if partition_size:
+                env["BATCH_PARTITION_SIZE"] = str(partition_size)
             with DevHostProcess(APP, state_dir=root / "state", env=env) as host:
                 assert host.process is not None
                 spec = {
@@ -52,10 +59,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tasks", type=int, default=10_000)
     parser.add_argument("--max-parallel", type=int, default=200)
+    parser.add_argument("--worker-processes", type=int, default=1, help="FUNCTIONS_WORKER_PROCESS_COUNT")
+    parser.add_argument("--partition-size", type=int, default=None, help="BATCH_PARTITION_SIZE (default: the app's)")
     args = parser.parse_args()
-    result = run(args.tasks, args.max_parallel)
+    result = run(args.tasks, args.max_parallel, args.worker_processes, args.partition_size)
     print(
-        f"tasks={result['tasks']}  maxParallelTasks={args.max_parallel}  {result['seconds']:.1f} s  "
+        f"tasks={result['tasks']}  maxParallelTasks={args.max_parallel}  worker processes={args.worker_processes}  "
+        f"{result['seconds']:.1f} s  "
         f"{result['per_second']:.0f} tasks/s  host peak RSS {result['peak_rss_mib']:.0f} MiB",
         flush=True,
     )

@@ -42,6 +42,7 @@ from devhost.replay import (
     run_episode,
 )
 from devhost.store import ActivityItem, Batch, InstanceRecord, Message, Store
+from devhost.workers import ClientSettings, WorkerPool
 
 log = logging.getLogger("devhost.engine")
 T = TypeVar("T")
@@ -93,6 +94,9 @@ class Engine:
         self._http_caller = http_caller
         # Set by the host once it knows its URL: what an activity with a durable client binding is given.
         self.client_payload: ClientPayloadFactory | None = None
+        self.client_settings: ClientSettings | None = None
+        # Worker processes for `def` activities (FUNCTIONS_WORKER_PROCESS_COUNT > 1), set by the host.
+        self.workers: WorkerPool | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
         self._runner: asyncio.Task[None] | None = None
@@ -123,6 +127,8 @@ class Engine:
         self.wake()
         if self._runner is not None:
             await self._runner
+        if self.workers is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self.workers.close)
         self._pool.shutdown(wait=True, cancel_futures=True)
         await self.call(self.store.close)
         self._thread.shutdown(wait=True)
@@ -528,6 +534,8 @@ class Engine:
             self._complete(item, activity_runner.ActivityOutcome(failure=(message, message)))
         elif function.is_async:
             self._run_on_loop(item, activity_runner.run_async(function, item.input_text, self.client_payload))
+        elif self.workers is not None:
+            self.workers.submit(item, self.client_settings)
         else:
             self._pool.submit(self._run_pooled, item, function)
 
@@ -538,6 +546,10 @@ class Engine:
         assert self._loop is not None
         future = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
         future.add_done_callback(lambda f: self._complete(item, _outcome_of(f, item.name)))
+
+    def complete(self, item: ActivityItem, outcome: activity_runner.ActivityOutcome) -> None:
+        """An activity finished (callable from any thread, such as the worker pool's reader)."""
+        self._complete(item, outcome)
 
     def _complete(self, item: ActivityItem, outcome: activity_runner.ActivityOutcome) -> None:
         self._completions.append((item, outcome))

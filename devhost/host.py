@@ -30,6 +30,7 @@ from devhost.invoke import invoke_timer
 from devhost.loader import FunctionIndex, IndexedFunction, load_app
 from devhost.store import open_store
 from devhost.timers import TimerScheduler, TimerTrigger
+from devhost.workers import ClientSettings, WorkerPool, worker_process_count
 
 log = logging.getLogger("devhost")
 
@@ -94,6 +95,22 @@ class DevHost:
         port = int(addresses[0][1]) if addresses else self.options.port
         self.base_url = f"http://{self.options.bind}:{port}"
         self.engine.client_payload = self._client_payload
+        self.engine.client_settings = ClientSettings(
+            f"{self.base_url}/runtime/webhooks/durabletask",
+            f"{self.base_url}/durabletask/",
+            self.config.hub_name,
+            self.keys.system_key if self.keys else None,
+        )
+        processes = worker_process_count(self.environ)
+        if processes > 1:
+            threads = max(1, -(-self.config.max_concurrent_activity_functions // processes))
+            self.engine.workers = WorkerPool(
+                self.config.script_root,
+                self.config.script_file,
+                processes=processes,
+                threads=threads,
+                on_reply=self.engine.complete,
+            )
         triggers = [TimerTrigger(fn, self.environ) for fn in self.index.timer_functions]
         self._timers = TimerScheduler(triggers, self.clock, self._fire_timer)
         self._timers.start()

@@ -80,3 +80,16 @@ def test_an_app_that_fails_to_import_exits_with_a_clear_message(tmp_path: Path) 
     assert "function_app.py:3" in result.stderr
     assert "bad config" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_worker_processes_run_sync_activities_outside_the_host(tmp_path: Path, sdk: SdkLoop) -> None:
+    env = {"FEATURES_COUNTER_DIR": str(tmp_path), "TICK_SCHEDULE": "0 0 0 1 1 *", "FUNCTIONS_WORKER_PROCESS_COUNT": "2"}
+    with DevHostProcess(APP, state_dir=tmp_path / "state", env=env) as host:
+        assert host.process is not None
+        client = Client(host, sdk, hub="FeaturesHub")
+        status = client.wait(client.start_new("where_activities_run", None, 400), timeout=120)
+        pids = status.output
+        assert host.process.pid not in pids
+        assert len(pids) == 2  # both workers took activities
+        # The ordinary features still work with workers: a fan-out with results.
+        assert client.wait(client.start_new("fan_out", None, 300)).output == sum(2 * i for i in range(300))

@@ -144,6 +144,18 @@ def slow_fan_out(context: df.DurableOrchestrationContext):
     return sum(results)
 
 
+@app.activity_trigger(input_name="value")
+def whoami(value: int) -> int:
+    time.sleep(0.05)  # long enough that one worker's threads fill up and the other worker takes some too
+    return os.getpid()
+
+
+@app.orchestration_trigger(context_name="context")
+def where_activities_run(context: df.DurableOrchestrationContext):
+    pids = yield context.task_all([context.call_activity("whoami", i) for i in range(context.get_input())])
+    return sorted(set(pids))
+
+
 @app.orchestration_trigger(context_name="context")
 def drifting(context: df.DurableOrchestrationContext):
     """Calls the activity that DRIFT_ACTIVITY names: a host restarted with another value has changed code."""
