@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import time
 import urllib.error
@@ -23,6 +24,7 @@ from tqdm import tqdm
 from devhost.testing import DevHostProcess
 from devtools.azurite import start_azurite
 from examples.billing.generate import generate_job
+from storage.results import ResultStore
 
 ROOT = Path(__file__).resolve().parent.parent
 FINISHED = ("succeeded", "failed", "cancelled")
@@ -57,7 +59,8 @@ def follow(base: str, job_id: str) -> dict[str, Any]:
             bar.set_postfix(
                 running=counts.get("running", 0), failed=counts.get("failed", 0), skipped=counts.get("skipped", 0)
             )
-        if job.get("state") in FINISHED:
+        # The job record turns final a moment before the orchestration returns its summary; wait for both.
+        if job.get("state") in FINISHED and (job.get("results") or {}).get("summaryBlob"):
             if bar is not None:
                 bar.close()
             return dict(job)
@@ -71,13 +74,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep-running", action="store_true", help="leave Azurite and devhost up at the end")
     args = parser.parse_args(argv)
 
-    state = ROOT / ".devhost" / "run-example"
-    state.mkdir(parents=True, exist_ok=True)
+    # A fresh start every time: the same job id on old state would just show the previous run's job.
+    state, storage = ROOT / ".devhost" / "run-example", ROOT / ".azurite" / "run-example"
+    for folder in (state, storage):
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
     print("Starting Azurite ...", flush=True)
-    azurite = start_azurite(ROOT / ".azurite" / "run-example")
+    azurite = start_azurite(storage)
     host: DevHostProcess | None = None
     try:
-        env = {"AzureWebJobsStorage": azurite.connection_string, "PYTHONPATH": str(ROOT)}
+        # Two worker processes: activities then use the second core instead of sharing the host's.
+        env = {"AzureWebJobsStorage": azurite.connection_string, "FUNCTIONS_WORKER_PROCESS_COUNT": "2"}
         print("Starting devhost with the function app ...", flush=True)
         host = DevHostProcess(ROOT, state_dir=state, env=env).start()
         print(f"devhost is serving {host.base_url}/api/jobs", flush=True)
@@ -94,10 +101,16 @@ def main(argv: list[str] | None = None) -> int:
 
         print(f"\nJob {job_id} {final['state']} in {elapsed:.1f} s: {final.get('reason', '')}")
         print("Task counts:", json.dumps(final.get("taskCounts")))
-        reduce = final.get("result")
-        if reduce is not None:
-            print("Revenue summary (the reduce step's output):")
-            print(json.dumps(reduce, indent=2)[:3000])
+        reduce = final.get("reduce") or {}
+        if reduce.get("ok"):
+            output = reduce.get("result")
+            if output is None and reduce.get("resultBlob"):
+                results = ResultStore.from_settings({"AzureWebJobsStorage": azurite.connection_string})
+                output = json.loads(results.read_blob(str(reduce["resultBlob"])))
+            print(f"Revenue summary (the reduce step's output, {reduce.get('resultBlob') or 'inline'}):")
+            print(json.dumps(output, indent=2)[:3000])
+        elif reduce:
+            print(f"The reduce step failed: {reduce.get('error')}")
         print("\nWhere the results are:")
         print(json.dumps(final.get("results"), indent=2))
         print(f"  the job:        GET {host.base_url}/api/jobs/{job_id}")
