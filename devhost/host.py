@@ -26,6 +26,7 @@ from devhost.control import EngineManagement
 from devhost.engine import Engine
 from devhost.http.app import build_http_app, http_routes
 from devhost.http.keys import KeySet
+from devhost.http_activity import HttpActivity
 from devhost.invoke import invoke_timer
 from devhost.loader import FunctionIndex, IndexedFunction, load_app
 from devhost.store import open_store
@@ -72,8 +73,13 @@ class DevHost:
         self.store = open_store(
             _store_kind(options, self.config, self.environ), state_dir=state_dir, hub=self.config.hub_name
         )
+        self.http_activity = HttpActivity()
         self.engine = Engine(
-            self.index, self.store, self.clock, max_activities=self.config.max_concurrent_activity_functions
+            self.index,
+            self.store,
+            self.clock,
+            max_activities=self.config.max_concurrent_activity_functions,
+            http_caller=self.http_activity,
         )
         self.management = EngineManagement(self.engine)
         self.keys = KeySet.generate() if options.require_keys else None
@@ -122,6 +128,7 @@ class DevHost:
         if self._runner is not None:
             await self._runner.cleanup()
         await self.engine.stop()
+        await self.http_activity.close()
 
     def _client_payload(self, binding: Any) -> str:
         """The durable client binding value for functions the host itself triggers (timers, activities)."""
@@ -177,7 +184,12 @@ class DevHost:
             if fn.trigger_type != "httpTrigger":
                 lines.append(f"        {fn.name}: {fn.trigger_type}")
         if self.keys is not None:
-            lines += ["", f"Function key: {self.keys.function_key}", f"Master key: {self.keys.master_key}"]
+            lines += [
+                "",
+                f"Function key: {self.keys.function_key}",
+                f"Master key: {self.keys.master_key}",
+                f"System key (Durable webhooks): {self.keys.system_key}",
+            ]
         lines += ["", f"Durable state: {self.options.state_dir or self.config.script_root / '.devhost'}"]
         return "\n".join(lines)
 

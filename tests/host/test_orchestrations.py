@@ -207,3 +207,17 @@ def _entity(key: str) -> object:
 def _history_has(client: Client, instance_id: str, event_type: str) -> bool:
     status = client.get_status(instance_id, show_history=True)
     return any(e["EventType"] == event_type for e in (getattr(status, "historyEvents", None) or []))
+
+
+def test_call_http_makes_the_request(client: Client, host: DevHostProcess) -> None:
+    instance_id = client.start_new("http_caller", None, f"{host.base_url}/admin/devhost/health")
+    status = client.wait(instance_id)
+    assert status.output == {"status": 200, "body": {"status": "ok"}}
+
+
+def test_sub_orchestration_with_retry_runs_the_child_again(client: Client) -> None:
+    # The child's activity fails on its first two calls (one per child attempt), so the third child succeeds.
+    instance_id = client.start_new("retried_child", None, None)
+    status = client.wait(instance_id, advance=1)
+    assert status.runtime_status.value == "Completed"
+    assert status.output == f"{instance_id} ok after 3"

@@ -157,6 +157,25 @@ def where_activities_run(context: df.DurableOrchestrationContext):
 
 
 @app.orchestration_trigger(context_name="context")
+def http_caller(context: df.DurableOrchestrationContext):
+    response = yield context.call_http("GET", context.get_input())
+    return {"status": response["statusCode"], "body": json.loads(response["content"])}
+
+
+@app.orchestration_trigger(context_name="context")
+def retried_child(context: df.DurableOrchestrationContext):
+    options = df.RetryOptions(first_retry_interval_in_milliseconds=1_000, max_number_of_attempts=3)
+    result = yield context.call_sub_orchestrator_with_retry("flaky_child", options, context.instance_id)
+    return result
+
+
+@app.orchestration_trigger(context_name="context")
+def flaky_child(context: df.DurableOrchestrationContext):
+    result = yield context.call_activity("flaky", context.get_input())
+    return result
+
+
+@app.orchestration_trigger(context_name="context")
 def drifting(context: df.DurableOrchestrationContext):
     """Calls the activity that DRIFT_ACTIVITY names: a host restarted with another value has changed code."""
     yield context.call_activity(os.environ.get("DRIFT_ACTIVITY", "double"), 1)
