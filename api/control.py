@@ -22,7 +22,8 @@ from api.views import (
 )
 from app.services import Services
 from batch import wire
-from storage.jobs import JOB_STATE_RANK, JobRecord, JobState, TaskCounts
+from batch.states import TaskCounts
+from storage.jobs import JOB_STATE_RANK, JobRecord, JobState
 
 _FINAL_RANK = JOB_STATE_RANK[JobState.SUCCEEDED]
 # Partition histories are purged this many at a time; the loop goes on past the expected count while
@@ -64,13 +65,12 @@ async def _settle(services: Services, facts: JobFacts) -> JobFacts:
     if instance is None or not instance.is_finished or is_final(facts.record):
         return facts
     status = derive_status(facts)
-    c = status.counts
     record = dataclasses.replace(
         facts.record,
         state=JobState(status.state),
         end_time=_parse_time(status.ended_at),
         start_time=facts.record.start_time or _parse_time(status.started_at),
-        task_counts=TaskCounts(c.total, c.pending, c.running, c.succeeded, c.failed, c.skipped),
+        task_counts=status.counts,
         reason=status.reason,
     )
     await asyncio.to_thread(services.jobs.upsert_job, record)

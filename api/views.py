@@ -77,8 +77,7 @@ def read_counts(value: Any) -> TaskCounts:
 
 
 def record_counts(record: JobRecord) -> TaskCounts:
-    c = record.task_counts
-    return TaskCounts(c.total, c.pending, c.running, c.succeeded, c.failed, c.skipped)
+    return record.task_counts
 
 
 def compose_counts(total: int, finished: Any, live: Iterable[Any]) -> TaskCounts:

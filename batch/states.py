@@ -29,12 +29,12 @@ class TaskState(StrEnum):
 class TaskCounts:
     """A job's (or a partition's) tasks by state; the fields always add up to `total`."""
 
-    total: int
-    pending: int
-    running: int
-    succeeded: int
-    failed: int
-    skipped: int
+    total: int = 0
+    pending: int = 0
+    running: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    skipped: int = 0
 
     def __add__(self, other: TaskCounts) -> TaskCounts:
         """Counts of two partitions together."""

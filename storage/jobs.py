@@ -33,6 +33,7 @@ from azure.core import MatchConditions
 from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import TableClient, TableEntity, TableTransactionError, UpdateMode
 
+from batch.states import TaskCounts
 from storage import _tables
 from storage._names import check_id
 from storage._tokens import decode_token, encode_token
@@ -66,16 +67,6 @@ JOB_STATE_RANK: Mapping[JobState, int] = {
     JobState.FAILED: 3,
     JobState.CANCELLED: 3,
 }
-
-
-@dataclass(frozen=True)
-class TaskCounts:
-    total: int = 0
-    pending: int = 0
-    running: int = 0
-    succeeded: int = 0
-    failed: int = 0
-    skipped: int = 0
 
 
 @dataclass(frozen=True)

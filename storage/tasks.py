@@ -31,13 +31,13 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any
 
 from azure.core import MatchConditions
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.data.tables import TableClient, TableEntity, TableTransactionError, UpdateMode
 
+from batch.states import TaskState
 from storage import _json, _tables
 from storage._names import check_id
 from storage._tokens import decode_token, encode_token
@@ -63,14 +63,6 @@ TABLE = "BatchTasks"
 INLINE_RESULT_MAX_CHARS = 8 * 1024
 ERROR_MAX_CHARS = 4000
 MAX_PAGE_SIZE = 1000
-
-
-class TaskState(StrEnum):
-    PENDING = "pending"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    SKIPPED = "skipped"
 
 
 STATE_RANK: Mapping[TaskState, int] = {
