@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 import time
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from contextlib import AbstractContextManager
+from typing import Any, Self
 
 from azure.core.exceptions import HttpResponseError
+from azure.data.tables import TableClient
+
+from storage.account import StorageAccount, connection_string_from_settings, get_account, translate_errors
 
 # The service refuses a transaction of more than 100 operations, or of a body above 4 MiB; stay well under both.
 MAX_OPERATIONS = 100
@@ -46,3 +51,25 @@ def is_conflict(exc: HttpResponseError) -> bool:
 def back_off(attempt: int) -> None:
     """Sleep a random while, growing with ``attempt``, so that writers that collided do not collide again."""
     time.sleep(random.uniform(0, min(0.5, 0.01 * 2**attempt)))
+
+
+class TableStore:
+    """What every store over one table shares: its account, its table and error translation."""
+
+    TABLE = ""
+
+    def __init__(self, account: StorageAccount, table: str | None = None) -> None:
+        self._account = account
+        self.table_name = table or self.TABLE
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, str] | None = None) -> Self:
+        """From app settings (``os.environ`` when None): ``AzureWebJobsStorage``."""
+        source = os.environ if settings is None else settings
+        return cls(get_account(connection_string_from_settings(source)))
+
+    def _table(self) -> TableClient:
+        return self._account.table(self.table_name)
+
+    def _errors(self, action: str) -> AbstractContextManager[None]:
+        return translate_errors("Table", self._account.table_endpoint, action)

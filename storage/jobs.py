@@ -21,9 +21,7 @@ conditioned on the lookup row's ETag and retried when another writer got in betw
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -37,7 +35,6 @@ from batch.states import TaskCounts
 from storage import _tables
 from storage._names import check_id
 from storage._tokens import decode_token, encode_token
-from storage.account import StorageAccount, connection_string_from_settings, get_account, translate_errors
 from storage.errors import ConcurrencyConflict
 from storage.tasks import ERROR_MAX_CHARS, truncate_error
 
@@ -153,24 +150,10 @@ def _stored_properties(entity: Mapping[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in entity.items() if key not in ("PartitionKey", "RowKey", "indexKey")}
 
 
-class JobStore:
+class JobStore(_tables.TableStore):
     """The job index of all jobs in one table. Thread-safe; cheap to construct."""
 
-    def __init__(self, account: StorageAccount, table: str = TABLE) -> None:
-        self._account = account
-        self.table_name = table
-
-    @classmethod
-    def from_settings(cls, settings: Mapping[str, str] | None = None) -> JobStore:
-        """From app settings (``os.environ`` when None): ``AzureWebJobsStorage``."""
-        source = os.environ if settings is None else settings
-        return cls(get_account(connection_string_from_settings(source)))
-
-    def _table(self) -> TableClient:
-        return self._account.table(self.table_name)
-
-    def _errors(self, action: str) -> AbstractContextManager[None]:
-        return translate_errors("Table", self._account.table_endpoint, action)
+    TABLE = TABLE
 
     def _lookup(self, table: TableClient, job_id: str) -> TableEntity | None:
         try:

@@ -26,9 +26,7 @@ round trips (a read and a transaction per 100), not 10,000.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -41,7 +39,6 @@ from batch.states import TaskState
 from storage import _json, _tables
 from storage._names import check_id
 from storage._tokens import decode_token, encode_token
-from storage.account import StorageAccount, connection_string_from_settings, get_account, translate_errors
 from storage.errors import ConcurrencyConflict, SerializationError
 
 __all__ = [
@@ -192,24 +189,10 @@ def _later(a: TaskRecord, b: TaskRecord) -> TaskRecord:
     return a if (a.rank, a.attempts) > (b.rank, b.attempts) else b
 
 
-class TaskStore:
+class TaskStore(_tables.TableStore):
     """Task records of all jobs in one table. Thread-safe; cheap to construct."""
 
-    def __init__(self, account: StorageAccount, table: str = TABLE) -> None:
-        self._account = account
-        self.table_name = table
-
-    @classmethod
-    def from_settings(cls, settings: Mapping[str, str] | None = None) -> TaskStore:
-        """From app settings (``os.environ`` when None): ``AzureWebJobsStorage``."""
-        source = os.environ if settings is None else settings
-        return cls(get_account(connection_string_from_settings(source)))
-
-    def _table(self) -> TableClient:
-        return self._account.table(self.table_name)
-
-    def _errors(self, action: str) -> AbstractContextManager[None]:
-        return translate_errors("Table", self._account.table_endpoint, action)
+    TABLE = TABLE
 
     # -- writes ------------------------------------------------------------------------------------------------
 
