@@ -1,21 +1,26 @@
-"""devhost fan-out/fan-in: N no-op activities through devhost over HTTP, with the SQLite store.
+"""devhost fan-out/fan-in: N no-op activities through devhost over HTTP, with the SQLite or the Azure store.
 
     python -m bench.devhost_fanout --n 1000 --n 10000
+    python -m bench.devhost_fanout --store azure --n 1000 --n 10000     # on an Azurite started for each run
 
 Prints, per N, the median of `--repeat` runs: end-to-end seconds (start request to completed status),
-activities per second, and the host process's peak RSS. Each run uses a fresh state folder and host process.
+activities per second, and the host process's peak RSS. Each run uses a fresh state folder and host process
+(and, for the Azure store, a fresh Azurite, which shares the machine's cores with devhost).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 from devhost.testing import DevHostProcess
+from devtools.azurite import start_azurite
 
 APP = Path(__file__).resolve().parent / "apps" / "fanout"
 
@@ -35,10 +40,24 @@ def peak_rss_mib(pid: int) -> float:
     return float("nan")
 
 
+@contextlib.contextmanager
+def store_env(store: str | None, state: Path) -> Iterator[dict[str, str]]:
+    """The environment devhost needs for `store`: for "azure", an Azurite of its own in `state`."""
+    if store != "azure":
+        yield {}
+        return
+    with start_azurite(state / "azurite") as azurite:
+        yield {"AzureWebJobsStorage": azurite.connection_string}
+
+
 def run_once(n: int, store: str | None) -> dict[str, float]:
-    with tempfile.TemporaryDirectory() as state:
+    with tempfile.TemporaryDirectory() as folder:
+        state = Path(folder)
         extra = ["--store", store] if store else []
-        with DevHostProcess(APP, state_dir=Path(state), extra_args=extra) as host:
+        with (
+            store_env(store, state) as env,
+            DevHostProcess(APP, state_dir=state, extra_args=extra, env=env) as host,
+        ):
             assert host.process is not None
             base = f"{host.base_url}/runtime/webhooks/durabletask"
             started = time.perf_counter()
@@ -60,7 +79,7 @@ def run_once(n: int, store: str | None) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, action="append", help="activities per run (repeatable)")
-    parser.add_argument("--store", default=None, help="devhost store (default: sqlite)")
+    parser.add_argument("--store", choices=["sqlite", "azure"], default=None, help="devhost store (default: sqlite)")
     parser.add_argument("--repeat", type=int, default=3, help="runs per N; the median run is reported")
     args = parser.parse_args()
     for n in args.n or [1000, 10000]:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from devhost.errors import HostError
 from devhost.host import HostOptions, serve
+from devhost.store import STORE_KINDS
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -21,7 +22,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     start.add_argument("--port", type=int, default=7071, help="HTTP port (0: pick a free one); default 7071")
     start.add_argument("--bind", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     start.add_argument("--require-keys", action="store_true", help="require keys for function/admin routes")
-    start.add_argument("--store", choices=["sqlite"], help="durable store (default: sqlite, or DEVHOST_STORE)")
+    start.add_argument(
+        "--store",
+        choices=STORE_KINDS,
+        help="durable store (default: DEVHOST_STORE, else azure when host.json's storageProvider type is "
+        "AzureStorage, else sqlite)",
+    )
     start.add_argument("--state-dir", type=Path, help="where the durable state lives (default: ROOT/.devhost)")
     start.add_argument(
         "--manual-clock", action="store_true", help="time moves only via POST /admin/devhost/clock/advance (tests)"
@@ -43,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s"
     )
+    # The Azure SDK logs every request at INFO; the azure store reports outages itself.
+    logging.getLogger("azure").setLevel(logging.WARNING)
     options = HostOptions(
         script_root=args.script_root.resolve(),
         port=args.port,

@@ -5,7 +5,8 @@
   `func start`. The environment mapping is a parameter so that tests never touch `os.environ`.
 
 Values of the form `%NAME%` in host.json (commonly `"hubName": "%TaskHubName%"`) are resolved from the
-environment after local settings are applied, as the Functions host does.
+environment after local settings are applied, as the Functions host does. So are overrides: an app setting
+named `AzureFunctionsJobHost__extensions__durableTask__hubName` replaces that host.json value.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ DEFAULT_HUB_NAME = "TestHubName"
 DEFAULT_ROUTE_PREFIX = "api"
 DEFAULT_SCRIPT_FILE = "function_app.py"
 SCRIPT_FILE_SETTING = "PYTHON_SCRIPT_FILE_NAME"
+JOB_HOST_PREFIX = "AzureFunctionsJobHost__"
 
 _APP_SETTING_REF = re.compile(r"^%([^%]+)%$")
 
@@ -45,6 +47,9 @@ class HostConfig:
     max_concurrent_orchestrator_functions: int = field(default_factory=_default_concurrency)
     storage_provider_type: str | None = None
     """`extensions.durableTask.storageProvider.type` as written, or None; the engine picks its default."""
+    storage_connection_name: str | None = None
+    """`storageProvider.connectionName` (or the older `connectionStringName`): the app setting that holds the
+    storage connection string, when host.json names one (otherwise `AzureWebJobsStorage`)."""
     route_prefix: str = DEFAULT_ROUTE_PREFIX
     """Without slashes; may be empty (user routes then start at the root)."""
     script_file: str = DEFAULT_SCRIPT_FILE
@@ -69,6 +74,32 @@ def _read_json(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigError("expected a JSON object at the top level", file=path)
     return data
+
+
+def _scalar(text: str) -> Any:
+    # Configuration values from settings are text; the host's binder turns them into numbers and booleans.
+    if text.isdigit():
+        return int(text)
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    return text
+
+
+def _apply_overrides(host: dict[str, Any], environ: Mapping[str, str]) -> None:
+    """Put `AzureFunctionsJobHost__a__b` settings into host.json's data at `a.b`, as the Functions host does."""
+    prefix = JOB_HOST_PREFIX.lower()
+    for name, value in sorted(environ.items()):
+        if not name.lower().startswith(prefix) or len(name) == len(prefix):
+            continue
+        *parents, leaf = name[len(prefix) :].split("__")
+        node = host
+        for key in parents:
+            existing = next((k for k in node if k.lower() == key.lower()), key)
+            child = node.get(existing)
+            if not isinstance(child, dict):
+                child = node[existing] = {}
+            node = child
+        node[next((k for k in node if k.lower() == leaf.lower()), leaf)] = _scalar(value)
 
 
 def _section(data: Mapping[str, Any], path: str, file: Path) -> Mapping[str, Any]:
@@ -149,6 +180,7 @@ def load_config(script_root: str | Path, environ: MutableMapping[str, str]) -> H
 
     host_path = root / HOST_JSON
     host = _read_json(host_path)
+    _apply_overrides(host, environ)
     durable = _section(host, "extensions.durableTask", host_path)
     http = _section(host, "extensions.http", host_path)
     provider = _section(durable, "storageProvider", host_path)
@@ -170,6 +202,13 @@ def load_config(script_root: str | Path, environ: MutableMapping[str, str]) -> H
             file=host_path,
         )
 
+    connection = _get(provider, "connectionName") or _get(provider, "connectionStringName")
+    if connection is not None and (not isinstance(connection, str) or not connection.strip()):
+        raise ConfigError(
+            f"'extensions.durableTask.storageProvider.connectionName' must be an app setting name, got {connection!r}",
+            file=host_path,
+        )
+
     where = "extensions.durableTask"
     activities = _positive_int(durable, "maxConcurrentActivityFunctions", where, host_path)
     orchestrators = _positive_int(durable, "maxConcurrentOrchestratorFunctions", where, host_path)
@@ -179,6 +218,7 @@ def load_config(script_root: str | Path, environ: MutableMapping[str, str]) -> H
         max_concurrent_activity_functions=activities or _default_concurrency(),
         max_concurrent_orchestrator_functions=orchestrators or _default_concurrency(),
         storage_provider_type=provider_type,
+        storage_connection_name=connection.strip() if connection else None,
         route_prefix=route_prefix,
         script_file=environ.get(SCRIPT_FILE_SETTING) or DEFAULT_SCRIPT_FILE,
         local_http_port=port,

@@ -42,6 +42,11 @@ class AppLoadError(HostError):
         super().__init__(text)
 
 
+class StoreError(HostError):
+    """The durable store cannot be opened: an unknown store name, a missing or wrong connection setting, an
+    unreachable storage account. The message names the setting to fix."""
+
+
 class RouteTemplateError(HostError):
     """An HTTP trigger's route template cannot be parsed (an unclosed brace, an unknown constraint)."""
 

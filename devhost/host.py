@@ -10,7 +10,7 @@ import asyncio
 import json
 import logging
 import os
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -50,11 +50,15 @@ class HostOptions:
     manual_clock: bool = False
 
 
-def _store_kind(options: HostOptions, config: HostConfig, environ: MutableMapping[str, str]) -> str:
+def store_kind(options: HostOptions, config: HostConfig, environ: Mapping[str, str]) -> str:
+    """`--store`, else DEVHOST_STORE, else "azure" when host.json's storage provider is AzureStorage, else
+    "sqlite"."""
     if options.store:
         return options.store
     if environ.get("DEVHOST_STORE"):
-        return environ["DEVHOST_STORE"]
+        return environ["DEVHOST_STORE"].strip().lower()
+    if (config.storage_provider_type or "").strip().lower() == "azurestorage":
+        return "azure"
     return "sqlite"
 
 
@@ -71,7 +75,11 @@ class DevHost:
             replay.use_fast_timestamp_parsing()
         state_dir = options.state_dir or self.config.script_root / ".devhost"
         self.store = open_store(
-            _store_kind(options, self.config, self.environ), state_dir=state_dir, hub=self.config.hub_name
+            store_kind(options, self.config, self.environ),
+            state_dir=state_dir,
+            hub=self.config.hub_name,
+            settings=self.environ,
+            connection_name=self.config.storage_connection_name,
         )
         self.http_activity = HttpActivity()
         self.engine = Engine(
@@ -190,7 +198,7 @@ class DevHost:
                 f"Master key: {self.keys.master_key}",
                 f"System key (Durable webhooks): {self.keys.system_key}",
             ]
-        lines += ["", f"Durable state: {self.options.state_dir or self.config.script_root / '.devhost'}"]
+        lines += ["", f"Durable state: {self.store.location}"]
         return "\n".join(lines)
 
 

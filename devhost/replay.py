@@ -389,8 +389,11 @@ def _schedule(d: _Decision, episode: EpisodeInput, now: datetime) -> tuple[Event
         event = h.event(EventType.TASK_SCHEDULED, now, d.seq, Name=d.name, Version="", Input=a.get("input"))
         return event, ActivityWork(d.seq, d.name, a.get("input"))
     if d.kind == "http":
-        event = h.event(EventType.TASK_SCHEDULED, now, d.seq, Name=HTTP_ACTIVITY, Version="")
-        return event, HttpWork(d.seq, dict(a.get("httpRequest") or {}))
+        # The request is the built-in activity's input, as the extension records it: with it, the history
+        # alone says what to run again after a crash.
+        request = dict(a.get("httpRequest") or {})
+        event = h.event(EventType.TASK_SCHEDULED, now, d.seq, Name=HTTP_ACTIVITY, Version="", Input=json.dumps(request))
+        return event, HttpWork(d.seq, request)
     if d.kind == "suborchestration":
         child_id = a.get("instanceId") or f"{episode.execution_id}:{d.seq}"
         event = h.event(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import sys
 import threading
 from collections.abc import Callable, Mapping
@@ -37,10 +38,26 @@ class ClientSettings:
     system_key: str | None
 
 
+def _exit_with_host() -> None:
+    """End this worker as soon as the host process is gone. A host that is killed (SIGKILL, a crash) closes
+    nothing, and a worker left behind would hold the host's output pipe open (its reader never sees the end)
+    and keep running activities of a host nobody listens to. As in the Functions host, workers end with it."""
+    host = multiprocessing.parent_process()
+    if host is None:  # pragma: no cover - only ever started as a child
+        return
+
+    def watch() -> None:
+        host.join()  # returns when the host's end of the sentinel pipe closes, that is when it has ended
+        os._exit(1)
+
+    threading.Thread(target=watch, name="devhost-worker-host-watch", daemon=True).start()
+
+
 def _worker_main(
     script_root: str, script_file: str, threads: int, requests: Any, replies: Any, sys_path: list[str]
 ) -> None:
     """The body of a worker process: load the app, then run activities until told to stop (a None)."""
+    _exit_with_host()
     sys.path[:] = sys_path
     from devhost.client_binding import client_payload
     from devhost.loader import load_app

@@ -130,6 +130,11 @@ class InstanceFilter:
 class Store(Protocol):
     """Durable state of one task hub. Used from one thread at a time (the engine's)."""
 
+    @property
+    def location(self) -> str:
+        """Where the state lives, for people: a file path, or an account and the names in it."""
+        ...
+
     def recover(self) -> Recovered: ...
 
     def get_instance(self, instance_id: str) -> InstanceRecord | None: ...

@@ -112,6 +112,10 @@ class SqliteStore:
         self._db.executescript(SCHEMA)
         self._history_len: dict[str, int] = {}
 
+    @property
+    def location(self) -> str:
+        return str(self.path)
+
     def recover(self) -> Recovered:
         messages = [
             self._message(row) for row in self._db.execute("SELECT id, instance_id, visible_at, body FROM messages")

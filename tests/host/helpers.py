@@ -1,18 +1,45 @@
-"""Helpers for tests that drive a devhost process: the SDK's client pointed at it, and polling."""
+"""Helpers for tests that drive a devhost process: the SDK's client pointed at it, polling, and the store."""
 
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import azure.durable_functions as df
+import pytest
 
 from devhost.client_binding import client_payload
 from devhost.testing import DevHostProcess
 from tests.conftest import SdkLoop
 
 TERMINAL = {"Completed", "Failed", "Terminated", "Canceled"}
+STORES = ["sqlite", "azure"]
+HUB_OVERRIDE = "AzureFunctionsJobHost__extensions__durableTask__hubName"
+
+
+@dataclass(frozen=True)
+class StoreSetup:
+    """How to start devhost on one store: its arguments, its environment, and the task hub it uses."""
+
+    kind: str
+    hub: str
+    args: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+
+
+def store_setup(kind: str, request: pytest.FixtureRequest, hub: str = "FeaturesHub") -> StoreSetup:
+    """The SQLite store in the test's state folder, or the Azure store on the session's Azurite with a task hub
+    of its own (the hub name overridden by app setting, as the Functions host allows), so that hosts of
+    different tests never share instances."""
+    if kind == "sqlite":
+        return StoreSetup(kind, hub)
+    azurite = request.getfixturevalue("azurite")
+    unique = f"{hub[:20]}{uuid.uuid4().hex[:12]}"
+    env = {"AzureWebJobsStorage": azurite.connection_string, HUB_OVERRIDE: unique}
+    return StoreSetup(kind, unique, ["--store", "azure"], env)
 
 
 class Client:

@@ -1,4 +1,4 @@
-"""Crashes: devhost killed with SIGKILL in the middle of work loses nothing that had finished."""
+"""Crashes: devhost killed with SIGKILL in the middle of work loses nothing that had finished (on either store)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import requests
 
 from devhost.testing import REPO_ROOT, DevHostProcess
 from tests.conftest import SdkLoop
-from tests.host.helpers import Client
+from tests.host.helpers import STORES, Client, store_setup
 
 APP = Path(__file__).resolve().parent.parent / "apps" / "features"
 pytestmark = pytest.mark.host
@@ -23,14 +23,18 @@ def _executions(counters: Path) -> list[int]:
     return [int(line) for line in log.read_text().split()] if log.exists() else []
 
 
-def test_kill_during_fan_out_then_restart_completes_without_losing_results(tmp_path: Path, sdk: SdkLoop) -> None:
+@pytest.mark.parametrize("store_kind", STORES)
+def test_kill_during_fan_out_then_restart_completes_without_losing_results(
+    tmp_path: Path, sdk: SdkLoop, store_kind: str, request: pytest.FixtureRequest
+) -> None:
+    store = store_setup(store_kind, request)
     counters, state = tmp_path / "counters", tmp_path / "state"
     counters.mkdir()
-    env = {"FEATURES_COUNTER_DIR": str(counters), "TICK_SCHEDULE": "0 0 0 1 1 *"}
+    env = {"FEATURES_COUNTER_DIR": str(counters), "TICK_SCHEDULE": "0 0 0 1 1 *", **store.env}
     n = 1000
-    first = DevHostProcess(APP, state_dir=state, env=env).start()
+    first = DevHostProcess(APP, state_dir=state, env=env, extra_args=store.args).start()
     try:
-        client = Client(first, sdk, hub="FeaturesHub")
+        client = Client(first, sdk, hub=store.hub)
         instance_id = client.start_new("slow_fan_out", None, n)
         client.wait_for(lambda: len(_executions(counters)) >= n // 3, what="a third of the activities")
     finally:
@@ -38,8 +42,8 @@ def test_kill_during_fan_out_then_restart_completes_without_losing_results(tmp_p
     done_before_kill = len(_executions(counters))
     assert done_before_kill < n, "the fan-out finished before the kill; the test proves nothing"
 
-    with DevHostProcess(APP, state_dir=state, env=env) as second:
-        client = Client(second, sdk, hub="FeaturesHub")
+    with DevHostProcess(APP, state_dir=state, env=env, extra_args=store.args) as second:
+        client = Client(second, sdk, hub=store.hub)
         status = client.wait(instance_id, timeout=120)
     assert status.runtime_status.value == "Completed"
     assert status.output == sum(2 * i for i in range(n))
@@ -50,19 +54,23 @@ def test_kill_during_fan_out_then_restart_completes_without_losing_results(tmp_p
     assert len(runs) - n < 200, f"{len(runs) - n} activities ran twice"
 
 
-def test_timer_pending_at_a_kill_still_fires_after_restart(tmp_path: Path, sdk: SdkLoop) -> None:
-    env = {"FEATURES_COUNTER_DIR": str(tmp_path), "TICK_SCHEDULE": "0 0 0 1 1 *"}
+@pytest.mark.parametrize("store_kind", STORES)
+def test_timer_pending_at_a_kill_still_fires_after_restart(
+    tmp_path: Path, sdk: SdkLoop, store_kind: str, request: pytest.FixtureRequest
+) -> None:
+    store = store_setup(store_kind, request)
+    env = {"FEATURES_COUNTER_DIR": str(tmp_path), "TICK_SCHEDULE": "0 0 0 1 1 *", **store.env}
     state = tmp_path / "state"
-    first = DevHostProcess(APP, state_dir=state, env=env, manual_clock=True).start()
+    first = DevHostProcess(APP, state_dir=state, env=env, manual_clock=True, extra_args=store.args).start()
     try:
-        client = Client(first, sdk, hub="FeaturesHub")
+        client = Client(first, sdk, hub=store.hub)
         instance_id = client.start_new("sleeper", None, None)
         client.wait_for(lambda: client.get_status(instance_id).runtime_status.value == "Running", what="running")
         time.sleep(0.2)  # let the episode that created the timer commit; nothing else observes it
     finally:
         first.kill()
-    with DevHostProcess(APP, state_dir=state, env=env, manual_clock=True) as second:
-        client = Client(second, sdk, hub="FeaturesHub")
+    with DevHostProcess(APP, state_dir=state, env=env, manual_clock=True, extra_args=store.args) as second:
+        client = Client(second, sdk, hub=store.hub)
         status = client.wait(instance_id, advance=1800)
     assert status.output == 3600.0
 

@@ -1,6 +1,7 @@
 """devhost end to end: the features app in a devhost process, driven by the SDK's own client over HTTP.
 
-Time is a manual clock moved through devhost's admin endpoint: no test waits for a timer or a back-off.
+Time is a manual clock moved through devhost's admin endpoint: no test waits for a timer or a back-off. Every
+test runs once per store (SQLite, and Azure Storage on Azurite).
 """
 
 from __future__ import annotations
@@ -14,27 +15,38 @@ import requests
 
 from devhost.testing import DevHostProcess
 from tests.conftest import SdkLoop
-from tests.host.helpers import Client
+from tests.host.helpers import STORES, Client, StoreSetup, store_setup
 
 APP = Path(__file__).resolve().parent.parent / "apps" / "features"
 pytestmark = pytest.mark.host
 
 
-@pytest.fixture(scope="module")
-def counters(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("counters")
+@pytest.fixture(scope="module", params=STORES)
+def store_kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
 
 
 @pytest.fixture(scope="module")
-def host(tmp_path_factory: pytest.TempPathFactory, counters: Path) -> Iterator[DevHostProcess]:
-    env = {"FEATURES_COUNTER_DIR": str(counters), "TICK_SCHEDULE": "0 */5 * * * *"}
-    with DevHostProcess(APP, state_dir=tmp_path_factory.mktemp("state"), manual_clock=True, env=env) as process:
+def store(store_kind: str, request: pytest.FixtureRequest) -> StoreSetup:
+    return store_setup(store_kind, request)
+
+
+@pytest.fixture(scope="module")
+def counters(tmp_path_factory: pytest.TempPathFactory, store_kind: str) -> Path:
+    return tmp_path_factory.mktemp(f"counters-{store_kind}")
+
+
+@pytest.fixture(scope="module")
+def host(tmp_path_factory: pytest.TempPathFactory, counters: Path, store: StoreSetup) -> Iterator[DevHostProcess]:
+    env = {"FEATURES_COUNTER_DIR": str(counters), "TICK_SCHEDULE": "0 */5 * * * *", **store.env}
+    state = tmp_path_factory.mktemp("state")
+    with DevHostProcess(APP, state_dir=state, manual_clock=True, env=env, extra_args=store.args) as process:
         yield process
 
 
 @pytest.fixture(scope="module")
-def client(host: DevHostProcess, sdk: SdkLoop) -> Client:
-    return Client(host, sdk, hub="FeaturesHub")
+def client(host: DevHostProcess, sdk: SdkLoop, store: StoreSetup) -> Client:
+    return Client(host, sdk, hub=store.hub)
 
 
 def test_fan_out_applies_every_result(client: Client) -> None:
@@ -145,16 +157,21 @@ def test_purge_and_queries(client: Client) -> None:
     assert not client.get_status("purge-me")
 
 
-def test_nondeterministic_code_fails_the_instance(tmp_path: Path, sdk: SdkLoop, counters: Path) -> None:
-    env = {"FEATURES_COUNTER_DIR": str(counters), "TICK_SCHEDULE": "0 */5 * * * *"}
-    with DevHostProcess(APP, state_dir=tmp_path, env={**env, "DRIFT_ACTIVITY": "double"}) as first:
-        instance_id = Client(first, sdk, hub="FeaturesHub").start_new("drifting", None, None)
-        Client(first, sdk, hub="FeaturesHub").wait_for(
-            lambda: _history_has(Client(first, sdk, hub="FeaturesHub"), instance_id, "TaskCompleted"),
+def test_nondeterministic_code_fails_the_instance(
+    tmp_path: Path, sdk: SdkLoop, counters: Path, store_kind: str, request: pytest.FixtureRequest
+) -> None:
+    own = store_setup(store_kind, request)  # a hub of its own: the module's host is running on the other
+    env = {"FEATURES_COUNTER_DIR": str(counters), "TICK_SCHEDULE": "0 */5 * * * *", **own.env}
+    drift = {**env, "DRIFT_ACTIVITY": "double"}
+    with DevHostProcess(APP, state_dir=tmp_path, env=drift, extra_args=own.args) as first:
+        instance_id = Client(first, sdk, hub=own.hub).start_new("drifting", None, None)
+        Client(first, sdk, hub=own.hub).wait_for(
+            lambda: _history_has(Client(first, sdk, hub=own.hub), instance_id, "TaskCompleted"),
             what="the activity",
         )
-    with DevHostProcess(APP, state_dir=tmp_path, env={**env, "DRIFT_ACTIVITY": "slow_double"}) as second:
-        client = Client(second, sdk, hub="FeaturesHub")
+    drift = {**env, "DRIFT_ACTIVITY": "slow_double"}
+    with DevHostProcess(APP, state_dir=tmp_path, env=drift, extra_args=own.args) as second:
+        client = Client(second, sdk, hub=own.hub)
         client.raise_event(instance_id, "go", None)
         status = client.wait(instance_id)
     assert status.runtime_status.value == "Failed"
@@ -164,12 +181,14 @@ def test_nondeterministic_code_fails_the_instance(tmp_path: Path, sdk: SdkLoop, 
 
 
 def test_timer_trigger_fires_on_schedule(client: Client, host: DevHostProcess) -> None:
-    before = {s.instance_id for s in client.get_status_all()}
+    # The app names its instances after a count that can repeat (then the id is started again), so a new start
+    # is told by its creation time, not by its id.
+    def starts() -> set[tuple[str, object]]:
+        return {(s.instance_id, s.created_time) for s in client.get_status_all() if s.instance_id.startswith("tick-")}
+
+    before = starts()
     host.advance_clock(300)
-    client.wait_for(
-        lambda: any(s.instance_id.startswith("tick-") for s in client.get_status_all() if s.instance_id not in before),
-        what="the timer function to start an orchestration",
-    )
+    client.wait_for(lambda: bool(starts() - before), what="the timer function to start an orchestration")
 
 
 def test_bad_requests_get_clear_errors(host: DevHostProcess) -> None:

@@ -109,3 +109,30 @@ def test_non_string_setting_is_an_error(tmp_path: Path) -> None:
     write(tmp_path / "local.settings.json", {"Values": {"X": {"nested": 1}}})
     with pytest.raises(ConfigError, match=r"Values\.X"):
         load_config(tmp_path, {})
+
+
+def test_storage_connection_name_and_overrides_from_app_settings(tmp_path: Path) -> None:
+    write(
+        tmp_path / "host.json",
+        {
+            "extensions": {
+                "durableTask": {
+                    "hubName": "FromFile",
+                    "storageProvider": {"type": "AzureStorage", "connectionName": "DurableStorage"},
+                }
+            }
+        },
+    )
+    config = load_config(tmp_path, {})
+    assert (config.hub_name, config.storage_connection_name) == ("FromFile", "DurableStorage")
+    # As in the Functions host, `AzureFunctionsJobHost__path__to__key` replaces a host.json value.
+    environ = {
+        "AzureFunctionsJobHost__extensions__durableTask__hubName": "FromSetting",
+        "AzureFunctionsJobHost__extensions__durableTask__maxConcurrentActivityFunctions": "3",
+        "AzureFunctionsJobHost__extensions__durableTask__storageProvider__connectionStringName": "Older",
+    }
+    config = load_config(tmp_path, environ)
+    assert (config.hub_name, config.max_concurrent_activity_functions) == ("FromSetting", 3)
+    assert config.storage_connection_name == "DurableStorage"  # connectionName wins over the older key
+    write(tmp_path / "host.json", {"version": "2.0"})
+    assert load_config(tmp_path, environ).storage_connection_name == "Older"
