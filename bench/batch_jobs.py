@@ -22,7 +22,7 @@ APP = Path(__file__).resolve().parent / "apps" / "batch"
 
 
 def run(
-    tasks: int, max_parallel: int, worker_processes: int = 1, partition_size: int | None = None
+    tasks: int, max_parallel: int, worker_processes: int = 1, partition_size: int | None = None, store: str = "sqlite"
 ) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
@@ -30,6 +30,7 @@ def run(
             env = {
                 "AzureWebJobsStorage": azurite.connection_string,
                 "FUNCTIONS_WORKER_PROCESS_COUNT": str(worker_processes),
+                "DEVHOST_STORE": store,
             }
             if partition_size:
                 env["BATCH_PARTITION_SIZE"] = str(partition_size)
@@ -61,10 +62,12 @@ def main() -> None:
     parser.add_argument("--max-parallel", type=int, default=200)
     parser.add_argument("--worker-processes", type=int, default=1, help="FUNCTIONS_WORKER_PROCESS_COUNT")
     parser.add_argument("--partition-size", type=int, default=None, help="BATCH_PARTITION_SIZE (default: the app's)")
+    parser.add_argument("--store", choices=["sqlite", "azure"], default="sqlite", help="devhost's durable store")
     args = parser.parse_args()
-    result = run(args.tasks, args.max_parallel, args.worker_processes, args.partition_size)
+    result = run(args.tasks, args.max_parallel, args.worker_processes, args.partition_size, args.store)
     print(
         f"tasks={result['tasks']}  maxParallelTasks={args.max_parallel}  worker processes={args.worker_processes}  "
+        f"store={args.store}  "
         f"{result['seconds']:.1f} s  "
         f"{result['per_second']:.0f} tasks/s  host peak RSS {result['peak_rss_mib']:.0f} MiB",
         flush=True,
