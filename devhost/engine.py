@@ -126,7 +126,13 @@ class Engine:
         self._stopping = True
         self.wake()
         if self._runner is not None:
-            await self._runner
+            try:
+                await asyncio.wait_for(asyncio.shield(self._runner), timeout=5)
+            except TimeoutError:
+                # The tick is stuck waiting on the store (an outage): what it had not committed is not lost,
+                # it runs again at the next start.
+                self.store.interrupt()
+                await self._runner
         if self.workers is not None:
             await asyncio.get_running_loop().run_in_executor(None, self.workers.close)
         self._pool.shutdown(wait=True, cancel_futures=True)
@@ -152,6 +158,8 @@ class Engine:
             try:
                 busy = await self.call(self._tick)
             except Exception:
+                if self._stopping:
+                    break
                 log.exception("engine tick failed; reloading state from the store")
                 await self.call(self._recover)
                 busy = True

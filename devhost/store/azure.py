@@ -504,6 +504,10 @@ class AzureStore:
         for name in names:
             self._delete_blob(name)
 
+    def interrupt(self) -> None:
+        """The host is stopping: give up waiting on an outage (see `Backoff.interrupt`)."""
+        self._backoff.interrupt()
+
     def close(self) -> None:
         """Release the clients. After a clean last commit its record is removed (nothing to write again); that is
         tidying only, so it gets a few seconds, not the unbounded retries of a run."""

@@ -69,6 +69,12 @@ class Backoff:
         self._max_delay = max_delay
         self._lock = threading.Lock()
         self._outage_since: float | None = None
+        self._interrupted = threading.Event()
+
+    def interrupt(self) -> None:
+        """Stop waiting for storage to come back: every retry from now on fails at once (the host is stopping,
+        and nothing it has not committed is lost by stopping)."""
+        self._interrupted.set()
 
     def run(
         self, service: str, endpoint: str, action: str, call: Callable[[], T], *, deadline: float | None = None
@@ -81,14 +87,17 @@ class Backoff:
                 with translate_errors(service, endpoint, action):
                     result = call()
             except StorageError as exc:
-                if not is_transient(exc):
+                if not is_transient(exc) or self._interrupted.is_set():
                     raise
                 if deadline is not None:
                     if self._monotonic() + delay > deadline:
                         raise
                 else:
                     self._went_away(f"{service} Storage at {endpoint}", action, exc)
-                self._sleep(delay)
+                if self._sleep is time.sleep:
+                    self._interrupted.wait(delay)  # wakes at once when the host stops
+                else:
+                    self._sleep(delay)
                 delay = min(self._max_delay, delay * 2)
                 continue
             if self._outage_since is not None:

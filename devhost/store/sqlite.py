@@ -258,5 +258,8 @@ class SqliteStore:
             self._history_len[instance_id] = known
         return known
 
+    def interrupt(self) -> None:
+        return None  # SQLite never waits on an outage
+
     def close(self) -> None:
         self._db.close()

@@ -89,3 +89,27 @@ def test_a_wrong_key_ends_start_up_with_one_line(azurite: Azurite, tmp_path: Pat
     assert "refused its credentials" in lines[0]
     assert "AccountKey in AzureWebJobsStorage" in lines[0]
     assert seconds < 15
+
+
+def test_the_host_stops_on_sigterm_even_while_storage_is_away(tmp_path: Path, sdk: SdkLoop) -> None:
+    counters = tmp_path / "counters"
+    counters.mkdir()
+    azurite = start_azurite(tmp_path / "azurite")
+    env = {
+        "FEATURES_COUNTER_DIR": str(counters),
+        "TICK_SCHEDULE": "0 0 0 1 1 *",
+        "AzureWebJobsStorage": azurite.connection_string,
+    }
+    host = DevHostProcess(APP, state_dir=tmp_path / "state", env=env, extra_args=["--store", "azure"]).start()
+    try:
+        client = Client(host, sdk, hub="FeaturesHub")
+        client.start_new("slow_fan_out", None, 2000)
+        client.wait_for(lambda: _executions(counters) >= 100, what="some activities")
+    finally:
+        azurite.stop()
+    assert host.process is not None
+    client.wait_for(lambda: "storage unreachable" in "".join(host.output), what="the outage to be noticed")
+    started = time.monotonic()
+    host.stop(timeout=30)
+    assert host.process.returncode is not None
+    assert time.monotonic() - started < 15
