@@ -52,9 +52,16 @@ async def load_job(client: Any, services: Services, job_id: str) -> JobFacts:
         raise JobNotFound(job_id)
     instance = await get_instance(client, job_id)
     live: list[Any] = []
+    summary: dict[str, Any] | None = None
     if instance is not None and instance.is_active and not is_final(record):
         live = await get_custom_statuses(client, running_partitions(instance.custom_status))
-    facts = JobFacts(job_id, record, instance, tuple(live))
+    elif instance is not None and instance.is_active:
+        # The job's last activity wrote its summary and then its final record; the orchestrator has not
+        # returned its output yet. The summary holds the rest of the finished job's view.
+        summary = await asyncio.to_thread(services.results.read_summary, job_id)
+        if summary is not None:
+            summary["summaryBlob"] = services.results.summary_name(job_id)
+    facts = JobFacts(job_id, record, instance, tuple(live), summary)
     return await _settle(services, facts)
 
 

@@ -7,7 +7,9 @@ Where a job's answer comes from:
 - running: the job orchestrator's custom status (counts of finished partitions, ids of running ones) plus
   each running partition's custom status (its live counts); partitions not started yet count as pending;
 - finished: the orchestrator's output, which is exact; an orchestrator that crashed (runtime status Failed)
-  is a `failed` job with the crash message as its reason, a terminated one is `cancelled`.
+  is a `failed` job with the crash message as its reason, a terminated one is `cancelled`;
+- finished, the orchestrator not returned yet: the final record, with the summary blob written before it
+  (the same values as the output).
 """
 
 from __future__ import annotations
@@ -153,6 +155,9 @@ class JobFacts:
     instance: Instance | None = None
     live_partitions: tuple[Any, ...] = ()
     """Custom statuses of the partitions the job's custom status lists as running."""
+    summary: Mapping[str, Any] | None = None
+    """The job's summary blob (with its `summaryBlob` name), read only when the final record is written but
+    the orchestration has not returned yet: it holds what the orchestrator's output will."""
 
 
 @dataclass(frozen=True)
@@ -180,7 +185,8 @@ def derive_status(facts: JobFacts) -> JobStatus:
     reason = record.reason
     started = iso(record.start_time)
     ended = iso(record.end_time)
-    if instance is None or (record.state in _FINISHED_RECORD_STATES and instance.is_active):
+    returning = instance is not None and record.state in _FINISHED_RECORD_STATES and instance.is_active
+    if instance is None or (returning and facts.summary is None):
         # Not started yet; or the final record is written, just before the orchestrator returns: exact.
         return JobStatus(
             state, cancel_requested, counts, reason, started, ended, record.state in _FINISHED_RECORD_STATES
@@ -188,7 +194,11 @@ def derive_status(facts: JobFacts) -> JobStatus:
     custom = instance.custom_status if isinstance(instance.custom_status, Mapping) else {}
     cancel_requested = cancel_requested or custom.get("state") == "cancelling"
     output = instance.output if isinstance(instance.output, Mapping) else None
-    if instance.runtime_status == "Completed" and output is not None:
+    if returning:
+        # The summary is written before the final record, so a client that sees the final state also sees the
+        # failed tasks and the reduce output, as it will once the orchestrator has returned.
+        output = facts.summary
+    if output is not None and (returning or instance.runtime_status == "Completed"):
         state = output["state"] if output.get("state") in API_STATES else JobState.FAILED.value
         listed = output.get("failedTasks")
         return JobStatus(

@@ -390,7 +390,9 @@ class _Parser:
                 if obj.get(name) is not None:
                     self.add(f"{path}.{name}", f"only command tasks (with 'commandLine') take '{name}'")
         max_retries = timeout = None
-        if len(obj) > 3:  # most tasks are id, handler and input: skip looking for the optional fields
+        # Most tasks have neither field, so the lookups are skipped; by name, not by counting keys: a task of
+        # just id, commandLine and timeoutSeconds has as many keys as one of id, handler and input.
+        if "maxRetryCount" in obj or "timeoutSeconds" in obj:
             max_retries = self.integer(obj, path, "maxRetryCount", 0, MAX_RETRY_COUNT_LIMIT)
             timeout = self.number(obj, path, "timeoutSeconds", 0, MAX_TASK_TIMEOUT_SECONDS, positive=True)
 

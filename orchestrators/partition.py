@@ -76,12 +76,14 @@ class PartitionState:
         for task_id in task_ids:
             self.record(task_id, TaskState.SKIPPED)
 
-    def fail(self, task_id: str, error: str, started_at: str | None, ended_at: str | None) -> None:
-        """The task failed for good: it and everything that depends on it are settled."""
+    def fail(self, task_id: str, error: str, started_at: str | None, ended_at: str | None, outcome: Any = None) -> None:
+        """The task failed for good: it and everything that depends on it are settled. A result the failed
+        attempt returned (a command's exit code and where its logs are) is kept in its record."""
         skipped = self.scheduler.mark_failed(task_id)
         if len(self.failed) < wire.MAX_LISTED_FAILURES:
             self.failed.append(task_id)
-        self.record(task_id, TaskState.FAILED, error=error, startedAt=started_at, endedAt=ended_at)
+        kept = {k: outcome[k] for k in ("result", "resultBlob") if k in outcome} if isinstance(outcome, dict) else {}
+        self.record(task_id, TaskState.FAILED, error=error, startedAt=started_at, endedAt=ended_at, **kept)
         self.skip(skipped)
 
     def take_batch(self) -> wire.RecordTasksInput:
@@ -214,7 +216,7 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
                 else:
                     start(retry)
             else:
-                state.fail(task_id, _error_of(outcome), started_at, ended_at)
+                state.fail(task_id, _error_of(outcome), started_at, ended_at, outcome)
                 if terminate_on_failure and not stopping:
                     terminated = stopping = True
                     state.skip(state.scheduler.skip_all_pending())

@@ -108,10 +108,16 @@ class BatchHost:
 
 
 def start_batch_host(
-    azurite: Azurite, state_dir: Path, env: Mapping[str, str] | None = None, *, manual_clock: bool = False
+    azurite: Azurite,
+    state_dir: Path,
+    env: Mapping[str, str] | None = None,
+    *,
+    manual_clock: bool = False,
+    script_root: Path = REPO_ROOT,
 ) -> BatchHost:
-    """Start devhost on the repository's function app, with storage in `azurite` and durable state in
-    `state_dir`. `env` adds or overrides app settings. Stop it with `BatchHost.close()`."""
+    """Start devhost on a function app (the repository's own, unless `script_root` names another), with
+    storage in `azurite` and durable state in `state_dir`. `env` adds or overrides app settings. Stop it with
+    `BatchHost.close()`; a new host on the same `state_dir` and `azurite` carries on the old one's work."""
     settings = {
         "AzureWebJobsStorage": azurite.connection_string,
         "BATCH_ALLOW_COMMAND_TASKS": "true",
@@ -119,7 +125,7 @@ def start_batch_host(
         "BATCH_WORK_DIR": str(state_dir / "work"),
         **(env or {}),
     }
-    process = DevHostProcess(REPO_ROOT, state_dir=state_dir, env=settings, manual_clock=manual_clock)
+    process = DevHostProcess(script_root, state_dir=state_dir, env=settings, manual_clock=manual_clock)
     process.start()
     return BatchHost(process, azurite)
 

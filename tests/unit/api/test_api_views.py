@@ -130,6 +130,23 @@ def test_a_final_record_wins_while_the_orchestrator_returns() -> None:
     assert status.state == "succeeded" and status.counts == TaskCounts(3, 0, 0, 3, 0, 0)
 
 
+def test_a_final_record_with_its_summary_is_the_finished_view_while_the_orchestrator_returns() -> None:
+    final = JobRecord("j", JobState.FAILED, CREATED, task_counts=RecordCounts(total=3, succeeded=2, failed=1))
+    summary = {
+        "state": "failed",
+        "reason": "1 of 3 tasks failed",
+        "taskCounts": counts(3, 0, 0, 2, 1, 0),
+        "failedTasks": ["c"],
+        "reduce": None,
+        "summaryBlob": "j/summary.json",
+    }
+    facts = JobFacts("j", final, Instance("Running", {"state": "running"}), summary=summary)
+    view = job_view(facts, LINKS, RESULTS)
+    assert view["state"] == "failed" and view["reason"] == "1 of 3 tasks failed"
+    assert view["failedTasks"] == ["c"] and view["reduce"] is None
+    assert view["results"]["summaryBlob"] == "j/summary.json"
+
+
 def test_view_has_links_results_and_times() -> None:
     view = job_view(JobFacts("j", record(JobState.PENDING)), LINKS, RESULTS)
     assert view["links"] == {

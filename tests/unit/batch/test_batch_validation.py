@@ -128,6 +128,12 @@ def test_task_overrides_and_effective_values() -> None:
     assert (spec.retry_count_for(b), spec.timeout_for(b)) == (3, 0.5)
 
 
+def test_an_override_is_read_in_a_task_of_three_fields() -> None:
+    spec = parse(job(command("c", timeoutSeconds=1), task("t", maxRetryCount=2)))
+    c, t = spec.tasks
+    assert (c.timeout_seconds, t.max_retry_count) == (1.0, 2)
+
+
 def test_null_optional_fields_mean_absent() -> None:
     spec = parse(job(task("a", input=None, dependsOn=None, maxRetryCount=None), reduce=None, id=None))
     assert spec.id == "generated-1" and spec.reduce is None and spec.tasks[0].depends_on == ()

@@ -1,0 +1,72 @@
+"""The function app of the job feature tests: the Durable Batch blueprint, registered exactly as the
+repository's own function_app.py does, with task handlers that make behaviour observable.
+
+Handlers record their calls (and concurrency) in files under `BATCH_FEATURES_DIR`; see `probes`.
+"""
+
+import os
+import time
+from typing import Any
+
+import azure.durable_functions as df
+
+from app.blueprint import create_blueprint
+from app.settings import Settings
+from batch.handlers import ResultsView, TaskContext, TaskHandlers
+from tests.apps.batch_features import probes
+
+handlers = TaskHandlers()
+
+
+class FlakyError(RuntimeError):
+    """The failure `test.flaky` and `test.fail` raise on purpose."""
+
+
+@handlers.task("test.echo")
+def echo(value: Any, ctx: TaskContext) -> Any:
+    probes.count_call(ctx.job_id, ctx.task_id)
+    return value
+
+
+@handlers.task("test.flaky")
+def flaky(value: dict[str, Any], ctx: TaskContext) -> dict[str, Any]:
+    """Fails its first `fails` calls, counted across processes (not `ctx.attempt`: the calls that really ran)."""
+    call = probes.count_call(ctx.job_id, ctx.task_id)
+    if call <= int(value["fails"]):
+        raise FlakyError(f"call {call} of {ctx.task_id} fails on purpose")
+    return {"value": value.get("value", 0), "calls": call, "attempt": ctx.attempt}
+
+
+@handlers.task("test.fail")
+def fail(value: Any, ctx: TaskContext) -> None:
+    probes.count_call(ctx.job_id, ctx.task_id)
+    raise FlakyError(f"{ctx.task_id} always fails")
+
+
+@handlers.task("test.sleep")
+def sleep(value: dict[str, Any], ctx: TaskContext) -> Any:
+    probes.count_call(ctx.job_id, ctx.task_id)
+    time.sleep(float(value["seconds"]))
+    return value
+
+
+@handlers.task("test.concurrency")
+def concurrency(value: dict[str, Any], ctx: TaskContext) -> dict[str, Any]:
+    with probes.running(str(value["key"])):
+        time.sleep(float(value["seconds"]))
+    return {"value": value.get("value", 0)}
+
+
+@handlers.task("test.sum")
+def total(results: ResultsView) -> dict[str, Any]:
+    """The reduce: the sum of the tasks' `value`s, in task order as the view gives them."""
+    ids: list[str] = []
+    values = 0
+    for task_id, result in results:
+        ids.append(task_id)
+        values += result["value"]
+    return {"sum": values, "count": len(results), "first": ids[:3], "input": results.input}
+
+
+app = df.DFApp()
+app.register_functions(create_blueprint(handlers, Settings.from_environ(os.environ)))

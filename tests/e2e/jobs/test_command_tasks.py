@@ -1,0 +1,161 @@
+"""Command tasks through the job API: files in and out of Blob Storage, logs, exit codes, the environment a
+command sees, cancel killing it, and the app setting that allows them at all."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from azure.core.exceptions import ResourceExistsError
+from azure.storage.blob import BlobServiceClient, ContainerClient
+
+from devtools.azurite import Azurite
+from tests.e2e.jobs.support import (
+    FeaturesHost,
+    echo,
+    pid_sleeper,
+    process_is_gone,
+    read_pid,
+    start_features_host,
+)
+
+pytestmark = pytest.mark.e2e
+
+CONTAINER = "batch-results"
+SCRIPT = """\
+import json, os, pathlib, sys
+out = pathlib.Path("out")
+(out / "sub").mkdir(parents=True)
+(out / "a.txt").write_text("alpha " + sys.argv[1])
+(out / "sub" / "b.txt").write_text("beta")
+pathlib.Path("not-an-output.log").write_text("left behind")
+sys.stdout.write(("x" * 99 + "\\n") * 1000)  # 100,000 bytes: more than the 64 KiB kept
+print(json.dumps({"cwd": os.getcwd(), "env": dict(os.environ)}))
+print("the end of stderr", file=sys.stderr)
+sys.exit(int(sys.argv[2]))
+"""
+
+
+def results_container(host: FeaturesHost) -> ContainerClient:
+    blobs = BlobServiceClient.from_connection_string(host.azurite.connection_string).get_container_client(CONTAINER)
+    with contextlib.suppress(ResourceExistsError):
+        blobs.create_container()
+    return blobs
+
+
+def text_of(blobs: ContainerClient, name: str) -> str:
+    return blobs.download_blob(name).readall().decode()
+
+
+def test_command_tasks_get_their_files_keep_their_logs_and_upload_their_outputs(
+    features_host: FeaturesHost,
+) -> None:
+    job_id = features_host.unique_id("commands")
+    blobs = results_container(features_host)
+    script_blob = f"inputs/{job_id}/work.py"
+    blobs.upload_blob(script_blob, SCRIPT.encode())
+
+    def command(task_id: str, exit_code: int) -> dict[str, object]:
+        return {
+            "id": task_id,
+            "commandLine": [sys.executable, "tools/work.py", task_id, str(exit_code)],
+            "resourceFiles": [{"blob": script_blob, "path": "tools/work.py"}],
+            "outputFiles": ["out/**/*.txt"],
+            "environment": {"QUALITY": "high"},
+        }
+
+    view = features_host.run({"id": job_id, "tasks": [command("ok", 0), command("bad", 3)]})
+    assert view["state"] == "failed", view
+    assert view["taskCounts"]["succeeded"] == 1 and view["taskCounts"]["failed"] == 1, view
+    assert view["failedTasks"] == ["bad"]
+
+    ok = features_host.task(job_id, "ok")
+    prefix = f"{job_id}/tasks/ok/"
+    assert ok["state"] == "succeeded" and ok["attempts"] == 1
+    assert ok["result"] == {
+        "exitCode": 0,
+        "stdoutBlob": f"{prefix}stdout.txt",
+        "stderrBlob": f"{prefix}stderr.txt",
+        "outputFiles": [f"{prefix}outputs/out/a.txt", f"{prefix}outputs/out/sub/b.txt"],
+    }
+    assert text_of(blobs, f"{prefix}outputs/out/a.txt") == "alpha ok"
+    assert text_of(blobs, f"{prefix}outputs/out/sub/b.txt") == "beta"
+    assert text_of(blobs, f"{prefix}stderr.txt") == "the end of stderr\n"
+    stdout = text_of(blobs, f"{prefix}stdout.txt")
+    assert len(stdout) == 64 * 1024 and stdout.startswith("x"), "the tail of stdout, 64 KiB"
+    seen = json.loads(stdout.splitlines()[-1])
+    env = seen["env"]
+    assert env["QUALITY"] == "high"
+    assert env["BATCH_TASK_ID"] == "ok" and env["BATCH_TASK_WORKING_DIR"] == seen["cwd"]
+    # The worker's storage connection string (with the account key) is not the command's business.
+    assert "AzureWebJobsStorage" not in env
+    account_key = dict(
+        part.split("=", 1) for part in features_host.azurite.connection_string.split(";") if "=" in part
+    )["AccountKey"]
+    assert not [name for name, value in env.items() if account_key in value]
+
+    bad = features_host.tasks_of(job_id)["bad"]
+    assert bad["state"] == "failed" and bad["attempts"] == 1
+    assert bad["error"] == "exit code 3; stderr ends with: the end of stderr"
+    # A failed command's logs and outputs are kept too, and its record says where: they often say why.
+    bad_prefix = f"{job_id}/tasks/bad/"
+    assert features_host.task(job_id, "bad")["result"] == {
+        "exitCode": 3,
+        "stdoutBlob": f"{bad_prefix}stdout.txt",
+        "stderrBlob": f"{bad_prefix}stderr.txt",
+        "outputFiles": [f"{bad_prefix}outputs/out/a.txt", f"{bad_prefix}outputs/out/sub/b.txt"],
+    }
+    assert text_of(blobs, f"{bad_prefix}outputs/out/a.txt") == "alpha bad"
+    assert json.loads(text_of(blobs, f"{bad_prefix}stdout.txt").splitlines()[-1])["env"]["BATCH_TASK_ID"] == "bad"
+    names = set(blobs.list_blob_names(name_starts_with=f"{job_id}/tasks/"))
+    assert not [name for name in names if name.endswith("not-an-output.log")]
+
+
+def test_cancel_kills_a_running_command(features_host: FeaturesHost, tmp_path: Path) -> None:
+    job_id = features_host.unique_id("cancel")
+    pid_file = tmp_path / "command.pid"
+    tasks = [pid_sleeper("slow", pid_file, 60), echo("next"), echo("after", dependsOn=["slow"])]
+    assert features_host.submit({"id": job_id, "maxParallelTasks": 1, "tasks": tasks}).status_code == 202
+    features_host.wait_until(lambda: read_pid(pid_file) is not None, what="the command to start")
+    pid = read_pid(pid_file)
+    assert pid is not None and not process_is_gone(pid)
+
+    started = time.monotonic()
+    response = features_host.post(f"/jobs/{job_id}/cancel")
+    assert response.status_code == 202, response.text
+    view = features_host.wait_for_job(job_id, timeout=10)
+    assert view["state"] == "cancelled", view
+    features_host.wait_until(lambda: process_is_gone(pid), timeout=5, what="the command to be killed")
+    assert time.monotonic() - started < 6
+    assert view["reason"] == "the job was cancelled"
+    assert view["taskCounts"] == {"total": 3, "pending": 0, "running": 0, "succeeded": 0, "failed": 1, "skipped": 2}
+    records = features_host.tasks_of(job_id)
+    assert records["slow"]["state"] == "failed"
+    assert records["slow"]["error"] == "abandoned: the job was cancelled"
+    for task in ("next", "after"):
+        assert (records[task]["state"], records[task]["attempts"]) == ("skipped", 0)
+        assert features_host.calls(job_id, task) == 0
+
+
+def test_a_host_without_the_setting_refuses_command_tasks(azurite: Azurite, tmp_path: Path) -> None:
+    # Empty is how an absent setting reads (the test process's own environment could hold the variable).
+    host = start_features_host(azurite, tmp_path, {"BATCH_ALLOW_COMMAND_TASKS": ""})
+    try:
+        job_id = host.unique_id("refused")
+        spec = {"id": job_id, "tasks": [echo("fine"), {"id": "cmd", "commandLine": [sys.executable, "-V"]}]}
+        response = host.submit(spec)
+        assert response.status_code == 400, response.text
+        error = response.json()["error"]
+        assert error["code"] == "invalidJobSpec"
+        details = {detail["path"]: detail["message"] for detail in error["details"]}
+        assert list(details) == ["tasks[1].commandLine"]
+        assert "BATCH_ALLOW_COMMAND_TASKS" in details["tasks[1].commandLine"]
+        assert host.get(f"/jobs/{job_id}").status_code == 404
+        # Handler tasks are unaffected.
+        assert host.run({"id": job_id, "tasks": [echo("fine")]})["state"] == "succeeded"
+    finally:
+        host.close()

@@ -1,0 +1,97 @@
+"""A host killed (SIGKILL) in the middle of a job, and a new one on the same durable state and storage: the job
+completes, and no finished task's result is lost."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from devtools.azurite import Azurite
+from tests.e2e.batch_host import BatchHost
+from tests.e2e.jobs.support import child_processes, process_is_gone, start_features_host
+
+pytestmark = pytest.mark.e2e
+
+TASKS = 600
+
+
+def read_results(work: tuple[BatchHost, str, range]) -> dict[str, Any]:
+    """Every listed task's result through `GET /api/jobs/{id}/tasks/{taskId}`, on a session of its own."""
+    host, job_id, numbers = work
+    found: dict[str, Any] = {}
+    with requests.Session() as session:
+        for n in numbers:
+            response = session.get(host.url(f"/jobs/{job_id}/tasks/t{n:03d}"), timeout=60)
+            assert response.status_code == 200, response.text
+            task = response.json()
+            assert task["state"] == "succeeded" and task["resultError"] is None, task
+            found[task["id"]] = task["result"]
+    return found
+
+
+def test_a_job_survives_a_host_crash_without_losing_results(azurite: Azurite, tmp_path: Path) -> None:
+    # Two worker processes, as the main job runs: a crash of the host must take its workers down with it.
+    settings = {"FUNCTIONS_WORKER_PROCESS_COUNT": "2"}
+    first = start_features_host(azurite, tmp_path, settings)
+    job_id = first.unique_id("crash")
+    spec = {
+        "id": job_id,
+        "maxParallelTasks": 20,
+        "tasks": [
+            {"id": f"t{n:03d}", "handler": "test.sleep", "input": {"seconds": 0.02, "value": n}} for n in range(TASKS)
+        ],
+        "reduce": {"handler": "test.sum"},
+    }
+    try:
+        assert first.submit(spec).status_code == 202
+        first.wait_until(
+            lambda: first.get(f"/jobs/{job_id}").json()["taskCounts"]["succeeded"] >= 100,
+            what="a hundred tasks to succeed",
+        )
+        recorded = first.tasks_of(job_id, "succeeded")
+        assert first.process.process is not None
+        workers = child_processes(first.process.process.pid)
+    finally:
+        first.process.kill()
+        first.http.close()
+    assert len(recorded) < TASKS, "the job finished before the crash: the test proves nothing"
+    assert len(workers) >= 2, workers
+    first.wait_until(
+        lambda: all(process_is_gone(pid) for pid in workers), timeout=10, what="the workers to end with their host"
+    )
+
+    second = start_features_host(azurite, tmp_path, settings)
+    try:
+        view = second.wait_for_job(job_id, timeout=60)
+        assert view["state"] == "succeeded", (view, second.tasks_of(job_id, "failed"))
+        assert view["taskCounts"] == {
+            "total": TASKS,
+            "pending": 0,
+            "running": 0,
+            "succeeded": TASKS,
+            "failed": 0,
+            "skipped": 0,
+        }
+        # The reduce read every task's result from the results blobs: none missing, none twice.
+        assert view["reduce"]["result"]["sum"] == sum(range(TASKS))
+        assert view["reduce"]["result"]["count"] == TASKS
+        records = second.tasks_of(job_id)
+        assert len(records) == TASKS and {r["state"] for r in records.values()} == {"succeeded"}
+        assert {r["attempts"] for r in records.values()} == {1}
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            found = pool.map(read_results, [(second, job_id, range(k, TASKS, 4)) for k in range(4)])
+        results = {task_id: result for part in found for task_id, result in part.items()}
+        assert results == {f"t{n:03d}": {"seconds": 0.02, "value": n} for n in range(TASKS)}
+        # What the first host had recorded as done stays done: it did not run again.
+        for task_id, before in recorded.items():
+            assert records[task_id]["startedAt"] == before["startedAt"], (before, records[task_id])
+        calls = [second.calls(job_id, f"t{n:03d}") for n in range(TASKS)]
+        assert min(calls) >= 1, "a task never ran"
+        # At least once, and again only for what was in flight at the kill: at most maxParallelTasks.
+        assert sum(calls) - TASKS <= 20, f"{sum(calls) - TASKS} tasks ran twice"
+    finally:
+        second.close()
