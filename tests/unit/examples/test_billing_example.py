@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
+from batch.testing import ListResults
 from examples.billing.pricing import (
     METERS,
     compute_invoice,
@@ -21,19 +21,6 @@ from examples.billing.usage import customer_profile
 from examples.errors import InvalidInput
 
 pytestmark = pytest.mark.unit
-
-
-class ListResults:
-    """A ResultsView over a list, as the reduce sees a job's results."""
-
-    def __init__(self, items: list[tuple[str, Any]]) -> None:
-        self._items = items
-
-    def __iter__(self) -> Iterator[tuple[str, Any]]:
-        return iter(self._items)
-
-    def __len__(self) -> int:
-        return len(self._items)
 
 
 def amounts(lines: list[dict[str, Any]]) -> list[tuple[int, int, int]]:

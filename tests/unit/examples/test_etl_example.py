@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from batch.testing import ListResults
 from examples.errors import CorruptPartition, InvalidInput
 from examples.etl.clean import clean_partition
 from examples.etl.data import REGIONS, partition_csv
@@ -16,19 +16,6 @@ from examples.etl.tasks import aggregate, clean, report
 pytestmark = pytest.mark.unit
 
 HEADER = "order_id,date,store,sku,quantity,unit_price,currency\n"
-
-
-class ListResults:
-    """A ResultsView over a list, as the reduce sees a job's results."""
-
-    def __init__(self, items: list[tuple[str, Any]]) -> None:
-        self._items = items
-
-    def __iter__(self) -> Iterator[tuple[str, Any]]:
-        return iter(self._items)
-
-    def __len__(self) -> int:
-        return len(self._items)
 
 
 @pytest.mark.parametrize(

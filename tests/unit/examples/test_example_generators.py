@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from batch.handlers import TaskContext
+from batch.testing import ListResults
 from examples.billing import generate as billing_generate
 from examples.etl import generate as etl_generate
 from examples.handlers import all_handlers
@@ -30,19 +31,6 @@ MAINS = {
     "risk": risk_generate.main,
     "etl": etl_generate.main,
 }
-
-
-class ListResults:
-    """A ResultsView over a list, as the reduce sees a job's results."""
-
-    def __init__(self, items: list[tuple[str, Any]]) -> None:
-        self._items = items
-
-    def __iter__(self) -> Iterator[tuple[str, Any]]:
-        return iter(self._items)
-
-    def __len__(self) -> int:
-        return len(self._items)
 
 
 def topological_order(spec: dict[str, Any]) -> list[dict[str, Any]]:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from fractions import Fraction
 from typing import Any
 
 import numpy as np
 import pytest
 
+from batch.testing import ListResults
 from examples.errors import InexactCombination, InvalidInput
 from examples.risk.portfolio import make_portfolio, simulate_losses
 from examples.risk.tail import TaskTail, combine, parse_level, tail_count, tail_size, var_es
@@ -18,19 +18,6 @@ from examples.risk.tasks import aggregate, simulate
 pytestmark = pytest.mark.unit
 
 LEVELS = ["0.95", "0.99"]
-
-
-class ListResults:
-    """A ResultsView over a list, as the reduce sees a job's results."""
-
-    def __init__(self, items: list[tuple[str, Any]]) -> None:
-        self._items = items
-
-    def __iter__(self) -> Iterator[tuple[str, Any]]:
-        return iter(self._items)
-
-    def __len__(self) -> int:
-        return len(self._items)
 
 
 def task_input(task: int, *, seed: int = 11, scenarios: int = 400, tail: int | None = None) -> dict[str, Any]:
