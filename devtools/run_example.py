@@ -42,6 +42,15 @@ def call(method: str, url: str, body: Any = None) -> tuple[int, Any]:
         return error.code, json.loads(text) if text else None
 
 
+def abbreviated(value: Any, items: int = 3) -> Any:
+    """The value with long lists cut to their first few items, so a summary fits on a screen."""
+    if isinstance(value, dict):
+        return {k: abbreviated(v, items) for k, v in value.items()}
+    if isinstance(value, list) and len(value) > items:
+        return [abbreviated(v, items) for v in value[:items]] + [f"... {len(value) - items} more"]
+    return value
+
+
 def follow(base: str, job_id: str) -> dict[str, Any]:
     """Poll the job until it finishes, with a progress bar of finished tasks and the counts beside it."""
     bar: tqdm[Any] | None = None
@@ -108,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
                 results = ResultStore.from_settings({"AzureWebJobsStorage": azurite.connection_string})
                 output = json.loads(results.read_blob(str(reduce["resultBlob"])))
             print(f"Revenue summary (the reduce step's output, {reduce.get('resultBlob') or 'inline'}):")
-            print(json.dumps(output, indent=2)[:3000])
+            print(json.dumps(abbreviated(output), indent=2))
         elif reduce:
             print(f"The reduce step failed: {reduce.get('error')}")
         print("\nWhere the results are:")
