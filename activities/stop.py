@@ -1,7 +1,8 @@
-"""STOP_PARTITIONS: raise the stop event on a job's running partition orchestrations.
+"""STOP_PARTITIONS: raise the stop event on a job's running child orchestrations: the job's partition groups,
+a group's partitions, or (from a group whose partition stopped under `terminateJob`) the job itself.
 
-The event's data is the reason (`cancel` or `terminate`) the partition orchestrator reads. A partition that
-already finished is gone or unknown to the Durable client; that is what stopping wanted, so it is skipped.
+The event's data is the reason (`cancel` or `terminate`) the orchestrators read. An instance that already
+finished is gone or unknown to the Durable client; that is what stopping wanted, so it is skipped.
 """
 
 from __future__ import annotations

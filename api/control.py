@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import math
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,16 +19,17 @@ from api.views import (
     derive_status,
     partition_total,
     read_counts,
-    running_partitions,
+    running_children,
 )
 from app.services import Services
 from batch import wire
+from batch.plan import group_count
 from batch.states import TaskCounts
 from storage.jobs import JOB_STATE_RANK, JobRecord, JobState
 
 _FINAL_RANK = JOB_STATE_RANK[JobState.SUCCEEDED]
-# Partition histories are purged this many at a time; the loop goes on past the expected count while
-# purges still find instances (the partition size may have changed since the job ran).
+# Partition and group histories are purged this many at a time; the loop goes on past the expected count
+# while purges still find instances (the partition or group size may have changed since the job ran).
 _PURGE_BATCH = 16
 
 
@@ -46,7 +48,8 @@ def is_final(record: JobRecord) -> bool:
 
 
 async def load_job(client: Any, services: Services, job_id: str) -> JobFacts:
-    """The job's record and orchestration status, with running partitions' statuses; `JobNotFound`."""
+    """The job's record and orchestration status, with its running groups' and their running partitions'
+    statuses; `JobNotFound`."""
     record = await asyncio.to_thread(services.jobs.get_job, job_id)
     if record is None:
         raise JobNotFound(job_id)
@@ -54,7 +57,9 @@ async def load_job(client: Any, services: Services, job_id: str) -> JobFacts:
     live: list[Any] = []
     summary: dict[str, Any] | None = None
     if instance is not None and instance.is_active and not is_final(record):
-        live = await get_custom_statuses(client, running_partitions(instance.custom_status))
+        groups = await get_custom_statuses(client, running_children(instance.custom_status))
+        partitions = [pid for group in groups for pid in running_children(group)]
+        live = [*groups, *await get_custom_statuses(client, partitions)]
     elif instance is not None and instance.is_active:
         # The job's last activity wrote its summary and then its final record; the orchestrator has not
         # returned its output yet. The summary holds the rest of the finished job's view.
@@ -137,8 +142,9 @@ async def _cancel_unstarted(services: Services, record: JobRecord, now: datetime
 
 
 async def delete_job(client: Any, services: Services, job_id: str) -> None:
-    """Purge the job's and its partitions' orchestration histories, then its task records and blobs, and its
-    record last, so a delete that stopped half-way is finished by the next one. `JobConflict` while it runs."""
+    """Purge the orchestration histories of the job's partitions, its groups and the job, then its task records
+    and blobs, and its record last, so a delete that stopped half-way is finished by the next one (the job's
+    history, purged after its children's, says how many there were). `JobConflict` while it runs."""
     record = await asyncio.to_thread(services.jobs.get_job, job_id)
     if record is None:
         raise JobNotFound(job_id)
@@ -148,18 +154,25 @@ async def delete_job(client: Any, services: Services, job_id: str) -> None:
             f"job {job_id!r} is still running: cancel it (POST .../cancel), wait until it ends, then delete it",
             "jobRunning",
         )
-    expected = _partition_count(services, record, instance)
-    start = 0
-    while True:
-        ids = [wire.partition_instance_id(job_id, n) for n in range(start, start + _PURGE_BATCH)]
-        deleted = await purge(client, ids)
-        start += _PURGE_BATCH
-        if start >= expected and deleted == 0:
-            break
+    partitions = _partition_count(services, record, instance)
+    await _purge_numbered(client, lambda n: wire.partition_instance_id(job_id, n), partitions)
+    known_groups = partition_total(instance.custom_status, "groups") if instance is not None else None
+    groups = max(group_count(partitions), known_groups or 0)
+    await _purge_numbered(client, lambda n: wire.group_instance_id(job_id, n), groups)
     await purge(client, [job_id])
     await asyncio.to_thread(services.tasks.delete_job, job_id)
     await asyncio.to_thread(services.results.delete_job, job_id)
     await asyncio.to_thread(services.jobs.delete_job, job_id)
+
+
+async def _purge_numbered(client: Any, instance_id: Callable[[int], str], expected: int) -> None:
+    """Purge instances 0, 1, ... of a kind: at least `expected`, and on while a batch still finds some."""
+    start = 0
+    while True:
+        deleted = await purge(client, [instance_id(n) for n in range(start, start + _PURGE_BATCH)])
+        start += _PURGE_BATCH
+        if start >= expected and deleted == 0:
+            break
 
 
 def _partition_count(services: Services, record: JobRecord, instance: Instance | None) -> int:

@@ -4,8 +4,9 @@ Pure functions of plain values: no I/O, so every rule here is tested without a h
 
 Where a job's answer comes from:
 - not started yet (no orchestration instance): the job record written at submit;
-- running: the job orchestrator's custom status (counts of finished partitions, ids of running ones) plus
-  each running partition's custom status (its live counts); partitions not started yet count as pending;
+- running: the job orchestrator's custom status (counts of finished partition groups, ids of running ones),
+  each running group's custom status (counts of its finished partitions, ids of its running ones) and each of
+  those partitions' custom status (its live counts); partitions not started yet count as pending;
 - finished: the orchestrator's output, which is exact; an orchestrator that crashed (runtime status Failed)
   is a `failed` job with the crash message as its reason, a terminated one is `cancelled`;
 - finished, the orchestrator not returned yet: the final record, with the summary blob written before it
@@ -83,8 +84,9 @@ def record_counts(record: JobRecord) -> TaskCounts:
 
 
 def compose_counts(total: int, finished: Any, live: Iterable[Any]) -> TaskCounts:
-    """A running job's counts: finished partitions' counts (summed, from the job's custom status) plus each
-    running partition's live counts; the job's tasks in neither (partitions not started) are pending.
+    """A running job's counts: finished groups' counts (summed, from the job's custom status) plus the
+    `taskCounts` of each custom status in `live`: a running group's (its finished partitions) and a running
+    partition's (its live counts); the job's tasks in none of them (partitions not started) are pending.
 
     `total` is the job's number of tasks as known at submit; the sum of the partitions wins if it is larger.
     """
@@ -103,8 +105,8 @@ def compose_counts(total: int, finished: Any, live: Iterable[Any]) -> TaskCounts
     )
 
 
-def running_partitions(custom_status: Any) -> list[str]:
-    """The instance ids of the partitions the job's custom status lists as running."""
+def running_children(custom_status: Any) -> list[str]:
+    """The instance ids a custom status lists as running: a job's running groups, a group's partitions."""
     if not isinstance(custom_status, Mapping):
         return []
     running = custom_status.get("running")
@@ -113,12 +115,12 @@ def running_partitions(custom_status: Any) -> list[str]:
     return [item for item in running if isinstance(item, str)]
 
 
-def partition_total(custom_status: Any) -> int | None:
-    """How many partitions the job has, if its custom status says."""
+def partition_total(custom_status: Any, kind: str = "partitions") -> int | None:
+    """How many partitions (`kind="groups"`: partition groups) the job has, if its custom status says."""
     if isinstance(custom_status, Mapping):
-        partitions = custom_status.get("partitions")
-        if isinstance(partitions, Mapping):
-            total = partitions.get("total")
+        children = custom_status.get(kind)
+        if isinstance(children, Mapping):
+            total = children.get("total")
             if isinstance(total, int) and not isinstance(total, bool) and total >= 0:
                 return total
     return None
@@ -153,8 +155,9 @@ class JobFacts:
     job_id: str
     record: JobRecord
     instance: Instance | None = None
-    live_partitions: tuple[Any, ...] = ()
-    """Custom statuses of the partitions the job's custom status lists as running."""
+    live_children: tuple[Any, ...] = ()
+    """Custom statuses of the groups the job's custom status lists as running, and of the partitions those
+    list as running."""
     summary: Mapping[str, Any] | None = None
     """The job's summary blob (with its `summaryBlob` name), read only when the final record is written but
     the orchestration has not returned yet: it holds what the orchestrator's output will."""
@@ -227,7 +230,7 @@ def derive_status(facts: JobFacts) -> JobStatus:
     if instance.runtime_status == "Pending":
         return JobStatus(JobState.PENDING.value, cancel_requested, counts, reason, started, ended, False)
     if custom:
-        counts = compose_counts(counts.total, custom.get("taskCounts"), facts.live_partitions)
+        counts = compose_counts(counts.total, custom.get("taskCounts"), facts.live_children)
     return JobStatus(JobState.RUNNING.value, cancel_requested, counts, reason, started, ended, False)
 
 

@@ -10,6 +10,7 @@ from typing import Any, NotRequired, TypedDict
 
 # Function names, as registered by the batch blueprint. Jobs cannot name these: only task handlers.
 JOB_ORCHESTRATOR = "batch_job"
+GROUP_ORCHESTRATOR = "batch_group"
 PARTITION_ORCHESTRATOR = "batch_partition"
 PREPARE_JOB = "batch_prepare_job"
 LOAD_PARTITION = "batch_load_partition"
@@ -29,6 +30,11 @@ MAX_LISTED_FAILURES = 100
 def partition_instance_id(job_id: str, partition: int) -> str:
     """Partitions are sub-orchestrations with ids derived from the job's, so the API can find them."""
     return f"{job_id}:p{partition:05d}"
+
+
+def group_instance_id(job_id: str, group: int) -> str:
+    """Partition groups are the job's sub-orchestrations (each runs a range of partitions), named like them."""
+    return f"{job_id}:g{group:04d}"
 
 
 class JobInput(TypedDict):
@@ -68,6 +74,22 @@ class PartitionInput(TypedDict):
     deadline: str | None  # ISO-8601 UTC, from the job orchestrator's clock
     onTaskFailure: str
     skipAll: NotRequired[bool]  # the job stopped before this partition started: record its tasks as skipped
+
+
+class GroupInput(TypedDict):
+    """A partition group's input: partitions `firstPartition` .. `firstPartition + partitions - 1` of the job,
+    run with at most `share` of the job's tasks at once in all."""
+
+    jobId: str
+    specHash: str
+    group: int
+    firstPartition: int
+    partitions: int
+    partitionSize: int
+    share: int
+    deadline: str | None  # ISO-8601 UTC, from the job orchestrator's clock
+    onTaskFailure: str
+    skipAll: NotRequired[bool]  # the job stopped before this group started: its partitions skip their tasks
 
 
 class LoadPartitionInput(TypedDict):
@@ -130,13 +152,24 @@ class RecordTasksInput(TypedDict):
     records: list[TaskRecord]
 
 
-class PartitionResult(TypedDict):
-    partition: int
+class ChildResult(TypedDict):
+    """What a partition, or a group of partitions, returns to the orchestrator that started it."""
+
     taskCounts: dict[str, int]
     failedTasks: list[str]  # at most MAX_LISTED_FAILURES
     terminated: bool  # a task failed under onTaskFailure=terminateJob
     timedOut: bool
     cancelled: bool
+
+
+class PartitionResult(ChildResult):
+    partition: int
+
+
+class GroupResult(ChildResult):
+    """The sums of the group's partitions' results (failedTasks: the first MAX_LISTED_FAILURES of them)."""
+
+    group: int
 
 
 class ReduceOutcome(TypedDict):
@@ -159,5 +192,5 @@ class FinishJobInput(TypedDict):
 
 class StopPartitionsInput(TypedDict):
     jobId: str
-    instanceIds: list[str]
+    instanceIds: list[str]  # running groups or partitions (and, from a group under terminateJob, the job)
     reason: str  # "cancel" (abandon running tasks) or "terminate" (let running tasks finish)

@@ -1,4 +1,5 @@
-"""The durable orchestrators: a job (orchestrators.job) and its partitions (orchestrators.partition).
+"""The durable orchestrators: a job (orchestrators.job), its partition groups (orchestrators.group) and their
+partitions (orchestrators.partition); the job and a group share their loop (orchestrators.fanout).
 
 They are deterministic and do no I/O: everything that touches storage or runs user code is an activity.
 """
@@ -8,14 +9,18 @@ from __future__ import annotations
 import azure.durable_functions as df
 
 from batch import wire
+from orchestrators.group import group_orchestrator
 from orchestrators.job import job_orchestrator
 from orchestrators.partition import partition_orchestrator
 
 
 def register(bp: df.Blueprint) -> None:
-    """Register both orchestrators under the names in `batch.wire`."""
+    """Register the orchestrators under the names in `batch.wire`."""
     bp.orchestration_trigger(context_name="context", orchestration=wire.JOB_ORCHESTRATOR)(
         _named(job_orchestrator, wire.JOB_ORCHESTRATOR)
+    )
+    bp.orchestration_trigger(context_name="context", orchestration=wire.GROUP_ORCHESTRATOR)(
+        _named(group_orchestrator, wire.GROUP_ORCHESTRATOR)
     )
     bp.orchestration_trigger(context_name="context", orchestration=wire.PARTITION_ORCHESTRATOR)(
         _named(partition_orchestrator, wire.PARTITION_ORCHESTRATOR)

@@ -109,6 +109,7 @@ def test_delete_is_refused_while_running_then_removes_everything(batch_host: Bat
     batch_host.wait_for_job(job_id, timeout=30)
     assert batch_host.results.read_job_spec(job_id) is not None
     assert batch_host.durable_status(wire.partition_instance_id(job_id, 0)).status_code == 200
+    assert batch_host.durable_status(wire.group_instance_id(job_id, 0)).status_code == 200
 
     response = batch_host.delete(f"/jobs/{job_id}")
     assert response.status_code == 204, response.text
@@ -116,6 +117,7 @@ def test_delete_is_refused_while_running_then_removes_everything(batch_host: Bat
     assert batch_host.get(f"/jobs/{job_id}/tasks").status_code == 404
     assert batch_host.durable_status(job_id).status_code == 404
     assert batch_host.durable_status(wire.partition_instance_id(job_id, 0)).status_code == 404
+    assert batch_host.durable_status(wire.group_instance_id(job_id, 0)).status_code == 404
     assert batch_host.results.read_job_spec(job_id) is None
     assert batch_host.tasks.query_tasks(job_id).records == []
     assert batch_host.delete(f"/jobs/{job_id}").status_code == 404

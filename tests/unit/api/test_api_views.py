@@ -19,7 +19,7 @@ from api.views import (
     job_view,
     partition_total,
     read_counts,
-    running_partitions,
+    running_children,
     task_view,
 )
 from batch.states import TaskCounts
@@ -59,10 +59,20 @@ def test_counts_read_defensively() -> None:
 
 
 def test_custom_status_helpers() -> None:
-    custom = {"running": ["j:p00001", 3], "partitions": {"total": 7, "finished": 2}}
-    assert running_partitions(custom) == ["j:p00001"]
-    assert partition_total(custom) == 7
-    assert running_partitions("x") == [] and partition_total({"partitions": {"total": -1}}) is None
+    custom = {"running": ["j:g0001", 3], "partitions": {"total": 70, "finished": 2}, "groups": {"total": 2}}
+    assert running_children(custom) == ["j:g0001"]
+    assert partition_total(custom) == 70 and partition_total(custom, "groups") == 2
+    assert running_children("x") == [] and partition_total({"partitions": {"total": -1}}) is None
+
+
+def test_running_counts_add_finished_groups_running_groups_and_their_live_partitions() -> None:
+    # Job: groups finished with 40 tasks; running group g1: partitions finished with 20 tasks, running
+    # partition p3: 10 tasks live; 30 tasks in partitions not started yet.
+    custom = {"state": "running", "taskCounts": counts(40, 0, 0, 39, 1, 0), "running": ["j:g0001"]}
+    group = {"taskCounts": counts(20, 0, 0, 18, 0, 2), "running": ["j:p00003"]}
+    partition = {"taskCounts": counts(10, 4, 5, 1, 0, 0)}
+    facts = JobFacts("j", record(total=100), Instance("Running", custom), (group, partition))
+    assert derive_status(facts).counts == TaskCounts(100, 4 + 30, 5, 39 + 18 + 1, 1, 2)
 
 
 def test_not_started_job_is_its_record() -> None:

@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 
 from batch import wire
-from batch.plan import plan_job
+from batch.plan import JobPlan, plan_job
 from batch.spec import JobSpec
 from batch.validation import parse_job
+from orchestrators.group import group_orchestrator
 from orchestrators.job import job_orchestrator
 from orchestrators.partition import partition_orchestrator
 from tests.unit.orchestrators.simulator import Simulator
@@ -31,6 +32,7 @@ class FakeBatch:
         self.finished: dict[str, Any] | None = None
         self.stops: list[dict[str, Any]] = []
         self.reduced = 0
+        self.plans: dict[int, JobPlan] = {}
         self.sim: Simulator
 
     def activities(self) -> dict[str, Any]:
@@ -44,8 +46,14 @@ class FakeBatch:
             wire.STOP_PARTITIONS: self.stop,
         }
 
+    def plan(self, partition_size: int) -> JobPlan:
+        # Planned once per size: the real activities plan each time, but here it would dominate the run time.
+        if partition_size not in self.plans:
+            self.plans[partition_size] = plan_job(self.spec, partition_size)
+        return self.plans[partition_size]
+
     def prepare(self, request: dict[str, Any]) -> dict[str, Any]:
-        plan = plan_job(self.spec, request["partitionSize"])
+        plan = self.plan(request["partitionSize"])
         return {
             "totalTasks": len(self.spec.tasks),
             "partitionSizes": [p.size for p in plan.partitions],
@@ -58,7 +66,7 @@ class FakeBatch:
         }
 
     def load(self, request: dict[str, Any]) -> list[dict[str, Any]]:
-        plan = plan_job(self.spec, request["partitionSize"])
+        plan = self.plan(request["partitionSize"])
         return [
             {
                 "index": i,
@@ -103,7 +111,11 @@ class FakeBatch:
 
 def simulate(fake: FakeBatch, **kwargs: Any) -> Simulator:
     sim = Simulator(
-        {wire.JOB_ORCHESTRATOR: job_orchestrator, wire.PARTITION_ORCHESTRATOR: partition_orchestrator},
+        {
+            wire.JOB_ORCHESTRATOR: job_orchestrator,
+            wire.GROUP_ORCHESTRATOR: group_orchestrator,
+            wire.PARTITION_ORCHESTRATOR: partition_orchestrator,
+        },
         fake.activities(),
         **kwargs,
     )

@@ -1,0 +1,174 @@
+"""The loop the job (over its partition groups) and a group (over its partitions) share: run numbered child
+sub-orchestrations a few at a time, each with a share of a task-slot budget, until all have returned.
+
+The shares in use never add up to more than the budget: a finished child's share goes to the next child.
+On a stop (a cancel or terminate event, a child that stopped under `terminateJob`, the deadline) no child
+starts any more; running children get the same stop event through STOP_PARTITIONS (they stop themselves at
+the deadline), and children never started run once with `skipAll`, so their tasks are recorded as skipped.
+
+Used with `yield from` inside an orchestrator, so it is as deterministic as the orchestrator: no I/O, no
+wall clock, no randomness.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import azure.durable_functions as df
+
+from batch import wire
+from batch.plan import concurrency_shares
+from batch.states import TaskCounts
+from orchestrators.partition import event_reason
+
+# Bookkeeping activities touch storage: a passing outage must not fail a job that did all its work.
+STORAGE_RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=2_000, max_number_of_attempts=6)
+
+MIN_SHARE = 32
+"""Children run at once get at least this many task slots each when the budget allows: fewer partitions with
+larger shares replay less (a partition's replay cost grows with its history, and a larger share settles more
+tasks per replay). A group's budget is split the same way, so the partitions running at once in all are about
+as many as if the job ran them itself."""
+
+ZERO = TaskCounts(0, 0, 0, 0, 0, 0)
+
+CANCEL, TERMINATE, TIMEOUT, SKIP = "cancel", "terminate", "timeout", "skip"
+"""Why a fan-out stopped starting children: the stop event's reason, the deadline, or `skipAll`."""
+
+
+def children_at_once(children: int, budget: int) -> int:
+    """How many children run at the same time: one per MIN_SHARE slots of the budget, at least one."""
+    return max(1, min(children, budget // MIN_SHARE or 1))
+
+
+def read_counts(data: Mapping[str, Any]) -> TaskCounts:
+    """A child's `taskCounts`."""
+    return TaskCounts(
+        **{k: int(data.get(k, 0)) for k in ("total", "pending", "running", "succeeded", "failed", "skipped")}
+    )
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What a custom status is made of, after each step of the loop."""
+
+    stopping: str | None
+    finished: TaskCounts
+    """Counts of the children that returned."""
+    started: int
+    """Children 0 .. started - 1 have been started."""
+    running: tuple[int, ...]
+    running_ids: list[str]
+
+
+@dataclass(frozen=True)
+class Fanout:
+    """What to run: `children` sub-orchestrations of `orchestrator`, numbered from 0."""
+
+    job_id: str
+    orchestrator: str
+    children: int
+    budget: int
+    child_id: Callable[[int], str]
+    child_input: Callable[[int, int, bool], Mapping[str, Any]]
+    """(child, share, skip_all) -> the child's input."""
+    status: Callable[[Progress], Any]
+    """The custom status to show while the loop runs."""
+    deadline: datetime | None = None
+    skip_all: bool = False
+    """Run every child with `skipAll` (the parent stopped before this fan-out started)."""
+    report_terminate_to: str | None = None
+    """An instance to raise the `terminate` stop event on when a child stops under `terminateJob`: the job, so
+    its other groups stop now rather than when this group has returned."""
+
+
+@dataclass
+class Outcome:
+    """The children's results, summed, and why the loop stopped starting children (None: it did not)."""
+
+    counts: TaskCounts = ZERO
+    failed_tasks: list[str] = field(default_factory=list)
+    stopping: str | None = None
+    terminated: bool = False
+    """A child reported a task that failed under `terminateJob`."""
+    timed_out: bool = False
+
+
+def run_children(context: df.DurableOrchestrationContext, fanout: Fanout) -> Generator[Any, Any, Outcome]:
+    """Run all of `fanout`'s children under its budget; returns their summed results."""
+    at_once = children_at_once(fanout.children, max(1, fanout.budget))
+    free_shares = concurrency_shares(max(1, fanout.budget), at_once)
+    stop_event = context.wait_for_external_event(wire.CANCEL_EVENT)
+    deadline_timer = context.create_timer(fanout.deadline) if fanout.deadline is not None else None
+    running: dict[Any, tuple[int, int]] = {}  # sub-orchestration task -> (child, share)
+    outcome = Outcome(stopping=SKIP if fanout.skip_all else None)
+    started = 0
+
+    def start(child: int, share: int, *, skip_all: bool = False) -> Any:
+        request = dict(fanout.child_input(child, share, skip_all))
+        return context.call_sub_orchestrator(fanout.orchestrator, request, fanout.child_id(child))
+
+    def stop(instance_ids: list[str], reason: str) -> Any:
+        request: wire.StopPartitionsInput = {"jobId": fanout.job_id, "instanceIds": instance_ids, "reason": reason}
+        return context.call_activity_with_retry(wire.STOP_PARTITIONS, STORAGE_RETRY, request)
+
+    def add(child: int, result: Any) -> None:
+        if isinstance(result, Exception):
+            # A child that crashed leaves its tasks unaccounted for: the job cannot end well.
+            raise RuntimeError(f"{fanout.child_id(child)} of job {fanout.job_id} failed: {result}")
+        outcome.counts = outcome.counts + read_counts(result["taskCounts"])
+        room = wire.MAX_LISTED_FAILURES - len(outcome.failed_tasks)
+        outcome.failed_tasks.extend(result["failedTasks"][: max(0, room)])
+        outcome.timed_out = outcome.timed_out or bool(result.get("timedOut"))
+
+    while True:
+        while started < fanout.children and free_shares and outcome.stopping is None:
+            share = free_shares.pop()
+            running[start(started, share)] = (started, share)
+            started += 1
+        children = tuple(child for child, _ in running.values())
+        ids = [fanout.child_id(child) for child in children]
+        context.set_custom_status(fanout.status(Progress(outcome.stopping, outcome.counts, started, children, ids)))
+        if not running:
+            break
+        waiting = [*running]
+        if outcome.stopping is None:
+            waiting.append(stop_event)
+            if deadline_timer is not None:
+                waiting.append(deadline_timer)
+        yield context.task_any(waiting)
+
+        new_stop: str | None = None
+        child_terminated = False
+        for task in [t for t in running if t.is_completed]:
+            child, share = running.pop(task)
+            free_shares.append(share)
+            add(child, task.result)
+            if task.result["terminated"]:
+                outcome.terminated = True
+                child_terminated = child_terminated or outcome.stopping is None
+        if outcome.stopping is None:
+            if child_terminated:
+                new_stop = TERMINATE
+            elif stop_event.is_completed:
+                new_stop = CANCEL if event_reason(stop_event.result) == CANCEL else TERMINATE
+            elif deadline_timer is not None and deadline_timer.is_completed:
+                new_stop = TIMEOUT  # the children have the same deadline and stop themselves
+        if new_stop is not None:
+            outcome.stopping = new_stop
+            targets = [fanout.child_id(child) for child, _ in running.values()] if new_stop != TIMEOUT else []
+            if child_terminated and fanout.report_terminate_to is not None:
+                targets.append(fanout.report_terminate_to)
+            if targets:
+                yield stop(targets, new_stop)
+
+    # Children never started still owe their tasks a record: a quick pass marks them skipped.
+    if started < fanout.children:
+        skipped = list(range(started, fanout.children))
+        results = yield context.task_all([start(child, 1, skip_all=True) for child in skipped])
+        for child, result in zip(skipped, results, strict=True):
+            add(child, result)
+    return outcome

@@ -1,0 +1,71 @@
+"""The partition group orchestrator: runs a contiguous range of a job's partitions under its share of the
+parallelism cap, and returns their results summed, in the shape of a partition's result.
+
+It is the job's loop one level down (`orchestrators.fanout`): its history holds a few events per partition
+of the group, so neither it nor the job's history grows with the job. A stop event from the job reaches its
+running partitions through STOP_PARTITIONS; a partition that stops under `terminateJob` stops the group's
+other partitions and, through the same activity, the job's other groups.
+
+Deterministic: no I/O, no wall clock, no randomness.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from datetime import datetime
+from typing import Any, cast
+
+import azure.durable_functions as df
+
+from batch import wire
+from orchestrators.fanout import CANCEL, TIMEOUT, Fanout, Progress, run_children
+
+
+def group_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any, Any, wire.GroupResult]:
+    spec = cast(wire.GroupInput, context.get_input())
+    job_id, first = spec["jobId"], spec["firstPartition"]
+    deadline_text = spec.get("deadline")
+
+    def partition_input(child: int, share: int, skip_all: bool) -> wire.PartitionInput:
+        request: wire.PartitionInput = {
+            "jobId": job_id,
+            "specHash": spec["specHash"],
+            "partition": first + child,
+            "partitionSize": spec["partitionSize"],
+            "share": share,
+            "deadline": deadline_text,
+            "onTaskFailure": spec["onTaskFailure"],
+        }
+        if skip_all:
+            request["skipAll"] = True
+        return request
+
+    def status(progress: Progress) -> dict[str, Any]:
+        # The job's view adds these finished counts to the live counts of the partitions listed as running.
+        return {
+            "taskCounts": progress.finished.to_json(),
+            "partitions": {"total": spec["partitions"], "finished": progress.started - len(progress.running)},
+            "running": progress.running_ids,
+        }
+
+    fanout = Fanout(
+        job_id=job_id,
+        orchestrator=wire.PARTITION_ORCHESTRATOR,
+        children=spec["partitions"],
+        budget=spec["share"],
+        child_id=lambda child: wire.partition_instance_id(job_id, first + child),
+        child_input=partition_input,
+        status=status,
+        deadline=datetime.fromisoformat(deadline_text) if deadline_text else None,
+        skip_all=bool(spec.get("skipAll")),
+        report_terminate_to=job_id,
+    )
+    ran = yield from run_children(context, fanout)
+    return {
+        "group": spec["group"],
+        "taskCounts": ran.counts.to_json(),
+        "failedTasks": ran.failed_tasks,
+        "terminated": ran.terminated,
+        "timedOut": ran.timed_out or ran.stopping == TIMEOUT,
+        "cancelled": ran.stopping == CANCEL,
+    }
