@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import sys
+from datetime import UTC, datetime
 from typing import Any
+
+from batch.states import TaskCounts
+from batch.validation import parse_job
+from examples.handlers import all_handlers
+from storage.jobs import JobRecord, JobState, JobStore
 
 
 def invoice(n: int, **extra: Any) -> dict[str, Any]:
@@ -29,3 +35,17 @@ def billing_job(job_id: str | None, tasks: int = 3, *, reduce: bool = True) -> d
 def sleeper(task_id: str, seconds: float) -> dict[str, Any]:
     """A command task that sleeps: slow enough to cancel, or to delete while it runs."""
     return {"id": task_id, "commandLine": [sys.executable, "-c", f"import time; time.sleep({seconds})"]}
+
+
+def leave_pending_record(jobs: JobStore, spec: dict[str, Any]) -> None:
+    """What a submit leaves when it stops right after its first write: the pending record, nothing else."""
+    parsed = parse_job(spec, known_handlers=all_handlers.keys(), allow_command_tasks=True)
+    total = len(parsed.tasks)
+    record = JobRecord(
+        parsed.id,
+        JobState.PENDING,
+        datetime.now(UTC),
+        task_counts=TaskCounts(total=total, pending=total),
+        spec_hash=parsed.canonical_hash(),
+    )
+    assert jobs.create_job(record)

@@ -5,15 +5,11 @@ from __future__ import annotations
 
 import re
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 
 import pytest
 import requests
 
-from batch.validation import parse_job
-from examples.handlers import all_handlers
-from storage import JobRecord, JobState, TaskCounts
-from tests.e2e.api.jobs import billing_job, invoice
+from tests.e2e.api.jobs import billing_job, invoice, leave_pending_record
 from tests.e2e.batch_host import BatchHost
 
 pytestmark = pytest.mark.e2e
@@ -111,16 +107,7 @@ def test_task_pages_follow_the_continuation_token(batch_host: BatchHost) -> None
 def test_a_submit_that_stopped_before_starting_is_finished_by_the_next(batch_host: BatchHost) -> None:
     job_id = batch_host.unique_id("recover")
     spec = billing_job(job_id, 2)
-    # What a submit leaves when it stops right after its first write: the pending record, nothing else.
-    parsed = parse_job(spec, known_handlers=all_handlers.keys(), allow_command_tasks=True)
-    record = JobRecord(
-        job_id,
-        JobState.PENDING,
-        datetime.now(UTC),
-        task_counts=TaskCounts(total=2, pending=2),
-        spec_hash=parsed.canonical_hash(),
-    )
-    assert batch_host.jobs.create_job(record)
+    leave_pending_record(batch_host.jobs, spec)
     assert batch_host.get(f"/jobs/{job_id}").json()["state"] == "pending"
     response = batch_host.submit(spec)
     assert response.status_code == 200, response.text

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from batch import wire
-from batch.validation import parse_job
-from examples.handlers import all_handlers
-from storage import JobRecord, JobState, TaskCounts
-from tests.e2e.api.jobs import billing_job, invoice, sleeper
+from tests.e2e.api.jobs import billing_job, invoice, leave_pending_record, sleeper
 from tests.e2e.batch_host import BatchHost
 
 pytestmark = pytest.mark.e2e
@@ -82,15 +78,7 @@ def test_cancel_stops_the_job_within_seconds_and_skips_what_never_ran(batch_host
 def test_cancelling_a_job_that_never_started(batch_host: BatchHost) -> None:
     job_id = batch_host.unique_id("unstarted")
     spec = billing_job(job_id, 2)
-    parsed = parse_job(spec, known_handlers=all_handlers.keys(), allow_command_tasks=True)
-    record = JobRecord(
-        job_id,
-        JobState.PENDING,
-        datetime.now(UTC),
-        task_counts=TaskCounts(total=2, pending=2),
-        spec_hash=parsed.canonical_hash(),
-    )
-    assert batch_host.jobs.create_job(record)
+    leave_pending_record(batch_host.jobs, spec)
     response = batch_host.post(f"/jobs/{job_id}/cancel")
     assert response.status_code == 202, response.text
     assert response.json()["state"] == "cancelled"
