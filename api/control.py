@@ -18,7 +18,6 @@ from api.views import (
     ResultsLocation,
     derive_status,
     partition_total,
-    read_counts,
     running_children,
 )
 from app.services import Services
@@ -190,5 +189,5 @@ def _partition_count(services: Services, record: JobRecord, instance: Instance |
         size = given if isinstance(given, int) and given > 0 else size
     total = record.task_counts.total
     if isinstance(instance.output, dict):
-        total = read_counts(instance.output.get("taskCounts")).total or total
+        total = TaskCounts.from_json(instance.output.get("taskCounts")).total or total
     return math.ceil(total / size)

@@ -27,7 +27,6 @@ from storage.jobs import JobState as RecordState
 from storage.tasks import TaskRecord
 
 API_STATES = tuple(state.value for state in JobState)
-_COUNT_FIELDS = ("total", "pending", "running", "succeeded", "failed", "skipped")
 _FINISHED_RECORD_STATES = frozenset({RecordState.SUCCEEDED, RecordState.FAILED, RecordState.CANCELLED})
 
 
@@ -69,20 +68,6 @@ def iso(moment: datetime | None) -> str | None:
     return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
-def read_counts(value: Any) -> TaskCounts:
-    """Counts from a custom status or output (`{"total": .., "pending": .., ...}`); anything missing is 0."""
-    source: Mapping[str, Any] = value if isinstance(value, Mapping) else {}
-    numbers = []
-    for name in _COUNT_FIELDS:
-        item = source.get(name, 0)
-        numbers.append(item if isinstance(item, int) and not isinstance(item, bool) and item >= 0 else 0)
-    return TaskCounts(*numbers)
-
-
-def record_counts(record: JobRecord) -> TaskCounts:
-    return record.task_counts
-
-
 def compose_counts(total: int, finished: Any, live: Iterable[Any]) -> TaskCounts:
     """A running job's counts: finished groups' counts (summed, from the job's custom status) plus the
     `taskCounts` of each custom status in `live`: a running group's (its finished partitions) and a running
@@ -90,10 +75,10 @@ def compose_counts(total: int, finished: Any, live: Iterable[Any]) -> TaskCounts
 
     `total` is the job's number of tasks as known at submit; the sum of the partitions wins if it is larger.
     """
-    known = read_counts(finished)
+    known = TaskCounts.from_json(finished)
     for status in live:
         counts = status.get("taskCounts") if isinstance(status, Mapping) else None
-        known = known + read_counts(counts)
+        known = known + TaskCounts.from_json(counts)
     not_started = max(0, total - known.total)
     return TaskCounts(
         total=known.total + not_started,
@@ -184,7 +169,7 @@ def derive_status(facts: JobFacts) -> JobStatus:
     """The job's state, counts, times and reason, by the rules in the module's docstring."""
     record, instance = facts.record, facts.instance
     state, cancel_requested = _record_state(record)
-    counts = record_counts(record)
+    counts = record.task_counts
     reason = record.reason
     started = iso(record.start_time)
     ended = iso(record.end_time)
@@ -207,7 +192,7 @@ def derive_status(facts: JobFacts) -> JobStatus:
         return JobStatus(
             state=state,
             cancel_requested=cancel_requested and state == JobState.CANCELLED.value,
-            counts=read_counts(output.get("taskCounts")),
+            counts=TaskCounts.from_json(output.get("taskCounts")),
             reason=_text(output.get("reason")),
             started_at=_time(output.get("startedAt")) or started,
             ended_at=_time(output.get("endedAt")) or ended,
@@ -262,7 +247,7 @@ def job_summary(record: JobRecord, links: Links) -> dict[str, Any]:
         "id": record.job_id,
         "state": state,
         "cancelRequested": cancel_requested,
-        "taskCounts": record_counts(record).to_json(),
+        "taskCounts": record.task_counts.to_json(),
         "createdAt": iso(record.created),
         "startedAt": iso(record.start_time),
         "endedAt": iso(record.end_time),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -25,6 +26,9 @@ class TaskState(StrEnum):
     """Never ran: a dependency failed or was skipped, the job was cancelled, or it stopped early."""
 
 
+COUNT_FIELDS = ("total", "pending", "running", "succeeded", "failed", "skipped")
+
+
 @dataclass(frozen=True, slots=True)
 class TaskCounts:
     """A job's (or a partition's) tasks by state; the fields always add up to `total`."""
@@ -46,6 +50,17 @@ class TaskCounts:
             self.failed + other.failed,
             self.skipped + other.skipped,
         )
+
+    @classmethod
+    def from_json(cls, value: object) -> TaskCounts:
+        """Counts from a `taskCounts` object; a field that is missing or not a count reads as 0, so a status
+        written by another version (or not a mapping at all) never breaks a reader."""
+        source = value if isinstance(value, Mapping) else {}
+        numbers = []
+        for name in COUNT_FIELDS:
+            item = source.get(name, 0)
+            numbers.append(item if isinstance(item, int) and not isinstance(item, bool) and item >= 0 else 0)
+        return cls(*numbers)
 
     def to_json(self) -> dict[str, int]:
         """The API's `taskCounts` object."""

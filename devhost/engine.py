@@ -539,7 +539,7 @@ class Engine:
         function = self.index.activity(item.name)
         if function is None:
             message = f"The function '{item.name}' doesn't exist, is disabled, or is not an activity function."
-            self._complete(item, activity_runner.ActivityOutcome(failure=(message, message)))
+            self.complete(item, activity_runner.ActivityOutcome(failure=(message, message)))
         elif function.is_async:
             self._run_on_loop(item, activity_runner.run_async(function, item.input_text, self.client_payload))
         elif self.workers is not None:
@@ -548,18 +548,15 @@ class Engine:
             self._pool.submit(self._run_pooled, item, function)
 
     def _run_pooled(self, item: ActivityItem, function: Any) -> None:
-        self._complete(item, activity_runner.run_sync(function, item.input_text, self.client_payload))
+        self.complete(item, activity_runner.run_sync(function, item.input_text, self.client_payload))
 
     def _run_on_loop(self, item: ActivityItem, coroutine: Any) -> None:
         assert self._loop is not None
         future = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
-        future.add_done_callback(lambda f: self._complete(item, _outcome_of(f, item.name)))
+        future.add_done_callback(lambda f: self.complete(item, _outcome_of(f, item.name)))
 
     def complete(self, item: ActivityItem, outcome: activity_runner.ActivityOutcome) -> None:
         """An activity finished (callable from any thread, such as the worker pool's reader)."""
-        self._complete(item, outcome)
-
-    def _complete(self, item: ActivityItem, outcome: activity_runner.ActivityOutcome) -> None:
         self._completions.append((item, outcome))
         self.wake()
 

@@ -33,7 +33,7 @@ larger shares replay less (a partition's replay cost grows with its history, and
 tasks per replay). A group's budget is split the same way, so the partitions running at once in all are about
 as many as if the job ran them itself."""
 
-ZERO = TaskCounts(0, 0, 0, 0, 0, 0)
+ZERO = TaskCounts()
 
 CANCEL, TERMINATE, TIMEOUT, SKIP = "cancel", "terminate", "timeout", "skip"
 """Why a fan-out stopped starting children: the stop event's reason, the deadline, or `skipAll`."""
@@ -42,13 +42,6 @@ CANCEL, TERMINATE, TIMEOUT, SKIP = "cancel", "terminate", "timeout", "skip"
 def children_at_once(children: int, budget: int) -> int:
     """How many children run at the same time: one per MIN_SHARE slots of the budget, at least one."""
     return max(1, min(children, budget // MIN_SHARE or 1))
-
-
-def read_counts(data: Mapping[str, Any]) -> TaskCounts:
-    """A child's `taskCounts`."""
-    return TaskCounts(
-        **{k: int(data.get(k, 0)) for k in ("total", "pending", "running", "succeeded", "failed", "skipped")}
-    )
 
 
 @dataclass(frozen=True)
@@ -119,7 +112,7 @@ def run_children(context: df.DurableOrchestrationContext, fanout: Fanout) -> Gen
         if isinstance(result, Exception):
             # A child that crashed leaves its tasks unaccounted for: the job cannot end well.
             raise RuntimeError(f"{fanout.child_id(child)} of job {fanout.job_id} failed: {result}")
-        outcome.counts = outcome.counts + read_counts(result["taskCounts"])
+        outcome.counts = outcome.counts + TaskCounts.from_json(result["taskCounts"])
         room = wire.MAX_LISTED_FAILURES - len(outcome.failed_tasks)
         outcome.failed_tasks.extend(result["failedTasks"][: max(0, room)])
         outcome.timed_out = outcome.timed_out or bool(result.get("timedOut"))

@@ -18,7 +18,6 @@ from api.views import (
     job_summary,
     job_view,
     partition_total,
-    read_counts,
     running_children,
     task_view,
 )
@@ -54,8 +53,10 @@ def test_partition_sums_win_over_a_smaller_total() -> None:
 
 
 def test_counts_read_defensively() -> None:
-    assert read_counts({"total": 2, "succeeded": True, "failed": -1, "running": "x"}) == TaskCounts(2, 0, 0, 0, 0, 0)
-    assert read_counts(None) == TaskCounts(0, 0, 0, 0, 0, 0)
+    assert TaskCounts.from_json({"total": 2, "succeeded": True, "failed": -1, "running": "x"}) == TaskCounts(
+        2, 0, 0, 0, 0, 0
+    )
+    assert TaskCounts.from_json(None) == TaskCounts(0, 0, 0, 0, 0, 0)
 
 
 def test_custom_status_helpers() -> None:
