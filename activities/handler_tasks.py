@@ -19,7 +19,7 @@ from typing import Any
 from activities.outcomes import describe_exception
 from batch.handlers import Handler, TaskContext
 
-__all__ = ["CallResult", "HandlerRun", "call_with_timeout", "run_handler"]
+__all__ = ["CallResult", "HandlerRun", "call_with_timeout", "run_handler", "timed_out_error", "unknown_handler_error"]
 
 
 @dataclass(frozen=True)
@@ -96,26 +96,36 @@ class HandlerRun:
     timed_out: bool = False
 
 
+def unknown_handler_error(name: str) -> str:
+    return (
+        f"HandlerNotFound: no task handler named {name!r} is registered in this app (was it removed from the app "
+        "after the job was submitted?)"
+    )
+
+
+def timed_out_error(name: str, timeout_seconds: float, *, cancelled: bool = False) -> str:
+    if cancelled:
+        return (
+            f"TimeoutError: handler {name!r} did not finish within its time limit of {timeout_seconds:g} s "
+            "and was cancelled"
+        )
+    return (
+        f"TimeoutError: handler {name!r} did not finish within its time limit of {timeout_seconds:g} s; "
+        "the attempt was abandoned (the handler may still be running in the background, and its result "
+        "will be discarded)"
+    )
+
+
 def run_handler(
     handlers: Mapping[str, Handler], name: str, value: Any, ctx: TaskContext, timeout_seconds: float
 ) -> HandlerRun:
     """Call handler `name` with the task's input under the time limit. Never raises for the handler's sake."""
     handler = handlers.get(name)
     if handler is None:
-        return HandlerRun(
-            ok=False,
-            error=f"HandlerNotFound: no task handler named {name!r} is registered in this app (was it removed "
-            "from the app after the job was submitted?)",
-        )
+        return HandlerRun(ok=False, error=unknown_handler_error(name))
     call = call_with_timeout(lambda: handler(value, ctx), timeout_seconds, f"task-{ctx.job_id}-{ctx.task_id}")
     if not call.finished:
-        return HandlerRun(
-            ok=False,
-            timed_out=True,
-            error=f"TimeoutError: handler {name!r} did not finish within its time limit of {timeout_seconds:g} s; "
-            "the attempt was abandoned (the handler may still be running in the background, and its result "
-            "will be discarded)",
-        )
+        return HandlerRun(ok=False, timed_out=True, error=timed_out_error(name, timeout_seconds))
     if call.error is not None:
         return HandlerRun(ok=False, error=describe_exception(call.error))
     return HandlerRun(ok=True, value=call.value)

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from activities.outcomes import parse_time
+from activities.partitions import chunk_layout
 from activities.specs import SpecCache
 from app.services import Services
 from batch import wire
@@ -23,7 +24,8 @@ def task_counts(data: dict[str, int]) -> TaskCounts:
 
 
 def prepare_job(services: Services, specs: SpecCache, data: wire.PrepareJobInput) -> wire.PreparedJob:
-    """Read and check the job's spec, plan it, mark the job `running`; return the plan by counts only.
+    """Read and check the job's spec, plan it, write its task records, mark the job `running`; return the
+    plan by counts only.
 
     The job record's write follows the store's no-downgrade rule: a job already cancelling or ended stays
     so (its orchestrator learns of the cancel by its event). Fields left None keep their stored values.
@@ -34,6 +36,8 @@ def prepare_job(services: Services, specs: SpecCache, data: wire.PrepareJobInput
     plan = cached.plan(data["partitionSize"])
     started = parse_time(data["startedAt"]) or datetime.now(UTC)
     total = len(spec.tasks)
+    # Every task gets its record now (pending), a chunk row per 500 tasks, so the task list shows them all.
+    services.tasks.create_job(job_id, f"{spec_hash}:{plan.partition_size}", chunk_layout(cached, plan.partition_size))
     services.jobs.upsert_job(
         JobRecord(
             job_id=job_id,

@@ -89,7 +89,7 @@ class PlacedResult:
     value: Any = None
     blob: str | None = None
 
-    def apply(self, outcome: wire.TaskOutcome | wire.ReduceOutcome) -> None:
+    def apply(self, outcome: wire.ReduceOutcome) -> None:
         """Set `result` (inline) or `resultBlob` on an outcome."""
         if self.blob is not None:
             outcome["resultBlob"] = self.blob

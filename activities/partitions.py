@@ -1,104 +1,96 @@
-"""LOAD_PARTITION and RECORD_TASKS: a partition's tasks, and the records and results it writes in batches."""
+"""LOAD_PARTITION and SETTLE_TASKS: a partition's plan, and the tasks it settles without running them.
+
+A partition's tasks are numbered by their position in it (0 .. size-1); its chunk `k` holds positions
+`k * CHUNK_SIZE` onwards (`batch.records`). The job's prepare step writes every chunk row.
+"""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable
-from typing import Any
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
 
-from activities.errors import WrongTask
-from activities.outcomes import parse_time
-from activities.specs import SpecCache
+from activities.outcomes import utc_now
+from activities.specs import CachedJob, SpecCache
 from app.services import Services
 from batch import wire
-from storage.results import ResultStore
-from storage.tasks import INLINE_RESULT_MAX_CHARS, TaskRecord, TaskState
+from batch.records import CHUNK_SIZE, TaskUpdate, to_ms
+from batch.states import TaskState
+from storage.tasks import Failure
 
-__all__ = ["load_partition", "record_tasks", "result_batch_name", "result_rows", "to_task_record"]
-
-
-def load_partition(services: Services, specs: SpecCache, data: wire.LoadPartitionInput) -> list[wire.PartitionTask]:
-    """The partition's tasks in task order.
-
-    No `pending` records are written: a task gets its first record when it starts (or is skipped), so a job
-    pays one table write per task, not three. The job's counts still include its pending tasks.
-    """
-    job_id, index = data["jobId"], data["partition"]
-    cached = specs.get(job_id, data["specHash"])
-    spec, plan = cached.spec, cached.plan(data["partitionSize"])
-    if not 0 <= index < len(plan.partitions):
-        raise WrongTask(f"job {job_id!r} has {len(plan.partitions)} partitions, not one numbered {index}")
-    tasks: list[wire.PartitionTask] = []
-    for i in plan.partitions[index].task_indexes():
-        task = spec.tasks[i]
-        tasks.append(
-            {
-                "index": i,
-                "id": task.id,
-                "dependsOn": list(task.depends_on),
-                "maxRetryCount": spec.retry_count_for(task),
-                "retryIntervalSeconds": spec.retry_interval_seconds,
-            }
-        )
-    return tasks
+__all__ = ["chunk_layout", "load_partition", "settle_tasks"]
 
 
-def result_batch_name(partition: int, batch: int) -> str:
-    """The results blob stem of one RECORD_TASKS call: fixed by (partition, batch), so a retry rewrites it."""
-    return f"p{partition:05d}-b{batch:05d}"
+def chunk_layout(cached: CachedJob, partition_size: int) -> Iterator[tuple[int, int, Sequence[str]]]:
+    """(partition, chunk, task ids) of every chunk of the job, in order: what prepare writes."""
+    spec = cached.spec
+    for partition in range(len(cached.plan(partition_size).partitions)):
+        positions = cached.positions(partition_size, partition)
+        for number, start in enumerate(range(0, len(positions), CHUNK_SIZE)):
+            yield partition, number, [spec.tasks[i].id for i in positions[start : start + CHUNK_SIZE]]
 
 
-def result_rows(records: Iterable[wire.TaskRecord]) -> list[dict[str, Any]]:
-    """The rows of a results blob: one per succeeded task, in task order, `{"id", "index"}` plus either
-    `result` (inline) or `resultBlob` (the task's own blob). A reduce sees exactly these tasks."""
-    rows: list[dict[str, Any]] = []
-    for record in sorted(records, key=lambda r: r["index"]):
-        if record["state"] != TaskState.SUCCEEDED.value:
-            continue
-        row: dict[str, Any] = {"id": record["id"], "index": record["index"]}
-        if record.get("resultBlob"):
-            row["resultBlob"] = record["resultBlob"]
+def load_partition(services: Services, specs: SpecCache, data: wire.LoadPartitionInput) -> wire.PartitionPlan:
+    """What the partition orchestrator needs to schedule its tasks, and nothing it doesn't (see the wire)."""
+    cached = specs.get(data["jobId"], data["specHash"])
+    spec = cached.spec
+    positions = cached.positions(data["partitionSize"], data["partition"])
+    local = {spec.tasks[g].id: i for i, g in enumerate(positions)}
+    depends_on: dict[str, list[int]] = {}
+    overrides: dict[str, int] = {}
+    kinds: dict[str, str] = {}
+    for i, g in enumerate(positions):
+        task = spec.tasks[g]
+        if task.depends_on:
+            depends_on[str(i)] = [local[d] for d in task.depends_on]
+        retries = spec.retry_count_for(task)
+        if retries != spec.max_task_retry_count:
+            overrides[str(i)] = retries
+        if task.command_line is not None:
+            kinds[str(i)] = "command"
         else:
-            row["result"] = record.get("result")
-        rows.append(row)
-    return rows
+            handler = services.handlers.get(task.handler or "")
+            if handler is not None and handler.is_async:
+                kinds[str(i)] = "async"
+    return {
+        "size": len(positions),
+        "dependsOn": depends_on,
+        "retries": spec.max_task_retry_count,
+        "retryOverrides": overrides,
+        "retryIntervalSeconds": spec.retry_interval_seconds,
+        "kinds": kinds,
+        "batchSize": spec.task_batch_size,
+    }
 
 
-def to_task_record(results: ResultStore, job_id: str, partition: int, record: wire.TaskRecord) -> TaskRecord:
-    """A wire record as the task table stores it. An inline result too large for the table (the activities
-    never return one) is moved to the task's result blob rather than refused."""
-    result_json: str | None = None
-    result_blob = record.get("resultBlob") or None
-    if "result" in record and result_blob is None:
-        result_json = json.dumps(record["result"], separators=(",", ":"), ensure_ascii=False)
-        if len(result_json) > INLINE_RESULT_MAX_CHARS:
-            placed = results.place_task_result(job_id, record["id"], record["result"])
-            result_json, result_blob = placed.inline_json, placed.blob
-    return TaskRecord(
-        task_id=record["id"],
-        state=TaskState(record["state"]),
-        attempts=record.get("attempts", 0),
-        error=record.get("error"),
-        start_time=parse_time(record.get("startedAt")),
-        end_time=parse_time(record.get("endedAt")),
-        result_json=result_json,
-        result_blob=result_blob,
-        partition=partition,
-    )
+def settle_tasks(services: Services, specs: SpecCache, data: wire.SettleTasksInput) -> wire.SettleOutcome:
+    """Record tasks as skipped, or as failed without a result (abandoned), chunk by chunk.
 
-
-def record_tasks(services: Services, data: wire.RecordTasksInput) -> None:
-    """Write a partition's batch of task records to the task table, and its succeeded tasks' results to ONE
-    results blob named by (partition, batch). The blob goes first, so a task the table shows as succeeded
-    always has its result in place.
-
-    The records are upserted as given, without the store's read-before-write merge rule: the partition
-    orchestrator is the only writer of its tasks' records and has at most one of these calls in flight, so
-    a batch (or its re-run after a crash) is always older than the next one. That halves the round trips."""
+    The no-downgrade rule keeps a task that finished meanwhile (a batch abandoned by a cancel that returned
+    anyway) as it finished; the outcome says how each task is recorded, so the partition's counts are the
+    records' counts. `failedIds`: the first `wire.MAX_LISTED_FAILURES` recorded as failed here.
+    """
     job_id, partition = data["jobId"], data["partition"]
-    records = data["records"]
-    rows = result_rows(records)
-    results = services.results
-    if rows:
-        results.write_result_batch(job_id, result_batch_name(partition, data["batch"]), rows)
-    services.tasks.upsert_tasks(job_id, [to_task_record(results, job_id, partition, r) for r in records], force=True)
+    cached = specs.get(job_id, data["specHash"])
+    positions = cached.positions(data["partitionSize"], partition)
+    now = to_ms(utc_now())
+    by_chunk: dict[int, list[TaskUpdate]] = defaultdict(list)
+    failures: dict[int, dict[str, Failure]] = defaultdict(dict)
+    for first, stop in data["skipped"]:
+        for position in range(first, stop):
+            by_chunk[position // CHUNK_SIZE].append(TaskUpdate(position % CHUNK_SIZE, TaskState.SKIPPED, 0))
+    for position, attempts, error in data["failed"]:
+        number = position // CHUNK_SIZE
+        update = TaskUpdate(position % CHUNK_SIZE, TaskState.FAILED, attempts, ended_ms=now, error=error)
+        by_chunk[number].append(update)
+        task_id = cached.spec.tasks[positions[position]].id
+        failures[number][task_id] = Failure(task_id, error)
+    recorded: dict[str, int] = defaultdict(int)
+    failed_ids: list[str] = []
+    for number, updates in sorted(by_chunk.items()):
+        chunk = services.tasks.record(job_id, partition, number, updates, failures=failures[number])
+        for update in updates:
+            state = chunk.state(update.index)
+            recorded[state.value] += 1
+            if state == TaskState.FAILED and update.state == TaskState.FAILED:
+                failed_ids.append(chunk.ids[update.index])
+    return {"failedIds": failed_ids[: wire.MAX_LISTED_FAILURES], "recorded": dict(recorded)}

@@ -12,10 +12,10 @@ from typing import Any
 
 import azure.durable_functions as df
 
+from activities.batches import run_batch
 from activities.jobs import finish_job, prepare_job
-from activities.partitions import load_partition, record_tasks
+from activities.partitions import load_partition, settle_tasks
 from activities.reduce import reduce_job
-from activities.run_task import run_task
 from activities.specs import SpecCache
 from activities.stop import stop_partitions
 from app.services import Services
@@ -31,14 +31,14 @@ def register(bp: df.Blueprint, services: Services) -> None:
     def batch_prepare_job(data: wire.PrepareJobInput) -> wire.PreparedJob:
         return prepare_job(services, specs, data)
 
-    def batch_load_partition(data: wire.LoadPartitionInput) -> list[wire.PartitionTask]:
+    def batch_load_partition(data: wire.LoadPartitionInput) -> wire.PartitionPlan:
         return load_partition(services, specs, data)
 
-    def batch_run_task(data: wire.RunTaskInput) -> wire.TaskOutcome:
-        return run_task(services, specs, data)
+    def batch_run_batch(data: wire.RunBatchInput) -> wire.BatchOutcome:
+        return run_batch(services, specs, data)
 
-    def batch_record_tasks(data: wire.RecordTasksInput) -> None:
-        record_tasks(services, data)
+    def batch_settle_tasks(data: wire.SettleTasksInput) -> wire.SettleOutcome:
+        return settle_tasks(services, specs, data)
 
     def batch_reduce(data: dict[str, Any]) -> wire.ReduceOutcome:
         return reduce_job(services, specs, data)
@@ -54,8 +54,8 @@ def register(bp: df.Blueprint, services: Services) -> None:
     for name, function in (
         (wire.PREPARE_JOB, batch_prepare_job),
         (wire.LOAD_PARTITION, batch_load_partition),
-        (wire.RUN_TASK, batch_run_task),
-        (wire.RECORD_TASKS, batch_record_tasks),
+        (wire.RUN_BATCH, batch_run_batch),
+        (wire.SETTLE_TASKS, batch_settle_tasks),
         (wire.REDUCE, batch_reduce),
         (wire.FINISH_JOB, batch_finish_job),
     ):

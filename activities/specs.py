@@ -1,6 +1,6 @@
 """A per-process cache of job specs (and their plans), so the activities of one job read its spec once.
 
-A job of 10,000 tasks runs 10,000 RUN_TASK activities, each needing its task's spec; reading and parsing the
+A job of 10,000 tasks runs hundreds of RUN_BATCH activities, each needing its tasks' specs; reading and parsing the
 whole spec blob for each would cost more than most tasks. The cache is keyed by (job id, spec hash), so a job
 deleted and re-submitted under the same id with another spec is never served the old one, and it holds only a
 few jobs (least recently used out first): a worker runs the tasks of a few jobs at a time, not hundreds.
@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from typing import Any
 
-from activities.errors import JobSpecMismatch, JobSpecMissing
+from activities.errors import JobSpecMismatch, JobSpecMissing, WrongTask
 from batch.plan import JobPlan, plan_job
 from batch.spec import JobSpec
 
@@ -36,6 +36,7 @@ class CachedJob:
         self.spec = spec
         self.spec_hash = spec_hash
         self._plans: dict[int, JobPlan] = {}
+        self._positions: dict[tuple[int, int], list[int]] = {}
         self._lock = threading.Lock()
 
     def plan(self, partition_size: int) -> JobPlan:
@@ -46,6 +47,22 @@ class CachedJob:
                 plan = plan_job(self.spec, partition_size)
                 self._plans[partition_size] = plan
             return plan
+
+    def positions(self, partition_size: int, partition: int) -> list[int]:
+        """The job positions of a partition's tasks, in order: its position i is the job's task
+        `positions(...)[i]`. Kept, since every batch of the partition needs it."""
+        key = (partition_size, partition)
+        with self._lock:
+            found = self._positions.get(key)
+        if found is not None:
+            return found
+        plan = self.plan(partition_size)
+        if not 0 <= partition < len(plan.partitions):
+            raise WrongTask(f"job {self.spec.id!r} has {len(plan.partitions)} partitions, not one numbered {partition}")
+        found = list(plan.partitions[partition].task_indexes())
+        with self._lock:
+            self._positions[key] = found
+        return found
 
 
 def load_job_spec(read: SpecReader, job_id: str, spec_hash: str) -> JobSpec:

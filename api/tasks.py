@@ -24,7 +24,7 @@ from api.views import page, task_view
 from app.services import Services
 from batch.spec import ID_PATTERN
 from batch.states import TaskState
-from storage.errors import NotFound, StorageError
+from storage.errors import NotFound
 from storage.tasks import TaskRecord
 
 DEFAULT_PAGE_SIZE = 100
@@ -75,22 +75,37 @@ async def get_task(req: func.HttpRequest, services: Services) -> func.HttpRespon
         await _require_job(services, job_id)
         raise TaskNotFound(job_id, task_id)
     view = task_view(record)
-    view.update(await asyncio.to_thread(_read_result, services, record))
+    view.update(await asyncio.to_thread(_read_result, services, job_id, record))
     return json_response(view)
 
 
-def _read_result(services: Services, record: TaskRecord) -> dict[str, Any]:
-    """`result` (inline, or read from its blob), and `resultError` when it cannot be read."""
-    if record.result_blob is None:
+def _read_result(services: Services, job_id: str, record: TaskRecord) -> dict[str, Any]:
+    """`result` (from its batch's results blob, inline or in its own blob), `resultBlob` (its own blob, if
+    any), and `resultError` when it cannot be read. A failed task's result is its last attempt's (a
+    command's exit code and logs)."""
+    inline, blob = record.result_json, record.result_blob
+    if record.result_batch is not None and record.partition is not None:
+        name = services.results.partition_batch_name(job_id, record.partition, record.result_batch)
         try:
-            return {"result": record.result, "resultError": None}
-        except StorageError as exc:
-            return {"result": None, "resultError": str(exc)}
+            row = services.results.find_result_row(name, record.task_id)
+        except NotFound:
+            row = None
+        if row is None:
+            error = f"the results blob {name!r} has no row for this task"
+            return {"result": None, "resultError": error, "resultBlob": None}
+        if not row.get("resultBlob"):
+            return {"result": row.get("result"), "resultError": None, "resultBlob": None}
+        blob = str(row["resultBlob"])
+    if blob is None:
+        try:
+            return {"result": None if inline is None else json.loads(inline), "resultError": None, "resultBlob": None}
+        except ValueError as exc:
+            return {"result": None, "resultError": f"the stored result is not JSON: {exc}", "resultBlob": None}
     try:
-        data = services.results.read_blob(record.result_blob)
+        data = services.results.read_blob(blob)
     except NotFound:
-        return {"result": None, "resultError": f"the result blob {record.result_blob!r} does not exist"}
+        return {"result": None, "resultError": f"the result blob {blob!r} does not exist", "resultBlob": blob}
     try:
-        return {"result": json.loads(data), "resultError": None}
+        return {"result": json.loads(data), "resultError": None, "resultBlob": blob}
     except ValueError as exc:
-        return {"result": None, "resultError": f"the result blob {record.result_blob!r} is not JSON: {exc}"}
+        return {"result": None, "resultError": f"the result blob {blob!r} is not JSON: {exc}", "resultBlob": blob}

@@ -266,7 +266,6 @@ def task_view(record: TaskRecord) -> dict[str, Any]:
         "startedAt": iso(record.start_time),
         "endedAt": iso(record.end_time),
         "partition": record.partition,
-        "resultBlob": record.result_blob,
     }
 
 

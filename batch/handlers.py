@@ -10,7 +10,9 @@ A handler lives in the user's own module and is registered on a `TaskHandlers` c
     @handlers.task("billing.summarize")          # a reduce handler gets a ResultsView
     def summarize(results: ResultsView) -> dict: ...
 
-The function is returned unchanged, so it stays a plain function that pytest calls directly. A handler may
+The function is returned unchanged, so it stays a plain function that pytest calls directly. It may be an
+`async def` function: such handlers (HTTP calls, sends, queries) run concurrently, up to the job's
+`maxParallelTasks`. A handler may
 declare a second parameter named `ctx` to receive a `TaskContext` (job id, task id, attempt number). The app
 combines collections (`billing.handlers | risk.handlers`) and hands them to the batch blueprint; a job can
 name only handlers in that combined collection, never the framework's own activities.
@@ -58,6 +60,8 @@ class Handler:
     name: str
     func: Callable[..., Any]
     wants_context: bool
+    is_async: bool = False
+    """An `async def` handler: called on an event loop, many at once (its call returns a coroutine)."""
 
     def __call__(self, value: Any, ctx: TaskContext) -> Any:
         if self.wants_context:
@@ -80,7 +84,9 @@ class TaskHandlers(Mapping[str, Handler]):
             if name in self._handlers:
                 raise HandlerError(f"handler {name!r} is registered twice")
             params = inspect.signature(func).parameters
-            self._handlers[name] = Handler(name, func, wants_context="ctx" in params)
+            self._handlers[name] = Handler(
+                name, func, wants_context="ctx" in params, is_async=inspect.iscoroutinefunction(func)
+            )
             return func
 
         return register

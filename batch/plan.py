@@ -13,7 +13,7 @@ Everything here is pure and deterministic: the same inputs and calls give the sa
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -235,16 +235,43 @@ class DagScheduler:
     def ready(self, limit: int) -> list[str]:
         """Up to `limit` tasks to start now, in task order; they are running from here on. To respect a
         share, pass `share - running` (see `counts`)."""
+        return self.ready_run(limit, lambda _first, _task: True)
+
+    def ready_run(self, limit: int, same: Callable[[str, str], bool]) -> list[str]:
+        """Like `ready`, but stops before the first task that is not `same(first, task)` as the first one
+        handed out: a run of ready tasks that can share one activity call."""
         if limit < 0:
             raise PlanError(f"limit must not be negative, not {limit}")
         started: list[str] = []
         while self._heap and len(started) < limit:
+            candidate = self._ids[self._heap[0]]
+            if started and not same(started[0], candidate):
+                break
             i = heapq.heappop(self._heap)
             self._state[i] = _RUNNING
             started.append(self._ids[i])
         self._pending -= len(started)
         self._running += len(started)
         return started
+
+    def peek(self) -> str:
+        """The task `ready` would hand out first; `PlanError` when none is ready."""
+        if not self._heap:
+            raise PlanError("no task is ready")
+        return self._ids[self._heap[0]]
+
+    @property
+    def ready_count(self) -> int:
+        """How many tasks `ready` could hand out now."""
+        return len(self._heap)
+
+    def release(self, task_id: str) -> None:
+        """A running task was not started after all (its batch stopped before it): it is ready again."""
+        i = self._running_task(task_id)
+        self._state[i] = _READY
+        self._running -= 1
+        self._pending += 1
+        heapq.heappush(self._heap, i)
 
     def mark_succeeded(self, task_id: str) -> None:
         """The task succeeded; dependents whose dependencies have all succeeded become ready."""

@@ -14,6 +14,7 @@ Defaults and limits, as the API documents them:
 | `maxWallClockSeconds`        | none     | number > 0, at most 2,592,000 (30 days)   |
 | `onTaskFailure`              | continue | `continue` or `terminateJob`              |
 | `toleratedFailurePercentage` | 0        | number 0..100                             |
+| `taskBatchSize`              | chosen   | integer 1..500: tasks per activity call   |
 
 A task's `maxRetryCount` and `timeoutSeconds` take the same ranges and, when absent, the job's values.
 """
@@ -43,6 +44,8 @@ DEFAULT_TASK_TIMEOUT_SECONDS = 3_600.0
 MAX_TASK_TIMEOUT_SECONDS = 7 * 86_400.0
 MAX_WALL_CLOCK_SECONDS = 30 * 86_400.0
 DEFAULT_TOLERATED_FAILURE_PERCENTAGE = 0.0
+MAX_TASK_BATCH_SIZE = 500
+"""A batch runs within one chunk of task records (`batch.records.CHUNK_SIZE`)."""
 
 
 class OnTaskFailure(StrEnum):
@@ -157,6 +160,8 @@ class JobSpec:
     on_task_failure: OnTaskFailure = OnTaskFailure.CONTINUE
     tolerated_failure_percentage: float = DEFAULT_TOLERATED_FAILURE_PERCENTAGE
     reduce: ReduceSpec | None = None
+    task_batch_size: int | None = None
+    """Tasks per activity call; None lets the partition choose from the tasks' measured durations."""
 
     def retry_count_for(self, task: TaskSpec) -> int:
         """Retries after the first attempt: the task's override, else the job's `maxTaskRetryCount`."""
@@ -177,7 +182,7 @@ class JobSpec:
     def to_json(self) -> dict[str, Any]:
         """The canonical form: every job-level field present with defaults filled in (what the job runs
         with, so it is also what `GET /api/jobs/{id}` can show), tasks as `TaskSpec.to_json`."""
-        return {
+        data: dict[str, Any] = {
             "id": self.id,
             "maxParallelTasks": self.max_parallel_tasks,
             "maxTaskRetryCount": self.max_task_retry_count,
@@ -191,6 +196,10 @@ class JobSpec:
             "reduce": None if self.reduce is None else self.reduce.to_json(),
             "tasks": [task.to_json() for task in self.tasks],
         }
+        if self.task_batch_size is not None:
+            # Only when set, so the hash of every spec stored before the field existed stays the same.
+            data["taskBatchSize"] = self.task_batch_size
+        return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> JobSpec:
@@ -211,6 +220,7 @@ class JobSpec:
                 data.get("toleratedFailurePercentage", DEFAULT_TOLERATED_FAILURE_PERCENTAGE)
             ),
             reduce=None if reduce is None else ReduceSpec(reduce["handler"], reduce.get("input")),
+            task_batch_size=data.get("taskBatchSize"),
         )
 
     def canonical_json(self) -> str:

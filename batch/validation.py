@@ -22,6 +22,7 @@ from batch.spec import (
     MAX_PARALLEL_TASKS_LIMIT,
     MAX_RETRY_COUNT_LIMIT,
     MAX_RETRY_INTERVAL_SECONDS,
+    MAX_TASK_BATCH_SIZE,
     MAX_TASK_TIMEOUT_SECONDS,
     MAX_WALL_CLOCK_SECONDS,
     JobSpec,
@@ -53,6 +54,7 @@ JOB_FIELDS = frozenset(
         "maxWallClockSeconds",
         "onTaskFailure",
         "toleratedFailurePercentage",
+        "taskBatchSize",
         "reduce",
         "tasks",
     }
@@ -286,6 +288,7 @@ class _Parser:
         timeout = self.number(obj, "", "taskTimeoutSeconds", 0, MAX_TASK_TIMEOUT_SECONDS, positive=True)
         wall_clock = self.number(obj, "", "maxWallClockSeconds", 0, MAX_WALL_CLOCK_SECONDS, positive=True)
         tolerated = self.number(obj, "", "toleratedFailurePercentage", 0, 100)
+        batch_size = self.integer(obj, "", "taskBatchSize", 1, MAX_TASK_BATCH_SIZE)
         on_failure = OnTaskFailure.CONTINUE
         raw = obj.get("onTaskFailure")
         if raw is not None:
@@ -310,6 +313,7 @@ class _Parser:
             "task_timeout_seconds": timeout,
             "max_wall_clock_seconds": wall_clock,
             "tolerated_failure_percentage": tolerated,
+            "task_batch_size": batch_size,
         }
         return dataclasses.replace(spec, **{k: v for k, v in overrides.items() if v is not None})
 

@@ -14,8 +14,8 @@ GROUP_ORCHESTRATOR = "batch_group"
 PARTITION_ORCHESTRATOR = "batch_partition"
 PREPARE_JOB = "batch_prepare_job"
 LOAD_PARTITION = "batch_load_partition"
-RUN_TASK = "batch_run_task"
-RECORD_TASKS = "batch_record_tasks"
+RUN_BATCH = "batch_run_batch"
+SETTLE_TASKS = "batch_settle_tasks"
 REDUCE = "batch_reduce"
 FINISH_JOB = "batch_finish_job"
 STOP_PARTITIONS = "batch_stop_partitions"
@@ -74,6 +74,7 @@ class PartitionInput(TypedDict):
     deadline: str | None  # ISO-8601 UTC, from the job orchestrator's clock
     onTaskFailure: str
     skipAll: NotRequired[bool]  # the job stopped before this partition started: record its tasks as skipped
+    taskMs: NotRequired[float | None]  # mean task time measured by earlier partitions: first batch sizes
 
 
 class GroupInput(TypedDict):
@@ -90,6 +91,7 @@ class GroupInput(TypedDict):
     deadline: str | None  # ISO-8601 UTC, from the job orchestrator's clock
     onTaskFailure: str
     skipAll: NotRequired[bool]  # the job stopped before this group started: its partitions skip their tasks
+    taskMs: NotRequired[float | None]  # mean task time measured by earlier groups
 
 
 class LoadPartitionInput(TypedDict):
@@ -99,57 +101,55 @@ class LoadPartitionInput(TypedDict):
     partitionSize: int
 
 
-class PartitionTask(TypedDict):
-    """One task as a partition orchestrator needs it: no input, no command line."""
+class PartitionPlan(TypedDict):
+    """LOAD_PARTITION's output: a partition's tasks by their positions in it (0 .. size-1), compactly, since
+    it stays in the partition's history. Ids, inputs and command lines stay with the activities."""
 
-    index: int  # position in the job's task list
-    id: str
-    dependsOn: list[str]
-    maxRetryCount: int
+    size: int
+    dependsOn: dict[str, list[int]]  # position -> positions it depends on; only tasks that have dependencies
+    retries: int  # the job's maxTaskRetryCount
+    retryOverrides: dict[str, int]  # position -> a task's own maxRetryCount, where it differs
     retryIntervalSeconds: float
+    kinds: dict[str, str]  # position -> "command" or "async"; every other task is a (sync) handler task
+    batchSize: int | None  # the job's taskBatchSize, when it sets one
 
 
-class RunTaskInput(TypedDict):
+TaskRun = list[int]
+"""[first, stop, attempt]: positions first .. stop-1 of the partition, each at that attempt."""
+
+
+class RunBatchInput(TypedDict):
+    """One RUN_BATCH call: tasks of one chunk of a partition, run by one activity."""
+
     jobId: str
     specHash: str  # so a process's cached spec is never used for a re-submitted job of the same id
-    taskIndex: int
-    taskId: str
-    attempt: int  # 1-based
-
-
-class TaskOutcome(TypedDict):
-    """RUN_TASK's output. Failures are returned, not raised, so the orchestrator decides on retries and the
-    history keeps a small record of each attempt."""
-
-    ok: bool
-    result: NotRequired[Any]  # inline when small
-    resultBlob: NotRequired[str | None]  # blob name when large
-    error: NotRequired[str | None]
-    timedOut: NotRequired[bool]
-    cancelled: NotRequired[bool]
-    startedAt: str
-    endedAt: str
-
-
-class TaskRecord(TypedDict):
-    """A task's state as RECORD_TASKS writes it to the task table (and, when finished, to the results)."""
-
-    id: str
-    index: int
-    state: str  # batch.states.TaskState values
-    attempts: int
-    error: NotRequired[str | None]
-    result: NotRequired[Any]
-    resultBlob: NotRequired[str | None]
-    startedAt: NotRequired[str | None]
-    endedAt: NotRequired[str | None]
-
-
-class RecordTasksInput(TypedDict):
-    jobId: str
     partition: int
-    batch: int  # sequence number of this flush within the partition: names the results blob
-    records: list[TaskRecord]
+    partitionSize: int
+    batch: int  # sequence number within the partition: names the results blob, recognises a re-run
+    tasks: list[TaskRun]
+    concurrency: int  # task slots the batch holds: async handlers run this many at once, others one at a time
+    markRunning: bool  # record the tasks as running before they start (long tasks: the list shows them)
+
+
+class BatchOutcome(TypedDict):
+    """RUN_BATCH's output, as the chunk records it. Tasks of the batch not listed succeeded."""
+
+    retry: list[list[int]]  # [position, attempts made]: the last attempt failed and retries remain
+    failed: list[list[Any]]  # [position, attempts, task id]: failed for good
+    other: list[list[Any]]  # [position, state]: not run by this batch (settled as skipped meanwhile, say)
+    busyMs: int  # time spent running the batch's tasks
+    ran: int  # attempts made
+
+
+class SettleTasksInput(TypedDict):
+    """Tasks the partition settled without running them: skipped ones, and ones abandoned as failed."""
+
+    jobId: str
+    specHash: str
+    partition: int
+    partitionSize: int
+    skipped: list[list[int]]  # [first, stop] position ranges
+    failed: list[list[Any]]  # [position, attempts, error]
 
 
 class ChildResult(TypedDict):
@@ -162,14 +162,21 @@ class ChildResult(TypedDict):
     cancelled: bool
 
 
+class SettleOutcome(TypedDict):
+    failedIds: list[str]  # recorded as failed by this call (the first MAX_LISTED_FAILURES)
+    recorded: dict[str, int]  # how the settled tasks are recorded, by state: a few may have finished meanwhile
+
+
 class PartitionResult(ChildResult):
     partition: int
+    taskMs: NotRequired[float | None]  # mean time of a sync handler task, measured; later partitions start from it
 
 
 class GroupResult(ChildResult):
     """The sums of the group's partitions' results (failedTasks: the first MAX_LISTED_FAILURES of them)."""
 
     group: int
+    taskMs: NotRequired[float | None]
 
 
 class ReduceOutcome(TypedDict):

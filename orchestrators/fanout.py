@@ -22,10 +22,7 @@ import azure.durable_functions as df
 from batch import wire
 from batch.plan import concurrency_shares
 from batch.states import TaskCounts
-from orchestrators.partition import event_reason
-
-# Bookkeeping activities touch storage: a passing outage must not fail a job that did all its work.
-STORAGE_RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=2_000, max_number_of_attempts=6)
+from orchestrators.partition import STORAGE_RETRY, event_reason
 
 MIN_SHARE = 32
 """Children run at once get at least this many task slots each when the budget allows: fewer partitions with
@@ -66,8 +63,9 @@ class Fanout:
     children: int
     budget: int
     child_id: Callable[[int], str]
-    child_input: Callable[[int, int, bool], Mapping[str, Any]]
-    """(child, share, skip_all) -> the child's input."""
+    child_input: Callable[[int, int, bool, float | None], Mapping[str, Any]]
+    """(child, share, skip_all, task_ms) -> the child's input; `task_ms` is the mean task time the children
+    that returned measured (None before any did), so later children size their first batches from it."""
     status: Callable[[Progress], Any]
     """The custom status to show while the loop runs."""
     deadline: datetime | None = None
@@ -88,6 +86,8 @@ class Outcome:
     terminated: bool = False
     """A child reported a task that failed under `terminateJob`."""
     timed_out: bool = False
+    task_ms: float | None = None
+    """The latest mean task time a child measured."""
 
 
 def run_children(context: df.DurableOrchestrationContext, fanout: Fanout) -> Generator[Any, Any, Outcome]:
@@ -101,7 +101,7 @@ def run_children(context: df.DurableOrchestrationContext, fanout: Fanout) -> Gen
     started = 0
 
     def start(child: int, share: int, *, skip_all: bool = False) -> Any:
-        request = dict(fanout.child_input(child, share, skip_all))
+        request = dict(fanout.child_input(child, share, skip_all, outcome.task_ms))
         return context.call_sub_orchestrator(fanout.orchestrator, request, fanout.child_id(child))
 
     def stop(instance_ids: list[str], reason: str) -> Any:
@@ -116,6 +116,9 @@ def run_children(context: df.DurableOrchestrationContext, fanout: Fanout) -> Gen
         room = wire.MAX_LISTED_FAILURES - len(outcome.failed_tasks)
         outcome.failed_tasks.extend(result["failedTasks"][: max(0, room)])
         outcome.timed_out = outcome.timed_out or bool(result.get("timedOut"))
+        measured = result.get("taskMs")
+        if isinstance(measured, int | float) and not isinstance(measured, bool):
+            outcome.task_ms = float(measured)
 
     while True:
         while started < fanout.children and free_shares and outcome.stopping is None:

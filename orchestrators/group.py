@@ -26,7 +26,7 @@ def group_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any
     job_id, first = spec["jobId"], spec["firstPartition"]
     deadline_text = spec.get("deadline")
 
-    def partition_input(child: int, share: int, skip_all: bool) -> wire.PartitionInput:
+    def partition_input(child: int, share: int, skip_all: bool, task_ms: float | None) -> wire.PartitionInput:
         request: wire.PartitionInput = {
             "jobId": job_id,
             "specHash": spec["specHash"],
@@ -35,6 +35,7 @@ def group_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any
             "share": share,
             "deadline": deadline_text,
             "onTaskFailure": spec["onTaskFailure"],
+            "taskMs": task_ms if task_ms is not None else spec.get("taskMs"),
         }
         if skip_all:
             request["skipAll"] = True
@@ -68,4 +69,5 @@ def group_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any
         "terminated": ran.terminated,
         "timedOut": ran.timed_out or ran.stopping == TIMEOUT,
         "cancelled": ran.stopping == CANCEL,
+        "taskMs": ran.task_ms,
     }

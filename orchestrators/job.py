@@ -20,7 +20,8 @@ from batch import wire
 from batch.plan import DEFAULT_PARTITION_SIZE, GROUP_SIZE, group_count, job_outcome
 from batch.spec import OnTaskFailure
 from batch.states import JobState
-from orchestrators.fanout import CANCEL, STORAGE_RETRY, TERMINATE, TIMEOUT, Fanout, Progress, run_children
+from orchestrators.fanout import CANCEL, TERMINATE, TIMEOUT, Fanout, Progress, run_children
+from orchestrators.partition import STORAGE_RETRY
 
 
 def job_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict[str, Any]]:
@@ -45,7 +46,7 @@ def job_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any, 
     def group_partitions(group: int) -> int:
         return min(GROUP_SIZE, partitions - group * GROUP_SIZE)
 
-    def group_input(group: int, share: int, skip_all: bool) -> wire.GroupInput:
+    def group_input(group: int, share: int, skip_all: bool, task_ms: float | None) -> wire.GroupInput:
         request: wire.GroupInput = {
             "jobId": job_id,
             "specHash": job["specHash"],
@@ -56,6 +57,7 @@ def job_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any, 
             "share": share,
             "deadline": deadline.isoformat() if deadline else None,
             "onTaskFailure": prepared["onTaskFailure"],
+            "taskMs": task_ms,
         }
         if skip_all:
             request["skipAll"] = True

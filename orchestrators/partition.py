@@ -1,8 +1,12 @@
 """The partition orchestrator: runs one partition of a job's tasks under its share of the parallelism cap.
 
-It keeps its own history bounded (a few events per task of the partition), starts tasks as their
-dependencies succeed, retries failed attempts after the job's retry interval (a durable timer), and writes
-task records and results in batches through RECORD_TASKS, never one storage round trip per task.
+Its tasks are numbered by position (0 .. size-1). It starts tasks as their dependencies succeed, in
+**batches**: one RUN_BATCH activity call runs many short tasks of one chunk (`batch.batching` sizes them
+from the durations earlier batches measured), and records them itself, so the history holds a few events
+per batch, not per task. A batch holds task slots (one for sync handlers, which run one after another; more
+for `async def` handlers, which run side by side); the slots in use never exceed the partition's share.
+Failed attempts with retries left are retried after the job's retry interval (a durable timer). Tasks it
+settles without running them (skipped, abandoned) are recorded through SETTLE_TASKS.
 
 Deterministic: no I/O, no wall clock (only `current_utc_datetime`), no randomness. Every decision comes from
 the history, so a replay takes the same path.
@@ -20,16 +24,16 @@ from typing import Any, cast
 import azure.durable_functions as df
 
 from batch import wire
+from batch.batching import LONG_TASK_SECONDS, PROBE_BATCHES, PROBE_WAIT_SECONDS, plan_batch
 from batch.plan import DagScheduler
+from batch.records import CHUNK_SIZE
 from batch.spec import OnTaskFailure
-from batch.states import TaskState
+from batch.states import TaskCounts
 
-FLUSH_RECORDS = 100
-"""Task records per RECORD_TASKS call; a smaller last batch is written when the partition ends."""
-FLUSH_INTERVAL = timedelta(seconds=5)
-"""Records waiting longer than this are written even when fewer than FLUSH_RECORDS, so the task API lags a
-running job by a few seconds at most."""
-RECORD_RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=2_000, max_number_of_attempts=5)
+STORAGE_RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=2_000, max_number_of_attempts=6)
+"""The partition's own activities touch storage: a passing outage must not fail the partition."""
+SETTLE_AT = 2_000
+"""Settled tasks are written once this many have piled up (and always before the partition returns)."""
 
 
 def event_reason(value: Any) -> str:
@@ -41,208 +45,318 @@ def event_reason(value: Any) -> str:
     return str(value or "cancel")
 
 
-@dataclass
-class _Attempt:
-    task: wire.PartitionTask
-    attempt: int
-    started_at: str | None = None
+def _runs(tasks: list[tuple[int, int]]) -> list[wire.TaskRun]:
+    """(position, attempt) pairs as [first, stop, attempt] runs."""
+    runs: list[wire.TaskRun] = []
+    for position, attempt in tasks:
+        if runs and runs[-1][1] == position and runs[-1][2] == attempt:
+            runs[-1][1] = position + 1
+        else:
+            runs.append([position, position + 1, attempt])
+    return runs
+
+
+def _ranges(positions: list[int]) -> list[list[int]]:
+    ranges: list[list[int]] = []
+    for position in sorted(positions):
+        if ranges and ranges[-1][1] == position:
+            ranges[-1][1] = position + 1
+        else:
+            ranges.append([position, position + 1])
+    return ranges
 
 
 @dataclass
-class PartitionState:
-    """The partition's bookkeeping, separate from the generator so it reads as plain code."""
-
-    job_id: str
-    partition: int
-    scheduler: DagScheduler
-    tasks: dict[str, wire.PartitionTask]
-    records: list[wire.TaskRecord] = field(default_factory=list)
-    batches: int = 0
-    failed: list[str] = field(default_factory=list)
-    attempts: dict[str, int] = field(default_factory=dict)
-
-    def record(self, task_id: str, state: TaskState, **fields: Any) -> None:
-        task = self.tasks[task_id]
-        entry: wire.TaskRecord = {
-            "id": task_id,
-            "index": task["index"],
-            "state": state.value,
-            "attempts": self.attempts.get(task_id, 0),
-        }
-        entry.update(fields)  # type: ignore[typeddict-item]
-        self.records.append(entry)
-
-    def skip(self, task_ids: list[str]) -> None:
-        for task_id in task_ids:
-            self.record(task_id, TaskState.SKIPPED)
-
-    def fail(self, task_id: str, error: str, started_at: str | None, ended_at: str | None, outcome: Any = None) -> None:
-        """The task failed for good: it and everything that depends on it are settled. A result the failed
-        attempt returned (a command's exit code and where its logs are) is kept in its record."""
-        skipped = self.scheduler.mark_failed(task_id)
-        if len(self.failed) < wire.MAX_LISTED_FAILURES:
-            self.failed.append(task_id)
-        kept = {k: outcome[k] for k in ("result", "resultBlob") if k in outcome} if isinstance(outcome, dict) else {}
-        self.record(task_id, TaskState.FAILED, error=error, startedAt=started_at, endedAt=ended_at, **kept)
-        self.skip(skipped)
-
-    def take_batch(self) -> wire.RecordTasksInput:
-        # Only a task's latest record matters: a task that started and finished since the last write is
-        # written once, as finished.
-        latest = {record["id"]: record for record in self.records}
-        batch: wire.RecordTasksInput = {
-            "jobId": self.job_id,
-            "partition": self.partition,
-            "batch": self.batches,
-            "records": list(latest.values()),
-        }
-        self.records = []
-        self.batches += 1
-        return batch
+class _Flight:
+    tasks: list[tuple[int, int]]
+    slots: int
+    kind: str
 
 
-def _error_of(outcome: Any) -> str:
-    if isinstance(outcome, Exception):
-        return str(outcome).split("\n", 1)[0][:2000]
-    return str(outcome.get("error") or "the task failed")
+@dataclass
+class _Timing:
+    """Measured task time per kind of task, summed from the batches that returned."""
+
+    seconds: dict[str, float] = field(default_factory=dict)
+    tasks: dict[str, int] = field(default_factory=dict)
+
+    def add(self, kind: str, busy_ms: int, ran: int) -> None:
+        if ran > 0:
+            self.seconds[kind] = self.seconds.get(kind, 0.0) + busy_ms / 1000
+            self.tasks[kind] = self.tasks.get(kind, 0) + ran
+
+    def mean(self, kind: str) -> float | None:
+        count = self.tasks.get(kind, 0)
+        return self.seconds[kind] / count if count else None
 
 
 def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any, Any, wire.PartitionResult]:
     spec = cast(wire.PartitionInput, context.get_input())
     job_id, partition = spec["jobId"], spec["partition"]
-    tasks: list[wire.PartitionTask] = yield context.call_activity(
-        wire.LOAD_PARTITION,
-        {
-            "jobId": job_id,
-            "specHash": spec["specHash"],
-            "partition": partition,
-            "partitionSize": spec["partitionSize"],
-        },
-    )
-    state = PartitionState(
-        job_id,
-        partition,
-        DagScheduler([t["id"] for t in tasks], [t["dependsOn"] for t in tasks]),
-        {t["id"]: t for t in tasks},
-    )
+    base: dict[str, Any] = {
+        "jobId": job_id,
+        "specHash": spec["specHash"],
+        "partition": partition,
+        "partitionSize": spec["partitionSize"],
+    }
+    plan: wire.PartitionPlan = yield context.call_activity_with_retry(wire.LOAD_PARTITION, STORAGE_RETRY, base)
+    size = plan["size"]
+    depends_on = [[str(d) for d in plan["dependsOn"].get(str(i), ())] for i in range(size)]
+    scheduler = DagScheduler([str(i) for i in range(size)], depends_on)
+    kinds = plan["kinds"]
+    overrides = plan["retryOverrides"]
+    interval = timedelta(seconds=plan["retryIntervalSeconds"])
     share = max(1, spec["share"])
     terminate_on_failure = spec["onTaskFailure"] == OnTaskFailure.TERMINATE_JOB.value
     stop_event = context.wait_for_external_event(wire.CANCEL_EVENT)
     deadline_text = spec.get("deadline")
     deadline = datetime.fromisoformat(deadline_text) if deadline_text else None
     deadline_timer = context.create_timer(deadline) if deadline is not None else None
+    timing = _Timing()
+    hint = spec.get("taskMs")
+    if hint is not None:
+        timing.add("handler", round(hint), 1)
 
-    running: dict[Any, _Attempt] = {}  # activity task -> attempt
-    backing_off: dict[Any, _Attempt] = {}  # retry timer -> the attempt to make when it fires
-    writes: list[Any] = []
-    flush_timer: Any = None
-    last_flush = context.current_utc_datetime
+    def kind_of(position: int) -> str:
+        return kinds.get(str(position), "handler")
+
+    def retries_of(position: int) -> int:
+        return overrides.get(str(position), plan["retries"])
+
+    flights: dict[Any, _Flight] = {}  # RUN_BATCH task -> what it runs
+    backing_off: dict[Any, list[tuple[int, int]]] = {}  # retry timer -> (position, next attempt)
+    again: list[tuple[int, int]] = []  # (position, attempt) to start before new tasks
+    settling: list[Any] = []
+    to_skip: list[int] = []
+    to_fail: list[list[Any]] = []
+    failed_ids: list[str] = []
+    moved: dict[str, int] = {}
+    asked: dict[int, tuple[int, int]] = {}  # settle call number -> (failed, skipped) it was given
+    settles_done = 0
+    batches = 0
+    probe_timer: Any = None
+    probes_timed_out = False
     terminated = timed_out = cancelled = stopping = False
     if spec.get("skipAll"):
         # The job stopped before this partition started: its tasks are recorded as skipped, not lost.
         stopping = True
-        state.skip(state.scheduler.skip_all_pending())
+        to_skip.extend(int(t) for t in scheduler.skip_all_pending())
 
-    def start(attempt: _Attempt) -> None:
-        request: wire.RunTaskInput = {
-            "jobId": job_id,
-            "specHash": spec["specHash"],
-            "taskIndex": attempt.task["index"],
-            "taskId": attempt.task["id"],
-            "attempt": attempt.attempt,
+    def slots_in_use() -> int:
+        return sum(flight.slots for flight in flights.values())
+
+    def launch(tasks: list[tuple[int, int]], slots: int, kind: str, mean: float | None) -> None:
+        nonlocal batches
+        request: wire.RunBatchInput = {
+            **base,  # type: ignore[typeddict-item]
+            "batch": batches,
+            "tasks": _runs(tasks),
+            "concurrency": slots,
+            "markRunning": kind == "command" or (mean is not None and mean >= LONG_TASK_SECONDS),
         }
-        state.attempts[attempt.task["id"]] = attempt.attempt
-        running[context.call_activity(wire.RUN_TASK, request)] = attempt
+        batches += 1
+        flights[context.call_activity_with_retry(wire.RUN_BATCH, STORAGE_RETRY, request)] = _Flight(tasks, slots, kind)
+
+    def start_batches() -> None:
+        nonlocal again
+        while again and slots_in_use() < share:
+            # Retries go first, a chunk and a kind at a time (a batch is recorded in one chunk row).
+            first, _ = again[0]
+            kind = kind_of(first)
+            group = [t for t in again if t[0] // CHUNK_SIZE == first // CHUNK_SIZE and kind_of(t[0]) == kind]
+            group = group[:1] if kind == "command" else group
+            again = [t for t in again if t not in group]
+            slots = min(len(group), share - slots_in_use()) if kind == "async" else 1
+            launch(group, max(1, slots), kind, timing.mean(kind))
+        while scheduler.has_ready and slots_in_use() < share:
+            first = int(scheduler.peek())
+            kind = kind_of(first)
+            mean = timing.mean(kind)
+            if probes_timed_out and mean is None:
+                mean = PROBE_WAIT_SECONDS
+            if kind == "handler" and mean is None and len(flights) >= PROBE_BATCHES and plan["batchSize"] is None:
+                return  # wait for a probe to say how long tasks take
+            sizing = plan_batch(
+                kind,
+                mean,
+                ready=scheduler.ready_count,
+                free_slots=share - slots_in_use(),
+                share=share,
+                fixed=plan["batchSize"],
+            )
+            end = (first // CHUNK_SIZE + 1) * CHUNK_SIZE
+
+            def same(a: str, b: str, end: int = end) -> bool:
+                return int(b) < end and kind_of(int(b)) == kind_of(int(a))
+
+            picked = scheduler.ready_run(sizing.size, same)
+            launch([(int(t), 1) for t in picked], min(sizing.slots, len(picked)), kind, mean)
+
+    def final_counts() -> TaskCounts:
+        """The scheduler's counts, corrected by how settled tasks were recorded: a batch abandoned by a
+        cancel may have recorded its tasks (as succeeded, say) before they were settled as failed."""
+        raw = scheduler.counts
+        return TaskCounts(
+            raw.total,
+            raw.pending,
+            raw.running,
+            raw.succeeded + moved.get("succeeded", 0),
+            raw.failed + moved.get("failed", 0),
+            raw.skipped + moved.get("skipped", 0),
+        )
+
+    def counts() -> TaskCounts:
+        # Tasks handed to a batch wait their turn inside it: only as many run as the batches hold slots.
+        raw = final_counts()
+        running = min(raw.running, slots_in_use())
+        return TaskCounts(
+            raw.total, raw.pending + raw.running - running, running, raw.succeeded, raw.failed, raw.skipped
+        )
+
+    def settle_due(final: bool) -> bool:
+        pending = len(to_skip) + len(to_fail)
+        return pending > 0 and not settling and (final or pending >= SETTLE_AT)
+
+    def settle() -> None:
+        request: wire.SettleTasksInput = {
+            **base,  # type: ignore[typeddict-item]
+            "skipped": _ranges(to_skip),
+            "failed": list(to_fail),
+        }
+        asked[len(asked)] = (len(to_fail), len(to_skip))
+        to_skip.clear()
+        to_fail.clear()
+        settling.append(context.call_activity_with_retry(wire.SETTLE_TASKS, STORAGE_RETRY, request))
+
+    def fail_for_good(position: int, task_id: str | None) -> None:
+        nonlocal terminated, stopping
+        to_skip.extend(int(t) for t in scheduler.mark_failed(str(position)))
+        if task_id is not None and len(failed_ids) < wire.MAX_LISTED_FAILURES:
+            failed_ids.append(task_id)
+        if terminate_on_failure and not stopping:
+            terminated = stopping = True
+            to_skip.extend(int(t) for t in scheduler.skip_all_pending())
 
     while True:
         if not stopping:
-            for task_id in state.scheduler.ready(max(0, share - state.scheduler.counts.running)):
-                start(_Attempt(state.tasks[task_id], 1))
-                state.record(task_id, TaskState.RUNNING)
-        now = context.current_utc_datetime
-        settled = state.scheduler.is_finished
-        writes = [w for w in writes if not w.is_completed]
-        # One write in flight at a time: the activity then needs no read-before-write to keep a task's record
-        # from going back in time, and records that pile up meanwhile go out together in the next batch.
-        due = settled or len(state.records) >= FLUSH_RECORDS or now - last_flush >= FLUSH_INTERVAL
-        if state.records and not writes and due:
-            writes.append(context.call_activity_with_retry(wire.RECORD_TASKS, RECORD_RETRY, state.take_batch()))
-            last_flush = now
-        if settled and not writes and not state.records:
+            start_batches()
+            if (
+                not probes_timed_out
+                and probe_timer is None
+                and flights
+                and timing.mean("handler") is None
+                and plan["batchSize"] is None
+            ):
+                probe_timer = context.create_timer(context.current_utc_datetime + timedelta(seconds=PROBE_WAIT_SECONDS))
+        for done in [s for s in settling if s.is_completed]:
+            settled = cast(wire.SettleOutcome, done.result)
+            failed_ids.extend(settled["failedIds"][: max(0, wire.MAX_LISTED_FAILURES - len(failed_ids))])
+            # What was asked comes off the counts, what was recorded goes on (see `final_counts`).
+            asked_failed, asked_skipped = asked.pop(settles_done)
+            settles_done += 1
+            moved["failed"] = moved.get("failed", 0) - asked_failed
+            moved["skipped"] = moved.get("skipped", 0) - asked_skipped
+            for state, count in settled["recorded"].items():
+                moved[state] = moved.get(state, 0) + count
+        settling = [s for s in settling if not s.is_completed]
+        finished = scheduler.is_finished and not flights and not backing_off and not again
+        if settle_due(finished or stopping):
+            settle()
+        if finished and not settling:
             break
-        context.set_custom_status({"taskCounts": state.scheduler.counts.to_json()})
-        waiting = [*running, *backing_off, *writes]
+        context.set_custom_status({"taskCounts": counts().to_json()})
+        waiting = [*flights, *backing_off, *settling]
         if not stopping:
             waiting.append(stop_event)
             if deadline_timer is not None:
                 waiting.append(deadline_timer)
-        if state.records and not settled:
-            # Wake up to write records that would otherwise wait for the next completion; one timer at a time,
-            # or every pass through the loop would add a timer to the history.
-            if flush_timer is None or flush_timer.is_completed:
-                flush_timer = context.create_timer(context.current_utc_datetime + FLUSH_INTERVAL)
-            waiting.append(flush_timer)
+            if probe_timer is not None and not probe_timer.is_completed and timing.mean("handler") is None:
+                waiting.append(probe_timer)
         yield context.task_any(waiting)
 
-        for write in [w for w in writes if w.is_completed]:
-            if isinstance(write.result, Exception):
-                raise RuntimeError(f"could not write task records of job {job_id}: {write.result}")
+        if probe_timer is not None and probe_timer.is_completed and timing.mean("handler") is None:
+            probes_timed_out = True
         for timer in [t for t in backing_off if t.is_completed]:
-            start(backing_off.pop(timer))
-        for activity in [a for a in running if a.is_completed]:
-            attempt = running.pop(activity)
-            task_id = attempt.task["id"]
+            again.extend(backing_off.pop(timer))
+        for activity in [a for a in flights if a.is_completed]:
+            flight = flights.pop(activity)
             outcome = activity.result
-            failed = isinstance(outcome, Exception) or not outcome.get("ok")
-            started_at = None if isinstance(outcome, Exception) else outcome.get("startedAt")
-            ended_at = (
-                context.current_utc_datetime.isoformat() if isinstance(outcome, Exception) else outcome.get("endedAt")
-            )
-            if not failed:
-                state.scheduler.mark_succeeded(task_id)
-                state.record(
-                    task_id,
-                    TaskState.SUCCEEDED,
-                    result=outcome.get("result"),
-                    resultBlob=outcome.get("resultBlob"),
-                    startedAt=started_at,
-                    endedAt=ended_at,
-                )
-            elif attempt.attempt <= attempt.task["maxRetryCount"] and not stopping:
-                retry = _Attempt(attempt.task, attempt.attempt + 1)
-                delay = timedelta(seconds=attempt.task["retryIntervalSeconds"])
-                if delay > timedelta(0):
-                    backing_off[context.create_timer(context.current_utc_datetime + delay)] = retry
+            if isinstance(outcome, Exception) or not isinstance(outcome, dict):
+                # The batch could not run at all (storage away for minutes, a spec replaced): its tasks fail.
+                error = f"the batch that ran this task failed: {str(outcome).splitlines()[0][:500]}"
+                for position, attempt in flight.tasks:
+                    to_fail.append([position, attempt, error])
+                    fail_for_good(position, None)
+                continue
+            timing.add(flight.kind, outcome["busyMs"], outcome["ran"])
+            unsettled: set[int] = set()
+            retry_now: list[tuple[int, int]] = []
+            not_started: list[tuple[int, int]] = []
+            for position, attempts in outcome["retry"]:
+                unsettled.add(position)
+                if stopping or attempts > retries_of(position):
+                    to_fail.append([position, attempts, "abandoned: the job stopped before its retry"])
+                    fail_for_good(position, None)
                 else:
-                    start(retry)
+                    retry_now.append((position, attempts + 1))
+            for position, _attempts, task_id in outcome["failed"]:
+                unsettled.add(position)
+                fail_for_good(position, task_id)
+            for position, _state in outcome["other"]:
+                # Not run: the batch stopped early (a task failed under terminateJob). A first attempt goes back
+                # to the ready tasks, a retry to the retries; a stopped job skips or abandons them.
+                unsettled.add(position)
+                attempt = dict(flight.tasks).get(position, 1)
+                if attempt == 1:
+                    scheduler.release(str(position))
+                elif stopping:
+                    to_fail.append([position, attempt - 1, "abandoned: the job stopped before its retry"])
+                    fail_for_good(position, None)
+                else:
+                    not_started.append((position, attempt))
+            for position, _ in flight.tasks:
+                if position not in unsettled:
+                    scheduler.mark_succeeded(str(position))
+            if retry_now and interval > timedelta(0):
+                backing_off[context.create_timer(context.current_utc_datetime + interval)] = retry_now
             else:
-                state.fail(task_id, _error_of(outcome), started_at, ended_at, outcome)
-                if terminate_on_failure and not stopping:
-                    terminated = stopping = True
-                    state.skip(state.scheduler.skip_all_pending())
+                again.extend(retry_now)
+            again.extend(not_started)
+            if stopping:
+                to_skip.extend(int(t) for t in scheduler.skip_all_pending())
 
         if not stopping and stop_event.is_completed:
             stopping = True
-            reason = event_reason(stop_event.result)
-            cancelled = reason == "cancel"
-            state.skip(state.scheduler.skip_all_pending())
+            cancelled = event_reason(stop_event.result) == "cancel"
+            to_skip.extend(int(t) for t in scheduler.skip_all_pending())
         if not stopping and deadline_timer is not None and deadline_timer.is_completed:
             stopping = timed_out = True
-            state.skip(state.scheduler.skip_all_pending())
-        if stopping and (cancelled or timed_out):
-            # Nobody waits for work a cancelled or timed-out job abandoned: it is settled as failed now.
-            # (Command tasks are killed by their activity, which watches the job record.)
-            why = "the job was cancelled" if cancelled else "the job ran past maxWallClockSeconds"
-            for attempt in [*running.values(), *backing_off.values()]:
-                state.fail(attempt.task["id"], f"abandoned: {why}", attempt.started_at, None)
-            running.clear()
+            to_skip.extend(int(t) for t in scheduler.skip_all_pending())
+        if stopping:
+            # Nobody starts a retry of a stopped job; a cancelled or timed-out job abandons what runs now
+            # (command tasks are killed by their activity, which watches the job record).
+            why = "the job stopped"
+            if cancelled:
+                why = "the job was cancelled"
+            elif timed_out:
+                why = "the job ran past maxWallClockSeconds"
+            waiting_tasks = [(p, a - 1) for tasks in backing_off.values() for p, a in tasks]
+            waiting_tasks += [(p, a - 1) for p, a in again]
+            if cancelled or timed_out:
+                waiting_tasks += [t for flight in flights.values() for t in flight.tasks]
+                flights.clear()
+            for position, attempts in waiting_tasks:
+                to_fail.append([position, max(0, attempts), f"abandoned: {why}"])
+                fail_for_good(position, None)
             backing_off.clear()
+            again.clear()
 
     return {
         "partition": partition,
-        "taskCounts": state.scheduler.counts.to_json(),
-        "failedTasks": state.failed,
+        "taskCounts": final_counts().to_json(),
+        "failedTasks": failed_ids,
         "terminated": terminated,
         "timedOut": timed_out,
         "cancelled": cancelled,
+        "taskMs": None if timing.mean("handler") is None else cast(float, timing.mean("handler")) * 1000,
     }

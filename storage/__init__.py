@@ -5,7 +5,7 @@ shared `StorageAccount` per process::
 
     account = get_account(connection_string_from_settings())     # AzureWebJobsStorage
     results = ResultStore(account, container)                    # or ResultStore.from_settings()
-    tasks = TaskStore(account)
+    tasks = TaskStore(TableRows(account))
     jobs = JobStore(account)
 """
 
@@ -29,8 +29,10 @@ from storage.errors import (
     StorageUnreachable,
 )
 from storage.jobs import JobPage, JobRecord, JobState, JobStore, TaskCounts
-from storage.results import ResultRef, ResultStore
-from storage.tasks import TaskPage, TaskRecord, TaskState, TaskStore, UpsertReport
+from storage.results import ResultStore
+from storage.rows import MemoryRows, RowStore
+from storage.table_rows import TableRows
+from storage.tasks import TaskPage, TaskRecord, TaskState, TaskStore
 
 __all__ = [
     "ClientOptions",
@@ -41,9 +43,10 @@ __all__ = [
     "JobRecord",
     "JobState",
     "JobStore",
+    "MemoryRows",
     "NotFound",
-    "ResultRef",
     "ResultStore",
+    "RowStore",
     "SerializationError",
     "StorageAccount",
     "StorageAuthError",
@@ -51,12 +54,12 @@ __all__ = [
     "StorageError",
     "StorageRequestError",
     "StorageUnreachable",
+    "TableRows",
     "TaskCounts",
     "TaskPage",
     "TaskRecord",
     "TaskState",
     "TaskStore",
-    "UpsertReport",
     "connection_string_from_settings",
     "get_account",
     "resolve_connection_string",

@@ -22,7 +22,6 @@ import os
 import re
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,12 +32,10 @@ from storage import _json
 from storage._names import check_id, check_relative_path
 from storage.account import StorageAccount, connection_string_from_settings, get_account, translate_errors
 from storage.errors import InvalidName, NotFound, SerializationError
-from storage.tasks import INLINE_RESULT_MAX_CHARS
 
 __all__ = [
     "CONTAINER_SETTING",
     "DEFAULT_CONTAINER",
-    "ResultRef",
     "ResultStore",
 ]
 
@@ -52,12 +49,8 @@ _BATCH_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _DELETE_BATCH = 256
 
 
-@dataclass(frozen=True)
-class ResultRef:
-    """Where a task's result went: inline JSON text for the task record, or the name of its blob."""
-
-    inline_json: str | None
-    blob: str | None
+def _partition_batch_stem(partition: int, batch: int) -> str:
+    return f"p{partition:05d}-b{batch:05d}"
 
 
 class ResultStore:
@@ -117,6 +110,16 @@ class ResultStore:
             raise InvalidName(f"result batch name {batch!r} must match {_BATCH_NAME.pattern}")
         return f"{cls.job_prefix(job_id)}results/{stem}.jsonl"
 
+    @classmethod
+    def partition_batch_name(cls, job_id: str, partition: int, batch: int) -> str:
+        """The results blob of one batch of a partition's tasks: fixed by (partition, batch), so a batch
+        run again after a crash replaces its own blob instead of adding a second one."""
+        return cls.result_batch_name(job_id, _partition_batch_stem(partition, batch))
+
+    def write_partition_batch(self, job_id: str, partition: int, batch: int, rows: Iterable[Mapping[str, Any]]) -> str:
+        """`write_result_batch` under `partition_batch_name`."""
+        return self.write_result_batch(job_id, _partition_batch_stem(partition, batch), rows)
+
     def url(self, blob_name: str) -> str:
         """The blob's URL (without credentials), for showing where results are."""
         return f"{self._account.blob_endpoint}/{self.container_name}/{blob_name}"
@@ -150,30 +153,6 @@ class ResultStore:
         return name
 
     # -- task results ------------------------------------------------------------------------------------------
-
-    def write_task_result(self, job_id: str, task_id: str, result: Any) -> str:
-        """Store one task's (large) result as ``result.json``. Returns the blob name."""
-        name = self.task_result_name(job_id, task_id)
-        self._put(name, _json.dumps(result, f"the result of task {task_id!r}"), _JSON)
-        return name
-
-    def read_task_result(self, job_id: str, task_id: str) -> Any:
-        """The result stored by `write_task_result`; `NotFound` if there is none."""
-        name = self.task_result_name(job_id, task_id)
-        return _json.loads(self._get_bytes(name), f"blob {name}")
-
-    def place_task_result(self, job_id: str, task_id: str, result: Any) -> ResultRef:
-        """Keep a small result inline in the task record; write a large one to its own blob.
-
-        Results whose JSON text is at most `INLINE_RESULT_MAX_CHARS` characters come back as ``inline_json``
-        (no I/O); larger ones are written with `write_task_result` and come back as ``blob``.
-        """
-        text = _json.dumps(result, f"the result of task {task_id!r}")
-        if len(text) <= INLINE_RESULT_MAX_CHARS:
-            return ResultRef(inline_json=text, blob=None)
-        name = self.task_result_name(job_id, task_id)
-        self._put(name, text, _JSON)
-        return ResultRef(inline_json=None, blob=name)
 
     def write_task_blob(
         self, job_id: str, task_id: str, name: str, data: bytes | str, content_type: str | None = None
@@ -224,6 +203,13 @@ class ResultStore:
         """
         for name in self.list_result_batches(job_id):
             yield from self._iter_jsonl(name)
+
+    def find_result_row(self, blob_name: str, task_id: str) -> dict[str, Any] | None:
+        """The row of `task_id` in a results blob, or None (`NotFound` when the blob does not exist)."""
+        for row in self._iter_jsonl(blob_name):
+            if row.get("id") == task_id:
+                return row
+        return None
 
     def _iter_jsonl(self, name: str) -> Iterator[dict[str, Any]]:
         container = self._container()

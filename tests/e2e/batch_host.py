@@ -23,7 +23,7 @@ import requests
 
 from devhost.testing import REPO_ROOT, DevHostProcess
 from devtools.azurite import Azurite
-from storage import JobStore, ResultStore, TaskStore, get_account
+from storage import JobStore, ResultStore, TableRows, TaskStore, get_account
 
 FINISHED = frozenset({"succeeded", "failed", "cancelled"})
 # Small enough that a test can send a body over it cheaply; large enough for every other test's jobs.
@@ -92,7 +92,7 @@ class BatchHost:
 
     @property
     def tasks(self) -> TaskStore:
-        return TaskStore(get_account(self.azurite.connection_string))
+        return TaskStore(TableRows(get_account(self.azurite.connection_string)))
 
     @property
     def results(self) -> ResultStore:

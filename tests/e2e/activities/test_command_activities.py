@@ -1,4 +1,4 @@
-"""Command tasks through RUN_TASK against a real Azurite: files in and out, logs, limits, cancel by record."""
+"""Command task attempts against a real Azurite: files in and out, logs, limits, cancel by record."""
 
 from __future__ import annotations
 
@@ -7,13 +7,14 @@ import threading
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from activities.run_task import run_task
+from activities.attempts import attempt_task
+from activities.command_tasks import default_work_root
 from activities.specs import SpecCache
 from app.services import Services
-from batch import wire
 from batch.spec import JobSpec, ResourceFile, TaskSpec
 from storage.jobs import JobState
 from tests.e2e.activities.conftest import Submit
@@ -52,15 +53,21 @@ def command_job(job_id: str, tmp_path: Path, services: Services, **task_fields: 
     return JobSpec(id=job_id, tasks=(replace(task, **task_fields),))  # type: ignore[arg-type]
 
 
-def run(services: Services, spec_hash: str, job_id: str, **options: float) -> wire.TaskOutcome:
-    request: wire.RunTaskInput = {
-        "jobId": job_id,
-        "specHash": spec_hash,
-        "taskIndex": 0,
-        "taskId": "render-1",
-        "attempt": 1,
-    }
-    return run_task(services, SpecCache(services.results.read_job_spec), request, **options)
+def run(services: Services, spec_hash: str, job_id: str, **options: float) -> dict[str, Any]:
+    """Attempt 1 of the job's task 0, as its batch runs it; the outcome as a plain dict."""
+    cached = SpecCache(services.results.read_job_spec).get(job_id, spec_hash)
+    task = cached.spec.tasks[0]
+    work_root = default_work_root(services.settings.work_dir)
+    attempt = attempt_task(services, cached.spec, spec_hash, task, 1, work_root=work_root, **options)
+    outcome: dict[str, Any] = {"ok": attempt.ok, "error": attempt.error, "startedAt": attempt.started}
+    outcome["endedAt"] = attempt.ended
+    if attempt.timed_out:
+        outcome["timedOut"] = True
+    if attempt.cancelled:
+        outcome["cancelled"] = True
+    if attempt.placed is not None:
+        outcome["result"] = attempt.placed.value
+    return outcome
 
 
 def test_a_command_task_with_resource_and_output_files(
@@ -139,7 +146,7 @@ def test_a_running_command_is_killed_when_its_job_is_cancelling(
     code = f"import pathlib, time; pathlib.Path({str(marker)!r}).touch(); time.sleep(60)"
     spec = JobSpec(id=job_id, tasks=(TaskSpec(id="render-1", command_line=(sys.executable, "-c", code)),))
     spec_hash = submit(command_services, spec)
-    result: list[wire.TaskOutcome] = []
+    result: list[dict[str, Any]] = []
     runner = threading.Thread(
         target=lambda: result.append(run(command_services, spec_hash, job_id, cancel_poll_seconds=0.1))
     )

@@ -9,11 +9,13 @@ from typing import Any
 
 import pytest
 
+from activities.attempts import attempt_task
+from activities.batches import run_batch
+from activities.command_tasks import default_work_root
 from activities.errors import JobSpecMismatch, WrongTask
 from activities.jobs import finish_job, prepare_job
-from activities.partitions import load_partition, record_tasks
+from activities.partitions import load_partition
 from activities.reduce import reduce_job
-from activities.run_task import run_task
 from activities.specs import SpecCache
 from app.services import Services
 from batch import wire
@@ -49,23 +51,17 @@ def job(job_id: str) -> JobSpec:
     )
 
 
-def record_of(task: wire.PartitionTask, outcome: wire.TaskOutcome) -> wire.TaskRecord:
-    """What the partition orchestrator records for a finished attempt."""
-    state = TaskState.SUCCEEDED if outcome["ok"] else TaskState.FAILED
-    record: wire.TaskRecord = {
-        "id": task["id"],
-        "index": task["index"],
-        "state": state.value,
-        "attempts": 1,
-        "startedAt": outcome["startedAt"],
-        "endedAt": outcome["endedAt"],
+def batch_request(job_id: str, spec_hash: str, partition: int, batch: int, first: int, stop: int) -> wire.RunBatchInput:
+    return {
+        "jobId": job_id,
+        "specHash": spec_hash,
+        "partition": partition,
+        "partitionSize": 100,
+        "batch": batch,
+        "tasks": [[first, stop, 1]],
+        "concurrency": 1,
+        "markRunning": False,
     }
-    if outcome["ok"]:
-        record["result"] = outcome.get("result")
-        record["resultBlob"] = outcome.get("resultBlob")
-    else:
-        record["error"] = outcome.get("error")
-    return record
 
 
 def test_a_job_from_prepare_to_finish(services: Services, specs: SpecCache, job_id: str, submit: Submit) -> None:
@@ -90,57 +86,55 @@ def test_a_job_from_prepare_to_finish(services: Services, specs: SpecCache, job_
     assert record is not None and record.state == JobState.RUNNING
     assert record.task_counts.total == TASKS and record.task_counts.pending == TASKS
     assert record.start_time == datetime.fromisoformat(started)
+    # Every task has its record from the start, pending: the task list shows tasks not started yet.
+    assert services.tasks.count_by_state(job_id)[TaskState.PENDING] == TASKS
+    pending = services.tasks.get_task(job_id, "task-0200")
+    assert pending is not None and pending.state == TaskState.PENDING and pending.partition == 2
 
-    partitions = [
+    plans = [
         load_partition(services, specs, {"jobId": job_id, "specHash": spec_hash, "partition": p, "partitionSize": 100})
         for p in range(3)
     ]
-    assert [len(p) for p in partitions] == [100, 100, 50]
-    assert [t["index"] for p in partitions for t in p] == list(range(TASKS))
-    assert partitions[0][0] == {
-        "index": 0,
-        "id": "task-0000",
-        "dependsOn": [],
-        "maxRetryCount": 3,
-        "retryIntervalSeconds": 2.0,
-    }
-    assert partitions[0][1]["maxRetryCount"] == 1
-    # Loading a partition writes no records: a task gets its first one when it starts or is skipped.
-    assert sum(services.tasks.count_by_state(job_id).values()) == 0
+    assert [p["size"] for p in plans] == [100, 100, 50]
+    assert plans[0]["retries"] == 1 and plans[0]["retryOverrides"] == {"0": 3}
+    assert plans[0]["retryIntervalSeconds"] == 2.0 and plans[0]["dependsOn"] == {} and plans[0]["kinds"] == {}
 
-    outcomes: dict[str, wire.TaskOutcome] = {}
-    with ThreadPoolExecutor(16) as pool:
-        for p, tasks in enumerate(partitions):
-            requests: list[wire.RunTaskInput] = [
-                {"jobId": job_id, "specHash": spec_hash, "taskIndex": t["index"], "taskId": t["id"], "attempt": 1}
-                for t in tasks
-            ]
-            for task, outcome in zip(tasks, pool.map(lambda r: run_task(services, specs, r), requests), strict=True):
-                outcomes[task["id"]] = outcome
-            # Records are flushed in completion order, not task order: reverse the second half.
-            records = [record_of(t, outcomes[t["id"]]) for t in tasks]
-            for batch, chunk in enumerate([records[:40], list(reversed(records[40:]))]):
-                record_tasks(services, {"jobId": job_id, "partition": p, "batch": batch, "records": chunk})
-
-    assert outcomes["task-0003"]["ok"] and outcomes["task-0003"]["result"] == {"n": 3, "square": 9}
-    big = outcomes[f"task-{BIG_TASK:04d}"]
-    assert big["ok"] and "result" not in big and big["resultBlob"] == f"{job_id}/tasks/task-{BIG_TASK:04d}/result.json"
-    assert json.loads(services.results.read_blob(big["resultBlob"] or ""))["padding"] == BIG
-    failed = outcomes[f"task-{FAILING_TASK:04d}"]
-    assert not failed["ok"] and (failed["error"] or "").startswith(
-        f"ValueError: task task-{FAILING_TASK:04d} refuses 13"
-    )
+    # Two batches a partition, the second one before the first: records are chunk rows, merged.
+    outcomes: dict[tuple[int, int], wire.BatchOutcome] = {}
+    with ThreadPoolExecutor(4) as pool:
+        requests = [
+            batch_request(job_id, spec_hash, p, batch, first, stop)
+            for p, plan in enumerate(plans)
+            for batch, (first, stop) in enumerate([(40, plan["size"]), (0, 40)])
+        ]
+        for request, outcome in zip(requests, pool.map(lambda r: run_batch(services, specs, r), requests), strict=True):
+            outcomes[(request["partition"], request["batch"])] = outcome
+    # task-0013 failed its first attempt and has a retry left (the orchestrator retries it after its interval).
+    assert outcomes[(0, 1)]["retry"] == [[FAILING_TASK, 1]] and outcomes[(0, 1)]["failed"] == []
+    assert all(o["retry"] == [] and o["failed"] == [] for key, o in outcomes.items() if key != (0, 1))
+    assert sum(o["ran"] for o in outcomes.values()) == TASKS
+    retry = {**batch_request(job_id, spec_hash, 0, 2, FAILING_TASK, FAILING_TASK + 1), "tasks": [[13, 14, 2]]}
+    again = run_batch(services, specs, retry)
+    assert again["failed"] == [[FAILING_TASK, 2, f"task-{FAILING_TASK:04d}"]]
 
     counts = services.tasks.count_by_state(job_id)
     assert counts[TaskState.SUCCEEDED] == TASKS - 1 and counts[TaskState.FAILED] == 1
     stored = services.tasks.get_task(job_id, "task-0003")
-    assert stored is not None and stored.result == {"n": 3, "square": 9} and stored.partition == 0
-    stored_big = services.tasks.get_task(job_id, f"task-{BIG_TASK:04d}")
-    assert stored_big is not None and stored_big.result_blob == big["resultBlob"]
+    assert stored is not None and stored.state == TaskState.SUCCEEDED and stored.partition == 0
+    assert stored.result_batch == 1 and stored.attempts == 1
+    row = services.results.find_result_row(services.results.partition_batch_name(job_id, 0, 1), "task-0003")
+    assert row == {"id": "task-0003", "index": 3, "result": {"n": 3, "square": 9}}
+    big_row = services.results.find_result_row(services.results.partition_batch_name(job_id, 0, 1), "task-0007")
+    assert big_row == {"id": "task-0007", "index": 7, "resultBlob": f"{job_id}/tasks/task-{BIG_TASK:04d}/result.json"}
+    assert json.loads(services.results.read_blob(big_row["resultBlob"]))["padding"] == BIG
+    failed = services.tasks.get_task(job_id, f"task-{FAILING_TASK:04d}")
+    assert failed is not None and failed.state == TaskState.FAILED and failed.attempts == 2
+    assert (failed.error or "").startswith(f"ValueError: task task-{FAILING_TASK:04d} refuses 13")
+    assert [r.task_id for r in services.tasks.iter_tasks(job_id, "failed")] == [f"task-{FAILING_TASK:04d}"]
     assert len(list(services.results.list_result_batches(job_id))) == 6
 
-    # A partition loaded again (an activity retried) does not put finished tasks back to pending.
-    load_partition(services, specs, {"jobId": job_id, "specHash": spec_hash, "partition": 0, "partitionSize": 100})
+    # Preparing again (an activity retried) does not put finished tasks back to pending.
+    prepare_job(services, specs, {"jobId": job_id, "specHash": spec_hash, "partitionSize": 100, "startedAt": started})
     assert services.tasks.count_by_state(job_id)[TaskState.PENDING] == 0
 
     reduce = reduce_job(services, specs, {"jobId": job_id, "specHash": spec_hash})
@@ -176,33 +170,30 @@ def test_a_job_from_prepare_to_finish(services: Services, specs: SpecCache, job_
     assert final.reason == finish["reason"] and final.end_time is not None and final.start_time is not None
 
 
-def test_recording_a_batch_again_changes_nothing(
-    services: Services, specs: SpecCache, job_id: str, submit: Submit
-) -> None:
-    spec = JobSpec(id=job_id, tasks=tuple(TaskSpec(id=f"t{i}", handler="e2e.square", input={"n": i}) for i in range(5)))
+def prepared(services: Services, specs: SpecCache, spec: JobSpec, submit: Submit) -> str:
     spec_hash = submit(services, spec)
-    tasks = load_partition(
-        services, specs, {"jobId": job_id, "specHash": spec_hash, "partition": 0, "partitionSize": 500}
+    prepare_job(
+        services,
+        specs,
+        {"jobId": spec.id, "specHash": spec_hash, "partitionSize": 100, "startedAt": datetime.now(UTC).isoformat()},
     )
-    records = [
-        record_of(
-            t,
-            run_task(
-                services,
-                specs,
-                {"jobId": job_id, "specHash": spec_hash, "taskIndex": t["index"], "taskId": t["id"], "attempt": 1},
-            ),
-        )
-        for t in tasks
-    ]
-    batch: wire.RecordTasksInput = {"jobId": job_id, "partition": 0, "batch": 0, "records": records}
-    record_tasks(services, batch)
+    return spec_hash
+
+
+def test_a_batch_run_again_is_not_run_twice(services: Services, specs: SpecCache, job_id: str, submit: Submit) -> None:
+    spec = JobSpec(id=job_id, tasks=tuple(TaskSpec(id=f"t{i}", handler="e2e.square", input={"n": i}) for i in range(5)))
+    spec_hash = prepared(services, specs, spec, submit)
+    request = batch_request(job_id, spec_hash, 0, 0, 0, 5)
+    first_outcome = run_batch(services, specs, request)
     first = services.results.read_blob(f"{job_id}/results/p00000-b00000.jsonl")
-    # A late "running" record (a retried write) must not downgrade a finished task.
-    late: wire.TaskRecord = {"id": "t1", "index": 1, "state": "running", "attempts": 1}
-    record_tasks(services, {"jobId": job_id, "partition": 0, "batch": 1, "records": [late]})
-    record_tasks(services, batch)
+    before = services.tasks.get_task(job_id, "t1")
+    # The same batch again (its completion was lost in a crash): recognised, nothing runs or changes.
+    assert run_batch(services, specs, request) == {**first_outcome, "busyMs": 0, "ran": 0}
     assert services.results.read_blob(f"{job_id}/results/p00000-b00000.jsonl") == first
+    assert services.tasks.get_task(job_id, "t1") == before
+    # A later batch of finished tasks (a late retry) does not run them or take them back.
+    late = run_batch(services, specs, {**request, "batch": 1, "tasks": [[1, 2, 2]]})
+    assert late["ran"] == 0 and services.tasks.get_task(job_id, "t1") == before
     assert list(services.results.list_result_batches(job_id)) == [f"{job_id}/results/p00000-b00000.jsonl"]
     assert [json.loads(line)["id"] for line in first.splitlines()] == [f"t{i}" for i in range(5)]
     assert services.tasks.count_by_state(job_id)[TaskState.SUCCEEDED] == 5
@@ -210,13 +201,11 @@ def test_recording_a_batch_again_changes_nothing(
 
 def test_a_run_for_another_spec_is_refused(services: Services, specs: SpecCache, job_id: str, submit: Submit) -> None:
     spec = JobSpec(id=job_id, tasks=(TaskSpec(id="t0", handler="e2e.square", input={"n": 1}),))
-    spec_hash = submit(services, spec)
+    spec_hash = prepared(services, specs, spec, submit)
     with pytest.raises(JobSpecMismatch):
-        run_task(services, specs, {"jobId": job_id, "specHash": "f" * 64, "taskIndex": 0, "taskId": "t0", "attempt": 1})
+        run_batch(services, specs, batch_request(job_id, "f" * 64, 0, 0, 0, 1))
     with pytest.raises(WrongTask):
-        run_task(
-            services, specs, {"jobId": job_id, "specHash": spec_hash, "taskIndex": 0, "taskId": "other", "attempt": 1}
-        )
+        run_batch(services, specs, batch_request(job_id, spec_hash, 0, 0, 0, 2))
 
 
 def test_a_failing_reduce_is_returned_not_raised(
@@ -244,7 +233,8 @@ def test_a_handler_that_changes_its_input_does_not_change_its_retry(
     own = Services(services.settings, handlers)
     spec = JobSpec(id=job_id, tasks=(TaskSpec(id="t0", handler="e2e.pop", input={"n": 5}),))
     spec_hash = submit(own, spec)
-    request: wire.RunTaskInput = {"jobId": job_id, "specHash": spec_hash, "taskIndex": 0, "taskId": "t0", "attempt": 1}
-    own_specs = SpecCache(own.results.read_job_spec)
-    assert run_task(own, own_specs, request)["result"] == 5
-    assert run_task(own, own_specs, {**request, "attempt": 2})["result"] == 5
+    cached = SpecCache(own.results.read_job_spec).get(job_id, spec_hash)
+    work_root = default_work_root(own.settings.work_dir)
+    for attempt in (1, 2):
+        outcome = attempt_task(own, cached.spec, spec_hash, cached.spec.tasks[0], attempt, work_root=work_root)
+        assert outcome.ok and outcome.placed is not None and outcome.placed.value == 5

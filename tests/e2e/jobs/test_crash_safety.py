@@ -91,7 +91,9 @@ def test_a_job_survives_a_host_crash_without_losing_results(azurite: Azurite, tm
             assert records[task_id]["startedAt"] == before["startedAt"], (before, records[task_id])
         calls = [second.calls(job_id, f"t{n:03d}") for n in range(TASKS)]
         assert min(calls) >= 1, "a task never ran"
-        # At least once, and again only for what was in flight at the kill: at most maxParallelTasks.
-        assert sum(calls) - TASKS <= 20, f"{sum(calls) - TASKS} tasks ran twice"
+        # At least once, and again only what had not been recorded at the kill: a batch in flight runs again
+        # whole, a recorded one never.
+        twice = {f"t{n:03d}" for n, count in enumerate(calls) if count > 1}
+        assert not twice & set(recorded), sorted(twice & set(recorded))[:10]
     finally:
         second.close()

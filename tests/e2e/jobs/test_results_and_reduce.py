@@ -44,7 +44,7 @@ def test_results_layout_and_reduce_output(features_host: FeaturesHost) -> None:
     blobs = container(features_host, view["results"]["container"])
     names = set(blobs.list_blob_names(name_starts_with=f"{job_id}/"))
     batches = sorted(name for name in names if name.startswith(f"{job_id}/results/"))
-    # One blob per RECORD_TASKS call, named by partition and batch: each partition wrote at least one.
+    # One blob per batch of tasks, named by partition and batch: each partition wrote at least one.
     layout = [re.fullmatch(rf"{job_id}/results/(p\d{{5}})-b\d{{5}}\.jsonl", name) for name in batches]
     assert {match.group(1) for match in layout if match} == {"p00000", "p00001"}
     assert all(layout), batches

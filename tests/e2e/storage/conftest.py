@@ -8,7 +8,7 @@ import uuid
 import pytest
 
 from devtools.azurite import Azurite
-from storage import JobStore, ResultStore, StorageAccount, TaskStore, get_account
+from storage import JobStore, ResultStore, StorageAccount, TableRows, TaskStore, get_account
 
 
 @pytest.fixture
@@ -30,7 +30,7 @@ def results(account: StorageAccount) -> ResultStore:
 
 @pytest.fixture
 def tasks(account: StorageAccount) -> TaskStore:
-    return TaskStore(account)
+    return TaskStore(TableRows(account))
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from storage import (
     ResultStore,
     StorageConfigError,
     StorageUnreachable,
+    TableRows,
     TaskStore,
     connection_string_from_settings,
     get_account,
@@ -47,6 +48,6 @@ def test_unreachable_storage_names_the_endpoint_and_the_setting(job_id: str) -> 
     connection = azurite_connection_string(port, port, port)
     account = get_account(connection, ClientOptions(retry_total=0, connection_timeout=2))
     with pytest.raises(StorageUnreachable, match=f"127.0.0.1:{port}.*AzureWebJobsStorage"):
-        TaskStore(account).get_task(job_id, "t1")
+        TaskStore(TableRows(account)).get_task(job_id, "t1")
     with pytest.raises(StorageUnreachable, match=f"Blob Storage at http://127.0.0.1:{port}"):
         ResultStore(account).write_summary(job_id, {})

@@ -16,7 +16,6 @@ from storage import (
     StorageAccount,
     StorageConfigError,
 )
-from storage.tasks import INLINE_RESULT_MAX_CHARS
 
 pytestmark = pytest.mark.e2e
 
@@ -56,22 +55,17 @@ def test_job_spec_and_summary_round_trip(results: ResultStore, job_id: str) -> N
 def test_values_that_are_not_json_are_refused(results: ResultStore, job_id: str) -> None:
     with pytest.raises(SerializationError, match="summary"):
         results.write_summary(job_id, {"var": math.nan})
-    with pytest.raises(SerializationError, match="t1"):
-        results.write_task_result(job_id, "t1", {1, 2})
+    with pytest.raises(SerializationError, match="result row"):
+        results.write_partition_batch(job_id, 0, 0, [{"id": "t1", "result": {1, 2}}])
 
 
-def test_large_results_go_to_a_blob_and_small_ones_stay_inline(results: ResultStore, job_id: str) -> None:
-    small = results.place_task_result(job_id, "t1", {"total": 12.5})
-    assert small.blob is None
-    assert small.inline_json == '{"total":12.5}'
-
-    big_value = {"rows": ["x" * 100] * (INLINE_RESULT_MAX_CHARS // 50)}
-    big = results.place_task_result(job_id, "t2", big_value)
-    assert big.inline_json is None
-    assert big.blob == f"{job_id}/tasks/t2/result.json"
-    assert results.read_task_result(job_id, "t2") == big_value
+def test_a_partition_batch_and_its_rows(results: ResultStore, job_id: str) -> None:
+    name = results.write_partition_batch(job_id, 3, 12, [{"id": "a", "result": 1}, {"id": "b", "resultBlob": "x"}])
+    assert name == results.partition_batch_name(job_id, 3, 12) == f"{job_id}/results/p00003-b00012.jsonl"
+    assert results.find_result_row(name, "b") == {"id": "b", "resultBlob": "x"}
+    assert results.find_result_row(name, "c") is None
     with pytest.raises(NotFound):
-        results.read_task_result(job_id, "t1")
+        results.find_result_row(results.partition_batch_name(job_id, 3, 13), "a")
 
 
 def test_task_logs_round_trip(results: ResultStore, job_id: str) -> None:

@@ -7,9 +7,7 @@ from typing import Any
 
 import pytest
 
-from activities.partitions import result_batch_name, result_rows
 from activities.reduce import JobResults
-from batch import wire
 from tests.unit.activities.fakes import MemoryBlobs
 
 pytestmark = pytest.mark.unit
@@ -75,19 +73,3 @@ def test_no_results_and_the_reduce_input() -> None:
     view = JobResults(MemoryBlobs(), "j", input={"top": 5})
     assert len(view) == 0 and list(view) == []
     assert view.input == {"top": 5}
-
-
-def test_result_rows_keep_succeeded_tasks_in_task_order() -> None:
-    records: list[wire.TaskRecord] = [
-        {"id": "b", "index": 5, "state": "succeeded", "attempts": 1, "result": None, "resultBlob": "j/tasks/b/r"},
-        {"id": "a", "index": 2, "state": "succeeded", "attempts": 2, "result": {"x": 1}, "resultBlob": None},
-        {"id": "c", "index": 1, "state": "failed", "attempts": 3, "error": "boom"},
-        {"id": "d", "index": 0, "state": "running", "attempts": 1},
-        {"id": "e", "index": 3, "state": "succeeded", "attempts": 1, "result": None},
-    ]
-    assert result_rows(records) == [
-        {"id": "a", "index": 2, "result": {"x": 1}},
-        {"id": "e", "index": 3, "result": None},
-        {"id": "b", "index": 5, "resultBlob": "j/tasks/b/r"},
-    ]
-    assert result_batch_name(3, 12) == "p00003-b00012"

@@ -190,7 +190,6 @@ def test_summary_and_task_views() -> None:
         "startedAt": "2026-11-07T12:00:00.123Z",
         "endedAt": None,
         "partition": 0,
-        "resultBlob": None,
     }
 
 

@@ -53,6 +53,7 @@ class Simulator:
         *,
         batch: int = 10,
         hold: Callable[[str, Any], bool] | None = None,
+        weigh: Callable[[str, Any], int] | None = None,
     ) -> None:
         self.orchestrators = orchestrators
         self.activities = activities
@@ -66,6 +67,10 @@ class Simulator:
         self.timers: list[tuple[datetime, str, dict[str, Any]]] = []
         self.in_flight: dict[str, int] = {}
         self.max_in_flight: dict[str, int] = {}
+        # `weigh(name, input)`: what an activity call holds while in flight (a batch's task slots), summed.
+        self.weigh = weigh
+        self.weight = 0
+        self.max_weight = 0
 
     def start(self, name: str, instance_id: str, value: Any, parent: tuple[str, int] | None = None) -> Instance:
         # Inputs arrive as the SDK client sends them: JSON text of the value, stored JSON-encoded once more.
@@ -156,6 +161,9 @@ class Simulator:
             count = self.in_flight.get(work.name, 0) + 1
             self.in_flight[work.name] = count
             self.max_in_flight[work.name] = max(self.max_in_flight.get(work.name, 0), count)
+            if self.weigh is not None:
+                self.weight += self.weigh(work.name, json.loads(work.input_text or "null"))
+                self.max_weight = max(self.max_weight, self.weight)
         elif isinstance(work, TimerWork):
             event = h.timer_fired(work.fire_at, work.seq, h.timestamp(work.fire_at))
             self.timers.append((work.fire_at, instance.instance_id, event))
@@ -168,6 +176,8 @@ class Simulator:
     def _complete(self, batch: list[_Pending]) -> None:
         for item in batch:
             self.in_flight[item.work.name] -= 1
+            if self.weigh is not None:
+                self.weight -= self.weigh(item.work.name, json.loads(item.work.input_text or "null"))
             instance = self.instances[item.instance_id]
             try:
                 value = self.activities[item.work.name](json.loads(item.work.input_text or "null"))

@@ -4,56 +4,119 @@ through HTTP against devhost and Azurite in tests/e2e."""
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from typing import Any
 
 import pytest
 
+from activities.batches import run_batch
+from activities.partitions import chunk_layout, load_partition, settle_tasks
+from activities.specs import SpecCache
+from app.services import Services
+from app.settings import Settings
 from batch import wire
-from batch.plan import JobPlan, plan_job
+from batch.handlers import TaskContext, TaskHandlers
 from batch.spec import JobSpec
 from batch.validation import parse_job
 from orchestrators.group import group_orchestrator
 from orchestrators.job import job_orchestrator
 from orchestrators.partition import partition_orchestrator
+from storage.rows import MemoryRows
+from storage.tasks import TaskStore
 from tests.unit.orchestrators.simulator import Simulator
 
-HANDLERS = {"t.ok", "t.flaky", "t.fail", "t.slow", "t.sum"}
+
+class MemoryResults:
+    """The part of `storage.results.ResultStore` the batch activities write to, in memory."""
+
+    def __init__(self) -> None:
+        self.blobs: dict[str, str] = {}
+
+    def write_partition_batch(self, job_id: str, partition: int, batch: int, rows: Any) -> str:
+        name = f"{job_id}/results/p{partition:05d}-b{batch:05d}.jsonl"
+        self.blobs[name] = "".join(json.dumps(row) + "\n" for row in rows)
+        return name
+
+    def write_task_blob(self, job_id: str, task_id: str, name: str, data: Any, content_type: Any = None) -> str:
+        blob = f"{job_id}/tasks/{task_id}/{name}"
+        self.blobs[blob] = data if isinstance(data, str) else data.decode()
+        return blob
+
+    def rows(self) -> list[dict[str, Any]]:
+        return [
+            json.loads(line)
+            for name, text in sorted(self.blobs.items())
+            if "/results/" in name
+            for line in text.splitlines()
+        ]
 
 
 class FakeBatch:
-    """The activities of the batch app, over an in-memory job."""
+    """The batch app's activities over an in-memory job: the real LOAD_PARTITION, RUN_BATCH and SETTLE_TASKS
+    with the real task store on in-memory rows; prepare, reduce, finish and stop as small stand-ins."""
 
     def __init__(self, body: dict[str, Any], *, partition_size: int = 100) -> None:
-        self.spec: JobSpec = parse_job(body, known_handlers=HANDLERS, allow_command_tasks=False)
-        self.partition_size = partition_size
+        handlers = TaskHandlers()
         self.attempts: Counter[str] = Counter()
-        self.records: dict[str, dict[str, Any]] = {}
+
+        @handlers.task("t.ok")
+        def ok(value: Any, ctx: TaskContext) -> Any:
+            self.attempts[ctx.task_id] += 1
+            return value
+
+        @handlers.task("t.slow")
+        def slow(value: Any, ctx: TaskContext) -> Any:
+            self.attempts[ctx.task_id] += 1
+            return value
+
+        @handlers.task("t.fail")
+        def fail(value: Any, ctx: TaskContext) -> Any:
+            self.attempts[ctx.task_id] += 1
+            raise ValueError(f"{ctx.task_id} attempt {ctx.attempt}")
+
+        @handlers.task("t.flaky")
+        def flaky(value: Any, ctx: TaskContext) -> Any:
+            self.attempts[ctx.task_id] += 1
+            if ctx.attempt <= value["failures"]:
+                raise ValueError(f"{ctx.task_id} attempt {ctx.attempt}")
+            return value
+
+        @handlers.task("t.sum")
+        def total(results: Any) -> Any:
+            return sum(value for _, value in results)
+
+        self.spec: JobSpec = parse_job(body, known_handlers=set(handlers), allow_command_tasks=False)
+        self.partition_size = partition_size
+        self.rows = MemoryRows()
+        self.results = MemoryResults()
+        self.services = Services(
+            Settings.from_environ({}),
+            handlers,
+            _tasks=TaskStore(self.rows),
+            _results=self.results,  # type: ignore[arg-type]
+        )
+        self.specs = SpecCache(lambda job_id: self.spec.to_json())
         self.finished: dict[str, Any] | None = None
         self.stops: list[dict[str, Any]] = []
         self.reduced = 0
-        self.plans: dict[int, JobPlan] = {}
         self.sim: Simulator
 
     def activities(self) -> dict[str, Any]:
         return {
             wire.PREPARE_JOB: self.prepare,
-            wire.LOAD_PARTITION: self.load,
-            wire.RUN_TASK: self.run_task,
-            wire.RECORD_TASKS: self.record,
+            wire.LOAD_PARTITION: lambda request: load_partition(self.services, self.specs, request),
+            wire.RUN_BATCH: lambda request: run_batch(self.services, self.specs, request),
+            wire.SETTLE_TASKS: lambda request: settle_tasks(self.services, self.specs, request),
             wire.REDUCE: self.reduce,
             wire.FINISH_JOB: self.finish,
             wire.STOP_PARTITIONS: self.stop,
         }
 
-    def plan(self, partition_size: int) -> JobPlan:
-        # Planned once per size: the real activities plan each time, but here it would dominate the run time.
-        if partition_size not in self.plans:
-            self.plans[partition_size] = plan_job(self.spec, partition_size)
-        return self.plans[partition_size]
-
     def prepare(self, request: dict[str, Any]) -> dict[str, Any]:
-        plan = self.plan(request["partitionSize"])
+        cached = self.specs.get(self.spec.id, request["specHash"])
+        plan = cached.plan(request["partitionSize"])
+        self.services.tasks.create_job(self.spec.id, "layout", chunk_layout(cached, request["partitionSize"]))
         return {
             "totalTasks": len(self.spec.tasks),
             "partitionSizes": [p.size for p in plan.partitions],
@@ -65,34 +128,28 @@ class FakeBatch:
             "hasReduce": self.spec.reduce is not None,
         }
 
-    def load(self, request: dict[str, Any]) -> list[dict[str, Any]]:
-        plan = self.plan(request["partitionSize"])
-        return [
-            {
-                "index": i,
-                "id": self.spec.tasks[i].id,
-                "dependsOn": list(self.spec.tasks[i].depends_on),
-                "maxRetryCount": self.spec.retry_count_for(self.spec.tasks[i]),
-                "retryIntervalSeconds": self.spec.retry_interval_seconds,
-            }
-            for i in plan.partitions[request["partition"]].task_indexes()
-        ]
+    def ids_of(self, request: dict[str, Any]) -> set[str]:
+        """The task ids of a RUN_BATCH request."""
+        positions = self.specs.get(self.spec.id, request["specHash"]).positions(
+            request["partitionSize"], request["partition"]
+        )
+        return {self.spec.tasks[positions[p]].id for first, stop, _ in request["tasks"] for p in range(first, stop)}
 
-    def run_task(self, request: dict[str, Any]) -> dict[str, Any]:
-        task = self.spec.tasks[request["taskIndex"]]
-        self.attempts[task.id] += 1
-        times = {"startedAt": "2030-01-01T00:00:00+00:00", "endedAt": "2030-01-01T00:00:01+00:00"}
-        if task.handler == "t.fail" or (task.handler == "t.flaky" and request["attempt"] <= task.input["failures"]):
-            return {"ok": False, "error": f"ValueError: {task.id} attempt {request['attempt']}", **times}
-        return {"ok": True, "result": task.input, **times}
+    def holds(self, *task_ids: str) -> Any:
+        """A simulator `hold` that keeps the batches of these tasks in flight."""
+        held = set(task_ids)
+        return lambda name, request: name == wire.RUN_BATCH and bool(self.ids_of(request) & held)
 
-    def record(self, request: dict[str, Any]) -> None:
-        for record in request["records"]:
-            self.records[record["id"]] = record
+    @property
+    def records(self) -> dict[str, dict[str, Any]]:
+        return {
+            r.task_id: {"state": r.state.value, "attempts": r.attempts, "error": r.error}
+            for r in self.services.tasks.iter_tasks(self.spec.id)
+        }
 
     def reduce(self, request: dict[str, Any]) -> dict[str, Any]:
         self.reduced += 1
-        return {"ok": True, "result": sum(r.get("result") or 0 for r in self.records.values() if r.get("result"))}
+        return {"ok": True, "result": sum(row.get("result") or 0 for row in self.results.rows())}
 
     def finish(self, request: dict[str, Any]) -> str:
         self.finished = request
@@ -109,7 +166,13 @@ class FakeBatch:
         return Counter(r["state"] for r in self.records.values())
 
 
+def slots(name: str, request: Any) -> int:
+    """Task slots an activity call holds: a batch's concurrency."""
+    return int(request["concurrency"]) if name == wire.RUN_BATCH else 0
+
+
 def simulate(fake: FakeBatch, **kwargs: Any) -> Simulator:
+    kwargs.setdefault("weigh", slots)
     sim = Simulator(
         {
             wire.JOB_ORCHESTRATOR: job_orchestrator,
@@ -148,7 +211,7 @@ def test_every_task_runs_once_under_the_parallelism_cap() -> None:
     }
     assert set(fake.attempts.values()) == {1}
     assert fake.states() == Counter({"succeeded": 1000})
-    assert 1 < sim.max_in_flight[wire.RUN_TASK] <= 40
+    assert 1 < sim.max_weight <= 40
 
 
 def test_a_flaky_task_is_retried_after_the_interval() -> None:
@@ -216,17 +279,19 @@ def test_terminate_job_stops_starting_tasks_and_skips_the_rest() -> None:
 
 
 def test_cancel_ends_the_job_cancelled_and_skips_what_never_ran() -> None:
-    tasks = [{"id": f"t{i:03d}", "handler": "t.slow" if i == 5 else "t.ok", "input": i} for i in range(300)]
+    # Six partitions of 100, two at a time; t005's batch is held, so partition 0 runs until the cancel.
+    tasks = [{"id": f"t{i:03d}", "handler": "t.slow" if i == 5 else "t.ok", "input": i} for i in range(600)]
     fake = FakeBatch(job(tasks, maxParallelTasks=64), partition_size=100)
-    sim = simulate(fake, batch=5, hold=lambda name, request: name == wire.RUN_TASK and request["taskId"] == "t005")
-    sim.run(until=lambda: sum(fake.attempts.values()) >= 50)
+    sim = simulate(fake, batch=5, hold=fake.holds("t005"))
+    sim.run(until=lambda: sum(fake.attempts.values()) >= 150)
     sim.raise_event("job-1", wire.CANCEL_EVENT, "cancel")
     sim.run_with_time()
     output = sim.instances["job-1"].output
     assert output["state"] == "cancelled"
     counts = output["taskCounts"]
-    assert counts["total"] == 300 and counts["skipped"] > 0
-    assert counts["succeeded"] + counts["failed"] + counts["skipped"] == 300
+    assert counts["total"] == 600 and counts["skipped"] > 0
+    assert counts["succeeded"] + counts["failed"] + counts["skipped"] == 600
+    assert fake.states() == Counter({k: v for k, v in counts.items() if k != "total" and v})
     assert fake.records["t005"]["state"] == "failed"  # abandoned while running
     assert fake.stops and all(s["reason"] == "cancel" for s in fake.stops)
     assert fake.reduced == 0
@@ -235,7 +300,7 @@ def test_cancel_ends_the_job_cancelled_and_skips_what_never_ran() -> None:
 def test_wall_clock_limit_fails_the_job() -> None:
     tasks = [{"id": "slow", "handler": "t.slow"}, {"id": "after", "handler": "t.ok", "dependsOn": ["slow"]}]
     fake = FakeBatch(job(tasks, maxWallClockSeconds=60))
-    sim = simulate(fake, hold=lambda name, request: name == wire.RUN_TASK and request["taskId"] == "slow")
+    sim = simulate(fake, hold=fake.holds("slow"))
     sim.run()
     assert sim.instances["job-1"].status == "Running"
     sim.advance(61)
@@ -251,7 +316,7 @@ def test_partitions_share_the_cap_and_keep_their_histories_bounded() -> None:
     sim = simulate(fake, batch=50)
     sim.run_with_time()
     assert sim.instances["job-1"].output["taskCounts"]["succeeded"] == 2000
-    assert sim.max_in_flight[wire.RUN_TASK] <= 100
+    assert sim.max_weight <= 100
     partitions = [i for i in sim.instances.values() if i.name == wire.PARTITION_ORCHESTRATOR]
     assert len(partitions) == 20
     # A partition's history grows with its own tasks, never with the job's.

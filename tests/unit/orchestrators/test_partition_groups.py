@@ -37,7 +37,7 @@ def test_the_cap_holds_across_groups_and_every_task_runs_once() -> None:
     output = sim.instances["job-1"].output
     assert output["state"] == "succeeded" and output["taskCounts"]["succeeded"] == 4100
     assert set(fake.attempts.values()) == {1} and len(fake.attempts) == 4100
-    assert 68 < sim.max_in_flight[wire.RUN_TASK] <= 100
+    assert 0 < sim.max_weight <= 100
     groups = of_kind(sim, wire.GROUP_ORCHESTRATOR)
     assert [g.instance_id for g in groups] == [wire.group_instance_id("job-1", n) for n in range(3)]
     inputs = [input_of(g) for g in groups]
@@ -50,7 +50,7 @@ def test_the_cap_holds_across_groups_and_every_task_runs_once() -> None:
 def test_cancel_reaches_running_partitions_through_their_groups_and_skips_groups_never_started() -> None:
     # 200 partitions of 10: 5 groups, two running at once; a held task keeps its partition running.
     fake = FakeBatch(job(ok_tasks(2000, t00405="t.slow"), maxParallelTasks=64), partition_size=10)
-    sim = simulate(fake, batch=5, hold=lambda name, request: name == wire.RUN_TASK and request["taskId"] == "t00405")
+    sim = simulate(fake, batch=5, hold=fake.holds("t00405"))
     sim.run(until=lambda: sum(fake.attempts.values()) >= 150)
     assert sim.instances[wire.group_instance_id("job-1", 1)].status == "Running"
     sim.raise_event("job-1", wire.CANCEL_EVENT, "cancel")
@@ -83,7 +83,7 @@ def test_terminate_job_in_one_group_stops_the_others_before_it_returns() -> None
     fake = FakeBatch(
         job(ok_tasks(800, t00003="t.fail"), maxParallelTasks=128, onTaskFailure="terminateJob"), partition_size=10
     )
-    sim = simulate(fake, batch=5, hold=lambda name, request: name == wire.RUN_TASK and request["taskId"] in held)
+    sim = simulate(fake, batch=5, hold=lambda name, request: fake.holds(*held)(name, request))
     sim.run_with_time()
     # Group 0 cannot return yet, and still group 1 was told: it stopped starting partitions.
     assert sim.instances[wire.group_instance_id("job-1", 0)].status == "Running"
@@ -111,7 +111,7 @@ def test_histories_stay_bounded_for_the_job_its_groups_and_partitions() -> None:
     sim = simulate(fake, batch=100)
     sim.run_with_time()
     assert sim.instances["job-1"].output["taskCounts"]["succeeded"] == 20_000
-    assert sim.max_in_flight[wire.RUN_TASK] <= 200
+    assert sim.max_weight <= 200
     groups = of_kind(sim, wire.GROUP_ORCHESTRATOR)
     partitions = of_kind(sim, wire.PARTITION_ORCHESTRATOR)
     assert (len(groups), len(partitions)) == (10, 400)

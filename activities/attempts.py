@@ -1,0 +1,118 @@
+"""One attempt of one task, a handler or a command line, as an `Attempt`.
+
+The task's own failures (an exception, a time limit, a non-zero exit code, a result that isn't JSON) are
+returned with `ok` False, never raised, so its batch goes on and the orchestrator decides about retries.
+What is raised is what stops any task from running: storage out of reach, a job spec deleted or replaced.
+
+`async def` handlers have their own path (`attempt_async`): they run on the batch's event loop, many at
+once, and a time limit cancels them, which a thread cannot be.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from dataclasses import dataclass
+from pathlib import Path
+
+from activities.command_tasks import CANCEL_POLL_SECONDS, run_command_task
+from activities.handler_tasks import HandlerRun, run_handler, timed_out_error, unknown_handler_error
+from activities.outcomes import PlacedResult, ResultNotJson, describe_exception, place_result, utc_now
+from app.services import Services
+from batch.handlers import TaskContext
+from batch.spec import JobSpec, TaskSpec
+
+__all__ = ["COMMANDS_DISABLED", "Attempt", "attempt_async", "attempt_task"]
+
+COMMANDS_DISABLED = (
+    "CommandTasksDisabled: command tasks are turned off in this app; set the app setting "
+    "BATCH_ALLOW_COMMAND_TASKS to true to run them (they run any program the job names)"
+)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """How an attempt ended. `placed` is the result (inline or its blob): a handler's when it succeeded, a
+    command's exit code and logs either way."""
+
+    ok: bool
+    started: str
+    ended: str
+    placed: PlacedResult | None = None
+    error: str | None = None
+    timed_out: bool = False
+    cancelled: bool = False
+    """A command killed because its job was cancelled."""
+
+
+def _placed(services: Services, spec: JobSpec, task: TaskSpec, run: HandlerRun, started: str) -> Attempt:
+    ended = utc_now()
+    if not run.ok:
+        return Attempt(False, started, ended, error=run.error, timed_out=run.timed_out)
+    try:
+        placed = place_result(services.results, spec.id, task.id, run.value)
+    except ResultNotJson as exc:
+        return Attempt(False, started, ended, error=f"ResultNotJson: {exc}")
+    return Attempt(True, started, ended, placed=placed)
+
+
+def attempt_task(
+    services: Services,
+    spec: JobSpec,
+    spec_hash: str,
+    task: TaskSpec,
+    attempt: int,
+    *,
+    work_root: Path,
+    cancel_poll_seconds: float = CANCEL_POLL_SECONDS,
+) -> Attempt:
+    """Run attempt `attempt` (1-based) of a command task or a sync handler task; see the module."""
+    started = utc_now()
+    if task.command_line is not None:
+        if not services.settings.allow_command_tasks:
+            return Attempt(False, started, utc_now(), error=COMMANDS_DISABLED)
+        run = run_command_task(
+            services.results,
+            services.jobs,
+            spec,
+            spec_hash,
+            task,
+            work_root=work_root,
+            poll_seconds=cancel_poll_seconds,
+        )
+        return Attempt(
+            run.ok,
+            started,
+            utc_now(),
+            placed=run.placed,
+            error=run.error,
+            timed_out=run.timed_out,
+            cancelled=run.cancelled,
+        )
+    ctx = TaskContext(job_id=spec.id, task_id=task.id, attempt=attempt)
+    # The spec is shared by every attempt in this process (the cache): a handler that changes its input in
+    # place must not change what its own retry, or another thread's, receives.
+    value = copy.deepcopy(task.input)
+    handler_run = run_handler(services.handlers, task.handler or "", value, ctx, spec.timeout_for(task))
+    return _placed(services, spec, task, handler_run, started)
+
+
+async def attempt_async(services: Services, spec: JobSpec, task: TaskSpec, attempt: int) -> Attempt:
+    """Run attempt `attempt` of an `async def` handler task under its time limit, on the running loop."""
+    started = utc_now()
+    name = task.handler or ""
+    handler = services.handlers.get(name)
+    if handler is None:
+        return Attempt(False, started, utc_now(), error=unknown_handler_error(name))
+    ctx = TaskContext(job_id=spec.id, task_id=task.id, attempt=attempt)
+    limit = spec.timeout_for(task)
+    try:
+        value = await asyncio.wait_for(handler(copy.deepcopy(task.input), ctx), limit)
+    except TimeoutError:
+        run = HandlerRun(ok=False, timed_out=True, error=timed_out_error(name, limit, cancelled=True))
+    except Exception as exc:
+        run = HandlerRun(ok=False, error=describe_exception(exc))
+    else:
+        run = HandlerRun(ok=True, value=value)
+    # Placing a large result writes a blob: off the loop, so the batch's other tasks keep going meanwhile.
+    return await asyncio.to_thread(_placed, services, spec, task, run, started)

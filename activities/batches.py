@@ -1,0 +1,253 @@
+"""RUN_BATCH: one activity call runs a batch of a chunk's tasks, and records them in one write.
+
+Each task keeps its own semantics: its attempts (retried at once here when the job's retry interval is 0,
+else by the orchestrator after a durable timer), its time limit, its record and its result. Sync handlers run
+one after another (the batch holds one task slot); `async def` handlers run on one event loop, up to the
+batch's `concurrency` at once; a command task is a batch of its own.
+
+At the end the batch writes its succeeded tasks' results as one blob (`{jobId}/results/p...-b....jsonl`) and
+then its records as one chunk row (`storage.tasks`), so a batch costs two storage writes however many tasks it
+holds. A host that dies mid-batch has recorded nothing of it: the batch runs again, whole (at least once, as
+for any activity). A batch run again after it was recorded (its completion was lost) is recognised by its
+number in the chunk row and not run twice. What it returns is what the chunk records, so the orchestrator's
+counts and the task records agree.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from activities.attempts import Attempt, attempt_async, attempt_task
+from activities.command_tasks import CANCEL_POLL_SECONDS, default_work_root
+from activities.errors import WrongTask
+from activities.outcomes import json_text
+from activities.specs import SpecCache
+from app.services import Services
+from batch import wire
+from batch.records import CHUNK_SIZE, Chunk, TaskUpdate, rank, to_ms
+from batch.spec import JobSpec, OnTaskFailure, TaskSpec
+from batch.states import TaskState
+from storage.results import ResultStore
+from storage.tasks import Failure
+
+__all__ = ["outcome_of", "run_batch"]
+
+
+@dataclass
+class _Done:
+    """A task's attempts in this batch: the last one, and how many were made."""
+
+    last: Attempt
+    attempts: int
+    first_started: str
+
+
+def _expand(runs: list[wire.TaskRun]) -> list[tuple[int, int]]:
+    return [(position, attempt) for first, stop, attempt in runs for position in range(first, stop)]
+
+
+def outcome_of(chunk: Chunk, runs: list[tuple[int, int]], busy_ms: int, ran: int) -> wire.BatchOutcome:
+    """The batch's tasks as the chunk records them (see `wire.BatchOutcome`)."""
+    outcome: wire.BatchOutcome = {"retry": [], "failed": [], "other": [], "busyMs": busy_ms, "ran": ran}
+    for position, attempt in runs:
+        i = position % CHUNK_SIZE
+        state, attempts = chunk.state(i), chunk.attempts[i]
+        if state == TaskState.SUCCEEDED:
+            continue
+        if state == TaskState.FAILED:
+            outcome["failed"].append([position, attempts, chunk.ids[i]])
+        elif state == TaskState.RUNNING and attempts >= attempt:
+            outcome["retry"].append([position, attempts])
+        elif state == TaskState.SKIPPED:
+            outcome["other"].append([position, TaskState.SKIPPED.value])
+        else:
+            outcome["other"].append([position, TaskState.PENDING.value])
+    return outcome
+
+
+class _Runner:
+    """Runs the attempts of one batch's tasks."""
+
+    def __init__(self, services: Services, spec: JobSpec, spec_hash: str, poll_seconds: float) -> None:
+        self.services = services
+        self.spec = spec
+        self.spec_hash = spec_hash
+        self.poll_seconds = poll_seconds
+        self.work_root: Path = default_work_root(services.settings.work_dir)
+        self.busy = 0.0
+        self.ran = 0
+        # With no wait between attempts, retrying here saves the orchestrator a round trip per retry.
+        self.retry_here = spec.retry_interval_seconds == 0
+
+    def last_attempt(self, task: TaskSpec, attempt: int) -> int:
+        return self.spec.retry_count_for(task) + 1 if self.retry_here else attempt
+
+    def run_sync(self, task: TaskSpec, attempt: int) -> _Done | None:
+        done: _Done | None = None
+        for number in range(attempt, max(attempt, self.last_attempt(task, attempt)) + 1):
+            began = time.perf_counter()
+            result = attempt_task(
+                self.services,
+                self.spec,
+                self.spec_hash,
+                task,
+                number,
+                work_root=self.work_root,
+                cancel_poll_seconds=self.poll_seconds,
+            )
+            self.busy += time.perf_counter() - began
+            self.ran += 1
+            done = _Done(result, number, done.first_started if done else result.started)
+            if result.ok:
+                break
+        return done
+
+    async def run_async(self, task: TaskSpec, attempt: int, slots: asyncio.Semaphore) -> _Done | None:
+        async with slots:
+            done: _Done | None = None
+            for number in range(attempt, max(attempt, self.last_attempt(task, attempt)) + 1):
+                began = time.perf_counter()
+                result = await attempt_async(self.services, self.spec, task, number)
+                self.busy += time.perf_counter() - began
+                self.ran += 1
+                done = _Done(result, number, done.first_started if done else result.started)
+                if result.ok:
+                    break
+            return done
+
+
+def run_batch(
+    services: Services, specs: SpecCache, data: wire.RunBatchInput, *, cancel_poll_seconds: float = CANCEL_POLL_SECONDS
+) -> wire.BatchOutcome:
+    """Run one batch of tasks and record it; see the module."""
+    job_id, partition, batch = data["jobId"], data["partition"], data["batch"]
+    cached = specs.get(job_id, data["specHash"])
+    spec = cached.spec
+    positions = cached.positions(data["partitionSize"], partition)
+    runs = _expand(data["tasks"])
+    if not runs:
+        raise WrongTask(f"batch {batch} of partition {partition} of job {job_id!r} has no tasks")
+    number = runs[0][0] // CHUNK_SIZE
+    if any(p // CHUNK_SIZE != number or not 0 <= p < len(positions) for p, _ in runs):
+        raise WrongTask(f"batch {batch} of partition {partition} of job {job_id!r} is not within one chunk")
+    store = services.tasks
+    stored = store.read_chunk(job_id, partition, number)
+    if stored is None:
+        raise WrongTask(f"job {job_id!r} has no task records for partition {partition}: it was deleted")
+    if batch in stored.done:
+        return outcome_of(stored, runs, 0, 0)
+    # A task settled meanwhile (abandoned by a cancel, say) is not run again.
+    todo = [(p, a) for p, a in runs if rank(stored.state(p % CHUNK_SIZE)) < 2]
+    runner = _Runner(services, spec, data["specHash"], cancel_poll_seconds)
+    if data["markRunning"] and todo:
+        now = to_ms(datetime.now(UTC))
+        marks = [TaskUpdate(p % CHUNK_SIZE, TaskState.RUNNING, a, started_ms=now) for p, a in todo]
+        store.record(job_id, partition, number, marks)
+
+    done: dict[int, _Done | None] = {}
+    handlers = services.handlers
+    is_async = {p: _is_async(handlers, spec.tasks[positions[p]]) for p, _ in todo}
+    stop_on_failure = spec.on_task_failure == OnTaskFailure.TERMINATE_JOB
+    for p, a in todo:
+        if not is_async[p]:
+            task = spec.tasks[positions[p]]
+            ran = done[p] = runner.run_sync(task, a)
+            if stop_on_failure and ran is not None and not ran.last.ok and ran.attempts > spec.retry_count_for(task):
+                break  # terminateJob: no task starts after one failed for good; the rest are returned unrun
+    waiting = [(p, a) for p, a in todo if is_async[p]]
+    if waiting:
+        done.update(asyncio.run(_run_all_async(runner, spec, positions, waiting, max(1, data["concurrency"]))))
+
+    updates, failures, rows = _updates(spec, positions, done, batch, runner)
+    final = store.record(
+        job_id,
+        partition,
+        number,
+        updates,
+        batch=batch,
+        failures=failures,
+        before_commit=_results_writer(services.results, job_id, partition, batch, rows),
+    )
+    return outcome_of(final, runs, round(runner.busy * 1000), runner.ran)
+
+
+def _is_async(handlers: Any, task: TaskSpec) -> bool:
+    if task.command_line is not None:
+        return False
+    handler = handlers.get(task.handler or "")
+    return handler is not None and bool(handler.is_async)
+
+
+async def _run_all_async(
+    runner: _Runner, spec: JobSpec, positions: list[int], waiting: list[tuple[int, int]], concurrency: int
+) -> dict[int, _Done | None]:
+    slots = asyncio.Semaphore(concurrency)
+    results = await asyncio.gather(*(runner.run_async(spec.tasks[positions[p]], a, slots) for p, a in waiting))
+    return {p: result for (p, _), result in zip(waiting, results, strict=True)}
+
+
+def _updates(
+    spec: JobSpec, positions: list[int], done: dict[int, _Done | None], batch: int, runner: _Runner
+) -> tuple[list[TaskUpdate], dict[str, Failure], dict[int, dict[str, Any]]]:
+    """The chunk updates, failure details and result rows (by position) of the batch's attempts."""
+    updates: list[TaskUpdate] = []
+    failures: dict[str, Failure] = {}
+    rows: dict[int, dict[str, Any]] = {}
+    for position, run in done.items():
+        if run is None:
+            continue
+        index = positions[position]
+        task = spec.tasks[index]
+        last = run.last
+        started, ended = to_ms(run.first_started), to_ms(last.ended)
+        i = position % CHUNK_SIZE
+        if last.ok:
+            row: dict[str, Any] = {"id": task.id, "index": index}
+            if last.placed is not None and last.placed.blob is not None:
+                row["resultBlob"] = last.placed.blob
+            else:
+                row["result"] = last.placed.value if last.placed is not None else None
+            rows[position] = row
+            updates.append(TaskUpdate(i, TaskState.SUCCEEDED, run.attempts, started, ended, batch=batch))
+            continue
+        error = last.error or "the task failed"
+        if run.attempts <= spec.retry_count_for(task):
+            # Retries remain: the task stays running until the orchestrator's timer starts the next attempt.
+            updates.append(TaskUpdate(i, TaskState.RUNNING, run.attempts, started, ended, error=error))
+            continue
+        updates.append(TaskUpdate(i, TaskState.FAILED, run.attempts, started, ended, error=error))
+        placed = last.placed
+        failures[task.id] = Failure(
+            task.id,
+            error,
+            result_json=json_text(placed.value) if placed is not None and placed.blob is None else None,
+            result_blob=placed.blob if placed is not None else None,
+        )
+    return updates, failures, rows
+
+
+def _results_writer(
+    results: ResultStore, job_id: str, partition: int, batch: int, rows: dict[int, dict[str, Any]]
+) -> Callable[[Chunk, list[int]], None]:
+    """Writes, before the chunk row, the result rows of the tasks the chunk is about to record as succeeded
+    by this batch (a task settled meanwhile keeps its record, and its result row is left out)."""
+    written: list[list[int]] = []
+
+    def write(chunk: Chunk, changed: list[int]) -> None:
+        keep = sorted(
+            p
+            for p in rows
+            if chunk.state(p % CHUNK_SIZE) == TaskState.SUCCEEDED and chunk.batches[p % CHUNK_SIZE] == batch
+        )
+        if not keep or (written and written[-1] == keep):
+            return
+        results.write_partition_batch(job_id, partition, batch, [rows[p] for p in keep])
+        written.append(keep)
+
+    return write

@@ -1,0 +1,100 @@
+"""`RowStore` on Azure Table Storage (and Azurite): one table, the partition key and row key as given."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from azure.core import MatchConditions
+from azure.data.tables import TableEntity, TableTransactionError, UpdateMode
+
+from storage import _tables
+from storage.account import StorageAccount
+from storage.errors import ConcurrencyConflict
+from storage.rows import MAX_COMMIT, Put, Row
+
+__all__ = ["TableRows"]
+
+PAGE = 1000
+"""Rows per query page: the service's maximum."""
+
+
+def _row(entity: TableEntity) -> Row:
+    props = {key: value for key, value in entity.items() if key not in ("PartitionKey", "RowKey")}
+    return Row(entity["RowKey"], props, str(entity.metadata["etag"]))
+
+
+class TableRows(_tables.TableStore):
+    """Rows in one table. Thread-safe; cheap to construct."""
+
+    TABLE = "BatchTasks"
+
+    def __init__(self, account: StorageAccount, table: str | None = None) -> None:
+        super().__init__(account, table)
+
+    def get(self, partition: str, key: str) -> Row | None:
+        with self._errors(f"read row {key!r} of {partition!r}"):
+            entities = list(
+                self._table().query_entities(
+                    "PartitionKey eq @pk and RowKey eq @rk", parameters={"pk": partition, "rk": key}
+                )
+            )
+        return _row(entities[0]) if entities else None
+
+    def range(self, partition: str, low: str, high: str, *, select: Sequence[str] | None = None) -> Iterator[Row]:
+        table = self._table()
+        columns = ["RowKey", *select] if select is not None else None
+        with self._errors(f"read rows of {partition!r}"):
+            yield from (
+                _row(entity)
+                for entity in table.query_entities(
+                    "PartitionKey eq @pk and RowKey ge @low and RowKey lt @high",
+                    parameters={"pk": partition, "low": low, "high": high},
+                    results_per_page=PAGE,
+                    select=columns,
+                )
+            )
+
+    def commit(self, partition: str, operations: Sequence[Put]) -> None:
+        if len(operations) > MAX_COMMIT:
+            raise ValueError(f"a commit holds at most {MAX_COMMIT} operations, not {len(operations)}")
+        if not operations:
+            return
+        batch: list[Any] = []
+        for op in operations:
+            entity = {"PartitionKey": partition, "RowKey": op.key, **op.props}
+            if op.if_match is None:
+                batch.append(("upsert", entity, {"mode": UpdateMode.REPLACE}))
+            elif op.if_match == "absent":
+                batch.append(("create", entity))
+            else:
+                options = {
+                    "mode": UpdateMode.REPLACE,
+                    "etag": op.if_match,
+                    "match_condition": MatchConditions.IfNotModified,
+                }
+                batch.append(("update", entity, options))
+        with self._errors(f"write rows of {partition!r}"):
+            try:
+                self._table().submit_transaction(batch)
+            except TableTransactionError as exc:
+                if _tables.is_conflict(exc):
+                    raise ConcurrencyConflict(f"rows of {partition!r} changed since they were read") from exc
+                raise
+
+    def delete_partition(self, partition: str) -> int:
+        table = self._table()
+        deleted = 0
+        with self._errors(f"delete the rows of {partition!r}"):
+            # Keys are collected first: deleting while listing could make the listing skip rows.
+            keys = [
+                entity["RowKey"]
+                for entity in table.query_entities(
+                    "PartitionKey eq @pk", parameters={"pk": partition}, select=["RowKey"], results_per_page=PAGE
+                )
+            ]
+            for start in range(0, len(keys), MAX_COMMIT):
+                group = keys[start : start + MAX_COMMIT]
+                table.submit_transaction([("delete", {"PartitionKey": partition, "RowKey": key}) for key in group])
+                deleted += len(group)
+        return deleted

@@ -1,0 +1,142 @@
+"""The task store's contract, on both row backends: in memory and on a real Azurite table. Chunk rows, the
+no-downgrade rule, batches applied once, failure rows, paging by state, counts, lookups by id, deletion."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from batch.records import CHUNK_SIZE, TaskUpdate
+from storage import InvalidContinuationToken, MemoryRows, StorageAccount, TableRows, TaskState, TaskStore
+from storage.rows import Put, RowStore
+from storage.tasks import ERROR_MAX_CHARS, Failure, truncate_error
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(params=["memory", "table"])
+def rows(request: pytest.FixtureRequest, account: StorageAccount) -> Iterator[RowStore]:
+    if request.param == "memory":
+        yield MemoryRows()
+    else:
+        yield TableRows(account, f"Tasks{uuid.uuid4().hex[:12]}")
+
+
+@pytest.fixture
+def store(rows: RowStore) -> TaskStore:
+    return TaskStore(rows)
+
+
+def layout(tasks: int, partition_size: int) -> list[tuple[int, int, list[str]]]:
+    """Chunks of `tasks` tasks t00000.. in partitions of `partition_size`."""
+    chunks = []
+    for p, start in enumerate(range(0, tasks, partition_size)):
+        ids = [f"t{i:05d}" for i in range(start, min(tasks, start + partition_size))]
+        for n, first in enumerate(range(0, len(ids), CHUNK_SIZE)):
+            chunks.append((p, n, ids[first : first + CHUNK_SIZE]))
+    return chunks
+
+
+def test_a_prepared_job_lists_every_task_pending_and_finds_each_by_id(store: TaskStore, job_id: str) -> None:
+    assert store.create_job(job_id, "v1", layout(1200, 700))
+    assert store.counts(job_id).pending == 1200
+    record = store.get_task(job_id, "t00750")
+    assert record is not None and record.state == TaskState.PENDING and record.partition == 1
+    assert store.get_task(job_id, "nope") is None
+    assert store.get_task(f"{job_id}-other", "t00001") is None
+    # Preparing again for the same layout writes nothing (a started job keeps its records).
+    store.record(job_id, 0, 0, [TaskUpdate(0, TaskState.SUCCEEDED, 1, batch=0)])
+    assert not store.create_job(job_id, "v1", layout(1200, 700))
+    assert store.counts(job_id).succeeded == 1
+
+
+def test_records_never_go_back_and_a_batch_applies_once(store: TaskStore, job_id: str) -> None:
+    store.create_job(job_id, "v1", layout(10, 10))
+    store.record(job_id, 0, 0, [TaskUpdate(1, TaskState.RUNNING, 1, started_ms=1_000)])
+    done = store.record(job_id, 0, 0, [TaskUpdate(1, TaskState.SUCCEEDED, 1, 1_000, 2_000, batch=7)], batch=7)
+    assert done.state(1) == TaskState.SUCCEEDED and 7 in done.done
+    # A late running mark, a repeated batch and a later failure of the same attempt change nothing.
+    store.record(job_id, 0, 0, [TaskUpdate(1, TaskState.RUNNING, 1)])
+    store.record(job_id, 0, 0, [TaskUpdate(1, TaskState.FAILED, 1, error="late")], batch=7)
+    store.record(job_id, 0, 0, [TaskUpdate(1, TaskState.FAILED, 1, error="late")])
+    record = store.get_task(job_id, "t00001")
+    assert record is not None and record.state == TaskState.SUCCEEDED and record.result_batch == 7
+    assert record.start_time is not None and record.end_time is not None
+    assert (record.end_time - record.start_time).total_seconds() == 1
+    # A running task's error is refreshed by its next attempt; attempts never decrease.
+    store.record(job_id, 0, 0, [TaskUpdate(2, TaskState.RUNNING, 2, error="second")])
+    store.record(job_id, 0, 0, [TaskUpdate(2, TaskState.RUNNING, 1, error="first")])
+    again = store.get_task(job_id, "t00002")
+    assert again is not None and (again.attempts, again.error) == (2, "second")
+
+
+def test_failed_tasks_have_their_whole_error_and_a_list_of_their_own(
+    store: TaskStore, rows: RowStore, job_id: str
+) -> None:
+    store.create_job(job_id, "v1", layout(1500, 1500))
+    long_error = "E" * (ERROR_MAX_CHARS * 2)
+    failures = {f"t{i:05d}": Failure(f"t{i:05d}", long_error, result_json='{"exitCode":3}') for i in (3, 600, 1400)}
+    for number, i in ((0, 3), (1, 600), (2, 1400)):
+        update = TaskUpdate(i % CHUNK_SIZE, TaskState.FAILED, 2, error=long_error)
+        store.record(job_id, 0, number, [update], failures=failures)
+    # A failure row a crash left without its chunk saying so is ignored.
+    rows.commit(job_id, [Put("ft00004", {"chunk": "c000000-0000", "error": "stale"})])
+    record = store.get_task(job_id, "t00600")
+    assert record is not None and record.state == TaskState.FAILED and record.error == truncate_error(long_error)
+    assert record.result_json == '{"exitCode":3}'
+    first = store.query_tasks(job_id, "failed", page_size=2)
+    assert [r.task_id for r in first.records] == ["t00003", "t00600"] and first.continuation_token
+    second = store.query_tasks(job_id, "failed", page_size=2, continuation_token=first.continuation_token)
+    assert [r.task_id for r in second.records] == ["t01400"] and second.continuation_token is None
+    listed = store.query_tasks(job_id, page_size=5).records
+    assert listed[3].state == TaskState.FAILED and len(listed[3].error or "") <= 300
+
+
+def test_paging_by_state_in_task_order(store: TaskStore, job_id: str) -> None:
+    store.create_job(job_id, "v1", layout(1200, 600))
+    store.record(job_id, 0, 1, [TaskUpdate(i, TaskState.SUCCEEDED, 1, batch=0) for i in range(0, 100, 3)], batch=0)
+    store.record(job_id, 1, 0, [TaskUpdate(i, TaskState.SKIPPED, 0) for i in range(10)])
+    seen: list[str] = []
+    token = None
+    while True:
+        page = store.query_tasks(job_id, "succeeded", page_size=7, continuation_token=token)
+        seen += [r.task_id for r in page.records]
+        token = page.continuation_token
+        if token is None:
+            break
+    assert seen == [f"t{500 + i:05d}" for i in range(0, 100, 3)]
+    all_ids = [r.task_id for r in store.iter_tasks(job_id)]
+    assert all_ids == [f"t{i:05d}" for i in range(1200)]
+    assert [r.task_id for r in store.iter_tasks(job_id, "skipped")] == [f"t{600 + i:05d}" for i in range(10)]
+    assert store.counts(job_id).to_json() == {
+        "total": 1200,
+        "pending": 1200 - 34 - 10,
+        "running": 0,
+        "succeeded": 34,
+        "failed": 0,
+        "skipped": 10,
+    }
+
+
+def test_tokens_are_bound_to_their_query(store: TaskStore, job_id: str) -> None:
+    store.create_job(job_id, "v1", layout(5, 5))
+    token = store.query_tasks(job_id, page_size=2).continuation_token
+    assert token is not None
+    with pytest.raises(InvalidContinuationToken):
+        store.query_tasks(job_id, "failed", page_size=2, continuation_token=token)
+    with pytest.raises(InvalidContinuationToken):
+        store.query_tasks(f"{job_id}-other", page_size=2, continuation_token=token)
+    with pytest.raises(InvalidContinuationToken):
+        store.query_tasks(job_id, page_size=2, continuation_token="not a token!")
+    with pytest.raises(ValueError):
+        store.query_tasks(job_id, page_size=0)
+
+
+def test_delete_job_removes_every_row_of_that_job_only(store: TaskStore, job_id: str) -> None:
+    store.create_job(job_id, "v1", layout(2345, 1000))
+    store.create_job(f"{job_id}-kept", "v1", layout(3, 3))
+    assert store.delete_job(job_id) > 0
+    assert store.counts(job_id).total == 0 and store.get_task(job_id, "t00001") is None
+    assert store.counts(f"{job_id}-kept").pending == 3
