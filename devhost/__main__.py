@@ -21,7 +21,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     start.add_argument("--script-root", type=Path, default=Path.cwd(), help="the app's folder (default: here)")
     start.add_argument("--port", type=int, default=7071, help="HTTP port (0: pick a free one); default 7071")
     start.add_argument("--bind", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    start.add_argument("--require-keys", action="store_true", help="require keys for function/admin routes")
+    start.add_argument(
+        "--require-keys",
+        action="store_true",
+        help="require keys: function and admin triggers, the Durable webhooks and RPC base, the admin routes",
+    )
     start.add_argument(
         "--store",
         choices=STORE_KINDS,

@@ -23,6 +23,24 @@ def webhook_base_url(origin: str) -> str:
     return origin.rstrip("/") + WEBHOOK_PATH
 
 
+def rpc_base_url(origin: str, secret: str | None = None) -> str:
+    """The RPC base for a `scheme://host:port` origin, with a trailing slash (the SDK appends paths to it),
+    carrying `secret` as `with_secret` does."""
+    return with_secret(origin.rstrip("/") + RPC_PATH, secret)
+
+
+def with_secret(url: str, secret: str | None, *, user: str = "devhost") -> str:
+    """`url` with `secret` as its user info (`http://devhost:SECRET@host/...`); `url` itself when None.
+
+    HTTP clients send URL user info as an `Authorization: Basic` header, so a client that only appends paths
+    to a base URL (the SDK's, with `rpcBaseUrl`) presents the secret on every request without knowing it.
+    """
+    if secret is None:
+        return url
+    scheme, sep, rest = url.partition("://")
+    return f"{scheme}{sep}{quote(user, safe='')}:{quote(secret, safe='')}@{rest}"
+
+
 def _key_suffix(system_key: str | None) -> str:
     return f"&code={quote(system_key, safe='')}" if system_key else ""
 
@@ -82,8 +100,9 @@ def client_payload(
 
     `base_url` is the public webhook base, `rpc_base_url` the base the SDK sends its requests to (a trailing
     slash is added: the SDK appends paths to it directly). The binding's `taskHub` and `connectionName`
-    override the host's hub and the default connection. `system_key`, when keys are enforced, is added to
-    every URL as `code=`, as Azure does.
+    override the host's hub and the default connection. `system_key`, when given, is added to every URL as
+    `code=`, as Azure does; devhost gives it only when the request that triggered the function presented the
+    system or master key, so no answer built from these URLs hands the key to a caller who did not have it.
     """
     hub_name = str(binding.get("taskHub") or hub)
     connection_name = binding.get("connectionName")

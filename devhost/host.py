@@ -7,24 +7,22 @@ must all run on the same loop); the engine does its work on its own thread and a
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
 from devhost import replay
-from devhost.client_binding import client_payload
+from devhost.client_binding import client_payload, rpc_base_url, webhook_base_url
 from devhost.clock import Clock, ManualClock, SystemClock
 from devhost.config import HostConfig, load_config
 from devhost.control import EngineManagement
 from devhost.engine import Engine
-from devhost.http.app import build_http_app, http_routes
+from devhost.http.app import MAX_REQUEST_LINE, build_http_app, http_routes
 from devhost.http.keys import KeySet
 from devhost.http_activity import HttpActivity
 from devhost.invoke import invoke_timer
@@ -35,7 +33,6 @@ from devhost.workers import ClientSettings, WorkerPool, worker_process_count
 
 log = logging.getLogger("devhost")
 
-ADMIN_PREFIX = "/admin/devhost/"
 READY_LINE = "devhost: listening on"
 
 
@@ -98,9 +95,8 @@ class DevHost:
     async def start(self) -> str:
         """Start serving; returns the base URL (with the port the OS picked when the port is 0)."""
         await self.engine.start()
-        app = build_http_app(self.index, self.config, self.management, keys=self.keys)
-        app.middlewares.insert(0, self._admin_middleware)
-        self._runner = web.AppRunner(app, access_log=None)
+        app = build_http_app(self.index, self.config, self.management, keys=self.keys, clock=self.clock)
+        self._runner = web.AppRunner(app, access_log=None, max_line_size=MAX_REQUEST_LINE)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.options.bind, self.options.port)
         await site.start()
@@ -109,11 +105,10 @@ class DevHost:
         port = int(addresses[0][1]) if addresses else self.options.port
         self.base_url = f"http://{self.options.bind}:{port}"
         self.engine.client_payload = self._client_payload
+        # Functions the host triggers itself (timers, activities) have no caller who presented a key, so their
+        # management URLs carry none; their client reaches the RPC base with the secret in rpcBaseUrl.
         self.engine.client_settings = ClientSettings(
-            f"{self.base_url}/runtime/webhooks/durabletask",
-            f"{self.base_url}/durabletask/",
-            self.config.hub_name,
-            self.keys.system_key if self.keys else None,
+            webhook_base_url(self.base_url), self._rpc_base_url(), self.config.hub_name, None
         )
         processes = worker_process_count(self.environ)
         if processes > 1:
@@ -138,12 +133,12 @@ class DevHost:
         await self.engine.stop()
         await self.http_activity.close()
 
+    def _rpc_base_url(self) -> str:
+        return rpc_base_url(self.base_url, self.keys.rpc_secret if self.keys else None)
+
     def _client_payload(self, binding: Any) -> str:
         """The durable client binding value for functions the host itself triggers (timers, activities)."""
-        system_key = self.keys.system_key if self.keys else None
-        base = f"{self.base_url}/runtime/webhooks/durabletask"
-        rpc_base = f"{self.base_url}/durabletask/"
-        return client_payload(base, rpc_base, self.config.hub_name, binding, system_key=system_key)
+        return client_payload(webhook_base_url(self.base_url), self._rpc_base_url(), self.config.hub_name, binding)
 
     async def _fire_timer(self, function: IndexedFunction, past_due: bool) -> object:
         return await invoke_timer(
@@ -152,31 +147,6 @@ class DevHost:
             client_payload=self._client_payload,
             function_directory=str(self.config.script_root),
         )
-
-    @web.middleware
-    async def _admin_middleware(
-        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-    ) -> web.StreamResponse:
-        """devhost's own endpoints: a health check, and moving a manual clock (tests)."""
-        if not request.path.startswith(ADMIN_PREFIX):
-            return await handler(request)
-        action = request.path[len(ADMIN_PREFIX) :]
-        if action == "health":
-            return web.json_response({"status": "ok"})
-        if action == "clock" and request.method == "GET":
-            return web.json_response({"now": self.clock.now().isoformat()})
-        if action == "clock/advance" and request.method == "POST":
-            if not isinstance(self.clock, ManualClock):
-                return _error(409, "the host runs on the system clock; start it with --manual-clock")
-            try:
-                seconds = float(request.query.get("seconds", ""))
-            except ValueError:
-                return _error(400, "query parameter 'seconds' must be a number")
-            if seconds < 0:
-                return _error(400, "query parameter 'seconds' must not be negative")
-            now = self.clock.advance(timedelta(seconds=seconds))
-            return web.json_response({"now": now.isoformat()})
-        return _error(404, f"no devhost endpoint {request.method} {request.path}")
 
     def banner(self) -> str:
         lines = ["", "Functions:", ""]
@@ -200,10 +170,6 @@ class DevHost:
             ]
         lines += ["", f"Durable state: {self.store.location}"]
         return "\n".join(lines)
-
-
-def _error(status: int, message: str) -> web.Response:
-    return web.json_response({"error": {"code": status, "message": message}}, status=status, dumps=json.dumps)
 
 
 async def serve(options: HostOptions, stop: asyncio.Event) -> None:

@@ -5,7 +5,8 @@
         host.advance_clock(60)
 
 The process is started with this interpreter, on 127.0.0.1 and a port the OS picks, and stopped by its PID
-(SIGTERM, then SIGKILL if it does not stop). `kill()` ends it at once, as a crash would.
+(SIGTERM, then SIGKILL if it does not stop). `kill()` ends it at once, as a crash would. With
+`require_keys=True`, `keys` holds the keys devhost printed, and `advance_clock` sends the master key.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import sys
 import threading
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
@@ -29,6 +31,27 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 class DevHostStartError(RuntimeError):
     """devhost did not come up; the message carries what it printed."""
+
+
+@dataclass(frozen=True)
+class HostKeys:
+    """The keys a devhost started with `--require-keys` printed."""
+
+    function_key: str
+    master_key: str
+    system_key: str
+
+
+_KEY_LINES = {"Function key": "function_key", "Master key": "master_key", "System key (Durable webhooks)": "system_key"}
+
+
+def _printed_keys(lines: list[str]) -> HostKeys | None:
+    found: dict[str, str] = {}
+    for line in lines:
+        name, _, value = line.strip().partition(": ")
+        if name in _KEY_LINES:
+            found[_KEY_LINES[name]] = value
+    return HostKeys(**found) if len(found) == len(_KEY_LINES) else None
 
 
 class DevHostProcess:
@@ -54,6 +77,7 @@ class DevHostProcess:
         self.extra_args = extra_args or []
         self.process: subprocess.Popen[str] | None = None
         self.base_url = ""
+        self.keys: HostKeys | None = None
         self.output: list[str] = []
         self._lines: queue.Queue[str | None] = queue.Queue()
         self._pump_thread: threading.Thread | None = None
@@ -85,6 +109,7 @@ class DevHostProcess:
                 break
             if line.startswith(READY_LINE):
                 self.base_url = line[len(READY_LINE) :].strip()
+                self.keys = _printed_keys(self.output)
                 return self
         self.stop()
         raise DevHostStartError("devhost did not start:\n" + "".join(self.output))
@@ -98,8 +123,9 @@ class DevHostProcess:
 
     def advance_clock(self, seconds: float) -> None:
         """Move the host's manual clock forward."""
+        headers = {"x-functions-key": self.keys.master_key} if self.keys else {}
         request = urllib.request.Request(
-            f"{self.base_url}/admin/devhost/clock/advance?seconds={seconds}", method="POST"
+            f"{self.base_url}/admin/devhost/clock/advance?seconds={seconds}", method="POST", headers=headers
         )
         with urllib.request.urlopen(request, timeout=30) as response:
             json.load(response)

@@ -1,10 +1,15 @@
 """Response helpers. Every body is empty or JSON: the SDK parses every management response as JSON, and a
-JSON error is easier to read in a test failure than an HTML page."""
+JSON error is easier to read in a test failure than an HTML page.
+
+Every error devhost answers has the job API's shape, `{"error": {"code", "message", "details"}}`, so one client
+reads devhost's errors and the app's alike. The management API's errors also carry the extension's HttpError
+fields (`Message`, `ExceptionMessage`): the SDK's client reads `ExceptionMessage` from them.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from aiohttp import web
@@ -15,10 +20,11 @@ JSON_TYPE = "application/json"
 
 
 class HttpProblem(HostError):
-    """Raised inside a handler to answer with an error status and message (400 for a bad query, ...)."""
+    """Raised inside a handler to answer with an error status, code and message (400 for a bad query, ...)."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, *, code: str = "badRequest") -> None:
         self.status = status
+        self.code = code
         super().__init__(message)
 
 
@@ -37,19 +43,33 @@ def empty_response(status: int, headers: Mapping[str, str] | None = None) -> web
     return web.Response(status=status, headers=dict(headers or {}))
 
 
+def error_body(code: str, message: str, details: Sequence[Mapping[str, str]] = ()) -> dict[str, Any]:
+    """The documented error shape."""
+    return {"error": {"code": code, "message": message, "details": [dict(d) for d in details]}}
+
+
 def error_response(
     status: int,
+    code: str,
     message: str,
     *,
-    exception: BaseException | None = None,
+    details: Sequence[Mapping[str, str]] = (),
     headers: Mapping[str, str] | None = None,
+    extra: Mapping[str, str] | None = None,
 ) -> web.Response:
-    """An error in the shape of ASP.NET's HttpError, which the SDK reads (`ExceptionMessage` on a 400)."""
-    body: dict[str, str] = {"Message": message}
-    if exception is not None:
-        kind = type(exception)
-        body["ExceptionMessage"] = str(exception)
-        body["ExceptionType"] = f"{kind.__module__}.{kind.__qualname__}"
-    else:
-        body["ExceptionMessage"] = message
+    """An error answer in the documented shape; `extra` adds top-level fields (the extension's HttpError)."""
+    body = error_body(code, message, details)
+    body.update(extra or {})
     return json_response(body, status=status, headers=headers)
+
+
+def http_error_fields(message: str, exception: BaseException | None = None) -> dict[str, str]:
+    """The fields of ASP.NET's HttpError, as the extension answers and the SDK reads them."""
+    if exception is None:
+        return {"Message": message, "ExceptionMessage": message}
+    kind = type(exception)
+    return {
+        "Message": message,
+        "ExceptionMessage": str(exception),
+        "ExceptionType": f"{kind.__module__}.{kind.__qualname__}",
+    }

@@ -11,7 +11,7 @@ from typing import Any
 import azure.durable_functions as df
 import pytest
 
-from devhost.client_binding import client_payload
+from devhost.client_binding import client_payload, rpc_base_url, webhook_base_url
 from devhost.testing import DevHostProcess
 from tests.conftest import SdkLoop
 
@@ -43,14 +43,16 @@ def store_setup(kind: str, request: pytest.FixtureRequest, hub: str = "FeaturesH
 
 
 class Client:
-    """The SDK's DurableOrchestrationClient for a running devhost, called synchronously through the SDK loop."""
+    """The SDK's DurableOrchestrationClient for a running devhost, called synchronously through the SDK loop.
+
+    For a host that requires keys it presents the system key, in its rpcBaseUrl as devhost's own bindings carry
+    their secret."""
 
     def __init__(self, host: DevHostProcess, sdk: SdkLoop, hub: str = "TestHubName") -> None:
         self.host = host
         self.sdk = sdk
-        payload = client_payload(
-            f"{host.base_url}/runtime/webhooks/durabletask", f"{host.base_url}/durabletask/", hub, {}
-        )
+        key = host.keys.system_key if host.keys else None
+        payload = client_payload(webhook_base_url(host.base_url), rpc_base_url(host.base_url, key), hub, {})
         self.client = df.DurableOrchestrationClient(payload)
 
     def __getattr__(self, name: str) -> Callable[..., Any]:

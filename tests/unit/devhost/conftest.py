@@ -20,6 +20,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from devhost.http.app import MAX_REQUEST_LINE
 from devhost.management import (
     InstanceExists,
     InstanceGone,
@@ -49,9 +50,10 @@ def apps_dir() -> Path:
 
 @asynccontextmanager
 async def _serve(app: web.Application) -> AsyncIterator[str]:
-    """Serve `app` on 127.0.0.1 at a port the OS picks; yields the origin (`http://127.0.0.1:port`)."""
+    """Serve `app` on 127.0.0.1 at a port the OS picks, with devhost's parser limits; yields the origin
+    (`http://127.0.0.1:port`)."""
     server = TestServer(app, host="127.0.0.1", port=0)
-    await server.start_server()
+    await server.start_server(max_line_size=MAX_REQUEST_LINE)
     try:
         yield str(server.make_url("")).rstrip("/")
     finally:

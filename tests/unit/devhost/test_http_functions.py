@@ -91,10 +91,11 @@ def test_routing_rules(
         status, body, _ = await fetch(session, "PUT", f"{origin}/api/mixed/CASE")
         assert (status, body) == (200, "mixed")
         status, body, response = await fetch(session, "GET", f"{origin}/api/mixed/case")
-        assert status == 405 and response.headers["Allow"] == "PUT" and "PUT" in body["Message"]
+        assert status == 405 and response.headers["Allow"] == "PUT" and "PUT" in body["error"]["message"]
+        assert body["error"]["code"] == "methodNotAllowed"
         for path in ("/api/items/1.5", "/api/nowhere", "/items/12", "/"):
             status, body, _ = await fetch(session, "GET", origin + path)
-            assert status == 404 and "matches" in body["Message"], path
+            assert status == 404 and body["error"]["code"] == "notFound" and "matches" in body["error"]["message"], path
 
     run_with_server(loop_runner, serve, app, check)
 
@@ -151,12 +152,18 @@ def test_keys(loop_runner: Any, serve: Any, index: FunctionIndex, config: HostCo
         assert await status_of(f"/api/adminonly?code={keys.master_key}") == 200
         assert await status_of("/admin/host/status") == 401
         assert await status_of(f"/admin/host/status?code={keys.master_key}") == 200
-        # Webhooks take the system key; the SDK's RPC base stays open to loopback callers.
+        # Webhooks and the SDK's RPC base take the system key; the RPC base also takes the binding's secret.
         assert await status_of("/runtime/webhooks/durabletask/instances/x") == 401
         assert await status_of(f"/runtime/webhooks/durabletask/instances/x?code={keys.system_key}") == 404
-        assert await status_of("/durabletask/instances/x") == 404
-        # Check-status URLs carry the system key, so they work as handed out.
+        assert await status_of("/durabletask/instances/x") == 401
+        assert await status_of(f"/durabletask/instances/x?code={keys.system_key}") == 404
+        # The anonymous starter's client still works (its rpcBaseUrl carries the secret), but the check-status
+        # URLs it answers with carry no key: its caller presented none.
         status, body, _ = await fetch(session, "POST", f"{origin}/api/start/hello_orchestrator")
+        assert status == 202 and "code=" not in json.dumps(body)
+        assert (await fetch(session, "GET", body["statusQueryGetUri"]))[0] == 401
+        # A caller who presented the system key gets URLs that carry it, so they work as handed out.
+        status, body, _ = await fetch(session, "POST", f"{origin}/api/start/hello_orchestrator?code={keys.system_key}")
         assert status == 202 and f"code={keys.system_key}" in body["statusQueryGetUri"]
         assert (await fetch(session, "GET", body["statusQueryGetUri"]))[0] == 202
 
