@@ -48,6 +48,7 @@ def run_task(
             task,
             work_root=default_work_root(services.settings.work_dir),
             poll_seconds=cancel_poll_seconds,
+            command_user=services.settings.command_user,
         )
         outcome: wire.TaskOutcome = {"ok": run.ok, "startedAt": started, "endedAt": utc_now()}
         if run.placed is not None:
