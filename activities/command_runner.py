@@ -47,7 +47,7 @@ from typing import IO, Protocol
 
 from activities.command_env import RUN_ID_VARIABLE, command_environment, inherited_environment
 from activities.command_runs import RunMarker, recover_abandoned_runs, remove_tree
-from activities.process_tree import ProcessRef, kill_run
+from activities.process_tree import ProcessRef, kill_run, wait_for
 from app.settings import CommandUser
 from batch.errors import BatchError
 
@@ -65,7 +65,6 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_TAIL_BYTES = 64 * 1024
 DEFAULT_KILL_GRACE_SECONDS = 5.0
-_POLL_MAX_SECONDS = 0.05
 _SHEPHERD = Path(__file__).with_name("shepherd.py")
 # How long past the grace period the worker waits for the shepherd before it kills the run itself: the shepherd
 # only has to send SIGKILLs and reap, which takes well under a second even for thousands of processes.
@@ -281,10 +280,10 @@ def _execute(
                 shepherd.wait()
                 return _not_run(cancelled=False, error=_start_error(task, first))
             deadline = started + task.timeout_seconds if task.timeout_seconds is not None else None
-            outcome = _wait(shepherd, deadline, cancel)
+            outcome = wait_for(shepherd, deadline, cancel)
             if outcome != "exited":
                 shepherd.send_signal(signal.SIGTERM)  # it passes SIGTERM on, and SIGKILL after the grace
-                if _wait(shepherd, time.monotonic() + grace + _SHEPHERD_SLACK_SECONDS, None) != "exited":
+                if wait_for(shepherd, time.monotonic() + grace + _SHEPHERD_SLACK_SECONDS, None) != "exited":
                     shepherd.kill()
             shepherd.wait()
             last = status.read().split()
@@ -353,37 +352,6 @@ def _start_error(task: CommandTask, status: list[str]) -> str:
         return f"command is not executable: {task.command_line[0]!r}"
     detail = status[2].strip() if len(status) > 2 else "its supervisor ended before starting it"
     return f"command could not start: {detail}"
-
-
-def _has_exited(proc: subprocess.Popen[bytes]) -> bool:
-    """Whether the process has exited, without reaping it: while it is an unreaped zombie its pid can't be
-    reused, so signalling it afterwards can't hit a stranger."""
-    if proc.returncode is not None:
-        return True
-    try:
-        info = os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
-    except ChildProcessError:
-        return True
-    return info is not None
-
-
-def _wait(proc: subprocess.Popen[bytes], deadline: float | None, cancel: threading.Event | None) -> str:
-    """Wait for exit, the deadline or the cancel event; say which: 'exited', 'timeout' or 'cancel'."""
-    pause = 0.001
-    while True:
-        if _has_exited(proc):
-            return "exited"
-        if cancel is not None and cancel.is_set():
-            return "cancel"
-        now = time.monotonic()
-        if deadline is not None and now >= deadline:
-            return "timeout"
-        pause = min(pause * 2, _POLL_MAX_SECONDS)
-        step = pause if deadline is None else min(pause, deadline - now)
-        if cancel is not None:
-            cancel.wait(step)
-        else:
-            time.sleep(step)
 
 
 def _tail(stream: IO[bytes], limit: int) -> str:
