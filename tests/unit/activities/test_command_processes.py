@@ -29,6 +29,8 @@ from tests.unit.activities.command_support import (
 
 pytestmark = pytest.mark.unit
 
+REPO = Path(__file__).resolve().parents[3]
+
 # Starts a grandchild that leaves the command's session (setsid), ignores SIGTERM and sleeps; the command's
 # parent exits at once, so the grandchild is an orphan of a dead parent: the classic escape from a group kill.
 ESCAPE = """
@@ -119,7 +121,7 @@ def start_worker(tmp_path: Path, grace: float) -> tuple[subprocess.Popen[bytes],
     """A worker running one long command; its process, the command's pid and the escaped grandchild's pid."""
     escaped, command = tmp_path / "escaped.pid", tmp_path / "command.pid"
     code = SLEEPER_WITH_ESCAPE.replace("{where}", str(escaped)).replace("{mine!r}", repr(str(command)))
-    source = WORKER.format(repo=str(Path.cwd()), code=code, root=str(tmp_path / "work"), grace=grace)
+    source = WORKER.format(repo=str(REPO), code=code, root=str(tmp_path / "work"), grace=grace)
     worker = subprocess.Popen([sys.executable, "-c", source])
     wait_until(lambda: command.exists() and command.read_text() != "", what="the command to start")
     return worker, int(command.read_text()), int(escaped.read_text())
