@@ -79,6 +79,7 @@ def attempt_task(
             task,
             work_root=work_root,
             poll_seconds=cancel_poll_seconds,
+            command_user=services.settings.command_user,
         )
         return Attempt(
             run.ok,

@@ -2,47 +2,53 @@
 
 `run_command` does one run of a `CommandTask`:
 
-1. makes a fresh, uniquely named working folder under `work_root`;
+1. ends the runs a dead worker left under `work_root` (see `activities/command_runs.py`), then makes a fresh,
+   uniquely named working folder (mode 0700; owned by the command's user when one is set) and its run marker;
 2. downloads each resource file into it (relative paths only; `..` and absolute paths are refused);
-3. runs the argv list without a shell, with the folder as its current directory and as
-   `BATCH_TASK_WORKING_DIR`, the task id as `BATCH_TASK_ID`, and the task's environment on top of the
-   process's own;
+3. runs the argv list without a shell, as `user` when given, with the folder as its current directory, `PWD`
+   and `BATCH_TASK_WORKING_DIR`, the task id as `BATCH_TASK_ID`, the run's id as `BATCH_TASK_RUN_ID`, and the
+   task's environment on top of the worker's less its secrets (`activities/command_env.py`);
 4. keeps the last `tail_bytes` of stdout and of stderr (each streams to an unnamed temporary file, so a chatty
    command costs disk, not memory);
-5. on the time limit or the cancel event, sends SIGTERM to the command's whole process group (it runs in a
-   session of its own), then SIGKILL after a grace period; when the command exits by itself, whatever it
-   left running in its group is killed too, so nothing outlives the task or holds its folder;
+5. runs it under a shepherd (`activities/shepherd.py`), a child subreaper that keeps every process the command
+   starts below itself, `setsid` and double forks included: on the time limit or the cancel event they all get
+   SIGTERM, then SIGKILL after a grace period; when the command exits by itself, whatever it left running is
+   killed. The run returns only once they are all dead, so nothing outlives the task or holds its folder;
 6. uploads the files matching the output globs to `{output_prefix}{path relative to the folder}` (also when
-   the command failed, since its outputs often explain why; not when the run was cancelled);
-7. removes the folder.
+   the command failed, since its outputs often explain why; not when the run was cancelled); symlinks out of
+   the folder and files with other hard links are skipped;
+7. removes the folder and the marker.
 
 A command that can't be started (not found, not executable) gives a result with `error` set, not an
 exception. Storage failures (a missing resource blob, a failed upload) propagate, so the caller's retry
 policy applies. A task whose paths or environment are malformed raises `CommandTaskError` before anything
 runs; specs are meant to be validated at the edge with `validate_command_task`.
 
-POSIX only (process groups and signals), as Azure Functions' Python workers run on Linux.
+Linux only (/proc, prctl), as Azure Functions' Python workers are.
 """
 
 from __future__ import annotations
 
-import contextlib
+import json
 import logging
 import os
 import re
-import shutil
 import signal
-import stat
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
-from typing import IO, Any, Protocol
+from typing import IO, Protocol
 
+from activities.command_env import RUN_ID_VARIABLE, command_environment, inherited_environment
+from activities.command_runs import RunMarker, recover_abandoned_runs, remove_tree
+from activities.process_tree import ProcessRef, kill_run, wait_for
+from app.settings import CommandUser
 from batch.errors import BatchError
 
 __all__ = [
@@ -50,6 +56,7 @@ __all__ = [
     "CommandResult",
     "CommandTask",
     "CommandTaskError",
+    "inherited_environment",
     "run_command",
     "validate_command_task",
 ]
@@ -58,7 +65,10 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_TAIL_BYTES = 64 * 1024
 DEFAULT_KILL_GRACE_SECONDS = 5.0
-_POLL_MAX_SECONDS = 0.05
+_SHEPHERD = Path(__file__).with_name("shepherd.py")
+# How long past the grace period the worker waits for the shepherd before it kills the run itself: the shepherd
+# only has to send SIGKILLs and reap, which takes well under a second even for thousands of processes.
+_SHEPHERD_SLACK_SECONDS = 10.0
 
 
 class CommandTaskError(BatchError):
@@ -156,16 +166,6 @@ def validate_command_task(task: CommandTask) -> list[str]:
     return problems
 
 
-# Worker settings a command must not see: the storage account key (AzureWebJobsStorage) and anything else
-# that looks like a credential. A job spec is data from an API caller; its commands get only what they need.
-_SECRET_MARKERS = ("KEY", "SECRET", "TOKEN", "PASSWORD", "CONNECTION", "STORAGE", "SAS", "CREDENTIAL")
-
-
-def inherited_environment(environ: Mapping[str, str]) -> dict[str, str]:
-    """The worker's environment less its secrets, as a command task inherits it."""
-    return {k: v for k, v in environ.items() if not any(marker in k.upper() for marker in _SECRET_MARKERS)}
-
-
 def run_command(
     task: CommandTask,
     *,
@@ -175,14 +175,31 @@ def run_command(
     cancel: threading.Event | None = None,
     tail_bytes: int = DEFAULT_TAIL_BYTES,
     kill_grace_seconds: float = DEFAULT_KILL_GRACE_SECONDS,
+    user: CommandUser | None = None,
 ) -> CommandResult:
-    """Run `task` once in a fresh working folder under `work_root`; see the module docstring."""
+    """Run `task` once in a fresh working folder under `work_root`, as `user` if given (the worker must then
+    be root); see the module docstring."""
     problems = validate_command_task(task)
     if problems:
         raise CommandTaskError(f"command task {task.task_id!r}: " + "; ".join(problems))
+    if user is not None and user.uid == os.geteuid():
+        user = None  # already that user: nothing to switch
+    if user is not None and os.geteuid() != 0:
+        return _not_run(
+            cancelled=False,
+            error=f"BATCH_COMMAND_USER is {user.name!r}, but the worker does not run as root, so it cannot start "
+            "commands as another user; run the worker as root or remove the setting",
+        )
     work_root.mkdir(parents=True, exist_ok=True)
-    folder = Path(tempfile.mkdtemp(prefix=f"{_folder_prefix(task.task_id)}-", dir=work_root)).resolve()
+    root = work_root.resolve()
+    # A task re-run after a crash must not overlap the run the dead worker left: end those first.
+    recover_abandoned_runs(root)
+    run_id = uuid.uuid4().hex
+    folder = root / f"{_folder_prefix(task.task_id)}-{run_id[:12]}"
+    marker = RunMarker.for_this_worker(run_id, task.task_id, folder)
+    marker.write()  # before the folder exists, so that a crash never leaves a folder nobody knows of
     try:
+        folder.mkdir(mode=0o700)
         for blob_name, relative in task.resource_files:
             if cancel is not None and cancel.is_set():
                 return _not_run(cancelled=True, error="cancelled before the command started")
@@ -191,13 +208,16 @@ def run_command(
             transfer.download_to_file(blob_name, target)
         if cancel is not None and cancel.is_set():
             return _not_run(cancelled=True, error="cancelled before the command started")
-        result = _execute(task, folder, work_root, cancel, tail_bytes, kill_grace_seconds)
+        if user is not None:
+            _give_to(folder, user)
+        result = _execute(task, folder, marker, cancel, tail_bytes, kill_grace_seconds, user)
         if result.exit_code is None or result.cancelled:
             return result
         uploaded = _upload_outputs(task.output_files, folder, transfer, output_prefix)
         return replace(result, output_files=uploaded)
     finally:
-        _remove_tree(folder)
+        remove_tree(folder)
+        marker.remove()
 
 
 def _folder_prefix(task_id: str) -> str:
@@ -215,57 +235,75 @@ def _not_run(*, cancelled: bool, error: str) -> CommandResult:
     return CommandResult(None, False, cancelled, "", "", [], 0.0, error)
 
 
+def _give_to(folder: Path, user: CommandUser) -> None:
+    """Hand the folder and what was downloaded into it to the command's user; the folder stays 0700, so other
+    users (but root, and other tasks of the same user) can't look in."""
+    for path in [folder, *folder.rglob("*")]:
+        os.chown(path, user.uid, user.gid, follow_symlinks=False)
+
+
 def _execute(
     task: CommandTask,
     folder: Path,
-    work_root: Path,
+    marker: RunMarker,
     cancel: threading.Event | None,
     tail_bytes: int,
     grace: float,
+    user: CommandUser | None,
 ) -> CommandResult:
-    env = {**inherited_environment(os.environ), **task.environment}
-    # Set last so that a task can't pass itself off as another.
-    env["BATCH_TASK_ID"] = task.task_id
-    env["BATCH_TASK_WORKING_DIR"] = str(folder)
+    env = command_environment(
+        os.environ, task.environment, task_id=task.task_id, folder=folder, run_id=marker.run_id, user=user
+    )
+    config = {
+        "argv": list(task.command_line),
+        "cwd": str(folder),
+        "env": env,
+        "user": None if user is None else {"uid": user.uid, "gid": user.gid},
+        "grace": grace,
+        "parent": os.getpid(),
+    }
     # The logs live beside the folder, not in it, so output globs never pick them up.
-    with tempfile.TemporaryFile(dir=work_root) as out, tempfile.TemporaryFile(dir=work_root) as err:
+    work_root = folder.parent
+    with (
+        tempfile.TemporaryFile(dir=work_root) as out,
+        tempfile.TemporaryFile(dir=work_root) as err,
+        tempfile.TemporaryFile(dir=work_root) as source,
+    ):
+        source.write(json.dumps(config).encode())
+        source.flush()
+        source.seek(0)
         started = time.monotonic()
-        try:
-            proc = subprocess.Popen(
-                list(task.command_line),
-                cwd=folder,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=err,
-                start_new_session=True,
-            )
-        except FileNotFoundError:
-            return _not_run(
-                cancelled=False,
-                error=f"command not found: {task.command_line[0]!r} (not on PATH, nor in the working folder "
-                "when given as ./name)",
-            )
-        except PermissionError:
-            return _not_run(cancelled=False, error=f"command is not executable: {task.command_line[0]!r}")
-        except OSError as exc:
-            return _not_run(cancelled=False, error=f"command could not start: {exc}")
-        deadline = started + task.timeout_seconds if task.timeout_seconds is not None else None
-        outcome = _wait(proc, deadline, cancel)
+        shepherd, status = _start_shepherd(source.fileno(), out, err, marker)
+        with status:
+            first = status.readline().split(" ", 2)
+            if first[0] != "started":
+                shepherd.wait()
+                return _not_run(cancelled=False, error=_start_error(task, first))
+            deadline = started + task.timeout_seconds if task.timeout_seconds is not None else None
+            outcome = wait_for(shepherd, deadline, cancel)
+            if outcome != "exited":
+                shepherd.send_signal(signal.SIGTERM)  # it passes SIGTERM on, and SIGKILL after the grace
+                if wait_for(shepherd, time.monotonic() + grace + _SHEPHERD_SLACK_SECONDS, None) != "exited":
+                    shepherd.kill()
+            shepherd.wait()
+            last = status.read().split()
         error: str | None = None
-        if outcome == "exited":
-            _kill_group(proc, signal.SIGKILL)  # leftovers it started in the background
+        if last[-2:-1] == ["exit"]:
+            exit_code = int(last[-1])
         else:
-            _kill_group(proc, signal.SIGTERM)
-            _wait(proc, time.monotonic() + grace, None)
-            _kill_group(proc, signal.SIGKILL)
+            # The shepherd itself was killed (by the command, which may signal it when both run as one user):
+            # find the run's processes by their marker instead.
+            survivors = kill_run(marker.run_id, None)
+            exit_code = shepherd.returncode
+            error = f"the command's supervisor ended unexpectedly ({exit_code}); the command was killed" + (
+                f", but processes {sorted(survivors)} survived" if survivors else ""
+            )
+        if outcome != "exited":
             error = (
                 f"time limit of {task.timeout_seconds:g} s exceeded; the command was killed"
                 if outcome == "timeout"
                 else "cancelled; the command was killed"
             )
-        exit_code = proc.wait()
-        duration = time.monotonic() - started
         return CommandResult(
             exit_code=exit_code,
             timed_out=outcome == "timeout",
@@ -273,49 +311,47 @@ def _execute(
             stdout_tail=_tail(out, tail_bytes),
             stderr_tail=_tail(err, tail_bytes),
             output_files=[],
-            duration_seconds=duration,
+            duration_seconds=time.monotonic() - started,
             error=error,
         )
 
 
-def _has_exited(proc: subprocess.Popen[bytes]) -> bool:
-    """Whether the process has exited, without reaping it: while it is an unreaped zombie its pid and process
-    group id can't be reused, so signalling the group afterwards can't hit a stranger."""
-    waitid: Callable[..., Any] | None = getattr(os, "waitid", None)
-    if waitid is None:  # pragma: no cover - platforms without waitid reap here instead
-        return proc.poll() is not None
-    if proc.returncode is not None:
-        return True
+def _start_shepherd(
+    config_fd: int, out: IO[bytes], err: IO[bytes], marker: RunMarker
+) -> tuple[subprocess.Popen[bytes], IO[str]]:
+    """Start the run's shepherd; its process and the stream of its status lines."""
+    read_end, write_end = os.pipe()
     try:
-        info = waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
-    except ChildProcessError:
-        return True
-    return info is not None
+        shepherd = subprocess.Popen(
+            [sys.executable, "-I", "-S", str(_SHEPHERD), str(config_fd), str(write_end)],
+            cwd="/",
+            # Only the marker: the shepherd runs with the worker's privileges, so nothing of the job reaches it.
+            env={RUN_ID_VARIABLE: marker.run_id},
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
+            pass_fds=(config_fd, write_end),
+            start_new_session=True,
+        )
+    except BaseException:
+        os.close(read_end)
+        raise
+    finally:
+        os.close(write_end)
+    marker.with_shepherd(ProcessRef.of(shepherd.pid)).write()
+    return shepherd, os.fdopen(read_end, encoding="utf-8")
 
 
-def _wait(proc: subprocess.Popen[bytes], deadline: float | None, cancel: threading.Event | None) -> str:
-    """Wait for exit, the deadline or the cancel event; say which: 'exited', 'timeout' or 'cancel'."""
-    pause = 0.001
-    while True:
-        if _has_exited(proc):
-            return "exited"
-        if cancel is not None and cancel.is_set():
-            return "cancel"
-        now = time.monotonic()
-        if deadline is not None and now >= deadline:
-            return "timeout"
-        pause = min(pause * 2, _POLL_MAX_SECONDS)
-        step = pause if deadline is None else min(pause, deadline - now)
-        if cancel is not None:
-            cancel.wait(step)
-        else:
-            time.sleep(step)
-
-
-def _kill_group(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
-    # The command is its own session and group leader, so its pid is the group id.
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, sig)
+def _start_error(task: CommandTask, status: list[str]) -> str:
+    kind = status[1].strip() if len(status) > 1 else ""
+    if kind == "notfound":
+        return (
+            f"command not found: {task.command_line[0]!r} (not on PATH, nor in the working folder when given as ./name)"
+        )
+    if kind == "notexecutable":
+        return f"command is not executable: {task.command_line[0]!r}"
+    detail = status[2].strip() if len(status) > 2 else "its supervisor ended before starting it"
+    return f"command could not start: {detail}"
 
 
 def _tail(stream: IO[bytes], limit: int) -> str:
@@ -338,29 +374,18 @@ def _upload_outputs(patterns: Sequence[str], folder: Path, transfer: BlobTransfe
         for match in folder.glob(pattern):
             # A command can leave symlinks that point anywhere; only upload what really lies in the folder.
             resolved = match.resolve()
-            if resolved.is_relative_to(folder) and resolved.is_file():
-                files.add(match)
+            if not (resolved.is_relative_to(folder) and resolved.is_file()):
+                continue
+            # A hard link is another name of a file that may lie anywhere (made as the worker's user, it can be
+            # /etc/shadow); the folder can't tell, so a file with more than one name is not uploaded. This is
+            # no boundary (a command can copy what it can read); the command's own OS user is.
+            if resolved.stat().st_nlink > 1:
+                logger.warning("not uploading %s: it has other hard links, so it may be a file from elsewhere", match)
+                continue
+            files.add(match)
     uploaded: list[str] = []
     for path in sorted(files):
         blob_name = f"{prefix}{path.relative_to(folder).as_posix()}"
         transfer.upload_file(path, blob_name)
         uploaded.append(blob_name)
     return uploaded
-
-
-def _remove_tree(folder: Path) -> None:
-    def make_writable_and_retry(function: Callable[..., Any], path: str, _exc: Any) -> None:
-        # A command may leave read-only folders behind; make them writable so they can be removed.
-        try:
-            os.chmod(os.path.dirname(path), stat.S_IRWXU)
-            os.chmod(path, stat.S_IRWXU)
-            function(path)
-        except OSError:
-            pass
-
-    if sys.version_info >= (3, 12):
-        shutil.rmtree(folder, onexc=make_writable_and_retry)
-    else:
-        shutil.rmtree(folder, onerror=make_writable_and_retry)
-    if folder.exists():
-        logger.warning("could not remove the task working folder %s", folder)

@@ -1,9 +1,11 @@
 """Running a command task from a job: files through the results container, logs kept, cancel by job record.
 
-Security: a command task runs any program the job names, as the Functions worker's user, with the worker's
-environment (app settings included, so the storage connection string too). That is why the app runs them
-only when `BATCH_ALLOW_COMMAND_TASKS` is `true`; this module checks the setting again, so a job that got in
-some other way still cannot run one.
+Security: a command task runs any program the job names. That is why the app runs them only when
+`BATCH_ALLOW_COMMAND_TASKS` is `true`; this module checks the setting again, so a job that got in some other way
+still cannot run one. Its environment is the worker's less anything that looks like a credential (the storage
+connection string, keys, tokens, managed identity endpoints: see `activities/command_env.py`), but run as the
+worker's user a command can still read the worker's own environment from /proc and every file the worker can;
+`BATCH_COMMAND_USER` (a separate, unprivileged OS user) is what keeps it out of them.
 
 Cancellation: while the command runs, a watcher thread reads the job record every `poll_seconds` (about a
 second) and stops the command when the job is `cancelling`, has ended, or was replaced by a re-submitted job
@@ -22,6 +24,7 @@ from typing import Protocol
 
 from activities.command_runner import CommandResult, CommandTask, CommandTaskError, run_command
 from activities.outcomes import PlacedResult, place_result
+from app.settings import CommandUser
 from batch.spec import JobSpec, TaskSpec
 from storage.errors import NotFound, StorageError
 from storage.jobs import JobRecord, JobState
@@ -151,6 +154,7 @@ def run_command_task(
     *,
     work_root: Path,
     poll_seconds: float = CANCEL_POLL_SECONDS,
+    command_user: CommandUser | None = None,
 ) -> CommandRun:
     """Run one attempt of a command task; see the module. Storage outages raise; the task's failures return."""
     if task.command_line is None:
@@ -173,6 +177,7 @@ def run_command_task(
                 transfer=ResultsTransfer(results),
                 output_prefix=output_prefix,
                 cancel=watcher.cancel,
+                user=command_user,
             )
     except CommandTaskError as exc:
         return CommandRun(ok=False, error=f"CommandTaskError: {exc}")

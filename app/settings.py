@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pwd
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +41,40 @@ def _positive_int(environ: Mapping[str, str], name: str, default: int) -> int:
 
 
 @dataclass(frozen=True)
+class CommandUser:
+    """The unprivileged OS user command tasks run as (`BATCH_COMMAND_USER`): its name, uid and primary group."""
+
+    name: str
+    uid: int
+    gid: int
+
+    @classmethod
+    def resolve(cls, value: str) -> CommandUser:
+        """A user name, or a numeric uid (which need not be in the user database), as the setting gives it."""
+        setting = "app setting BATCH_COMMAND_USER"
+        if value.isdigit():
+            uid = int(value)
+            try:
+                entry = pwd.getpwuid(uid)
+            except KeyError:
+                user = cls(value, uid, uid)  # a bare uid, with the group of the same number
+            else:
+                user = cls(entry.pw_name, entry.pw_uid, entry.pw_gid)
+        else:
+            try:
+                entry = pwd.getpwnam(value)
+            except KeyError:
+                raise SettingsError(
+                    f"{setting} names the user {value!r}, who does not exist on this machine; create it "
+                    f"(useradd --system --no-create-home {value}) or give a numeric uid"
+                ) from None
+            user = cls(entry.pw_name, entry.pw_uid, entry.pw_gid)
+        if user.uid == 0:
+            raise SettingsError(f"{setting} must name an unprivileged user, not root ({value!r} is uid 0)")
+        return user
+
+
+@dataclass(frozen=True)
 class Settings:
     """See the README's "Configuration" section for what each one means."""
 
@@ -51,6 +86,8 @@ class Settings:
     max_tasks: int = DEFAULT_MAX_TASKS
     work_dir: Path | None = None
     """Where command tasks get their working folders (default: the system's temporary folder)."""
+    command_user: CommandUser | None = None
+    """The OS user command tasks run as; None runs them as the worker's own user."""
     schedule_template: str | None = None
     """The job template a scheduled run submits: a file shipped with the app, or `blob:<name>` in the
     results container."""
@@ -58,6 +95,7 @@ class Settings:
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Settings:
         work_dir = environ.get("BATCH_WORK_DIR", "").strip()
+        command_user = environ.get("BATCH_COMMAND_USER", "").strip()
         return cls(
             storage={k: v for k, v in environ.items() if k in ("AzureWebJobsStorage", "BATCH_RESULTS_CONTAINER")},
             allow_command_tasks=_flag(environ, "BATCH_ALLOW_COMMAND_TASKS"),
@@ -65,5 +103,6 @@ class Settings:
             max_body_bytes=_positive_int(environ, "BATCH_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES),
             max_tasks=_positive_int(environ, "BATCH_MAX_TASKS", DEFAULT_MAX_TASKS),
             work_dir=Path(work_dir) if work_dir else None,
+            command_user=CommandUser.resolve(command_user) if command_user else None,
             schedule_template=environ.get("BATCH_SCHEDULE_TEMPLATE", "").strip() or None,
         )

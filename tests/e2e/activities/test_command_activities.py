@@ -133,7 +133,7 @@ def test_a_command_is_killed_at_its_time_limit(command_services: Services, job_i
     spec_hash = submit(command_services, sleeper(job_id, timeout_seconds=0.5))
     started = time.monotonic()
     outcome = run(command_services, spec_hash, job_id)
-    assert time.monotonic() - started < 10
+    assert time.monotonic() - started < 30  # loose: an unenforced limit would take the full minute
     assert not outcome["ok"] and outcome.get("timedOut") is True
     assert "time limit of 0.5 s exceeded" in (outcome["error"] or "")
     assert command_services.results.read_blob(outcome["result"]["stdoutBlob"]) == b"up\n"
@@ -160,8 +160,8 @@ def test_a_running_command_is_killed_when_its_job_is_cancelling(
     assert record is not None
     asked = time.monotonic()
     assert command_services.jobs.upsert_job(replace(record, state=JobState.CANCELLING))
-    runner.join(15)
-    assert not runner.is_alive() and time.monotonic() - asked < 5
+    runner.join(60)
+    assert not runner.is_alive() and time.monotonic() - asked < 30  # loose, as above
     (outcome,) = result
     assert not outcome["ok"] and outcome.get("cancelled") is True
     assert outcome["error"] == "cancelled; the command was killed"

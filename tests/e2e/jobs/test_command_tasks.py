@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -124,13 +123,12 @@ def test_cancel_kills_a_running_command(features_host: FeaturesHost, tmp_path: P
     pid = read_pid(pid_file)
     assert pid is not None and not process_is_gone(pid)
 
-    started = time.monotonic()
     response = features_host.post(f"/jobs/{job_id}/cancel")
     assert response.status_code == 202, response.text
-    view = features_host.wait_for_job(job_id, timeout=10)
+    # Generous bounds: a busy machine is slow, and what matters is that both happen, not how fast.
+    view = features_host.wait_for_job(job_id, timeout=60)
     assert view["state"] == "cancelled", view
-    features_host.wait_until(lambda: process_is_gone(pid), timeout=5, what="the command to be killed")
-    assert time.monotonic() - started < 6
+    features_host.wait_until(lambda: process_is_gone(pid), timeout=60, what="the command to be killed")
     assert view["reason"] == "the job was cancelled"
     assert view["taskCounts"] == {"total": 3, "pending": 0, "running": 0, "succeeded": 0, "failed": 1, "skipped": 2}
     records = features_host.tasks_of(job_id)
@@ -159,3 +157,64 @@ def test_a_host_without_the_setting_refuses_command_tasks(azurite: Azurite, tmp_
         assert host.run({"id": job_id, "tasks": [echo("fine")]})["state"] == "succeeded"
     finally:
         host.close()
+
+
+# The first run starts a grandchild that leaves its session and ignores SIGTERM, as the command does, and then
+# sleeps; a later run records which processes of the earlier runs were still running when it started.
+CRASHY = """
+import json, os, signal, subprocess, sys, time
+log = {log!r}
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+def running(pid):
+    try:
+        return open(f"/proc/{{pid}}/stat").read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+previous = [json.loads(line) for line in open(log)] if os.path.exists(log) else []
+overlap = [pid for run in previous for pid in run["pids"] if running(pid)]
+pids = [os.getpid()]
+if not previous:
+    escape = "import os, signal, time; os.setsid(); signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(600)"
+    pids.append(subprocess.Popen([sys.executable, "-c", escape]).pid)
+with open(log, "a") as stream:
+    stream.write(json.dumps({{"pids": pids, "overlap": overlap, "cwd": os.getcwd()}}) + "\\n")
+if not previous:
+    time.sleep(600)
+"""
+
+
+def is_running(pid: int) -> bool:
+    """Whether the process runs: a zombie (dead, and not yet reaped by init, which may take its time) doesn't."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_after_a_host_crash_the_dead_hosts_command_is_ended_before_the_task_runs_again(
+    azurite: Azurite, tmp_path: Path
+) -> None:
+    log = tmp_path / "runs.jsonl"
+    first = start_features_host(azurite, tmp_path)
+    job_id = first.unique_id("crash-command")
+    command = {"id": "cmd", "commandLine": [sys.executable, "-c", CRASHY.format(log=str(log))]}
+    try:
+        assert first.submit({"id": job_id, "tasks": [command]}).status_code == 202
+        first.wait_until(lambda: log.exists() and log.read_text().endswith("\n"), what="the command to start")
+    finally:
+        first.process.kill()
+        first.http.close()
+
+    second = start_features_host(azurite, tmp_path)
+    try:
+        view = second.wait_for_job(job_id, timeout=120)
+        assert view["state"] == "succeeded", view
+        runs = [json.loads(line) for line in log.read_text().splitlines()]
+        assert len(runs) == 2, runs
+        assert runs[1]["overlap"] == [], "the task ran again while the dead host's command was still running"
+        assert not [pid for pid in runs[0]["pids"] if is_running(pid)]
+        # Both runs' folders are gone: the dead host's was removed by the new one.
+        assert not Path(runs[0]["cwd"]).exists() and not Path(runs[1]["cwd"]).exists()
+        assert list((tmp_path / "state" / "work").iterdir()) == []
+    finally:
+        second.close()
