@@ -92,5 +92,8 @@ def _read_result(services: Services, record: TaskRecord) -> dict[str, Any]:
         return {"result": None, "resultError": f"the result blob {record.result_blob!r} does not exist"}
     try:
         return {"result": json.loads(data), "resultError": None}
+    except RecursionError:
+        # A handler's own result, nested deeper than the decoder follows: say so rather than fail the request.
+        return {"result": None, "resultError": f"the result blob {record.result_blob!r} nests too deeply to read"}
     except ValueError as exc:
         return {"result": None, "resultError": f"the result blob {record.result_blob!r} is not JSON: {exc}"}

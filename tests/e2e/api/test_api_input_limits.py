@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from storage.tasks import TaskRecord, TaskState
 from tests.e2e.api.test_api_errors import error_of
 from tests.e2e.batch_host import BatchHost
 
@@ -99,3 +100,15 @@ def test_a_task_list_token_that_decodes_to_deep_json_is_400(batch_host: BatchHos
     deep = token(json.dumps({"v": 1, "s": {"kind": "tasks"}, "a": "x"}).encode()[:-1] + b"[" * 2000)
     for value in (deep, token(b"[" * 3000)):
         error_of(batch_host.get(f"/jobs/{job_id}/tasks", params={"continuationToken": value}), 400, "invalidQuery")
+
+
+def test_a_result_blob_nested_too_deeply_to_read_is_reported_not_a_500(batch_host: BatchHost) -> None:
+    # A handler's result is not checked like an input; one the decoder can't follow must not fail the read.
+    job_id = batch_host.unique_id("deep-result")
+    spec = {"id": job_id, "tasks": [{"id": "t1", "handler": "billing.invoice", "input": {"customer": "c-1"}}]}
+    assert batch_host.submit(spec).status_code == 202
+    blob = batch_host.results.write_task_blob(job_id, "deep", "result.json", "[" * 100_000 + "]" * 100_000)
+    batch_host.tasks.upsert_tasks(job_id, [TaskRecord("deep", TaskState.SUCCEEDED, attempts=1, result_blob=blob)])
+    response = batch_host.get(f"/jobs/{job_id}/tasks/deep")
+    assert response.status_code == 200, response.text
+    assert response.json()["result"] is None and "nests too deeply" in response.json()["resultError"]
