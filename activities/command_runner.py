@@ -42,7 +42,7 @@ import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import IO, Protocol
 
 from activities.command_env import RUN_ID_VARIABLE, command_environment, inherited_environment
@@ -50,6 +50,7 @@ from activities.command_runs import RunMarker, recover_abandoned_runs, remove_tr
 from activities.process_tree import ProcessRef, kill_run, wait_for
 from app.settings import CommandUser
 from batch.errors import BatchError
+from batch.paths import relative_path_problem
 
 __all__ = [
     "BlobTransfer",
@@ -122,19 +123,6 @@ class CommandResult:
 _ENV_NAME = re.compile(r"^[^=\x00]+$")
 
 
-def _relative_path_problem(path: str) -> str | None:
-    if not path:
-        return "is empty"
-    if "\x00" in path:
-        return "contains a NUL character"
-    pure = PurePosixPath(path)
-    if pure.is_absolute() or path.startswith("\\") or re.match(r"^[A-Za-z]:", path):
-        return "must be relative to the task's working folder, not absolute"
-    if ".." in pure.parts or ".." in PurePosixPath(path.replace("\\", "/")).parts:
-        return "must stay inside the task's working folder ('..' is not allowed)"
-    return None
-
-
 def validate_command_task(task: CommandTask) -> list[str]:
     """Every problem with the task, each as `field: message`; an empty list when it can run."""
     problems: list[str] = []
@@ -146,14 +134,16 @@ def validate_command_task(task: CommandTask) -> list[str]:
         for i, arg in enumerate(task.command_line):
             if "\x00" in arg:
                 problems.append(f"commandLine[{i}]: contains a NUL character")
-    for i, (_blob, path) in enumerate(task.resource_files):
-        problem = _relative_path_problem(path)
-        if problem is None and path.replace("\\", "/").split("/")[-1] in ("", "."):
-            problem = "must name a file"
+    # The job spec's own path rule, again: this runs specs stored before a rule changed, too.
+    for i, (blob, path) in enumerate(task.resource_files):
+        problem = relative_path_problem(blob)
+        if problem:
+            problems.append(f"resourceFiles[{i}].blob: {blob!r} {problem}")
+        problem = relative_path_problem(path)
         if problem:
             problems.append(f"resourceFiles[{i}].path: {path!r} {problem}")
     for i, pattern in enumerate(task.output_files):
-        problem = _relative_path_problem(pattern)
+        problem = relative_path_problem(pattern)
         if problem:
             problems.append(f"outputFiles[{i}]: {pattern!r} {problem}")
     for name, value in task.environment.items():

@@ -25,6 +25,7 @@ from typing import Protocol
 from activities.command_runner import CommandResult, CommandTask, CommandTaskError, run_command
 from activities.outcomes import PlacedResult, place_result
 from app.settings import CommandUser
+from batch.paths import blob_name_problem
 from batch.spec import JobSpec, TaskSpec
 from storage.errors import NotFound, StorageError
 from storage.jobs import JobRecord, JobState
@@ -160,6 +161,11 @@ def run_command_task(
     if task.command_line is None:
         raise ValueError(f"task {task.id!r} is not a command task")
     job_id = spec.id
+    for resource in task.resource_files:
+        # Checked at submit too; again here, where the blob is read, for specs stored before the rule existed.
+        problem = blob_name_problem(resource.blob, job_id)
+        if problem is not None:
+            return CommandRun(ok=False, error=f"CommandTaskError: resource file blob {resource.blob!r} {problem}")
     command = CommandTask(
         task_id=task.id,
         command_line=task.command_line,

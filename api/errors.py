@@ -100,12 +100,17 @@ def from_spec_error(exc: SpecError) -> ApiError:
 
 def json_response(body: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> func.HttpResponse:
     """A JSON answer (compact, UTF-8)."""
+    try:
+        return _response(json.dumps(body, separators=(",", ":"), ensure_ascii=False), status, headers)
+    except UnicodeEncodeError:
+        # A lone surrogate (from a stored value no check has seen) cannot be encoded as UTF-8; as a `\\ud800`
+        # escape it is still valid JSON, and the answer goes out instead of failing.
+        return _response(json.dumps(body, separators=(",", ":"), ensure_ascii=True), status, headers)
+
+
+def _response(text: str, status: int, headers: Mapping[str, str] | None) -> func.HttpResponse:
     return func.HttpResponse(
-        body=json.dumps(body, separators=(",", ":"), ensure_ascii=False),
-        status_code=status,
-        headers=dict(headers or {}),
-        mimetype=JSON_MIMETYPE,
-        charset="utf-8",
+        body=text, status_code=status, headers=dict(headers or {}), mimetype=JSON_MIMETYPE, charset="utf-8"
     )
 
 

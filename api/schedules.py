@@ -32,6 +32,7 @@ from api.errors import ApiError
 from api.http import registrar
 from api.submit import parse_spec, submit_job
 from app.services import Services
+from batch.paths import blob_name_problem
 from batch.spec import ID_PATTERN
 from storage.errors import NotFound
 from storage.jobs import JobState
@@ -91,6 +92,9 @@ def load_template(reference: str, results: ResultStore | None, app_root: Path = 
     path relative to `app_root`. `TemplateError` when it cannot be read or is not a JSON object with an id."""
     if reference.startswith(BLOB_PREFIX):
         name = reference[len(BLOB_PREFIX) :]
+        problem = blob_name_problem(name, None)
+        if problem is not None:
+            raise TemplateError(f"{TEMPLATE_SETTING}: the blob name {name!r} {problem}")
         if results is None:
             raise TemplateError(f"{TEMPLATE_SETTING}: no results store to read blob {name!r} from")
         try:

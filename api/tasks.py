@@ -90,6 +90,9 @@ def _read_result(services: Services, job_id: str, record: TaskRecord) -> dict[st
             row = services.results.find_result_row(name, record.task_id)
         except NotFound:
             row = None
+        except RecursionError:
+            error = f"the results blob {name!r} nests too deeply to read"
+            return {"result": None, "resultError": error, "resultBlob": None}
         if row is None:
             error = f"the results blob {name!r} has no row for this task"
             return {"result": None, "resultError": error, "resultBlob": None}
@@ -107,5 +110,8 @@ def _read_result(services: Services, job_id: str, record: TaskRecord) -> dict[st
         return {"result": None, "resultError": f"the result blob {blob!r} does not exist", "resultBlob": blob}
     try:
         return {"result": json.loads(data), "resultError": None, "resultBlob": blob}
+    except RecursionError:
+        # A handler's own result, nested deeper than the decoder follows: say so rather than fail the request.
+        return {"result": None, "resultError": f"the result blob {blob!r} nests too deeply to read", "resultBlob": blob}
     except ValueError as exc:
         return {"result": None, "resultError": f"the result blob {blob!r} is not JSON: {exc}", "resultBlob": blob}

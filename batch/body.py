@@ -10,6 +10,7 @@ from collections import Counter
 from typing import Any
 
 from batch.errors import BodyTooLargeError, Problem
+from batch.json_limits import MAX_JSON_DEPTH, HugeInteger, check_value, printable
 
 
 class ProblemCollector:
@@ -22,7 +23,8 @@ class ProblemCollector:
 
     def add(self, path: str, message: str) -> None:
         if len(self.items) < self.limit:
-            self.items.append(Problem(path, message))
+            # Paths and messages quote the body's own keys and values: keep lone surrogates out of the answer.
+            self.items.append(Problem(printable(path), printable(message)))
         else:
             self.omitted += 1
 
@@ -89,7 +91,17 @@ def decode_body(body: Any, max_body_bytes: int, problems: ProblemCollector) -> t
         raise _NonStandardConstant(name)
 
     try:
-        value = json.loads(body, object_pairs_hook=object_pairs, parse_constant=reject_constant)
+        try:
+            value = json.loads(body, object_pairs_hook=object_pairs, parse_constant=reject_constant)
+        except ValueError as exc:
+            if isinstance(exc, json.JSONDecodeError | _NonStandardConstant | UnicodeDecodeError):
+                raise
+            # Python refuses to convert an integer of more than 4,300 digits; decode again, marking each such
+            # integer, so that its path is reported with the other values out of range.
+            duplicates_seen = False
+            value = json.loads(
+                body, object_pairs_hook=object_pairs, parse_constant=reject_constant, parse_int=_int_or_marker
+            )
     except json.JSONDecodeError as exc:
         problems.add("", f"the body is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}")
         return False, None
@@ -100,11 +112,22 @@ def decode_body(body: Any, max_body_bytes: int, problems: ProblemCollector) -> t
         problems.add("", f"the body is not UTF-8 text: {exc.reason} at byte {exc.start}")
         return False, None
     except RecursionError:
-        problems.add("", "the body nests arrays or objects too deeply")
+        problems.add("", f"the body nests arrays and objects more than {MAX_JSON_DEPTH} levels deep")
+        return False, None
+    if not check_value(value, problems):
+        # Values out of the limits can't be judged by the spec's rules (an integer too large for a float);
+        # they are reported alone, as a syntax error is.
         return False, None
     if duplicates_seen:
         _report_duplicates(value, problems)
     return True, value
+
+
+def _int_or_marker(digits: str) -> int | HugeInteger:
+    try:
+        return int(digits)
+    except ValueError:
+        return HugeInteger(len(digits.lstrip("-")))
 
 
 def _report_duplicates(value: Any, problems: ProblemCollector) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 from batch.body import ProblemCollector, decode_body, join_path
 from batch.errors import BatchError, SpecError
 from batch.graph import find_cycles
+from batch.paths import blob_name_problem, relative_path_problem
 from batch.spec import (
     ID_PATTERN,
     MAX_PARALLEL_TASKS_LIMIT,
@@ -41,7 +42,6 @@ MAX_REPORTED_PROBLEMS = 1_000
 generated job with one mistake repeated 100,000 times gets a readable answer."""
 MAX_FILE_ENTRIES = 100
 """The most `resourceFiles`, `outputFiles` or `environment` entries of one task."""
-MAX_PATH_LENGTH = 1_024
 ALLOW_COMMAND_TASKS_SETTING = "BATCH_ALLOW_COMMAND_TASKS"
 
 JOB_FIELDS = frozenset(
@@ -78,7 +78,6 @@ REDUCE_FIELDS = frozenset({"handler", "input"})
 RESOURCE_FILE_FIELDS = frozenset({"blob", "path"})
 
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_DRIVE = re.compile(r"[A-Za-z]:")
 _ID_RULE = "use 1 to 128 letters, digits, '.', '_' or '-', starting with a letter or digit"
 
 
@@ -145,23 +144,6 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _relative_path_problem(path: str) -> str | None:
-    if path == "":
-        return "must not be empty"
-    if len(path) > MAX_PATH_LENGTH:
-        return f"must be at most {MAX_PATH_LENGTH} characters"
-    if "\x00" in path:
-        return "must not contain NUL characters"
-    if path[0] in "/\\" or _DRIVE.match(path):
-        return "must be a relative path inside the task's working folder, not an absolute one"
-    parts = re.split(r"[/\\]", path)
-    if ".." in parts:
-        return "must not contain '..': files stay inside the task's working folder"
-    if all(part in ("", ".") for part in parts):
-        return "must name a file, not the working folder itself"
-    return None
-
-
 class _Parser:
     def __init__(
         self,
@@ -176,6 +158,8 @@ class _Parser:
         self.handlers = handlers
         self.allow_commands = allow_commands
         self.max_tasks = max_tasks
+        # The job's own id, once read: its own results folder is one a resource file may name.
+        self.job_id: str | None = None
         # What the dependency pass needs from each task, recorded even for tasks with other problems so that
         # a bad dependency is reported in the same answer. `first_index` maps an id to its first task.
         self.ids: list[str | None] = []
@@ -279,7 +263,7 @@ class _Parser:
             return None
         job_id = obj.get("id")
         if job_id is not None:
-            job_id = self.ident(job_id, "id")
+            job_id = self.job_id = self.ident(job_id, "id")
         elif self.id_required:
             self.add("id", "missing required field")
         max_parallel = self.integer(obj, "", "maxParallelTasks", 1, MAX_PARALLEL_TASKS_LIMIT)
@@ -451,9 +435,14 @@ class _Parser:
             if obj is None:
                 continue
             blob = self.file_name(obj.get("blob"), f"{entry}.blob")
+            if blob is not None:
+                problem = blob_name_problem(blob, self.job_id)
+                if problem is not None:
+                    self.add(f"{entry}.blob", problem)
+                    blob = None
             target = self.file_name(obj.get("path"), f"{entry}.path")
             if target is not None:
-                problem = _relative_path_problem(target)
+                problem = relative_path_problem(target)
                 if problem is not None:
                     self.add(f"{entry}.path", problem)
                     target = None
@@ -470,14 +459,7 @@ class _Parser:
         if value is None:
             self.add(path, "missing required field")
             return None
-        text = self.string(value, path)
-        if text == "":
-            self.add(path, "must not be empty")
-            return None
-        if text is not None and len(text) > MAX_PATH_LENGTH:
-            self.add(path, f"must be at most {MAX_PATH_LENGTH} characters")
-            return None
-        return text
+        return self.string(value, path)
 
     def output_files(self, value: Any, path: str) -> list[str] | None:
         patterns = self.string_list(value, path, max_items=MAX_FILE_ENTRIES)
@@ -485,7 +467,7 @@ class _Parser:
             return None
         ok = True
         for j, pattern in enumerate(patterns):
-            problem = _relative_path_problem(pattern)
+            problem = relative_path_problem(pattern)
             if problem is not None:
                 self.add(f"{path}[{j}]", problem)
                 ok = False

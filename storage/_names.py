@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from batch.paths import normalise_path, relative_path_problem
 from storage.errors import InvalidName
 
 # The job and task id grammar of the job spec; it excludes '/', '\\', '#', '?' and control characters, which
@@ -19,11 +20,11 @@ def check_id(kind: str, value: str) -> str:
 
 
 def check_relative_path(value: str) -> str:
-    """Normalise a relative blob path below a prefix (``out/a.png``); refuse absolute paths and ``..``."""
-    path = value.replace("\\", "/")
-    parts = [part for part in path.split("/") if part not in ("", ".")]
-    if not parts or path.startswith("/") or any(part == ".." for part in parts):
-        raise InvalidName(f"path {value!r} must be relative, non-empty and must not contain '..'")
-    if any(ord(ch) < 32 for ch in path):
-        raise InvalidName(f"path {value!r} contains control characters")
-    return "/".join(parts)
+    """Normalise a relative blob path below a prefix (``out/a.png``): the name of a file from a file system,
+    with ``\\`` as ``/`` and empty or ``.`` segments left out; `InvalidName` unless the result meets the one
+    path rule (`batch.paths`): no ``..``, nothing absolute, no control characters."""
+    path = normalise_path(value)
+    problem = relative_path_problem(path)
+    if problem is not None:
+        raise InvalidName(f"path {value!r} {problem}")
+    return path

@@ -9,11 +9,18 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from typing import Any
 
 from storage.errors import InvalidContinuationToken
 
 _VERSION = 1
+MAX_TOKEN_CHARS = 4_096
+"""Tokens this module issues are a few hundred characters; anything much longer was not issued here."""
+# Row keys are printable ASCII of at most 1 KiB (the table service's limit); a token that decodes to anything
+# else (a lone surrogate, a control character) would fail in the storage request rather than as a bad token.
+_ROW_KEY = re.compile(r"[\x20-\x7e]{0,1024}")
+_MALFORMED = "the continuation token is malformed: pass back the token of the previous page unchanged"
 
 
 def encode_token(scope: dict[str, Any], after: str) -> str:
@@ -24,18 +31,21 @@ def encode_token(scope: dict[str, Any], after: str) -> str:
 
 def decode_token(token: str, scope: dict[str, Any]) -> str:
     """The row key to continue after; raises `InvalidContinuationToken` if ``token`` is not for ``scope``."""
+    if len(token) > MAX_TOKEN_CHARS:
+        raise InvalidContinuationToken(_MALFORMED)
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        payload = json.loads(raw)
-    except (binascii.Error, ValueError, TypeError) as exc:
-        raise InvalidContinuationToken(
-            "the continuation token is malformed: pass back the token of the previous page unchanged"
-        ) from exc
+        # Strict UTF-8 (`json.loads` of bytes would let encoded surrogates through); RecursionError: a token of
+        # a few thousand '[' nests deeper than the decoder can follow.
+        payload = json.loads(raw.decode("utf-8"))
+    except (binascii.Error, ValueError, TypeError, RecursionError) as exc:
+        raise InvalidContinuationToken(_MALFORMED) from exc
     if (
         not isinstance(payload, dict)
         or payload.get("v") != _VERSION
         or payload.get("s") != scope
         or not isinstance(payload.get("a"), str)
+        or not _ROW_KEY.fullmatch(payload["a"])
     ):
         raise InvalidContinuationToken(
             "the continuation token belongs to another query: use it with the same job and filter"

@@ -390,7 +390,10 @@ def test_command_only_fields_on_handler_tasks() -> None:
     ]
 
 
-OUTSIDE = "must be a relative path inside the task's working folder, not an absolute one"
+OUTSIDE = "must be a relative path, not an absolute one (no leading '/', '\\' or drive letter)"
+UP = "must not contain '..' segments"
+DOT = "must not have '.' segments (write 'a/b', not './a/b')"
+EMPTY_SEGMENT = "must not have empty segments (no '//', and no '/' at the end)"
 
 
 @pytest.mark.parametrize(
@@ -401,12 +404,19 @@ OUTSIDE = "must be a relative path inside the task's working folder, not an abso
         ("\\\\server\\share", OUTSIDE),
         ("C:\\x", OUTSIDE),
         ("c:x", OUTSIDE),
-        ("../x", "must not contain '..': files stay inside the task's working folder"),
-        ("a/../../x", "must not contain '..': files stay inside the task's working folder"),
-        ("a\\..\\x", "must not contain '..': files stay inside the task's working folder"),
-        (".", "must name a file, not the working folder itself"),
-        ("./", "must name a file, not the working folder itself"),
-        ("a\x00", "must not contain NUL characters"),
+        ("../x", UP),
+        ("a/../../x", UP),
+        ("a\\..\\x", UP),
+        ("..", UP),
+        (".", DOT),
+        ("./", EMPTY_SEGMENT),
+        ("./a", DOT),
+        ("a/./b", DOT),
+        ("dir/", EMPTY_SEGMENT),
+        ("a//b", EMPTY_SEGMENT),
+        ("a\\b", "must separate folders with '/', not '\\'"),
+        ("a\x00", "must not contain control characters (NUL, tab, newline, ...)"),
+        ("a\nb", "must not contain control characters (NUL, tab, newline, ...)"),
         ("a" * 1025, "must be at most 1024 characters"),
     ],
 )
@@ -418,7 +428,7 @@ def test_resource_file_and_output_paths(path: str, message: str) -> None:
     ]
 
 
-@pytest.mark.parametrize("path", ["a", "a/b.txt", "./a", "out/*.png", "a..b", "...", "dir/"])
+@pytest.mark.parametrize("path", ["a", "a/b.txt", "out/*.png", "**/*.txt", "a..b", "...", ".hidden", "é/ü.txt"])
 def test_acceptable_relative_paths(path: str) -> None:
     spec = parse(job(command("a", resourceFiles=[{"blob": "b", "path": path}], outputFiles=[path])))
     assert spec.tasks[0].resource_files[0].path == path and spec.tasks[0].output_files == (path,)
