@@ -1,20 +1,28 @@
-"""Batch jobs end to end: a job of N trivial handler tasks through the HTTP API, on devhost with Azurite.
+"""Batch jobs end to end: a job of trivial handler tasks over the job API, on devhost and Azurite.
 
-    python -m bench.batch_jobs --tasks 10000 --max-parallel 200
+    python -m bench.batch_jobs --tasks 10000 --tasks 100000 --worker-processes 2
 
-Starts Azurite and devhost (fresh folders), submits the job, polls it until it finishes, and prints the
-end-to-end seconds (submit to finished job), tasks per second, and the host process's peak RSS: the median of
-`--repeat` runs.
+Each run starts a fresh Azurite and devhost, submits the job, polls it until it ends, and prints tasks per second
+end to end (submit to finished), the peak RSS of the host and of Azurite, and the durable history events per task
+(every event of every orchestration of the job: the job, its groups and partitions, counted through the
+management API). `--shape` picks the job: `flat` (independent tasks), `fan-in` (one more task that depends on all
+the others), `staged` (groups of 50 tasks, an aggregate per group, a final task over the aggregates), `async`
+(`async def` tasks that each wait `--wait-ms`). Before the jobs, the devhost fan-out of 10,000 no-op activities
+runs once in the same session, so the job layer's cost shows as a ratio to devhost's own.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
 import time
+import urllib.parse
+import urllib.request
 from pathlib import Path
+from typing import Any
 
-from bench.devhost_fanout import peak_rss_mib
+from bench.devhost_fanout import peak_rss_mib, run_once
 from devhost.testing import DevHostProcess
 from devtools.azurite import start_azurite
 from devtools.run_example import call
@@ -22,65 +30,114 @@ from devtools.run_example import call
 APP = Path(__file__).resolve().parent / "apps" / "batch"
 
 
-def run(
-    tasks: int, max_parallel: int, worker_processes: int = 1, partition_size: int | None = None, store: str = "sqlite"
-) -> dict[str, float]:
+def job_tasks(shape: str, tasks: int, wait_ms: float) -> list[dict[str, Any]]:
+    if shape == "async":
+        return [{"id": f"t{i:07d}", "handler": "bench.wait", "input": wait_ms / 1000} for i in range(tasks)]
+    flat = [{"id": f"t{i:07d}", "handler": "bench.echo", "input": i} for i in range(tasks)]
+    if shape == "flat":
+        return flat
+    if shape == "fan-in":
+        return [*flat, {"id": "final", "handler": "bench.echo", "input": 0, "dependsOn": [t["id"] for t in flat]}]
+    if shape == "staged":
+        aggregates = []
+        for g, start in enumerate(range(0, tasks, 50)):
+            members = [t["id"] for t in flat[start : start + 50]]
+            aggregates.append({"id": f"agg{g:05d}", "handler": "bench.echo", "input": g, "dependsOn": members})
+        final = {"id": "final", "handler": "bench.echo", "input": 0, "dependsOn": [a["id"] for a in aggregates]}
+        return [*flat, *aggregates, final]
+    raise ValueError(f"unknown shape {shape!r}")
+
+
+def _get(url: str, headers: dict[str, str] | None = None) -> tuple[Any, dict[str, str]]:
+    request = urllib.request.Request(url, headers=headers or {})
+    with urllib.request.urlopen(request, timeout=120) as response:
+        return json.loads(response.read()), dict(response.headers)
+
+
+def history_events(base_url: str, job_id: str) -> tuple[int, int]:
+    """(instances, history events) of every orchestration whose id starts with the job's."""
+    hooks = f"{base_url}/runtime/webhooks/durabletask/instances"
+    ids: list[str] = []
+    token: str | None = None
+    while True:
+        query = urllib.parse.urlencode({"instanceIdPrefix": job_id, "top": 1000})
+        body, headers = _get(f"{hooks}?{query}", {"x-ms-continuation-token": token} if token else None)
+        ids += [item["instanceId"] for item in body]
+        token = headers.get("x-ms-continuation-token")
+        if not token:
+            break
+    events = 0
+    for instance_id in ids:
+        body, _ = _get(f"{hooks}/{urllib.parse.quote(instance_id, safe='')}?showHistory=true")
+        events += len(body.get("historyEvents") or [])
+    return len(ids), events
+
+
+def run(tasks: int, max_parallel: int, worker_processes: int, shape: str, wait_ms: float) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
         with start_azurite(root / "azurite") as azurite:
             env = {
                 "AzureWebJobsStorage": azurite.connection_string,
                 "FUNCTIONS_WORKER_PROCESS_COUNT": str(worker_processes),
-                "DEVHOST_STORE": store,
             }
-            if partition_size:
-                env["BATCH_PARTITION_SIZE"] = str(partition_size)
             with DevHostProcess(APP, state_dir=root / "state", env=env) as host:
                 assert host.process is not None
-                spec = {
-                    "id": f"bench-{tasks}",
-                    "maxParallelTasks": max_parallel,
-                    "tasks": [{"id": f"t{i:06d}", "handler": "bench.echo", "input": i} for i in range(tasks)],
-                }
+                listed = job_tasks(shape, tasks, wait_ms)
+                spec: dict[str, Any] = {"id": f"bench-{shape}-{tasks}", "maxParallelTasks": max_parallel}
+                spec["tasks"] = listed
+                total = len(listed)
                 started = time.perf_counter()
                 status, body = call("POST", f"{host.base_url}/api/jobs", spec)
                 assert status == 202, body
+                del spec["tasks"]
                 while True:
                     status, job = call("GET", f"{host.base_url}/api/jobs/{spec['id']}")
                     if job.get("state") in ("succeeded", "failed", "cancelled"):
                         break
-                    time.sleep(0.25)
+                    time.sleep(0.1)
                 elapsed = time.perf_counter() - started
                 assert job["state"] == "succeeded", job
-                assert job["taskCounts"]["succeeded"] == tasks, job
+                assert job["taskCounts"]["succeeded"] == total, job
                 rss = peak_rss_mib(host.process.pid)
-    return {"tasks": tasks, "seconds": elapsed, "per_second": tasks / elapsed, "peak_rss_mib": rss}
+                azurite_rss = peak_rss_mib(azurite.pid)
+                instances, events = history_events(host.base_url, str(spec["id"]))
+    return {
+        "tasks": total,
+        "seconds": elapsed,
+        "per_second": total / elapsed,
+        "peak_rss_mib": rss,
+        "azurite_rss_mib": azurite_rss,
+        "instances": instances,
+        "events_per_task": events / total,
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--tasks", type=int, default=10_000)
+    parser.add_argument("--tasks", type=int, action="append", help="tasks per job (repeatable; default 10,000)")
     parser.add_argument("--max-parallel", type=int, default=200)
-    parser.add_argument("--worker-processes", type=int, default=1, help="FUNCTIONS_WORKER_PROCESS_COUNT")
-    parser.add_argument("--partition-size", type=int, default=None, help="BATCH_PARTITION_SIZE (default: the app's)")
-    parser.add_argument("--store", choices=["sqlite", "azure"], default="sqlite", help="devhost's durable store")
-    parser.add_argument("--repeat", type=int, default=1, help="runs; the median run is reported")
+    parser.add_argument("--worker-processes", type=int, default=2, help="FUNCTIONS_WORKER_PROCESS_COUNT")
+    parser.add_argument("--shape", choices=["flat", "fan-in", "staged", "async"], default="flat")
+    parser.add_argument("--wait-ms", type=float, default=50, help="what each async task waits")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the devhost fan-out baseline")
     args = parser.parse_args()
-    runs = sorted(
-        (
-            run(args.tasks, args.max_parallel, args.worker_processes, args.partition_size, args.store)
-            for _ in range(args.repeat)
-        ),
-        key=lambda r: r["seconds"],
-    )
-    result = runs[len(runs) // 2]
-    print(
-        f"tasks={result['tasks']}  maxParallelTasks={args.max_parallel}  worker processes={args.worker_processes}  "
-        f"store={args.store}  "
-        f"{result['seconds']:.1f} s  "
-        f"{result['per_second']:.0f} tasks/s  host peak RSS {result['peak_rss_mib']:.0f} MiB",
-        flush=True,
-    )
+    baseline = None
+    if not args.no_baseline:
+        fanout = run_once(10_000, None)
+        baseline = fanout["per_second"]
+        print(f"baseline: devhost fan-out of 10,000 no-op activities: {baseline:.0f} activities/s", flush=True)
+    for tasks in args.tasks or [10_000]:
+        result = run(tasks, args.max_parallel, args.worker_processes, args.shape, args.wait_ms)
+        ratio = f"  ({result['per_second'] / baseline:.2f}x the fan-out)" if baseline else ""
+        print(
+            f"shape={args.shape} tasks={result['tasks']:,}  maxParallelTasks={args.max_parallel}  "
+            f"worker processes={args.worker_processes}  {result['seconds']:.2f} s  "
+            f"{result['per_second']:.0f} tasks/s{ratio}  host peak RSS {result['peak_rss_mib']:.0f} MiB  "
+            f"Azurite peak RSS {result['azurite_rss_mib']:.0f} MiB  "
+            f"{result['events_per_task']:.3f} history events/task ({result['instances']} orchestrations)",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """The batch benchmark app: the Durable Batch blueprint with one trivial task handler."""
 
+import asyncio
 import os
 from typing import Any
 
@@ -15,6 +16,13 @@ handlers = TaskHandlers()
 @handlers.task("bench.echo")
 def echo(value: Any) -> Any:
     return value
+
+
+@handlers.task("bench.wait")
+async def wait(seconds: float) -> float:
+    # An I/O-bound task: an HTTP call or a send, as far as the event loop can tell.
+    await asyncio.sleep(seconds)
+    return seconds
 
 
 app = df.DFApp()
