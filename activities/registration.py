@@ -26,7 +26,7 @@ __all__ = ["register"]
 
 def register(bp: df.Blueprint, services: Services) -> None:
     """Define the batch activities on `bp`, sharing one spec cache (per process, as `services` is)."""
-    specs = SpecCache(lambda job_id: services.results.read_job_spec(job_id))
+    specs = SpecCache(lambda job_id: services.results.read_job_spec(job_id), blocks=services.sources.block_reader)
 
     def batch_prepare_job(data: wire.PrepareJobInput) -> wire.PreparedJob:
         return prepare_job(services, specs, data)

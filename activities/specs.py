@@ -18,6 +18,7 @@ from concurrent.futures import Future
 from typing import Any
 
 from activities.errors import JobSpecMismatch, JobSpecMissing, WrongTask
+from batch.factories import BlockReader, reads_source
 from batch.plan import JobPlan, plan_job
 from batch.spec import JobSpec
 
@@ -65,7 +66,11 @@ class CachedJob:
         return found
 
 
-def load_job_spec(read: SpecReader, job_id: str, spec_hash: str) -> JobSpec:
+BlocksFor = Callable[[Mapping[str, Any]], BlockReader]
+"""For a resolved task factory, the reader of its source's blocks (`storage.sources.SourceBlobs.block_reader`)."""
+
+
+def load_job_spec(read: SpecReader, job_id: str, spec_hash: str, blocks: BlocksFor | None = None) -> JobSpec:
     """Read and parse the job's stored spec and check that its canonical hash is `spec_hash`."""
     data = read(job_id)
     if data is None:
@@ -73,7 +78,9 @@ def load_job_spec(read: SpecReader, job_id: str, spec_hash: str) -> JobSpec:
             f"job {job_id!r} has no stored spec ({job_id}/job.json): it was deleted, or never submitted; "
             "its run cannot go on"
         )
-    spec = JobSpec.from_json(data)
+    factory = data.get("taskFactory")
+    reader = blocks(factory) if factory is not None and blocks is not None and reads_source(factory) else None
+    spec = JobSpec.from_json(data, reader)
     actual = spec.canonical_hash()
     if actual != spec_hash:
         raise JobSpecMismatch(
@@ -86,10 +93,11 @@ def load_job_spec(read: SpecReader, job_id: str, spec_hash: str) -> JobSpec:
 class SpecCache:
     """Thread-safe, bounded LRU of `CachedJob`s keyed by (job id, spec hash)."""
 
-    def __init__(self, read: SpecReader, capacity: int = DEFAULT_CAPACITY) -> None:
+    def __init__(self, read: SpecReader, capacity: int = DEFAULT_CAPACITY, *, blocks: BlocksFor | None = None) -> None:
         if capacity < 1:
             raise ValueError(f"capacity must be at least 1, not {capacity}")
         self._read = read
+        self._blocks = blocks
         self._capacity = capacity
         self._lock = threading.Lock()
         self._entries: OrderedDict[tuple[str, str], Future[CachedJob]] = OrderedDict()
@@ -110,7 +118,7 @@ class SpecCache:
                 self._entries.move_to_end(key)
         if owner:
             try:
-                slot.set_result(CachedJob(load_job_spec(self._read, job_id, spec_hash), spec_hash))
+                slot.set_result(CachedJob(load_job_spec(self._read, job_id, spec_hash, self._blocks), spec_hash))
             except BaseException as exc:
                 with self._lock:
                     if self._entries.get(key) is slot:

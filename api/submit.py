@@ -26,6 +26,7 @@ from typing import Any
 
 from api.durable import get_instance
 from api.errors import JobConflict, from_spec_error
+from api.sources import resolve_factory
 from app.services import Services
 from batch import wire
 from batch.errors import SpecError
@@ -71,7 +72,8 @@ class Submitted:
 
 async def submit_job(client: Any, services: Services, spec: JobSpec, now: datetime) -> Submitted:
     """Create and start the job, or return the existing one of the same id and spec (`JobConflict` if its spec
-    differs)."""
+    differs). A task factory's source is read and checked first (`api.sources`)."""
+    spec, writes = await asyncio.to_thread(resolve_factory, spec, services)
     spec_hash = spec.canonical_hash()
     count = len(spec.tasks)
     record = JobRecord(
@@ -98,6 +100,8 @@ async def submit_job(client: Any, services: Services, spec: JobSpec, now: dateti
             return Submitted(existing, created=False)
         log.warning("job %s: its record exists but its orchestration does not; starting it now", spec.id)
         record = existing
+    for write in writes:
+        await asyncio.to_thread(write)
     await asyncio.to_thread(services.results.write_job_spec, spec.id, spec.to_json())
     job_input: wire.JobInput = {
         "jobId": spec.id,

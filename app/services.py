@@ -11,8 +11,10 @@ from dataclasses import dataclass, field
 
 from app.settings import Settings
 from batch.handlers import TaskHandlers
+from storage.account import connection_string_from_settings, get_account
 from storage.jobs import JobStore
 from storage.results import ResultStore
+from storage.sources import SourceBlobs
 from storage.tasks import TaskStore
 
 
@@ -24,6 +26,7 @@ class Services:
     _results: ResultStore | None = field(default=None, repr=False)
     _tasks: TaskStore | None = field(default=None, repr=False)
     _jobs: JobStore | None = field(default=None, repr=False)
+    _sources: SourceBlobs | None = field(default=None, repr=False)
 
     @property
     def results(self) -> ResultStore:
@@ -45,3 +48,11 @@ class Services:
             if self._jobs is None:
                 self._jobs = JobStore.from_settings(self.settings.storage)
             return self._jobs
+
+    @property
+    def sources(self) -> SourceBlobs:
+        """Task factories' source blobs, in any container of the account."""
+        with self._lock:
+            if self._sources is None:
+                self._sources = SourceBlobs(get_account(connection_string_from_settings(self.settings.storage)))
+            return self._sources

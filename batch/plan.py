@@ -105,9 +105,21 @@ class JobPlan:
 
 
 def plan_job(spec: JobSpec, partition_size: int = DEFAULT_PARTITION_SIZE) -> JobPlan:
-    """Partition a validated job; see `plan_tasks`."""
+    """Partition a validated job; see `plan_tasks`. A factory's tasks have no dependencies: they are cut into
+    runs of `partition_size` without reading them."""
+    if spec.factory is not None:
+        return plan_independent(len(spec.tasks), partition_size)
     index = spec.task_index()
     return plan_tasks([[index[d] for d in task.depends_on] for task in spec.tasks], partition_size)
+
+
+def plan_independent(count: int, partition_size: int = DEFAULT_PARTITION_SIZE) -> JobPlan:
+    """Partition `count` tasks without dependencies: consecutive runs of `partition_size`."""
+    if partition_size < 1:
+        raise PlanError(f"partition_size must be at least 1, not {partition_size}")
+    starts = range(0, count, partition_size)
+    partitions = tuple(Partition(p, ((start, min(count, start + partition_size)),)) for p, start in enumerate(starts))
+    return JobPlan(count, partition_size, partitions)
 
 
 def plan_tasks(dependencies: Sequence[Sequence[int]], partition_size: int = DEFAULT_PARTITION_SIZE) -> JobPlan:

@@ -24,10 +24,12 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+
+from batch.factories import BlockReader, FactoryTasks, ParameterSet, file_values, substitute, sweep_values
 
 ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 """Job and task ids. Use `fullmatch`: `$` in a `match` would accept a trailing newline."""
@@ -151,7 +153,8 @@ class JobSpec:
     nothing else decides. `max_wall_clock_seconds` is None for no limit."""
 
     id: str
-    tasks: tuple[TaskSpec, ...]
+    tasks: Sequence[TaskSpec]
+    """Inline tasks, or a factory's (`batch.factories.FactoryTasks`, made on demand)."""
     max_parallel_tasks: int = DEFAULT_MAX_PARALLEL_TASKS
     max_task_retry_count: int = DEFAULT_MAX_TASK_RETRY_COUNT
     retry_interval_seconds: float = DEFAULT_RETRY_INTERVAL_SECONDS
@@ -162,6 +165,8 @@ class JobSpec:
     reduce: ReduceSpec | None = None
     task_batch_size: int | None = None
     """Tasks per activity call; None lets the partition choose from the tasks' measured durations."""
+    factory: Mapping[str, Any] | None = None
+    """The `taskFactory` the tasks come from (with what was `resolved` at submit), or None for inline tasks."""
 
     def retry_count_for(self, task: TaskSpec) -> int:
         """Retries after the first attempt: the task's override, else the job's `maxTaskRetryCount`."""
@@ -194,22 +199,33 @@ class JobSpec:
             "onTaskFailure": self.on_task_failure.value,
             "toleratedFailurePercentage": _number(self.tolerated_failure_percentage),
             "reduce": None if self.reduce is None else self.reduce.to_json(),
-            "tasks": [task.to_json() for task in self.tasks],
         }
+        if self.factory is not None:
+            data["taskFactory"] = dict(self.factory)
+        else:
+            data["tasks"] = [task.to_json() for task in self.tasks]
         if self.task_batch_size is not None:
             # Only when set, so the hash of every spec stored before the field existed stays the same.
             data["taskBatchSize"] = self.task_batch_size
         return data
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> JobSpec:
+    def from_json(cls, data: Mapping[str, Any], read_block: BlockReader | None = None) -> JobSpec:
         """Read a spec written by `to_json` (a stored job); does not validate. Absent job-level fields take
-        their defaults, so it also reads a spec stored before a field existed."""
+        their defaults, so it also reads a spec stored before a field existed. A factory's tasks read their
+        source through `read_block` (none needed for a sweep)."""
         reduce = data.get("reduce")
         wall_clock = data.get("maxWallClockSeconds")
+        factory = data.get("taskFactory")
+        tasks: Sequence[TaskSpec]
+        if factory is not None:
+            tasks = factory_tasks(factory, read_block)
+        else:
+            tasks = tuple(TaskSpec.from_json(task) for task in data["tasks"])
         return cls(
             id=data["id"],
-            tasks=tuple(TaskSpec.from_json(task) for task in data["tasks"]),
+            tasks=tasks,
+            factory=factory,
             max_parallel_tasks=data.get("maxParallelTasks", DEFAULT_MAX_PARALLEL_TASKS),
             max_task_retry_count=data.get("maxTaskRetryCount", DEFAULT_MAX_TASK_RETRY_COUNT),
             retry_interval_seconds=float(data.get("retryIntervalSeconds", DEFAULT_RETRY_INTERVAL_SECONDS)),
@@ -232,6 +248,36 @@ class JobSpec:
         the stored one: defaults written out or left out, key order and whitespace make no difference;
         list order (tasks, `dependsOn`) and JSON number spelling inside `input` (1 vs 1.0) do."""
         return hashlib.sha256(self.canonical_json().encode("utf-8")).hexdigest()
+
+
+def factory_tasks(factory: Mapping[str, Any], read_block: BlockReader | None) -> FactoryTasks:
+    """The tasks of a (validated, resolved) `taskFactory`; see `batch.factories`."""
+    kind = factory["type"]
+    count = int(factory["resolved"]["count"])
+    template = factory.get("repeatTask") or {}
+    if kind == "parametricSweep":
+        sets = [ParameterSet(p["start"], p["end"], p.get("step", 1)) for p in factory["parameterSets"]]
+
+        def sweep_task(index: int, _line: Any) -> TaskSpec:
+            values: dict[str, Any] = {**sweep_values(sets, index), "index": index}
+            task = substitute(template, values)
+            task.setdefault("id", str(index))
+            return TaskSpec.from_json(task)
+
+        return FactoryTasks(count, sweep_task)
+    if read_block is None:
+        raise ValueError(f"a {kind} task factory reads its source: pass read_block")
+    if kind == "taskPerFile":
+        container, base_url = factory["container"], factory["resolved"]["url"]
+
+        def file_task(index: int, name: Any) -> TaskSpec:
+            values: dict[str, Any] = {**file_values(container, str(name), f"{base_url}/{name}"), "index": index}
+            task = substitute(template, values)
+            task.setdefault("id", str(index))
+            return TaskSpec.from_json(task)
+
+        return FactoryTasks(count, file_task, read_block)
+    return FactoryTasks(count, lambda _index, line: TaskSpec.from_json(line), read_block)
 
 
 def _number(value: float) -> float | int:

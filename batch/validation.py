@@ -11,11 +11,13 @@ import dataclasses
 import difflib
 import math
 import re
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 from batch.body import ProblemCollector, decode_body, join_path
 from batch.errors import BatchError, SpecError
+from batch.factories import MAX_FACTORY_TASKS
+from batch.factory_validation import LineChecker, check_factory
 from batch.graph import find_cycles
 from batch.paths import blob_name_problem, relative_path_problem
 from batch.spec import (
@@ -31,6 +33,7 @@ from batch.spec import (
     ReduceSpec,
     ResourceFile,
     TaskSpec,
+    factory_tasks,
 )
 
 MAX_BODY_BYTES = 32 * 1024 * 1024
@@ -57,6 +60,7 @@ JOB_FIELDS = frozenset(
         "taskBatchSize",
         "reduce",
         "tasks",
+        "taskFactory",
     }
 )
 TASK_FIELDS = frozenset(
@@ -114,6 +118,57 @@ def parse_job(
     return spec
 
 
+class LinesValidator:
+    """Checks the lines of a JSON Lines task source one at a time (see `lines_validator`)."""
+
+    def __init__(self, problems: ProblemCollector, parser: _Parser) -> None:
+        self.problems = problems
+        self.checker = LineChecker(parser)
+
+    def add_line(self, raw: bytes) -> None:
+        """Decode and check the next task line (blank lines are the caller's to skip)."""
+        line = self.checker.count + 1
+        prefixed = _Prefixed(self.problems, f"line {line}")
+        decoded, value = decode_body(raw, MAX_BODY_BYTES, prefixed)  # type: ignore[arg-type]
+        if decoded:
+            self.checker.check(value)
+        else:
+            self.checker.count += 1
+
+    def finish(self) -> None:
+        """Raise `SpecError` with every problem found (the first `MAX_REPORTED_PROBLEMS`)."""
+        if self.problems:
+            raise SpecError(self.problems.result())
+
+
+class _Prefixed:
+    """A `ProblemCollector` view that puts a line's problems under `line N`."""
+
+    def __init__(self, problems: ProblemCollector, base: str) -> None:
+        self.problems = problems
+        self.base = base
+
+    def add(self, path: str, message: str) -> None:
+        self.problems.add(join_path(self.base, path) if path else self.base, message)
+
+    def __bool__(self) -> bool:
+        return bool(self.problems)
+
+    @property
+    def count(self) -> int:
+        return self.problems.count
+
+
+def lines_validator(*, known_handlers: Collection[str], allow_command_tasks: bool, job_id: str) -> LinesValidator:
+    """A checker for the lines of job `job_id`'s JSON Lines task source: each line is checked as an inline
+    task (with the job's handlers and the command-task setting), ids unique across the source, problems at
+    `line N`, the first `MAX_REPORTED_PROBLEMS` of them."""
+    problems = ProblemCollector(MAX_REPORTED_PROBLEMS)
+    parser = _Parser(problems, frozenset(known_handlers), allow_command_tasks, MAX_FACTORY_TASKS, True)
+    parser.job_id = job_id
+    return LinesValidator(problems, parser)
+
+
 def _kind(value: Any) -> str:
     if value is None:
         return "null"
@@ -165,6 +220,8 @@ class _Parser:
         self.ids: list[str | None] = []
         self.depends_on: list[list[str] | None] = []
         self.first_index: dict[str, int] = {}
+        # How a task's position is named in messages: `tasks[3]` inline, `line 4` in a JSON Lines source.
+        self.position_name: Callable[[int], str] = lambda i: f"tasks[{i}]"
 
     def add(self, path: str, message: str) -> None:
         self.problems.add(path, message)
@@ -285,10 +342,20 @@ class _Parser:
         reduce = None
         if obj.get("reduce") is not None:
             reduce = self.reduce(obj["reduce"])
-        tasks = self.tasks(obj.get("tasks"))
+        factory: dict[str, Any] | None = None
+        if obj.get("taskFactory") is not None:
+            if obj.get("tasks") is not None:
+                self.add("", "a job has 'tasks' or a 'taskFactory', not both")
+            factory = check_factory(self, obj["taskFactory"])
+            # A sweep's tasks are known now; a source's once the API has read it (`api.sources`).
+            tasks: Sequence[TaskSpec] | None = ()
+            if factory is not None and "resolved" in factory:
+                tasks = factory_tasks(factory, None)
+        else:
+            tasks = self.tasks(obj.get("tasks"))
         if self.problems or tasks is None:
             return None
-        spec = JobSpec(id=job_id or "", tasks=tasks, on_task_failure=on_failure, reduce=reduce)
+        spec = JobSpec(id=job_id or "", tasks=tasks, on_task_failure=on_failure, reduce=reduce, factory=factory)
         # Only the fields the body set replace the dataclass defaults, which stay defined in one place.
         overrides: dict[str, Any] = {
             "max_parallel_tasks": max_parallel,
@@ -328,8 +395,8 @@ class _Parser:
         valid = tuple(spec for spec in specs if spec is not None)
         return valid if len(valid) == len(specs) else None
 
-    def task(self, value: Any, i: int) -> TaskSpec | None:
-        path = f"tasks[{i}]"
+    def task(self, value: Any, i: int, path: str | None = None) -> TaskSpec | None:
+        path = path or f"tasks[{i}]"
         before = self.problems.count
         obj = self.fields(value, path, TASK_FIELDS, "a task")
         if obj is None:
@@ -346,7 +413,7 @@ class _Parser:
         if task_id is not None:
             first = self.first_index.setdefault(task_id, i)
             if first != i:
-                self.add(f"{path}.id", f"duplicate task id '{task_id}' (first used by tasks[{first}])")
+                self.add(f"{path}.id", f"duplicate task id '{task_id}' (first used by {self.position_name(first)})")
         self.ids.append(task_id)
         depends_on = obj.get("dependsOn")
         if depends_on is not None and not (type(depends_on) is list and all(type(dep) is str for dep in depends_on)):

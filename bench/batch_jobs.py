@@ -1,14 +1,18 @@
 """Batch jobs end to end: a job of trivial handler tasks over the job API, on devhost and Azurite.
 
-    python -m bench.batch_jobs --tasks 10000 --tasks 100000 --worker-processes 2
+    python -m bench.batch_jobs --tasks 10000 --tasks 100000
+    python -m bench.batch_jobs --source jsonl --tasks 1000000
 
-Each run starts a fresh Azurite and devhost, submits the job, polls it until it ends, and prints tasks per second
-end to end (submit to finished), the peak RSS of the host and of Azurite, and the durable history events per task
-(every event of every orchestration of the job: the job, its groups and partitions, counted through the
-management API). `--shape` picks the job: `flat` (independent tasks), `fan-in` (one more task that depends on all
-the others), `staged` (groups of 50 tasks, an aggregate per group, a final task over the aggregates), `async`
-(`async def` tasks that each wait `--wait-ms`). Before the jobs, the devhost fan-out of 10,000 no-op activities
-runs once in the same session, so the job layer's cost shows as a ratio to devhost's own.
+Each run starts a fresh Azurite and devhost (two worker processes by default), submits the job, polls it until
+it ends, and prints tasks per second end to end (submit to finished), the peak RSS of the host and of Azurite,
+and the durable history events per task (every event of every orchestration of the job: the job, its groups
+and partitions, counted through the management API).
+
+`--shape`: `flat` (independent tasks), `fan-in` (one more task that depends on all the others), `staged` (groups
+of 50 tasks, an aggregate per group, a final task over the aggregates), `async` (`async def` tasks that each
+wait `--wait-ms`). `--source`: `inline` tasks in the body, a `jsonl` blob (a `jsonLines` task factory), or a
+`sweep` (a parametric sweep). Before the jobs, the devhost fan-out of 10,000 no-op activities runs once in the
+same session, so the job layer's cost shows as a ratio to devhost's own.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
+
+from azure.storage.blob import BlobServiceClient
 
 from bench.devhost_fanout import peak_rss_mib, run_once
 from devhost.testing import DevHostProcess
@@ -73,7 +79,18 @@ def history_events(base_url: str, job_id: str) -> tuple[int, int]:
     return len(ids), events
 
 
-def run(tasks: int, max_parallel: int, worker_processes: int, shape: str, wait_ms: float) -> dict[str, float]:
+def upload_lines(connection_string: str, tasks: list[dict[str, Any]]) -> dict[str, str]:
+    """The tasks as a JSON Lines blob in a container of their own; the `taskFactory` that names it."""
+    service = BlobServiceClient.from_connection_string(connection_string)
+    container = service.create_container("bench-inputs")
+    body = "".join(json.dumps(task) + "\n" for task in tasks).encode()
+    container.upload_blob("tasks.jsonl", body, max_concurrency=4)
+    return {"type": "jsonLines", "container": "bench-inputs", "blob": "tasks.jsonl"}
+
+
+def run(
+    tasks: int, max_parallel: int, worker_processes: int, shape: str, wait_ms: float, source: str
+) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
         with start_azurite(root / "azurite") as azurite:
@@ -85,12 +102,22 @@ def run(tasks: int, max_parallel: int, worker_processes: int, shape: str, wait_m
                 assert host.process is not None
                 listed = job_tasks(shape, tasks, wait_ms)
                 spec: dict[str, Any] = {"id": f"bench-{shape}-{tasks}", "maxParallelTasks": max_parallel}
-                spec["tasks"] = listed
                 total = len(listed)
+                if source == "jsonl":
+                    spec["taskFactory"] = upload_lines(azurite.connection_string, listed)
+                elif source == "sweep":
+                    spec["taskFactory"] = {
+                        "type": "parametricSweep",
+                        "parameterSets": [{"start": 0, "end": tasks - 1}],
+                        "repeatTask": {"id": "t{0:7}", "handler": "bench.echo", "input": "{0}"},
+                    }
+                else:
+                    spec["tasks"] = listed
+                del listed
                 started = time.perf_counter()
                 status, body = call("POST", f"{host.base_url}/api/jobs", spec)
                 assert status == 202, body
-                del spec["tasks"]
+                spec.pop("tasks", None)
                 while True:
                     status, job = call("GET", f"{host.base_url}/api/jobs/{spec['id']}")
                     if job.get("state") in ("succeeded", "failed", "cancelled"):
@@ -120,6 +147,9 @@ def main() -> None:
     parser.add_argument("--worker-processes", type=int, default=2, help="FUNCTIONS_WORKER_PROCESS_COUNT")
     parser.add_argument("--shape", choices=["flat", "fan-in", "staged", "async"], default="flat")
     parser.add_argument("--wait-ms", type=float, default=50, help="what each async task waits")
+    parser.add_argument(
+        "--source", choices=["inline", "jsonl", "sweep"], default="inline", help="where tasks come from"
+    )
     parser.add_argument("--no-baseline", action="store_true", help="skip the devhost fan-out baseline")
     args = parser.parse_args()
     baseline = None
@@ -128,10 +158,10 @@ def main() -> None:
         baseline = fanout["per_second"]
         print(f"baseline: devhost fan-out of 10,000 no-op activities: {baseline:.0f} activities/s", flush=True)
     for tasks in args.tasks or [10_000]:
-        result = run(tasks, args.max_parallel, args.worker_processes, args.shape, args.wait_ms)
+        result = run(tasks, args.max_parallel, args.worker_processes, args.shape, args.wait_ms, args.source)
         ratio = f"  ({result['per_second'] / baseline:.2f}x the fan-out)" if baseline else ""
         print(
-            f"shape={args.shape} tasks={result['tasks']:,}  maxParallelTasks={args.max_parallel}  "
+            f"shape={args.shape} source={args.source} tasks={result['tasks']:,}  maxParallelTasks={args.max_parallel}  "
             f"worker processes={args.worker_processes}  {result['seconds']:.2f} s  "
             f"{result['per_second']:.0f} tasks/s{ratio}  host peak RSS {result['peak_rss_mib']:.0f} MiB  "
             f"Azurite peak RSS {result['azurite_rss_mib']:.0f} MiB  "

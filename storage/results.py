@@ -171,6 +171,11 @@ class ResultStore:
         self._put(blob, data, settings)
         return blob
 
+    def write_text(self, blob_name: str, text: str, content_type: str = "application/x-ndjson") -> str:
+        """Store text at any name in the container (a job's own files, such as a task factory's file list)."""
+        self._put(check_relative_path(blob_name), text, ContentSettings(content_type=content_type))
+        return blob_name
+
     def read_blob(self, blob_name: str) -> bytes:
         """The bytes of any blob in the results container; `NotFound` if it does not exist."""
         return self._get_bytes(blob_name)

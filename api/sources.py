@@ -1,0 +1,140 @@
+"""Resolving a job's task factory at submit: read its source once, check every task, pin what was read.
+
+- `jsonLines`: the blob is streamed (never held whole); each line is checked as an inline task, with
+  problems reported at `line N`; the byte offset of every `BLOCK`-th task line is kept, so a batch later reads
+  just its block, pinned to the ETag the blob had.
+- `taskPerFile`: the blobs under the prefix are listed; their names become a JSON Lines list in the job's
+  folder (`{jobId}/source/files.jsonl`, written once the job is created), read the same way.
+- `parametricSweep`: nothing to read (its count is known from its parameter sets).
+
+The result is the factory with its `resolved` part, which the spec's hash covers: the same job submitted
+again over the same content is the same job, over changed content another one (409 under the same id).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from api.errors import from_spec_error
+from app.services import Services
+from batch.errors import Problem, SpecError
+from batch.factories import BLOCK, MAX_FACTORY_TASKS
+from batch.spec import JobSpec, factory_tasks
+from batch.validation import lines_validator
+from storage.errors import NotFound
+from storage.results import ResultStore
+
+__all__ = ["FILE_LIST", "resolve_factory"]
+
+FILE_LIST = "source/files.jsonl"
+"""Under the job's folder: the names a task-per-file factory found, one JSON string a line."""
+
+Write = Callable[[], None]
+
+
+def _refuse(path: str, message: str) -> SpecError:
+    return SpecError([Problem(path, message)])
+
+
+def _index(lines: Iterable[tuple[int, bytes]], accept: Callable[[bytes], None]) -> tuple[int, list[int]]:
+    """(count, block offsets) of the non-blank lines, passing each to `accept`."""
+    count = 0
+    offsets: list[int] = []
+    for offset, line in lines:
+        if not line.strip():
+            continue
+        if count % BLOCK == 0:
+            offsets.append(offset)
+        accept(line)
+        count += 1
+        if count > MAX_FACTORY_TASKS:
+            raise _refuse("taskFactory", f"the source has more than {MAX_FACTORY_TASKS:,} tasks")
+    return count, offsets
+
+
+def _json_lines(services: Services, spec: JobSpec, factory: dict[str, Any]) -> dict[str, Any]:
+    container, blob = factory["container"], factory["blob"]
+    try:
+        stream = services.sources.lines(container, blob)
+    except NotFound as exc:
+        raise _refuse("taskFactory.blob", f"{exc}: upload the task list first") from exc
+    checker = lines_validator(
+        known_handlers=services.handlers.keys(),
+        allow_command_tasks=services.settings.allow_command_tasks,
+        job_id=spec.id,
+    )
+    count, offsets = _index(stream.lines, checker.add_line)
+    checker.finish()
+    if count == 0:
+        raise _refuse("taskFactory.blob", f"{container}/{blob} holds no tasks (no line that is not blank)")
+    return {
+        **factory,
+        "resolved": {
+            "count": count,
+            "digest": stream.digest,
+            "source": {"container": container, "blob": blob, "etag": stream.etag},
+            "offsets": offsets,
+            "size": stream.size,
+        },
+    }
+
+
+def _per_file(services: Services, spec: JobSpec, factory: dict[str, Any]) -> tuple[dict[str, Any], Write]:
+    container, prefix = factory["container"], factory["prefix"]
+    blobs = services.sources
+    digest = hashlib.sha256()
+    text: list[str] = []
+    size = 0
+    offsets: list[int] = []
+    try:
+        for count, (name, etag) in enumerate(blobs.names(container, prefix)):
+            if count >= MAX_FACTORY_TASKS:
+                raise _refuse("taskFactory.prefix", f"more than {MAX_FACTORY_TASKS:,} blobs are under the prefix")
+            if count % BLOCK == 0:
+                offsets.append(size)
+            line = json.dumps(name, ensure_ascii=False) + "\n"
+            digest.update(f"{name}\n{etag}\n".encode())
+            text.append(line)
+            size += len(line.encode())
+    except NotFound as exc:
+        raise _refuse("taskFactory.container", str(exc)) from exc
+    if not text:
+        raise _refuse("taskFactory.prefix", f"no blob in container {container!r} starts with {prefix!r}")
+    results = services.results
+    listing = f"{ResultStore.job_prefix(spec.id)}{FILE_LIST}"
+    resolved = {
+        "count": len(text),
+        "digest": digest.hexdigest(),
+        "source": {"container": results.container_name, "blob": listing, "etag": None},
+        "offsets": offsets,
+        "size": size,
+        "url": blobs.url(container),
+    }
+
+    def write() -> None:
+        results.write_text(listing, "".join(text))
+
+    return {**factory, "resolved": resolved}, write
+
+
+def resolve_factory(spec: JobSpec, services: Services) -> tuple[JobSpec, list[Write]]:
+    """The spec with its factory resolved (reading its source), and the writes to make once the job's record
+    exists; `ApiError` 400 for a source that is missing or holds a bad task. Inline jobs pass unchanged."""
+    factory = spec.factory
+    if factory is None or "resolved" in factory:
+        return spec, []
+    writes: list[Write] = []
+    try:
+        if factory["type"] == "jsonLines":
+            resolved = _json_lines(services, spec, dict(factory))
+        else:
+            resolved, write = _per_file(services, spec, dict(factory))
+            writes.append(write)
+    except SpecError as exc:
+        raise from_spec_error(exc) from exc
+    tasks = factory_tasks(resolved, services.sources.block_reader(resolved))
+    return dataclasses.replace(spec, factory=resolved, tasks=tasks), writes

@@ -1,0 +1,128 @@
+"""Reading a task factory's source blobs, in any container of the app's storage account: a JSON Lines blob as
+a stream of lines with their byte offsets, byte ranges of it pinned to the ETag it had, and the blobs under a
+prefix. Nothing here creates a container: a source that is not there is `NotFound`, named."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from azure.core import MatchConditions
+from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
+
+from storage.account import StorageAccount, translate_errors
+from storage.errors import NotFound, StorageRequestError
+
+__all__ = ["LineStream", "SourceBlobs", "SourceChanged"]
+
+
+class SourceChanged(StorageRequestError):
+    """A source blob changed after its job was submitted: its tasks are no longer the ones validated."""
+
+
+@dataclass
+class LineStream:
+    """The lines of one blob as they are read: `etag` of the version read; `digest` (SHA-256 of every byte)
+    and `size` are final once the lines are consumed."""
+
+    etag: str
+    lines: Iterator[tuple[int, bytes]]
+    """(byte offset, line without its newline)."""
+    _hash: hashlib._Hash = field(default_factory=hashlib.sha256)
+    size: int = 0
+
+    @property
+    def digest(self) -> str:
+        return self._hash.hexdigest()
+
+
+class SourceBlobs:
+    """Reads blobs of any container of one account. Thread-safe."""
+
+    def __init__(self, account: StorageAccount) -> None:
+        self._account = account
+
+    def url(self, container: str) -> str:
+        return f"{self._account.blob_endpoint}/{container}"
+
+    def _blob(self, container: str, blob: str):  # type: ignore[no-untyped-def]
+        return self._account.blob_service.get_blob_client(container, blob)
+
+    def lines(self, container: str, blob: str) -> LineStream:
+        """Stream the blob's lines (see `LineStream`); `NotFound` when the container or blob is missing."""
+        where = f"{container}/{blob}"
+        with translate_errors("Blob", self._account.blob_endpoint, f"read {where}"):
+            try:
+                downloader = self._blob(container, blob).download_blob()
+            except ResourceNotFoundError as exc:
+                raise NotFound(f"blob {blob!r} does not exist in container {container!r}") from exc
+        stream = LineStream(etag=str(downloader.properties.etag), lines=iter(()))
+
+        def lines() -> Iterator[tuple[int, bytes]]:
+            pending = b""
+            start = 0
+            with translate_errors("Blob", self._account.blob_endpoint, f"read {where}"):
+                for chunk in downloader.chunks():
+                    stream._hash.update(chunk)
+                    stream.size += len(chunk)
+                    pending += chunk
+                    *complete, pending = pending.split(b"\n")
+                    for line in complete:
+                        yield start, line
+                        start += len(line) + 1
+            if pending:
+                yield start, pending
+
+        stream.lines = lines()
+        return stream
+
+    def read_range(self, container: str, blob: str, start: int, end: int | None, etag: str | None) -> bytes:
+        """Bytes `start` .. `end - 1` (to the end when None) of the version with `etag` (any version when None);
+        `SourceChanged` when the blob was replaced since."""
+        where = f"{container}/{blob}"
+        length = None if end is None else max(0, end - start)
+        if length == 0:
+            return b""
+        with translate_errors("Blob", self._account.blob_endpoint, f"read {where}"):
+            try:
+                client = self._blob(container, blob)
+                if etag is None:
+                    return bytes(client.download_blob(offset=start, length=length).readall())
+                condition = MatchConditions.IfNotModified
+                return bytes(
+                    client.download_blob(offset=start, length=length, etag=etag, match_condition=condition).readall()
+                )
+            except ResourceModifiedError as exc:
+                raise SourceChanged(
+                    f"the task source {where} changed after the job was submitted: its tasks are not the ones "
+                    "that were validated; submit the job again under another id",
+                    status=412,
+                ) from exc
+            except ResourceNotFoundError as exc:
+                raise NotFound(f"the task source {where} was deleted after the job was submitted") from exc
+
+    def names(self, container: str, prefix: str) -> Iterator[tuple[str, str]]:
+        """(name, ETag) of every blob under `prefix`, in name order; `NotFound` when the container is missing."""
+        client = self._account.blob_service.get_container_client(container)
+        with translate_errors("Blob", self._account.blob_endpoint, f"list {container}/{prefix}"):
+            try:
+                for item in client.list_blobs(name_starts_with=prefix or None):
+                    yield item.name, str(item.etag)
+            except ResourceNotFoundError as exc:
+                raise NotFound(f"container {container!r} does not exist") from exc
+
+    def block_reader(self, factory: Mapping[str, Any]) -> Callable[[int], list[Any]]:
+        """Reads block `number` of a resolved task factory's line source (`api.sources`): one ranged read of
+        its bytes, pinned to the ETag the source had at submit, decoded a JSON value a line."""
+        resolved = factory["resolved"]
+        source, offsets, size = resolved["source"], resolved["offsets"], resolved["size"]
+
+        def read(number: int) -> list[Any]:
+            end = offsets[number + 1] if number + 1 < len(offsets) else size
+            data = self.read_range(source["container"], source["blob"], offsets[number], end, source.get("etag"))
+            return [json.loads(line) for line in data.split(b"\n") if line.strip()]
+
+        return read

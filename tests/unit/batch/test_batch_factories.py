@@ -1,0 +1,96 @@
+"""Task factories without storage: sweep order and values, placeholders, templates checked at submit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from batch.errors import SpecError
+from batch.factories import FactoryTasks, ParameterSet, file_values, placeholders, substitute, sweep_count, sweep_values
+from batch.validation import lines_validator, parse_job
+
+pytestmark = pytest.mark.unit
+
+
+def test_a_sweep_varies_its_first_set_slowest_and_includes_each_end() -> None:
+    sets = [ParameterSet(1, 3), ParameterSet(0, 10, 5)]
+    assert sweep_count(sets) == 9
+    assert [(v["0"], v["1"]) for v in (sweep_values(sets, i) for i in range(9))] == [
+        (a, b) for a in (1, 2, 3) for b in (0, 5, 10)
+    ]
+    assert ParameterSet(5, 4).count == 0 and ParameterSet(0, 9, 4).count == 3
+
+
+def test_substitution_pads_escapes_and_keeps_numbers_numbers_in_inputs() -> None:
+    template = {"id": "t-{0:4}", "commandLine": ["render", "{0}", "{{literal}}"], "input": {"n": "{0}", "s": "x{0}"}}
+    made = substitute(template, {"0": 7})
+    assert made == {"id": "t-0007", "commandLine": ["render", "7", "{literal}"], "input": {"n": 7, "s": "x7"}}
+    assert list(placeholders({"a": ["{x}", "}"]})) == [("repeatTask.a[0]", "x"), ("repeatTask.a[1]", None)]
+
+
+def test_file_values() -> None:
+    values = file_values("images", "raw/2026/cat.tar.gz", "https://a/images/raw/2026/cat.tar.gz")
+    assert values["fileName"] == "cat.tar.gz" and values["fileNameWithoutExtension"] == "cat.tar"
+    assert file_values("c", ".hidden", "u")["fileNameWithoutExtension"] == ".hidden"
+
+
+def test_factory_tasks_read_each_block_once_while_it_is_kept() -> None:
+    reads: list[int] = []
+
+    def read(number: int) -> list[Any]:
+        reads.append(number)
+        return [{"n": number * 500 + i} for i in range(500)]
+
+    tasks = FactoryTasks(1200, lambda index, line: line["n"], read, keep=2)
+    assert [tasks[i] for i in (0, 499, 500, 1199, 1)] == [0, 499, 500, 1199, 1]
+    assert reads == [0, 1, 2, 0] and len(tasks) == 1200
+    with pytest.raises(IndexError):
+        tasks[1200]
+
+
+def problems(factory: dict[str, Any]) -> list[tuple[str, str]]:
+    with pytest.raises(SpecError) as caught:
+        parse_job({"id": "j", "taskFactory": factory}, known_handlers={"h.ok"}, allow_command_tasks=False)
+    return [(p.path, p.message) for p in caught.value.problems]
+
+
+def test_templates_are_checked_with_their_paths() -> None:
+    sweep = {"type": "parametricSweep", "parameterSets": [{"start": 0, "end": 3}]}
+    assert (
+        problems({**sweep, "repeatTask": {"handler": "h.ok", "input": "{1}"}})[0][0] == "taskFactory.repeatTask.input"
+    )
+    found = problems({**sweep, "repeatTask": {"id": "same", "handler": "h.ok"}})
+    assert found[0][0] == "taskFactory.repeatTask.id" and "{0}" in found[0][1]
+    assert problems({**sweep, "repeatTask": {"handler": "h.nope"}})[0][0] == "taskFactory.repeatTask.handler"
+    assert problems({**sweep, "repeatTask": {"handler": "h.ok", "dependsOn": ["x"]}})[0][0].endswith("dependsOn")
+    huge = {"type": "parametricSweep", "parameterSets": [{"start": 0, "end": 9_999}, {"start": 0, "end": 999}]}
+    assert "at most 1,000,000" in problems({**huge, "repeatTask": {"handler": "h.ok"}})[0][1]
+    assert problems({"type": "jsonLines", "container": "Bad_Name", "blob": "a"})[0][0] == "taskFactory.container"
+    assert problems({"type": "jsonLines", "container": "inputs", "blob": "../x"})[0][0] == "taskFactory.blob"
+    assert problems({"type": "nope"})[0][0] == "taskFactory.type"
+    both = parse_job  # a job has tasks or a factory, not both
+    with pytest.raises(SpecError):
+        both(
+            {
+                "id": "j",
+                "tasks": [{"id": "a", "handler": "h.ok"}],
+                "taskFactory": {**sweep, "repeatTask": {"handler": "h.ok"}},
+            },
+            known_handlers={"h.ok"},
+            allow_command_tasks=False,
+        )
+
+
+def test_lines_are_checked_as_inline_tasks_at_their_line() -> None:
+    checker = lines_validator(known_handlers={"h.ok"}, allow_command_tasks=False, job_id="j")
+    for raw in [
+        b'{"id": "a", "handler": "h.ok"}',
+        b"[1,",
+        b'{"id": "a", "handler": "h.ok"}',
+        b'{"id": "b", "handler": "h.ok", "dependsOn": ["a"]}',
+    ]:
+        checker.add_line(raw)
+    with pytest.raises(SpecError) as caught:
+        checker.finish()
+    assert [p.path for p in caught.value.problems] == ["line 2", "line 3.id", "line 4.dependsOn"]
