@@ -4,6 +4,7 @@ repository's own function_app.py does, with task handlers that make behaviour ob
 Handlers record their calls (and concurrency) in files under `BATCH_FEATURES_DIR`; see `probes`.
 """
 
+import asyncio
 import os
 import time
 from typing import Any
@@ -55,6 +56,20 @@ def concurrency(value: dict[str, Any], ctx: TaskContext) -> dict[str, Any]:
     with probes.running(str(value["key"])):
         time.sleep(float(value["seconds"]))
     return {"value": value.get("value", 0)}
+
+
+@handlers.task("test.async_concurrency")
+async def async_concurrency(value: dict[str, Any], ctx: TaskContext) -> dict[str, Any]:
+    """An I/O-bound task: waits `seconds` on the event loop, counted under `key` while it waits."""
+    with probes.running(str(value["key"])):
+        await asyncio.sleep(float(value["seconds"]))
+    return {"value": value["value"]}
+
+
+@handlers.task("test.value")
+def value_of(value: Any) -> Any:
+    """A trivial task that leaves no probe behind: for jobs of many thousands of tasks."""
+    return value
 
 
 @handlers.task("test.sum")

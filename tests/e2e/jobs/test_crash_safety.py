@@ -97,3 +97,60 @@ def test_a_job_survives_a_host_crash_without_losing_results(azurite: Azurite, tm
         assert not twice & set(recorded), sorted(twice & set(recorded))[:10]
     finally:
         second.close()
+
+
+def test_a_job_of_100000_tasks_survives_a_host_crash_with_exact_counts(azurite: Azurite, tmp_path: Path) -> None:
+    tasks = 100_000
+    settings = {"FUNCTIONS_WORKER_PROCESS_COUNT": "2"}  # the default partitions of 2,000 tasks
+    first = start_features_host(azurite, tmp_path, settings)
+    job_id = first.unique_id("crash-100k")
+    spec = {
+        "id": job_id,
+        "maxParallelTasks": 100,
+        "taskFactory": {
+            "type": "parametricSweep",
+            "parameterSets": [{"start": 0, "end": tasks - 1}],
+            "repeatTask": {"id": "t{0:6}", "handler": "test.value", "input": "{0}"},
+        },
+    }
+    try:
+        assert first.submit(spec).status_code == 202
+        first.wait_until(
+            lambda: first.get(f"/jobs/{job_id}").json()["taskCounts"]["succeeded"] >= 20_000,
+            timeout=120,
+            what="20,000 tasks to succeed",
+        )
+        page = first.get(f"/jobs/{job_id}/tasks?state=succeeded&top=1000").json()["value"]
+    finally:
+        first.process.kill()
+        first.http.close()
+    assert len(page) == 1000
+    second = start_features_host(azurite, tmp_path, settings)
+    try:
+        view = second.wait_for_job(job_id, timeout=240)
+        assert view["state"] == "succeeded", view
+        assert view["taskCounts"] == {
+            "total": tasks,
+            "pending": 0,
+            "running": 0,
+            "succeeded": tasks,
+            "failed": 0,
+            "skipped": 0,
+        }
+        assert second.tasks.counts(job_id).succeeded == tasks
+        # Every result once: a batch run again after the kill replaced its own blob, it added none.
+        seen: dict[str, Any] = {}
+        for row in second.results.iter_results(job_id):
+            assert row["id"] not in seen, f"{row['id']} has two result rows"
+            seen[row["id"]] = row["result"]
+        assert len(seen) == tasks and seen["t099999"] == 99_999 and seen["t000000"] == 0
+        # What was recorded before the kill is recorded the same after it.
+        for before in page[:200]:
+            after = second.task(job_id, before["id"])
+            assert (after["state"], after["attempts"], after["startedAt"]) == (
+                before["state"],
+                before["attempts"],
+                before["startedAt"],
+            )
+    finally:
+        second.close()
