@@ -13,11 +13,11 @@ from activities.outcomes import utc_now
 from activities.specs import CachedJob, SpecCache
 from app.services import Services
 from batch import wire
-from batch.records import CHUNK_SIZE, TaskUpdate, to_ms
-from batch.states import TaskState
+from batch.records import CHUNK_SIZE, TaskUpdate, rank, to_ms
+from batch.states import TaskCounts, TaskState
 from storage.tasks import Failure
 
-__all__ = ["chunk_layout", "load_partition", "settle_tasks"]
+__all__ = ["chunk_layout", "load_partition", "settle_partitions", "settle_tasks"]
 
 
 def chunk_layout(cached: CachedJob, partition_size: int) -> Iterator[tuple[int, int, Sequence[str]]]:
@@ -94,3 +94,31 @@ def settle_tasks(services: Services, specs: SpecCache, data: wire.SettleTasksInp
             if state == TaskState.FAILED and update.state == TaskState.FAILED:
                 failed_ids.append(chunk.ids[update.index])
     return {"failedIds": failed_ids[: wire.MAX_LISTED_FAILURES], "recorded": dict(recorded)}
+
+
+def settle_partitions(services: Services, specs: SpecCache, data: wire.SettlePartitionsInput) -> wire.SettledPartitions:
+    """Fail every unfinished task of partitions whose orchestration ended without returning (it failed, or
+    was terminated from outside), so no task stays `running` or `pending` once the job has ended; returns the
+    partitions' counts as recorded, which the job adds to its own."""
+    job_id = data["jobId"]
+    cached = specs.get(job_id, data["specHash"])
+    now = to_ms(utc_now())
+    error = f"abandoned: {data['reason']}"
+    total = TaskCounts()
+    failed_ids: list[str] = []
+    for partition in data["partitions"]:
+        positions = cached.positions(data["partitionSize"], partition)
+        for number in range((len(positions) + CHUNK_SIZE - 1) // CHUNK_SIZE):
+            chunk = services.tasks.read_chunk(job_id, partition, number)
+            if chunk is None:
+                continue
+            open_tasks = [i for i in range(len(chunk)) if rank(chunk.state(i)) < 2]
+            updates = [
+                TaskUpdate(i, TaskState.FAILED, chunk.attempts[i], ended_ms=now, error=error) for i in open_tasks
+            ]
+            failures = {chunk.ids[i]: Failure(chunk.ids[i], error) for i in open_tasks}
+            if updates:
+                chunk = services.tasks.record(job_id, partition, number, updates, failures=failures)
+            total = total + chunk.counts()
+            failed_ids.extend(chunk.ids[i] for i in range(len(chunk)) if chunk.state(i) == TaskState.FAILED)
+    return {"taskCounts": total.to_json(), "failedIds": failed_ids[: wire.MAX_LISTED_FAILURES]}

@@ -14,7 +14,7 @@ import azure.durable_functions as df
 
 from activities.batches import run_batch
 from activities.jobs import finish_job, prepare_job
-from activities.partitions import load_partition, settle_tasks
+from activities.partitions import load_partition, settle_partitions, settle_tasks
 from activities.reduce import reduce_job
 from activities.specs import SpecCache
 from activities.stop import stop_partitions
@@ -40,6 +40,9 @@ def register(bp: df.Blueprint, services: Services) -> None:
     def batch_settle_tasks(data: wire.SettleTasksInput) -> wire.SettleOutcome:
         return settle_tasks(services, specs, data)
 
+    def batch_settle_partitions(data: wire.SettlePartitionsInput) -> wire.SettledPartitions:
+        return settle_partitions(services, specs, data)
+
     def batch_reduce(data: dict[str, Any]) -> wire.ReduceOutcome:
         return reduce_job(services, specs, data)
 
@@ -56,6 +59,7 @@ def register(bp: df.Blueprint, services: Services) -> None:
         (wire.LOAD_PARTITION, batch_load_partition),
         (wire.RUN_BATCH, batch_run_batch),
         (wire.SETTLE_TASKS, batch_settle_tasks),
+        (wire.SETTLE_PARTITIONS, batch_settle_partitions),
         (wire.REDUCE, batch_reduce),
         (wire.FINISH_JOB, batch_finish_job),
     ):

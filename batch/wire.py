@@ -19,6 +19,7 @@ SETTLE_TASKS = "batch_settle_tasks"
 REDUCE = "batch_reduce"
 FINISH_JOB = "batch_finish_job"
 STOP_PARTITIONS = "batch_stop_partitions"
+SETTLE_PARTITIONS = "batch_settle_partitions"
 
 CANCEL_EVENT = "cancel"
 INLINE_RESULT_LIMIT = 1024
@@ -155,11 +156,28 @@ class SettleTasksInput(TypedDict):
 class ChildResult(TypedDict):
     """What a partition, or a group of partitions, returns to the orchestrator that started it."""
 
+    errors: NotRequired[list[str]]  # one line per child that failed or was terminated (its tasks failed)
+
     taskCounts: dict[str, int]
     failedTasks: list[str]  # at most MAX_LISTED_FAILURES
     terminated: bool  # a task failed under onTaskFailure=terminateJob
     timedOut: bool
     cancelled: bool
+
+
+class SettlePartitionsInput(TypedDict):
+    """Partitions whose orchestration failed or was terminated: every task of theirs not finished fails."""
+
+    jobId: str
+    specHash: str
+    partitionSize: int
+    partitions: list[int]
+    reason: str  # one line: why their tasks failed
+
+
+class SettledPartitions(TypedDict):
+    taskCounts: dict[str, int]  # the partitions' tasks as recorded now, every one finished
+    failedIds: list[str]  # the first MAX_LISTED_FAILURES failed ones
 
 
 class SettleOutcome(TypedDict):

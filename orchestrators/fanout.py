@@ -74,6 +74,11 @@ class Fanout:
     report_terminate_to: str | None = None
     """An instance to raise the `terminate` stop event on when a child stops under `terminateJob`: the job, so
     its other groups stop now rather than when this group has returned."""
+    spec_hash: str = ""
+    partition_size: int = 0
+    partitions_of: Callable[[int], range] = lambda child: range(child, child + 1)
+    """The job's partitions a child runs: itself for a partition, its range for a group. A child that fails
+    has their unfinished tasks failed (SETTLE_PARTITIONS), so its tasks are counted and none stays running."""
 
 
 @dataclass
@@ -86,6 +91,8 @@ class Outcome:
     terminated: bool = False
     """A child reported a task that failed under `terminateJob`."""
     timed_out: bool = False
+    errors: list[str] = field(default_factory=list)
+    """One line for each child that failed or was terminated, and those its children reported."""
     task_ms: float | None = None
     """The latest mean task time a child measured."""
 
@@ -108,10 +115,15 @@ def run_children(context: df.DurableOrchestrationContext, fanout: Fanout) -> Gen
         request: wire.StopPartitionsInput = {"jobId": fanout.job_id, "instanceIds": instance_ids, "reason": reason}
         return context.call_activity_with_retry(wire.STOP_PARTITIONS, STORAGE_RETRY, request)
 
+    crashed: list[int] = []
+
     def add(child: int, result: Any) -> None:
-        if isinstance(result, Exception):
-            # A child that crashed leaves its tasks unaccounted for: the job cannot end well.
-            raise RuntimeError(f"{fanout.child_id(child)} of job {fanout.job_id} failed: {result}")
+        if isinstance(result, Exception) or not isinstance(result, dict):
+            # Its tasks are counted once SETTLE_PARTITIONS has failed the unfinished ones (after the loop).
+            crashed.append(child)
+            outcome.errors.append(f"{fanout.child_id(child)} ended without a result: {one_line(str(result))}")
+            return
+        outcome.errors.extend(str(e) for e in result.get("errors") or ())
         outcome.counts = outcome.counts + TaskCounts.from_json(result["taskCounts"])
         room = wire.MAX_LISTED_FAILURES - len(outcome.failed_tasks)
         outcome.failed_tasks.extend(result["failedTasks"][: max(0, room)])
@@ -143,7 +155,7 @@ def run_children(context: df.DurableOrchestrationContext, fanout: Fanout) -> Gen
             child, share = running.pop(task)
             free_shares.append(share)
             add(child, task.result)
-            if task.result["terminated"]:
+            if isinstance(task.result, dict) and task.result["terminated"]:
                 outcome.terminated = True
                 child_terminated = child_terminated or outcome.stopping is None
         if outcome.stopping is None:
@@ -167,4 +179,27 @@ def run_children(context: df.DurableOrchestrationContext, fanout: Fanout) -> Gen
         results = yield context.task_all([start(child, 1, skip_all=True) for child in skipped])
         for child, result in zip(skipped, results, strict=True):
             add(child, result)
+    if crashed:
+        request: wire.SettlePartitionsInput = {
+            "jobId": fanout.job_id,
+            "specHash": fanout.spec_hash,
+            "partitionSize": fanout.partition_size,
+            "partitions": [p for child in crashed for p in fanout.partitions_of(child)],
+            "reason": "; ".join(outcome.errors[-len(crashed) :]),
+        }
+        settled: wire.SettledPartitions = yield context.call_activity_with_retry(
+            wire.SETTLE_PARTITIONS, STORAGE_RETRY, request
+        )
+        outcome.counts = outcome.counts + TaskCounts.from_json(settled["taskCounts"])
+        room = wire.MAX_LISTED_FAILURES - len(outcome.failed_tasks)
+        outcome.failed_tasks.extend(settled["failedIds"][: max(0, room)])
     return outcome
+
+
+def one_line(text: str, limit: int = 300) -> str:
+    """A failure's message in one line, for a job's reason: the last line of a traceback (the exception and
+    its message), never the frames with their file paths."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    useful = [line for line in lines if not line.startswith(("Traceback", 'File "', "^", "~"))]
+    picked = useful[-1] if useful else (lines[-1] if lines else "no message")
+    return picked if len(picked) <= limit else picked[: limit - 3] + "..."

@@ -60,6 +60,9 @@ def group_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any
         deadline=datetime.fromisoformat(deadline_text) if deadline_text else None,
         skip_all=bool(spec.get("skipAll")),
         report_terminate_to=job_id,
+        spec_hash=spec["specHash"],
+        partition_size=spec["partitionSize"],
+        partitions_of=lambda child: range(first + child, first + child + 1),
     )
     ran = yield from run_children(context, fanout)
     return {
@@ -70,4 +73,5 @@ def group_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any
         "timedOut": ran.timed_out or ran.stopping == TIMEOUT,
         "cancelled": ran.stopping == CANCEL,
         "taskMs": ran.task_ms,
+        "errors": ran.errors,
     }

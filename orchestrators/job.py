@@ -83,6 +83,9 @@ def job_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any, 
         child_input=group_input,
         status=status,
         deadline=deadline,
+        spec_hash=job["specHash"],
+        partition_size=prepared["partitionSize"],
+        partitions_of=lambda group: range(group * GROUP_SIZE, group * GROUP_SIZE + group_partitions(group)),
     )
     ran = yield from run_children(context, fanout)
     finished, failed_tasks, stopping = ran.counts, ran.failed_tasks, ran.stopping
@@ -100,6 +103,10 @@ def job_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any, 
             timed_out=stopping == TIMEOUT,
         )
         state, reason = outcome.state, outcome.reason
+        if ran.errors:
+            # A partition or group that failed or was terminated: its unfinished tasks failed with it.
+            shown = "; ".join(ran.errors[:3]) + (f"; and {len(ran.errors) - 3} more" if len(ran.errors) > 3 else "")
+            state, reason = JobState.FAILED, f"{shown} ({outcome.reason})"
 
     reduce: wire.ReduceOutcome | None = None
     if state == JobState.SUCCEEDED and prepared["hasReduce"]:

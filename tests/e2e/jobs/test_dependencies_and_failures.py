@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from batch import wire
 from tests.e2e.jobs.support import FeaturesHost, echo, failing
 
 pytestmark = pytest.mark.e2e
@@ -135,3 +136,30 @@ def test_terminate_job_starts_no_task_after_a_failure(features_host: FeaturesHos
         else:
             assert (record["state"], record["attempts"], record["startedAt"]) == ("skipped", 0, None), record
             assert features_host.calls(job_id, task) == 0, f"{task} ran after the job was terminated"
+
+
+def test_a_partition_terminated_from_outside_fails_its_job_with_a_one_line_reason(features_host: FeaturesHost) -> None:
+    job_id = features_host.unique_id("terminated")
+    # Two partitions of this folder's 50, one task at a time: the first is running when it is terminated.
+    tasks = [{"id": f"t{n:02d}", "handler": "test.sleep", "input": {"seconds": 0.2, "value": n}} for n in range(60)]
+    assert features_host.submit({"id": job_id, "maxParallelTasks": 1, "tasks": tasks}).status_code == 202
+    partition = wire.partition_instance_id(job_id, 0)
+    features_host.wait_until(
+        lambda: (
+            features_host.durable_status(partition).status_code in (200, 202)
+            and features_host.durable_status(partition).json()["runtimeStatus"] == "Running"
+        ),
+        what="the first partition to run",
+    )
+    hooks = f"{features_host.base_url}/runtime/webhooks/durabletask/instances/{partition}/terminate"
+    assert features_host.http.post(f"{hooks}?reason=stopped+by+an+operator", timeout=60).status_code == 202
+    view = features_host.wait_for_job(job_id)
+    assert view["state"] == "failed", view
+    reason = view["reason"]
+    assert partition in reason and "\n" not in reason and "Traceback" not in reason and 'File "' not in reason
+    counts = view["taskCounts"]
+    assert counts["total"] == 60 and counts["pending"] == counts["running"] == 0, counts
+    assert counts["succeeded"] + counts["failed"] + counts["skipped"] == 60
+    records = features_host.tasks_of(job_id)
+    assert {r["state"] for r in records.values()} <= {"succeeded", "failed", "skipped"}
+    assert sum(r["state"] == "failed" for r in records.values()) == counts["failed"] > 0
