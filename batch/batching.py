@@ -32,8 +32,9 @@ TARGET_BATCH_SECONDS = 2.0
 """A sync batch is sized to run about this long: long enough that its overhead (a few milliseconds) is
 small, short enough that a crash re-runs little and that the job's tasks spread over the workers."""
 MIN_BATCH_SECONDS = 0.2
-"""Batches are made smaller to spread ready tasks over free slots, but not below this much work."""
-PROBE_BATCHES = 4
+"""Batches are made smaller to spread ready tasks over free slots, but not below this much work: an activity
+call costs a few milliseconds, so a batch of less work would spend more on its call than on its tasks."""
+PROBE_BATCHES = 2
 """While no task of the partition has been timed, at most this many single-task batches run (the probes)."""
 PROBE_WAIT_SECONDS = 2.0
 """Probes still running after this long mean long tasks: from then on every task gets a call of its own."""

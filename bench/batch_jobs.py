@@ -165,6 +165,7 @@ def main() -> None:
     parser.add_argument(
         "--source", choices=["inline", "jsonl", "sweep"], default="inline", help="where tasks come from"
     )
+    parser.add_argument("--repeat", type=int, default=1, help="runs per job; the median run is reported")
     parser.add_argument("--no-baseline", action="store_true", help="skip the devhost fan-out baseline")
     args = parser.parse_args()
     baseline = None
@@ -173,7 +174,14 @@ def main() -> None:
         baseline = fanout["per_second"]
         print(f"baseline: devhost fan-out of 10,000 no-op activities: {baseline:.0f} activities/s", flush=True)
     for tasks in args.tasks or [10_000]:
-        result = run(tasks, args.max_parallel, args.worker_processes, args.shape, args.wait_ms, args.source)
+        runs = sorted(
+            (
+                run(tasks, args.max_parallel, args.worker_processes, args.shape, args.wait_ms, args.source)
+                for _ in range(args.repeat)
+            ),
+            key=lambda r: r["seconds"],
+        )
+        result = runs[len(runs) // 2]
         ratio = f"  ({result['per_second'] / baseline:.2f}x the fan-out)" if baseline else ""
         print(
             f"shape={args.shape} source={args.source} tasks={result['tasks']:,}  maxParallelTasks={args.max_parallel}  "

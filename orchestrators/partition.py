@@ -190,6 +190,13 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
                 return int(b) < end and kind_of(int(b)) == kind_of(int(a))
 
             picked = scheduler.ready_run(sizing.size, same)
+            chunk_busy = any(f.tasks[0][0] // CHUNK_SIZE == first // CHUNK_SIZE for f in flights.values())
+            if chunk_busy and len(picked) < sizing.size and kind != "command":
+                # A few tasks of a chunk that a batch is writing (dependents becoming ready a few at a time):
+                # they wait for that batch, and go together, rather than race it for the chunk's row.
+                for task in picked:
+                    scheduler.release(task)
+                return
             launch([(int(t), 1) for t in picked], min(sizing.slots, len(picked)), kind, mean)
 
     def final_counts() -> TaskCounts:

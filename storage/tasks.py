@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -51,6 +52,8 @@ IDS_PER_BUCKET = 2000
 """Task ids per index row, on average: 500 rows for a job of 1,000,000 tasks."""
 _PIECE = 15_000
 """Characters of JSON per property: 64 KiB holds 32,768 UTF-16 units, and a character takes at most two."""
+_CHUNK_ROUNDS = 50
+"""Tries at a chunk row that other processes keep changing, with a random pause of up to 0.32 s between."""
 _COMMIT_CHARS = 1_000_000
 """Characters of new rows per transaction at prepare: at two bytes each, under half the 4 MiB body limit."""
 _FAILURES_PER_COMMIT = 40
@@ -138,6 +141,20 @@ class TaskStore:
 
     def __init__(self, rows: RowStore) -> None:
         self._rows = rows
+        # Batches of one chunk that end together in one process take turns at its row: without this, all
+        # but one of them would lose the ETag race and read, merge and write again (a storm, when dozens of
+        # one-task batches of long tasks end at once). Writers in other processes still race, and retry.
+        self._chunk_locks: dict[tuple[str, str], threading.Lock] = {}
+        self._locks_lock = threading.Lock()
+
+    def _chunk_lock(self, job_id: str, key: str) -> threading.Lock:
+        with self._locks_lock:
+            lock = self._chunk_locks.get((job_id, key))
+            if lock is None:
+                if len(self._chunk_locks) > 10_000:
+                    self._chunk_locks.clear()  # bounded; a lock dropped while held is only a lost courtesy
+                lock = self._chunk_locks[(job_id, key)] = threading.Lock()
+            return lock
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, str] | None = None) -> TaskStore:
@@ -225,7 +242,19 @@ class TaskStore:
         merge and write again.
         """
         key = chunk_key(partition, number)
-        for attempt in range(_tables.MAX_ROUNDS):
+        with self._chunk_lock(job_id, key):
+            return self._record(job_id, key, updates, batch, failures, before_commit)
+
+    def _record(
+        self,
+        job_id: str,
+        key: str,
+        updates: Sequence[TaskUpdate],
+        batch: int | None,
+        failures: Mapping[str, Failure] | None,
+        before_commit: Callable[[Chunk, list[int]], None] | None,
+    ) -> Chunk:
+        for attempt in range(_CHUNK_ROUNDS):
             row = self._rows.get(job_id, key)
             if row is None:
                 raise SerializationError(f"job {job_id!r} has no task chunk {key}: was it prepared, or deleted?")
@@ -246,7 +275,7 @@ class TaskStore:
             try:
                 self._rows.commit(job_id, [Put(key, self._chunk_props(chunk), if_match=row.etag), *details])
             except ConcurrencyConflict:
-                _tables.back_off(attempt)
+                _tables.back_off(min(attempt, 5))
                 continue
             return chunk
         raise ConcurrencyConflict(f"task chunk {key} of job {job_id!r} kept changing; retry the write")
