@@ -62,14 +62,21 @@ class FeaturesHost(BatchHost):
 
 
 def start_features_host(
-    azurite: Azurite, base: Path, env: dict[str, str] | None = None, *, manual_clock: bool = False
+    azurite: Azurite,
+    base: Path,
+    env: dict[str, str] | None = None,
+    *,
+    manual_clock: bool = False,
+    extra_args: list[str] | None = None,
 ) -> FeaturesHost:
     """devhost on the batch_features app; probes go to `base / "probes"`, durable state to `base / "state"`.
     A second call with the same `base` resumes the first host's work (after a crash, say)."""
     folder = base / "probes"
     folder.mkdir(parents=True, exist_ok=True)
     settings = {probes.FOLDER_SETTING: str(folder), **(env or {})}
-    plain = start_batch_host(azurite, base / "state", settings, manual_clock=manual_clock, script_root=APP)
+    plain = start_batch_host(
+        azurite, base / "state", settings, manual_clock=manual_clock, script_root=APP, extra_args=extra_args
+    )
     return FeaturesHost(plain.process, plain.azurite, plain.http, probes=folder)
 
 
