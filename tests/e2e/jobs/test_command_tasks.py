@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import signal
 import sys
 from pathlib import Path
 
@@ -117,11 +119,20 @@ def test_command_tasks_get_their_files_keep_their_logs_and_upload_their_outputs(
 def test_cancel_kills_a_running_command(features_host: FeaturesHost, tmp_path: Path) -> None:
     job_id = features_host.unique_id("cancel")
     pid_file = tmp_path / "command.pid"
-    tasks = [pid_sleeper("slow", pid_file, 60), echo("next"), echo("after", dependsOn=["slow"])]
+    # It would sleep for 600 s: far longer than the bounds below, so only a kill ends it in time.
+    tasks = [pid_sleeper("slow", pid_file, 600), echo("next"), echo("after", dependsOn=["slow"])]
     assert features_host.submit({"id": job_id, "maxParallelTasks": 1, "tasks": tasks}).status_code == 202
     features_host.wait_until(lambda: read_pid(pid_file) is not None, what="the command to start")
     pid = read_pid(pid_file)
     assert pid is not None and not process_is_gone(pid)
+    try:
+        cancel_and_check(features_host, job_id, pid)
+    finally:
+        if not process_is_gone(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
+def cancel_and_check(features_host: FeaturesHost, job_id: str, pid: int) -> None:
 
     response = features_host.post(f"/jobs/{job_id}/cancel")
     assert response.status_code == 202, response.text

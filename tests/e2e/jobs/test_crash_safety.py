@@ -61,7 +61,7 @@ def test_a_job_survives_a_host_crash_without_losing_results(azurite: Azurite, tm
     assert len(recorded) < TASKS, "the job finished before the crash: the test proves nothing"
     assert len(workers) >= 2, workers
     first.wait_until(
-        lambda: all(process_is_gone(pid) for pid in workers), timeout=10, what="the workers to end with their host"
+        lambda: all(process_is_gone(pid) for pid in workers), timeout=60, what="the workers to end with their host"
     )
 
     second = start_features_host(azurite, tmp_path, settings)
