@@ -3,9 +3,11 @@ task API and of the app's probes (see tests/apps/batch_features/probes.py)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -131,6 +133,14 @@ def process_is_gone(pid: int) -> bool:
     except ProcessLookupError:
         return True
     return False
+
+
+def kill_leftovers(pids: Iterable[int]) -> None:
+    """SIGKILL each of `pids` that still runs: the teardown of a test that failed before the host ended them."""
+    for pid in pids:
+        if not process_is_gone(pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
 
 def child_processes(pid: int) -> set[int]:

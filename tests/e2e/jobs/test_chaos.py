@@ -26,7 +26,7 @@ import pytest
 from azure.storage.blob import BlobServiceClient
 
 from devtools.azurite import Azurite
-from tests.e2e.jobs.support import FeaturesHost, start_features_host
+from tests.e2e.jobs.support import FeaturesHost, child_processes, kill_leftovers, start_features_host
 from tests.host.helpers import HUB_OVERRIDE
 
 pytestmark = pytest.mark.e2e
@@ -127,29 +127,37 @@ def test_random_kills_lose_nothing_and_run_no_command_twice_at_once(
     spec = job_spec(job_id, shared)
     total = len(spec["tasks"])
 
+    # The hosts' worker processes: a host's crash takes them with it; should one outlive its host (and fail the
+    # test), it is killed at the end.
+    workers: set[int] = set()
     recorded: dict[str, tuple[dict[str, Any], int]] = {}
-    for kill in range(KILLS):
+    try:
+        for kill in range(KILLS):
+            host = start_features_host(azurite, tmp_path, settings, extra_args=extra_args)
+            try:
+                if kill == 0:
+                    assert host.submit(spec).status_code == 202
+                time.sleep(rng.uniform(*KILL_AFTER))  # the random moment is the point here
+                view = host.get(f"/jobs/{job_id}").json()
+                assert view["state"] in ("pending", "running"), f"the job ended before kill {kill + 1}: {view}"
+                for task_id, seen in record(host, job_id, shared).items():
+                    assert recorded.setdefault(task_id, seen) == seen, (task_id, recorded[task_id], seen)
+            finally:
+                assert host.process.process is not None
+                workers |= child_processes(host.process.process.pid)
+                host.process.kill()
+                host.http.close()
+
         host = start_features_host(azurite, tmp_path, settings, extra_args=extra_args)
         try:
-            if kill == 0:
-                assert host.submit(spec).status_code == 202
-            time.sleep(rng.uniform(*KILL_AFTER))  # the random moment is the point here
-            view = host.get(f"/jobs/{job_id}").json()
-            assert view["state"] in ("pending", "running"), f"the job ended before kill {kill + 1}: {view}"
-            for task_id, seen in record(host, job_id, shared).items():
-                assert recorded.setdefault(task_id, seen) == seen, (task_id, recorded[task_id], seen)
+            view = host.wait_for_job(job_id, timeout=120)
+            records = host.tasks_of(job_id)
+            rows = result_rows(azurite, view)
+            final = record(host, job_id, shared)
         finally:
-            host.process.kill()
-            host.http.close()
-
-    host = start_features_host(azurite, tmp_path, settings, extra_args=extra_args)
-    try:
-        view = host.wait_for_job(job_id, timeout=120)
-        records = host.tasks_of(job_id)
-        rows = result_rows(azurite, view)
-        final = record(host, job_id, shared)
+            host.close()
     finally:
-        host.close()
+        kill_leftovers(workers)
 
     assert recorded, "no task had finished before the last kill: the kills proved nothing"
     assert len(recorded) < total

@@ -18,6 +18,7 @@ from devtools.azurite import Azurite
 from tests.e2e.jobs.support import (
     FeaturesHost,
     echo,
+    kill_leftovers,
     pid_sleeper,
     process_is_gone,
     read_pid,
@@ -216,8 +217,9 @@ def test_after_a_host_crash_the_dead_hosts_command_is_ended_before_the_task_runs
         first.process.kill()
         first.http.close()
 
-    second = start_features_host(azurite, tmp_path)
+    second: FeaturesHost | None = None
     try:
+        second = start_features_host(azurite, tmp_path)
         view = second.wait_for_job(job_id, timeout=120)
         assert view["state"] == "succeeded", view
         runs = [json.loads(line) for line in log.read_text().splitlines()]
@@ -228,4 +230,9 @@ def test_after_a_host_crash_the_dead_hosts_command_is_ended_before_the_task_runs
         assert not Path(runs[0]["cwd"]).exists() and not Path(runs[1]["cwd"]).exists()
         assert list((tmp_path / "state" / "work").iterdir()) == []
     finally:
-        second.close()
+        if second is not None:
+            second.close()
+        # The first run's command and grandchild ignore SIGTERM and sleep 600 s: if the test failed because they
+        # outlived the crash, they go now.
+        if log.exists():
+            kill_leftovers(pid for line in log.read_text().splitlines() for pid in json.loads(line)["pids"])

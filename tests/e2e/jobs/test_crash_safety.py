@@ -12,7 +12,7 @@ import requests
 
 from devtools.azurite import Azurite
 from tests.e2e.batch_host import BatchHost
-from tests.e2e.jobs.support import child_processes, process_is_gone, start_features_host
+from tests.e2e.jobs.support import FeaturesHost, child_processes, kill_leftovers, process_is_gone, start_features_host
 
 pytestmark = pytest.mark.e2e
 
@@ -34,6 +34,14 @@ def read_results(work: tuple[BatchHost, str, range]) -> dict[str, Any]:
 
 
 def test_a_job_survives_a_host_crash_without_losing_results(azurite: Azurite, tmp_path: Path) -> None:
+    workers: set[int] = set()
+    try:
+        crash_and_resume(azurite, tmp_path, workers)
+    finally:
+        kill_leftovers(workers)  # only if the test failed because they outlived their host
+
+
+def crash_and_resume(azurite: Azurite, tmp_path: Path, workers: set[int]) -> None:
     # Two worker processes, as the main job runs: a crash of the host must take its workers down with it.
     settings = {"FUNCTIONS_WORKER_PROCESS_COUNT": "2"}
     first = start_features_host(azurite, tmp_path, settings)
@@ -54,18 +62,18 @@ def test_a_job_survives_a_host_crash_without_losing_results(azurite: Azurite, tm
         )
         recorded = first.tasks_of(job_id, "succeeded")
         assert first.process.process is not None
-        workers = child_processes(first.process.process.pid)
+        workers |= child_processes(first.process.process.pid)
     finally:
         first.process.kill()
         first.http.close()
-    assert len(recorded) < TASKS, "the job finished before the crash: the test proves nothing"
-    assert len(workers) >= 2, workers
-    first.wait_until(
-        lambda: all(process_is_gone(pid) for pid in workers), timeout=60, what="the workers to end with their host"
-    )
-
-    second = start_features_host(azurite, tmp_path, settings)
+    second: FeaturesHost | None = None
     try:
+        assert len(recorded) < TASKS, "the job finished before the crash: the test proves nothing"
+        assert len(workers) >= 2, workers
+        first.wait_until(
+            lambda: all(process_is_gone(pid) for pid in workers), timeout=60, what="the workers to end with their host"
+        )
+        second = start_features_host(azurite, tmp_path, settings)
         view = second.wait_for_job(job_id, timeout=60)
         assert view["state"] == "succeeded", (view, second.tasks_of(job_id, "failed"))
         assert view["taskCounts"] == {
@@ -96,4 +104,5 @@ def test_a_job_survives_a_host_crash_without_losing_results(azurite: Azurite, tm
         twice = {f"t{n:03d}" for n, count in enumerate(calls) if count > 1}
         assert not twice & set(recorded), sorted(twice & set(recorded))[:10]
     finally:
-        second.close()
+        if second is not None:
+            second.close()
