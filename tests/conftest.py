@@ -1,6 +1,7 @@
 """Fixtures shared by every test tier.
 
 - `azurite`: a real Azurite on free ports for the whole session (tests/azurite_fixture.py).
+- A check that a run of the whole suite collected tests in every tier (`pytest_collection_finish`).
 - `sdk`: runs coroutines of the Durable Functions SDK's own client on ONE long-lived event loop. The SDK keeps a
   module-global aiohttp session bound to the first loop that used it, so every SDK call in the session must
   go through this loop.
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Awaitable, Iterator
+from pathlib import Path
 from typing import TypeVar
 
 import pytest
@@ -18,6 +20,41 @@ import pytest
 pytest_plugins = ["tests.azurite_fixture"]
 
 T = TypeVar("T")
+
+TESTS = Path(__file__).resolve().parent
+TIERS = ("unit", "host", "e2e")
+
+
+def whole_suite(config: pytest.Config) -> bool:
+    """Whether this run asked for every test: no paths other than the suite (or the repository) and no
+    selection by keyword, marker, deselection or last failures."""
+    if config.option.keyword or config.option.markexpr or config.option.deselect or config.option.lf:
+        return False
+    roots = {TESTS, TESTS.parent}
+    return all(Path(config.invocation_params.dir, arg.split("::")[0]).resolve() in roots for arg in config.args)
+
+
+def empty_tiers(config: pytest.Config, items: list[pytest.Item]) -> list[str]:
+    """The tiers (`tests/unit`, ...) that collected no test, leaving out those the run `--ignore`s."""
+    ignored = [Path(path).resolve() for path in config.getoption("ignore") or []]
+    collected = {item.path.resolve().relative_to(TESTS).parts[0] for item in items if item.path.is_relative_to(TESTS)}
+    return [
+        f"tests/{tier}"
+        for tier in TIERS
+        if tier not in collected and not any((TESTS / tier).is_relative_to(path) for path in ignored)
+    ]
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """A run of the whole suite fails when a tier collected nothing (a renamed folder, an import that hides a
+    module, a marker that deselects it all): otherwise the rest would pass green without it."""
+    if not whole_suite(session.config):
+        return
+    empty = empty_tiers(session.config, session.items)
+    if empty:
+        pytest.exit(
+            f"no tests collected in {', '.join(empty)}: every tier must run", returncode=pytest.ExitCode.TESTS_FAILED
+        )
 
 
 class SdkLoop:

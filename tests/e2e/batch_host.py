@@ -114,10 +114,12 @@ def start_batch_host(
     *,
     manual_clock: bool = False,
     script_root: Path = REPO_ROOT,
+    extra_args: list[str] | None = None,
 ) -> BatchHost:
     """Start devhost on a function app (the repository's own, unless `script_root` names another), with
     storage in `azurite` and durable state in `state_dir`. `env` adds or overrides app settings. Stop it with
-    `BatchHost.close()`; a new host on the same `state_dir` and `azurite` carries on the old one's work."""
+    `BatchHost.close()`; a new host on the same `state_dir` and `azurite` carries on the old one's work.
+    `extra_args` go to `devhost start` (`["--store", "azure"]`, say)."""
     settings = {
         "AzureWebJobsStorage": azurite.connection_string,
         "BATCH_ALLOW_COMMAND_TASKS": "true",
@@ -125,7 +127,9 @@ def start_batch_host(
         "BATCH_WORK_DIR": str(state_dir / "work"),
         **(env or {}),
     }
-    process = DevHostProcess(script_root, state_dir=state_dir, env=settings, manual_clock=manual_clock)
+    process = DevHostProcess(
+        script_root, state_dir=state_dir, env=settings, manual_clock=manual_clock, extra_args=extra_args
+    )
     process.start()
     return BatchHost(process, azurite)
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -180,15 +182,30 @@ def test_nondeterministic_code_fails_the_instance(
     assert "named 'slow_double'" in status.output
 
 
-def test_timer_trigger_fires_on_schedule(client: Client, host: DevHostProcess) -> None:
-    # The app names its instances after a count that can repeat (then the id is started again), so a new start
-    # is told by its creation time, not by its id.
-    def starts() -> set[tuple[str, object]]:
-        return {(s.instance_id, s.created_time) for s in client.get_status_all() if s.instance_id.startswith("tick-")}
+def test_timer_trigger_fires_on_schedule(
+    tmp_path: Path, sdk: SdkLoop, store_kind: str, request: pytest.FixtureRequest
+) -> None:
+    # A host of its own, fresh: the module's host has had its clock moved by earlier tests, so a tick they left
+    # queued could start an orchestration after this test's advance and pass it without the advance's tick.
+    own = store_setup(store_kind, request)
+    counters = tmp_path / "counters"
+    counters.mkdir()
+    env = {"FEATURES_COUNTER_DIR": str(counters), "TICK_SCHEDULE": "0 */5 * * * *", **own.env}
+    with DevHostProcess(APP, state_dir=tmp_path / "state", manual_clock=True, env=env, extra_args=own.args) as host:
+        client = Client(host, sdk, hub=own.hub)
 
-    before = starts()
-    host.advance_clock(300)
-    client.wait_for(lambda: bool(starts() - before), what="the timer function to start an orchestration")
+        def starts() -> list[Any]:
+            return [s for s in client.get_status_all() if s.instance_id.startswith("tick-")]
+
+        now = datetime.fromisoformat(requests.get(f"{host.base_url}/admin/devhost/clock", timeout=30).json()["now"])
+        # The schedule's next occurrence: the next multiple of five minutes.
+        due = now.replace(second=0, microsecond=0) + timedelta(minutes=5 - now.minute % 5)
+        assert starts() == [], "a tick fired before the clock reached its schedule"
+        host.advance_clock(300)
+        client.wait_for(lambda: bool(starts()), what="the timer function to start an orchestration")
+        (started,) = starts()
+        assert started.created_time >= due, (started.created_time, due)
+        assert started.instance_id == "tick-0-0"  # on time (not past due), and the first of its kind
 
 
 def test_bad_requests_get_clear_errors(host: DevHostProcess) -> None:

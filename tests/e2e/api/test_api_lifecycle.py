@@ -10,6 +10,7 @@ import pytest
 from batch import wire
 from tests.e2e.api.jobs import billing_job, invoice, leave_pending_record, sleeper
 from tests.e2e.batch_host import BatchHost
+from tests.e2e.jobs.support import seconds_between
 
 pytestmark = pytest.mark.e2e
 
@@ -55,19 +56,22 @@ def test_jobs_are_listed_newest_first_in_pages(batch_host: BatchHost) -> None:
 
 def test_cancel_stops_the_job_within_seconds_and_skips_what_never_ran(batch_host: BatchHost) -> None:
     job_id = batch_host.unique_id("cancel")
-    tasks = [sleeper("slow", 60), *(invoice(n, dependsOn=["slow"]) for n in range(1, 4))]
+    # The command would sleep for 600 s: only a kill ends the job within the bounds below.
+    tasks = [sleeper("slow", 600), *(invoice(n, dependsOn=["slow"]) for n in range(1, 4))]
     assert batch_host.submit({"id": job_id, "maxParallelTasks": 1, "tasks": tasks}).status_code == 202
     batch_host.wait_until(
         lambda: batch_host.get(f"/jobs/{job_id}").json()["taskCounts"]["running"] == 1, what="the slow task to run"
     )
-    started = time.monotonic()
     response = batch_host.post(f"/jobs/{job_id}/cancel")
     assert response.status_code == 202, response.text
     assert response.json()["cancelRequested"] is True
     assert response.headers["Location"].endswith(f"/jobs/{job_id}")
-    view = batch_host.wait_for_job(job_id, timeout=30)
-    assert time.monotonic() - started < 20, "the running command was killed, not waited for"
+    view = batch_host.wait_for_job(job_id, timeout=120)
     assert view["state"] == "cancelled", view
+    # Measured on the server, and loosely: "within seconds" on a busy machine, not the command's 600 s.
+    slow = batch_host.get(f"/jobs/{job_id}/tasks/slow").json()
+    assert seconds_between(slow["startedAt"], slow["endedAt"]) < 60, slow
+    assert seconds_between(view["startedAt"], view["endedAt"]) < 60, view
     counts = view["taskCounts"]
     assert counts["total"] == 4 and counts["succeeded"] == 0 and counts["skipped"] >= 3
     assert counts["pending"] == counts["running"] == 0

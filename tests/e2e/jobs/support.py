@@ -3,9 +3,11 @@ task API and of the app's probes (see tests/apps/batch_features/probes.py)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -62,14 +64,21 @@ class FeaturesHost(BatchHost):
 
 
 def start_features_host(
-    azurite: Azurite, base: Path, env: dict[str, str] | None = None, *, manual_clock: bool = False
+    azurite: Azurite,
+    base: Path,
+    env: dict[str, str] | None = None,
+    *,
+    manual_clock: bool = False,
+    extra_args: list[str] | None = None,
 ) -> FeaturesHost:
     """devhost on the batch_features app; probes go to `base / "probes"`, durable state to `base / "state"`.
     A second call with the same `base` resumes the first host's work (after a crash, say)."""
     folder = base / "probes"
     folder.mkdir(parents=True, exist_ok=True)
     settings = {probes.FOLDER_SETTING: str(folder), **(env or {})}
-    plain = start_batch_host(azurite, base / "state", settings, manual_clock=manual_clock, script_root=APP)
+    plain = start_batch_host(
+        azurite, base / "state", settings, manual_clock=manual_clock, script_root=APP, extra_args=extra_args
+    )
     return FeaturesHost(plain.process, plain.azurite, plain.http, probes=folder)
 
 
@@ -124,6 +133,14 @@ def process_is_gone(pid: int) -> bool:
     except ProcessLookupError:
         return True
     return False
+
+
+def kill_leftovers(pids: Iterable[int]) -> None:
+    """SIGKILL each of `pids` that still runs: the teardown of a test that failed before the host ended them."""
+    for pid in pids:
+        if not process_is_gone(pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
 
 def child_processes(pid: int) -> set[int]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import signal
 import sys
 from pathlib import Path
 
@@ -16,6 +18,7 @@ from devtools.azurite import Azurite
 from tests.e2e.jobs.support import (
     FeaturesHost,
     echo,
+    kill_leftovers,
     pid_sleeper,
     process_is_gone,
     read_pid,
@@ -117,11 +120,20 @@ def test_command_tasks_get_their_files_keep_their_logs_and_upload_their_outputs(
 def test_cancel_kills_a_running_command(features_host: FeaturesHost, tmp_path: Path) -> None:
     job_id = features_host.unique_id("cancel")
     pid_file = tmp_path / "command.pid"
-    tasks = [pid_sleeper("slow", pid_file, 60), echo("next"), echo("after", dependsOn=["slow"])]
+    # It would sleep for 600 s: far longer than the bounds below, so only a kill ends it in time.
+    tasks = [pid_sleeper("slow", pid_file, 600), echo("next"), echo("after", dependsOn=["slow"])]
     assert features_host.submit({"id": job_id, "maxParallelTasks": 1, "tasks": tasks}).status_code == 202
     features_host.wait_until(lambda: read_pid(pid_file) is not None, what="the command to start")
     pid = read_pid(pid_file)
     assert pid is not None and not process_is_gone(pid)
+    try:
+        cancel_and_check(features_host, job_id, pid)
+    finally:
+        if not process_is_gone(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
+def cancel_and_check(features_host: FeaturesHost, job_id: str, pid: int) -> None:
 
     response = features_host.post(f"/jobs/{job_id}/cancel")
     assert response.status_code == 202, response.text
@@ -205,8 +217,9 @@ def test_after_a_host_crash_the_dead_hosts_command_is_ended_before_the_task_runs
         first.process.kill()
         first.http.close()
 
-    second = start_features_host(azurite, tmp_path)
+    second: FeaturesHost | None = None
     try:
+        second = start_features_host(azurite, tmp_path)
         view = second.wait_for_job(job_id, timeout=120)
         assert view["state"] == "succeeded", view
         runs = [json.loads(line) for line in log.read_text().splitlines()]
@@ -217,4 +230,9 @@ def test_after_a_host_crash_the_dead_hosts_command_is_ended_before_the_task_runs
         assert not Path(runs[0]["cwd"]).exists() and not Path(runs[1]["cwd"]).exists()
         assert list((tmp_path / "state" / "work").iterdir()) == []
     finally:
-        second.close()
+        if second is not None:
+            second.close()
+        # The first run's command and grandchild ignore SIGTERM and sleep 600 s: if the test failed because they
+        # outlived the crash, they go now.
+        if log.exists():
+            kill_leftovers(pid for line in log.read_text().splitlines() for pid in json.loads(line)["pids"])

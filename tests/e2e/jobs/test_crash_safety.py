@@ -12,7 +12,7 @@ import requests
 
 from devtools.azurite import Azurite
 from tests.e2e.batch_host import BatchHost
-from tests.e2e.jobs.support import child_processes, process_is_gone, start_features_host
+from tests.e2e.jobs.support import FeaturesHost, child_processes, kill_leftovers, process_is_gone, start_features_host
 
 pytestmark = pytest.mark.e2e
 
@@ -34,6 +34,14 @@ def read_results(work: tuple[BatchHost, str, range]) -> dict[str, Any]:
 
 
 def test_a_job_survives_a_host_crash_without_losing_results(azurite: Azurite, tmp_path: Path) -> None:
+    workers: set[int] = set()
+    try:
+        crash_and_resume(azurite, tmp_path, workers)
+    finally:
+        kill_leftovers(workers)  # only if the test failed because they outlived their host
+
+
+def crash_and_resume(azurite: Azurite, tmp_path: Path, workers: set[int]) -> None:
     # Two worker processes, as the main job runs: a crash of the host must take its workers down with it.
     settings = {"FUNCTIONS_WORKER_PROCESS_COUNT": "2"}
     first = start_features_host(azurite, tmp_path, settings)
@@ -54,18 +62,18 @@ def test_a_job_survives_a_host_crash_without_losing_results(azurite: Azurite, tm
         )
         recorded = first.tasks_of(job_id, "succeeded")
         assert first.process.process is not None
-        workers = child_processes(first.process.process.pid)
+        workers |= child_processes(first.process.process.pid)
     finally:
         first.process.kill()
         first.http.close()
-    assert len(recorded) < TASKS, "the job finished before the crash: the test proves nothing"
-    assert len(workers) >= 2, workers
-    first.wait_until(
-        lambda: all(process_is_gone(pid) for pid in workers), timeout=10, what="the workers to end with their host"
-    )
-
-    second = start_features_host(azurite, tmp_path, settings)
+    second: FeaturesHost | None = None
     try:
+        assert len(recorded) < TASKS, "the job finished before the crash: the test proves nothing"
+        assert len(workers) >= 2, workers
+        first.wait_until(
+            lambda: all(process_is_gone(pid) for pid in workers), timeout=60, what="the workers to end with their host"
+        )
+        second = start_features_host(azurite, tmp_path, settings)
         view = second.wait_for_job(job_id, timeout=60)
         assert view["state"] == "succeeded", (view, second.tasks_of(job_id, "failed"))
         assert view["taskCounts"] == {
@@ -96,7 +104,8 @@ def test_a_job_survives_a_host_crash_without_losing_results(azurite: Azurite, tm
         twice = {f"t{n:03d}" for n, count in enumerate(calls) if count > 1}
         assert not twice & set(recorded), sorted(twice & set(recorded))[:10]
     finally:
-        second.close()
+        if second is not None:
+            second.close()
 
 
 def test_a_job_of_100000_tasks_survives_a_host_crash_with_exact_counts(azurite: Azurite, tmp_path: Path) -> None:
@@ -113,6 +122,7 @@ def test_a_job_of_100000_tasks_survives_a_host_crash_with_exact_counts(azurite: 
             "repeatTask": {"id": "t{0:6}", "handler": "test.value", "input": "{0}"},
         },
     }
+    workers: set[int] = set()
     try:
         assert first.submit(spec).status_code == 202
         first.wait_until(
@@ -121,12 +131,15 @@ def test_a_job_of_100000_tasks_survives_a_host_crash_with_exact_counts(azurite: 
             what="20,000 tasks to succeed",
         )
         page = first.get(f"/jobs/{job_id}/tasks?state=succeeded&top=1000").json()["value"]
+        assert first.process.process is not None
+        workers |= child_processes(first.process.process.pid)
     finally:
         first.process.kill()
         first.http.close()
     assert len(page) == 1000
-    second = start_features_host(azurite, tmp_path, settings)
+    second = None
     try:
+        second = start_features_host(azurite, tmp_path, settings)
         view = second.wait_for_job(job_id, timeout=240)
         assert view["state"] == "succeeded", view
         assert view["taskCounts"] == {
@@ -153,4 +166,6 @@ def test_a_job_of_100000_tasks_survives_a_host_crash_with_exact_counts(azurite: 
                 before["startedAt"],
             )
     finally:
-        second.close()
+        if second is not None:
+            second.close()
+        kill_leftovers(workers)  # only if the test failed because they outlived their host

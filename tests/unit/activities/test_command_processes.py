@@ -12,6 +12,8 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import suppress
 from pathlib import Path
 
 import pytest
@@ -117,14 +119,35 @@ SLEEPER_WITH_ESCAPE = ESCAPE.format(
 )
 
 
-def start_worker(tmp_path: Path, grace: float) -> tuple[subprocess.Popen[bytes], int, int]:
-    """A worker running one long command; its process, the command's pid and the escaped grandchild's pid."""
+@pytest.fixture
+def leftovers() -> Iterator[list[int]]:
+    """PIDs of the processes a test started, directly or through a worker; those still running at teardown
+    (when the test failed before they were ended) are killed, so that no 600 s sleeper outlives its test."""
+    pids: list[int] = []
+    yield pids
+    for pid in pids:
+        if is_alive(pid):
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def start_worker(tmp_path: Path, grace: float, leftovers: list[int]) -> tuple[subprocess.Popen[bytes], int, int]:
+    """A worker running one long command; its process, the command's pid and the escaped grandchild's pid, all
+    of them also in `leftovers`."""
     escaped, command = tmp_path / "escaped.pid", tmp_path / "command.pid"
     code = SLEEPER_WITH_ESCAPE.replace("{where}", str(escaped)).replace("{mine!r}", repr(str(command)))
     source = WORKER.format(repo=str(REPO), code=code, root=str(tmp_path / "work"), grace=grace)
     worker = subprocess.Popen([sys.executable, "-c", source])
-    wait_until(lambda: command.exists() and command.read_text() != "", what="the command to start")
-    return worker, int(command.read_text()), int(escaped.read_text())
+    leftovers.append(worker.pid)
+    try:
+        wait_until(lambda: command.exists() and command.read_text() != "", what="the command to start")
+        leftovers.append(int(command.read_text()))
+        wait_until(lambda: escaped.exists() and escaped.read_text() != "", what="the grandchild to start")
+        leftovers.append(int(escaped.read_text()))
+    except BaseException:
+        kill_and_reap(worker)
+        raise
+    return worker, leftovers[-2], leftovers[-1]
 
 
 # Prints which of `pids` still run (a zombie, dead but not yet reaped by init, doesn't).
@@ -150,10 +173,11 @@ def kill_and_reap(process: subprocess.Popen[bytes]) -> None:
 
 
 def test_a_crashed_workers_command_is_killed_and_its_folder_removed_before_the_task_runs_again(
-    tmp_path: Path,
+    tmp_path: Path, leftovers: list[int]
 ) -> None:
-    worker, command, escaped = start_worker(tmp_path, grace=60.0)
+    worker, command, escaped = start_worker(tmp_path, grace=60.0, leftovers=leftovers)
     shepherd = shepherd_of(command)
+    leftovers.append(shepherd)
     kill_and_reap(worker)
     # The worst case: the shepherd dies too (within its grace period), so nothing stops the command.
     os.kill(shepherd, signal.SIGKILL)
@@ -173,9 +197,9 @@ def test_a_crashed_workers_command_is_killed_and_its_folder_removed_before_the_t
 
 
 def test_a_crashed_worker_takes_its_commands_with_it_and_the_next_worker_removes_the_folder(
-    tmp_path: Path,
+    tmp_path: Path, leftovers: list[int]
 ) -> None:
-    worker, command, escaped = start_worker(tmp_path, grace=0.2)
+    worker, command, escaped = start_worker(tmp_path, grace=0.2, leftovers=leftovers)
     kill_and_reap(worker)
     # The shepherd sees its worker die (PR_SET_PDEATHSIG) and ends the run itself: SIGTERM, then SIGKILL.
     wait_until(lambda: not is_alive(command) and not is_alive(escaped), what="the dead worker's command to end")

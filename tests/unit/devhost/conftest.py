@@ -173,10 +173,12 @@ class FakeManagement:
         status["runtimeStatus"] = "Running"
 
     async def rewind(self, instance_id: str, reason: str | None) -> None:
+        # As devhost's own management (devhost/control.py): a failed instance is refused too, since devhost
+        # does not rewind; a fake that rewound would let tests pass on behaviour the host does not have.
         status = self._get(instance_id)
         if status["runtimeStatus"] != "Failed":
             raise InstanceGone(f"Instance '{instance_id}' is not failed.")
-        status["runtimeStatus"] = "Running"
+        raise InvalidOperation("devhost does not support rewind (it is deprecated in Durable Functions)")
 
     async def restart(self, instance_id: str, new_instance_id: bool) -> str:
         status = self._get(instance_id)

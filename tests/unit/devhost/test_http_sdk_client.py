@@ -79,15 +79,16 @@ def test_sdk_client_round_trip(loop_runner: Any, serve: Any, fake_management: An
             restarted = await client.restart(instance_id, restart_with_new_instance_id=True)
             assert restarted == "instance-2"
             management.finish("instance-2", "Failed")
-            await client.rewind("instance-2", "try again")
-            assert management.instances["instance-2"]["runtimeStatus"] == "Running"
+            with pytest.raises(Exception, match="devhost does not support rewind"):
+                await client.rewind("instance-2", "try again")
+            assert management.instances["instance-2"]["runtimeStatus"] == "Failed"
 
             purged = await client.purge_instance_history(instance_id)
             assert purged.instances_deleted == 1
             assert (await client.purge_instance_history(instance_id)).instances_deleted == 0
             management.finish("fixed-id")
             purged = await client.purge_instance_history_by(created_time_from=datetime(2020, 1, 1, tzinfo=UTC))
-            assert purged.instances_deleted == 1
+            assert purged.instances_deleted == 2  # fixed-id, and instance-2 (still failed: not rewound)
 
             entity = df.EntityId("Counter", "k1")
             await client.signal_entity(entity, "add", 5)
