@@ -107,7 +107,7 @@ def warm_up(base_url: str, worker_processes: int) -> None:
 
 
 def run(
-    tasks: int, max_parallel: int, worker_processes: int, shape: str, wait_ms: float, source: str
+    tasks: int, max_parallel: int, worker_processes: int, shape: str, wait_ms: float, source: str, store: str
 ) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
@@ -115,6 +115,7 @@ def run(
             env = {
                 "AzureWebJobsStorage": azurite.connection_string,
                 "FUNCTIONS_WORKER_PROCESS_COUNT": str(worker_processes),
+                "DEVHOST_STORE": store,
             }
             with DevHostProcess(APP, state_dir=root / "state", env=env) as host:
                 assert host.process is not None
@@ -165,6 +166,7 @@ def main() -> None:
     parser.add_argument(
         "--source", choices=["inline", "jsonl", "sweep"], default="inline", help="where tasks come from"
     )
+    parser.add_argument("--store", choices=["sqlite", "azure"], default="sqlite", help="devhost's durable store")
     parser.add_argument("--repeat", type=int, default=1, help="runs per job; the median run is reported")
     parser.add_argument("--no-baseline", action="store_true", help="skip the devhost fan-out baseline")
     args = parser.parse_args()
@@ -176,7 +178,7 @@ def main() -> None:
     for tasks in args.tasks or [10_000]:
         runs = sorted(
             (
-                run(tasks, args.max_parallel, args.worker_processes, args.shape, args.wait_ms, args.source)
+                run(tasks, args.max_parallel, args.worker_processes, args.shape, args.wait_ms, args.source, args.store)
                 for _ in range(args.repeat)
             ),
             key=lambda r: r["seconds"],
@@ -184,7 +186,8 @@ def main() -> None:
         result = runs[len(runs) // 2]
         ratio = f"  ({result['per_second'] / baseline:.2f}x the fan-out)" if baseline else ""
         print(
-            f"shape={args.shape} source={args.source} tasks={result['tasks']:,}  maxParallelTasks={args.max_parallel}  "
+            f"shape={args.shape} source={args.source} store={args.store} tasks={result['tasks']:,}  "
+            f"maxParallelTasks={args.max_parallel}  "
             f"worker processes={args.worker_processes}  {result['seconds']:.2f} s  "
             f"{result['per_second']:.0f} tasks/s{ratio}  host peak RSS {result['peak_rss_mib']:.0f} MiB  "
             f"Azurite peak RSS {result['azurite_rss_mib']:.0f} MiB  "

@@ -350,8 +350,11 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
             waiting_tasks = [(p, a - 1) for tasks in backing_off.values() for p, a in tasks]
             waiting_tasks += [(p, a - 1) for p, a in again]
             if cancelled or timed_out:
-                waiting_tasks += [t for flight in flights.values() for t in flight.tasks]
-                flights.clear()
+                # A cancelled command is killed by its activity, which then returns: the partition waits for
+                # it, so a job is `cancelled` only once its commands are dead. Other batches are abandoned.
+                keep = {a: f for a, f in flights.items() if cancelled and f.kind == "command"}
+                waiting_tasks += [t for a, f in flights.items() if a not in keep for t in f.tasks]
+                flights = keep
             for position, attempts in waiting_tasks:
                 to_fail.append([position, max(0, attempts), f"abandoned: {why}"])
                 fail_for_good(position, None)

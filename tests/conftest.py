@@ -28,7 +28,9 @@ TIERS = ("unit", "host", "e2e")
 def whole_suite(config: pytest.Config) -> bool:
     """Whether this run asked for every test: no paths other than the suite (or the repository) and no
     selection by keyword, marker, deselection or last failures."""
-    if config.option.keyword or config.option.markexpr or config.option.deselect or config.option.lf:
+    # `lf` and `ff` exist only while the cache plugin is loaded (not with `-p no:cacheprovider`).
+    last_failed = getattr(config.option, "lf", False) or getattr(config.option, "failedfirst", False)
+    if config.option.keyword or config.option.markexpr or config.option.deselect or last_failed:
         return False
     roots = {TESTS, TESTS.parent}
     return all(Path(config.invocation_params.dir, arg.split("::")[0]).resolve() in roots for arg in config.args)
