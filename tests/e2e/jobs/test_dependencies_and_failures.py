@@ -163,3 +163,17 @@ def test_a_partition_terminated_from_outside_fails_its_job_with_a_one_line_reaso
     records = features_host.tasks_of(job_id)
     assert {r["state"] for r in records.values()} <= {"succeeded", "failed", "skipped"}
     assert sum(r["state"] == "failed" for r in records.values()) == counts["failed"] > 0
+
+
+def test_a_task_that_depends_on_hundreds_runs_once_they_all_succeeded(features_host: FeaturesHost) -> None:
+    job_id = features_host.unique_id("fan-in")
+    # 400 tasks and one over them all: one component of 401 tasks, in one partition over this folder's 50.
+    tasks = [echo(f"t{n:03d}", n) for n in range(400)]
+    tasks.append(echo("final", 400, dependsOn=[t["id"] for t in tasks]))
+    view = features_host.run({"id": job_id, "maxParallelTasks": 50, "tasks": tasks, "reduce": {"handler": "test.sum"}})
+    assert view["state"] == "succeeded", view
+    assert view["taskCounts"]["succeeded"] == 401 and view["reduce"]["result"]["sum"] == sum(range(401))
+    records = features_host.tasks_of(job_id)
+    last_member = max(records[f"t{n:03d}"]["endedAt"] for n in range(400))
+    assert records["final"]["startedAt"] >= last_member, (records["final"], last_member)
+    assert features_host.calls(job_id, "final") == 1
