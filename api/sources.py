@@ -22,9 +22,9 @@ from typing import Any
 from api.errors import from_spec_error
 from app.services import Services
 from batch.errors import Problem, SpecError
-from batch.factories import BLOCK, MAX_FACTORY_TASKS
-from batch.spec import JobSpec, factory_tasks
-from batch.validation import lines_validator
+from batch.factories import BLOCK, MAX_FACTORY_TASKS, file_values, substitute
+from batch.spec import ID_PATTERN, JobSpec, factory_tasks
+from batch.validation import MAX_REPORTED_PROBLEMS, lines_validator
 from storage.errors import NotFound
 from storage.results import ResultStore
 
@@ -83,6 +83,44 @@ def _json_lines(services: Services, spec: JobSpec, factory: dict[str, Any]) -> d
     }
 
 
+class FileTaskIds:
+    """Checks the id each blob's task gets (a name can make an id that is not valid, or one another has)."""
+
+    def __init__(self, factory: dict[str, Any], url: str) -> None:
+        self.template = (factory.get("repeatTask") or {}).get("id")
+        self.container = factory["container"]
+        self.url = url
+        self.seen: dict[str, str] = {}
+        self.problems: list[Problem] = []
+
+    def check(self, index: int, name: str) -> None:
+        if not isinstance(self.template, str):
+            return  # ids are the indexes
+        values = {**file_values(self.container, name, f"{self.url}/{name}"), "index": index}
+        task_id = substitute(self.template, values)
+        if len(self.problems) >= MAX_REPORTED_PROBLEMS:
+            return
+        if not ID_PATTERN.fullmatch(task_id):
+            self.problems.append(
+                Problem(
+                    "taskFactory.repeatTask.id", f"blob {name!r} makes the task id {task_id!r}, which is not a valid id"
+                )
+            )
+        elif task_id in self.seen:
+            self.problems.append(
+                Problem(
+                    "taskFactory.repeatTask.id",
+                    f"blobs {self.seen[task_id]!r} and {name!r} both make the task id {task_id!r}",
+                )
+            )
+        else:
+            self.seen[task_id] = name
+
+    def finish(self) -> None:
+        if self.problems:
+            raise SpecError(self.problems)
+
+
 def _per_file(services: Services, spec: JobSpec, factory: dict[str, Any]) -> tuple[dict[str, Any], Write]:
     container, prefix = factory["container"], factory["prefix"]
     blobs = services.sources
@@ -90,8 +128,10 @@ def _per_file(services: Services, spec: JobSpec, factory: dict[str, Any]) -> tup
     text: list[str] = []
     size = 0
     offsets: list[int] = []
+    ids = FileTaskIds(factory, blobs.url(container))
     try:
         for count, (name, etag) in enumerate(blobs.names(container, prefix)):
+            ids.check(count, name)
             if count >= MAX_FACTORY_TASKS:
                 raise _refuse("taskFactory.prefix", f"more than {MAX_FACTORY_TASKS:,} blobs are under the prefix")
             if count % BLOCK == 0:
@@ -104,6 +144,7 @@ def _per_file(services: Services, spec: JobSpec, factory: dict[str, Any]) -> tup
         raise _refuse("taskFactory.container", str(exc)) from exc
     if not text:
         raise _refuse("taskFactory.prefix", f"no blob in container {container!r} starts with {prefix!r}")
+    ids.finish()
     results = services.results
     listing = f"{ResultStore.job_prefix(spec.id)}{FILE_LIST}"
     resolved = {

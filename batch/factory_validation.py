@@ -11,7 +11,15 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from batch.factories import FACTORY_TYPES, FILE_NAMES, MAX_FACTORY_TASKS, ParameterSet, placeholders, substitute
+from batch.factories import (
+    FACTORY_TYPES,
+    FILE_NAMES,
+    MAX_FACTORY_TASKS,
+    ParameterSet,
+    placeholders,
+    substitute,
+    sweep_values,
+)
 from batch.factories import sweep_count as count_of_sweep
 from batch.paths import blob_name_problem
 from batch.spec import TaskSpec
@@ -103,6 +111,10 @@ def _sweep(parser: _Parser, obj: dict[str, Any]) -> dict[str, Any] | None:
     sample = {str(i): s.start for i, s in enumerate(sets)} | {"index": 0}
     template = _template(parser, obj.get("repeatTask"), names, sample)
     if template is None:
+        return None
+    # The last combination too: padding and large values make the longest ids.
+    last: dict[str, Any] = {**sweep_values(sets, count - 1), "index": count - 1}
+    if _template(parser, template, names, last) is None:
         return None
     template_id = template.get("id")
     if isinstance(template_id, str):

@@ -148,3 +148,29 @@ def test_bad_sources_are_refused_with_where(features_host: FeaturesHost, inputs:
     empty = {"type": "taskPerFile", "container": inputs.container_name, "prefix": "none/", "repeatTask": echo_line(0)}
     (detail,) = refused(features_host, {"id": features_host.unique_id("empty"), "taskFactory": empty})
     assert detail["path"] == "taskFactory.prefix" and "no blob" in detail["message"], detail
+
+
+def test_blob_names_that_make_bad_task_ids_are_refused(features_host: FeaturesHost, inputs: ContainerClient) -> None:
+    for name in ["raw/good.csv", "raw/has space.csv", "raw/deep/good.csv"]:
+        inputs.upload_blob(name, b"data")
+    factory = {
+        "type": "taskPerFile",
+        "container": inputs.container_name,
+        "prefix": "raw/",
+        "repeatTask": {"id": "file-{fileNameWithoutExtension}", "handler": "test.echo", "input": {"value": 1}},
+    }
+    details = refused(features_host, {"id": features_host.unique_id("bad-ids"), "taskFactory": factory})
+    assert [d["path"] for d in details] == ["taskFactory.repeatTask.id"] * 2, details
+    messages = sorted(d["message"] for d in details)
+    assert "'file-has space', which is not a valid id" in messages[0], messages
+    assert "both make the task id 'file-good'" in messages[1], messages
+
+
+def test_a_sweep_whose_last_ids_are_too_long_is_refused(features_host: FeaturesHost) -> None:
+    factory = {
+        "type": "parametricSweep",
+        "parameterSets": [{"start": 0, "end": 10**12, "step": 10**10}],
+        "repeatTask": {"id": "t-" + "x" * 115 + "-{0}", "handler": "test.echo"},
+    }
+    details = refused(features_host, {"id": features_host.unique_id("long-ids"), "taskFactory": factory})
+    assert [d["path"] for d in details] == ["taskFactory.repeatTask.id"], details
