@@ -74,7 +74,11 @@ def _template(parser: _Parser, value: Any, names: set[str], sample: dict[str, An
     made = substitute(value, sample)
     made.setdefault("id", str(sample["index"]))
     # The sample task goes through the inline task rules, so a template makes only tasks that would be valid.
-    parser.task(made, len(parser.ids), path=path)
+    # It is a sample, not a task of the job: the ids it registers for the duplicate check are taken back.
+    count = len(parser.ids)
+    parser.task(made, count, path=path)
+    parser.first_index = {task_id: i for task_id, i in parser.first_index.items() if i < count}
+    del parser.ids[count:], parser.depends_on[count:]
     return value if parser.problems.count == before else None
 
 
