@@ -79,6 +79,8 @@ def _json_lines(services: Services, spec: JobSpec, factory: dict[str, Any]) -> d
             "source": {"container": container, "blob": blob, "etag": stream.etag},
             "offsets": offsets,
             "size": stream.size,
+            # Only a source whose tasks depend on each other is planned by its dependencies (reading it whole).
+            "dependencies": checker.has_dependencies,
         },
     }
 

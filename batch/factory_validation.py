@@ -197,8 +197,4 @@ class LineChecker:
     def check(self, value: Any) -> TaskSpec | None:
         index = self.count
         self.count += 1
-        path = f"line {index + 1}"
-        if isinstance(value, dict) and "dependsOn" in value:
-            self.parser.add(f"{path}.dependsOn", "tasks from a JSON Lines source cannot have dependencies yet")
-            return None
-        return self.parser.task(value, index, path=path)
+        return self.parser.task(value, index, path=f"line {index + 1}")

@@ -105,9 +105,9 @@ class JobPlan:
 
 
 def plan_job(spec: JobSpec, partition_size: int = DEFAULT_PARTITION_SIZE) -> JobPlan:
-    """Partition a validated job; see `plan_tasks`. A factory's tasks have no dependencies: they are cut into
-    runs of `partition_size` without reading them."""
-    if spec.factory is not None:
+    """Partition a validated job; see `plan_tasks`. A factory's tasks without dependencies between them are
+    cut into runs of `partition_size` without reading them."""
+    if spec.factory is not None and not spec.factory["resolved"].get("dependencies"):
         return plan_independent(len(spec.tasks), partition_size)
     index = spec.task_index()
     return plan_tasks([[index[d] for d in task.depends_on] for task in spec.tasks], partition_size)

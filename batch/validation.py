@@ -133,10 +133,20 @@ class LinesValidator:
         if decoded:
             self.checker.check(value)
         else:
+            # The line keeps its position for the dependency pass, like a task with problems.
             self.checker.count += 1
+            self.checker.parser.ids.append(None)
+            self.checker.parser.depends_on.append(None)
+
+    @property
+    def has_dependencies(self) -> bool:
+        return any(self.checker.parser.depends_on)
 
     def finish(self) -> None:
-        """Raise `SpecError` with every problem found (the first `MAX_REPORTED_PROBLEMS`)."""
+        """Check the dependencies between the lines (unknown ids, cycles), then raise `SpecError` with every
+        problem found (the first `MAX_REPORTED_PROBLEMS`)."""
+        if self.has_dependencies:
+            self.checker.parser.dependencies()
         if self.problems:
             raise SpecError(self.problems.result())
 
@@ -589,7 +599,7 @@ class _Parser:
                 group = [self.name(t) for t in cycle.group]
                 listed = ", ".join(group[:20]) + (", ..." if len(group) > 20 else "")
                 message += f"; {len(group)} tasks depend on each other in a loop: {listed}"
-            self.add(f"tasks[{start}].dependsOn[{j}]", message)
+            self.add(f"{self.position_name(start)}.dependsOn[{j}]", message)
 
     def bad_dependencies(self, i: int, deps: list[str]) -> list[int]:
         """Report the problems in task i's dependencies; returns the edges that are fine."""
@@ -598,18 +608,19 @@ class _Parser:
         for j, dep in enumerate(deps):
             k = self.first_index.get(dep)
             if dep == self.ids[i]:
-                self.add(f"tasks[{i}].dependsOn[{j}]", "a task cannot depend on itself")
+                self.add(f"{self.position_name(i)}.dependsOn[{j}]", "a task cannot depend on itself")
             elif k is None:
-                self.add(f"tasks[{i}].dependsOn[{j}]", f"unknown task '{dep}'")
+                self.add(f"{self.position_name(i)}.dependsOn[{j}]", f"unknown task '{dep}'")
             elif dep in seen:
-                self.add(f"tasks[{i}].dependsOn[{j}]", f"'{dep}' is listed twice (also at dependsOn[{seen[dep]}])")
+                where = f"{self.position_name(i)}.dependsOn[{j}]"
+                self.add(where, f"'{dep}' is listed twice (also at dependsOn[{seen[dep]}])")
             else:
                 seen[dep] = j
                 succ.append(k)
         return succ
 
     def name(self, i: int) -> str:
-        return self.ids[i] or f"tasks[{i}]"
+        return self.ids[i] or self.position_name(i)
 
 
 def _arrows(names: list[str]) -> str:

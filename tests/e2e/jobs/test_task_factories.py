@@ -58,6 +58,18 @@ def test_a_json_lines_source_runs_every_line_and_is_idempotent_by_content(
     assert changed.status_code == 409 and changed.json()["error"]["code"] == "jobExists", changed.text
 
 
+def test_json_lines_tasks_may_depend_on_each_other(features_host: FeaturesHost, inputs: ContainerClient) -> None:
+    members = [echo_line(n) for n in range(30)]
+    final = {"id": "final", "handler": "test.echo", "input": {"value": 30}, "dependsOn": [t["id"] for t in members]}
+    inputs.upload_blob("dag.jsonl", lines([final, *members]))  # a dependency may come later in the source
+    job_id = features_host.unique_id("jsonl-dag")
+    factory = {"type": "jsonLines", "container": inputs.container_name, "blob": "dag.jsonl"}
+    view = features_host.run({"id": job_id, "taskFactory": factory, "reduce": {"handler": "test.sum"}})
+    assert view["state"] == "succeeded" and view["reduce"]["result"]["sum"] == sum(range(31)), view
+    records = features_host.tasks_of(job_id)
+    assert records["final"]["startedAt"] >= max(records[t["id"]]["endedAt"] for t in members)
+
+
 def test_a_parametric_sweep_substitutes_its_parameters(features_host: FeaturesHost) -> None:
     job_id = features_host.unique_id("sweep")
     spec = {

@@ -84,13 +84,17 @@ def test_templates_are_checked_with_their_paths() -> None:
 
 def test_lines_are_checked_as_inline_tasks_at_their_line() -> None:
     checker = lines_validator(known_handlers={"h.ok"}, allow_command_tasks=False, job_id="j")
-    for raw in [
-        b'{"id": "a", "handler": "h.ok"}',
-        b"[1,",
-        b'{"id": "a", "handler": "h.ok"}',
-        b'{"id": "b", "handler": "h.ok", "dependsOn": ["a"]}',
-    ]:
+    task = b'{"id": "a", "handler": "h.ok"}'
+    lines = [task, b"[1,", task, b'{"id": "b", "handler": "h.ok", "dependsOn": ["a", "zz"]}']
+    lines += [
+        b'{"id": "c", "handler": "h.ok", "dependsOn": ["d"]}',
+        b'{"id": "d", "handler": "h.ok", "dependsOn": ["c"]}',
+    ]
+    for raw in lines:
         checker.add_line(raw)
     with pytest.raises(SpecError) as caught:
         checker.finish()
-    assert [p.path for p in caught.value.problems] == ["line 2", "line 3.id", "line 4.dependsOn"]
+    found = [(p.path, p.message) for p in caught.value.problems]
+    assert [path for path, _ in found] == ["line 2", "line 3.id", "line 4.dependsOn[1]", "line 5.dependsOn[0]"]
+    assert "first used by line 1" in found[1][1] and "unknown task 'zz'" in found[2][1]
+    assert found[3][1].startswith("dependency cycle: c -> d -> c"), found[3]
