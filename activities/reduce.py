@@ -1,7 +1,7 @@
 """REDUCE: the job's reduce handler over all its results, read lazily.
 
 `JobResults` is the `ResultsView` a reduce handler gets. The results are the rows of the job's results blobs
-(`{jobId}/results/*.jsonl`, one per RECORD_TASKS call, each sorted by task position) and, for a task whose
+(`{jobId}/results/*.jsonl`, one per batch of tasks, each sorted by task position) and, for a task whose
 result was too large to travel inline, its own `result.json`, read only when the iteration reaches it.
 
 Iteration is in task order. The blobs are first scanned once to learn each one's smallest task position and
