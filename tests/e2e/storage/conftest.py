@@ -8,7 +8,7 @@ import uuid
 import pytest
 
 from devtools.azurite import Azurite
-from storage import JobStore, ResultStore, StorageAccount, TableRows, TaskStore, get_account
+from storage import ResultStore, StorageAccount, TableRows, TaskStore, get_account
 
 
 @pytest.fixture
@@ -31,9 +31,3 @@ def results(account: StorageAccount) -> ResultStore:
 @pytest.fixture
 def tasks(account: StorageAccount) -> TaskStore:
     return TaskStore(TableRows(account))
-
-
-@pytest.fixture
-def jobs(account: StorageAccount) -> JobStore:
-    # A table per test: listing "all jobs" must only see this test's jobs.
-    return JobStore(account, table=f"Jobs{uuid.uuid4().hex[:12]}")

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
 
 import pytest
 
-from activities.outcomes import ERROR_LIMIT, ResultNotJson, describe_exception, parse_time, place_result, utc_now
+from activities.outcomes import ERROR_LIMIT, ResultNotJson, describe_exception, place_result
 from batch import wire
 from tests.unit.activities.fakes import MemoryBlobs
 
@@ -36,17 +35,6 @@ def test_error_without_message_and_bounded_length() -> None:
     huge = describe_exception(ValueError("x" * 10_000))
     assert len(huge) == ERROR_LIMIT
     assert huge.startswith("ValueError: xxx") and huge.endswith("...")
-
-
-def test_times_are_iso_utc_and_parse_back() -> None:
-    now = utc_now()
-    assert now.endswith("Z")
-    parsed = parse_time(now)
-    assert parsed is not None and parsed.tzinfo is not None
-    assert abs((datetime.now(UTC) - parsed).total_seconds()) < 5
-    assert parse_time("2026-01-02T03:04:05+01:00") == datetime(2026, 1, 2, 2, 4, 5, tzinfo=UTC)
-    assert parse_time("2026-01-02T03:04:05") == datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
-    assert parse_time(None) is None
 
 
 def test_result_at_the_limit_is_inline_and_one_byte_more_goes_to_a_blob() -> None:
