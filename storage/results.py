@@ -36,6 +36,7 @@ __all__ = [
     "CONTAINER_SETTING",
     "DEFAULT_CONTAINER",
     "ResultStore",
+    "container_name",
 ]
 
 CONTAINER_SETTING = "BATCH_RESULTS_CONTAINER"
@@ -45,6 +46,11 @@ _JSONL = "application/x-ndjson"
 _TEXT = "text/plain; charset=utf-8"
 _BYTES = "application/octet-stream"
 _BATCH_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+def container_name(settings: Mapping[str, str]) -> str:
+    """The results container the settings name (``BATCH_RESULTS_CONTAINER``), or the default."""
+    return settings.get(CONTAINER_SETTING, "").strip() or DEFAULT_CONTAINER
 
 
 def _partition_batch_stem(partition: int, batch: int) -> str:
@@ -63,8 +69,7 @@ class ResultStore:
         from storage.container_blobs import ContainerBlobs
 
         source = os.environ if settings is None else settings
-        container = source.get(CONTAINER_SETTING, "").strip() or DEFAULT_CONTAINER
-        return cls(ContainerBlobs(get_account(connection_string_from_settings(source)), container))
+        return cls(ContainerBlobs(get_account(connection_string_from_settings(source)), container_name(source)))
 
     @property
     def container_name(self) -> str:
