@@ -17,10 +17,11 @@ from pathlib import Path
 
 from activities.command_tasks import CANCEL_POLL_SECONDS, run_command_task
 from activities.handler_tasks import HandlerRun, run_handler, timed_out_error, unknown_handler_error
-from activities.outcomes import PlacedResult, ResultNotJson, describe_exception, place_result, utc_now
+from activities.outcomes import PlacedResult, ResultNotJson, describe_exception, place_result
 from app.services import Services
 from batch.handlers import TaskContext
 from batch.spec import JobSpec, TaskSpec
+from batch.times import iso_now
 
 __all__ = ["COMMANDS_DISABLED", "Attempt", "attempt_async", "attempt_task"]
 
@@ -46,7 +47,7 @@ class Attempt:
 
 
 def _placed(services: Services, spec: JobSpec, task: TaskSpec, run: HandlerRun, started: str) -> Attempt:
-    ended = utc_now()
+    ended = iso_now()
     if not run.ok:
         return Attempt(False, started, ended, error=run.error, timed_out=run.timed_out)
     try:
@@ -67,10 +68,10 @@ def attempt_task(
     cancel_poll_seconds: float = CANCEL_POLL_SECONDS,
 ) -> Attempt:
     """Run attempt `attempt` (1-based) of a command task or a sync handler task; see the module."""
-    started = utc_now()
+    started = iso_now()
     if task.command_line is not None:
         if not services.settings.allow_command_tasks:
-            return Attempt(False, started, utc_now(), error=COMMANDS_DISABLED)
+            return Attempt(False, started, iso_now(), error=COMMANDS_DISABLED)
         run = run_command_task(
             services.results,
             services.jobs,
@@ -84,7 +85,7 @@ def attempt_task(
         return Attempt(
             run.ok,
             started,
-            utc_now(),
+            iso_now(),
             placed=run.placed,
             error=run.error,
             timed_out=run.timed_out,
@@ -100,11 +101,11 @@ def attempt_task(
 
 async def attempt_async(services: Services, spec: JobSpec, task: TaskSpec, attempt: int) -> Attempt:
     """Run attempt `attempt` of an `async def` handler task under its time limit, on the running loop."""
-    started = utc_now()
+    started = iso_now()
     name = task.handler or ""
     handler = services.handlers.get(name)
     if handler is None:
-        return Attempt(False, started, utc_now(), error=unknown_handler_error(name))
+        return Attempt(False, started, iso_now(), error=unknown_handler_error(name))
     ctx = TaskContext(job_id=spec.id, task_id=task.id, attempt=attempt)
     limit = spec.timeout_for(task)
     try:

@@ -30,9 +30,10 @@ from activities.outcomes import json_text
 from activities.specs import SpecCache
 from app.services import Services
 from batch import wire
-from batch.records import CHUNK_SIZE, Chunk, TaskUpdate, rank, to_ms
+from batch.records import CHUNK_SIZE, Chunk, TaskUpdate, rank
 from batch.spec import JobSpec, OnTaskFailure, TaskSpec
 from batch.states import TaskState
+from batch.times import to_ms
 from storage.results import ResultStore
 from storage.tasks import Failure
 

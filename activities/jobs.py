@@ -6,11 +6,11 @@ from dataclasses import fields
 from datetime import UTC, datetime
 from typing import Any
 
-from activities.outcomes import parse_time
 from activities.partitions import chunk_layout
 from activities.specs import SpecCache
 from app.services import Services
 from batch import wire
+from batch.times import parse_time
 from storage.jobs import JobRecord, JobState, TaskCounts
 
 __all__ = ["finish_job", "prepare_job", "task_counts"]

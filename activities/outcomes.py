@@ -1,11 +1,10 @@
-"""Shaping what activities return: times, error texts, and results inline or in a blob."""
+"""Shaping what activities return: error texts, and results inline or in a blob."""
 
 from __future__ import annotations
 
 import json
 import traceback
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from batch import wire
@@ -17,9 +16,7 @@ __all__ = [
     "TaskBlobWriter",
     "describe_exception",
     "json_text",
-    "parse_time",
     "place_result",
-    "utc_now",
 ]
 
 ERROR_LIMIT = 2000
@@ -37,19 +34,6 @@ class TaskBlobWriter(Protocol):
     def write_task_blob(
         self, job_id: str, task_id: str, name: str, data: bytes | str, content_type: str | None = None
     ) -> str: ...
-
-
-def utc_now() -> str:
-    """The current time as ISO-8601 UTC with milliseconds and a `Z`: `2026-11-27T08:44:52.123Z`."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def parse_time(value: str | None) -> datetime | None:
-    """An ISO-8601 time from the wire (with `Z` or an offset; naive means UTC) as an aware UTC datetime."""
-    if not value:
-        return None
-    parsed = datetime.fromisoformat(value)
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 def describe_exception(exc: BaseException, limit: int = ERROR_LIMIT) -> str:

@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 
-from activities.outcomes import utc_now
 from activities.specs import CachedJob, SpecCache
 from app.services import Services
 from batch import wire
-from batch.records import CHUNK_SIZE, TaskUpdate, rank, to_ms
+from batch.records import CHUNK_SIZE, TaskUpdate, rank
 from batch.states import TaskCounts, TaskState
+from batch.times import iso_now, to_ms
 from storage.tasks import Failure
 
 __all__ = ["chunk_layout", "load_partition", "settle_partitions", "settle_tasks"]
@@ -72,7 +72,7 @@ def settle_tasks(services: Services, specs: SpecCache, data: wire.SettleTasksInp
     job_id, partition = data["jobId"], data["partition"]
     cached = specs.get(job_id, data["specHash"])
     positions = cached.positions(data["partitionSize"], partition)
-    now = to_ms(utc_now())
+    now = to_ms(iso_now())
     by_chunk: dict[int, list[TaskUpdate]] = defaultdict(list)
     failures: dict[int, dict[str, Failure]] = defaultdict(dict)
     for first, stop in data["skipped"]:
@@ -102,7 +102,7 @@ def settle_partitions(services: Services, specs: SpecCache, data: wire.SettlePar
     partitions' counts as recorded, which the job adds to its own."""
     job_id = data["jobId"]
     cached = specs.get(job_id, data["specHash"])
-    now = to_ms(utc_now())
+    now = to_ms(iso_now())
     error = f"abandoned: {data['reason']}"
     total = TaskCounts()
     failed_ids: list[str] = []

@@ -7,7 +7,7 @@ import asyncio
 import dataclasses
 import math
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from api.durable import Instance, get_custom_statuses, get_instance, purge
@@ -24,6 +24,7 @@ from app.services import Services
 from batch import wire
 from batch.plan import group_count
 from batch.states import TaskCounts
+from batch.times import parse_time
 from storage.jobs import JOB_STATE_RANK, JobRecord, JobState
 
 _FINAL_RANK = JOB_STATE_RANK[JobState.SUCCEEDED]
@@ -79,8 +80,8 @@ async def _settle(services: Services, facts: JobFacts) -> JobFacts:
     record = dataclasses.replace(
         facts.record,
         state=JobState(status.state),
-        end_time=_parse_time(status.ended_at),
-        start_time=facts.record.start_time or _parse_time(status.started_at),
+        end_time=_time_or_none(status.ended_at),
+        start_time=facts.record.start_time or _time_or_none(status.started_at),
         task_counts=status.counts,
         reason=status.reason,
     )
@@ -88,14 +89,12 @@ async def _settle(services: Services, facts: JobFacts) -> JobFacts:
     return dataclasses.replace(facts, record=record)
 
 
-def _parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
+def _time_or_none(value: Any) -> datetime | None:
+    """A time from an orchestration's output; anything else (another version's output) reads as no time."""
     try:
-        moment = datetime.fromisoformat(value)
+        return parse_time(value) if isinstance(value, str) else None
     except ValueError:
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 async def cancel_job(client: Any, services: Services, job_id: str, now: datetime) -> JobFacts:

@@ -26,7 +26,7 @@ from api.errors import json_response
 from api.submit import new_job_id, parse_spec, submit_job
 from api.views import API_STATES, JobFacts, job_summary, job_view, page
 from app.services import Services
-from storage.jobs import JobState
+from batch.states import JobState
 
 DEFAULT_PAGE_SIZE = 50
 LIST_STATES = (*API_STATES, JobState.CANCELLING.value)

@@ -17,17 +17,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from api.durable import Instance
-from batch.states import JobState, TaskCounts
+from batch.states import API_JOB_STATES, JobState, TaskCounts
+from batch.times import iso
 from storage.jobs import JobRecord
-from storage.jobs import JobState as RecordState
 from storage.tasks import TaskRecord
 
-API_STATES = tuple(state.value for state in JobState)
-_FINISHED_RECORD_STATES = frozenset({RecordState.SUCCEEDED, RecordState.FAILED, RecordState.CANCELLED})
+API_STATES = tuple(state.value for state in API_JOB_STATES)
+_FINISHED_RECORD_STATES = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED})
 
 
 @dataclass(frozen=True)
@@ -58,14 +58,6 @@ class ResultsLocation:
             "specBlob": f"{self.prefix}job.json",
             "summaryBlob": summary_blob,
         }
-
-
-def iso(moment: datetime | None) -> str | None:
-    """UTC, ISO 8601 with milliseconds and a `Z`: `2026-11-07T12:03:01.123Z`."""
-    if moment is None:
-        return None
-    utc = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
 def compose_counts(total: int, finished: Any, live: Iterable[Any]) -> TaskCounts:
@@ -113,7 +105,7 @@ def partition_total(custom_status: Any, kind: str = "partitions") -> int | None:
 
 def _record_state(record: JobRecord) -> tuple[str, bool]:
     """The API state of a record, and whether a cancel was requested."""
-    if record.state == RecordState.CANCELLING:
+    if record.state == JobState.CANCELLING:
         return JobState.RUNNING.value, True
     return record.state.value, False
 

@@ -1,7 +1,9 @@
 """What the app's functions share: settings, task handlers, and one set of storage clients per process.
 
 The storage clients are made on first use, not at import: the app must import (and devhost must index it)
-even when storage is not configured yet, and the error then names the setting to fix.
+even when storage is not configured yet, and the error then names the setting to fix. `Services.in_memory`
+puts the job, task and result stores in memory instead, so the activities and orchestrations run in tests
+without Azurite.
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ from dataclasses import dataclass, field
 from app.settings import Settings
 from batch.handlers import TaskHandlers
 from storage.account import connection_string_from_settings, get_account
+from storage.blobs import MemoryBlobs
 from storage.jobs import JobStore
-from storage.results import ResultStore
+from storage.results import ResultStore, container_name
+from storage.rows import MemoryRows
 from storage.sources import SourceBlobs
 from storage.tasks import TaskStore
 
@@ -27,6 +31,21 @@ class Services:
     _tasks: TaskStore | None = field(default=None, repr=False)
     _jobs: JobStore | None = field(default=None, repr=False)
     _sources: SourceBlobs | None = field(default=None, repr=False)
+
+    @classmethod
+    def in_memory(cls, settings: Settings, handlers: TaskHandlers) -> Services:
+        """Services whose job, task and result stores are in memory, empty, and private to this object.
+
+        Task factories' source blobs live in other containers of a real account, so `sources` still needs
+        ``AzureWebJobsStorage``; jobs with inline tasks need no storage at all.
+        """
+        return cls(
+            settings,
+            handlers,
+            _results=ResultStore(MemoryBlobs(container_name(settings.storage))),
+            _tasks=TaskStore(MemoryRows()),
+            _jobs=JobStore(MemoryRows()),
+        )
 
     @property
     def results(self) -> ResultStore:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from batch.states import TaskCounts, TaskState
@@ -32,10 +31,8 @@ __all__ = [
     "TaskUpdate",
     "chunk_key",
     "counts_of_codes",
-    "from_ms",
     "parse_chunk_key",
     "rank",
-    "to_ms",
 ]
 
 CHUNK_SIZE = 500
@@ -83,21 +80,6 @@ def parse_chunk_key(key: str) -> tuple[int, int]:
     """(partition, number) of a `chunk_key`."""
     partition, number = key[1:].split("-")
     return int(partition), int(number)
-
-
-def to_ms(moment: datetime | str | None) -> int | None:
-    """A time as milliseconds since the epoch (ISO text with `Z` or an offset; naive means UTC)."""
-    if moment is None or moment == "":
-        return None
-    if isinstance(moment, str):
-        moment = datetime.fromisoformat(moment)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return round(moment.timestamp() * 1000)
-
-
-def from_ms(value: int | None) -> datetime | None:
-    return None if value is None else datetime.fromtimestamp(value / 1000, tz=UTC)
 
 
 def _head(error: str | None) -> str | None:

@@ -8,11 +8,30 @@ from enum import StrEnum
 
 
 class JobState(StrEnum):
+    """A job's states, as its record holds them. The API shows all but `CANCELLING` (see `API_JOB_STATES`)."""
+
     PENDING = "pending"
     RUNNING = "running"
+    CANCELLING = "cancelling"
+    """A cancel was requested (by the job API) and the job has not ended yet: activities poll for it to kill
+    the job's commands. The API shows such a job as `running`, with its cancel requested."""
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CANCELLED = "cancelled"
+
+
+API_JOB_STATES = tuple(state for state in JobState if state is not JobState.CANCELLING)
+"""The states a job's answer in the API can have."""
+
+JOB_STATE_RANK: Mapping[JobState, int] = {
+    JobState.PENDING: 0,
+    JobState.RUNNING: 1,
+    JobState.CANCELLING: 2,
+    JobState.SUCCEEDED: 3,
+    JobState.FAILED: 3,
+    JobState.CANCELLED: 3,
+}
+"""The job record's no-downgrade rule: a write whose state ranks below the stored one is skipped."""
 
 
 class TaskState(StrEnum):

@@ -4,9 +4,12 @@ Only activities (and the HTTP API) use this package; orchestrators never do I/O.
 shared `StorageAccount` per process::
 
     account = get_account(connection_string_from_settings())     # AzureWebJobsStorage
-    results = ResultStore(account, container)                    # or ResultStore.from_settings()
-    tasks = TaskStore(TableRows(account))
-    jobs = JobStore(account)
+    results = ResultStore(ContainerBlobs(account, container))    # or ResultStore.from_settings()
+    tasks = TaskStore(TableRows(account))                        # or TaskStore.from_settings()
+    jobs = JobStore(TableRows(account, "BatchJobs"))             # or JobStore.from_settings()
+
+For tests, the same stores run in memory: ``ResultStore(MemoryBlobs())``, ``TaskStore(MemoryRows())``,
+``JobStore(MemoryRows())`` (or ``app.services.Services.in_memory``).
 """
 
 from storage.account import (
@@ -16,6 +19,8 @@ from storage.account import (
     get_account,
     resolve_connection_string,
 )
+from storage.blobs import BlobStore, MemoryBlobs
+from storage.container_blobs import ContainerBlobs
 from storage.errors import (
     ConcurrencyConflict,
     InvalidContinuationToken,
@@ -35,14 +40,17 @@ from storage.table_rows import TableRows
 from storage.tasks import TaskPage, TaskRecord, TaskState, TaskStore
 
 __all__ = [
+    "BlobStore",
     "ClientOptions",
     "ConcurrencyConflict",
+    "ContainerBlobs",
     "InvalidContinuationToken",
     "InvalidName",
     "JobPage",
     "JobRecord",
     "JobState",
     "JobStore",
+    "MemoryBlobs",
     "MemoryRows",
     "NotFound",
     "ResultStore",

@@ -1,4 +1,4 @@
-"""Helpers shared by the table stores: transaction chunking and conflict detection."""
+"""Helpers shared by the table stores: transaction limits, conflict detection and back-off."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 import os
 import random
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from typing import Any, Self
 
@@ -26,21 +26,6 @@ CONFLICT_STATUSES = (409, 412)
 def entity_size(entity: Mapping[str, Any]) -> int:
     """A generous estimate of an entity's size in a transaction body."""
     return len(json.dumps(entity, default=str).encode()) + 256
-
-
-def chunks(entities: Iterable[Mapping[str, Any]]) -> Iterator[list[Mapping[str, Any]]]:
-    """Consecutive groups of at most `MAX_OPERATIONS` entities and about `MAX_BYTES`; order is kept."""
-    group: list[Mapping[str, Any]] = []
-    size = 0
-    for entity in entities:
-        item = entity_size(entity)
-        if group and (len(group) == MAX_OPERATIONS or size + item > MAX_BYTES):
-            yield group
-            group, size = [], 0
-        group.append(entity)
-        size += item
-    if group:
-        yield group
 
 
 def is_conflict(exc: HttpResponseError) -> bool:

@@ -1,4 +1,4 @@
-"""Job results in Blob Storage, in one documented layout under the job id.
+"""Job results in blobs (Blob Storage on Azure), in one documented layout under the job id.
 
 Container: the app setting ``BATCH_RESULTS_CONTAINER`` (default ``batch-results``), created on first use.
 Layout (ids follow the job spec's id grammar, so they are safe path segments)::
@@ -11,9 +11,10 @@ Layout (ids follow the job spec's id grammar, so they are safe path segments)::
     {jobId}/tasks/{taskId}/stdout.txt             a command task's logs (stderr.txt likewise)
     {jobId}/tasks/{taskId}/outputs/{path}         a command task's output files
 
-Every write has a deterministic name and overwrites, so an activity retried after a crash rewrites the same
-blobs and leaves no duplicates. Small results are written many tasks to a blob (`write_result_batch`): a blob
-round trip per task would cap a job's throughput at the storage latency.
+The layout is decided here, once; the blobs themselves are kept by a `storage.blobs.BlobStore` (the container on
+Azure, or memory in tests). Every write has a deterministic name and overwrites, so an activity retried after a
+crash rewrites the same blobs and leaves no duplicates. Small results are written many tasks to a blob
+(`write_result_batch`): a blob round trip per task would cap a job's throughput at the storage latency.
 """
 
 from __future__ import annotations
@@ -25,28 +26,31 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from azure.core.exceptions import ResourceNotFoundError
-from azure.storage.blob import ContainerClient, ContentSettings
-
 from storage import _json
 from storage._names import check_id, check_relative_path
-from storage.account import StorageAccount, connection_string_from_settings, get_account, translate_errors
+from storage.account import connection_string_from_settings, get_account
+from storage.blobs import MAX_DELETE, BlobStore
 from storage.errors import InvalidName, NotFound, SerializationError
 
 __all__ = [
     "CONTAINER_SETTING",
     "DEFAULT_CONTAINER",
     "ResultStore",
+    "container_name",
 ]
 
 CONTAINER_SETTING = "BATCH_RESULTS_CONTAINER"
 DEFAULT_CONTAINER = "batch-results"
-_JSON = ContentSettings(content_type="application/json")
-_JSONL = ContentSettings(content_type="application/x-ndjson")
-_TEXT = ContentSettings(content_type="text/plain; charset=utf-8")
+_JSON = "application/json"
+_JSONL = "application/x-ndjson"
+_TEXT = "text/plain; charset=utf-8"
+_BYTES = "application/octet-stream"
 _BATCH_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-# Blob batch requests carry at most 256 sub-requests.
-_DELETE_BATCH = 256
+
+
+def container_name(settings: Mapping[str, str]) -> str:
+    """The results container the settings name (``BATCH_RESULTS_CONTAINER``), or the default."""
+    return settings.get(CONTAINER_SETTING, "").strip() or DEFAULT_CONTAINER
 
 
 def _partition_batch_stem(partition: int, batch: int) -> str:
@@ -56,16 +60,20 @@ def _partition_batch_stem(partition: int, batch: int) -> str:
 class ResultStore:
     """Reads and writes a job's blobs in the results container. Thread-safe; cheap to construct."""
 
-    def __init__(self, account: StorageAccount, container: str = DEFAULT_CONTAINER) -> None:
-        self._account = account
-        self.container_name = container
+    def __init__(self, blobs: BlobStore) -> None:
+        self._blobs = blobs
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, str] | None = None) -> ResultStore:
         """From app settings (``os.environ`` when None): ``AzureWebJobsStorage`` and ``BATCH_RESULTS_CONTAINER``."""
+        from storage.container_blobs import ContainerBlobs
+
         source = os.environ if settings is None else settings
-        container = source.get(CONTAINER_SETTING, "").strip() or DEFAULT_CONTAINER
-        return cls(get_account(connection_string_from_settings(source)), container)
+        return cls(ContainerBlobs(get_account(connection_string_from_settings(source)), container_name(source)))
+
+    @property
+    def container_name(self) -> str:
+        return self._blobs.container_name
 
     # -- layout ------------------------------------------------------------------------------------------------
 
@@ -122,14 +130,14 @@ class ResultStore:
 
     def url(self, blob_name: str) -> str:
         """The blob's URL (without credentials), for showing where results are."""
-        return f"{self._account.blob_endpoint}/{self.container_name}/{blob_name}"
+        return self._blobs.url(blob_name)
 
     # -- job spec and summary ----------------------------------------------------------------------------------
 
     def write_job_spec(self, job_id: str, spec: Mapping[str, Any]) -> str:
         """Store the job's canonical spec (keys sorted, compact). Returns the blob name."""
         name = self.job_spec_name(job_id)
-        self._put(name, _json.dumps(dict(spec), f"the spec of job {job_id!r}", sort_keys=True), _JSON)
+        self._blobs.put(name, _json.dumps(dict(spec), f"the spec of job {job_id!r}", sort_keys=True), _JSON)
         return name
 
     def read_job_spec(self, job_id: str) -> dict[str, Any] | None:
@@ -139,7 +147,7 @@ class ResultStore:
     def write_summary(self, job_id: str, summary: Mapping[str, Any]) -> str:
         """Store the job's summary (counts, failures, reduce output). Returns the blob name."""
         name = self.summary_name(job_id)
-        self._put(name, _json.dumps(dict(summary), f"the summary of job {job_id!r}"), _JSON)
+        self._blobs.put(name, _json.dumps(dict(summary), f"the summary of job {job_id!r}"), _JSON)
         return name
 
     def read_summary(self, job_id: str) -> dict[str, Any] | None:
@@ -149,7 +157,7 @@ class ResultStore:
     def write_reduce_output(self, job_id: str, output: Any) -> str:
         """Store the reduce handler's output as ``reduce.json``. Returns the blob name."""
         name = self.reduce_name(job_id)
-        self._put(name, _json.dumps(output, f"the reduce output of job {job_id!r}"), _JSON)
+        self._blobs.put(name, _json.dumps(output, f"the reduce output of job {job_id!r}"), _JSON)
         return name
 
     # -- task results ------------------------------------------------------------------------------------------
@@ -162,23 +170,19 @@ class ResultStore:
         Text defaults to ``text/plain; charset=utf-8``; bytes to ``application/octet-stream``.
         """
         blob = f"{self.task_prefix(job_id, task_id)}{check_relative_path(name)}"
-        if content_type is not None:
-            settings = ContentSettings(content_type=content_type)
-        elif isinstance(data, str):
-            settings = _TEXT
-        else:
-            settings = ContentSettings(content_type="application/octet-stream")
-        self._put(blob, data, settings)
+        if content_type is None:
+            content_type = _TEXT if isinstance(data, str) else _BYTES
+        self._blobs.put(blob, data, content_type)
         return blob
 
     def write_text(self, blob_name: str, text: str, content_type: str = "application/x-ndjson") -> str:
         """Store text at any name in the container (a job's own files, such as a task factory's file list)."""
-        self._put(check_relative_path(blob_name), text, ContentSettings(content_type=content_type))
+        self._blobs.put(check_relative_path(blob_name), text, content_type)
         return blob_name
 
     def read_blob(self, blob_name: str) -> bytes:
         """The bytes of any blob in the results container; `NotFound` if it does not exist."""
-        return self._get_bytes(blob_name)
+        return self._blobs.get(blob_name)
 
     # -- batched small results ---------------------------------------------------------------------------------
 
@@ -190,15 +194,12 @@ class ResultStore:
         """
         name = self.result_batch_name(job_id, batch)
         lines = [_json.dumps(dict(row), f"a result row of job {job_id!r}") for row in rows]
-        self._put(name, "".join(line + "\n" for line in lines), _JSONL)
+        self._blobs.put(name, "".join(line + "\n" for line in lines), _JSONL)
         return name
 
     def list_result_batches(self, job_id: str) -> Iterator[str]:
         """Names of the job's result batch blobs, in name order, listed lazily page by page."""
-        prefix = f"{self.job_prefix(job_id)}results/"
-        container = self._container()
-        with translate_errors("Blob", self._account.blob_endpoint, f"list {prefix}"):
-            yield from container.list_blob_names(name_starts_with=prefix)
+        yield from self._blobs.list_names(f"{self.job_prefix(job_id)}results/")
 
     def iter_results(self, job_id: str) -> Iterator[dict[str, Any]]:
         """Every row of every result batch of the job, batch by batch in name order.
@@ -217,15 +218,13 @@ class ResultStore:
         return None
 
     def _iter_jsonl(self, name: str) -> Iterator[dict[str, Any]]:
-        container = self._container()
         pending = b""
-        with translate_errors("Blob", self._account.blob_endpoint, f"read {name}"):
-            for chunk in container.download_blob(name).chunks():
-                pending += chunk
-                *lines, pending = pending.split(b"\n")
-                for line in lines:
-                    if line.strip():
-                        yield self._row(line, name)
+        for chunk in self._blobs.chunks(name):
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            for line in lines:
+                if line.strip():
+                    yield self._row(line, name)
         if pending.strip():
             yield self._row(pending, name)
 
@@ -241,13 +240,8 @@ class ResultStore:
     def upload_file(self, blob_name: str, path: str | os.PathLike[str], content_type: str | None = None) -> str:
         """Upload a local file to ``blob_name`` (any name in the container), replacing it. Returns the name."""
         blob_name = check_relative_path(blob_name)
-        settings = ContentSettings(content_type=content_type) if content_type else None
-        container = self._container()
-        with (
-            translate_errors("Blob", self._account.blob_endpoint, f"upload {blob_name}"),
-            open(path, "rb") as stream,
-        ):
-            container.upload_blob(blob_name, stream, overwrite=True, content_settings=settings)
+        with open(path, "rb") as stream:
+            self._blobs.put_file(blob_name, stream, content_type)
         return blob_name
 
     def upload_task_output(self, job_id: str, task_id: str, path: str | os.PathLike[str], relative_path: str) -> str:
@@ -262,20 +256,13 @@ class ResultStore:
         """
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
-        container = self._container()
         fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
         try:
-            with (
-                translate_errors("Blob", self._account.blob_endpoint, f"download {blob_name}"),
-                os.fdopen(fd, "wb") as stream,
-            ):
+            with os.fdopen(fd, "wb") as stream:
                 try:
-                    size = container.download_blob(blob_name).readinto(stream)
-                except ResourceNotFoundError as exc:
-                    raise NotFound(
-                        f"blob {blob_name!r} does not exist in container {self.container_name!r}: upload it "
-                        "before naming it as a resource file"
-                    ) from exc
+                    size = self._blobs.download_into(blob_name, stream)
+                except NotFound as exc:
+                    raise NotFound(f"{exc}: upload it before naming it as a resource file") from exc
             os.replace(temp, target)
         except BaseException:
             Path(temp).unlink(missing_ok=True)
@@ -286,53 +273,15 @@ class ResultStore:
 
     def delete_job(self, job_id: str) -> int:
         """Delete every blob under ``{jobId}/``. Returns how many were deleted. Idempotent."""
-        prefix = self.job_prefix(job_id)
-        container = self._container()
-        deleted = 0
-        with translate_errors("Blob", self._account.blob_endpoint, f"delete {prefix}"):
-            batch: list[str] = []
-            # Names are collected first: deleting while listing could make the listing skip blobs.
-            names = list(container.list_blob_names(name_starts_with=prefix))
-            for name in names:
-                batch.append(name)
-                if len(batch) == _DELETE_BATCH:
-                    deleted += self._delete_names(container, batch)
-                    batch = []
-            if batch:
-                deleted += self._delete_names(container, batch)
-        return deleted
-
-    @staticmethod
-    def _delete_names(container: ContainerClient, names: list[str]) -> int:
-        count = 0
-        for response in container.delete_blobs(*names, raise_on_any_failure=False):
-            if response.status_code in (200, 202):
-                count += 1
-            elif response.status_code != 404:
-                response.raise_for_status()
-        return count
+        # Names are collected first: deleting while listing could make the listing skip blobs.
+        names = list(self._blobs.list_names(self.job_prefix(job_id)))
+        return sum(self._blobs.delete(names[start : start + MAX_DELETE]) for start in range(0, len(names), MAX_DELETE))
 
     # -- plumbing ----------------------------------------------------------------------------------------------
 
-    def _container(self) -> ContainerClient:
-        return self._account.container(self.container_name)
-
-    def _put(self, name: str, data: bytes | str, settings: ContentSettings) -> None:
-        container = self._container()
-        with translate_errors("Blob", self._account.blob_endpoint, f"write {name}"):
-            container.upload_blob(name, data, overwrite=True, content_settings=settings)
-
-    def _get_bytes(self, name: str) -> bytes:
-        container = self._container()
-        with translate_errors("Blob", self._account.blob_endpoint, f"read {name}"):
-            try:
-                return container.download_blob(name).readall()
-            except ResourceNotFoundError as exc:
-                raise NotFound(f"blob {name!r} does not exist in container {self.container_name!r}") from exc
-
     def _get_json_object(self, name: str) -> dict[str, Any] | None:
         try:
-            data = self._get_bytes(name)
+            data = self._blobs.get(name)
         except NotFound:
             return None
         value = _json.loads(data, f"blob {name}")

@@ -1,14 +1,16 @@
 """The seam under the task store: rows of JSON-able properties, keyed by (partition key, row key).
 
 `RowStore` is what a backend implements: get one row, read a key range in order, commit a few writes to one
-partition atomically (optionally conditioned on ETags), delete a partition. (No single-row delete: records
-never go back, so nothing needs one.) It is Azure Table Storage's model
-cut down to what the task records need, so the table backend (`storage.table_rows`) is a thin translation and
-the in-memory backend here is exact enough for fast tests of the activities. Both pass one contract suite
-(`tests/e2e/storage/test_row_store_contract.py`).
+partition atomically (optionally conditioned on ETags), delete a partition. It is Azure Table Storage's model
+cut down to what the task and job records need, so the table backend (`storage.table_rows`) is a thin
+translation and the in-memory backend here is exact enough for fast tests of the activities. The stores over
+it pass one contract suite on both (`tests/e2e/storage/test_task_store_contract.py`,
+`tests/e2e/storage/test_job_store_contract.py`, `tests/e2e/storage/test_row_store_contract.py`).
 
-Values are str, int, float, bool or None; a backend keeps them as given. Large JSON is split over several
-properties by the caller (`storage.tasks`), since a table property holds at most 64 KiB.
+A commit may delete single rows (`Delete`): the job index moves a job's row when its state changes. Values are
+str, int, float, bool, None or an aware datetime (read back as an aware UTC datetime, possibly of a subclass);
+a backend keeps them as given. Large JSON is split over several properties by the caller (`storage.tasks`),
+since a table property holds at most 64 KiB.
 """
 
 from __future__ import annotations
@@ -17,16 +19,17 @@ import threading
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 from storage.errors import ConcurrencyConflict
 
-__all__ = ["MAX_COMMIT", "MemoryRows", "Put", "Row", "RowStore"]
+__all__ = ["MAX_COMMIT", "Delete", "MemoryRows", "Operation", "Put", "Row", "RowStore"]
 
 MAX_COMMIT = 100
 """Operations in one `commit`: the table service refuses a transaction of more."""
 
-Value = str | int | float | bool | None
+Value = str | int | float | bool | datetime | None
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,18 @@ class Put:
     if_match: str | None = None
 
 
+@dataclass(frozen=True)
+class Delete:
+    """Remove row `key`, which must exist (else the commit fails with `ConcurrencyConflict`, as the table
+    service refuses it); with `if_match`, only while the stored row has that ETag."""
+
+    key: str
+    if_match: str | None = None
+
+
+Operation = Put | Delete
+
+
 class RowStore(Protocol):
     """Rows in partitions; see the module."""
 
@@ -53,12 +68,21 @@ class RowStore(Protocol):
         """The row, or None."""
         ...
 
-    def range(self, partition: str, low: str, high: str, *, select: Sequence[str] | None = None) -> Iterator[Row]:
+    def range(
+        self,
+        partition: str,
+        low: str,
+        high: str,
+        *,
+        select: Sequence[str] | None = None,
+        limit: int | None = None,
+    ) -> Iterator[Row]:
         """Rows with `low <= key < high`, in key order, fetched lazily. `select` names the properties to read
-        (others may be left out, to save bandwidth)."""
+        (others may be left out, to save bandwidth); `limit` caps the rows, so that a caller that wants one
+        page does not fetch a thousand."""
         ...
 
-    def commit(self, partition: str, operations: Sequence[Put]) -> None:
+    def commit(self, partition: str, operations: Sequence[Operation]) -> None:
         """Apply at most `MAX_COMMIT` operations to one partition, all or none. Raises `ConcurrencyConflict`
         when a condition fails (nothing is applied then)."""
         ...
@@ -81,27 +105,43 @@ class MemoryRows:
         with self._lock:
             return self._rows.get(partition, {}).get(key)
 
-    def range(self, partition: str, low: str, high: str, *, select: Sequence[str] | None = None) -> Iterator[Row]:
+    def range(
+        self,
+        partition: str,
+        low: str,
+        high: str,
+        *,
+        select: Sequence[str] | None = None,
+        limit: int | None = None,
+    ) -> Iterator[Row]:
         with self._lock:
             rows = sorted(
                 (row for key, row in self._rows.get(partition, {}).items() if low <= key < high),
                 key=lambda row: row.key,
             )
-        yield from rows
+        yield from rows[:limit]
 
-    def commit(self, partition: str, operations: Sequence[Put]) -> None:
+    def commit(self, partition: str, operations: Sequence[Operation]) -> None:
         if len(operations) > MAX_COMMIT:
             raise ValueError(f"a commit holds at most {MAX_COMMIT} operations, not {len(operations)}")
         with self._lock:
             rows = self._rows.setdefault(partition, {})
             for op in operations:
-                if op.if_match is not None:
-                    stored = rows.get(op.key)
+                stored = rows.get(op.key)
+                if isinstance(op, Delete):
+                    if stored is None or (op.if_match is not None and stored.etag != op.if_match):
+                        raise ConcurrencyConflict(f"row {partition}/{op.key} changed since it was read")
+                elif op.if_match is not None:
                     expected_absent = op.if_match == "absent"
                     if (stored is None) != expected_absent or (stored is not None and stored.etag != op.if_match):
                         raise ConcurrencyConflict(f"row {partition}/{op.key} changed since it was read")
             for op in operations:
-                rows[op.key] = Row(op.key, dict(op.props), uuid.uuid4().hex)
+                if isinstance(op, Delete):
+                    del rows[op.key]
+                else:
+                    rows[op.key] = Row(op.key, dict(op.props), uuid.uuid4().hex)
+            if not rows:
+                del self._rows[partition]
             self.commits += 1
 
     def delete_partition(self, partition: str) -> int:

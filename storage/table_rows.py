@@ -11,7 +11,7 @@ from azure.data.tables import TableEntity, TableTransactionError, UpdateMode
 from storage import _tables
 from storage.account import StorageAccount
 from storage.errors import ConcurrencyConflict
-from storage.rows import MAX_COMMIT, Put, Row
+from storage.rows import MAX_COMMIT, Delete, Operation, Row
 
 __all__ = ["TableRows"]
 
@@ -41,27 +41,47 @@ class TableRows(_tables.TableStore):
             )
         return _row(entities[0]) if entities else None
 
-    def range(self, partition: str, low: str, high: str, *, select: Sequence[str] | None = None) -> Iterator[Row]:
+    def range(
+        self,
+        partition: str,
+        low: str,
+        high: str,
+        *,
+        select: Sequence[str] | None = None,
+        limit: int | None = None,
+    ) -> Iterator[Row]:
+        if limit is not None and limit < 1:
+            return
         table = self._table()
         columns = ["RowKey", *select] if select is not None else None
         with self._errors(f"read rows of {partition!r}"):
-            yield from (
-                _row(entity)
-                for entity in table.query_entities(
-                    "PartitionKey eq @pk and RowKey ge @low and RowKey lt @high",
-                    parameters={"pk": partition, "low": low, "high": high},
-                    results_per_page=PAGE,
-                    select=columns,
-                )
+            entities = table.query_entities(
+                "PartitionKey eq @pk and RowKey ge @low and RowKey lt @high",
+                parameters={"pk": partition, "low": low, "high": high},
+                results_per_page=PAGE if limit is None else min(limit, PAGE),
+                select=columns,
             )
+            for count, entity in enumerate(entities, start=1):
+                yield _row(entity)
+                if count == limit:
+                    return
 
-    def commit(self, partition: str, operations: Sequence[Put]) -> None:
+    def commit(self, partition: str, operations: Sequence[Operation]) -> None:
         if len(operations) > MAX_COMMIT:
             raise ValueError(f"a commit holds at most {MAX_COMMIT} operations, not {len(operations)}")
         if not operations:
             return
         batch: list[Any] = []
         for op in operations:
+            if isinstance(op, Delete):
+                keys = {"PartitionKey": partition, "RowKey": op.key}
+                if op.if_match is None:
+                    batch.append(("delete", keys))
+                else:
+                    batch.append(
+                        ("delete", keys, {"etag": op.if_match, "match_condition": MatchConditions.IfNotModified})
+                    )
+                continue
             entity = {"PartitionKey": partition, "RowKey": op.key, **op.props}
             if op.if_match is None:
                 batch.append(("upsert", entity, {"mode": UpdateMode.REPLACE}))
@@ -78,7 +98,10 @@ class TableRows(_tables.TableStore):
             try:
                 self._table().submit_transaction(batch)
             except TableTransactionError as exc:
-                if _tables.is_conflict(exc):
+                # A delete of a row that is gone answers 404: for this commit, as for a changed ETag, the row
+                # is not what the caller read.
+                missing = exc.status_code == 404 and any(isinstance(op, Delete) for op in operations)
+                if _tables.is_conflict(exc) or missing:
                     raise ConcurrencyConflict(f"rows of {partition!r} changed since they were read") from exc
                 raise
 

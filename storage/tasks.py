@@ -24,8 +24,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from batch.records import Chunk, TaskEntry, TaskUpdate, chunk_key, counts_of_codes, from_ms, state_code
+from batch.records import Chunk, TaskEntry, TaskUpdate, chunk_key, counts_of_codes, state_code
 from batch.states import TaskCounts, TaskState
+from batch.times import from_ms
 from storage import _json, _tables
 from storage._names import check_id
 from storage._tokens import decode_token, encode_token

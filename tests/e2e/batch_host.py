@@ -23,7 +23,9 @@ import requests
 
 from devhost.testing import REPO_ROOT, DevHostProcess
 from devtools.azurite import Azurite
-from storage import JobStore, ResultStore, TableRows, TaskStore, get_account
+from storage import ContainerBlobs, JobStore, ResultStore, TableRows, TaskStore, get_account
+from storage.jobs import TABLE as JOBS_TABLE
+from storage.results import DEFAULT_CONTAINER
 
 FINISHED = frozenset({"succeeded", "failed", "cancelled"})
 # Small enough that a test can send a body over it cheaply; large enough for every other test's jobs.
@@ -88,7 +90,7 @@ class BatchHost:
 
     @property
     def jobs(self) -> JobStore:
-        return JobStore(get_account(self.azurite.connection_string))
+        return JobStore(TableRows(get_account(self.azurite.connection_string), JOBS_TABLE))
 
     @property
     def tasks(self) -> TaskStore:
@@ -96,7 +98,7 @@ class BatchHost:
 
     @property
     def results(self) -> ResultStore:
-        return ResultStore(get_account(self.azurite.connection_string))
+        return ResultStore(ContainerBlobs(get_account(self.azurite.connection_string), DEFAULT_CONTAINER))
 
     @staticmethod
     def unique_id(stem: str) -> str:

@@ -1,4 +1,5 @@
-"""Fixtures for the activities against a real Azurite (the session's, from tests/azurite_fixture.py)."""
+"""Fixtures for the activities on their stores: on a real Azurite (the session's, from tests/azurite_fixture.py)
+and, for `services`, in memory too, so the activities keep one behaviour on both."""
 
 from __future__ import annotations
 
@@ -51,9 +52,10 @@ def make_services(azurite: Azurite, work_dir: Path, *, commands: bool = False) -
     return Services(Settings.from_environ(environ), make_handlers())
 
 
-@pytest.fixture
-def services(azurite: Azurite, tmp_path: Path) -> Services:
-    return make_services(azurite, tmp_path / "work")
+@pytest.fixture(params=["memory", "azure"])
+def services(request: pytest.FixtureRequest, azurite: Azurite, tmp_path: Path) -> Services:
+    azure = make_services(azurite, tmp_path / "work")
+    return Services.in_memory(azure.settings, azure.handlers) if request.param == "memory" else azure
 
 
 @pytest.fixture

@@ -9,12 +9,12 @@ import signal
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from batch.times import parse_time
 from devtools.azurite import Azurite
 from tests.apps.batch_features import probes
 from tests.e2e.batch_host import BatchHost, start_batch_host
@@ -160,8 +160,6 @@ def child_processes(pid: int) -> set[int]:
 
 
 def seconds_between(start: str, end: str) -> float:
-    return (parse(end) - parse(start)).total_seconds()
-
-
-def parse(moment: str) -> datetime:
-    return datetime.fromisoformat(moment.replace("Z", "+00:00"))
+    first, last = parse_time(start), parse_time(end)
+    assert first is not None and last is not None, f"not two times: {start!r}, {end!r}"
+    return (last - first).total_seconds()

@@ -8,7 +8,8 @@ import uuid
 import pytest
 
 from devtools.azurite import Azurite
-from storage import JobStore, ResultStore, StorageAccount, TableRows, TaskStore, get_account
+from storage import ContainerBlobs, MemoryBlobs, ResultStore, StorageAccount, TableRows, TaskStore, get_account
+from storage.results import DEFAULT_CONTAINER
 
 
 @pytest.fixture
@@ -23,17 +24,14 @@ def job_id(request: pytest.FixtureRequest) -> str:
     return f"{stem}-{uuid.uuid4().hex[:8]}"
 
 
-@pytest.fixture
-def results(account: StorageAccount) -> ResultStore:
-    return ResultStore(account)
+@pytest.fixture(params=["memory", "azure"])
+def results(request: pytest.FixtureRequest, account: StorageAccount) -> ResultStore:
+    """The result store on each blob backend: its layout rules must hold whichever keeps the blobs."""
+    if request.param == "memory":
+        return ResultStore(MemoryBlobs())
+    return ResultStore(ContainerBlobs(account, DEFAULT_CONTAINER))
 
 
 @pytest.fixture
 def tasks(account: StorageAccount) -> TaskStore:
     return TaskStore(TableRows(account))
-
-
-@pytest.fixture
-def jobs(account: StorageAccount) -> JobStore:
-    # A table per test: listing "all jobs" must only see this test's jobs.
-    return JobStore(account, table=f"Jobs{uuid.uuid4().hex[:12]}")

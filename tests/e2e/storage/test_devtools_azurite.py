@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from devtools.azurite import Azurite, AzuriteNotInstalled, find_azurite_script, start_azurite
-from storage import ClientOptions, ResultStore, get_account
+from storage import ClientOptions, ContainerBlobs, ResultStore, get_account
 
 pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parents[3]
@@ -50,7 +50,8 @@ def test_a_missing_install_says_to_run_npm_ci(tmp_path: Path) -> None:
 
 def test_stop_ends_the_process_and_sigterm_keeps_recent_writes(tmp_path: Path) -> None:
     with start_azurite(tmp_path) as first:
-        store = ResultStore(get_account(first.connection_string, ClientOptions(retry_total=0)))
+        account = get_account(first.connection_string, ClientOptions(retry_total=0))
+        store = ResultStore(ContainerBlobs(account, "batch-results"))
         store.write_summary("kept-job", {"n": 1})
     # Stopped within Azurite's 5 s save interval: only a clean (SIGTERM) shutdown keeps the blob.
     assert not alive(first.pid)
@@ -58,7 +59,8 @@ def test_stop_ends_the_process_and_sigterm_keeps_recent_writes(tmp_path: Path) -
     assert first.stop() == 0  # a second stop is harmless
 
     with start_azurite(tmp_path) as second:
-        store = ResultStore(get_account(second.connection_string, ClientOptions(retry_total=0)))
+        account = get_account(second.connection_string, ClientOptions(retry_total=0))
+        store = ResultStore(ContainerBlobs(account, "batch-results"))
         assert store.read_summary("kept-job") == {"n": 1}
 
 

@@ -8,6 +8,7 @@ from devtools.azurite import Azurite, free_port
 from devtools.azurite import connection_string as azurite_connection_string
 from storage import (
     ClientOptions,
+    ContainerBlobs,
     ResultStore,
     StorageConfigError,
     StorageUnreachable,
@@ -50,4 +51,4 @@ def test_unreachable_storage_names_the_endpoint_and_the_setting(job_id: str) -> 
     with pytest.raises(StorageUnreachable, match=f"127.0.0.1:{port}.*AzureWebJobsStorage"):
         TaskStore(TableRows(account)).get_task(job_id, "t1")
     with pytest.raises(StorageUnreachable, match=f"Blob Storage at http://127.0.0.1:{port}"):
-        ResultStore(account).write_summary(job_id, {})
+        ResultStore(ContainerBlobs(account, "batch-results")).write_summary(job_id, {})

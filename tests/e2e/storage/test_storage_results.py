@@ -1,4 +1,5 @@
-"""ResultStore against a real Azurite: layout, round trips, batches, lazy iteration, files, deletion."""
+"""ResultStore on both blob backends (in memory and a real Azurite container): layout, round trips, batches,
+lazy iteration, files, deletion; and, on Azurite only, the container from settings."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 
 from devtools.azurite import Azurite
 from storage import (
+    ContainerBlobs,
     InvalidName,
     NotFound,
     ResultStore,
@@ -161,4 +163,4 @@ def test_container_comes_from_settings(azurite: Azurite, job_id: str) -> None:
 
 def test_an_invalid_container_name_says_which_setting_to_fix(account: StorageAccount, job_id: str) -> None:
     with pytest.raises(StorageConfigError, match="BATCH_RESULTS_CONTAINER"):
-        ResultStore(account, "Not_A_Valid_Name").write_summary(job_id, {})
+        ResultStore(ContainerBlobs(account, "Not_A_Valid_Name")).write_summary(job_id, {})

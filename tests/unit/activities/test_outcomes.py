@@ -1,15 +1,14 @@
-"""Outcome shaping: error texts, times, and the inline-versus-blob threshold of results."""
+"""Outcome shaping: error texts, and the inline-versus-blob threshold of results."""
 
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
 
 import pytest
 
-from activities.outcomes import ERROR_LIMIT, ResultNotJson, describe_exception, parse_time, place_result, utc_now
+from activities.outcomes import ERROR_LIMIT, ResultNotJson, describe_exception, place_result
 from batch import wire
-from tests.unit.activities.fakes import MemoryBlobs
+from storage import MemoryBlobs, ResultStore
 
 pytestmark = pytest.mark.unit
 
@@ -38,36 +37,28 @@ def test_error_without_message_and_bounded_length() -> None:
     assert huge.startswith("ValueError: xxx") and huge.endswith("...")
 
 
-def test_times_are_iso_utc_and_parse_back() -> None:
-    now = utc_now()
-    assert now.endswith("Z")
-    parsed = parse_time(now)
-    assert parsed is not None and parsed.tzinfo is not None
-    assert abs((datetime.now(UTC) - parsed).total_seconds()) < 5
-    assert parse_time("2026-01-02T03:04:05+01:00") == datetime(2026, 1, 2, 2, 4, 5, tzinfo=UTC)
-    assert parse_time("2026-01-02T03:04:05") == datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
-    assert parse_time(None) is None
-
-
 def test_result_at_the_limit_is_inline_and_one_byte_more_goes_to_a_blob() -> None:
     blobs = MemoryBlobs()
+    results = ResultStore(blobs)
     at_limit = "a" * (wire.INLINE_RESULT_LIMIT - 2)  # the JSON adds two quotes
-    placed = place_result(blobs, "j", "t1", at_limit)
+    placed = place_result(results, "j", "t1", at_limit)
     assert placed.blob is None and placed.value == at_limit
     over = at_limit + "a"
-    placed = place_result(blobs, "j", "t2", over)
+    placed = place_result(results, "j", "t2", over)
     assert placed.blob == "j/tasks/t2/result.json"
-    assert blobs.blobs["j/tasks/t2/result.json"] == f'"{over}"'.encode()
+    assert blobs.get("j/tasks/t2/result.json") == f'"{over}"'.encode()
+    assert blobs.content_type("j/tasks/t2/result.json") == "application/json"
 
 
 def test_the_limit_counts_utf8_bytes_not_characters() -> None:
     blobs = MemoryBlobs()
+    results = ResultStore(blobs)
     text = "é" * 600  # 600 characters, 1,200 bytes
-    assert place_result(blobs, "j", "t", text).blob == "j/tasks/t/result.json"
+    assert place_result(results, "j", "t", text).blob == "j/tasks/t/result.json"
 
 
 def test_inline_results_are_what_json_gives_back() -> None:
-    placed = place_result(MemoryBlobs(), "j", "t", {1: (1, 2)})
+    placed = place_result(ResultStore(MemoryBlobs()), "j", "t", {1: (1, 2)})
     assert placed.value == {"1": [1, 2]}
     outcome: wire.TaskOutcome = {"ok": True, "startedAt": "s", "endedAt": "e"}
     placed.apply(outcome)
@@ -77,4 +68,4 @@ def test_inline_results_are_what_json_gives_back() -> None:
 @pytest.mark.parametrize("value", [math.nan, {1, 2}, object()])
 def test_results_that_are_not_json_are_refused(value: object) -> None:
     with pytest.raises(ResultNotJson, match="cannot be stored as JSON"):
-        place_result(MemoryBlobs(), "j", "t", value)
+        place_result(ResultStore(MemoryBlobs()), "j", "t", value)

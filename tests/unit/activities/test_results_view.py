@@ -8,9 +8,14 @@ from typing import Any
 import pytest
 
 from activities.reduce import JobResults
-from tests.unit.activities.fakes import MemoryBlobs
+from storage import MemoryBlobs, ResultStore
 
 pytestmark = pytest.mark.unit
+
+
+def stores() -> tuple[MemoryBlobs, ResultStore]:
+    blobs = MemoryBlobs()
+    return blobs, ResultStore(blobs)
 
 
 def row(index: int, result: Any = None, blob: str | None = None) -> dict[str, Any]:
@@ -23,22 +28,23 @@ def row(index: int, result: Any = None, blob: str | None = None) -> dict[str, An
 
 
 def test_iterates_in_task_order_across_overlapping_blobs() -> None:
-    blobs = MemoryBlobs()
+    results = ResultStore(MemoryBlobs())
     # Flushes of one partition overlap in position; a second partition interleaves with the first.
-    blobs.put_rows("j", "p00000-b00000", [row(i, i * 10) for i in (0, 3, 4, 9)])
-    blobs.put_rows("j", "p00000-b00001", [row(i, i * 10) for i in (1, 2, 8)])
-    blobs.put_rows("j", "p00001-b00000", [row(i, i * 10) for i in (7, 5, 6)])  # unsorted in its blob
-    view = JobResults(blobs, "j")
+    results.write_result_batch("j", "p00000-b00000", [row(i, i * 10) for i in (0, 3, 4, 9)])
+    results.write_result_batch("j", "p00000-b00001", [row(i, i * 10) for i in (1, 2, 8)])
+    results.write_result_batch("j", "p00001-b00000", [row(i, i * 10) for i in (7, 5, 6)])  # unsorted in its blob
+    view = JobResults(results, "j")
     assert len(view) == 10
     assert list(view) == [(f"t{i}", i * 10) for i in range(10)]
     assert list(view) == list(view)  # iterable more than once
 
 
 def test_large_results_are_read_only_when_reached() -> None:
-    blobs = MemoryBlobs()
-    blobs.blobs["j/tasks/t1/result.json"] = json.dumps({"big": "x" * 5000}).encode()
-    blobs.put_rows("j", "p00000-b00000", [row(0, "small"), row(1, blob="j/tasks/t1/result.json"), row(2, None)])
-    view = JobResults(blobs, "j")
+    blobs, results = stores()
+    blobs.put("j/tasks/t1/result.json", json.dumps({"big": "x" * 5000}))
+    rows = [row(0, "small"), row(1, blob="j/tasks/t1/result.json"), row(2, None)]
+    results.write_result_batch("j", "p00000-b00000", rows)
+    view = JobResults(results, "j")
     assert len(view) == 3
     assert "j/tasks/t1/result.json" not in blobs.reads
     items = iter(view)
@@ -50,10 +56,10 @@ def test_large_results_are_read_only_when_reached() -> None:
 
 
 def test_blobs_beyond_the_keep_budget_are_read_again_not_held() -> None:
-    blobs = MemoryBlobs()
+    blobs, results = stores()
     for p in range(4):
-        blobs.put_rows("j", f"p{p:05d}-b00000", [row(p * 2 + k, "v") for k in range(2)])
-    view = JobResults(blobs, "j", keep_bytes=0)
+        results.write_result_batch("j", f"p{p:05d}-b00000", [row(p * 2 + k, "v") for k in range(2)])
+    view = JobResults(results, "j", keep_bytes=0)
     assert len(view) == 8
     scans = len(blobs.reads)
     assert [task for task, _ in view] == [f"t{i}" for i in range(8)]
@@ -61,15 +67,15 @@ def test_blobs_beyond_the_keep_budget_are_read_again_not_held() -> None:
 
 
 def test_a_task_written_twice_is_counted_and_yielded_once() -> None:
-    blobs = MemoryBlobs()
-    blobs.put_rows("j", "p00000-b00000", [row(0, "a"), row(1, "b")])
-    blobs.put_rows("j", "p00000-b00001", [row(1, "b")])
-    view = JobResults(blobs, "j")
+    results = ResultStore(MemoryBlobs())
+    results.write_result_batch("j", "p00000-b00000", [row(0, "a"), row(1, "b")])
+    results.write_result_batch("j", "p00000-b00001", [row(1, "b")])
+    view = JobResults(results, "j")
     assert len(view) == 2
     assert list(view) == [("t0", "a"), ("t1", "b")]
 
 
 def test_no_results_and_the_reduce_input() -> None:
-    view = JobResults(MemoryBlobs(), "j", input={"top": 5})
+    view = JobResults(ResultStore(MemoryBlobs()), "j", input={"top": 5})
     assert len(view) == 0 and list(view) == []
     assert view.input == {"top": 5}

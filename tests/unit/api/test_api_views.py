@@ -14,7 +14,6 @@ from api.views import (
     ResultsLocation,
     compose_counts,
     derive_status,
-    iso,
     job_summary,
     job_view,
     partition_total,
@@ -191,8 +190,3 @@ def test_summary_and_task_views() -> None:
         "endedAt": None,
         "partition": 0,
     }
-
-
-def test_iso_treats_naive_times_as_utc() -> None:
-    assert iso(datetime(2026, 1, 2, 3, 4, 5)) == "2026-01-02T03:04:05.000Z"
-    assert iso(None) is None

@@ -10,7 +10,7 @@ from typing import Any
 from batch import wire
 from batch.plan import GROUP_SIZE
 from tests.unit.orchestrators.simulator import Instance, Simulator
-from tests.unit.orchestrators.test_job_orchestration import FakeBatch, job, simulate
+from tests.unit.orchestrators.test_job_orchestration import MemoryBatch, job, simulate
 
 
 def ok_tasks(count: int, **special: str) -> list[dict[str, Any]]:
@@ -31,12 +31,12 @@ def input_of(instance: Instance) -> dict[str, Any]:
 def test_the_cap_holds_across_groups_and_every_task_runs_once() -> None:
     assert GROUP_SIZE == 40  # the numbers below
     # 82 partitions of 50: groups of 40, 40 and 2, all three running at once with budgets of 34, 33 and 33.
-    fake = FakeBatch(job(ok_tasks(4100), maxParallelTasks=100), partition_size=50)
-    sim = simulate(fake, batch=25)
+    app = MemoryBatch(job(ok_tasks(4100), maxParallelTasks=100), partition_size=50)
+    sim = simulate(app, batch=25)
     sim.run_with_time()
     output = sim.instances["job-1"].output
     assert output["state"] == "succeeded" and output["taskCounts"]["succeeded"] == 4100
-    assert set(fake.attempts.values()) == {1} and len(fake.attempts) == 4100
+    assert set(app.attempts.values()) == {1} and len(app.attempts) == 4100
     assert 0 < sim.max_weight <= 100
     groups = of_kind(sim, wire.GROUP_ORCHESTRATOR)
     assert [g.instance_id for g in groups] == [wire.group_instance_id("job-1", n) for n in range(3)]
@@ -49,9 +49,9 @@ def test_the_cap_holds_across_groups_and_every_task_runs_once() -> None:
 
 def test_cancel_reaches_running_partitions_through_their_groups_and_skips_groups_never_started() -> None:
     # 200 partitions of 10: 5 groups, two running at once; a held task keeps its partition running.
-    fake = FakeBatch(job(ok_tasks(2000, t00405="t.slow"), maxParallelTasks=64), partition_size=10)
-    sim = simulate(fake, batch=5, hold=fake.holds("t00405"))
-    sim.run(until=lambda: sum(fake.attempts.values()) >= 150)
+    app = MemoryBatch(job(ok_tasks(2000, t00405="t.slow"), maxParallelTasks=64), partition_size=10)
+    sim = simulate(app, batch=5, hold=app.holds("t00405"))
+    sim.run(until=lambda: sum(app.attempts.values()) >= 150)
     assert sim.instances[wire.group_instance_id("job-1", 1)].status == "Running"
     sim.raise_event("job-1", wire.CANCEL_EVENT, "cancel")
     sim.run_with_time()
@@ -60,19 +60,19 @@ def test_cancel_reaches_running_partitions_through_their_groups_and_skips_groups
     assert output["state"] == "cancelled"
     counts = output["taskCounts"]
     assert counts["total"] == 2000 and counts["succeeded"] + counts["failed"] + counts["skipped"] == 2000
-    assert len(fake.records) == 2000
+    assert len(app.records) == 2000
     # The held task's partition ended only because the stop event reached it, through its group.
-    assert fake.records["t00405"]["state"] == "failed" and "cancelled" in fake.records["t00405"]["error"]
+    assert app.records["t00405"]["state"] == "failed" and "cancelled" in app.records["t00405"]["error"]
     held = wire.partition_instance_id("job-1", 40)
-    assert any(held in stop["instanceIds"] for stop in fake.stops)
-    first = fake.stops[0]
+    assert any(held in stop["instanceIds"] for stop in app.stops)
+    first = app.stops[0]
     assert first["reason"] == "cancel" and all(":g" in i for i in first["instanceIds"])
-    assert all(stop["reason"] == "cancel" for stop in fake.stops)
+    assert all(stop["reason"] == "cancel" for stop in app.stops)
     # Groups 2.. never started: they ran once with skipAll and so did their partitions, without running a task.
     never = [g for g in of_kind(sim, wire.GROUP_ORCHESTRATOR) if input_of(g).get("skipAll")]
     assert [g.instance_id for g in never] == [wire.group_instance_id("job-1", n) for n in (2, 3, 4)]
     assert all(g.output["taskCounts"]["skipped"] == g.output["taskCounts"]["total"] for g in never)
-    assert max(int(task_id[1:]) for task_id in fake.attempts) < 2 * GROUP_SIZE * 10
+    assert max(int(task_id[1:]) for task_id in app.attempts) < 2 * GROUP_SIZE * 10
     assert sim.instances[wire.group_instance_id("job-1", 0)].output["cancelled"] is True
 
 
@@ -80,17 +80,17 @@ def test_terminate_job_in_one_group_stops_the_others_before_it_returns() -> None
     # 80 partitions of 10: 2 groups with budgets of 64, each running 2 partitions at once. t00003 fails in
     # partition 0; held tasks keep partition 1 (group 0) and partition 41 (group 1) running.
     held = {"t00015", "t00415"}
-    fake = FakeBatch(
+    app = MemoryBatch(
         job(ok_tasks(800, t00003="t.fail"), maxParallelTasks=128, onTaskFailure="terminateJob"), partition_size=10
     )
-    sim = simulate(fake, batch=5, hold=lambda name, request: fake.holds(*held)(name, request))
+    sim = simulate(app, batch=5, hold=lambda name, request: app.holds(*held)(name, request))
     sim.run_with_time()
     # Group 0 cannot return yet, and still group 1 was told: it stopped starting partitions.
     assert sim.instances[wire.group_instance_id("job-1", 0)].status == "Running"
-    assert any("job-1" in stop["instanceIds"] and stop["reason"] == "terminate" for stop in fake.stops)
+    assert any("job-1" in stop["instanceIds"] and stop["reason"] == "terminate" for stop in app.stops)
     group_1_partitions = {wire.partition_instance_id("job-1", n) for n in (40, 41)}
-    assert any(set(stop["instanceIds"]) & group_1_partitions for stop in fake.stops)
-    started = {int(task_id[1:]) for task_id in fake.attempts}
+    assert any(set(stop["instanceIds"]) & group_1_partitions for stop in app.stops)
+    started = {int(task_id[1:]) for task_id in app.attempts}
     # Group 1 (partitions 40..79) ran a partition or two more while the stop travelled, not the other 38.
     assert max(started) < 450, "group 1 went on starting partitions after the job stopped"
 
@@ -100,15 +100,15 @@ def test_terminate_job_in_one_group_stops_the_others_before_it_returns() -> None
     assert output["state"] == "failed" and output["failedTasks"] == ["t00003"]
     counts = output["taskCounts"]
     assert counts["failed"] == 1 and counts["succeeded"] + counts["failed"] + counts["skipped"] == 800
-    assert counts["skipped"] > 700 and len(fake.records) == 800
-    assert max(fake.attempts.values()) == 1
+    assert counts["skipped"] > 700 and len(app.records) == 800
+    assert max(app.attempts.values()) == 1
     terminated = Counter(g.output["terminated"] for g in of_kind(sim, wire.GROUP_ORCHESTRATOR))
     assert terminated == Counter({True: 1, False: 1})
 
 
 def test_histories_stay_bounded_for_the_job_its_groups_and_partitions() -> None:
-    fake = FakeBatch(job(ok_tasks(20_000), maxParallelTasks=200), partition_size=50)
-    sim = simulate(fake, batch=100)
+    app = MemoryBatch(job(ok_tasks(20_000), maxParallelTasks=200), partition_size=50)
+    sim = simulate(app, batch=100)
     sim.run_with_time()
     assert sim.instances["job-1"].output["taskCounts"]["succeeded"] == 20_000
     assert sim.max_weight <= 200

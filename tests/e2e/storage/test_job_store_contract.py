@@ -1,14 +1,34 @@
-"""JobStore against a real Azurite: newest-first paged listing, state filter, no downgrade, deletion."""
+"""The job store's contract, on both row backends: in memory and on a real Azurite table. Newest-first paged
+listing, state filter, create-if-absent, no downgrade, deletion."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import uuid
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from storage import InvalidContinuationToken, JobRecord, JobState, JobStore, TaskCounts
+from storage import (
+    InvalidContinuationToken,
+    JobRecord,
+    JobState,
+    JobStore,
+    MemoryRows,
+    StorageAccount,
+    TableRows,
+    TaskCounts,
+)
 
 pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(params=["memory", "table"])
+def jobs(request: pytest.FixtureRequest, account: StorageAccount) -> JobStore:
+    if request.param == "memory":
+        return JobStore(MemoryRows())
+    # A table per test: listing "all jobs" must only see this test's jobs.
+    return JobStore(TableRows(account, f"Jobs{uuid.uuid4().hex[:12]}"))
+
 
 T0 = datetime(2026, 11, 1, 12, 0, 0, tzinfo=UTC)
 
@@ -97,3 +117,53 @@ def test_delete(jobs: JobStore) -> None:
     # The id can be used again, by a new job.
     assert jobs.upsert_job(JobRecord("job-00", JobState.PENDING, created=T0 + timedelta(days=1)))
     assert [r.job_id for r in jobs.list_jobs().records] == ["job-00", "job-01"]
+
+
+def test_create_is_only_if_absent_and_writes_nothing_otherwise(jobs: JobStore) -> None:
+    first = JobRecord("job-00", JobState.PENDING, created=T0, spec_hash="h1")
+    assert jobs.create_job(first)
+    assert not jobs.create_job(JobRecord("job-00", JobState.RUNNING, created=T0 + timedelta(hours=1), spec_hash="h2"))
+    assert jobs.get_job("job-00") == first
+    assert [r.job_id for r in jobs.list_jobs().records] == ["job-00"]
+    assert jobs.list_jobs("running").records == []
+
+
+def test_a_requested_cancel_is_not_hidden_by_a_late_running_write(jobs: JobStore) -> None:
+    create(jobs, 1)
+    assert jobs.upsert_job(JobRecord("job-00", JobState.CANCELLING, created=T0))
+    assert not jobs.upsert_job(JobRecord("job-00", JobState.RUNNING, created=T0))
+    assert [r.job_id for r in jobs.list_jobs("cancelling").records] == ["job-00"]
+    assert jobs.upsert_job(JobRecord("job-00", JobState.CANCELLED, created=T0, end_time=T0 + timedelta(hours=1)))
+    stored = jobs.get_job("job-00")
+    assert stored is not None and stored.state == JobState.CANCELLED and stored.end_time == T0 + timedelta(hours=1)
+    assert jobs.list_jobs("cancelling").records == []
+
+
+def test_a_job_deleted_after_a_state_change_leaves_no_row_in_any_listing(jobs: JobStore) -> None:
+    create(jobs, 2)
+    assert jobs.upsert_job(JobRecord("job-00", JobState.SUCCEEDED, created=T0))
+    assert jobs.delete_job("job-00")
+    assert [r.job_id for r in jobs.list_jobs().records] == ["job-01"]
+    assert jobs.list_jobs("succeeded").records == [] and jobs.list_jobs("running").records != []
+
+
+def test_times_come_back_as_plain_utc_datetimes(jobs: JobStore) -> None:
+    offset = datetime(2026, 11, 1, 13, 0, 0, 123_000, tzinfo=timezone(timedelta(hours=1)))
+    assert jobs.upsert_job(JobRecord("job-00", JobState.RUNNING, created=offset, start_time=offset))
+    stored = jobs.get_job("job-00")
+    assert stored is not None
+    assert type(stored.created) is datetime and stored.created.tzinfo is UTC
+    assert stored.created == stored.start_time == datetime(2026, 11, 1, 12, 0, 0, 123_000, tzinfo=UTC)
+
+
+def test_pages_of_one_walk_every_job_exactly_once(jobs: JobStore) -> None:
+    ids = create(jobs, 7)
+    seen: list[str] = []
+    token: str | None = None
+    while True:
+        page = jobs.list_jobs(page_size=1, continuation_token=token)
+        seen += [r.job_id for r in page.records]
+        token = page.continuation_token
+        if token is None:
+            break
+    assert seen == ids[::-1]

@@ -1,0 +1,87 @@
+"""The `BlobStore` seam, on both backends (in memory and a real Azurite container): what the result store relies
+on. Round trips of text, bytes and files, streamed reads, listing in name order under a prefix, deletes that
+count what existed, and one `NotFound` that names the blob."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from storage import BlobStore, ContainerBlobs, MemoryBlobs, NotFound, StorageAccount
+from storage.blobs import MAX_DELETE
+
+pytestmark = pytest.mark.e2e
+
+CONTAINER = "blob-contract"
+
+
+@pytest.fixture(params=["memory", "azure"])
+def blobs(request: pytest.FixtureRequest, account: StorageAccount) -> Iterator[BlobStore]:
+    if request.param == "memory":
+        # Small chunks, so that streaming is exercised on small blobs too.
+        yield MemoryBlobs(CONTAINER, chunk_size=1000)
+    else:
+        yield ContainerBlobs(account, CONTAINER)
+
+
+def test_text_and_bytes_round_trip_and_rewrites_replace(blobs: BlobStore, job_id: str) -> None:
+    blobs.put(f"{job_id}/a.txt", "héllo", "text/plain; charset=utf-8")
+    blobs.put(f"{job_id}/b.bin", b"\x00\xff")
+    assert blobs.get(f"{job_id}/a.txt") == "héllo".encode()
+    assert blobs.get(f"{job_id}/b.bin") == b"\x00\xff"
+    blobs.put(f"{job_id}/a.txt", "again")
+    assert blobs.get(f"{job_id}/a.txt") == b"again"
+    assert blobs.container_name == CONTAINER
+    assert blobs.url(f"{job_id}/a.txt").endswith(f"/{CONTAINER}/{job_id}/a.txt")
+
+
+def test_a_missing_blob_is_not_found_by_name_in_every_read(blobs: BlobStore, job_id: str) -> None:
+    name = f"{job_id}/missing.jsonl"
+    with pytest.raises(NotFound, match=f"{name}.*{CONTAINER}"):
+        blobs.get(name)
+    stream = blobs.chunks(name)  # lazy: nothing is read until the first chunk is asked for
+    with pytest.raises(NotFound, match=name):
+        next(stream)
+    with pytest.raises(NotFound, match=name):
+        blobs.download_into(name, io.BytesIO())
+
+
+def test_chunks_stream_the_whole_blob_in_order(blobs: BlobStore, job_id: str) -> None:
+    data = b"".join(f"{i:07d}\n".encode() for i in range(20_000))
+    blobs.put(f"{job_id}/big.jsonl", data)
+    chunks = list(blobs.chunks(f"{job_id}/big.jsonl"))
+    assert b"".join(chunks) == data
+    assert all(chunks)
+
+
+def test_files_upload_from_a_stream_and_download_into_one(blobs: BlobStore, job_id: str, tmp_path: Path) -> None:
+    source = tmp_path / "in.bin"
+    source.write_bytes(bytes(range(256)) * 100)
+    with source.open("rb") as stream:
+        blobs.put_file(f"{job_id}/in.bin", stream, "application/octet-stream")
+    target = io.BytesIO()
+    assert blobs.download_into(f"{job_id}/in.bin", target) == 25_600
+    assert target.getvalue() == source.read_bytes()
+
+
+def test_names_list_in_order_under_their_prefix_only(blobs: BlobStore, job_id: str) -> None:
+    for name in ("results/b", "results/a", "results/c/d", "resultsx", "other"):
+        blobs.put(f"{job_id}/{name}", "x")
+    blobs.put(f"{job_id}x/results/a", "x")
+    assert list(blobs.list_names(f"{job_id}/results/")) == [f"{job_id}/results/{n}" for n in ("a", "b", "c/d")]
+    assert list(blobs.list_names(f"{job_id}/nothing/")) == []
+
+
+def test_deletes_count_what_existed(blobs: BlobStore, job_id: str) -> None:
+    names = [f"{job_id}/n{i}" for i in range(3)]
+    for name in names:
+        blobs.put(name, "x")
+    assert blobs.delete([*names[:2], f"{job_id}/never"]) == 2
+    assert blobs.delete(names) == 1
+    assert blobs.delete([]) == 0
+    assert list(blobs.list_names(f"{job_id}/")) == []
+    with pytest.raises(ValueError):
+        blobs.delete([f"{job_id}/n{i}" for i in range(MAX_DELETE + 1)])

@@ -1,0 +1,86 @@
+"""The `RowStore` seam itself, on both backends: what the task and job stores rely on. Key-range reads in
+order with a limit, all-or-none commits, ETag and absent conditions, deletes of rows that must exist, and
+values (datetimes included) read back as written."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+
+from storage import ConcurrencyConflict, MemoryRows, StorageAccount, TableRows
+from storage.rows import Delete, Put, RowStore
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(params=["memory", "table"])
+def rows(request: pytest.FixtureRequest, account: StorageAccount) -> Iterator[RowStore]:
+    if request.param == "memory":
+        yield MemoryRows()
+    else:
+        yield TableRows(account, f"Rows{uuid.uuid4().hex[:12]}")
+
+
+def keys(store: RowStore, low: str = "", high: str = "~", limit: int | None = None) -> list[str]:
+    return [row.key for row in store.range("p", low, high, limit=limit)]
+
+
+def test_values_read_back_as_written(rows: RowStore) -> None:
+    moment = datetime(2026, 11, 7, 12, 3, 1, 123_000, tzinfo=UTC)
+    rows.commit("p", [Put("a", {"s": "text", "n": 7, "f": 0.5, "b": True, "t": moment})])
+    row = rows.get("p", "a")
+    assert row is not None
+    assert (row.props["s"], row.props["n"], row.props["f"], row.props["b"]) == ("text", 7, 0.5, True)
+    assert row.props["t"] == moment
+    assert rows.get("p", "b") is None and rows.get("q", "a") is None
+
+
+def test_a_range_is_in_key_order_within_bounds_and_limited(rows: RowStore) -> None:
+    rows.commit("p", [Put(key, {"v": 1}) for key in ("c", "a", "e", "b", "d")])
+    rows.commit("q", [Put("a0", {"v": 2})])
+    assert keys(rows) == ["a", "b", "c", "d", "e"]
+    assert keys(rows, "b", "d") == ["b", "c"]
+    assert keys(rows, "b", limit=2) == ["b", "c"]
+    assert keys(rows, limit=10) == ["a", "b", "c", "d", "e"]
+    selected = next(rows.range("p", "a", "b", select=["v"]))
+    assert selected.key == "a" and selected.props["v"] == 1
+
+
+def test_a_commit_applies_all_or_nothing_under_its_conditions(rows: RowStore) -> None:
+    rows.commit("p", [Put("a", {"v": 1}, if_match="absent")])
+    stale = rows.get("p", "a")
+    assert stale is not None
+    with pytest.raises(ConcurrencyConflict):
+        rows.commit("p", [Put("b", {"v": 1}), Put("a", {"v": 2}, if_match="absent")])
+    assert keys(rows) == ["a"]
+    rows.commit("p", [Put("a", {"v": 2}, if_match=stale.etag)])
+    with pytest.raises(ConcurrencyConflict):
+        rows.commit("p", [Put("a", {"v": 3}, if_match=stale.etag)])
+    current = rows.get("p", "a")
+    assert current is not None and current.props["v"] == 2 and current.etag != stale.etag
+
+
+def test_a_delete_needs_the_row_and_its_etag(rows: RowStore) -> None:
+    rows.commit("p", [Put("a", {"v": 1}), Put("b", {"v": 1})])
+    stale = rows.get("p", "a")
+    assert stale is not None
+    rows.commit("p", [Put("a", {"v": 2})])
+    with pytest.raises(ConcurrencyConflict):
+        rows.commit("p", [Delete("a", if_match=stale.etag)])
+    with pytest.raises(ConcurrencyConflict):
+        rows.commit("p", [Delete("b"), Delete("gone")])
+    assert keys(rows) == ["a", "b"]
+    rows.commit("p", [Delete("b"), Put("c", {"v": 1})])
+    assert keys(rows) == ["a", "c"]
+
+
+def test_deleting_a_partition_counts_its_rows_and_spares_others(rows: RowStore) -> None:
+    rows.commit("p", [Put(f"k{i:03d}", {"v": i}) for i in range(100)])
+    rows.commit("p", [Put(f"k{i:03d}", {"v": i}) for i in range(100, 150)])
+    rows.commit("q", [Put("a", {"v": 1})])
+    assert rows.delete_partition("p") == 150
+    assert keys(rows) == [] and rows.get("q", "a") is not None
+    assert rows.delete_partition("p") == 0
