@@ -172,7 +172,7 @@ def check_factory(parser: _Parser, value: Any) -> dict[str, Any] | None:
         parser.add(BASE, "must be an object with a 'type': " + ", ".join(FACTORY_TYPES))
         return None
     kind = value.get("type")
-    if kind not in FIELDS:
+    if not isinstance(kind, str) or kind not in FIELDS:
         parser.add(f"{BASE}.type", "must be one of " + ", ".join(FACTORY_TYPES))
         return None
     obj = parser.fields(value, BASE, FIELDS[kind], f"a {kind} task factory")

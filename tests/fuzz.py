@@ -8,6 +8,7 @@ Shared by the unit property tests (`parse_job` directly) and the end-to-end fuzz
 from __future__ import annotations
 
 import base64
+import copy
 import json
 import re
 from typing import Any
@@ -79,9 +80,31 @@ def valid_specs(draw: st.DrawFn, job_id: str) -> dict[str, Any]:
     if count > 1 and draw(st.booleans()):
         tasks[-1]["dependsOn"] = ["t0"]
     spec: dict[str, Any] = {"id": job_id, "tasks": tasks}
+    if draw(st.integers(0, 3)) == 0:
+        # Task factories go through their own checks and the source reads at submit. These name a container
+        # that does not exist, or (a sweep) command tasks the fuzz host refuses: mutated, they probe every
+        # branch of those checks without ever starting a job of many tasks.
+        del spec["tasks"]
+        spec["taskFactory"] = copy.deepcopy(draw(st.sampled_from(FACTORY_SEEDS)))  # mutations change it in place
     if draw(st.booleans()):
         spec.update(maxParallelTasks=5, maxTaskRetryCount=1, taskTimeoutSeconds=60, onTaskFailure="continue")
     return spec
+
+
+FACTORY_SEEDS: list[dict[str, Any]] = [
+    {"type": "jsonLines", "container": "fuzz-missing", "blob": "jobs/tasks.jsonl"},
+    {
+        "type": "taskPerFile",
+        "container": "fuzz-missing",
+        "prefix": "raw/",
+        "repeatTask": {"id": "f-{index}", "handler": "billing.invoice", "input": {"blob": "{filePath}"}},
+    },
+    {
+        "type": "parametricSweep",
+        "parameterSets": [{"start": 1, "end": 3}, {"start": 0, "end": 4, "step": 2}],
+        "repeatTask": {"id": "s-{0}-{1:3}", "commandLine": ["render", "{0}", "{{x}}"]},
+    },
+]
 
 
 def _containers(value: Any) -> list[Any]:

@@ -69,6 +69,7 @@ def test_templates_are_checked_with_their_paths() -> None:
     assert problems({"type": "jsonLines", "container": "Bad_Name", "blob": "a"})[0][0] == "taskFactory.container"
     assert problems({"type": "jsonLines", "container": "inputs", "blob": "../x"})[0][0] == "taskFactory.blob"
     assert problems({"type": "nope"})[0][0] == "taskFactory.type"
+    assert problems({"type": []})[0][0] == "taskFactory.type"  # found by the fuzz test: it was a 500
     both = parse_job  # a job has tasks or a factory, not both
     with pytest.raises(SpecError):
         both(
