@@ -211,12 +211,29 @@ def derive_status(facts: JobFacts) -> JobStatus:
     return JobStatus(JobState.RUNNING.value, cancel_requested, counts, reason, started, ended, False)
 
 
+def job_phase(facts: JobFacts, status: JobStatus) -> str:
+    """What a job is doing, finer than its state: `pending`, `planning` (started, its tasks not planned yet),
+    `running`, `cancelling`, `reducing` (every task done, the reduce handler running) or `finished`."""
+    if status.finished:
+        return "finished"
+    if status.state == JobState.PENDING.value:
+        return "pending"
+    custom = facts.instance.custom_status if facts.instance is not None else None
+    custom = custom if isinstance(custom, Mapping) else {}
+    if status.cancel_requested or custom.get("state") == "cancelling":
+        return "cancelling"
+    if custom.get("state") == "reducing":
+        return "reducing"
+    return "running" if custom else "planning"
+
+
 def job_view(facts: JobFacts, links: Links, results: ResultsLocation) -> dict[str, Any]:
     """The answer of `GET /api/jobs/{id}`: `failedTasks` and `reduce` appear once the job has ended normally."""
     status = derive_status(facts)
     view: dict[str, Any] = {
         "id": facts.job_id,
         "state": status.state,
+        "phase": job_phase(facts, status),
         "cancelRequested": status.cancel_requested,
         "taskCounts": status.counts.to_json(),
         "createdAt": iso(facts.record.created),

@@ -3,8 +3,9 @@
     python -m devtools.run_example [--tasks 2000] [--seed 1] [--keep-running]
 
 It starts Azurite and devhost on free ports, submits the billing run over the job API, shows a progress bar
-with the task counts until the job finishes, then prints the summary and where the results are. Both
-processes are stopped at the end (or left running with --keep-running, until Ctrl-C).
+with the task counts and the job's phase until the job finishes, then prints the summary and where the results
+are. Both processes are stopped at the end, or on Ctrl-C or SIGTERM (or left running with --keep-running, devhost
+on port 7071 when it is free, until Ctrl-C).
 """
 
 from __future__ import annotations
@@ -12,11 +13,14 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import signal
+import socket
 import sys
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from tqdm import tqdm
@@ -27,6 +31,7 @@ from examples.billing.generate import generate_job
 from storage.results import ResultStore
 
 ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_PORT = 7071
 FINISHED = ("succeeded", "failed", "cancelled")
 
 
@@ -65,8 +70,12 @@ def follow(base: str, job_id: str) -> dict[str, Any]:
             bar = tqdm(total=total, unit="task", desc=job_id, dynamic_ncols=True)
         if bar is not None:
             bar.update(done - bar.n)
+            # The phase says why a bar at 100% still waits: the reduce step runs after the last task.
             bar.set_postfix(
-                running=counts.get("running", 0), failed=counts.get("failed", 0), skipped=counts.get("skipped", 0)
+                phase=job.get("phase", ""),
+                running=counts.get("running", 0),
+                failed=counts.get("failed", 0),
+                skipped=counts.get("skipped", 0),
             )
         # The job record turns final a moment before the orchestration returns its summary; wait for both.
         if job.get("state") in FINISHED and (job.get("results") or {}).get("summaryBlob"):
@@ -76,12 +85,31 @@ def follow(base: str, job_id: str) -> dict[str, Any]:
         time.sleep(0.5)
 
 
+def free_port(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def stop_on_sigterm() -> None:
+    """SIGTERM ends the script the way Ctrl-C does, so the `finally` below stops Azurite and devhost."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, handler)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tasks", type=int, default=2000, help="invoices to compute (default 2000)")
     parser.add_argument("--seed", type=int, default=1, help="seed of the generated usage data (default 1)")
     parser.add_argument("--keep-running", action="store_true", help="leave Azurite and devhost up at the end")
     args = parser.parse_args(argv)
+    stop_on_sigterm()
 
     # A fresh start every time: the same job id on old state would just show the previous run's job.
     state, storage = ROOT / ".devhost" / "run-example", ROOT / ".azurite" / "run-example"
@@ -95,7 +123,10 @@ def main(argv: list[str] | None = None) -> int:
         # Two worker processes: activities then use the second core instead of sharing the host's.
         env = {"AzureWebJobsStorage": azurite.connection_string, "FUNCTIONS_WORKER_PROCESS_COUNT": "2"}
         print("Starting devhost with the function app ...", flush=True)
-        host = DevHostProcess(ROOT, state_dir=state, env=env).start()
+        # Kept running, it serves on 7071 when that port is free, as `func start` does, so the README's curl
+        # lines work; otherwise on a free port, printed below.
+        port = ["--port", str(DEFAULT_PORT)] if args.keep_running and free_port(DEFAULT_PORT) else []
+        host = DevHostProcess(ROOT, state_dir=state, env=env, extra_args=port).start()
         print(f"devhost is serving {host.base_url}/api/jobs", flush=True)
 
         spec = generate_job(tasks=args.tasks, seed=args.seed)

@@ -190,3 +190,24 @@ def test_summary_and_task_views() -> None:
         "endedAt": None,
         "partition": 0,
     }
+
+
+@pytest.mark.parametrize(
+    ("state", "instance", "phase"),
+    [
+        (JobState.PENDING, None, "pending"),
+        (JobState.RUNNING, Instance("Running"), "planning"),
+        (JobState.RUNNING, Instance("Running", custom_status={"state": "running", "taskCounts": {}}), "running"),
+        (JobState.RUNNING, Instance("Running", custom_status={"state": "reducing", "taskCounts": {}}), "reducing"),
+        (JobState.CANCELLING, Instance("Running", custom_status={"state": "running"}), "cancelling"),
+        (JobState.RUNNING, Instance("Running", custom_status={"state": "cancelling"}), "cancelling"),
+    ],
+)
+def test_the_phase_says_what_a_running_job_is_doing(state: JobState, instance: Instance | None, phase: str) -> None:
+    assert job_view(JobFacts("j", record(state), instance), LINKS, RESULTS)["phase"] == phase
+
+
+def test_a_finished_job_is_in_its_finished_phase() -> None:
+    output = {"state": "succeeded", "reason": "all 10 tasks succeeded", "taskCounts": {"total": 10, "succeeded": 10}}
+    view = job_view(JobFacts("j", record(), Instance("Completed", output=output)), LINKS, RESULTS)
+    assert (view["state"], view["phase"]) == ("succeeded", "finished")
