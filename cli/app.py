@@ -1,5 +1,5 @@
-"""The commands, as `az batch` names them: `job submit|list|show|watch|cancel|delete`, `task list|show` and
-`results download`. Every command takes `--url`, `--key` and `--output table|json`.
+"""The commands, as `az batch` names them: `job submit|list|show|watch|cancel|delete`, `task list|show|logs`
+and `results download`. Every command takes `--url`, `--key` and `--output table|json`.
 
 Exit codes: 0 done (for `watch`: the job succeeded), 1 the watched job failed or was cancelled, 2 a usage error
 or an error from the API or the network (printed on stderr as `code: message` and a `path: message` per detail).
@@ -48,7 +48,7 @@ app = typer.Typer(
     add_completion=False,
 )
 job_app = typer.Typer(help="Jobs: submit, list, show, watch, cancel, delete.", no_args_is_help=True)
-task_app = typer.Typer(help="A job's tasks: list, show.", no_args_is_help=True)
+task_app = typer.Typer(help="A job's tasks: list, show, logs.", no_args_is_help=True)
 results_app = typer.Typer(help="A job's results in Blob Storage.", no_args_is_help=True)
 app.add_typer(job_app, name="job")
 app.add_typer(task_app, name="task")
@@ -202,19 +202,57 @@ def task_show(
     show(output, view, render.task_table)
 
 
+ConnectionOption = Annotated[
+    str | None,
+    typer.Option(
+        "--connection-string",
+        envvar="AzureWebJobsStorage",
+        show_envvar=True,
+        help="The app's storage account: the results' URL needs credentials, so the blobs are read with it.",
+    ),
+]
+
+
+def need_connection(connection_string: str | None) -> str:
+    if not connection_string:
+        raise typer.BadParameter(
+            "give --connection-string or set AzureWebJobsStorage", param_hint="--connection-string"
+        )
+    return connection_string
+
+
+@task_app.command("logs")
+def task_logs(
+    job_id: Annotated[str, typer.Argument(metavar="ID")],
+    task_id: Annotated[str, typer.Argument(metavar="TASK")],
+    connection_string: ConnectionOption = None,
+    url: UrlOption = DEFAULT_URL,
+    key: KeyOption = None,
+    output: OutputOption = Output.table,
+) -> None:
+    """Print a command task's stdout and stderr (their tails), read from the job's blobs."""
+    from cli.results import task_logs as read_logs  # azure-storage-blob is slow to import
+
+    connection = need_connection(connection_string)
+    api = JobApi(url, key)
+    api.task(job_id, task_id)  # a 404 names the missing task before storage is read
+    logs = read_logs(api.job(job_id), task_id, connection)
+    if output is Output.json:
+        sys.stdout.write(render.to_json(logs) + "\n")
+        return
+    if logs["stdout.txt"] is None and logs["stderr.txt"] is None:
+        stderr.print(f"task {task_id} has no logs (only command tasks have)", highlight=False)
+    if logs["stdout.txt"]:
+        sys.stdout.write(logs["stdout.txt"])
+    if logs["stderr.txt"]:
+        sys.stderr.write(logs["stderr.txt"])
+
+
 @results_app.command("download")
 def results_download(
     job_id: Annotated[str, typer.Argument(metavar="ID")],
     out: Annotated[Path, typer.Option("--out", file_okay=False, help="The folder to write into (created).")],
-    connection_string: Annotated[
-        str | None,
-        typer.Option(
-            "--connection-string",
-            envvar="AzureWebJobsStorage",
-            show_envvar=True,
-            help="The app's storage account: the results' URL needs credentials, so the blobs are read with it.",
-        ),
-    ] = None,
+    connection_string: ConnectionOption = None,
     everything: Annotated[bool, typer.Option("--all", help="Also the task folders (logs, output files).")] = False,
     url: UrlOption = DEFAULT_URL,
     key: KeyOption = None,
@@ -223,12 +261,9 @@ def results_download(
     """Download a job's summary.json, reduce.json, job.json and results/*.jsonl into --out."""
     from cli.results import download  # azure-storage-blob is slow to import; only this command needs it
 
-    if not connection_string:
-        raise typer.BadParameter(
-            "give --connection-string or set AzureWebJobsStorage", param_hint="--connection-string"
-        )
+    connection = need_connection(connection_string)
     view = JobApi(url, key).job(job_id)
-    written = download(view, out, connection_string, everything=everything)
+    written = download(view, out, connection, everything=everything)
     if output is Output.json:
         sys.stdout.write(render.to_json([str(path) for path in written]) + "\n")
     else:

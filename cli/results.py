@@ -23,6 +23,25 @@ class DownloadFailed(CliError):
     """The job's blobs could not be read: no connection string, a wrong one, or storage is down."""
 
 
+def task_logs(view: Mapping[str, Any], task_id: str, connection_string: str) -> dict[str, str | None]:
+    """A command task's `stdout.txt` and `stderr.txt` (their tails, as the runner keeps them); None when absent."""
+    results = view.get("results")
+    if not isinstance(results, Mapping) or not results.get("container"):
+        raise DownloadFailed(f"job {view.get('id')} has no results location")
+    folder = f"{results.get('prefix') or ''}tasks/{task_id}/"
+    logs: dict[str, str | None] = {}
+    try:
+        with ContainerClient.from_connection_string(connection_string, str(results["container"])) as container:
+            for name in ("stdout.txt", "stderr.txt"):
+                try:
+                    logs[name] = container.download_blob(folder + name).readall().decode("utf-8", "replace")
+                except ResourceNotFoundError:
+                    logs[name] = None
+    except (AzureError, ValueError) as exc:
+        raise DownloadFailed(f"cannot read the task's logs: {exc}") from exc
+    return logs
+
+
 def wanted(relative: PurePosixPath, everything: bool) -> bool:
     return everything or relative.parts[0] in RESULT_PARTS
 

@@ -164,3 +164,18 @@ def test_results_download_writes_the_summary_and_results(
     lines = [json.loads(line) for path in (out / "results").glob("*.jsonl") for line in path.read_text().splitlines()]
     assert sorted(line["id"] for line in lines) == ["inv-000001", "inv-000002", "inv-000003"]
     assert not (out / "tasks").exists()
+
+
+def test_task_logs_print_a_command_tasks_output(batch_host: BatchHost) -> None:
+    job_id = batch_host.unique_id("cli-logs")
+    command = [sys.executable, "-c", "import sys; print('out-line'); print('err-line', file=sys.stderr)"]
+    spec = {"id": job_id, "tasks": [{"id": "cmd", "commandLine": command}]}
+    assert cli(batch_host, "job", "submit", "-", "--watch", stdin=json.dumps(spec)).returncode == 0
+    storage = {"AzureWebJobsStorage": batch_host.azurite.connection_string}
+    logs = cli(batch_host, "task", "logs", job_id, "cmd", **storage)
+    assert logs.returncode == 0, logs.stderr
+    assert logs.stdout == "out-line\n" and "err-line" in logs.stderr
+    as_json = cli(batch_host, "task", "logs", job_id, "cmd", "-o", "json", **storage)
+    assert json.loads(as_json.stdout) == {"stdout.txt": "out-line\n", "stderr.txt": "err-line\n"}
+    missing = cli(batch_host, "task", "logs", job_id, "nope", **storage)
+    assert missing.returncode == 2 and missing.stderr.startswith("taskNotFound: ")
