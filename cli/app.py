@@ -1,0 +1,293 @@
+"""The commands, as `az batch` names them: `job submit|list|show|watch|cancel|delete`, `task list|show|logs`
+and `results download`. Every command takes `--url`, `--key` and `--output table|json`.
+
+Exit codes: 0 done (for `watch`: the job succeeded), 1 the watched job failed or was cancelled, 2 a usage error
+or an error from the API or the network (printed on stderr as `code: message` and a `path: message` per detail).
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Callable
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console, RenderableType
+
+from cli import render
+from cli.client import DEFAULT_URL, ApiError, CliError, JobApi
+from cli.watch import exit_code, watch
+
+
+class Output(StrEnum):
+    """`json` prints the API's JSON unchanged; `table` is for people."""
+
+    table = "table"
+    json = "json"
+
+
+UrlOption = Annotated[
+    str, typer.Option("--url", envvar="DURABLE_BATCH_URL", help="The app's address (env DURABLE_BATCH_URL).")
+]
+KeyOption = Annotated[
+    str | None,
+    typer.Option("--key", envvar="DURABLE_BATCH_KEY", help="A function key of a deployed app (env DURABLE_BATCH_KEY)."),
+]
+OutputOption = Annotated[Output, typer.Option("--output", "-o", help="table or json.")]
+TopOption = Annotated[int | None, typer.Option("--top", min=1, help="At most this many rows (the API's page size).")]
+TokenOption = Annotated[str | None, typer.Option("--continuation-token", help="The next page, from a previous list.")]
+
+app = typer.Typer(
+    name="durable-batch",
+    help="Submit, watch and manage Durable Batch jobs through the job API.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+job_app = typer.Typer(help="Jobs: submit, list, show, watch, cancel, delete.", no_args_is_help=True)
+task_app = typer.Typer(help="A job's tasks: list, show, logs.", no_args_is_help=True)
+results_app = typer.Typer(help="A job's results in Blob Storage.", no_args_is_help=True)
+app.add_typer(job_app, name="job")
+app.add_typer(task_app, name="task")
+app.add_typer(results_app, name="results")
+
+stdout = Console()
+stderr = Console(stderr=True)
+
+
+def show(output: Output, data: Any, table: Callable[[Any], RenderableType] | None) -> None:
+    """Print the API's JSON as it is (`json`), or the table made of it (only then)."""
+    if output is Output.json:
+        sys.stdout.write(render.to_json(data) + "\n")
+    elif table is not None:
+        stdout.print(table(data))
+
+
+def hint(page: dict[str, Any], output: Output) -> None:
+    more = render.more_hint(page)
+    if more and output is Output.table:
+        stderr.print(more, highlight=False)
+
+
+def read_spec(file: str) -> bytes:
+    """The spec's bytes from a file or, for `-`, from standard input."""
+    if file == "-":
+        return sys.stdin.buffer.read()
+    try:
+        return Path(file).read_bytes()
+    except OSError as exc:
+        raise typer.BadParameter(f"cannot read {file}: {exc.strerror}", param_hint="FILE") from exc
+
+
+def follow(api: JobApi, view: dict[str, Any], output: Output) -> None:
+    """Watch a job to its end, then print it; leave with the watch's exit code."""
+    final = watch(api, str(view["id"]), stderr, first=view)
+    show(output, final, render.job_table)
+    raise typer.Exit(exit_code(final))
+
+
+@job_app.command("submit")
+def job_submit(
+    file: Annotated[str, typer.Argument(help="The job spec (JSON); `-` reads standard input.")],
+    watch_it: Annotated[bool, typer.Option("--watch", help="Follow the job; exit 0 only if it succeeds.")] = False,
+    url: UrlOption = DEFAULT_URL,
+    key: KeyOption = None,
+    output: OutputOption = Output.table,
+) -> None:
+    """Submit a job (POST /api/jobs). The same id with the same spec answers the existing job."""
+    api = JobApi(url, key)
+    view = api.submit(read_spec(file))
+    if watch_it:
+        follow(api, view, output)
+    show(output, view, render.job_table)
+
+
+@job_app.command("list")
+def job_list(
+    state: Annotated[
+        str | None, typer.Option("--state", help="pending, running, succeeded, failed, cancelled.")
+    ] = None,
+    top: TopOption = None,
+    token: TokenOption = None,
+    url: UrlOption = DEFAULT_URL,
+    key: KeyOption = None,
+    output: OutputOption = Output.table,
+) -> None:
+    """List jobs, newest first (GET /api/jobs)."""
+    page = JobApi(url, key).jobs(state=state, top=top, token=token)
+    show(output, page, render.jobs_table)
+    hint(page, output)
+
+
+@job_app.command("show")
+def job_show(
+    job_id: Annotated[str, typer.Argument(metavar="ID")],
+    url: UrlOption = DEFAULT_URL,
+    key: KeyOption = None,
+    output: OutputOption = Output.table,
+) -> None:
+    """Show a job: state, counts, times, results location, failed tasks (GET /api/jobs/{id})."""
+    view = JobApi(url, key).job(job_id)
+    show(output, view, render.job_table)
+
+
+@job_app.command("watch")
+def job_watch(
+    job_id: Annotated[str, typer.Argument(metavar="ID")],
+    url: UrlOption = DEFAULT_URL,
+    key: KeyOption = None,
+    output: OutputOption = Output.table,
+) -> None:
+    """Follow a job live until it ends; exit 0 if it succeeded, 1 if it failed or was cancelled."""
+    api = JobApi(url, key)
+    follow(api, api.job(job_id), output)
+
+
+@job_app.command("cancel")
+def job_cancel(
+    job_id: Annotated[str, typer.Argument(metavar="ID")],
+    url: UrlOption = DEFAULT_URL,
+    key: KeyOption = None,
+    output: OutputOption = Output.table,
+) -> None:
+    """Cancel a job: no task starts after it, running command tasks are killed (POST /api/jobs/{id}/cancel)."""
+    body = JobApi(url, key).cancel(job_id)
+    show(output, body, render.job_table if isinstance(body, dict) and "state" in body else None)
+    if output is Output.table:
+        stderr.print(f"cancel requested for {job_id}", highlight=False)
+
+
+@job_app.command("delete")
+def job_delete(
+    job_id: Annotated[str, typer.Argument(metavar="ID")],
+    url: UrlOption = DEFAULT_URL,
+    key: KeyOption = None,
+    output: OutputOption = Output.table,
+) -> None:
+    """Delete a finished job: its histories, task records, blobs and record (DELETE /api/jobs/{id})."""
+    JobApi(url, key).delete(job_id)
+    if output is Output.table:
+        stderr.print(f"deleted {job_id}", highlight=False)
+
+
+@task_app.command("list")
+def task_list(
+    job_id: Annotated[str, typer.Argument(metavar="ID")],
+    state: Annotated[str | None, typer.Option("--state", help="pending, running, succeeded, failed, skipped.")] = None,
+    top: TopOption = None,
+    token: TokenOption = None,
+    url: UrlOption = DEFAULT_URL,
+    key: KeyOption = None,
+    output: OutputOption = Output.table,
+) -> None:
+    """List a job's tasks in task order; `--state failed` lists failures with their whole error."""
+    page = JobApi(url, key).tasks(job_id, state=state, top=top, token=token)
+    show(output, page, render.tasks_table)
+    hint(page, output)
+
+
+@task_app.command("show")
+def task_show(
+    job_id: Annotated[str, typer.Argument(metavar="ID")],
+    task_id: Annotated[str, typer.Argument(metavar="TASK")],
+    url: UrlOption = DEFAULT_URL,
+    key: KeyOption = None,
+    output: OutputOption = Output.table,
+) -> None:
+    """Show a task: state, attempts, times, error and result (GET /api/jobs/{id}/tasks/{task})."""
+    view = JobApi(url, key).task(job_id, task_id)
+    show(output, view, render.task_table)
+
+
+ConnectionOption = Annotated[
+    str | None,
+    typer.Option(
+        "--connection-string",
+        envvar="AzureWebJobsStorage",
+        show_envvar=True,
+        help="The app's storage account: the results' URL needs credentials, so the blobs are read with it.",
+    ),
+]
+
+
+def need_connection(connection_string: str | None) -> str:
+    if not connection_string:
+        raise typer.BadParameter(
+            "give --connection-string or set AzureWebJobsStorage", param_hint="--connection-string"
+        )
+    return connection_string
+
+
+@task_app.command("logs")
+def task_logs(
+    job_id: Annotated[str, typer.Argument(metavar="ID")],
+    task_id: Annotated[str, typer.Argument(metavar="TASK")],
+    connection_string: ConnectionOption = None,
+    url: UrlOption = DEFAULT_URL,
+    key: KeyOption = None,
+    output: OutputOption = Output.table,
+) -> None:
+    """Print a command task's stdout and stderr (their tails), read from the job's blobs."""
+    from cli.results import task_logs as read_logs  # azure-storage-blob is slow to import
+
+    connection = need_connection(connection_string)
+    api = JobApi(url, key)
+    api.task(job_id, task_id)  # a 404 names the missing task before storage is read
+    logs = read_logs(api.job(job_id), task_id, connection)
+    if output is Output.json:
+        sys.stdout.write(render.to_json(logs) + "\n")
+        return
+    if logs["stdout.txt"] is None and logs["stderr.txt"] is None:
+        stderr.print(f"task {task_id} has no logs (only command tasks have)", highlight=False)
+    if logs["stdout.txt"]:
+        sys.stdout.write(logs["stdout.txt"])
+    if logs["stderr.txt"]:
+        sys.stderr.write(logs["stderr.txt"])
+
+
+@results_app.command("download")
+def results_download(
+    job_id: Annotated[str, typer.Argument(metavar="ID")],
+    out: Annotated[Path, typer.Option("--out", file_okay=False, help="The folder to write into (created).")],
+    connection_string: ConnectionOption = None,
+    everything: Annotated[bool, typer.Option("--all", help="Also the task folders (logs, output files).")] = False,
+    url: UrlOption = DEFAULT_URL,
+    key: KeyOption = None,
+    output: OutputOption = Output.table,
+) -> None:
+    """Download a job's summary.json, reduce.json, job.json and results/*.jsonl into --out."""
+    from cli.results import download  # azure-storage-blob is slow to import; only this command needs it
+
+    connection = need_connection(connection_string)
+    view = JobApi(url, key).job(job_id)
+    written = download(view, out, connection, everything=everything)
+    if output is Output.json:
+        sys.stdout.write(render.to_json([str(path) for path in written]) + "\n")
+    else:
+        for path in written:
+            stdout.print(str(path), highlight=False)
+        stderr.print(f"{len(written)} files written to {out}", highlight=False)
+
+
+def report(error: CliError) -> None:
+    if isinstance(error, ApiError):
+        for line in render.error_lines(error):
+            typer.echo(line, err=True)
+    else:
+        typer.echo(f"error: {error}", err=True)
+
+
+def main() -> None:
+    """Run the CLI; API and network errors leave with code 2, like usage errors."""
+    try:
+        app()
+    except CliError as error:
+        report(error)
+        sys.exit(2)
+    except Exception:
+        # A bug, not the job's outcome: keep exit code 1 for "the job failed" alone.
+        traceback.print_exc()
+        sys.exit(2)

@@ -1,0 +1,217 @@
+"""What the commands print: the API's JSON as it came, or Rich tables; and the live view of a running job.
+
+Everything here is a pure function of the API's JSON (and, for the live view, of a `Progress` sample), so the
+shapes can be tested without a host.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from cli.client import ApiError
+
+TASK_STATES = ("pending", "running", "succeeded", "failed", "skipped")
+FINISHED = frozenset({"succeeded", "failed", "cancelled"})
+STATE_STYLES = {
+    "pending": "dim",
+    "running": "cyan",
+    "succeeded": "green",
+    "failed": "red",
+    "skipped": "yellow",
+    "cancelled": "yellow",
+}
+
+
+def to_json(data: Any) -> str:
+    """The API's JSON, unchanged but indented, for `--output json` (pipe it to `jq`)."""
+    return json.dumps(data, indent=2, ensure_ascii=False)
+
+
+def error_lines(error: ApiError) -> list[str]:
+    """`code: message`, then a `path: message` line per detail: what the API said, all of it."""
+    lines = [f"{error.code}: {error.message}"]
+    lines.extend(
+        f"  {detail.path}: {detail.message}" if detail.path else f"  {detail.message}" for detail in error.details
+    )
+    return lines
+
+
+def _styled(state: Any) -> Text:
+    text = str(state or "")
+    return Text(text, style=STATE_STYLES.get(text, ""))
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _counts(view: Mapping[str, Any]) -> dict[str, int]:
+    counts = view.get("taskCounts")
+    if not isinstance(counts, Mapping):
+        return {}
+    return {name: value for name, value in counts.items() if isinstance(value, int)}
+
+
+def _progress(counts: Mapping[str, int]) -> str:
+    total = counts.get("total", 0)
+    done = sum(counts.get(state, 0) for state in ("succeeded", "failed", "skipped"))
+    return f"{done}/{total}"
+
+
+def jobs_table(page: Mapping[str, Any]) -> Table:
+    """A page of `GET /api/jobs`: a row per job, newest first as the API lists them."""
+    table = Table("id", "state", "done", "succeeded", "failed", "created", "ended", title="jobs", title_justify="left")
+    for job in page.get("value") or []:
+        counts = _counts(job)
+        table.add_row(
+            _cell(job.get("id")),
+            _styled(job.get("state")),
+            _progress(counts),
+            str(counts.get("succeeded", 0)),
+            str(counts.get("failed", 0)),
+            _cell(job.get("createdAt")),
+            _cell(job.get("endedAt")),
+        )
+    return table
+
+
+def job_table(view: Mapping[str, Any]) -> Table:
+    """One job: its state, times, counts and where its results are; failed tasks when it has finished."""
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row("id", _cell(view.get("id")))
+    state = _styled(view.get("state"))
+    if view.get("cancelRequested"):
+        state.append(" (cancel requested)")
+    table.add_row("state", state)
+    for name in ("createdAt", "startedAt", "endedAt", "reason"):
+        if view.get(name) is not None:
+            table.add_row(name, _cell(view.get(name)))
+    counts = _counts(view)
+    table.add_row("tasks", "  ".join(f"{name}={counts.get(name, 0)}" for name in ("total", *TASK_STATES)))
+    results = view.get("results")
+    if isinstance(results, Mapping):
+        table.add_row("results", f"{_cell(results.get('container'))}/{_cell(results.get('prefix'))}")
+    failed = view.get("failedTasks")
+    if isinstance(failed, list) and failed:
+        # The job view lists failed tasks' ids (the first 100); `task list --state failed` has their errors.
+        table.add_row("failed tasks", ", ".join(_cell(item) for item in failed))
+    return table
+
+
+def tasks_table(page: Mapping[str, Any], *, title: str = "tasks") -> Table:
+    """A page of `GET /api/jobs/{id}/tasks` (or a job's `failedTasks`)."""
+    table = Table("id", "state", "attempts", "started", "ended", "error", title=title, title_justify="left")
+    for task in page.get("value") or []:
+        table.add_row(
+            _cell(task.get("id")),
+            _styled(task.get("state")),
+            _cell(task.get("attempts")),
+            _cell(task.get("startedAt")),
+            _cell(task.get("endedAt")),
+            _first_line(task.get("error")),
+        )
+    return table
+
+
+def _first_line(value: Any) -> str:
+    """A table row keeps an error's first line; its traceback is in `task show` and in the JSON."""
+    text = _cell(value)
+    return text.splitlines()[0] if text else ""
+
+
+def task_table(view: Mapping[str, Any]) -> Table:
+    """One task as the API gives it: state, attempts, times, error, and its result (as JSON)."""
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row("id", _cell(view.get("id")))
+    table.add_row("state", _styled(view.get("state")))
+    for name in ("attempts", "startedAt", "endedAt", "error", "resultBlob", "resultError"):
+        if view.get(name) is not None:
+            table.add_row(name, _cell(view.get(name)))
+    if "result" in view:
+        table.add_row("result", to_json(view.get("result")))
+    return table
+
+
+def more_hint(page: Mapping[str, Any]) -> str | None:
+    """How to ask for the next page, when there is one."""
+    token = page.get("continuationToken")
+    return f"more: add --continuation-token '{token}'" if isinstance(token, str) and token else None
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A job's progress between two looks at it: how fast tasks finish, and when the rest will have."""
+
+    done: int
+    total: int
+    rate: float | None
+    """Finished tasks per second since the watch began; None until two looks apart in time."""
+
+    @property
+    def eta_seconds(self) -> float | None:
+        if self.rate is None or self.rate <= 0:
+            return None
+        return max(0, self.total - self.done) / self.rate
+
+
+def finished_tasks(view: Mapping[str, Any]) -> int:
+    counts = _counts(view)
+    return sum(counts.get(state, 0) for state in ("succeeded", "failed", "skipped"))
+
+
+def progress_between(first: tuple[float, int], latest: tuple[float, int], total: int) -> Progress:
+    """`first` and `latest` are (seconds, finished tasks) samples; the rate is the slope between them."""
+    (t0, done0), (t1, done1) = first, latest
+    rate = (done1 - done0) / (t1 - t0) if t1 > t0 else None
+    return Progress(done=done1, total=total, rate=rate)
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "--"
+    whole = round(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def watch_view(view: Mapping[str, Any], progress: Progress, *, width: int = 30) -> RenderableType:
+    """The live display: the job and its state, a bar, counts per state, tasks/s and the ETA."""
+    total = max(progress.total, 0)
+    fraction = progress.done / total if total else (1.0 if view.get("state") in FINISHED else 0.0)
+    filled = round(fraction * width)
+    head = Text(f"{_cell(view.get('id'))}  ")
+    head.append_text(_styled(view.get("state")))
+    if view.get("cancelRequested") and view.get("state") not in FINISHED:
+        head.append(" (cancelling)", style="yellow")
+    bar = Text("█" * filled, style="green")
+    bar.append("░" * (width - filled), style="dim")
+    bar.append(f" {progress.done}/{total} {fraction:.0%}")
+    rate = "--" if progress.rate is None else f"{progress.rate:.1f}"
+    bar.append(f"  {rate} tasks/s  ETA {_duration(progress.eta_seconds)}")
+    counts = _counts(view)
+    line = Text()
+    for index, state in enumerate(TASK_STATES):
+        if index:
+            line.append("  ")
+        line.append(f"{state}={counts.get(state, 0)}", style=STATE_STYLES[state])
+    parts: list[RenderableType] = [head, bar, line]
+    reason = view.get("reason")
+    if view.get("state") in FINISHED and reason:
+        parts.append(Text(str(reason)))
+    return Group(*parts)

@@ -1,0 +1,181 @@
+"""`durable-batch` run as a user runs it, a subprocess (`python -m cli`), against devhost + Azurite."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from devhost.testing import REPO_ROOT
+from tests.e2e.api.jobs import billing_job, invoice, sleeper
+from tests.e2e.batch_host import BatchHost
+
+pytestmark = pytest.mark.e2e
+
+
+def cli(host: BatchHost, *args: str, stdin: str | None = None, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run the CLI on `host` (through DURABLE_BATCH_URL, as a user would set it), wide enough that tables keep
+    whole ids, without colours. `env` adds variables; the storage connection string is left out unless given."""
+    base = {name: value for name, value in os.environ.items() if name != "AzureWebJobsStorage"}
+    environment = {**base, "DURABLE_BATCH_URL": host.base_url, "COLUMNS": "250", "NO_COLOR": "1", **env}
+    return subprocess.run(
+        [sys.executable, "-m", "cli", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        env=environment,
+        timeout=90,
+        check=False,
+    )
+
+
+def write_spec(tmp_path: Path, spec: dict[str, Any]) -> str:
+    path = tmp_path / "job.json"
+    path.write_text(json.dumps(spec))
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def succeeded_job(batch_host: BatchHost, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A small billing job submitted from a file with `--watch`; its id."""
+    job_id = batch_host.unique_id("cli-ok")
+    spec = write_spec(tmp_path_factory.mktemp("spec"), billing_job(job_id, tasks=3))
+    done = cli(batch_host, "job", "submit", spec, "--watch")
+    assert done.returncode == 0, done.stderr
+    assert job_id in done.stdout and "succeeded" in done.stdout
+    assert "tasks/s" in done.stderr, "the live display goes to stderr"
+    return job_id
+
+
+def test_submit_with_watch_exits_0_when_the_job_succeeded(batch_host: BatchHost, succeeded_job: str) -> None:
+    assert batch_host.get(f"/jobs/{succeeded_job}").json()["state"] == "succeeded"
+
+
+def test_job_show_and_list_print_the_api_json_or_a_table(batch_host: BatchHost, succeeded_job: str) -> None:
+    shown = cli(batch_host, "job", "show", succeeded_job, "--output", "json")
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout) == batch_host.get(f"/jobs/{succeeded_job}").json()
+
+    listed = cli(batch_host, "job", "list", "--state", "succeeded", "--top", "50", "-o", "json")
+    assert listed.returncode == 0, listed.stderr
+    page = json.loads(listed.stdout)
+    assert succeeded_job in [job["id"] for job in page["value"]]
+    assert all(job["state"] == "succeeded" for job in page["value"])
+
+    table = cli(batch_host, "job", "show", succeeded_job)
+    assert table.returncode == 0, table.stderr
+    assert succeeded_job in table.stdout and "succeeded=3" in table.stdout and "total=3" in table.stdout
+    rows = cli(batch_host, "job", "list", "--top", "50")
+    assert rows.returncode == 0, rows.stderr
+    assert any(succeeded_job in line and "3/3" in line for line in rows.stdout.splitlines())
+
+
+def test_tasks_of_a_job_list_and_show(batch_host: BatchHost, succeeded_job: str) -> None:
+    listed = cli(batch_host, "task", "list", succeeded_job, "-o", "json")
+    assert listed.returncode == 0, listed.stderr
+    assert [task["id"] for task in json.loads(listed.stdout)["value"]] == ["inv-000001", "inv-000002", "inv-000003"]
+    shown = cli(batch_host, "task", "show", succeeded_job, "inv-000002", "-o", "json")
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout) == batch_host.get(f"/jobs/{succeeded_job}/tasks/inv-000002").json()
+    table = cli(batch_host, "task", "show", succeeded_job, "inv-000002")
+    assert table.returncode == 0, table.stderr
+    assert "succeeded" in table.stdout and '"customer": "c-000002"' in table.stdout
+
+
+def test_a_failed_job_exits_1_and_its_failed_tasks_list(batch_host: BatchHost, tmp_path: Path) -> None:
+    job_id = batch_host.unique_id("cli-fail")
+    bad = {"id": "bad", "handler": "billing.invoice", "input": {"customer": "c-1", "seed": 1, "period": "nope"}}
+    spec = write_spec(tmp_path, {"id": job_id, "tasks": [invoice(1), bad]})
+    watched = cli(batch_host, "job", "submit", spec, "--watch", "-o", "json")
+    assert watched.returncode == 1, watched.stderr
+    assert json.loads(watched.stdout)["state"] == "failed"
+
+    failed = cli(batch_host, "task", "list", job_id, "--state", "failed", "-o", "json")
+    assert failed.returncode == 0, failed.stderr
+    tasks = json.loads(failed.stdout)["value"]
+    assert [task["id"] for task in tasks] == ["bad"] and tasks[0]["error"]
+    table = cli(batch_host, "task", "list", job_id, "--state", "failed")
+    row = [line for line in table.stdout.splitlines() if " bad " in line]
+    assert len(row) == 1 and "failed" in row[0] and "InvalidInput: input.period" in row[0], table.stdout
+    assert "parse_period" not in table.stdout, "a table shows the error's first line, not its traceback"
+    again = cli(batch_host, "job", "watch", job_id)
+    assert again.returncode == 1 and "failed" in again.stdout
+
+
+def test_a_refused_spec_prints_every_problem_with_its_path_and_exits_2(batch_host: BatchHost) -> None:
+    spec = {"maxParallelTasks": 0, "tasks": [{"id": "a", "handler": "no.such.handler"}]}
+    refused = cli(batch_host, "job", "submit", "-", stdin=json.dumps(spec))
+    assert refused.returncode == 2
+    lines = refused.stderr.splitlines()
+    assert lines[0].startswith("invalidJobSpec: ")
+    assert any(line.strip().startswith("maxParallelTasks: ") for line in lines), refused.stderr
+    assert any(line.strip().startswith("tasks[0].handler: ") for line in lines), refused.stderr
+    assert refused.stdout == ""
+
+    missing = cli(batch_host, "job", "show", "no-such-job-here")
+    assert missing.returncode == 2 and missing.stderr.startswith("jobNotFound: ")
+
+
+def test_cancel_ends_a_running_job_cancelled_and_delete_removes_it(batch_host: BatchHost) -> None:
+    job_id = batch_host.unique_id("cli-cancel")
+    spec = {"id": job_id, "maxParallelTasks": 1, "tasks": [sleeper("slow", 120), invoice(1, dependsOn=["slow"])]}
+    submitted = cli(batch_host, "job", "submit", "-", "-o", "json", stdin=json.dumps(spec))
+    assert submitted.returncode == 0, submitted.stderr
+    assert json.loads(submitted.stdout)["id"] == job_id
+    batch_host.wait_for_job(job_id, states=frozenset({"running"}))
+
+    running = cli(batch_host, "job", "delete", job_id)
+    assert running.returncode == 2 and running.stderr.startswith("jobRunning: ")
+    cancelled = cli(batch_host, "job", "cancel", job_id, "-o", "json")
+    assert cancelled.returncode == 0, cancelled.stderr
+    assert json.loads(cancelled.stdout)["cancelRequested"] is True
+    watched = cli(batch_host, "job", "watch", job_id)
+    assert watched.returncode == 1 and "cancelled" in watched.stdout
+
+    deleted = cli(batch_host, "job", "delete", job_id)
+    assert deleted.returncode == 0, deleted.stderr
+    assert batch_host.get(f"/jobs/{job_id}").status_code == 404
+
+
+def test_results_download_writes_the_summary_and_results(
+    batch_host: BatchHost, succeeded_job: str, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    without = cli(batch_host, "results", "download", succeeded_job, "--out", str(out))
+    assert without.returncode == 2 and "AzureWebJobsStorage" in without.stderr
+    done = cli(
+        batch_host,
+        "results",
+        "download",
+        succeeded_job,
+        "--out",
+        str(out),
+        AzureWebJobsStorage=batch_host.azurite.connection_string,
+    )
+    assert done.returncode == 0, done.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["state"] == "succeeded"
+    lines = [json.loads(line) for path in (out / "results").glob("*.jsonl") for line in path.read_text().splitlines()]
+    assert sorted(line["id"] for line in lines) == ["inv-000001", "inv-000002", "inv-000003"]
+    assert not (out / "tasks").exists()
+
+
+def test_task_logs_print_a_command_tasks_output(batch_host: BatchHost) -> None:
+    job_id = batch_host.unique_id("cli-logs")
+    command = [sys.executable, "-c", "import sys; print('out-line'); print('err-line', file=sys.stderr)"]
+    spec = {"id": job_id, "tasks": [{"id": "cmd", "commandLine": command}]}
+    assert cli(batch_host, "job", "submit", "-", "--watch", stdin=json.dumps(spec)).returncode == 0
+    storage = {"AzureWebJobsStorage": batch_host.azurite.connection_string}
+    logs = cli(batch_host, "task", "logs", job_id, "cmd", **storage)
+    assert logs.returncode == 0, logs.stderr
+    assert logs.stdout == "out-line\n" and "err-line" in logs.stderr
+    as_json = cli(batch_host, "task", "logs", job_id, "cmd", "-o", "json", **storage)
+    assert json.loads(as_json.stdout) == {"stdout.txt": "out-line\n", "stderr.txt": "err-line\n"}
+    missing = cli(batch_host, "task", "logs", job_id, "nope", **storage)
+    assert missing.returncode == 2 and missing.stderr.startswith("taskNotFound: ")

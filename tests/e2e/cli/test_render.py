@@ -1,0 +1,67 @@
+"""The CLI's output without a host: error lines, progress figures, the live view and tables."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+from rich.console import Console, RenderableType
+
+from cli.client import ApiError, ErrorDetail, JobApi
+from cli.render import Progress, error_lines, jobs_table, progress_between, watch_view
+
+pytestmark = pytest.mark.unit
+
+
+def text_of(renderable: RenderableType) -> str:
+    console = Console(width=120, record=True, color_system=None)
+    console.print(renderable)
+    return console.export_text()
+
+
+def test_an_api_error_prints_its_code_message_and_every_detail_path() -> None:
+    error = ApiError(400, "invalidJobSpec", "2 problems", [ErrorDetail("tasks[0].id", "empty"), ErrorDetail("", "x")])
+    assert error_lines(error) == ["invalidJobSpec: 2 problems", "  tasks[0].id: empty", "  x"]
+
+
+def test_progress_is_the_rate_between_two_samples_and_the_eta_what_is_left_at_that_rate() -> None:
+    progress = progress_between((10.0, 100), (20.0, 300), total=1300)
+    assert progress.rate == 20.0 and progress.eta_seconds == 50.0
+    assert progress_between((10.0, 0), (10.0, 0), total=5).eta_seconds is None
+    assert Progress(done=0, total=5, rate=0.0).eta_seconds is None
+
+
+def test_the_live_view_shows_the_state_counts_rate_and_eta() -> None:
+    view = {
+        "id": "j1",
+        "state": "running",
+        "taskCounts": {"total": 10, "pending": 4, "running": 2, "succeeded": 3, "failed": 1, "skipped": 0},
+    }
+    text = text_of(watch_view(view, Progress(done=4, total=10, rate=2.0)))
+    assert "j1  running" in text and "4/10 40%" in text and "2.0 tasks/s" in text and "ETA 0:03" in text
+    assert "pending=4  running=2  succeeded=3  failed=1  skipped=0" in text
+
+
+def test_the_jobs_table_has_a_row_per_job_with_its_progress() -> None:
+    page = {"value": [{"id": "a", "state": "failed", "taskCounts": {"total": 3, "succeeded": 1, "failed": 2}}]}
+    row = [line for line in text_of(jobs_table(page)).splitlines() if " a " in line]
+    assert len(row) == 1 and "failed" in row[0] and "3/3" in row[0]
+
+
+def test_a_function_key_goes_in_the_x_functions_key_header_of_every_request() -> None:
+    sent: list[requests.PreparedRequest] = []
+
+    class Recorder(requests.adapters.BaseAdapter):
+        def send(self, request: requests.PreparedRequest, *args: object, **kwargs: object) -> requests.Response:
+            sent.append(request)
+            response = requests.Response()
+            response.status_code, response._content = 200, b'{"value": []}'
+            return response
+
+        def close(self) -> None:
+            pass
+
+    api = JobApi("https://app.example/", key="secret")
+    api.session.mount("https://", Recorder())
+    assert api.jobs(state="running") == {"value": []}
+    assert sent[0].url == "https://app.example/api/jobs?state=running"
+    assert sent[0].headers["x-functions-key"] == "secret"
