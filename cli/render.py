@@ -191,13 +191,17 @@ def _duration(seconds: float | None) -> str:
 
 
 def watch_view(view: Mapping[str, Any], progress: Progress, *, width: int = 30) -> RenderableType:
-    """The live display: the job and its state, a bar, counts per state, tasks/s and the ETA."""
+    """The live display: the job, its state and phase, a bar, counts per state, tasks/s and the ETA."""
     total = max(progress.total, 0)
     fraction = progress.done / total if total else (1.0 if view.get("state") in FINISHED else 0.0)
     filled = round(fraction * width)
     head = Text(f"{_cell(view.get('id'))}  ")
     head.append_text(_styled(view.get("state")))
-    if view.get("cancelRequested") and view.get("state") not in FINISHED:
+    phase = view.get("phase")
+    if view.get("state") not in FINISHED and isinstance(phase, str) and phase not in ("running", view.get("state")):
+        # Why a full bar still waits (reducing), or why an empty one does (planning).
+        head.append(f" ({phase})", style="yellow" if phase == "cancelling" else "cyan")
+    elif view.get("cancelRequested") and view.get("state") not in FINISHED:
         head.append(" (cancelling)", style="yellow")
     bar = Text("█" * filled, style="green")
     bar.append("░" * (width - filled), style="dim")

@@ -41,6 +41,20 @@ def test_the_live_view_shows_the_state_counts_rate_and_eta() -> None:
     assert "pending=4  running=2  succeeded=3  failed=1  skipped=0" in text
 
 
+def test_the_live_view_says_the_phase_that_explains_a_full_or_empty_bar() -> None:
+    counts = {"total": 10, "succeeded": 10}
+    reducing = text_of(
+        watch_view({"id": "j1", "state": "running", "phase": "reducing", "taskCounts": counts}, Progress(10, 10, None))
+    )
+    assert "j1  running (reducing)" in reducing and "10/10 100%" in reducing
+    done = text_of(
+        watch_view(
+            {"id": "j1", "state": "succeeded", "phase": "finished", "taskCounts": counts}, Progress(10, 10, None)
+        )
+    )
+    assert "(finished)" not in done and "j1  succeeded" in done
+
+
 def test_the_jobs_table_has_a_row_per_job_with_its_progress() -> None:
     page = {"value": [{"id": "a", "state": "failed", "taskCounts": {"total": 3, "succeeded": 1, "failed": 2}}]}
     row = [line for line in text_of(jobs_table(page)).splitlines() if " a " in line]
