@@ -8,8 +8,18 @@ import uuid
 import pytest
 
 from devtools.azurite import Azurite
-from storage import ContainerBlobs, MemoryBlobs, ResultStore, StorageAccount, TableRows, TaskStore, get_account
+from storage import (
+    ContainerBlobs,
+    MemoryBlobs,
+    MemoryRows,
+    ResultStore,
+    StorageAccount,
+    TableRows,
+    TaskStore,
+    get_account,
+)
 from storage.results import DEFAULT_CONTAINER
+from storage.rows import RowStore
 
 
 @pytest.fixture
@@ -22,6 +32,15 @@ def job_id(request: pytest.FixtureRequest) -> str:
     """A job id unique to the test: the emulator is shared by the whole session."""
     stem = re.sub(r"[^A-Za-z0-9-]", "-", request.node.name)[:60].strip("-")
     return f"{stem}-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(params=["memory", "table"])
+def rows(request: pytest.FixtureRequest, account: StorageAccount) -> RowStore:
+    """A row store on each backend, empty: in memory, or a table of its own on Azurite (so a listing of all
+    rows sees only this test's)."""
+    if request.param == "memory":
+        return MemoryRows()
+    return TableRows(account, f"Rows{uuid.uuid4().hex[:12]}")
 
 
 @pytest.fixture(params=["memory", "azure"])

@@ -3,7 +3,6 @@ listing, state filter, create-if-absent, no downgrade, deletion."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -13,21 +12,17 @@ from storage import (
     JobRecord,
     JobState,
     JobStore,
-    MemoryRows,
-    StorageAccount,
-    TableRows,
     TaskCounts,
 )
+from storage.rows import RowStore
 
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture(params=["memory", "table"])
-def jobs(request: pytest.FixtureRequest, account: StorageAccount) -> JobStore:
-    if request.param == "memory":
-        return JobStore(MemoryRows())
-    # A table per test: listing "all jobs" must only see this test's jobs.
-    return JobStore(TableRows(account, f"Jobs{uuid.uuid4().hex[:12]}"))
+@pytest.fixture
+def jobs(rows: RowStore) -> JobStore:
+    # An empty row store per test (conftest): listing "all jobs" must only see this test's jobs.
+    return JobStore(rows)
 
 
 T0 = datetime(2026, 11, 1, 12, 0, 0, tzinfo=UTC)

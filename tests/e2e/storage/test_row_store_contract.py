@@ -4,24 +4,14 @@ values (datetimes included) read back as written."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
 
-from storage import ConcurrencyConflict, MemoryRows, StorageAccount, TableRows
+from storage import ConcurrencyConflict
 from storage.rows import Delete, Put, RowStore
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(params=["memory", "table"])
-def rows(request: pytest.FixtureRequest, account: StorageAccount) -> Iterator[RowStore]:
-    if request.param == "memory":
-        yield MemoryRows()
-    else:
-        yield TableRows(account, f"Rows{uuid.uuid4().hex[:12]}")
 
 
 def keys(store: RowStore, low: str = "", high: str = "~", limit: int | None = None) -> list[str]:

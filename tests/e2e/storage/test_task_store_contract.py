@@ -3,25 +3,14 @@ no-downgrade rule, batches applied once, failure rows, paging by state, counts, 
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-
 import pytest
 
 from batch.records import CHUNK_SIZE, TaskUpdate
-from storage import InvalidContinuationToken, MemoryRows, StorageAccount, TableRows, TaskState, TaskStore
+from storage import InvalidContinuationToken, TaskState, TaskStore
 from storage.rows import Put, RowStore
 from storage.tasks import ERROR_MAX_CHARS, Failure, truncate_error
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(params=["memory", "table"])
-def rows(request: pytest.FixtureRequest, account: StorageAccount) -> Iterator[RowStore]:
-    if request.param == "memory":
-        yield MemoryRows()
-    else:
-        yield TableRows(account, f"Tasks{uuid.uuid4().hex[:12]}")
 
 
 @pytest.fixture
