@@ -89,6 +89,13 @@ class _Runner:
     def last_attempt(self, task: TaskSpec, attempt: int) -> int:
         return self.spec.retry_count_for(task) + 1 if self.retry_here else attempt
 
+    def _count(self, result: Attempt, number: int, began: float, before: _Done | None) -> _Done:
+        """Account for one attempt (time and count, for the batch's measured durations); the task's tally so
+        far, whose start is its first attempt's."""
+        self.busy += time.perf_counter() - began
+        self.ran += 1
+        return _Done(result, number, before.first_started if before else result.started)
+
     def run_sync(self, task: TaskSpec, attempt: int) -> _Done | None:
         done: _Done | None = None
         for number in range(attempt, max(attempt, self.last_attempt(task, attempt)) + 1):
@@ -102,9 +109,7 @@ class _Runner:
                 work_root=self.work_root,
                 cancel_poll_seconds=self.poll_seconds,
             )
-            self.busy += time.perf_counter() - began
-            self.ran += 1
-            done = _Done(result, number, done.first_started if done else result.started)
+            done = self._count(result, number, began, done)
             if result.ok:
                 break
         return done
@@ -115,9 +120,7 @@ class _Runner:
             for number in range(attempt, max(attempt, self.last_attempt(task, attempt)) + 1):
                 began = time.perf_counter()
                 result = await attempt_async(self.services, self.spec, task, number)
-                self.busy += time.perf_counter() - began
-                self.ran += 1
-                done = _Done(result, number, done.first_started if done else result.started)
+                done = self._count(result, number, began, done)
                 if result.ok:
                     break
             return done
