@@ -294,6 +294,7 @@ function jobView(root, jobId, taskId) {
   const table = taskTable(tasks, jobId);
   let finished = false;
   let lastInsights = 0;
+  let insightsEvery = SLOW_POLL_MS;
 
   async function refresh() {
     const job = await api(`/jobs/${encodeURIComponent(jobId)}`);
@@ -301,10 +302,12 @@ function jobView(root, jobId, taskId) {
     renderJob(head, job, refresh);
     const now = Date.now();
     const justFinished = job.phase === "finished" && !finished;
-    if (justFinished || now - lastInsights >= SLOW_POLL_MS) {
+    if (justFinished || now - lastInsights >= insightsEvery) {
       lastInsights = now;
       const insights = await api(`/jobs/${encodeURIComponent(jobId)}/insights`, { query: { buckets: 60, groups: 10 } });
       if (!view.alive) return;
+      // The insights read every task chunk of the job: on a large one, ask less often, not the server harder.
+      insightsEvery = Math.max(SLOW_POLL_MS, 5 * (Date.now() - now));
       renderChart(chart, insights.completions);
       renderFailures(failures, insights.failures, jobId);
       if (justFinished || !finished) await table.load();
