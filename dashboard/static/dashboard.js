@@ -217,6 +217,9 @@ function jobsView(root, query) {
   const view = new View(root);
   const pager = new Pager();
   let state = JOB_STATES.includes(query.get("state")) ? query.get("state") : "";
+  // `#/?top=N` (1-100): a page size of one's own, and a link to share.
+  const asked = Number.parseInt(query.get("top") || "", 10);
+  const top = asked >= 1 && asked <= 100 ? asked : JOBS_PAGE;
   const filter = el(
     "select",
     { id: "job-state", "aria-label": "state", onchange: () => { state = filter.value; pager.reset(); load().catch((exc) => status(exc.message, true)); } },
@@ -230,7 +233,7 @@ function jobsView(root, query) {
     el("h1", {}, "Jobs"),
     el(
       "section",
-      { class: "panel" },
+      { class: "panel", id: "jobs-panel" },
       el("div", { class: "toolbar" }, filter, el("span", { class: "spacer" }), paging),
       el(
         "table",
@@ -247,7 +250,7 @@ function jobsView(root, query) {
     ),
   );
   async function load() {
-    const page = await api("/jobs", { query: { state, top: JOBS_PAGE, continuationToken: pager.current } });
+    const page = await api("/jobs", { query: { state, top, continuationToken: pager.current } });
     if (!view.alive) return;
     pager.next = page.continuationToken;
     replace(paging, pager.controls(() => load().catch((exc) => status(exc.message, true))));

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.e2e.api.jobs import billing_job
 from tests.e2e.batch_host import BatchHost
 from tests.e2e.dashboard.conftest import ARTIFACTS
 from tests.e2e.dashboard.jobs import MARKUP, finished_job, running_job
@@ -147,3 +148,20 @@ def test_a_running_job_is_live_and_its_cancel_button_cancels_it(batch_host: Batc
     expect(page.locator("#job .badge[data-state]").first).to_have_text("cancelled")
     assert batch_host.get(f"/jobs/{job_id}").json()["state"] == "cancelled"
     expect(page.locator('[data-action="cancel"]')).to_have_count(0)
+
+
+def test_the_jobs_list_pages_with_the_apis_tokens(batch_host: BatchHost, finished: dict[str, Any], page: Page) -> None:
+    other = batch_host.unique_id("dash-other")
+    assert batch_host.submit(billing_job(other, tasks=1, reduce=False)).status_code == 202
+    first = batch_host.get("/jobs", params={"top": 1}).json()
+    assert first["continuationToken"], "two jobs make two pages of one"
+    second = batch_host.get(first["nextLink"]).json()
+    page.goto(dashboard(batch_host, "#/?top=1"))
+    rows = page.locator("#jobs tbody tr[data-job]")
+    expect(rows).to_have_count(1, timeout=WAIT_MS)
+    assert rows.first.get_attribute("data-job") == first["value"][0]["id"]
+    page.locator('#jobs-panel [data-page="next"]').click()
+    expect(rows.first).to_have_attribute("data-job", second["value"][0]["id"], timeout=WAIT_MS)
+    expect(page.locator("#jobs-panel [data-page-number]")).to_have_text("page 2")
+    page.locator('#jobs-panel [data-page="prev"]').click()
+    expect(rows.first).to_have_attribute("data-job", first["value"][0]["id"], timeout=WAIT_MS)
