@@ -68,6 +68,11 @@ class TaskNotFound(ApiError):
         )
 
 
+class FileNotFound(ApiError):
+    status = 404
+    code = "notFound"
+
+
 class JobConflict(ApiError):
     """The same id with another spec, or an operation the job's state does not allow."""
 

@@ -68,15 +68,20 @@ def job_id_param(req: func.HttpRequest) -> str:
 
 
 def top_param(req: func.HttpRequest, default: int, limit: int = 1000) -> int:
-    raw = req.params.get("top")
+    return int_param(req, "top", default, limit)
+
+
+def int_param(req: func.HttpRequest, name: str, default: int, limit: int) -> int:
+    """A whole number from 1 to `limit` in the query, or `default` when it is absent or empty."""
+    raw = req.params.get(name)
     if raw is None or raw == "":
         return default
     try:
         value = int(raw)
     except ValueError:
-        raise InvalidQuery(f"top: must be a whole number from 1 to {limit}, not {raw!r}") from None
+        raise InvalidQuery(f"{name}: must be a whole number from 1 to {limit}, not {raw!r}") from None
     if not 1 <= value <= limit:
-        raise InvalidQuery(f"top: must be from 1 to {limit}, not {value}")
+        raise InvalidQuery(f"{name}: must be from 1 to {limit}, not {value}")
     return value
 
 

@@ -4,6 +4,7 @@
 |------------------------------------------|------------------------------------------------|----------|
 | `GET /api/jobs/{jobId}/tasks`            | 200 `{"value", "continuationToken", "nextLink"}`| 400, 404 |
 | `GET /api/jobs/{jobId}/tasks/{taskId}`   | 200 task view with `result`                    | 404      |
+| `GET /api/jobs/{jobId}/tasks/{taskId}/logs` | 200 `{"taskId", "stdout", "stderr"}`        | 404      |
 
 `?state=` is one of pending, running, succeeded, failed, skipped; `?top=` 1-1000 (default 100);
 `?continuationToken=` the token of the previous page, unchanged (it is bound to the job and the filter).
@@ -25,9 +26,11 @@ from app.services import Services
 from batch.spec import ID_PATTERN
 from batch.states import TaskState
 from storage.errors import NotFound
+from storage.results import TASK_LOGS
 from storage.tasks import TaskRecord
 
 DEFAULT_PAGE_SIZE = 100
+LOG_MAX_BYTES = 1024 * 1024
 TASK_STATES = tuple(state.value for state in TaskState)
 
 
@@ -44,6 +47,11 @@ def register(bp: df.Blueprint, services: Services) -> None:
     @app.durable_client_input(client_name="client")
     async def api_job_task(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
         return await http.guarded(lambda: get_task(req, services))
+
+    @app.route(route="jobs/{jobId}/tasks/{taskId}/logs", methods=["GET"])
+    @app.durable_client_input(client_name="client")
+    async def api_job_task_logs(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+        return await http.guarded(lambda: get_logs(req, services))
 
 
 async def _require_job(services: Services, job_id: str) -> None:
@@ -65,7 +73,7 @@ async def list_tasks(req: func.HttpRequest, services: Services) -> func.HttpResp
     return json_response(page([task_view(record) for record in result.records], following, link))
 
 
-async def get_task(req: func.HttpRequest, services: Services) -> func.HttpResponse:
+async def _require_task(req: func.HttpRequest, services: Services) -> tuple[str, TaskRecord]:
     job_id = http.job_id_param(req)
     task_id = str(req.route_params.get("taskId", ""))
     if not ID_PATTERN.fullmatch(task_id):
@@ -74,6 +82,11 @@ async def get_task(req: func.HttpRequest, services: Services) -> func.HttpRespon
     if record is None:
         await _require_job(services, job_id)
         raise TaskNotFound(job_id, task_id)
+    return job_id, record
+
+
+async def get_task(req: func.HttpRequest, services: Services) -> func.HttpResponse:
+    job_id, record = await _require_task(req, services)
     view = task_view(record)
     view.update(await asyncio.to_thread(_read_result, services, job_id, record))
     return json_response(view)
@@ -115,3 +128,23 @@ def _read_result(services: Services, job_id: str, record: TaskRecord) -> dict[st
         return {"result": None, "resultError": f"the result blob {blob!r} nests too deeply to read", "resultBlob": blob}
     except ValueError as exc:
         return {"result": None, "resultError": f"the result blob {blob!r} is not JSON: {exc}", "resultBlob": blob}
+
+
+async def get_logs(req: func.HttpRequest, services: Services) -> func.HttpResponse:
+    """A command task's stdout and stderr tails, as its runner stored them (None when it has none)."""
+    job_id, record = await _require_task(req, services)
+    logs = await asyncio.to_thread(_read_logs, services, job_id, record.task_id)
+    return json_response({"taskId": record.task_id, **logs})
+
+
+def _read_logs(services: Services, job_id: str, task_id: str) -> dict[str, str | None]:
+    logs: dict[str, str | None] = {}
+    for stream, name in TASK_LOGS.items():
+        try:
+            data = services.results.read_blob(services.results.task_prefix(job_id, task_id) + name)
+        except NotFound:
+            logs[stream] = None
+            continue
+        # The runner keeps only tails, but a blob is anyone's to replace: answer its end, bounded.
+        logs[stream] = data[-LOG_MAX_BYTES:].decode("utf-8", "replace")
+    return logs

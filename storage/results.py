@@ -35,12 +35,15 @@ from storage.errors import InvalidName, NotFound, SerializationError
 __all__ = [
     "CONTAINER_SETTING",
     "DEFAULT_CONTAINER",
+    "TASK_LOGS",
     "ResultStore",
     "container_name",
 ]
 
 CONTAINER_SETTING = "BATCH_RESULTS_CONTAINER"
 DEFAULT_CONTAINER = "batch-results"
+TASK_LOGS = {"stdout": "stdout.txt", "stderr": "stderr.txt"}
+"""A command task's logs, by stream: files in its folder (`task_prefix`), the tails its runner kept."""
 _JSON = "application/json"
 _JSONL = "application/x-ndjson"
 _TEXT = "text/plain; charset=utf-8"

@@ -114,8 +114,10 @@ def test_mutated_specs_are_accepted_or_refused_cleanly_and_refusals_create_nothi
 
 @fuzz_settings(QUERY_EXAMPLES)
 @given(
-    route=st.sampled_from(["/jobs", "/jobs/{known}/tasks"]),
-    params=st.dictionaries(st.sampled_from(["state", "top", "continuationToken", "other"]), QUERY_VALUES),
+    route=st.sampled_from(["/jobs", "/jobs/{known}/tasks", "/jobs/{known}/insights"]),
+    params=st.dictionaries(
+        st.sampled_from(["state", "top", "continuationToken", "buckets", "groups", "other"]), QUERY_VALUES
+    ),
     token=st.one_of(st.none(), TOKENS),
 )
 def test_odd_queries_and_continuation_tokens_are_answered_cleanly(
@@ -134,7 +136,7 @@ def test_odd_queries_and_continuation_tokens_are_answered_cleanly(
 @fuzz_settings(ID_EXAMPLES)
 @given(
     text=st.one_of(ANY_TEXT, st.sampled_from(["%00", "a/b", "..", ".", "a" * 129, "a" * 5000, "\ud800", "é"])),
-    action=st.sampled_from(["get", "tasks", "task", "cancel", "delete"]),
+    action=st.sampled_from(["get", "tasks", "task", "logs", "insights", "dashboard", "cancel", "delete"]),
 )
 def test_odd_ids_in_routes_are_answered_cleanly(fuzz_host: BatchHost, known_job: str, text: str, action: str) -> None:
     # Ids go in one path segment, percent-encoded as a client would ('/' as %2F, a surrogate as its
@@ -148,6 +150,12 @@ def test_odd_ids_in_routes_are_answered_cleanly(fuzz_host: BatchHost, known_job:
         check_answer(fuzz_host.get(f"/jobs/{segment}/tasks"), {200, 404})
     elif action == "task":
         check_answer(fuzz_host.get(f"/jobs/{known_job}/tasks/{segment}"), {200, 404})
+    elif action == "logs":
+        check_answer(fuzz_host.get(f"/jobs/{known_job}/tasks/{segment}/logs"), {200, 404})
+    elif action == "insights":
+        check_answer(fuzz_host.get(f"/jobs/{segment}/insights"), {200, 404})
+    elif action == "dashboard":
+        check_answer(fuzz_host.get(f"/dashboard/{segment}"), {200, 404})
     elif action == "cancel":
         check_answer(session.post(fuzz_host.url(f"/jobs/{own}/cancel"), timeout=60), {404})
     else:
@@ -160,6 +168,10 @@ ROUTES = {
     "/jobs/{known}/cancel": {"POST"},
     "/jobs/{known}/tasks": {"GET"},
     "/jobs/{known}/tasks/t1": {"GET"},
+    "/jobs/{known}/tasks/t1/logs": {"GET"},
+    "/jobs/{known}/insights": {"GET"},
+    "/dashboard": {"GET"},
+    "/dashboard/dashboard.js": {"GET"},
 }
 
 

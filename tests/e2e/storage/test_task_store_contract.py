@@ -129,3 +129,15 @@ def test_delete_job_removes_every_row_of_that_job_only(store: TaskStore, job_id:
     assert store.delete_job(job_id) > 0
     assert store.counts(job_id).total == 0 and store.get_task(job_id, "t00001") is None
     assert store.counts(f"{job_id}-kept").pending == 3
+
+
+def test_iter_chunks_reads_every_chunk_of_the_job_in_task_order(store: TaskStore, job_id: str) -> None:
+    store.create_job(job_id, "v1", layout(1200, 700))
+    store.create_job(f"{job_id}-other", "v1", layout(3, 3))
+    store.record(job_id, 1, 0, [TaskUpdate(4, TaskState.FAILED, 1, 1_000, 2_000, error="boom")])
+    chunks = list(store.iter_chunks(job_id))
+    assert [(c.partition, c.number, len(c)) for c in chunks] == [(0, 0, 500), (0, 1, 200), (1, 0, 500)]
+    assert [task_id for c in chunks for task_id in c.ids] == [f"t{i:05d}" for i in range(1200)]
+    assert chunks[2].state(4) == TaskState.FAILED and chunks[2].errors == {4: "boom"}
+    assert chunks[2].ended[4] == 2_000
+    assert list(store.iter_chunks(f"{job_id}-none")) == []

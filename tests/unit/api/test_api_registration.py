@@ -23,8 +23,19 @@ def functions(environ: dict[str, str]) -> dict[str, list[str]]:
 
 def test_routes_and_no_timer_without_a_schedule() -> None:
     found = functions({})
-    assert set(found) == {"api_jobs", "api_job", "api_job_cancel", "api_job_tasks", "api_job_task"}
-    assert all("httpTrigger" in bindings and "durableClient" in bindings for bindings in found.values())
+    api = {
+        "api_jobs",
+        "api_job",
+        "api_job_cancel",
+        "api_job_tasks",
+        "api_job_task",
+        "api_job_task_logs",
+        "api_job_insights",
+    }
+    assert set(found) == api | {"dashboard"}
+    assert all("httpTrigger" in found[name] and "durableClient" in found[name] for name in api)
+    # The dashboard's files are the same for every caller: it reads jobs in the browser, through the API.
+    assert found["dashboard"] == ["httpTrigger", "http"]
 
 
 def test_a_schedule_adds_the_timer() -> None:
@@ -40,4 +51,4 @@ def test_routes_stay_apart_from_the_durable_webhooks() -> None:
     routes = [
         binding.route for fn in app.get_functions() for binding in fn.get_bindings() if binding.type == "httpTrigger"
     ]
-    assert routes and all(route.startswith("jobs") for route in routes)
+    assert routes and all(route.startswith(("jobs", "dashboard/")) for route in routes)

@@ -1,0 +1,555 @@
+// The Durable Batch dashboard: a jobs list and a job page over the job API, in the browser.
+//
+// Everything shown from the API is user data (job and task ids, errors, results): it is only ever set as text
+// (`text()`, `el()`), never parsed as markup. The key the page was opened with (`?code=`) goes on every API call
+// as `x-functions-key` and nowhere else.
+
+const API = document.body.dataset.api || "/api";
+const KEY = new URLSearchParams(location.search).get("code");
+const JOB_STATES = ["pending", "running", "cancelling", "succeeded", "failed", "cancelled"];
+const TASK_STATES = ["pending", "running", "succeeded", "failed", "skipped"];
+const COUNT_STATES = ["succeeded", "failed", "skipped", "running", "pending"];
+const JOBS_PAGE = 25;
+const TASKS_PAGE = 50;
+const JOB_POLL_MS = 2000;
+const LIST_POLL_MS = 5000;
+const SLOW_POLL_MS = 10000;
+
+// What the job page offers to do with a job: one entry per API route `POST /api/jobs/{id}/{route}`.
+// `when(job)` says whether it applies to the job as it is now.
+const JOB_ACTIONS = [
+  {
+    route: "cancel",
+    label: "Cancel job",
+    danger: true,
+    confirm: (job) => `Cancel job ${job.id}? Tasks that have not run are skipped.`,
+    when: (job) => job.phase !== "finished" && !job.cancelRequested,
+  },
+];
+
+// ---- plumbing -------------------------------------------------------------------------------------------
+
+class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+async function api(path, { method = "GET", query } = {}) {
+  const url = new URL(API + path, location.origin);
+  for (const [name, value] of Object.entries(query || {})) {
+    if (value !== undefined && value !== null && value !== "") url.searchParams.set(name, String(value));
+  }
+  const headers = { Accept: "application/json" };
+  if (KEY) headers["x-functions-key"] = KEY;
+  let response;
+  try {
+    response = await fetch(url, { method, headers, cache: "no-store", credentials: "omit" });
+  } catch (exc) {
+    throw new ApiError(0, "unreachable", `the app does not answer (${exc.message})`);
+  }
+  const body = await response.json().catch(() => null);
+  if (!response.ok) {
+    const error = body && body.error ? body.error : {};
+    const hint = response.status === 401 ? " (open the dashboard with ?code=<function key>)" : "";
+    throw new ApiError(response.status, error.code || "http" + response.status, (error.message || response.statusText) + hint);
+  }
+  return body;
+}
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
+    else if (name === "class") node.className = value;
+    else node.setAttribute(name, value === true ? "" : String(value));
+  }
+  append(node, children);
+  return node;
+}
+
+function append(node, children) {
+  for (const child of children.flat(Infinity)) {
+    if (child === undefined || child === null || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+function replace(node, ...children) {
+  node.replaceChildren();
+  return append(node, children);
+}
+
+const SVG = "http://www.w3.org/2000/svg";
+function svg(tag, attrs = {}, ...children) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [name, value] of Object.entries(attrs)) node.setAttribute(name, String(value));
+  for (const child of children) node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  return node;
+}
+
+function status(message, isError = false) {
+  const node = document.getElementById("status");
+  node.textContent = message;
+  node.classList.toggle("error", isError);
+}
+
+function href(...parts) {
+  return "#/" + parts.map(encodeURIComponent).join("/");
+}
+
+// ---- formatting -----------------------------------------------------------------------------------------
+
+function duration(ms) {
+  if (ms === null || ms === undefined || !isFinite(ms) || ms < 0) return "";
+  const s = Math.round(ms / 1000);
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m ${s % 60}s`;
+  const h = Math.floor(m / 60);
+  if (h < 48) return `${h}h ${m % 60}m`;
+  return `${Math.floor(h / 24)}d ${h % 24}h`;
+}
+
+function since(iso) {
+  return iso ? duration(Date.now() - Date.parse(iso)) : "";
+}
+
+function between(start, end) {
+  if (!start) return "";
+  return duration((end ? Date.parse(end) : Date.now()) - Date.parse(start));
+}
+
+function time(iso) {
+  return iso ? new Date(iso).toLocaleString() : "";
+}
+
+function number(n) {
+  return typeof n === "number" ? n.toLocaleString() : "";
+}
+
+function done(counts) {
+  return (counts.succeeded || 0) + (counts.failed || 0) + (counts.skipped || 0);
+}
+
+function percent(counts) {
+  return counts.total ? Math.floor((100 * done(counts)) / counts.total) : 0;
+}
+
+function badge(state, extra = "") {
+  return el("span", { class: `badge ${state} ${extra}`.trim(), "data-state": state }, state);
+}
+
+function progressBar(counts, big = false) {
+  const bar = el("div", { class: big ? "bar big" : "bar", role: "progressbar", "aria-valuenow": percent(counts) });
+  for (const state of ["succeeded", "failed", "skipped", "running"]) {
+    const part = el("span", { class: state, title: `${state}: ${number(counts[state])}` });
+    part.style.width = counts.total ? `${(100 * (counts[state] || 0)) / counts.total}%` : "0";
+    bar.append(part);
+  }
+  return bar;
+}
+
+function jsonText(value) {
+  return value === undefined ? "" : JSON.stringify(value, null, 2);
+}
+
+// A list's pages: the tokens of the pages before this one, so "previous" needs no token from the API.
+class Pager {
+  constructor() {
+    this.reset();
+  }
+  reset() {
+    this.tokens = [null];
+    this.next = null;
+  }
+  get current() {
+    return this.tokens[this.tokens.length - 1];
+  }
+  forward() {
+    if (this.next) this.tokens.push(this.next);
+  }
+  back() {
+    if (this.tokens.length > 1) this.tokens.pop();
+  }
+  controls(onChange) {
+    const page = this.tokens.length;
+    return [
+      el("button", { disabled: page === 1, "data-page": "prev", onclick: () => { this.back(); onChange(); } }, "‹ Previous"),
+      el("span", { class: "muted", "data-page-number": page }, `page ${page}`),
+      el("button", { disabled: !this.next, "data-page": "next", onclick: () => { this.forward(); onChange(); } }, "Next ›"),
+    ];
+  }
+}
+
+// A view polls while it is shown; leaving it stops every timer it started.
+class View {
+  constructor(root) {
+    this.root = root;
+    this.timers = [];
+    this.alive = true;
+  }
+  every(ms, action) {
+    const tick = async () => {
+      if (!this.alive) return;
+      try {
+        await action();
+      } catch (exc) {
+        status(exc.message, true);
+      }
+      if (this.alive && !action.stop) this.timers.push(setTimeout(tick, ms));
+    };
+    tick();
+  }
+  stop() {
+    this.alive = false;
+    this.timers.forEach(clearTimeout);
+  }
+}
+
+// ---- the jobs list --------------------------------------------------------------------------------------
+
+function jobsView(root, query) {
+  const view = new View(root);
+  const pager = new Pager();
+  let state = JOB_STATES.includes(query.get("state")) ? query.get("state") : "";
+  // `#/?top=N` (1-100): a page size of one's own, and a link to share.
+  const asked = Number.parseInt(query.get("top") || "", 10);
+  const top = asked >= 1 && asked <= 100 ? asked : JOBS_PAGE;
+  const filter = el(
+    "select",
+    { id: "job-state", "aria-label": "state", onchange: () => { state = filter.value; pager.reset(); load().catch((exc) => status(exc.message, true)); } },
+    el("option", { value: "" }, "all states"),
+    JOB_STATES.map((s) => el("option", { value: s, selected: s === state }, s)),
+  );
+  const body = el("tbody");
+  const paging = el("span");
+  replace(
+    root,
+    el("h1", {}, "Jobs"),
+    el(
+      "section",
+      { class: "panel", id: "jobs-panel" },
+      el("div", { class: "toolbar" }, filter, el("span", { class: "spacer" }), paging),
+      el(
+        "table",
+        { id: "jobs" },
+        el(
+          "thead",
+          {},
+          el("tr", {}, el("th", {}, "job"), el("th", {}, "state"), el("th", {}, "progress"),
+            ["total", "succeeded", "failed", "running", "pending", "skipped"].map((c) => el("th", { class: "num" }, c)),
+            el("th", { class: "num" }, "age"), el("th", { class: "num" }, "duration")),
+        ),
+        body,
+      ),
+    ),
+  );
+  async function load() {
+    const page = await api("/jobs", { query: { state, top, continuationToken: pager.current } });
+    if (!view.alive) return;
+    pager.next = page.continuationToken;
+    replace(paging, pager.controls(() => load().catch((exc) => status(exc.message, true))));
+    replace(body, page.value.length ? page.value.map(jobRow) : el("tr", {}, el("td", { colspan: 11, class: "muted" }, "No jobs.")));
+    status(`updated ${new Date().toLocaleTimeString()}`);
+  }
+  view.every(LIST_POLL_MS, load);
+  return view;
+}
+
+function jobRow(job) {
+  const c = job.taskCounts;
+  return el(
+    "tr",
+    { "data-job": job.id },
+    el("td", { class: "id" }, el("a", { href: href("jobs", job.id) }, job.id)),
+    el("td", {}, badge(job.state), job.cancelRequested ? el("span", { class: "muted" }, " cancel requested") : null),
+    el("td", {}, progressBar(c), el("span", { class: "muted" }, `${percent(c)}%`)),
+    ["total", "succeeded", "failed", "running", "pending", "skipped"].map((k) => el("td", { class: "num", "data-count": k }, number(c[k]))),
+    el("td", { class: "num" }, since(job.createdAt)),
+    el("td", { class: "num" }, between(job.startedAt, job.endedAt)),
+  );
+}
+
+// ---- the job page ---------------------------------------------------------------------------------------
+
+function jobView(root, jobId, taskId) {
+  const view = new View(root);
+  const head = el("section", { class: "panel", id: "job" }, el("p", { class: "muted" }, "Loading…"));
+  const chart = el("div", { id: "chart" });
+  const failures = el("div", { id: "failures" });
+  const tasks = el("section", { class: "panel", id: "tasks" });
+  replace(
+    root,
+    head,
+    el(
+      "div",
+      { class: "row" },
+      el("section", { class: "panel" }, el("h2", {}, "Completions over time"), chart),
+      el("section", { class: "panel" }, el("h2", {}, "Failures by error"), failures),
+    ),
+    tasks,
+  );
+  const table = taskTable(tasks, jobId);
+  let finished = false;
+  let lastInsights = 0;
+  let insightsEvery = SLOW_POLL_MS;
+
+  async function refresh() {
+    const job = await api(`/jobs/${encodeURIComponent(jobId)}`);
+    if (!view.alive) return;
+    renderJob(head, job, refresh);
+    const now = Date.now();
+    const justFinished = job.phase === "finished" && !finished;
+    if (justFinished || now - lastInsights >= insightsEvery) {
+      lastInsights = now;
+      const insights = await api(`/jobs/${encodeURIComponent(jobId)}/insights`, { query: { buckets: 60, groups: 10 } });
+      if (!view.alive) return;
+      // The insights read every task chunk of the job: on a large one, ask less often, not the server harder.
+      insightsEvery = Math.max(SLOW_POLL_MS, 5 * (Date.now() - now));
+      renderChart(chart, insights.completions);
+      renderFailures(failures, insights.failures, jobId);
+      if (justFinished || !finished) await table.load();
+    }
+    finished = job.phase === "finished";
+    if (finished) refresh.stop = true;
+    status(finished ? `finished; shown ${new Date().toLocaleTimeString()}` : `live; updated ${new Date().toLocaleTimeString()}`);
+  }
+  view.every(JOB_POLL_MS, refresh);
+  if (taskId) openTask(jobId, taskId);
+  return view;
+}
+
+function renderJob(node, job, refresh) {
+  const c = job.taskCounts;
+  const actions = el("div", { class: "toolbar", id: "actions" });
+  for (const action of JOB_ACTIONS) {
+    if (!action.when(job)) continue;
+    const button = el("button", {
+      class: action.danger ? "danger" : "",
+      "data-action": action.route,
+      onclick: async () => {
+        if (action.confirm && !window.confirm(action.confirm(job))) return;
+        button.disabled = true;
+        try {
+          await api(`/jobs/${encodeURIComponent(job.id)}/${action.route}`, { method: "POST" });
+          status(`${action.label}: requested`);
+          await refresh();
+        } catch (exc) {
+          status(`${action.label}: ${exc.message}`, true);
+          button.disabled = false;
+        }
+      },
+    }, action.label);
+    actions.append(button);
+  }
+  replace(
+    node,
+    el("div", { class: "toolbar" },
+      el("h1", { id: "job-id" }, job.id),
+      badge(job.state),
+      el("span", { class: "badge phase", id: "job-phase", title: "phase" }, job.phase),
+      job.cancelRequested ? el("span", { class: "muted" }, "cancel requested") : null,
+      el("span", { class: "spacer" }),
+      actions,
+    ),
+    progressBar(c, true),
+    el("div", { class: "counts", id: "job-counts" },
+      el("div", {}, el("b", { "data-count": "percent" }, `${percent(c)}%`), el("span", {}, "done")),
+      ["total", ...COUNT_STATES].map((k) => el("div", {}, el("b", { "data-count": k }, number(c[k])), el("span", {}, k))),
+    ),
+    el("dl", { class: "facts" },
+      el("dt", {}, "created"), el("dd", {}, time(job.createdAt), " (", since(job.createdAt), " ago)"),
+      el("dt", {}, "started"), el("dd", {}, time(job.startedAt)),
+      el("dt", {}, "ended"), el("dd", {}, time(job.endedAt)),
+      el("dt", {}, "duration"), el("dd", {}, between(job.startedAt, job.endedAt)),
+      job.reason ? [el("dt", {}, "reason"), el("dd", { id: "job-reason" }, job.reason)] : null,
+      job.results ? [el("dt", {}, "results"), el("dd", {}, `${job.results.container}/${job.results.prefix}`)] : null,
+    ),
+  );
+}
+
+function renderChart(node, completions) {
+  const bars = completions.buckets;
+  if (!bars.length) {
+    replace(node, el("p", { class: "muted" }, "No task has finished yet."));
+    return;
+  }
+  const width = 600;
+  const height = 140;
+  const top = Math.max(1, ...bars.map((b) => b.succeeded + b.failed + b.skipped));
+  const step = width / bars.length;
+  const chart = svg("svg", { class: "chart", viewBox: `0 0 ${width} ${height + 16}`, preserveAspectRatio: "none", role: "img" });
+  chart.append(svg("title", {}, `finished tasks per ${completions.bucketSeconds} s`));
+  bars.forEach((bar, i) => {
+    let y = height;
+    for (const state of ["succeeded", "failed", "skipped"]) {
+      const h = (bar[state] / top) * height;
+      if (h <= 0) continue;
+      y -= h;
+      const rect = svg("rect", { class: state, x: i * step + 0.5, y, width: Math.max(1, step - 1), height: h });
+      rect.append(svg("title", {}, `${time(bar.start)}: ${bar[state]} ${state}`));
+      chart.append(rect);
+    }
+  });
+  chart.append(svg("text", { x: 0, y: height + 13 }, time(completions.start)));
+  chart.append(svg("text", { x: width, y: height + 13, "text-anchor": "end" }, time(completions.end)));
+  const total = bars.reduce((sum, b) => sum + b.succeeded + b.failed + b.skipped, 0);
+  replace(
+    node,
+    chart,
+    el("div", { class: "legend" },
+      ["succeeded", "failed", "skipped"].map((s) => el("span", {}, el("i", { class: s }), s)),
+      el("span", { id: "chart-total" }, `${number(total)} finished, ${completions.bucketSeconds} s a bar, peak ${number(top)}`),
+    ),
+  );
+  node.dataset.total = String(total);
+}
+
+function renderFailures(node, failures, jobId) {
+  if (!failures.failed) {
+    replace(node, el("p", { class: "muted" }, "No task has failed."));
+    return;
+  }
+  replace(
+    node,
+    el("table", { id: "failure-groups" },
+      el("thead", {}, el("tr", {}, el("th", { class: "num" }, "tasks"), el("th", {}, "error"), el("th", {}, "for example"))),
+      el("tbody", {}, failures.groups.map((g) => el("tr", {},
+        el("td", { class: "num", "data-count": "failed" }, number(g.count)),
+        el("td", { class: "err" }, g.error),
+        el("td", { class: "id" }, g.taskIds.map((id, i) => [i ? ", " : "", el("a", { href: href("jobs", jobId, "tasks", id) }, id)])),
+      ))),
+    ),
+    failures.otherFailures ? el("p", { class: "muted" }, `and ${number(failures.otherFailures)} more failures with other errors`) : null,
+  );
+}
+
+function taskTable(node, jobId) {
+  const pager = new Pager();
+  let state = "";
+  const filter = el(
+    "select",
+    { id: "task-state", "aria-label": "task state", onchange: () => { state = filter.value; pager.reset(); load().catch((exc) => status(exc.message, true)); } },
+    el("option", { value: "" }, "all states"),
+    TASK_STATES.map((s) => el("option", { value: s }, s)),
+  );
+  const paging = el("span");
+  const body = el("tbody");
+  replace(
+    node,
+    el("div", { class: "toolbar" }, el("h2", {}, "Tasks"), filter, el("span", { class: "spacer" }), paging),
+    el("table", { id: "task-table" },
+      el("thead", {}, el("tr", {}, ["task", "state", "attempts", "started", "duration", "error"].map((c) => el("th", {}, c)))),
+      body,
+    ),
+  );
+  async function load() {
+    const page = await api(`/jobs/${encodeURIComponent(jobId)}/tasks`, {
+      query: { state, top: TASKS_PAGE, continuationToken: pager.current },
+    });
+    pager.next = page.continuationToken;
+    replace(paging, pager.controls(() => load().catch((exc) => status(exc.message, true))));
+    replace(
+      body,
+      page.value.length
+        ? page.value.map((t) => el("tr", { "data-task": t.id },
+          el("td", { class: "id" }, el("a", { href: href("jobs", jobId, "tasks", t.id) }, t.id)),
+          el("td", {}, badge(t.state)),
+          el("td", { class: "num" }, number(t.attempts)),
+          el("td", {}, time(t.startedAt)),
+          el("td", {}, between(t.startedAt, t.endedAt)),
+          el("td", { class: "err" }, t.error || ""),
+        ))
+        : el("tr", {}, el("td", { colspan: 6, class: "muted" }, "No tasks.")),
+    );
+  }
+  return { load };
+}
+
+// ---- a task ---------------------------------------------------------------------------------------------
+
+async function openTask(jobId, taskId) {
+  closeTask();
+  const content = el("div", {}, el("p", { class: "muted" }, "Loading…"));
+  const close = () => { location.hash = href("jobs", jobId); };
+  const drawer = el("div", { class: "overlay", id: "task-overlay", onclick: (e) => { if (e.target === drawer) close(); } },
+    el("aside", { class: "drawer", id: "task", role: "dialog", "aria-label": `task ${taskId}` },
+      el("header", {}, el("h2", { id: "task-id" }, taskId), el("button", { id: "task-close", onclick: close }, "Close")),
+      content,
+    ),
+  );
+  document.body.append(drawer);
+  const base = `/jobs/${encodeURIComponent(jobId)}/tasks/${encodeURIComponent(taskId)}`;
+  try {
+    const [task, logs] = await Promise.all([api(base), api(`${base}/logs`)]);
+    if (!drawer.isConnected) return;
+    replace(
+      content,
+      el("dl", { class: "facts" },
+        el("dt", {}, "state"), el("dd", {}, badge(task.state)),
+        el("dt", {}, "attempts"), el("dd", { id: "task-attempts" }, number(task.attempts)),
+        el("dt", {}, "partition"), el("dd", {}, number(task.partition)),
+        el("dt", {}, "started"), el("dd", {}, time(task.startedAt)),
+        el("dt", {}, "ended"), el("dd", {}, time(task.endedAt)),
+        el("dt", {}, "duration"), el("dd", {}, between(task.startedAt, task.endedAt)),
+      ),
+      "input" in task ? [el("h2", {}, "Input"), el("pre", { id: "task-input" }, jsonText(task.input))] : null,
+      task.error ? [el("h2", {}, "Error"), el("pre", { id: "task-error" }, task.error)] : null,
+      el("h2", {}, "Result"),
+      task.resultError ? el("p", { class: "error-box" }, task.resultError) : null,
+      el("pre", { id: "task-result" }, task.result === null ? "(none)" : jsonText(task.result)),
+      ["stdout", "stderr"].map((stream) => logs[stream] === null ? null : [
+        el("h2", {}, stream),
+        logs[stream] ? el("pre", { id: `task-${stream}` }, logs[stream]) : el("p", { class: "muted", id: `task-${stream}` }, "(empty)"),
+      ]),
+    );
+  } catch (exc) {
+    replace(content, el("p", { class: "error-box" }, exc.message));
+  }
+}
+
+function closeTask() {
+  document.getElementById("task-overlay")?.remove();
+}
+
+// ---- routing --------------------------------------------------------------------------------------------
+
+let current = null;
+let shownJob = null;
+
+function route() {
+  const [path, search] = location.hash.replace(/^#\/?/, "").split("?");
+  const parts = path.split("/").filter(Boolean).map(decodeURIComponent);
+  const crumbs = document.getElementById("crumbs");
+  if (parts[0] === "jobs" && parts[1]) {
+    const [jobId, taskId] = [parts[1], parts[2] === "tasks" ? parts[3] : undefined];
+    if (current && shownJob === jobId) {
+      // The same job: only the task drawer opens or closes, the page and its polling stay.
+      if (taskId) openTask(jobId, taskId);
+      else closeTask();
+      return;
+    }
+    switchTo((root) => jobView(root, jobId, taskId), jobId);
+    replace(crumbs, "/ ", el("a", { href: href("") }, "jobs"), " / ", jobId);
+    document.title = `${jobId} · Durable Batch`;
+  } else {
+    switchTo((root) => jobsView(root, new URLSearchParams(search || "")), null);
+    replace(crumbs, "/ jobs");
+    document.title = "Jobs · Durable Batch";
+  }
+}
+
+function switchTo(make, jobId) {
+  if (current) current.stop();
+  closeTask();
+  shownJob = jobId;
+  current = make(document.getElementById("main"));
+}
+
+window.addEventListener("hashchange", route);
+route();
