@@ -58,8 +58,8 @@ def register(bp: df.Blueprint, services: Services) -> None:
 
 
 def _view(req: func.HttpRequest, services: Services, facts: JobFacts) -> dict[str, Any]:
-    links = links_for(services, http.api_root(req.url), facts.job_id)
-    return job_view(facts, links, results_location(services, facts.job_id))
+    root = http.api_root(req.url)
+    return job_view(facts, links_for(services, root, facts.job_id), results_location(services, root, facts.job_id))
 
 
 async def submit(req: func.HttpRequest, client: Any, services: Services) -> func.HttpResponse:

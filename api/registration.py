@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 import azure.durable_functions as df
 
-from api import jobs, schedules, tasks
+from api import files, jobs, openapi, schedules, tasks
 from app.services import Services
 
 
@@ -16,5 +16,7 @@ def register(bp: df.Blueprint, services: Services, environ: Mapping[str, str] | 
     (the process's app settings by default)."""
     jobs.register(bp, services)
     tasks.register(bp, services)
+    files.register(bp, services)
+    openapi.register(bp)
     source = os.environ if environ is None else environ
     schedules.register(bp, services, source.get(schedules.SCHEDULE_SETTING))

@@ -23,8 +23,10 @@ def functions(environ: dict[str, str]) -> dict[str, list[str]]:
 
 def test_routes_and_no_timer_without_a_schedule() -> None:
     found = functions({})
-    assert set(found) == {"api_jobs", "api_job", "api_job_cancel", "api_job_tasks", "api_job_task"}
-    assert all("httpTrigger" in bindings and "durableClient" in bindings for bindings in found.values())
+    jobs = {"api_jobs", "api_job", "api_job_cancel", "api_job_tasks", "api_job_task"}
+    assert set(found) == jobs | {"api_files", "api_file", "api_openapi"}
+    assert all("httpTrigger" in found[name] and "durableClient" in found[name] for name in jobs)
+    assert all(found[name] == ["httpTrigger", "http"] for name in ("api_files", "api_file", "api_openapi"))
 
 
 def test_a_schedule_adds_the_timer() -> None:
@@ -40,4 +42,4 @@ def test_routes_stay_apart_from_the_durable_webhooks() -> None:
     routes = [
         binding.route for fn in app.get_functions() for binding in fn.get_bindings() if binding.type == "httpTrigger"
     ]
-    assert routes and all(route.startswith("jobs") for route in routes)
+    assert routes and all(route.split("/")[0] in ("jobs", "files", "openapi.json") for route in routes)
