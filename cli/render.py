@@ -7,7 +7,7 @@ shapes can be tested without a host.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -144,6 +144,23 @@ def task_table(view: Mapping[str, Any]) -> Table:
             table.add_row(name, _cell(view.get(name)))
     if "result" in view:
         table.add_row("result", to_json(view.get("result")))
+    return table
+
+
+def files_table(page: Mapping[str, Any]) -> Table:
+    """A page of `GET /api/files/{container}`: a row per file, in name order."""
+    title = f"{_cell(page.get('container'))}/{_cell(page.get('prefix'))}"
+    table = Table("name", "url", title=title, title_justify="left")
+    for item in page.get("value") or []:
+        table.add_row(_cell(item.get("name")), _cell(item.get("url")))
+    return table
+
+
+def uploaded_table(files: Sequence[Mapping[str, Any]]) -> Table:
+    """What `files upload` stored: each file's container, name (the `blob` a resource file names) and size."""
+    table = Table("container", "name", "size", title="uploaded", title_justify="left")
+    for info in files:
+        table.add_row(_cell(info.get("container")), _cell(info.get("name")), _cell(info.get("size")))
     return table
 
 
