@@ -207,8 +207,24 @@ def _duration(seconds: float | None) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
-def watch_view(view: Mapping[str, Any], progress: Progress, *, width: int = 30) -> RenderableType:
-    """The live display: the job, its state and phase, a bar, counts per state, tasks/s and the ETA."""
+LATEST_FAILURES = 3
+
+
+def latest_failures(page: Mapping[str, Any], count: int = LATEST_FAILURES) -> list[Mapping[str, Any]]:
+    """The failed tasks of a page (`GET .../tasks?state=failed`, listed by id) that ended last, newest first."""
+    failed = [task for task in page.get("value") or [] if isinstance(task, Mapping)]
+    return sorted(failed, key=lambda task: str(task.get("endedAt") or ""), reverse=True)[:count]
+
+
+def watch_view(
+    view: Mapping[str, Any],
+    progress: Progress,
+    *,
+    width: int = 30,
+    failures: Sequence[Mapping[str, Any]] = (),
+) -> RenderableType:
+    """The live display: the job, its state and phase, a bar, counts per state, tasks/s, the ETA, and the
+    latest failures (each task's id and its error's first line)."""
     total = max(progress.total, 0)
     fraction = progress.done / total if total else (1.0 if view.get("state") in FINISHED else 0.0)
     filled = round(fraction * width)
@@ -232,6 +248,10 @@ def watch_view(view: Mapping[str, Any], progress: Progress, *, width: int = 30) 
             line.append("  ")
         line.append(f"{state}={counts.get(state, 0)}", style=STATE_STYLES[state])
     parts: list[RenderableType] = [head, bar, line]
+    for task in failures:
+        failure = Text("  failed ", style="red")
+        failure.append(f"{_cell(task.get('id'))}: {_first_line(task.get('error'))}"[:200])
+        parts.append(failure)
     reason = view.get("reason")
     if view.get("state") in FINISHED and reason:
         parts.append(Text(str(reason)))

@@ -106,6 +106,8 @@ def test_a_failed_job_exits_1_and_its_failed_tasks_list(batch_host: BatchHost, t
     assert "parse_period" not in table.stdout, "a table shows the error's first line, not its traceback"
     again = cli(batch_host, "job", "watch", job_id)
     assert again.returncode == 1 and "failed" in again.stdout
+    # The live display (stderr) names the latest failures with their error's first line.
+    assert "failed bad: InvalidInput: input.period" in watched.stderr, watched.stderr
 
 
 def test_a_refused_spec_prints_every_problem_with_its_path_and_exits_2(batch_host: BatchHost) -> None:
