@@ -133,11 +133,24 @@ def _first_line(value: Any) -> str:
 
 
 def task_table(view: Mapping[str, Any]) -> Table:
-    """One task as the API gives it: state, attempts, times, error, and its result (as JSON)."""
+    """One task as the API gives it: what it runs and its input, state, attempts, times, error, and its result
+    (as JSON)."""
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold")
     table.add_column()
     table.add_row("id", _cell(view.get("id")))
+    definition = view.get("definition")
+    if isinstance(definition, Mapping):
+        if "commandLine" in definition:
+            table.add_row("commandLine", _cell(definition.get("commandLine")))
+        else:
+            table.add_row("handler", _cell(definition.get("handler")))
+            table.add_row("input", to_json(definition.get("input")))
+        for name in ("dependsOn", "resourceFiles", "outputFiles", "environment"):
+            if definition.get(name):
+                table.add_row(name, _cell(definition.get(name)))
+    elif view.get("definitionError"):
+        table.add_row("definition", _cell(view.get("definitionError")))
     table.add_row("state", _styled(view.get("state")))
     for name in ("attempts", "startedAt", "endedAt", "error", "resultBlob", "resultError"):
         if view.get(name) is not None:

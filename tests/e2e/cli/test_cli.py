@@ -86,6 +86,11 @@ def test_tasks_of_a_job_list_and_show(batch_host: BatchHost, succeeded_job: str)
     table = cli(batch_host, "task", "show", succeeded_job, "inv-000002")
     assert table.returncode == 0, table.stderr
     assert "succeeded" in table.stdout and '"customer": "c-000002"' in table.stdout
+    # What the task runs, and its input, as the job defines it.
+    assert json.loads(shown.stdout)["definition"] == invoice(2)
+    lines = table.stdout.splitlines()
+    assert any(line.split() == ["handler", "billing.invoice"] for line in lines), table.stdout
+    assert any(line.startswith("input") for line in lines) and '"period": "2026-11"' in table.stdout
 
 
 def test_a_failed_job_exits_1_and_its_failed_tasks_list(batch_host: BatchHost, tmp_path: Path) -> None:
