@@ -190,3 +190,22 @@ def test_plainly_wrong_shapes_are_refused_by_both(spec: Any) -> None:
 def test_every_spec_the_validator_accepts_the_schema_accepts(spec: Any) -> None:
     if accepted_by_validator(spec):
         assert schema_problems(spec) == []
+
+
+def test_the_schema_has_exactly_the_fields_the_validator_reads_and_the_readme_documents_them() -> None:
+    from batch.factory_validation import FIELDS as FACTORY_FIELDS
+    from batch.validation import JOB_FIELDS, REDUCE_FIELDS, RESOURCE_FILE_FIELDS, TASK_FIELDS
+
+    schema = JOB_SCHEMA.schema
+    defs = schema["$defs"]
+    reduce = next(option for option in schema["properties"]["reduce"]["oneOf"] if option.get("type") == "object")
+    assert set(schema["properties"]) == JOB_FIELDS
+    assert set(defs["task"]["properties"]) == TASK_FIELDS
+    assert set(reduce["properties"]) == REDUCE_FIELDS
+    assert set(defs["task"]["properties"]["resourceFiles"]["items"]["properties"]) == RESOURCE_FILE_FIELDS
+    assert set(defs["repeatTask"]["propertyNames"]["enum"]) == TASK_FIELDS - {"dependsOn"}
+    for kind, fields in FACTORY_FIELDS.items():
+        assert set(defs[kind]["properties"]) == fields, kind
+    readme = (REPO / "README.md").read_text()
+    documented = JOB_FIELDS | TASK_FIELDS | {name for fields in FACTORY_FIELDS.values() for name in fields}
+    assert [name for name in sorted(documented) if f"`{name}`" not in readme] == []
