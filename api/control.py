@@ -12,6 +12,7 @@ from typing import Any
 
 from api.durable import Instance, get_custom_statuses, get_instance, purge
 from api.errors import JobConflict, JobNotFound
+from api.files import files_url
 from api.views import (
     JobFacts,
     Links,
@@ -33,14 +34,16 @@ _FINAL_RANK = JOB_STATE_RANK[JobState.SUCCEEDED]
 _PURGE_BATCH = 16
 
 
-def results_location(services: Services, job_id: str) -> ResultsLocation:
+def results_location(services: Services, api_root: str, job_id: str) -> ResultsLocation:
+    """The job's folder; its `url` lists the folder through the files routes, which take the API's keys (the
+    container's own URL would answer 403 without the account's credentials)."""
     results = services.results
     prefix = results.job_prefix(job_id)
-    return ResultsLocation(results.container_name, prefix, results.url(prefix))
+    return ResultsLocation(results.container_name, prefix, files_url(api_root, results.container_name, prefix=prefix))
 
 
 def links_for(services: Services, api_root: str, job_id: str) -> Links:
-    return Links(api_root, results_location(services, job_id).url)
+    return Links(api_root, results_location(services, api_root, job_id).url)
 
 
 def is_final(record: JobRecord) -> bool:

@@ -99,23 +99,18 @@ def token_param(req: func.HttpRequest) -> str | None:
     return str(raw) if raw else None
 
 
+ROOT_SEGMENTS = ("jobs", "files", "openapi.json", "dashboard")
+"""The first path segment of every route of the API: what comes before it is the API's root."""
+
+
 def api_root(url: str) -> str:
-    """The absolute URL of the API from a request's URL: everything before the first `/jobs` segment
-    (`http://host:7071/api/jobs/x/tasks` -> `http://host:7071/api`), so a custom route prefix is kept.
-    (A route prefix that itself has a `jobs` segment is not supported.)"""
+    """The absolute URL of the API from a request's URL: everything before the first segment that starts a
+    route (`http://host:7071/api/jobs/x/tasks` -> `http://host:7071/api`), so a custom route prefix is kept.
+    (A route prefix that itself has such a segment is not supported.)"""
     parts = urlsplit(url)
-    path = parts.path
-    index = 0
-    while True:
-        index = path.find("/jobs", index)
-        if index < 0:
-            root_path = path.rstrip("/")
-            break
-        end = index + len("/jobs")
-        if end == len(path) or path[end] == "/":
-            root_path = path[:index]
-            break
-        index = end
+    segments = parts.path.split("/")
+    cut = next((i for i, segment in enumerate(segments) if segment in ROOT_SEGMENTS), len(segments))
+    root_path = "/".join(segments[:cut]).rstrip("/")
     return f"{parts.scheme}://{parts.netloc}{root_path}"
 
 

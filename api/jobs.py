@@ -4,6 +4,9 @@
 |--------------------------------|-------------------------------------------|----------------------|
 | `POST /api/jobs`               | 202 job view + `Location` (200: existing) | 400, 409, 413        |
 | `GET /api/jobs`                | 200 `{"value", "continuationToken", ...}` | 400                  |
+
+A job in a list has the state and counts its own view has: a finished job's from its record, an unfinished one's
+from its orchestrations' status (read for each unfinished job of the page, a few at a time).
 | `GET /api/jobs/{jobId}`        | 200 job view                              | 404                  |
 | `POST /api/jobs/{jobId}/cancel`| 202 job view                              | 404, 409             |
 | `DELETE /api/jobs/{jobId}`     | 204                                       | 404, 409             |
@@ -21,14 +24,16 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from api import http
-from api.control import cancel_job, delete_job, links_for, load_job, results_location
-from api.errors import json_response
+from api.control import cancel_job, delete_job, is_final, links_for, load_job, results_location
+from api.errors import JobNotFound, json_response
 from api.submit import new_job_id, parse_spec, submit_job
 from api.views import API_STATES, JobFacts, job_summary, job_view, page
 from app.services import Services
 from batch.states import JobState
 
 DEFAULT_PAGE_SIZE = 50
+LIVE_LOOKUPS = 8
+"""Unfinished jobs of a page whose status is read at once (each read asks their running orchestrations)."""
 LIST_STATES = (*API_STATES, JobState.CANCELLING.value)
 """`?state=` of the job list: the job states, and `cancelling` (a cancel requested, the job not ended yet)."""
 
@@ -42,7 +47,7 @@ def register(bp: df.Blueprint, services: Services) -> None:
     async def api_jobs(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
         if req.method.upper() == "POST":
             return await http.guarded(lambda: submit(req, client, services))
-        return await http.guarded(lambda: list_jobs(req, services))
+        return await http.guarded(lambda: list_jobs(req, client, services))
 
     @app.route(route="jobs/{jobId}", methods=["GET", "DELETE"])
     @app.durable_client_input(client_name="client")
@@ -58,8 +63,8 @@ def register(bp: df.Blueprint, services: Services) -> None:
 
 
 def _view(req: func.HttpRequest, services: Services, facts: JobFacts) -> dict[str, Any]:
-    links = links_for(services, http.api_root(req.url), facts.job_id)
-    return job_view(facts, links, results_location(services, facts.job_id))
+    root = http.api_root(req.url)
+    return job_view(facts, links_for(services, root, facts.job_id), results_location(services, root, facts.job_id))
 
 
 async def submit(req: func.HttpRequest, client: Any, services: Services) -> func.HttpResponse:
@@ -79,13 +84,30 @@ async def get(req: func.HttpRequest, client: Any, services: Services) -> func.Ht
     return json_response(_view(req, services, await load_job(client, services, job_id)))
 
 
-async def list_jobs(req: func.HttpRequest, services: Services) -> func.HttpResponse:
+async def _live(client: Any, services: Services, job_id: str, gate: asyncio.Semaphore) -> JobFacts | None:
+    async with gate:
+        try:
+            return await load_job(client, services, job_id)
+        except JobNotFound:
+            return None  # deleted since the page was read: its record is all there is to show
+
+
+async def list_jobs(req: func.HttpRequest, client: Any, services: Services) -> func.HttpResponse:
     state = http.choice_param(req, "state", LIST_STATES)
     top = http.top_param(req, DEFAULT_PAGE_SIZE)
     token = http.token_param(req)
     result = await asyncio.to_thread(services.jobs.list_jobs, state, top, token)
     root = http.api_root(req.url)
-    items = [job_summary(record, links_for(services, root, record.job_id)) for record in result.records]
+    # A job that has not ended has live counts in its orchestrations' status only (its record has those of its
+    # start): it is listed as its own view shows it. Finished jobs' records are exact, and cost nothing more.
+    gate = asyncio.Semaphore(LIVE_LOOKUPS)
+    unfinished = [record.job_id for record in result.records if not is_final(record)]
+    looked_up = await asyncio.gather(*(_live(client, services, job_id, gate) for job_id in unfinished))
+    live = {facts.job_id: facts for facts in looked_up if facts is not None}
+    items = [
+        job_summary(record, links_for(services, root, record.job_id), live.get(record.job_id))
+        for record in result.records
+    ]
     following = result.continuation_token
     link = None
     if following is not None:

@@ -3,7 +3,7 @@
 | method and route                         | success                                        | errors   |
 |------------------------------------------|------------------------------------------------|----------|
 | `GET /api/jobs/{jobId}/tasks`            | 200 `{"value", "continuationToken", "nextLink"}`| 400, 404 |
-| `GET /api/jobs/{jobId}/tasks/{taskId}`   | 200 task view with `result`                    | 404      |
+| `GET /api/jobs/{jobId}/tasks/{taskId}`   | 200 task view with `definition` and `result`   | 404      |
 | `GET /api/jobs/{jobId}/tasks/{taskId}/logs` | 200 `{"taskId", "stdout", "stderr"}`        | 404      |
 
 `?state=` is one of pending, running, succeeded, failed, skipped; `?top=` 1-1000 (default 100);
@@ -20,6 +20,7 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from api import http
+from api.definitions import task_definition
 from api.errors import JobNotFound, TaskNotFound, json_response
 from api.views import page, task_view
 from app.services import Services
@@ -88,6 +89,10 @@ async def _require_task(req: func.HttpRequest, services: Services) -> tuple[str,
 async def get_task(req: func.HttpRequest, services: Services) -> func.HttpResponse:
     job_id, record = await _require_task(req, services)
     view = task_view(record)
+    definition, problem = await asyncio.to_thread(task_definition, services, job_id, record)
+    view["definition"] = definition
+    if problem is not None:
+        view["definitionError"] = problem
     view.update(await asyncio.to_thread(_read_result, services, job_id, record))
     return json_response(view)
 

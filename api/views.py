@@ -249,18 +249,21 @@ def job_view(facts: JobFacts, links: Links, results: ResultsLocation) -> dict[st
     return view
 
 
-def job_summary(record: JobRecord, links: Links) -> dict[str, Any]:
-    """A job in a list: its record only (no orchestration lookups), so listing costs one query per page."""
-    state, cancel_requested = _record_state(record)
+def job_summary(record: JobRecord, links: Links, facts: JobFacts | None = None) -> dict[str, Any]:
+    """A job in a list: the same state, phase and counts as its view (`job_view`), from `facts` when given (an
+    unfinished job's orchestration status), else from its record alone (exact for a finished job)."""
+    facts = facts if facts is not None else JobFacts(record.job_id, record)
+    status = derive_status(facts)
     return {
         "id": record.job_id,
-        "state": state,
-        "cancelRequested": cancel_requested,
-        "taskCounts": record.task_counts.to_json(),
-        "createdAt": iso(record.created),
-        "startedAt": iso(record.start_time),
-        "endedAt": iso(record.end_time),
-        "reason": record.reason,
+        "state": status.state,
+        "phase": job_phase(facts, status),
+        "cancelRequested": status.cancel_requested,
+        "taskCounts": status.counts.to_json(),
+        "createdAt": iso(facts.record.created),
+        "startedAt": status.started_at,
+        "endedAt": status.ended_at,
+        "reason": status.reason,
         "links": {"self": links.for_job(record.job_id)["self"]},
     }
 

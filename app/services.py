@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from app.settings import Settings
 from batch.handlers import TaskHandlers
 from storage.account import connection_string_from_settings, get_account
-from storage.blobs import MemoryBlobs
+from storage.blobs import BlobStore, MemoryBlobs
 from storage.jobs import JobStore
 from storage.results import ResultStore, container_name
 from storage.rows import MemoryRows
@@ -31,6 +31,8 @@ class Services:
     _tasks: TaskStore | None = field(default=None, repr=False)
     _jobs: JobStore | None = field(default=None, repr=False)
     _sources: SourceBlobs | None = field(default=None, repr=False)
+    _files: dict[str, BlobStore] | None = field(default=None, repr=False)
+    """Set only in memory: the containers the files routes reach, made as they are first named."""
 
     @classmethod
     def in_memory(cls, settings: Settings, handlers: TaskHandlers) -> Services:
@@ -45,6 +47,7 @@ class Services:
             _results=ResultStore(MemoryBlobs(container_name(settings.storage))),
             _tasks=TaskStore(MemoryRows()),
             _jobs=JobStore(MemoryRows()),
+            _files={},
         )
 
     @property
@@ -75,3 +78,14 @@ class Services:
             if self._sources is None:
                 self._sources = SourceBlobs(get_account(connection_string_from_settings(self.settings.storage)))
             return self._sources
+
+    def files(self, container: str) -> BlobStore:
+        """The blobs of `container`, one of `settings.file_containers` (the caller checks which)."""
+        if container == self.results.container_name:
+            return self.results.blobs
+        with self._lock:
+            if self._files is not None:
+                return self._files.setdefault(container, MemoryBlobs(container))
+        from storage.container_blobs import ContainerBlobs  # azure-storage-blob loads only when used
+
+        return ContainerBlobs(get_account(connection_string_from_settings(self.settings.storage)), container)

@@ -8,10 +8,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from batch.errors import BatchError
+from batch.factory_validation import CONTAINER_PATTERN
 from batch.plan import DEFAULT_PARTITION_SIZE
+from storage.results import container_name
 
 DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024
 DEFAULT_MAX_TASKS = 100_000
+DEFAULT_MAX_FILE_BYTES = 64 * 1024 * 1024
+"""The largest file the files routes move: the Functions host holds a request's or answer's body whole, and
+its own request limit is 100 MB."""
+DEFAULT_INPUTS_CONTAINER = "batch-inputs"
+FILE_CONTAINERS_SETTING = "BATCH_FILE_CONTAINERS"
+# Containers the host and the Durable extension keep for themselves (keys, leases, large messages, devhost's
+# commits): never reachable through the files routes, whatever the setting says.
+_RESERVED_PREFIXES = ("azure-webjobs-",)
+_RESERVED_SUFFIXES = ("-leases", "-applease", "-largemessages", "-devhost")
 
 
 class SettingsError(BatchError):
@@ -38,6 +49,26 @@ def _positive_int(environ: Mapping[str, str], name: str, default: int) -> int:
     if value < 1:
         raise SettingsError(f"app setting {name} must be at least 1, not {value}")
     return value
+
+
+def _file_containers(environ: Mapping[str, str]) -> tuple[str, ...]:
+    """`BATCH_FILE_CONTAINERS` (comma-separated), by default the results container and `batch-inputs`."""
+    raw = environ.get(FILE_CONTAINERS_SETTING, "").strip()
+    if not raw:
+        return tuple(dict.fromkeys((container_name(environ), DEFAULT_INPUTS_CONTAINER)))
+    names = tuple(dict.fromkeys(name.strip() for name in raw.split(",") if name.strip()))
+    for name in names:
+        if not CONTAINER_PATTERN.fullmatch(name):
+            raise SettingsError(
+                f"app setting {FILE_CONTAINERS_SETTING} names {name!r}, which is not a Blob Storage container "
+                "name: 3-63 lowercase letters, digits and single hyphens"
+            )
+        if name.startswith(_RESERVED_PREFIXES) or name.endswith(_RESERVED_SUFFIXES):
+            raise SettingsError(
+                f"app setting {FILE_CONTAINERS_SETTING} names {name!r}, a container the Functions host or the "
+                "Durable extension keeps for itself; it cannot be reached through the files routes"
+            )
+    return names
 
 
 @dataclass(frozen=True)
@@ -91,6 +122,9 @@ class Settings:
     schedule_template: str | None = None
     """The job template a scheduled run submits: a file shipped with the app, or `blob:<name>` in the
     results container."""
+    file_containers: tuple[str, ...] = ("batch-results", DEFAULT_INPUTS_CONTAINER)
+    """The containers the files routes reach (`BATCH_FILE_CONTAINERS`)."""
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Settings:
@@ -105,4 +139,6 @@ class Settings:
             work_dir=Path(work_dir) if work_dir else None,
             command_user=CommandUser.resolve(command_user) if command_user else None,
             schedule_template=environ.get("BATCH_SCHEDULE_TEMPLATE", "").strip() or None,
+            file_containers=_file_containers(environ),
+            max_file_bytes=_positive_int(environ, "BATCH_MAX_FILE_BYTES", DEFAULT_MAX_FILE_BYTES),
         )

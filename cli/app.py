@@ -1,5 +1,5 @@
-"""The commands, as `az batch` names them: `job submit|list|show|watch|cancel|delete`, `task list|show|logs`
-and `results download`. Every command takes `--url`, `--key` and `--output table|json`.
+"""The commands, as `az batch` names them: `job submit|list|show|watch|cancel|delete`, `task list|show|logs`,
+`results download` and `files upload|list`. Every command takes `--url`, `--key` and `--output table|json`.
 
 Exit codes: 0 done (for `watch`: the job succeeded), 1 the watched job failed or was cancelled, 2 a usage error
 or an error from the API or the network (printed on stderr as `code: message` and a `path: message` per detail).
@@ -7,6 +7,7 @@ or an error from the API or the network (printed on stderr as `code: message` an
 
 from __future__ import annotations
 
+import mimetypes
 import sys
 import traceback
 from collections.abc import Callable
@@ -19,6 +20,8 @@ from rich.console import Console, RenderableType
 
 from cli import render
 from cli.client import DEFAULT_URL, ApiError, CliError, JobApi
+from cli.results import download
+from cli.results import task_logs as read_logs
 from cli.watch import exit_code, watch
 
 
@@ -50,9 +53,11 @@ app = typer.Typer(
 job_app = typer.Typer(help="Jobs: submit, list, show, watch, cancel, delete.", no_args_is_help=True)
 task_app = typer.Typer(help="A job's tasks: list, show, logs.", no_args_is_help=True)
 results_app = typer.Typer(help="A job's results in Blob Storage.", no_args_is_help=True)
+files_app = typer.Typer(help="Files in the app's storage: upload, list.", no_args_is_help=True)
 app.add_typer(job_app, name="job")
 app.add_typer(task_app, name="task")
 app.add_typer(results_app, name="results")
+app.add_typer(files_app, name="files")
 
 stdout = Console()
 stderr = Console(stderr=True)
@@ -202,41 +207,18 @@ def task_show(
     show(output, view, render.task_table)
 
 
-ConnectionOption = Annotated[
-    str | None,
-    typer.Option(
-        "--connection-string",
-        envvar="AzureWebJobsStorage",
-        show_envvar=True,
-        help="The app's storage account: the results' URL needs credentials, so the blobs are read with it.",
-    ),
-]
-
-
-def need_connection(connection_string: str | None) -> str:
-    if not connection_string:
-        raise typer.BadParameter(
-            "give --connection-string or set AzureWebJobsStorage", param_hint="--connection-string"
-        )
-    return connection_string
-
-
 @task_app.command("logs")
 def task_logs(
     job_id: Annotated[str, typer.Argument(metavar="ID")],
     task_id: Annotated[str, typer.Argument(metavar="TASK")],
-    connection_string: ConnectionOption = None,
     url: UrlOption = DEFAULT_URL,
     key: KeyOption = None,
     output: OutputOption = Output.table,
 ) -> None:
-    """Print a command task's stdout and stderr (their tails), read from the job's blobs."""
-    from cli.results import task_logs as read_logs  # azure-storage-blob is slow to import
-
-    connection = need_connection(connection_string)
+    """Print a command task's stdout and stderr (their tails), read through the API's files routes."""
     api = JobApi(url, key)
-    api.task(job_id, task_id)  # a 404 names the missing task before storage is read
-    logs = read_logs(api.job(job_id), task_id, connection)
+    api.task(job_id, task_id)  # a 404 names the missing task before its files are asked for
+    logs = read_logs(api, api.job(job_id), task_id)
     if output is Output.json:
         sys.stdout.write(render.to_json(logs) + "\n")
         return
@@ -252,24 +234,78 @@ def task_logs(
 def results_download(
     job_id: Annotated[str, typer.Argument(metavar="ID")],
     out: Annotated[Path, typer.Option("--out", file_okay=False, help="The folder to write into (created).")],
-    connection_string: ConnectionOption = None,
     everything: Annotated[bool, typer.Option("--all", help="Also the task folders (logs, output files).")] = False,
     url: UrlOption = DEFAULT_URL,
     key: KeyOption = None,
     output: OutputOption = Output.table,
 ) -> None:
     """Download a job's summary.json, reduce.json, job.json and results/*.jsonl into --out."""
-    from cli.results import download  # azure-storage-blob is slow to import; only this command needs it
-
-    connection = need_connection(connection_string)
-    view = JobApi(url, key).job(job_id)
-    written = download(view, out, connection, everything=everything)
+    api = JobApi(url, key)
+    written = download(api, api.job(job_id), out, everything=everything)
     if output is Output.json:
         sys.stdout.write(render.to_json([str(path) for path in written]) + "\n")
     else:
         for path in written:
             stdout.print(str(path), highlight=False)
         stderr.print(f"{len(written)} files written to {out}", highlight=False)
+
+
+def split_target(target: str) -> tuple[str, str]:
+    """`CONTAINER[/PREFIX]` as (container, prefix); a prefix names a folder, so it ends with `/` when given."""
+    container, _, prefix = target.partition("/")
+    if not container:
+        raise typer.BadParameter("give a container, as CONTAINER or CONTAINER/PREFIX", param_hint="CONTAINER")
+    prefix = prefix.strip("/")
+    return container, f"{prefix}/" if prefix else ""
+
+
+def upload_plan(path: Path, prefix: str) -> list[tuple[Path, str]]:
+    """(file, blob name) for a file, or for every file under a folder (names relative to it, in order)."""
+    if path.is_file():
+        return [(path, prefix + path.name)]
+    if path.is_dir():
+        files = sorted(item for item in path.rglob("*") if item.is_file())
+        return [(item, prefix + item.relative_to(path).as_posix()) for item in files]
+    raise typer.BadParameter(f"{path} is not a file or a folder", param_hint="PATH")
+
+
+@files_app.command("upload")
+def files_upload(
+    path: Annotated[Path, typer.Argument(help="A file, or a folder: every file under it, names kept.")],
+    target: Annotated[str, typer.Argument(metavar="CONTAINER[/PREFIX]", help="Where to: batch-inputs/scripts.")],
+    url: UrlOption = DEFAULT_URL,
+    key: KeyOption = None,
+    output: OutputOption = Output.table,
+) -> None:
+    """Upload files for resource files and task sources (PUT /api/files/{container}/{name})."""
+    container, prefix = split_target(target)
+    api = JobApi(url, key)
+    uploaded = []
+    for file, name in upload_plan(path, prefix):
+        content_type = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
+        uploaded.append(api.upload(container, name, file.read_bytes(), content_type))
+    if output is Output.json:
+        sys.stdout.write(render.to_json(uploaded) + "\n")
+        return
+    stdout.print(render.uploaded_table(uploaded))
+
+
+@files_app.command("list")
+def files_list(
+    target: Annotated[str, typer.Argument(metavar="CONTAINER[/PREFIX]", help="batch-inputs, or batch-inputs/scripts.")],
+    top: TopOption = None,
+    token: TokenOption = None,
+    url: UrlOption = DEFAULT_URL,
+    key: KeyOption = None,
+    output: OutputOption = Output.table,
+) -> None:
+    """List a container's files under a prefix, in name order (GET /api/files/{container}?prefix=)."""
+    container, _, prefix = target.partition("/")
+    if not container:
+        raise typer.BadParameter("give a container, as CONTAINER or CONTAINER/PREFIX", param_hint="CONTAINER")
+    page = JobApi(url, key).files(container, prefix=prefix or None, top=top, token=token)
+    show(output, page, render.files_table)
+    hint(page, output)
 
 
 def report(error: CliError) -> None:

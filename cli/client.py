@@ -6,7 +6,7 @@ is in one place, and the commands only decide what to show.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -82,12 +82,37 @@ class JobApi:
             self.session.headers["x-functions-key"] = self.key
 
     def request(
-        self, method: str, path: str, *, body: bytes | None = None, params: Mapping[str, Any] | None = None
+        self,
+        method: str,
+        path: str,
+        *,
+        body: bytes | None = None,
+        params: Mapping[str, Any] | None = None,
+        content_type: str = "application/json",
     ) -> Any:
         """Send one request to `{base_url}/api{path}`; the JSON body of a success (None for `204`)."""
-        url = f"{self.base_url}/api{path}"
+        response = self.send(method, f"{self.base_url}/api{path}", body=body, params=params, content_type=content_type)
+        if response.status_code == 204 or not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise CliError(
+                f"{method} {response.url} answered {response.status_code} with a body that is not JSON"
+            ) from exc
+
+    def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        body: bytes | None = None,
+        params: Mapping[str, Any] | None = None,
+        content_type: str = "application/json",
+    ) -> requests.Response:
+        """Send one request to `url` (absolute: the API hands out links); a success, else `ApiError`."""
         query = {name: value for name, value in (params or {}).items() if value is not None}
-        headers = {"Content-Type": "application/json"} if body is not None else {}
+        headers = {"Content-Type": content_type} if body is not None else {}
         try:
             response = self.session.request(method, url, data=body, params=query, headers=headers, timeout=self.timeout)
         except requests.ConnectionError as exc:
@@ -98,12 +123,7 @@ class JobApi:
             raise HostUnreachable(f"{self.base_url} did not answer in {self.timeout:g}s") from exc
         if response.status_code >= 400:
             raise ApiError.from_response(response)
-        if response.status_code == 204 or not response.content:
-            return None
-        try:
-            return response.json()
-        except ValueError as exc:
-            raise CliError(f"{method} {url} answered {response.status_code} with a body that is not JSON") from exc
+        return response
 
     def submit(self, spec: bytes) -> dict[str, Any]:
         """Send the spec's text as it is, so that the API reports a JSON syntax error with its line and column."""
@@ -137,3 +157,31 @@ class JobApi:
 
     def delete(self, job_id: str) -> None:
         self.request("DELETE", f"/jobs/{_segment(job_id)}")
+
+    def files(
+        self, container: str, *, prefix: str | None = None, top: int | None = None, token: str | None = None
+    ) -> dict[str, Any]:
+        page: dict[str, Any] = self.request(
+            "GET", f"/files/{_segment(container)}", params={"prefix": prefix, "top": top, "continuationToken": token}
+        )
+        return page
+
+    def all_files(self, url: str) -> Iterator[dict[str, Any]]:
+        """Every file of a listing link (a job's `results.url`, say), following its pages."""
+        link: str | None = url
+        while link is not None:
+            page = self.send("GET", link).json()
+            yield from page.get("value") or []
+            link = page.get("nextLink")
+
+    def upload(self, container: str, name: str, data: bytes, content_type: str) -> dict[str, Any]:
+        path = f"/files/{_segment(container)}/{quote(name, safe='/')}"
+        info: dict[str, Any] = self.request("PUT", path, body=data, content_type=content_type)
+        return info
+
+    def file_url(self, container: str, name: str) -> str:
+        return f"{self.base_url}/api/files/{_segment(container)}/{quote(name, safe='/')}"
+
+    def download(self, url: str) -> bytes:
+        """A file's bytes from its link (`url` of a listed file)."""
+        return self.send("GET", url).content

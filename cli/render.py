@@ -7,7 +7,7 @@ shapes can be tested without a host.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -133,17 +133,47 @@ def _first_line(value: Any) -> str:
 
 
 def task_table(view: Mapping[str, Any]) -> Table:
-    """One task as the API gives it: state, attempts, times, error, and its result (as JSON)."""
+    """One task as the API gives it: what it runs and its input, state, attempts, times, error, and its result
+    (as JSON)."""
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold")
     table.add_column()
     table.add_row("id", _cell(view.get("id")))
+    definition = view.get("definition")
+    if isinstance(definition, Mapping):
+        if "commandLine" in definition:
+            table.add_row("commandLine", _cell(definition.get("commandLine")))
+        else:
+            table.add_row("handler", _cell(definition.get("handler")))
+            table.add_row("input", to_json(definition.get("input")))
+        for name in ("dependsOn", "resourceFiles", "outputFiles", "environment"):
+            if definition.get(name):
+                table.add_row(name, _cell(definition.get(name)))
+    elif view.get("definitionError"):
+        table.add_row("definition", _cell(view.get("definitionError")))
     table.add_row("state", _styled(view.get("state")))
     for name in ("attempts", "startedAt", "endedAt", "error", "resultBlob", "resultError"):
         if view.get(name) is not None:
             table.add_row(name, _cell(view.get(name)))
     if "result" in view:
         table.add_row("result", to_json(view.get("result")))
+    return table
+
+
+def files_table(page: Mapping[str, Any]) -> Table:
+    """A page of `GET /api/files/{container}`: a row per file, in name order."""
+    title = f"{_cell(page.get('container'))}/{_cell(page.get('prefix'))}"
+    table = Table("name", "url", title=title, title_justify="left")
+    for item in page.get("value") or []:
+        table.add_row(_cell(item.get("name")), _cell(item.get("url")))
+    return table
+
+
+def uploaded_table(files: Sequence[Mapping[str, Any]]) -> Table:
+    """What `files upload` stored: each file's container, name (the `blob` a resource file names) and size."""
+    table = Table("container", "name", "size", title="uploaded", title_justify="left")
+    for info in files:
+        table.add_row(_cell(info.get("container")), _cell(info.get("name")), _cell(info.get("size")))
     return table
 
 
@@ -190,8 +220,24 @@ def _duration(seconds: float | None) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
-def watch_view(view: Mapping[str, Any], progress: Progress, *, width: int = 30) -> RenderableType:
-    """The live display: the job, its state and phase, a bar, counts per state, tasks/s and the ETA."""
+LATEST_FAILURES = 3
+
+
+def latest_failures(page: Mapping[str, Any], count: int = LATEST_FAILURES) -> list[Mapping[str, Any]]:
+    """The failed tasks of a page (`GET .../tasks?state=failed`, listed by id) that ended last, newest first."""
+    failed = [task for task in page.get("value") or [] if isinstance(task, Mapping)]
+    return sorted(failed, key=lambda task: str(task.get("endedAt") or ""), reverse=True)[:count]
+
+
+def watch_view(
+    view: Mapping[str, Any],
+    progress: Progress,
+    *,
+    width: int = 30,
+    failures: Sequence[Mapping[str, Any]] = (),
+) -> RenderableType:
+    """The live display: the job, its state and phase, a bar, counts per state, tasks/s, the ETA, and the
+    latest failures (each task's id and its error's first line)."""
     total = max(progress.total, 0)
     fraction = progress.done / total if total else (1.0 if view.get("state") in FINISHED else 0.0)
     filled = round(fraction * width)
@@ -215,6 +261,10 @@ def watch_view(view: Mapping[str, Any], progress: Progress, *, width: int = 30) 
             line.append("  ")
         line.append(f"{state}={counts.get(state, 0)}", style=STATE_STYLES[state])
     parts: list[RenderableType] = [head, bar, line]
+    for task in failures:
+        failure = Text("  failed ", style="red")
+        failure.append(f"{_cell(task.get('id'))}: {_first_line(task.get('error'))}"[:200])
+        parts.append(failure)
     reason = view.get("reason")
     if view.get("state") in FINISHED and reason:
         parts.append(Text(str(reason)))

@@ -1,8 +1,5 @@
-"""`results download`: copy a job's folder from Blob Storage, read with the account's connection string.
-
-The API's `results.url` is the container's plain URL, which answers 403 without credentials, so the CLI reads
-the blobs itself with the storage connection string (`--connection-string` or `AzureWebJobsStorage`).
-"""
+"""`results download` and `task logs`: a job's blobs read through the API's files routes (`results.url` lists
+the job's folder), so the CLI needs the app's address and key only, never the storage account's credentials."""
 
 from __future__ import annotations
 
@@ -10,35 +7,38 @@ from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from azure.core.exceptions import AzureError, ResourceNotFoundError
-from azure.storage.blob import ContainerClient
-
-from cli.client import CliError
+from cli.client import ApiError, CliError, JobApi
 
 RESULT_PARTS = frozenset({"summary.json", "reduce.json", "job.json", "results"})
 """What a job's results are (the README's layout); task folders (logs, outputs) come with `--all`."""
+LOG_NAMES = ("stdout.txt", "stderr.txt")
 
 
 class DownloadFailed(CliError):
-    """The job's blobs could not be read: no connection string, a wrong one, or storage is down."""
+    """The job's view has no results location to read from."""
 
 
-def task_logs(view: Mapping[str, Any], task_id: str, connection_string: str) -> dict[str, str | None]:
-    """A command task's `stdout.txt` and `stderr.txt` (their tails, as the runner keeps them); None when absent."""
+def _results(view: Mapping[str, Any]) -> Mapping[str, Any]:
     results = view.get("results")
-    if not isinstance(results, Mapping) or not results.get("container"):
+    if not isinstance(results, Mapping) or not results.get("container") or not results.get("url"):
         raise DownloadFailed(f"job {view.get('id')} has no results location")
+    return results
+
+
+def task_logs(api: JobApi, view: Mapping[str, Any], task_id: str) -> dict[str, str | None]:
+    """A command task's `stdout.txt` and `stderr.txt` (their tails, as the runner keeps them); None when absent."""
+    results = _results(view)
     folder = f"{results.get('prefix') or ''}tasks/{task_id}/"
     logs: dict[str, str | None] = {}
-    try:
-        with ContainerClient.from_connection_string(connection_string, str(results["container"])) as container:
-            for name in ("stdout.txt", "stderr.txt"):
-                try:
-                    logs[name] = container.download_blob(folder + name).readall().decode("utf-8", "replace")
-                except ResourceNotFoundError:
-                    logs[name] = None
-    except (AzureError, ValueError) as exc:
-        raise DownloadFailed(f"cannot read the task's logs: {exc}") from exc
+    for name in LOG_NAMES:
+        try:
+            data = api.download(api.file_url(str(results["container"]), folder + name))
+        except ApiError as exc:
+            if exc.status != 404:
+                raise
+            logs[name] = None
+        else:
+            logs[name] = data.decode("utf-8", "replace")
     return logs
 
 
@@ -46,27 +46,20 @@ def wanted(relative: PurePosixPath, everything: bool) -> bool:
     return everything or relative.parts[0] in RESULT_PARTS
 
 
-def download(view: Mapping[str, Any], out: Path, connection_string: str, *, everything: bool = False) -> list[Path]:
+def download(api: JobApi, view: Mapping[str, Any], out: Path, *, everything: bool = False) -> list[Path]:
     """Write the job's result blobs under `out`, keeping their names below the job's prefix; the files written."""
-    results = view.get("results")
-    if not isinstance(results, Mapping) or not results.get("container"):
-        raise DownloadFailed(f"job {view.get('id')} has no results location")
+    results = _results(view)
     prefix = str(results.get("prefix") or "")
     written: list[Path] = []
-    try:
-        container = ContainerClient.from_connection_string(connection_string, str(results["container"]))
-        with container:
-            for blob in container.list_blobs(name_starts_with=prefix):
-                relative = PurePosixPath(blob.name[len(prefix) :])
-                if not relative.parts or ".." in relative.parts or not wanted(relative, everything):
-                    continue
-                target = out.joinpath(*relative.parts)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                with target.open("wb") as file:
-                    container.download_blob(blob.name).readinto(file)
-                written.append(target)
-    except ResourceNotFoundError as exc:
-        raise DownloadFailed(f"container {results['container']} not found in that storage account") from exc
-    except (AzureError, ValueError) as exc:
-        raise DownloadFailed(f"cannot read the job's blobs: {exc}") from exc
+    for item in api.all_files(str(results["url"])):
+        name = str(item.get("name", ""))
+        relative = PurePosixPath(name[len(prefix) :])
+        if not name.startswith(prefix) or not relative.parts or ".." in relative.parts:
+            continue
+        if not wanted(relative, everything):
+            continue
+        target = out.joinpath(*relative.parts)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(api.download(str(item["url"])))
+        written.append(target)
     return written

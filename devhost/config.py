@@ -224,3 +224,28 @@ def load_config(script_root: str | Path, environ: MutableMapping[str, str]) -> H
         local_http_port=port,
         app_settings=settings,
     )
+
+
+STORAGE_SETTING = "AzureWebJobsStorage"
+LOCAL_SETTINGS_EXAMPLE = "local.settings.json.example"
+
+
+def storage_warning(script_root: str | Path, environ: Mapping[str, str]) -> str | None:
+    """What to say at start-up when `AzureWebJobsStorage` is set neither in the environment nor in
+    local.settings.json: the host runs, but every storage call of the app fails (as under `func start`, which
+    refuses to start without it). None when it is set."""
+    if environ.get(STORAGE_SETTING, "").strip() or environ.get(f"{STORAGE_SETTING}__accountName", "").strip():
+        return None
+    root = Path(script_root).resolve()
+    if (root / LOCAL_SETTINGS_EXAMPLE).is_file():
+        fix = (
+            f"copy {LOCAL_SETTINGS_EXAMPLE} to {LOCAL_SETTINGS_JSON} (it sets {STORAGE_SETTING}="
+            "UseDevelopmentStorage=true) and start Azurite (python -m devtools.azurite)"
+        )
+    else:
+        fix = f"set {STORAGE_SETTING} in {LOCAL_SETTINGS_JSON}'s Values or in the environment"
+    return (
+        f"warning: the app setting {STORAGE_SETTING} is not set, so the app cannot reach its storage and its "
+        f"functions will fail (an API answers 503). Fix: {fix}; or run Azurite and devhost together with "
+        "python -m devtools.serve."
+    )

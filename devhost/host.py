@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import sys
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,7 @@ from aiohttp import web
 from devhost import replay
 from devhost.client_binding import client_payload, rpc_base_url, webhook_base_url
 from devhost.clock import Clock, ManualClock, SystemClock
-from devhost.config import HostConfig, load_config
+from devhost.config import HostConfig, load_config, storage_warning
 from devhost.control import EngineManagement
 from devhost.engine import Engine
 from devhost.http.app import MAX_REQUEST_LINE, build_http_app, http_routes
@@ -66,6 +67,7 @@ class DevHost:
         self.options = options
         self.environ = os.environ if environ is None else environ
         self.config: HostConfig = load_config(options.script_root, self.environ)
+        self.warnings = [warning for warning in (storage_warning(self.config.script_root, self.environ),) if warning]
         self.index: FunctionIndex = load_app(self.config.script_root)
         self.clock: Clock = ManualClock() if options.manual_clock else SystemClock()
         if self.environ.get("DEVHOST_FAST_TIMESTAMPS", "1") != "0":
@@ -175,6 +177,8 @@ class DevHost:
 async def serve(options: HostOptions, stop: asyncio.Event) -> None:
     """Run a host until `stop` is set (the CLI sets it on SIGINT or SIGTERM)."""
     host = DevHost(options)
+    for warning in host.warnings:
+        print(warning, file=sys.stderr, flush=True)
     url = await host.start()
     print(host.banner(), flush=True)
     print(f"{READY_LINE} {url}", flush=True)

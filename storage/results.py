@@ -78,6 +78,11 @@ class ResultStore:
     def container_name(self) -> str:
         return self._blobs.container_name
 
+    @property
+    def blobs(self) -> BlobStore:
+        """The container underneath (the files routes reach it as any other allowed container)."""
+        return self._blobs
+
     # -- layout ------------------------------------------------------------------------------------------------
 
     @staticmethod

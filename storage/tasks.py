@@ -15,6 +15,7 @@ two writes) is ignored by every read, and the batch is run again.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import threading
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from batch.records import Chunk, TaskEntry, TaskUpdate, chunk_key, counts_of_codes, state_code
+from batch.records import CHUNK_SIZE, Chunk, TaskEntry, TaskUpdate, chunk_key, counts_of_codes, state_code
 from batch.states import TaskCounts, TaskState
 from batch.times import from_ms
 from storage import _json, _tables
@@ -90,6 +91,8 @@ class TaskRecord:
     """A failed task's last result (a command's exit code and logs), inline."""
     result_blob: str | None = None
     """... or the blob that holds it."""
+    position: int | None = None
+    """The task's place among its partition's tasks (from 0); known when the record was read alone."""
 
 
 @dataclass(frozen=True)
@@ -320,7 +323,8 @@ class TaskStore:
         if row is None:
             return None
         chunk = self._chunk_of(row)
-        record = _entry_record(chunk.entry(chunk.ids.index(task_id)))
+        index = chunk.ids.index(task_id)
+        record = dataclasses.replace(_entry_record(chunk.entry(index)), position=chunk.number * CHUNK_SIZE + index)
         if record.state == TaskState.FAILED:
             failure = self._rows.get(job_id, f"f{task_id}")
             if failure is not None:
@@ -333,6 +337,15 @@ class TaskStore:
                     }
                 )
         return record
+
+    def partition_size(self, job_id: str) -> int | None:
+        """The partition size the job's records were laid out with (its tasks' places depend on it), or None
+        before the job has started."""
+        check_id("job id", job_id)
+        meta = self._rows.get(job_id, "m")
+        layout = str(meta.props.get("layout", "")) if meta is not None else ""
+        size = layout.rpartition(":")[2]
+        return int(size) if size.isdigit() else None
 
     def query_tasks(
         self,

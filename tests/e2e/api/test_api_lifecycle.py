@@ -116,3 +116,26 @@ def test_delete_is_refused_while_running_then_removes_everything(batch_host: Bat
     # The id is free again: a new job of that id runs afresh.
     assert batch_host.submit(billing_job(job_id, 1)).status_code == 202
     assert batch_host.wait_for_job(job_id)["state"] == "succeeded"
+
+
+def test_a_running_job_is_listed_with_the_live_counts_of_its_view(batch_host: BatchHost) -> None:
+    job_id = batch_host.unique_id("live-list")
+    # Two of four long commands run at a time, so the counts hold still while the test looks.
+    tasks = [sleeper(f"s{n}", 120) for n in range(4)]
+    assert batch_host.submit({"id": job_id, "maxParallelTasks": 2, "tasks": tasks}).status_code == 202
+    try:
+        batch_host.wait_until(
+            lambda: batch_host.get(f"/jobs/{job_id}").json()["taskCounts"]["running"] == 2,
+            timeout=60,
+            what="two tasks running",
+        )
+        view = batch_host.get(f"/jobs/{job_id}").json()
+        listed = next(job for job in batch_host.get("/jobs?state=running").json()["value"] if job["id"] == job_id)
+        assert listed["taskCounts"] == view["taskCounts"]
+        assert view["taskCounts"] == {"total": 4, "pending": 2, "running": 2, "succeeded": 0, "failed": 0, "skipped": 0}
+        assert listed["state"] == view["state"] == "running" and listed["phase"] == view["phase"] == "running"
+    finally:
+        batch_host.post(f"/jobs/{job_id}/cancel")
+    ended = batch_host.wait_for_job(job_id)
+    listed = next(job for job in batch_host.get("/jobs?top=1000").json()["value"] if job["id"] == job_id)
+    assert listed["taskCounts"] == ended["taskCounts"] and listed["state"] == ended["state"] == "cancelled"

@@ -86,6 +86,11 @@ def test_tasks_of_a_job_list_and_show(batch_host: BatchHost, succeeded_job: str)
     table = cli(batch_host, "task", "show", succeeded_job, "inv-000002")
     assert table.returncode == 0, table.stderr
     assert "succeeded" in table.stdout and '"customer": "c-000002"' in table.stdout
+    # What the task runs, and its input, as the job defines it.
+    assert json.loads(shown.stdout)["definition"] == invoice(2)
+    lines = table.stdout.splitlines()
+    assert any(line.split() == ["handler", "billing.invoice"] for line in lines), table.stdout
+    assert any(line.startswith("input") for line in lines) and '"period": "2026-11"' in table.stdout
 
 
 def test_a_failed_job_exits_1_and_its_failed_tasks_list(batch_host: BatchHost, tmp_path: Path) -> None:
@@ -106,6 +111,8 @@ def test_a_failed_job_exits_1_and_its_failed_tasks_list(batch_host: BatchHost, t
     assert "parse_period" not in table.stdout, "a table shows the error's first line, not its traceback"
     again = cli(batch_host, "job", "watch", job_id)
     assert again.returncode == 1 and "failed" in again.stdout
+    # The live display (stderr) names the latest failures with their error's first line.
+    assert "failed bad: InvalidInput: input.period" in watched.stderr, watched.stderr
 
 
 def test_a_refused_spec_prints_every_problem_with_its_path_and_exits_2(batch_host: BatchHost) -> None:
@@ -147,35 +154,71 @@ def test_results_download_writes_the_summary_and_results(
     batch_host: BatchHost, succeeded_job: str, tmp_path: Path
 ) -> None:
     out = tmp_path / "out"
-    without = cli(batch_host, "results", "download", succeeded_job, "--out", str(out))
-    assert without.returncode == 2 and "AzureWebJobsStorage" in without.stderr
-    done = cli(
-        batch_host,
-        "results",
-        "download",
-        succeeded_job,
-        "--out",
-        str(out),
-        AzureWebJobsStorage=batch_host.azurite.connection_string,
-    )
+    # Through the API alone: no storage credentials in the CLI's environment.
+    done = cli(batch_host, "results", "download", succeeded_job, "--out", str(out))
     assert done.returncode == 0, done.stderr
     summary = json.loads((out / "summary.json").read_text())
     assert summary["state"] == "succeeded"
+    assert json.loads((out / "job.json").read_text())["id"] == succeeded_job
     lines = [json.loads(line) for path in (out / "results").glob("*.jsonl") for line in path.read_text().splitlines()]
     assert sorted(line["id"] for line in lines) == ["inv-000001", "inv-000002", "inv-000003"]
     assert not (out / "tasks").exists()
 
 
-def test_task_logs_print_a_command_tasks_output(batch_host: BatchHost) -> None:
+def test_task_logs_print_a_command_tasks_output(batch_host: BatchHost, tmp_path: Path) -> None:
     job_id = batch_host.unique_id("cli-logs")
     command = [sys.executable, "-c", "import sys; print('out-line'); print('err-line', file=sys.stderr)"]
     spec = {"id": job_id, "tasks": [{"id": "cmd", "commandLine": command}]}
     assert cli(batch_host, "job", "submit", "-", "--watch", stdin=json.dumps(spec)).returncode == 0
-    storage = {"AzureWebJobsStorage": batch_host.azurite.connection_string}
-    logs = cli(batch_host, "task", "logs", job_id, "cmd", **storage)
+    logs = cli(batch_host, "task", "logs", job_id, "cmd")
     assert logs.returncode == 0, logs.stderr
     assert logs.stdout == "out-line\n" and "err-line" in logs.stderr
-    as_json = cli(batch_host, "task", "logs", job_id, "cmd", "-o", "json", **storage)
+    as_json = cli(batch_host, "task", "logs", job_id, "cmd", "-o", "json")
     assert json.loads(as_json.stdout) == {"stdout.txt": "out-line\n", "stderr.txt": "err-line\n"}
-    missing = cli(batch_host, "task", "logs", job_id, "nope", **storage)
+    missing = cli(batch_host, "task", "logs", job_id, "nope")
     assert missing.returncode == 2 and missing.stderr.startswith("taskNotFound: ")
+    everything = cli(batch_host, "results", "download", job_id, "--out", str(tmp_path / "all"), "--all")
+    assert everything.returncode == 0, everything.stderr
+    assert (tmp_path / "all" / "tasks" / "cmd" / "stdout.txt").read_text() == "out-line\n"
+
+
+def test_files_upload_a_folder_list_it_and_run_a_task_from_it(batch_host: BatchHost, tmp_path: Path) -> None:
+    folder = tmp_path / "scripts"
+    (folder / "lib").mkdir(parents=True)
+    (folder / "main.py").write_text("import lib.answer as a\nprint(a.VALUE)\n")
+    (folder / "lib" / "answer.py").write_text("VALUE = 42\n")
+    (folder / "lib" / "__init__.py").write_text("")
+    prefix = batch_host.unique_id("cli-files")
+    uploaded = cli(batch_host, "files", "upload", str(folder), f"batch-results/{prefix}", "-o", "json")
+    assert uploaded.returncode == 0, uploaded.stderr
+    names = sorted(item["name"] for item in json.loads(uploaded.stdout))
+    assert names == [f"{prefix}/lib/__init__.py", f"{prefix}/lib/answer.py", f"{prefix}/main.py"]
+    one = cli(batch_host, "files", "upload", str(folder / "main.py"), f"batch-inputs/{prefix}/")
+    assert one.returncode == 0 and f"{prefix}/main.py" in one.stdout, one.stderr
+
+    listed = cli(batch_host, "files", "list", f"batch-results/{prefix}/lib/")
+    assert listed.returncode == 0, listed.stderr
+    assert f"{prefix}/lib/answer.py" in listed.stdout and f"{prefix}/main.py" not in listed.stdout
+    paged = cli(batch_host, "files", "list", f"batch-results/{prefix}/", "--top", "1", "-o", "json")
+    page = json.loads(paged.stdout)
+    assert [item["name"] for item in page["value"]] == [f"{prefix}/lib/__init__.py"] and page["continuationToken"]
+    following = cli(
+        batch_host, "files", "list", f"batch-results/{prefix}/", "--continuation-token", page["continuationToken"]
+    )
+    assert f"{prefix}/lib/answer.py" in following.stdout, following.stderr
+
+    job_id = batch_host.unique_id("cli-files-job")
+    files = [{"blob": name, "path": name[len(prefix) + 1 :]} for name in names]
+    spec = {"id": job_id, "tasks": [{"id": "run", "commandLine": [sys.executable, "main.py"], "resourceFiles": files}]}
+    assert cli(batch_host, "job", "submit", "-", "--watch", stdin=json.dumps(spec)).returncode == 0
+    assert cli(batch_host, "task", "logs", job_id, "run").stdout == "42\n"
+
+
+def test_files_commands_report_refusals(batch_host: BatchHost, tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("a")
+    refused = cli(batch_host, "files", "upload", str(tmp_path / "a.txt"), "private/x")
+    assert refused.returncode == 2 and refused.stderr.startswith("containerNotAllowed: ")
+    missing = cli(batch_host, "files", "upload", str(tmp_path / "none"), "batch-inputs")
+    assert missing.returncode == 2 and "not a file or a folder" in missing.stderr
+    listed = cli(batch_host, "files", "list", "private")
+    assert listed.returncode == 2 and listed.stderr.startswith("containerNotAllowed: ")

@@ -7,7 +7,7 @@ import requests
 from rich.console import Console, RenderableType
 
 from cli.client import ApiError, ErrorDetail, JobApi
-from cli.render import Progress, error_lines, jobs_table, progress_between, watch_view
+from cli.render import Progress, error_lines, jobs_table, latest_failures, progress_between, watch_view
 
 pytestmark = pytest.mark.unit
 
@@ -53,6 +53,23 @@ def test_the_live_view_says_the_phase_that_explains_a_full_or_empty_bar() -> Non
         )
     )
     assert "(finished)" not in done and "j1  succeeded" in done
+
+
+def test_the_live_view_lists_the_failures_that_ended_last_with_their_errors_first_line() -> None:
+    page = {
+        "value": [
+            {"id": "a", "endedAt": "2026-12-01T10:00:01Z", "error": "ValueError: a\nTraceback ..."},
+            {"id": "b", "endedAt": "2026-12-01T10:00:04Z", "error": "KeyError: b"},
+            {"id": "c", "endedAt": "2026-12-01T10:00:03Z", "error": "OSError: c"},
+            {"id": "d", "endedAt": "2026-12-01T10:00:02Z", "error": "TypeError: d"},
+        ]
+    }
+    latest = latest_failures(page)
+    assert [task["id"] for task in latest] == ["b", "c", "d"]
+    view = {"id": "j1", "state": "running", "taskCounts": {"total": 9, "failed": 4}}
+    text = text_of(watch_view(view, Progress(4, 9, None), failures=latest_failures(page, 4)))
+    assert "failed b: KeyError: b" in text and "failed a: ValueError: a" in text and "Traceback" not in text
+    assert text.index("failed b") < text.index("failed c") < text.index("failed d") < text.index("failed a")
 
 
 def test_the_jobs_table_has_a_row_per_job_with_its_progress() -> None:

@@ -49,6 +49,9 @@ def test_a_json_lines_source_runs_every_line_and_is_idempotent_by_content(
     assert view["reduce"]["result"]["sum"] == sum(range(count)) and view["reduce"]["result"]["count"] == count
     last = features_host.task(job_id, f"line-{count - 1:05d}")
     assert last["state"] == "succeeded" and last["result"] == {"value": count - 1}
+    # Its definition is its line, read from the source by its place (the last of 25 partitions of 50).
+    assert last["definition"] == echo_line(count - 1) and last["partition"] == 24
+    assert features_host.task(job_id, "line-00777")["definition"] == echo_line(777)
     assert features_host.calls(job_id, "line-00700") == 1
     # The same job over the same content is the same job; over changed content, another one.
     again = features_host.submit(spec)
@@ -68,6 +71,9 @@ def test_json_lines_tasks_may_depend_on_each_other(features_host: FeaturesHost, 
     assert view["state"] == "succeeded" and view["reduce"]["result"]["sum"] == sum(range(31)), view
     records = features_host.tasks_of(job_id)
     assert records["final"]["startedAt"] >= max(records[t["id"]]["endedAt"] for t in members)
+    # The plan reorders a partition's tasks by their dependencies; each record still finds its own line.
+    assert features_host.task(job_id, "final")["definition"] == final
+    assert features_host.task(job_id, "line-00029")["definition"] == members[29]
 
 
 def test_a_parametric_sweep_substitutes_its_parameters(features_host: FeaturesHost) -> None:
@@ -91,7 +97,13 @@ def test_a_parametric_sweep_substitutes_its_parameters(features_host: FeaturesHo
     ids = sorted(features_host.tasks_of(job_id))
     assert ids == sorted(f"frame-{a}-{b:03d}" for a in (1, 2, 3) for b in (0, 2, 4))
     # The first set varies slowest; a lone placeholder of a number is a number in a handler's input.
-    assert features_host.task(job_id, "frame-2-004")["result"] == {"value": 5, "label": "f2/4", "braces": "{0}"}
+    task = features_host.task(job_id, "frame-2-004")
+    assert task["result"] == {"value": 5, "label": "f2/4", "braces": "{0}"}
+    assert task["definition"] == {
+        "id": "frame-2-004",
+        "handler": "test.echo",
+        "input": {"value": 5, "label": "f2/4", "braces": "{0}"},
+    }
 
 
 def test_a_task_per_file_runs_one_task_per_blob_under_the_prefix(
@@ -116,6 +128,11 @@ def test_a_task_per_file_runs_one_task_per_blob_under_the_prefix(
     }
     view = features_host.run(spec)
     assert view["state"] == "succeeded" and view["taskCounts"]["succeeded"] == 3, view
+    assert features_host.task(job_id, "file-2")["definition"]["input"] == {
+        "value": 2,
+        "path": "raw/deep/c.tar.gz",
+        "name": "c.tar",
+    }
     results = [features_host.task(job_id, f"file-{i}")["result"] for i in range(3)]
     assert results == [
         {"value": 0, "path": "raw/a.csv", "name": "a"},

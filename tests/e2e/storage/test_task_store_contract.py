@@ -29,15 +29,19 @@ def layout(tasks: int, partition_size: int) -> list[tuple[int, int, list[str]]]:
 
 
 def test_a_prepared_job_lists_every_task_pending_and_finds_each_by_id(store: TaskStore, job_id: str) -> None:
-    assert store.create_job(job_id, "v1", layout(1200, 700))
+    assert store.create_job(job_id, "v1:700", layout(1200, 700))
+    assert store.partition_size(job_id) == 700
     assert store.counts(job_id).pending == 1200
     record = store.get_task(job_id, "t00750")
     assert record is not None and record.state == TaskState.PENDING and record.partition == 1
     assert store.get_task(job_id, "nope") is None
     assert store.get_task(f"{job_id}-other", "t00001") is None
+    # Its place in its partition (the second chunk of partition 1), and the size the layout was made for.
+    assert record.position == 50 and store.get_task(job_id, "t01199").position == 499  # type: ignore[union-attr]
+    assert store.partition_size(f"{job_id}-other") is None
     # Preparing again for the same layout writes nothing (a started job keeps its records).
     store.record(job_id, 0, 0, [TaskUpdate(0, TaskState.SUCCEEDED, 1, batch=0)])
-    assert not store.create_job(job_id, "v1", layout(1200, 700))
+    assert not store.create_job(job_id, "v1:700", layout(1200, 700))
     assert store.counts(job_id).succeeded == 1
 
 

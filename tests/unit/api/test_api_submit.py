@@ -105,6 +105,8 @@ def test_api_root_keeps_the_route_prefix() -> None:
     assert api_root("http://h:1/api/jobs/jobs/tasks?state=x") == "http://h:1/api"
     assert api_root("https://h/custom/jobs/a") == "https://h/custom"
     assert api_root("https://h/jobsx/jobs") == "https://h/jobsx"
+    assert api_root("http://h:1/api/files/batch-results/jobs/x?prefix=a") == "http://h:1/api"
+    assert api_root("http://h:1/api/openapi.json") == "http://h:1/api"
 
 
 def test_next_link_replaces_the_query() -> None:

@@ -176,6 +176,17 @@ def test_view_has_links_results_and_times() -> None:
     assert "failedTasks" not in view
 
 
+def test_a_listed_job_has_the_state_phase_and_live_counts_of_its_view() -> None:
+    custom = {"state": "running", "taskCounts": counts(40, 0, 0, 40, 0, 0), "running": ["j:g0000"]}
+    live = ({"taskCounts": counts(30, 10, 4, 16, 0, 0)},)
+    facts = JobFacts("j", record(total=100), Instance("Running", custom), live)
+    view, summary = job_view(facts, LINKS, RESULTS), job_summary(facts.record, LINKS, facts)
+    assert summary["taskCounts"] == view["taskCounts"] == counts(100, 40, 4, 56, 0, 0)
+    assert (summary["state"], summary["phase"]) == (view["state"], view["phase"]) == ("running", "running")
+    # Without its status (a finished job's record is exact), the record alone.
+    assert job_summary(facts.record, LINKS)["taskCounts"] == counts(100, 100, 0, 0, 0, 0)
+
+
 def test_summary_and_task_views() -> None:
     summary = job_summary(record(JobState.CANCELLING), LINKS)
     assert summary["state"] == "running" and summary["cancelRequested"] is True
