@@ -4,6 +4,7 @@ markup stays text."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -103,6 +104,10 @@ def test_a_tasks_result_and_logs_open_from_its_link(
     assert '"exitCode": 0' in page.locator("#task-result").inner_text() and task["result"]["exitCode"] == 0
     page.goto(dashboard(batch_host, f"#/jobs/{job_id}/tasks/inv-000007"))
     expect(page.locator("#task-result")).to_contain_text('"customer": "c-000007"', timeout=WAIT_MS)
+    # Its definition (handler and input) as the task view gives it.
+    definition = batch_host.get(f"/jobs/{job_id}/tasks/inv-000007").json()["definition"]
+    assert json.loads(page.locator("#task-definition").inner_text()) == definition
+    assert definition["id"] == "inv-000007"
     assert page.locator("#task-stdout").count() == 0
     assert_no_markup_ran(page)
 
