@@ -94,19 +94,20 @@ def token_param(req: func.HttpRequest) -> str | None:
     return str(raw) if raw else None
 
 
-def api_root(url: str) -> str:
-    """The absolute URL of the API from a request's URL: everything before the first `/jobs` segment
+def api_root(url: str, segment: str = "jobs") -> str:
+    """The absolute URL of the API from a request's URL: everything before the first `/{segment}` segment
     (`http://host:7071/api/jobs/x/tasks` -> `http://host:7071/api`), so a custom route prefix is kept.
-    (A route prefix that itself has a `jobs` segment is not supported.)"""
+    (A route prefix that itself has such a segment is not supported.)"""
     parts = urlsplit(url)
     path = parts.path
     index = 0
+    marker = f"/{segment}"
     while True:
-        index = path.find("/jobs", index)
+        index = path.find(marker, index)
         if index < 0:
             root_path = path.rstrip("/")
             break
-        end = index + len("/jobs")
+        end = index + len(marker)
         if end == len(path) or path[end] == "/":
             root_path = path[:index]
             break

@@ -7,14 +7,15 @@ from collections.abc import Mapping
 
 import azure.durable_functions as df
 
-from api import jobs, schedules, tasks
+from api import jobs, schedule_routes, schedules, tasks
 from app.services import Services
 
 
 def register(bp: df.Blueprint, services: Services, environ: Mapping[str, str] | None = None) -> None:
-    """Register the job and task routes, and the schedule's timer when `BATCH_SCHEDULE` is set in `environ`
+    """Register the job, task and schedule routes, and the schedule's timer when `BATCH_SCHEDULE` is set in `environ`
     (the process's app settings by default)."""
     jobs.register(bp, services)
     tasks.register(bp, services)
+    schedule_routes.register(bp, services)
     source = os.environ if environ is None else environ
     schedules.register(bp, services, source.get(schedules.SCHEDULE_SETTING))

@@ -2,7 +2,7 @@
 
 The storage clients are made on first use, not at import: the app must import (and devhost must index it)
 even when storage is not configured yet, and the error then names the setting to fix. `Services.in_memory`
-puts the job, task and result stores in memory instead, so the activities and orchestrations run in tests
+puts the job, task, schedule and result stores in memory instead, so the activities and orchestrations run in tests
 without Azurite.
 """
 
@@ -18,6 +18,7 @@ from storage.blobs import MemoryBlobs
 from storage.jobs import JobStore
 from storage.results import ResultStore, container_name
 from storage.rows import MemoryRows
+from storage.schedules import ScheduleStore
 from storage.sources import SourceBlobs
 from storage.tasks import TaskStore
 
@@ -31,6 +32,7 @@ class Services:
     _tasks: TaskStore | None = field(default=None, repr=False)
     _jobs: JobStore | None = field(default=None, repr=False)
     _sources: SourceBlobs | None = field(default=None, repr=False)
+    _schedules: ScheduleStore | None = field(default=None, repr=False)
 
     @classmethod
     def in_memory(cls, settings: Settings, handlers: TaskHandlers) -> Services:
@@ -45,6 +47,7 @@ class Services:
             _results=ResultStore(MemoryBlobs(container_name(settings.storage))),
             _tasks=TaskStore(MemoryRows()),
             _jobs=JobStore(MemoryRows()),
+            _schedules=ScheduleStore(MemoryRows()),
         )
 
     @property
@@ -67,6 +70,13 @@ class Services:
             if self._jobs is None:
                 self._jobs = JobStore.from_settings(self.settings.storage)
             return self._jobs
+
+    @property
+    def schedules(self) -> ScheduleStore:
+        with self._lock:
+            if self._schedules is None:
+                self._schedules = ScheduleStore.from_settings(self.settings.storage)
+            return self._schedules
 
     @property
     def sources(self) -> SourceBlobs:

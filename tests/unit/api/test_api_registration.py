@@ -23,7 +23,17 @@ def functions(environ: dict[str, str]) -> dict[str, list[str]]:
 
 def test_routes_and_no_timer_without_a_schedule() -> None:
     found = functions({})
-    assert set(found) == {"api_jobs", "api_job", "api_job_cancel", "api_job_tasks", "api_job_task"}
+    assert set(found) == {
+        "api_jobs",
+        "api_job",
+        "api_job_cancel",
+        "api_job_tasks",
+        "api_job_task",
+        "api_schedules",
+        "api_schedule",
+        "api_schedule_disable",
+        "api_schedule_enable",
+    }
     assert all("httpTrigger" in bindings and "durableClient" in bindings for bindings in found.values())
 
 
@@ -40,4 +50,4 @@ def test_routes_stay_apart_from_the_durable_webhooks() -> None:
     routes = [
         binding.route for fn in app.get_functions() for binding in fn.get_bindings() if binding.type == "httpTrigger"
     ]
-    assert routes and all(route.startswith("jobs") for route in routes)
+    assert routes and all(route.startswith(("jobs", "schedules")) for route in routes)
