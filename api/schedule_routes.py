@@ -38,9 +38,9 @@ from api.submit import parse_spec
 from api.views import page
 from app.services import Services
 from batch import wire
-from batch.errors import BodyTooLargeError, SpecError
+from batch.errors import BodyTooLargeError, Problem, SpecError
 from batch.ncrontab import parse_cron
-from batch.schedules import ScheduleSpec, next_occurrence, occurrence_job_id, parse_schedule_body
+from batch.schedules import ScheduleSpec, next_occurrence, occurrence_job_id, parse_schedule_body, under
 from batch.spec import ID_PATTERN
 from batch.times import iso
 from storage.schedules import ScheduleRecord
@@ -134,30 +134,22 @@ def schedule_id_param(req: func.HttpRequest) -> str:
 
 def parse_schedule(body: Any, services: Services) -> ScheduleSpec:
     """The schedule body checked, and its inline template checked as `POST /api/jobs` would check it (every
-    problem with its path under `jobSpecification`); `ApiError` when anything is wrong."""
+    problem at once, the template's under `jobSpecification`); `ApiError` when anything is wrong."""
     try:
-        spec = parse_schedule_body(body, services.settings.max_body_bytes)
+        return parse_schedule_body(body, services.settings.max_body_bytes, lambda t: template_problems(t, services))
     except BodyTooLargeError as exc:
         raise from_spec_error(exc) from exc
     except SpecError as exc:
         raise _invalid(exc.details()) from exc
-    if spec.template is not None:
-        check_template(spec, spec.template, "jobSpecification", services)
-    return spec
 
 
-def check_template(spec: ScheduleSpec, template: dict[str, Any], where: str, services: Services) -> None:
+def template_problems(template: dict[str, Any], services: Services) -> list[Problem]:
+    """What is wrong with `template` as the job of an occurrence, with paths inside the template."""
     try:
-        parse_spec({**template, "id": occurrence_job_id(spec.id, _SAMPLE_OCCURRENCE)}, services, None)
+        parse_spec({**template, "id": occurrence_job_id("schedule", _SAMPLE_OCCURRENCE)}, services, None)
     except ApiError as exc:
-        details = [{**item, "path": _under(where, item.get("path", ""))} for item in exc.details]
-        raise _invalid(details) from exc
-
-
-def _under(base: str, path: str) -> str:
-    if not path:
-        return base
-    return f"{base}{path}" if path.startswith("[") else f"{base}.{path}"
+        return [Problem(item.get("path", ""), item.get("message", "")) for item in exc.details]
+    return []
 
 
 def _invalid(details: list[dict[str, str]]) -> InvalidSchedule:
@@ -173,7 +165,9 @@ async def create(req: func.HttpRequest, client: Any, services: Services) -> func
             template = await asyncio.to_thread(load_template, services, spec.template_blob)
         except TemplateProblem as exc:
             raise _invalid([{"path": "jobSpecificationBlob", "message": str(exc)}]) from None
-        check_template(spec, template, "jobSpecificationBlob", services)
+        problems = template_problems(template, services)
+        if problems:
+            raise _invalid([{"path": under("jobSpecificationBlob", p.path), "message": p.message} for p in problems])
     spec_hash = spec.canonical_hash()
     inline_blob = services.results.schedule_template_name(spec.id, spec_hash)
     following = next_occurrence(spec.schedule, now, spec.start_at, spec.end_at)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -76,11 +77,15 @@ class ScheduleSpec:
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def parse_schedule_body(body: Any, max_body_bytes: int) -> ScheduleSpec:
-    """Check a schedule body's own fields, or raise `SpecError` with every problem (each with its path).
+TemplateCheck = Callable[[dict[str, Any]], Sequence[Problem]]
+"""Checks a template as a job spec: its problems, with paths inside the template."""
 
-    An inline template must be a JSON object without `id` (the schedule names its jobs); its content is the
-    caller's to validate as a job spec."""
+
+def parse_schedule_body(body: Any, max_body_bytes: int, check_template: TemplateCheck | None = None) -> ScheduleSpec:
+    """Check a schedule body, or raise `SpecError` with every problem (each with its path).
+
+    An inline template must be a JSON object without `id` (the schedule names its jobs); `check_template`
+    judges its content, and its problems are reported under `jobSpecification`, with the body's own."""
     problems = ProblemCollector(_MAX_REPORTED)
     decoded, value = decode_body(body, max_body_bytes, problems)
     if not decoded:
@@ -93,6 +98,9 @@ def parse_schedule_body(body: Any, max_body_bytes: int) -> ScheduleSpec:
     schedule_id = _schedule_id(value.get("id"), problems)
     cron = _cron(value.get("schedule"), problems)
     template, blob = _template(value, problems)
+    if template is not None and check_template is not None:
+        for problem in check_template(template):
+            problems.add(under("jobSpecification", problem.path), problem.message)
     start_at = _time(value, "startAt", problems)
     end_at = _time(value, "endAt", problems)
     if start_at is not None and end_at is not None and end_at <= start_at:
@@ -100,6 +108,13 @@ def parse_schedule_body(body: Any, max_body_bytes: int) -> ScheduleSpec:
     if problems or schedule_id is None or cron is None or (template is None and blob is None):
         raise SpecError(problems.result())
     return ScheduleSpec(schedule_id, cron, template, blob, start_at, end_at)
+
+
+def under(base: str, path: str) -> str:
+    """A path inside the template as a path in the schedule body: `tasks[0].id` -> `jobSpecification.tasks[0].id`."""
+    if not path:
+        return base
+    return f"{base}{path}" if path.startswith("[") else f"{base}.{path}"
 
 
 def _kind(value: Any) -> str:

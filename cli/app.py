@@ -1,4 +1,5 @@
-"""The commands, as `az batch` names them: `job submit|list|show|watch|cancel|delete`, `task list|show|logs`
+"""The commands, as `az batch` names them: `job submit|list|show|watch|cancel|delete`, `task list|show|logs`,
+`schedule create|list|show|disable|enable|delete` (in `cli.schedules`)
 and `results download`. Every command takes `--url`, `--key` and `--output table|json`.
 
 Exit codes: 0 done (for `watch`: the job succeeded), 1 the watched job failed or was cancelled, 2 a usage error
@@ -291,3 +292,9 @@ def main() -> None:
         # A bug, not the job's outcome: keep exit code 1 for "the job failed" alone.
         traceback.print_exc()
         sys.exit(2)
+
+
+# Last: the schedule commands use the options and printing defined above.
+from cli.schedules import schedule_app  # noqa: E402
+
+app.add_typer(schedule_app, name="schedule")

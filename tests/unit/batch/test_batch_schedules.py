@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from batch.errors import BodyTooLargeError, SpecError
+from batch.errors import BodyTooLargeError, Problem, SpecError
 from batch.ncrontab import parse_cron
 from batch.schedules import (
     MAX_SCHEDULE_ID,
@@ -131,3 +131,21 @@ def test_a_late_wake_fires_the_latest_occurrence_once() -> None:
     # Never past the end of the window.
     assert due_occurrence(cron, due, due + timedelta(hours=3), None, utc(2027, 1, 1, 3, 30)) == utc(2027, 1, 1, 3)
     assert due_occurrence(cron, due, due + timedelta(hours=3), None, due - timedelta(seconds=1)) is None
+
+
+def test_the_templates_problems_come_with_the_bodys_under_job_specification() -> None:
+    seen: list[dict[str, Any]] = []
+
+    def check(template: dict[str, Any]) -> list[Problem]:
+        seen.append(template)
+        return [Problem("tasks[0].handler", "unknown handler"), Problem("", "whole template")]
+
+    with pytest.raises(SpecError) as caught:
+        parse_schedule_body(body(schedule="* * * * *"), 1 << 20, check)
+    assert [str(problem) for problem in caught.value.problems] == [
+        f"schedule: {caught.value.problems[0].message}",
+        "jobSpecification.tasks[0].handler: unknown handler",
+        "jobSpecification: whole template",
+    ]
+    assert seen == [TEMPLATE]
+    assert parse_schedule_body(body(), 1 << 20, lambda template: []).template == TEMPLATE
