@@ -10,9 +10,7 @@
 | `POST /api/schedules/{scheduleId}/enable`   | 200 view                                     | 404, 409       |
 | `DELETE /api/schedules/{scheduleId}`        | 204                                          | 404            |
 
-Creating writes, each step safe to repeat: the record (only if the id has none: the same body again is the
-same schedule, another body is 409), the inline template's copy, then the orchestration. A create that stopped
-between them is finished by the next identical one. Disable and delete change the record first (the
+How a create is written is `api.schedule_control`. Disable and delete change the record first (the
 orchestration reads it at every wake and stops) and then terminate the orchestration, so it stops even if the
 terminate is lost. Enable starts a new generation: an old orchestration that is still asleep stops at its
 wake, as its generation is no longer the record's.
@@ -22,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -31,13 +28,12 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from api import http
-from api.durable import get_instance
 from api.errors import ApiError, InvalidSchedule, JobConflict, ScheduleNotFound, from_spec_error, json_response
+from api.schedule_control import ensure_running, new_generation, put_schedule, terminate
 from api.schedule_runs import TemplateProblem, load_template
 from api.submit import parse_spec
 from api.views import page
 from app.services import Services
-from batch import wire
 from batch.errors import BodyTooLargeError, Problem, SpecError
 from batch.ncrontab import parse_cron
 from batch.schedules import ScheduleSpec, next_occurrence, occurrence_job_id, parse_schedule_body, under
@@ -158,7 +154,6 @@ def _invalid(details: list[dict[str, str]]) -> InvalidSchedule:
 
 
 async def create(req: func.HttpRequest, client: Any, services: Services) -> func.HttpResponse:
-    now = datetime.now(UTC)
     spec = parse_schedule(req.get_body(), services)
     if spec.template_blob is not None:
         try:
@@ -168,60 +163,8 @@ async def create(req: func.HttpRequest, client: Any, services: Services) -> func
         problems = template_problems(template, services)
         if problems:
             raise _invalid([{"path": under("jobSpecificationBlob", p.path), "message": p.message} for p in problems])
-    spec_hash = spec.canonical_hash()
-    inline_blob = services.results.schedule_template_name(spec.id, spec_hash)
-    following = next_occurrence(spec.schedule, now, spec.start_at, spec.end_at)
-    record = ScheduleRecord(
-        schedule_id=spec.id,
-        schedule=spec.schedule.expression,
-        spec_hash=spec_hash,
-        template_blob=spec.template_blob or inline_blob,
-        inline=spec.template is not None,
-        generation=secrets.token_hex(8),
-        created=now,
-        start_at=spec.start_at,
-        end_at=spec.end_at,
-        next_occurrence=following,
-        completed=following is None,
-    )
-    created = await asyncio.to_thread(services.schedules.create, record)
-    if not created:
-        existing = await asyncio.to_thread(services.schedules.get, spec.id)
-        if existing is None:
-            raise JobConflict(f"schedule {spec.id!r} was being deleted while it was created; create it again")
-        if existing.spec_hash != spec_hash:
-            raise JobConflict(
-                f"a schedule with id {spec.id!r} exists with another body; post the same body to get it, choose "
-                "another id, or delete the existing schedule first",
-                code="scheduleExists",
-            )
-        record = existing
-    if spec.template is not None:
-        await asyncio.to_thread(services.results.write_schedule_template, spec.id, spec_hash, spec.template)
-    await ensure_running(client, record)
-    return _respond(req, record, 201 if created else 200, template=spec.template)
-
-
-async def ensure_running(client: Any, record: ScheduleRecord) -> None:
-    """Start the orchestration of the record's generation unless it runs (or the schedule fires nothing)."""
-    if not record.enabled or record.completed:
-        return
-    instance_id = wire.schedule_instance_id(record.schedule_id, record.generation)
-    instance = await get_instance(client, instance_id)
-    if instance is not None and instance.is_active:
-        return
-    schedule_input: wire.ScheduleInput = {
-        "scheduleId": record.schedule_id,
-        "generation": record.generation,
-        "due": None,
-    }
-    try:
-        await client.start_new(wire.SCHEDULE_ORCHESTRATOR, instance_id, schedule_input)
-    except Exception:
-        # A concurrent create or enable started it first: that is success.
-        instance = await get_instance(client, instance_id)
-        if instance is None or not instance.is_active:
-            raise
+    put = await put_schedule(client, services, spec, datetime.now(UTC))
+    return _respond(req, put.record, 201 if put.created else 200, template=spec.template)
 
 
 # --- read -------------------------------------------------------------------------------------------------
@@ -268,7 +211,7 @@ async def disable(req: func.HttpRequest, client: Any, services: Services) -> fun
     )
     if record is None:
         raise ScheduleNotFound(schedule_id)
-    await _terminate(client, record, "the schedule was disabled")
+    await terminate(client, record, "the schedule was disabled")
     return _respond(req, record)
 
 
@@ -288,7 +231,7 @@ async def enable(req: func.HttpRequest, client: Any, services: Services) -> func
         return replace(
             current,
             enabled=True,
-            generation=secrets.token_hex(8),
+            generation=new_generation(),
             next_occurrence=following,
             completed=following is None,
         )
@@ -303,17 +246,6 @@ async def delete(req: func.HttpRequest, client: Any, services: Services) -> func
     schedule_id = schedule_id_param(req)
     record = await _load(services, schedule_id)
     await asyncio.to_thread(services.schedules.delete, schedule_id)
-    await _terminate(client, record, "the schedule was deleted")
+    await terminate(client, record, "the schedule was deleted")
     await asyncio.to_thread(services.results.delete_schedule_templates, schedule_id)
     return func.HttpResponse(status_code=204)
-
-
-async def _terminate(client: Any, record: ScheduleRecord, reason: str) -> None:
-    instance_id = wire.schedule_instance_id(record.schedule_id, record.generation)
-    try:
-        instance = await get_instance(client, instance_id)
-        if instance is not None and instance.is_active:
-            await client.terminate(instance_id, reason)
-    except Exception:
-        # The record already stops the orchestration at its next wake; terminating only makes it sooner.
-        log.warning("schedule %s: could not terminate %s; it stops at its next wake", record.schedule_id, instance_id)

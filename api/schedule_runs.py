@@ -27,7 +27,13 @@ from api.submit import parse_spec, submit_job
 from app.services import Services
 from batch import wire
 from batch.ncrontab import parse_cron
-from batch.schedules import MAX_RECENT_PROBLEMS, due_occurrence, next_occurrence, occurrence_job_id
+from batch.schedules import (
+    MAX_RECENT_PROBLEMS,
+    due_occurrence,
+    latest_occurrence,
+    next_occurrence,
+    occurrence_job_id,
+)
 from batch.states import JobState
 from batch.times import iso, parse_time
 from storage.errors import NotFound
@@ -66,10 +72,13 @@ async def tick(client: Any, services: Services, data: wire.ScheduleTickInput) ->
         return stop
     cron = parse_cron(record.schedule)
     outcome: Occurrence | None = None
-    if due is not None:
+    moment = None
+    if data.get("catchUp"):
+        moment = latest_occurrence(cron, now, record.start_at, record.end_at)
+    elif due is not None:
         moment = due_occurrence(cron, due, now, record.start_at, record.end_at)
-        if moment is not None:
-            outcome = await fire(client, services, record, moment)
+    if moment is not None:
+        outcome = await fire(client, services, record, moment)
     following = next_occurrence(cron, now, record.start_at, record.end_at)
 
     def change(current: ScheduleRecord) -> ScheduleRecord | None:

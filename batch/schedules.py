@@ -34,6 +34,7 @@ __all__ = [
     "ScheduleSpec",
     "due_occurrence",
     "is_occurrence_of",
+    "latest_occurrence",
     "next_occurrence",
     "occurrence_job_id",
     "parse_schedule_body",
@@ -241,6 +242,16 @@ def next_occurrence(
     return moment
 
 
+def latest_occurrence(
+    cron: CronSchedule, now: datetime, start_at: datetime | None, end_at: datetime | None
+) -> datetime | None:
+    """The latest occurrence at or before `now` inside the window, or None."""
+    latest = cron.previous_or_equal(as_utc(now) if end_at is None else min(as_utc(now), end_at))
+    if latest is None or (start_at is not None and latest < start_at):
+        return None
+    return latest
+
+
 def due_occurrence(
     cron: CronSchedule, due: datetime, now: datetime, start_at: datetime | None, end_at: datetime | None
 ) -> datetime | None:
@@ -249,7 +260,5 @@ def due_occurrence(
     one job, not a burst; None when `due` has not come yet."""
     if as_utc(now) < as_utc(due):
         return None
-    latest = cron.previous_or_equal(as_utc(now) if end_at is None else min(as_utc(now), end_at))
-    if latest is None or latest < as_utc(due) or (start_at is not None and latest < start_at):
-        return None
-    return latest
+    latest = latest_occurrence(cron, now, start_at, end_at)
+    return latest if latest is not None and latest >= as_utc(due) else None

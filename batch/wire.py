@@ -235,6 +235,7 @@ class ScheduleInput(TypedDict):
     scheduleId: str
     generation: str
     due: str | None  # ISO time of the occurrence this wake is for; None on the first run
+    catchUp: bool  # on the first run only: fire the latest occurrence at or before the orchestration's time
 
 
 class ScheduleTickInput(ScheduleInput):

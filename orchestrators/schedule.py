@@ -45,5 +45,5 @@ def schedule_orchestrator(context: df.DurableOrchestrationContext) -> Generator[
     if tick["stop"] or following is None:
         return None
     yield context.create_timer(min(following, now + MAX_SLEEP))
-    context.continue_as_new({**state, "due": tick["next"]})
+    context.continue_as_new({**state, "due": tick["next"], "catchUp": False})
     return None

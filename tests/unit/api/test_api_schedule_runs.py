@@ -69,8 +69,16 @@ def services() -> Services:
     return found
 
 
-def wake(services: Services, client: FakeDurable, due: str | None, now: str, generation: str = "g1") -> Any:
-    data: wire.ScheduleTickInput = {"scheduleId": "every-minute", "generation": generation, "due": due, "now": now}
+def wake(
+    services: Services, client: FakeDurable, due: str | None, now: str, generation: str = "g1", catch_up: bool = False
+) -> Any:
+    data: wire.ScheduleTickInput = {
+        "scheduleId": "every-minute",
+        "generation": generation,
+        "due": due,
+        "now": now,
+        "catchUp": catch_up,
+    }
     return asyncio.run(tick(client, services, data))
 
 
@@ -157,3 +165,9 @@ def test_a_schedule_past_its_end_completes(services: Services) -> None:
     assert wake(services, client, "2030-01-01T00:01:00.000Z", "2030-01-01T00:01:00Z") == {"next": None, "stop": True}
     record = stored(services)
     assert record.completed and record.next_occurrence is None and client.started == ["every-minute-20300101T000100"]
+
+
+def test_a_first_wake_that_catches_up_fires_the_occurrence_just_past(services: Services) -> None:
+    client = FakeDurable()
+    assert wake(services, client, None, "2030-01-01T00:01:00.400Z", catch_up=True)["next"] == "2030-01-01T00:02:00.000Z"
+    assert client.started == ["every-minute-20300101T000100"]

@@ -14,6 +14,7 @@ from batch.schedules import (
     MAX_SCHEDULE_ID,
     due_occurrence,
     is_occurrence_of,
+    latest_occurrence,
     next_occurrence,
     occurrence_job_id,
     parse_schedule_body,
@@ -149,3 +150,11 @@ def test_the_templates_problems_come_with_the_bodys_under_job_specification() ->
     ]
     assert seen == [TEMPLATE]
     assert parse_schedule_body(body(), 1 << 20, lambda template: []).template == TEMPLATE
+
+
+def test_the_latest_occurrence_in_the_window() -> None:
+    cron = parse_cron("0 0 * * * *")
+    now = utc(2027, 1, 1, 5, 30)
+    assert latest_occurrence(cron, now, None, None) == utc(2027, 1, 1, 5)
+    assert latest_occurrence(cron, now, None, utc(2027, 1, 1, 3, 59)) == utc(2027, 1, 1, 3)
+    assert latest_occurrence(cron, now, utc(2027, 1, 1, 5, 1), None) is None
