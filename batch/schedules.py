@@ -17,7 +17,7 @@ import hashlib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from batch.body import ProblemCollector, decode_body, join_path
@@ -48,6 +48,11 @@ MAX_RECENT_PROBLEMS = 20
 TEMPLATE_FIELDS = ("jobSpecification", "jobSpecificationBlob")
 _FIELDS = frozenset({"id", "schedule", *TEMPLATE_FIELDS, "startAt", "endAt"})
 _MAX_REPORTED = 100
+MAX_SCHEDULE_CHARS = 1000
+"""A generous bound for an NCRONTAB text: it is stored in a table property."""
+_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+_LATEST = datetime(9999, 1, 1, tzinfo=UTC)
+"""The window's bounds: Table Storage holds no time before 1601, and a schedule's search ends in 9999."""
 
 
 @dataclass(frozen=True)
@@ -153,6 +158,11 @@ def _cron(value: Any, problems: ProblemCollector) -> CronSchedule | None:
     if not isinstance(value, str):
         problems.add("schedule", f"must be a string (a six-field NCRONTAB expression), not {_kind(value)}")
         return None
+    if len(value) > MAX_SCHEDULE_CHARS:
+        problems.add(
+            "schedule", f"is {len(value):,} characters; an NCRONTAB expression here has at most {MAX_SCHEDULE_CHARS}"
+        )
+        return None
     try:
         return parse_cron(value)
     except CronError as exc:
@@ -195,15 +205,21 @@ def _time(body: dict[str, Any], name: str, problems: ProblemCollector) -> dateti
     value = body.get(name)
     if value is None:
         return None
+    moment = None
     if isinstance(value, str):
         try:
-            moment = datetime.fromisoformat(value)
-        except ValueError:
+            parsed = datetime.fromisoformat(value)
+            moment = as_utc(parsed) if parsed.tzinfo is not None else None
+        except (ValueError, OverflowError):
             moment = None
-        if moment is not None and moment.tzinfo is not None:
-            return as_utc(moment)
-    problems.add(name, f"must be an ISO 8601 time with a zone, such as '2027-01-01T00:00:00Z', not {value!r}")
-    return None
+    if moment is None:
+        shown = value if not isinstance(value, str) or len(value) <= 60 else value[:60] + "..."
+        problems.add(name, f"must be an ISO 8601 time with a zone, such as '2027-01-01T00:00:00Z', not {shown!r}")
+        return None
+    if not _EARLIEST <= moment <= _LATEST:
+        problems.add(name, f"must be from {iso(_EARLIEST)} to {iso(_LATEST)}, not {iso(moment)}")
+        return None
+    return moment
 
 
 def occurrence_job_id(schedule_id: str, occurrence: datetime) -> str:

@@ -49,7 +49,11 @@ def quick_template() -> dict[str, Any]:
 
 
 def host_now(host: BatchHost) -> datetime:
-    return datetime.fromisoformat(host.http.get(f"{host.base_url}/admin/devhost/clock", timeout=30).json()["now"])
+    keys = host.process.keys
+    headers = {"x-functions-key": keys.master_key} if keys else {}
+    response = host.http.get(f"{host.base_url}/admin/devhost/clock", headers=headers, timeout=30)
+    assert response.status_code == 200, response.text
+    return datetime.fromisoformat(response.json()["now"])
 
 
 def next_minute(moment: datetime) -> datetime:
@@ -382,3 +386,33 @@ def test_bad_requests_to_every_schedule_route(host: BatchHost) -> None:
         response = host.http.request(method, host.url(path), timeout=30)
         assert response.status_code == 404, (method, path, response.text)
         assert response.json()["error"]["code"] == "scheduleNotFound"
+
+
+def test_with_keys_required_every_schedule_route_needs_one(azurite: Azurite, tmp_path: Path) -> None:
+    keyed = start_batch_host(azurite, tmp_path / "state", manual_clock=True, extra_args=["--require-keys"])
+    schedule_id = unique("keyed")
+    try:
+        assert keyed.process.keys is not None
+        routes = [
+            ("POST", "/schedules"),
+            ("GET", "/schedules"),
+            ("GET", f"/schedules/{schedule_id}"),
+            ("POST", f"/schedules/{schedule_id}/disable"),
+            ("POST", f"/schedules/{schedule_id}/enable"),
+            ("DELETE", f"/schedules/{schedule_id}"),
+        ]
+        for method, path in routes:
+            response = keyed.http.request(method, keyed.url(path), json={}, timeout=30)
+            assert response.status_code == 401, (method, path, response.status_code)
+        assert keyed.get("/schedules").status_code == 401 and keyed.get(f"/schedules/{schedule_id}").status_code == 401
+        keyed.http.headers["x-functions-key"] = keyed.process.keys.function_key
+        create(keyed, {"id": schedule_id, "schedule": EVERY_MINUTE, "jobSpecification": quick_template()})
+        # The schedule's own orchestration calls the app's Durable client under the same keys, and fires.
+        first = armed(keyed, schedule_id)
+        advance_to(keyed, first)
+        fired = wait_view(keyed, schedule_id, lambda v: v["lastOccurrence"] is not None, "the occurrence")
+        assert fired["lastOccurrence"]["outcome"] == "submitted"
+        keyed.wait_for_job(fired["lastOccurrence"]["jobId"])
+        assert keyed.delete(f"/schedules/{schedule_id}").status_code == 204
+    finally:
+        keyed.close()
