@@ -19,7 +19,6 @@ wake, as its generation is no longer the record's.
 from __future__ import annotations
 
 import asyncio
-import logging
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -40,8 +39,6 @@ from batch.schedules import ScheduleSpec, next_occurrence, occurrence_job_id, pa
 from batch.spec import ID_PATTERN
 from batch.times import iso
 from storage.schedules import ScheduleRecord
-
-log = logging.getLogger("api.schedules")
 
 DEFAULT_PAGE_SIZE = 50
 _SAMPLE_OCCURRENCE = datetime(2000, 1, 1, tzinfo=UTC)

@@ -134,6 +134,8 @@ def load_template(services: Services, blob_name: str) -> dict[str, Any]:
         template = json.loads(data)
     except ValueError as exc:
         raise TemplateProblem(f"the template blob {blob_name!r} is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise TemplateProblem(f"the template blob {blob_name!r} nests arrays and objects too deeply") from None
     if not isinstance(template, dict):
         raise TemplateProblem(f"the template blob {blob_name!r} must hold a job spec (a JSON object)")
     if "id" in template:

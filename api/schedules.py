@@ -104,6 +104,8 @@ def load_template(reference: str, results: ResultStore | None, app_root: Path = 
         template = json.loads(data)
     except ValueError as exc:
         raise TemplateError(f"{TEMPLATE_SETTING}: {where} is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise TemplateError(f"{TEMPLATE_SETTING}: {where} nests arrays and objects too deeply") from None
     if not isinstance(template, dict):
         raise TemplateError(f"{TEMPLATE_SETTING}: {where} must hold a job spec (a JSON object)")
     template_id = template.get("id")

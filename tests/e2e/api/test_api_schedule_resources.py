@@ -367,6 +367,26 @@ def test_a_bad_schedule_is_refused_with_the_path_of_each_problem(
     assert host.get("/schedules/x").status_code == 404
 
 
+def test_a_blob_template_is_checked_at_creation(host: BatchHost, tmp_path: Path) -> None:
+    path = tmp_path / "t.json"
+    cases = [
+        ("[" * 100_000 + "]" * 100_000, "too deeply", "jobSpecificationBlob"),
+        ("{", "not valid JSON", "jobSpecificationBlob"),
+        (json.dumps({"id": "x", **VALID}), "has an id", "jobSpecificationBlob"),
+        (json.dumps({"tasks": [{"id": "a", "handler": "nope"}]}), "nope", "jobSpecificationBlob.tasks[0].handler"),
+    ]
+    for content, message, where in cases:
+        blob = f"templates/{unique('bad')}.json"
+        path.write_text(content)
+        host.results.upload_file(blob, path)
+        response = host.post(
+            "/schedules", json={"id": unique("b"), "schedule": EVERY_MINUTE, "jobSpecificationBlob": blob}
+        )
+        assert response.status_code == 400, response.text
+        (detail,) = response.json()["error"]["details"]
+        assert detail["path"] == where and message in detail["message"], detail
+
+
 def test_bad_requests_to_every_schedule_route(host: BatchHost) -> None:
     bad_json = host.http.post(host.url("/schedules"), data=b"{not json", timeout=30)
     assert bad_json.status_code == 400 and bad_json.json()["error"]["details"][0]["path"] == ""

@@ -171,3 +171,11 @@ def test_a_first_wake_that_catches_up_fires_the_occurrence_just_past(services: S
     client = FakeDurable()
     assert wake(services, client, None, "2030-01-01T00:01:00.400Z", catch_up=True)["next"] == "2030-01-01T00:02:00.000Z"
     assert client.started == ["every-minute-20300101T000100"]
+
+
+def test_a_template_nested_too_deeply_is_an_error_not_a_crash(services: Services) -> None:
+    client = FakeDurable()
+    services.results.write_text(stored(services).template_blob, "[" * 100_000 + "]" * 100_000)
+    assert wake(services, client, "2030-01-01T00:01:00.000Z", "2030-01-01T00:01:00Z")["stop"] is False
+    last = stored(services).last
+    assert last is not None and last.outcome == "error" and "too deeply" in (last.message or "")
