@@ -66,7 +66,8 @@ async def tick(client: Any, services: Services, data: wire.ScheduleTickInput) ->
     schedule_id, generation = data["scheduleId"], data["generation"]
     now = parse_time(data["now"])
     due = parse_time(data["due"])
-    assert now is not None
+    if now is None:
+        raise ValueError("a schedule's wake needs the orchestration's time ('now')")
     record = await asyncio.to_thread(services.schedules.get, schedule_id)
     if record is None or record.generation != generation or not record.enabled or record.completed:
         return stop
