@@ -436,3 +436,40 @@ def test_with_keys_required_every_schedule_route_needs_one(azurite: Azurite, tmp
         assert keyed.delete(f"/schedules/{schedule_id}").status_code == 204
     finally:
         keyed.close()
+
+
+def test_a_deleted_schedule_fires_nothing_and_its_id_can_be_used_again(host: BatchHost) -> None:
+    schedule_id = unique("reuse")
+    old = {"id": schedule_id, "schedule": EVERY_MINUTE, "jobSpecification": billing_job(None, tasks=1)}
+    create(host, old)
+    try:
+        armed(host, schedule_id)
+        old_instance = status_instance(host, schedule_id)
+        assert host.delete(f"/schedules/{schedule_id}").status_code == 204
+        host.wait_until(
+            lambda: host.durable_status(old_instance).json()["runtimeStatus"] != "Running",
+            what="the deleted schedule's orchestration to stop",
+        )
+        # Another body under the same id is a new schedule, with an orchestration of its own.
+        new = {**old, "jobSpecification": billing_job(None, tasks=3)}
+        create(host, new)
+        first = armed(host, schedule_id)
+        new_instance = status_instance(host, schedule_id)
+        assert new_instance != old_instance
+        advance_to(host, first)
+        fired = wait_view(host, schedule_id, lambda v: v["lastOccurrence"] is not None, "the occurrence")
+        job = host.wait_for_job(fired["lastOccurrence"]["jobId"])
+        assert job["taskCounts"]["total"] == 3
+        assert schedule_jobs(host, schedule_id) == [fired["lastOccurrence"]["jobId"]]
+
+        assert host.delete(f"/schedules/{schedule_id}").status_code == 204
+        host.wait_until(
+            lambda: host.durable_status(new_instance).json()["runtimeStatus"] != "Running",
+            what="the deleted schedule's orchestration to stop",
+        )
+        advance_to(host, first + timedelta(minutes=2))
+        assert schedule_jobs(host, schedule_id) == [fired["lastOccurrence"]["jobId"]]
+        # Its jobs stay.
+        assert host.get(f"/jobs/{fired['lastOccurrence']['jobId']}").status_code == 200
+    finally:
+        host.delete(f"/schedules/{schedule_id}")
