@@ -199,9 +199,10 @@ def test_occurrences_submit_skip_while_the_previous_job_runs_and_stop_when_disab
         host.wait_for_job(third_job)
 
         # Disabled, it fires nothing however far the clock moves.
+        instance = status_instance(host, schedule_id)
         assert host.post(f"/schedules/{schedule_id}/disable").status_code == 200
         host.wait_until(
-            lambda: host.durable_status(status_instance(host, schedule_id)).json()["runtimeStatus"] != "Running",
+            lambda: host.durable_status(instance).json()["runtimeStatus"] != "Running",
             what="the schedule's orchestration to stop",
         )
         advance_to(host, third + timedelta(minutes=3))
@@ -212,12 +213,16 @@ def test_occurrences_submit_skip_while_the_previous_job_runs_and_stop_when_disab
 
 
 def status_instance(host: BatchHost, schedule_id: str) -> str:
-    """The schedule's orchestration, found through the Durable webhook's instance query."""
+    """The schedule's running orchestration, found through the Durable webhook's instance query."""
     response = host.http.get(f"{host.base_url}/runtime/webhooks/durabletask/instances", timeout=30)
     assert response.status_code == 200, response.text
-    ids = [item["instanceId"] for item in response.json() if item["instanceId"].startswith(f"schedule@{schedule_id}@")]
-    assert ids, f"no orchestration for schedule {schedule_id}"
-    return str(ids[-1])
+    running = [
+        item["instanceId"]
+        for item in response.json()
+        if item["instanceId"].startswith(f"schedule@{schedule_id}@") and item["runtimeStatus"] in ("Pending", "Running")
+    ]
+    assert len(running) == 1, f"schedule {schedule_id} has {len(running)} running orchestrations"
+    return str(running[0])
 
 
 def test_a_blob_template_that_became_invalid_is_an_error_in_the_view(host: BatchHost, tmp_path: Path) -> None:
