@@ -276,7 +276,9 @@ def test_a_restarted_host_fires_each_occurrence_once(azurite: Azurite, tmp_path:
             "the schedule to sleep again",
         )
     finally:
-        first_host.close()
+        # A crash, not a shutdown: durable state is all the next host has.
+        first_host.process.kill()
+        first_host.http.close()
     second_host = start_batch_host(azurite, state, manual_clock=True)
     try:
         # The new host's manual clock starts over; the orchestration's timer is still for the next minute.
