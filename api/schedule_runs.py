@@ -46,8 +46,11 @@ _UNFINISHED = (JobState.PENDING, JobState.RUNNING, JobState.CANCELLING)
 _LISTED_PROBLEMS = 5
 
 
-class TemplateProblem(Exception):
-    """The template cannot be submitted; the message says what to fix."""
+class TemplateProblem(ApiError):
+    """The template blob cannot be read as a template; the message says what to fix."""
+
+    status = 400
+    code = "invalidTemplate"
 
 
 def with_outcome(record: ScheduleRecord, outcome: Occurrence) -> ScheduleRecord:
