@@ -18,6 +18,7 @@ from activities.partitions import load_partition, settle_partitions, settle_task
 from activities.reduce import reduce_job
 from activities.specs import SpecCache
 from activities.stop import stop_partitions
+from api.schedule_runs import tick
 from app.services import Services
 from batch import wire
 
@@ -59,6 +60,11 @@ def register(bp: df.Blueprint, services: Services) -> None:
     async def batch_stop_partitions(data: wire.StopPartitionsInput, client: df.DurableOrchestrationClient) -> int:
         return await stop_partitions(client, data)
 
+    async def batch_schedule_tick(
+        data: wire.ScheduleTickInput, client: df.DurableOrchestrationClient
+    ) -> wire.ScheduleTick:
+        return await tick(client, services, data)
+
     for name, function in (
         (wire.PREPARE_JOB, batch_prepare_job),
         (wire.LOAD_PARTITION, batch_load_partition),
@@ -71,4 +77,7 @@ def register(bp: df.Blueprint, services: Services) -> None:
         bp.activity_trigger(input_name="data", activity=name)(function)
     bp.activity_trigger(input_name="data", activity=wire.STOP_PARTITIONS)(
         bp.durable_client_input(client_name="client")(batch_stop_partitions)
+    )
+    bp.activity_trigger(input_name="data", activity=wire.SCHEDULE_TICK)(
+        bp.durable_client_input(client_name="client")(batch_schedule_tick)
     )

@@ -57,6 +57,19 @@ class JobNotFound(ApiError):
         super().__init__(f"there is no job with id {job_id!r}: list jobs with GET /api/jobs")
 
 
+class ScheduleNotFound(ApiError):
+    status = 404
+    code = "scheduleNotFound"
+
+    def __init__(self, schedule_id: str) -> None:
+        super().__init__(f"there is no schedule with id {schedule_id!r}: list schedules with GET /api/schedules")
+
+
+class InvalidSchedule(ApiError):
+    status = 400
+    code = "invalidSchedule"
+
+
 class TaskNotFound(ApiError):
     status = 404
     code = "taskNotFound"

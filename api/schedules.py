@@ -1,17 +1,20 @@
-"""Scheduled jobs: a timer trigger that submits a job from a template once per occurrence of a schedule.
+"""The app-setting schedule: a shorthand for one schedule resource (see `api.schedule_routes`).
 
 App settings:
 - `BATCH_SCHEDULE`: an NCRONTAB expression (`0 0 2 * * *`: 02:00 UTC every day). Without it no timer exists.
-- `BATCH_SCHEDULE_TEMPLATE`: the template, a job spec in JSON: a file path relative to the app's root
-  (`examples/templates/billing-nightly.json`), or `blob:<name>` for a blob in the results container.
+- `BATCH_SCHEDULE_TEMPLATE`: the template, a job spec in JSON whose `id` names the schedule: a file path relative
+  to the app's root (`examples/templates/billing-nightly.json`), or `blob:<name>` for a blob in the results
+  container.
 
-The template's `id` names the schedule. Each occurrence submits the template as the job
-`{template id}-{occurrence as YYYYmmddTHHMM, UTC}`, through the same submit as `POST /api/jobs`, so an
-occurrence that fires twice (a host restart, two instances) finds its job and starts nothing. The occurrence
-is the time the timer fired, floored to the minute. Limits that follow: at most one job per minute per
-schedule (a schedule with a seconds field firing more often than that submits once per minute), and the
-template's id is at most 114 characters (a job id is at most 128). If a job of the same schedule is still
-running (or pending) when an occurrence fires, that occurrence is skipped and logged: runs never overlap.
+A timer trigger on `%BATCH_SCHEDULE%` fires at each occurrence and keeps the schedule resource `{template id}` in
+step with the settings: it creates it (the template, without its id, kept as the schedule's own copy), replaces
+it when the setting or the template changed (its history and its disabled state stay), and restarts its
+orchestration if that is gone. The timer submits nothing itself: the resource's orchestration does, exactly as
+for a schedule created through the API (one job `{id}-{YYYYmmddTHHMMSS}` per occurrence, skipped while the
+previous one runs, errors in the schedule's view). When the timer has just created, replaced or restarted the
+schedule, the new orchestration fires the occurrence the timer fired for. `POST .../disable` holds until the
+settings change; a deleted app-setting schedule comes back at its next occurrence: to stop it for good, remove
+the setting.
 """
 
 from __future__ import annotations
@@ -19,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,15 +29,15 @@ from typing import Any
 import azure.durable_functions as df
 import azure.functions as func
 
-from api.durable import get_instance
 from api.errors import ApiError
 from api.http import registrar
-from api.submit import parse_spec, submit_job
+from api.schedule_control import put_schedule
 from app.services import Services
+from batch.errors import SpecError
 from batch.paths import blob_name_problem
+from batch.schedules import MAX_SCHEDULE_ID, parse_schedule_body
 from batch.spec import ID_PATTERN
 from storage.errors import NotFound
-from storage.jobs import JobState
 from storage.results import ResultStore
 
 log = logging.getLogger("api.schedules")
@@ -43,12 +45,8 @@ log = logging.getLogger("api.schedules")
 SCHEDULE_SETTING = "BATCH_SCHEDULE"
 TEMPLATE_SETTING = "BATCH_SCHEDULE_TEMPLATE"
 BLOB_PREFIX = "blob:"
-OCCURRENCE_FORMAT = "%Y%m%dT%H%M"
-MAX_TEMPLATE_ID = 128 - len("-YYYYmmddTHHMM")
 APP_ROOT = Path(__file__).resolve().parent.parent
 """The function app's root (where function_app.py is): template paths are relative to it."""
-_OCCURRENCE = re.compile(r"\d{8}T\d{4}")
-_ACTIVE_STATES = (JobState.PENDING, JobState.RUNNING, JobState.CANCELLING)
 
 
 class TemplateError(ApiError):
@@ -72,19 +70,7 @@ def register(bp: df.Blueprint, services: Services, schedule: str | None) -> None
     @app.timer_trigger(arg_name="timer", schedule=f"%{SCHEDULE_SETTING}%", run_on_startup=False)
     @app.durable_client_input(client_name="client")
     async def api_scheduled_job(timer: func.TimerRequest, client: df.DurableOrchestrationClient) -> None:
-        await run_occurrence(client, services, datetime.now(UTC))
-
-
-def occurrence_job_id(template_id: str, moment: datetime) -> str:
-    """`{template id}-{YYYYmmddTHHMM}` of the occurrence at `moment`, floored to the minute (UTC)."""
-    utc = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return f"{template_id}-{utc:{OCCURRENCE_FORMAT}}"
-
-
-def is_occurrence_of(job_id: str, template_id: str) -> bool:
-    """True when `job_id` is an occurrence of the schedule named `template_id`."""
-    prefix = f"{template_id}-"
-    return job_id.startswith(prefix) and _OCCURRENCE.fullmatch(job_id[len(prefix) :]) is not None
+        await run_occurrence(client, services, schedule, datetime.now(UTC))
 
 
 def load_template(reference: str, results: ResultStore | None, app_root: Path = APP_ROOT) -> dict[str, Any]:
@@ -118,62 +104,44 @@ def load_template(reference: str, results: ResultStore | None, app_root: Path = 
         template = json.loads(data)
     except ValueError as exc:
         raise TemplateError(f"{TEMPLATE_SETTING}: {where} is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise TemplateError(f"{TEMPLATE_SETTING}: {where} nests arrays and objects too deeply") from None
     if not isinstance(template, dict):
         raise TemplateError(f"{TEMPLATE_SETTING}: {where} must hold a job spec (a JSON object)")
     template_id = template.get("id")
     if not isinstance(template_id, str) or not ID_PATTERN.fullmatch(template_id):
         raise TemplateError(f"{TEMPLATE_SETTING}: {where} needs an `id` (a job id): it names the schedule's jobs")
-    if len(template_id) > MAX_TEMPLATE_ID:
+    if len(template_id) > MAX_SCHEDULE_ID:
         raise TemplateError(
-            f"{TEMPLATE_SETTING}: the template's id is {len(template_id)} characters; at most {MAX_TEMPLATE_ID} "
+            f"{TEMPLATE_SETTING}: the template's id is {len(template_id)} characters; at most {MAX_SCHEDULE_ID} "
             "leave room for the occurrence time in the job id"
         )
     return template
 
 
-async def run_occurrence(client: Any, services: Services, now: datetime) -> str | None:
-    """Submit the template for the occurrence at `now`. Returns the job id submitted, or None if the
-    occurrence was skipped (a previous run still going, or this occurrence already submitted)."""
+async def run_occurrence(client: Any, services: Services, schedule: str, now: datetime) -> str | None:
+    """Bring the schedule resource of the settings (`schedule` is `BATCH_SCHEDULE`) in step with them, at the
+    occurrence fired at `now`.
+    Returns the schedule's id, or None (logged) when the settings cannot make a schedule."""
     reference = services.settings.schedule_template
     if not reference:
         log.error("the schedule fired but %s is not set: no job was submitted", TEMPLATE_SETTING)
         return None
     try:
         template = await asyncio.to_thread(load_template, reference, services.results)
-        template_id = str(template["id"])
-        job_id = occurrence_job_id(template_id, now)
-        running = await previous_running(client, services, template_id, job_id)
-        if running is not None:
-            log.warning("schedule %s: skipped the occurrence %s: job %s is still running", template_id, job_id, running)
-            return None
-        spec = parse_spec({**template, "id": job_id}, services, None)
-        submitted = await submit_job(client, services, spec, now)
+        body = {
+            "id": template["id"],
+            "schedule": schedule,
+            "jobSpecification": {key: value for key, value in template.items() if key != "id"},
+        }
+        spec = parse_schedule_body(body, services.settings.max_body_bytes)
+        put = await put_schedule(client, services, spec, now, replace_other=True)
+    except SpecError as exc:
+        log.error("schedule: the settings make no schedule: %s", "; ".join(str(p) for p in exc.problems))
+        return None
     except ApiError as exc:
-        log.error("schedule: the occurrence at %s submitted nothing: %s %s", now.isoformat(), exc.message, exc.details)
+        log.error("schedule: the occurrence at %s submitted nothing: %s", now.isoformat(), exc.message)
         return None
-    if not submitted.created:
-        log.info("schedule %s: job %s was already submitted for this occurrence", template_id, job_id)
-        return None
-    log.info("schedule %s: submitted job %s", template_id, job_id)
-    return job_id
-
-
-async def previous_running(client: Any, services: Services, template_id: str, current: str) -> str | None:
-    """The id of a job of this schedule (other than `current`) that is still running, if any.
-
-    Reads the records of unfinished jobs (few, at any time) and confirms each with its orchestration: a record
-    left `running` by an orchestrator that crashed does not block the schedule forever."""
-    for state in _ACTIVE_STATES:
-        token: str | None = None
-        while True:
-            result = await asyncio.to_thread(services.jobs.list_jobs, state, 1000, token)
-            for record in result.records:
-                if record.job_id == current or not is_occurrence_of(record.job_id, template_id):
-                    continue
-                instance = await get_instance(client, record.job_id)
-                if instance is not None and instance.is_active:
-                    return record.job_id
-            token = result.continuation_token
-            if token is None:
-                break
-    return None
+    if put.created:
+        log.info("schedule %s: created from the app settings", spec.id)
+    return spec.id

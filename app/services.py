@@ -2,7 +2,7 @@
 
 The storage clients are made on first use, not at import: the app must import (and devhost must index it)
 even when storage is not configured yet, and the error then names the setting to fix. `Services.in_memory`
-puts the job, task and result stores in memory instead, so the activities and orchestrations run in tests
+puts the job, task, schedule and result stores in memory instead, so the activities and orchestrations run in tests
 without Azurite.
 """
 
@@ -18,6 +18,7 @@ from storage.blobs import BlobStore, MemoryBlobs
 from storage.jobs import JobStore
 from storage.results import ResultStore, container_name
 from storage.rows import MemoryRows
+from storage.schedules import ScheduleStore
 from storage.sources import SourceBlobs
 from storage.tasks import TaskStore
 
@@ -33,6 +34,7 @@ class Services:
     _sources: SourceBlobs | None = field(default=None, repr=False)
     _files: dict[str, BlobStore] | None = field(default=None, repr=False)
     """Set only in memory: the containers the files routes reach, made as they are first named."""
+    _schedules: ScheduleStore | None = field(default=None, repr=False)
 
     @classmethod
     def in_memory(cls, settings: Settings, handlers: TaskHandlers) -> Services:
@@ -48,6 +50,7 @@ class Services:
             _tasks=TaskStore(MemoryRows()),
             _jobs=JobStore(MemoryRows()),
             _files={},
+            _schedules=ScheduleStore(MemoryRows()),
         )
 
     @property
@@ -70,6 +73,13 @@ class Services:
             if self._jobs is None:
                 self._jobs = JobStore.from_settings(self.settings.storage)
             return self._jobs
+
+    @property
+    def schedules(self) -> ScheduleStore:
+        with self._lock:
+            if self._schedules is None:
+                self._schedules = ScheduleStore.from_settings(self.settings.storage)
+            return self._schedules
 
     @property
     def sources(self) -> SourceBlobs:

@@ -20,6 +20,8 @@ REDUCE = "batch_reduce"
 FINISH_JOB = "batch_finish_job"
 STOP_PARTITIONS = "batch_stop_partitions"
 SETTLE_PARTITIONS = "batch_settle_partitions"
+SCHEDULE_ORCHESTRATOR = "batch_schedule"
+SCHEDULE_TICK = "batch_schedule_tick"
 
 CANCEL_EVENT = "cancel"
 INLINE_RESULT_LIMIT = 1024
@@ -31,6 +33,12 @@ MAX_LISTED_FAILURES = 100
 def partition_instance_id(job_id: str, partition: int) -> str:
     """Partitions are sub-orchestrations with ids derived from the job's, so the API can find them."""
     return f"{job_id}:p{partition:05d}"
+
+
+def schedule_instance_id(schedule_id: str, generation: str) -> str:
+    """The orchestration that drives one generation of a schedule. `@` is in no job id, so it never meets a
+    job's instance or its children's."""
+    return f"schedule@{schedule_id}@{generation}"
 
 
 def group_instance_id(job_id: str, group: int) -> str:
@@ -219,3 +227,21 @@ class StopPartitionsInput(TypedDict):
     jobId: str
     instanceIds: list[str]  # running groups or partitions (and, from a group under terminateJob, the job)
     reason: str  # "cancel" (abandon running tasks) or "terminate" (let running tasks finish)
+
+
+class ScheduleInput(TypedDict):
+    """The schedule orchestration's input: which schedule, which generation, and the occurrence it waits for."""
+
+    scheduleId: str
+    generation: str
+    due: str | None  # ISO time of the occurrence this wake is for; None on the first run
+    catchUp: bool  # on the first run only: fire the latest occurrence at or before the orchestration's time
+
+
+class ScheduleTickInput(ScheduleInput):
+    now: str  # the orchestration's time at this wake (the host's clock, replay-safe)
+
+
+class ScheduleTick(TypedDict):
+    next: str | None  # the next occurrence, None when there is none
+    stop: bool  # the schedule is gone, disabled, replaced by a newer generation, or completed

@@ -1,5 +1,6 @@
 """The commands, as `az batch` names them: `job submit|list|show|watch|cancel|delete`, `task list|show|logs`,
-`results download` and `files upload|list`. Every command takes `--url`, `--key` and `--output table|json`.
+`schedule create|list|show|disable|enable|delete` (in `cli.schedules`), `results download` and `files upload|list`.
+Every command takes `--url`, `--key` and `--output table|json`.
 
 Exit codes: 0 done (for `watch`: the job succeeded), 1 the watched job failed or was cancelled, 2 a usage error
 or an error from the API or the network (printed on stderr as `code: message` and a `path: message` per detail).
@@ -327,3 +328,9 @@ def main() -> None:
         # A bug, not the job's outcome: keep exit code 1 for "the job failed" alone.
         traceback.print_exc()
         sys.exit(2)
+
+
+# Last: the schedule commands use the options and printing defined above.
+from cli.schedules import schedule_app  # noqa: E402
+
+app.add_typer(schedule_app, name="schedule")

@@ -1,5 +1,6 @@
 """The durable orchestrators: a job (orchestrators.job), its partition groups (orchestrators.group) and their
-partitions (orchestrators.partition); the job and a group share their loop (orchestrators.fanout).
+partitions (orchestrators.partition); the job and a group share their loop (orchestrators.fanout). Each schedule
+resource has an eternal orchestration of its own (orchestrators.schedule).
 
 They are deterministic and do no I/O: everything that touches storage or runs user code is an activity.
 """
@@ -12,6 +13,7 @@ from batch import wire
 from orchestrators.group import group_orchestrator
 from orchestrators.job import job_orchestrator
 from orchestrators.partition import partition_orchestrator
+from orchestrators.schedule import schedule_orchestrator
 
 
 def register(bp: df.Blueprint) -> None:
@@ -24,6 +26,9 @@ def register(bp: df.Blueprint) -> None:
     )
     bp.orchestration_trigger(context_name="context", orchestration=wire.PARTITION_ORCHESTRATOR)(
         _named(partition_orchestrator, wire.PARTITION_ORCHESTRATOR)
+    )
+    bp.orchestration_trigger(context_name="context", orchestration=wire.SCHEDULE_ORCHESTRATOR)(
+        _named(schedule_orchestrator, wire.SCHEDULE_ORCHESTRATOR)
     )
 
 

@@ -45,6 +45,8 @@ DEFAULT_CONTAINER = "batch-results"
 TASK_LOGS = {"stdout": "stdout.txt", "stderr": "stderr.txt"}
 """A command task's logs, by stream: files in its folder (`task_prefix`), the tails its runner kept."""
 _JSON = "application/json"
+SCHEDULES_PREFIX = "_schedules/"
+"""Schedules' own files (inline templates). A job id starts with a letter or digit, so no job's folder is here."""
 _JSONL = "application/x-ndjson"
 _TEXT = "text/plain; charset=utf-8"
 _BYTES = "application/octet-stream"
@@ -276,6 +278,24 @@ class ResultStore:
             Path(temp).unlink(missing_ok=True)
             raise
         return size
+
+    # -- schedule templates -----------------------------------------------------------------------------------
+
+    @staticmethod
+    def schedule_template_name(schedule_id: str, spec_hash: str) -> str:
+        """Where an inline schedule template is kept: under `_schedules/`, which no job id can start with."""
+        return f"{SCHEDULES_PREFIX}{check_id('schedule id', schedule_id)}/template-{spec_hash[:16]}.json"
+
+    def write_schedule_template(self, schedule_id: str, spec_hash: str, template: Mapping[str, Any]) -> str:
+        """Store an inline schedule template (the same bytes for the same schedule). Returns the blob name."""
+        name = self.schedule_template_name(schedule_id, spec_hash)
+        self._blobs.put(name, _json.dumps(dict(template), f"the template of schedule {schedule_id!r}"), _JSON)
+        return name
+
+    def delete_schedule_templates(self, schedule_id: str) -> int:
+        """Delete the schedule's own template copies. Idempotent."""
+        names = list(self._blobs.list_names(f"{SCHEDULES_PREFIX}{check_id('schedule id', schedule_id)}/"))
+        return sum(self._blobs.delete(names[start : start + MAX_DELETE]) for start in range(0, len(names), MAX_DELETE))
 
     # -- deletion ----------------------------------------------------------------------------------------------
 

@@ -1,5 +1,5 @@
-"""Scheduled jobs through devhost's timer (on a manual clock) and Azurite: a job per occurrence, never two
-runs of a schedule at once."""
+"""The app-setting schedule (BATCH_SCHEDULE) through devhost's timer (on a manual clock) and Azurite: it becomes
+a schedule resource, which submits a job per occurrence and never runs two of its jobs at once."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ import json
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from api.schedules import is_occurrence_of
+from batch.schedules import is_occurrence_of
 from devtools.azurite import Azurite
 from tests.e2e.api.jobs import sleeper
 from tests.e2e.batch_host import BatchHost, start_batch_host
@@ -41,31 +42,41 @@ def schedule_jobs(host: BatchHost) -> list[str]:
     return found
 
 
-def host_log(host: BatchHost) -> str:
-    return "".join(host.process.output)
+def last_occurrence(host: BatchHost) -> dict[str, Any] | None:
+    response = host.get(f"/schedules/{TEMPLATE_ID}")
+    if response.status_code == 404:
+        return None
+    assert response.status_code == 200, response.text
+    last: dict[str, Any] | None = response.json()["lastOccurrence"]
+    return last
 
 
-def test_an_occurrence_submits_the_template_and_a_running_job_blocks_the_next(
+def test_the_setting_becomes_a_schedule_whose_running_job_blocks_the_next_occurrence(
     scheduled_host: BatchHost, tmp_path: Path
 ) -> None:
     template = tmp_path / "template.json"
-    template.write_text(json.dumps({"id": TEMPLATE_ID, "tasks": [sleeper("slow", 60)]}))
+    template.write_text(json.dumps({"id": TEMPLATE_ID, "tasks": [sleeper("slow", 120)]}))
     scheduled_host.results.upload_file(TEMPLATE_BLOB, template)
 
     scheduled_host.process.advance_clock(61)
-    scheduled_host.wait_until(lambda: len(schedule_jobs(scheduled_host)) == 1, what="the scheduled job")
-    (job_id,) = schedule_jobs(scheduled_host)
+    scheduled_host.wait_until(lambda: last_occurrence(scheduled_host) is not None, what="the first occurrence")
+    first = last_occurrence(scheduled_host)
+    assert first is not None and first["outcome"] == "submitted", first
+    job_id = first["jobId"]
+    assert schedule_jobs(scheduled_host) == [job_id]
     scheduled_host.wait_for_job(job_id, states=frozenset({"running"}))
+    listed = [item["id"] for item in scheduled_host.get("/schedules?top=1000").json()["value"]]
+    assert TEMPLATE_ID in listed
 
-    # The next occurrence: the same minute of wall-clock time (the job exists) or a later one (the job still
-    # runs). Either way nothing new is submitted, and the host says why.
+    # The next occurrence fires both the timer and the schedule's orchestration: one skip, no second job.
     scheduled_host.process.advance_clock(60)
     scheduled_host.wait_until(
-        lambda: (
-            "was already submitted" in host_log(scheduled_host) or "skipped the occurrence" in host_log(scheduled_host)
-        ),
-        what="the second occurrence to be skipped",
+        lambda: (last_occurrence(scheduled_host) or {}).get("time") != first["time"], what="the second occurrence"
     )
+    second = last_occurrence(scheduled_host)
+    assert second is not None and second["outcome"] == "skipped" and job_id in second["message"]
     assert schedule_jobs(scheduled_host) == [job_id]
+    assert "skipped the occurrence" in "".join(scheduled_host.process.output)
     assert scheduled_host.post(f"/jobs/{job_id}/cancel").status_code == 202
     assert scheduled_host.wait_for_job(job_id, timeout=30)["state"] == "cancelled"
+    assert scheduled_host.delete(f"/schedules/{TEMPLATE_ID}").status_code == 204

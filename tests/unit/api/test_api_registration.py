@@ -5,7 +5,7 @@ from __future__ import annotations
 import azure.durable_functions as df
 import pytest
 
-from api import register
+from api import http, register
 from app.services import Services
 from app.settings import Settings
 from examples.handlers import all_handlers
@@ -31,6 +31,10 @@ def test_routes_and_no_timer_without_a_schedule() -> None:
         "api_job_task",
         "api_job_task_logs",
         "api_job_insights",
+        "api_schedules",
+        "api_schedule",
+        "api_schedule_disable",
+        "api_schedule_enable",
     }
     plain = {"api_files", "api_file", "api_openapi"}
     assert set(found) == api | plain | {"dashboard"}
@@ -52,4 +56,4 @@ def test_routes_stay_apart_from_the_durable_webhooks() -> None:
     routes = [
         binding.route for fn in app.get_functions() for binding in fn.get_bindings() if binding.type == "httpTrigger"
     ]
-    assert routes and all(route.split("/")[0] in ("jobs", "files", "openapi.json", "dashboard") for route in routes)
+    assert routes and all(route.split("/")[0] in http.ROOT_SEGMENTS for route in routes)

@@ -1,42 +1,26 @@
-"""Scheduled jobs: occurrence ids and template loading."""
+"""The app-setting schedule: loading its template."""
 
 from __future__ import annotations
 
+import asyncio
 import json
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
 from api.errors import ApiError
-from api.schedules import (
-    APP_ROOT,
-    MAX_TEMPLATE_ID,
-    is_occurrence_of,
-    load_template,
-    occurrence_job_id,
-)
+from api.schedules import APP_ROOT, load_template, run_occurrence
 from api.submit import parse_spec
 from app.services import Services
 from app.settings import Settings
-from batch.spec import ID_PATTERN
+from batch.schedules import MAX_SCHEDULE_ID, occurrence_job_id
 from examples.handlers import all_handlers
 
 pytestmark = pytest.mark.unit
-
-
-def test_occurrence_id_is_floored_to_the_minute_in_utc() -> None:
-    moment = datetime(2026, 11, 7, 2, 0, 59, 999_000, tzinfo=UTC)
-    assert occurrence_job_id("billing-nightly", moment) == "billing-nightly-20261107T0200"
-    assert occurrence_job_id("billing-nightly", moment.replace(second=0)) == "billing-nightly-20261107T0200"
-    assert is_occurrence_of("billing-nightly-20261107T0200", "billing-nightly")
-    assert not is_occurrence_of("billing-nightly-x-20261107T0200", "billing-nightly")
-    assert not is_occurrence_of("billing-20261107T0200", "billing-nightly")
-
-
-def test_the_longest_template_id_still_makes_a_valid_job_id() -> None:
-    job_id = occurrence_job_id("t" * MAX_TEMPLATE_ID, datetime.now(UTC))
-    assert len(job_id) == 128 and ID_PATTERN.fullmatch(job_id)
 
 
 def write(root: Path, name: str, content: str) -> None:
@@ -56,7 +40,7 @@ def test_a_template_file_relative_to_the_app_root(tmp_path: Path) -> None:
         ("bad.json", "{", "not valid JSON"),
         ("list.json", "[]", "JSON object"),
         ("noid.json", '{"tasks": []}', "needs an `id`"),
-        ("long.json", json.dumps({"id": "x" * (MAX_TEMPLATE_ID + 1)}), "at most"),
+        ("long.json", json.dumps({"id": "x" * (MAX_SCHEDULE_ID + 1)}), "at most"),
         ("../outside.json", "{}", "inside the app's folder"),
     ],
 )
@@ -79,5 +63,62 @@ def test_the_shipped_template_is_a_valid_job() -> None:
     template = load_template("examples/templates/billing-nightly.json", None, APP_ROOT)
     job_id = occurrence_job_id(template["id"], datetime(2026, 11, 7, 2, 0, tzinfo=UTC))
     spec = parse_spec({**template, "id": job_id}, Services(Settings(storage={}), all_handlers), None)
-    assert spec.id == "billing-nightly-20261107T0200"
+    assert spec.id == "billing-nightly-20261107T020000"
     assert spec.reduce is not None and spec.reduce.handler == "billing.summarize"
+
+
+class FakeDurable:
+    """The Durable client calls of a schedule's create: start, status, terminate."""
+
+    def __init__(self) -> None:
+        self.running: dict[str, Any] = {}
+        self.terminated: list[str] = []
+
+    async def start_new(self, name: str, instance_id: str, data: Any) -> str:
+        self.running[instance_id] = data
+        return instance_id
+
+    async def get_status(self, instance_id: str, show_input: bool = False) -> Any:
+        status = "Running" if instance_id in self.running else None
+        return SimpleNamespace(
+            runtime_status=status, custom_status=None, output=None, created_time=None, last_updated_time=None
+        )
+
+    async def terminate(self, instance_id: str, reason: str) -> None:
+        self.running.pop(instance_id)
+        self.terminated.append(instance_id)
+
+
+def test_the_setting_schedule_is_a_resource_kept_in_step_with_the_settings(tmp_path: Path) -> None:
+    services = Services.in_memory(Settings(storage={}, schedule_template="blob:t/nightly.json"), all_handlers)
+    client = FakeDurable()
+    now = datetime(2030, 1, 1, 2, 0, tzinfo=UTC)
+    services.results.write_text("t/nightly.json", json.dumps({"id": "nightly", "tasks": [{"id": "a", "handler": "x"}]}))
+    assert asyncio.run(run_occurrence(client, services, "0 0 2 * * *", now)) == "nightly"
+    first = services.schedules.get("nightly")
+    assert first is not None and first.schedule == "0 0 2 * * *" and first.inline
+    (instance_id, data), *others = client.running.items()
+    assert not others and data["catchUp"] is True and instance_id.endswith(first.generation)
+    # The template, without its id, is the schedule's own copy; a bad handler is the firing's error to report.
+    assert json.loads(services.results.read_blob(first.template_blob)) == {"tasks": [{"id": "a", "handler": "x"}]}
+
+    # The same settings at the next occurrence: nothing changes, nothing new starts.
+    asyncio.run(run_occurrence(client, services, "0 0 2 * * *", now + timedelta(days=1)))
+    assert services.schedules.get("nightly") == first and list(client.running) == [instance_id]
+
+    # Disabled through the API, then the setting changes: the schedule takes it, and stays disabled.
+    services.schedules.update("nightly", lambda record: replace(record, enabled=False))
+    asyncio.run(run_occurrence(client, services, "0 0 3 * * *", now + timedelta(days=2)))
+    changed = services.schedules.get("nightly")
+    assert changed is not None and changed.schedule == "0 0 3 * * *" and not changed.enabled
+    assert changed.generation != first.generation and client.terminated == [instance_id] and not client.running
+
+
+def test_settings_that_make_no_schedule_start_nothing() -> None:
+    services = Services.in_memory(Settings(storage={}, schedule_template="blob:t/x.json"), all_handlers)
+    client = FakeDurable()
+    now = datetime(2030, 1, 1, tzinfo=UTC)
+    assert asyncio.run(run_occurrence(client, services, "0 0 2 * * *", now)) is None  # no such blob
+    services.results.write_text("t/x.json", json.dumps({"id": "x", "tasks": []}))
+    assert asyncio.run(run_occurrence(client, services, "00:05:00", now)) is None  # not NCRONTAB
+    assert services.schedules.list().records == [] and not client.running
