@@ -110,7 +110,7 @@ def plan_job(spec: JobSpec, partition_size: int = DEFAULT_PARTITION_SIZE) -> Job
     if spec.factory is not None and not spec.factory["resolved"].get("dependencies"):
         return plan_independent(len(spec.tasks), partition_size)
     index = spec.task_index()
-    return plan_tasks([[index[d] for d in task.depends_on] for task in spec.tasks], partition_size)
+    return plan_tasks([[index[d] for d in task.dependency_ids()] for task in spec.tasks], partition_size)
 
 
 def plan_independent(count: int, partition_size: int = DEFAULT_PARTITION_SIZE) -> JobPlan:
@@ -227,7 +227,7 @@ class DagScheduler:
     def for_partition(cls, spec: JobSpec, partition: Partition) -> DagScheduler:
         """The scheduler of one partition of a validated job."""
         tasks = [spec.tasks[i] for i in partition.task_indexes()]
-        return cls([t.id for t in tasks], [t.depends_on for t in tasks])
+        return cls([t.id for t in tasks], [list(t.dependency_ids()) for t in tasks])
 
     def _check_acyclic(self) -> None:
         # A cycle would leave tasks pending forever and the orchestration waiting forever; validation
