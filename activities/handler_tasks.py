@@ -12,14 +12,22 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from activities.outcomes import describe_exception
-from batch.handlers import Handler, TaskContext
+from batch.handlers import Handler, TaskContext, is_non_retryable
 
-__all__ = ["CallResult", "HandlerRun", "call_with_timeout", "run_handler", "timed_out_error", "unknown_handler_error"]
+__all__ = [
+    "CallResult",
+    "HandlerRun",
+    "call_with_timeout",
+    "failed_run",
+    "run_handler",
+    "timed_out_error",
+    "unknown_handler_error",
+]
 
 
 @dataclass(frozen=True)
@@ -94,6 +102,13 @@ class HandlerRun:
     value: Any = None
     error: str | None = None
     timed_out: bool = False
+    retryable: bool = True
+    """False when the handler raised an error its task is not retried for (`batch.handlers.is_non_retryable`)."""
+
+
+def failed_run(exc: BaseException, non_retryable: Collection[str]) -> HandlerRun:
+    """The run of a handler that raised `exc`."""
+    return HandlerRun(ok=False, error=describe_exception(exc), retryable=not is_non_retryable(exc, non_retryable))
 
 
 def unknown_handler_error(name: str) -> str:
@@ -117,7 +132,12 @@ def timed_out_error(name: str, timeout_seconds: float, *, cancelled: bool = Fals
 
 
 def run_handler(
-    handlers: Mapping[str, Handler], name: str, value: Any, ctx: TaskContext, timeout_seconds: float
+    handlers: Mapping[str, Handler],
+    name: str,
+    value: Any,
+    ctx: TaskContext,
+    timeout_seconds: float,
+    non_retryable: Collection[str] = (),
 ) -> HandlerRun:
     """Call handler `name` with the task's input under the time limit. Never raises for the handler's sake."""
     handler = handlers.get(name)
@@ -127,5 +147,5 @@ def run_handler(
     if not call.finished:
         return HandlerRun(ok=False, timed_out=True, error=timed_out_error(name, timeout_seconds))
     if call.error is not None:
-        return HandlerRun(ok=False, error=describe_exception(call.error))
+        return failed_run(call.error, non_retryable)
     return HandlerRun(ok=True, value=call.value)

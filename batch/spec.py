@@ -108,13 +108,13 @@ class ExitOptions:
 @dataclass(frozen=True, slots=True)
 class ExitConditions:
     """Azure Batch's `exitConditions` of a command task: options by exit code, by inclusive range of codes,
-    for a failure before the command runs (`preProcessingError`: a resource file), for a failed upload of its
-    output files (`fileUploadError`) and for any other non-zero code (`default`)."""
+    for a task that could not start (`preProcessingError`: a resource file missing, the program not found)
+    and for any other non-zero code (`default`). Azure Batch's `fileUploadError` has no counterpart: a failed
+    upload is a storage error here, retried, not the task's failure."""
 
     exit_codes: tuple[tuple[int, ExitOptions], ...] = ()
     exit_code_ranges: tuple[tuple[int, int, ExitOptions], ...] = ()
     pre_processing_error: ExitOptions | None = None
-    file_upload_error: ExitOptions | None = None
     default: ExitOptions | None = None
 
     def for_exit_code(self, code: int) -> ExitOptions | None:
@@ -138,7 +138,6 @@ class ExitConditions:
             ]
         for name, options in (
             ("preProcessingError", self.pre_processing_error),
-            ("fileUploadError", self.file_upload_error),
             ("default", self.default),
         ):
             if options is not None:
@@ -160,7 +159,6 @@ class ExitConditions:
                 for e in data.get("exitCodeRanges") or ()
             ),
             options("preProcessingError"),
-            options("fileUploadError"),
             options("default"),
         )
 

@@ -255,7 +255,7 @@ class _Parser:
         self.depends_on: list[list[str] | None] = []
         self.first_index: dict[str, int] = {}
         # Tasks' `taskIdRanges` by position, and the positions whose dependsOn is the object form.
-        self.ranges: dict[int, list[tuple[int, int]]] = {}
+        self.ranges: dict[int, list[tuple[int, int, int]]] = {}  # (index in taskIdRanges, start, end)
         self.object_form: set[int] = set()
         # How a task's position is named in messages: `tasks[3]` inline, `line 4` in a JSON Lines source.
         self.position_name: Callable[[int], str] = lambda i: f"tasks[{i}]"
@@ -544,15 +544,17 @@ class _Parser:
             self.add(f"{path}.taskIdRanges", f"must be an array of ranges ({{'start', 'end'}}), not {_kind(raw)}")
             return ids, None
         ranges: list[tuple[int, int]] = []
+        checked: list[tuple[int, int, int]] = []
         for j, item in enumerate(raw):
             entry = f"{path}.taskIdRanges[{j}]"
             bounds = self.bounds(item, entry, 0, _MAX_RANGE_ID, "a task id range ({'start', 'end'})")
             if bounds is not None:
                 ranges.append(bounds)
-        if len(ranges) != len(raw):
-            return ids, None
-        self.ranges[i] = ranges
-        return ids, ranges
+                checked.append((j, *bounds))
+        if checked:
+            # Also when another range is malformed, so that the dependency pass reports on these in the same answer.
+            self.ranges[i] = checked
+        return ids, ranges if len(ranges) == len(raw) else None
 
     def bounds(
         self, value: Any, path: str, low: int, high: int, what: str, allowed: frozenset[str] = RANGE_FIELDS
@@ -613,19 +615,19 @@ class _Parser:
             options = self.exit_options(item.get("exitOptions"), f"{entry}.exitOptions")
             if bounds is not None and options is not None:
                 code_ranges.append((*bounds, options))
+        if obj.get("fileUploadError") is not None:
+            self.add(
+                f"{path}.fileUploadError",
+                "not supported: here a failed upload of output files is a storage error, retried with the "
+                "attempt's activity, never the task's own failure",
+            )
         named: dict[str, ExitOptions | None] = {}
-        for name in ("preProcessingError", "fileUploadError", "default"):
+        for name in ("preProcessingError", "default"):
             if obj.get(name) is not None:
                 named[name] = self.exit_options(obj[name], f"{path}.{name}")
         if self.problems.count != before:
             return None
-        return ExitConditions(
-            tuple(codes),
-            tuple(code_ranges),
-            named.get("preProcessingError"),
-            named.get("fileUploadError"),
-            named.get("default"),
-        )
+        return ExitConditions(tuple(codes), tuple(code_ranges), named.get("preProcessingError"), named.get("default"))
 
     def entries(self, value: Any, path: str, what: str) -> list[Any]:
         if value is None:
@@ -839,7 +841,7 @@ class _Parser:
             own = self.ids[i]
             own_number = int(own) if own is not None and _INTEGER_ID.fullmatch(own) else None
             succ = list(successors[i])
-            for j, (start, end) in enumerate(ranges):
+            for j, start, end in ranges:
                 where = f"{self.position_name(i)}.dependsOn.taskIdRanges[{j}]"
                 lo, hi = bisect.bisect_left(numbers, start), bisect.bisect_right(numbers, end)
                 if hi - lo != end - start + 1:
@@ -871,7 +873,7 @@ class _Parser:
             if self.first_index.get(dep) == following:
                 return f"{ids}[{j}]"
         target = int(self.ids[following] or 0)
-        for j, (start, end) in enumerate(self.ranges.get(i, ())):
+        for j, start, end in self.ranges.get(i, ()):
             if start <= target <= end:
                 return f"{base}.taskIdRanges[{j}]"
         return base

@@ -5,6 +5,7 @@ Handlers record their calls (and concurrency) in files under `BATCH_FEATURES_DIR
 """
 
 import asyncio
+import builtins
 import os
 import time
 from typing import Any
@@ -13,7 +14,7 @@ import azure.durable_functions as df
 
 from app.blueprint import create_blueprint
 from app.settings import Settings
-from batch.handlers import ResultsView, TaskContext, TaskHandlers
+from batch.handlers import NonRetryableError, ResultsView, TaskContext, TaskHandlers
 from tests.apps.batch_features import probes
 
 handlers = TaskHandlers()
@@ -42,6 +43,23 @@ def flaky(value: dict[str, Any], ctx: TaskContext) -> dict[str, Any]:
 def fail(value: Any, ctx: TaskContext) -> None:
     probes.count_call(ctx.job_id, ctx.task_id)
     raise FlakyError(f"{ctx.task_id} always fails")
+
+
+class BadInput(NonRetryableError):
+    """An error another attempt cannot fix: `test.bad_input` raises it."""
+
+
+@handlers.task("test.bad_input")
+def bad_input(value: Any, ctx: TaskContext) -> None:
+    probes.count_call(ctx.job_id, ctx.task_id)
+    raise BadInput(f"{ctx.task_id} has input {value!r}, which no attempt can use")
+
+
+@handlers.task("test.raise")
+def raise_named(value: dict[str, Any], ctx: TaskContext) -> None:
+    """Raises the builtin exception named in its input (`ValueError`, `KeyError`...)."""
+    probes.count_call(ctx.job_id, ctx.task_id)
+    raise getattr(builtins, str(value["error"]))(f"{ctx.task_id} raised on purpose")
 
 
 @handlers.task("test.sleep")

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from batch.errors import SpecError
+from batch.handlers import NonRetryableError, is_non_retryable
 from batch.plan import DagScheduler, plan_job
 from batch.spec import DependencyAction, ExitConditions, ExitOptions, JobAction, JobSpec, TaskSpec
 from batch.validation import MAX_DEPENDENCIES, parse_job
@@ -74,6 +75,11 @@ def test_range_problems_have_their_paths() -> None:
             "must be a task id range ({'start', 'end'}) (a JSON object), not an array",
         ),
         ("tasks[5].dependsOn.taskIds[0]", "unknown task 'nope'"),
+        (
+            "tasks[5].dependsOn.taskIdRanges[1]",
+            "no task has the id '5': a range 2..9 names only existing tasks, and 3 of its 8 ids are task ids "
+            "of this job",
+        ),
     ]
 
 
@@ -204,11 +210,9 @@ def test_exit_condition_problems_have_their_paths() -> None:
         ("tasks[0].exitConditions.exitCodes[2].exitOptions.retry", "must be true or false, not a string"),
         ("tasks[0].exitConditions.exitCodes[3].exitOptions", "missing required field"),
         ("tasks[0].exitConditions.exitCodeRanges[0]", "start (5) must not be greater than end (4)"),
-        (
-            "tasks[0].exitConditions.fileUploadError.jobActon",
-            "unknown field 'jobActon' (did you mean 'jobAction'?)",
-        ),
+        ("tasks[0].exitConditions.fileUploadError", found[-1][1]),
     ]
+    assert found[-1][1].startswith("not supported: here a failed upload of output files is a storage error")
 
 
 def test_exit_conditions_belong_to_command_tasks_and_error_names_to_handlers() -> None:
@@ -249,3 +253,31 @@ def test_non_retryable_errors_of_the_job_and_of_a_task() -> None:
 def test_a_plain_task_keeps_its_canonical_form() -> None:
     task = TaskSpec(id="a", handler="noop")
     assert task.to_json() == {"id": "a", "handler": "noop"}
+
+
+class _BadRecord(NonRetryableError):
+    pass
+
+
+class _Local(LookupError):
+    pass
+
+
+def test_non_retryable_matches_the_framework_type_and_named_classes_or_bases() -> None:
+    assert is_non_retryable(_BadRecord("x"), ())
+    assert is_non_retryable(KeyError("x"), ["LookupError"])
+    assert is_non_retryable(_Local("x"), [f"{__name__}._Local"])
+    assert is_non_retryable(_Local("x"), ["builtins.LookupError"])
+    assert not is_non_retryable(_Local("x"), ["tests.other._Local", "ValueError"])
+    assert not is_non_retryable(RuntimeError("x"), ())
+
+
+def test_the_scheduler_satisfies_or_blocks_dependents_as_told() -> None:
+    scheduler = DagScheduler(["a", "b", "c", "d"], [[], ["a"], [], ["c"]])
+    assert scheduler.ready(2) == ["a", "c"]
+    assert scheduler.mark_failed("a", satisfy=True) == []
+    assert scheduler.mark_succeeded("c", satisfy=False) == ["d"]
+    assert scheduler.ready(5) == ["b"]
+    scheduler.mark_succeeded("b")
+    assert scheduler.is_finished
+    assert (scheduler.counts.succeeded, scheduler.counts.failed, scheduler.counts.skipped) == (2, 1, 1)
