@@ -18,6 +18,7 @@ from pathlib import Path
 from activities.command_tasks import CANCEL_POLL_SECONDS, run_command_task
 from activities.handler_tasks import HandlerRun, failed_run, run_handler, timed_out_error, unknown_handler_error
 from activities.outcomes import PlacedResult, ResultNotJson, place_result
+from activities.task_logs import TaskLog
 from app.services import Services
 from batch.handlers import TaskContext
 from batch.spec import ExitOptions, JobSpec, TaskSpec
@@ -61,7 +62,8 @@ def _handler_failed(started: str, run: HandlerRun) -> Attempt:
     return Attempt(False, started, iso_now(), error=run.error, timed_out=run.timed_out, options=options)
 
 
-def _placed(services: Services, spec: JobSpec, task: TaskSpec, run: HandlerRun, started: str) -> Attempt:
+def _placed(services: Services, spec: JobSpec, task: TaskSpec, run: HandlerRun, started: str, log: TaskLog) -> Attempt:
+    log.save(services.results)
     ended = iso_now()
     if not run.ok:
         return _handler_failed(started, run)
@@ -111,10 +113,11 @@ def attempt_task(
     # The spec is shared by every attempt in this process (the cache): a handler that changes its input in
     # place must not change what its own retry, or another thread's, receives.
     value = copy.deepcopy(task.input)
+    log = TaskLog(spec.id, task.id)
     handler_run = run_handler(
-        services.handlers, task.handler or "", value, ctx, spec.timeout_for(task), spec.non_retryable_for(task)
+        services.handlers, task.handler or "", value, ctx, spec.timeout_for(task), spec.non_retryable_for(task), log
     )
-    return _placed(services, spec, task, handler_run, started)
+    return _placed(services, spec, task, handler_run, started, log)
 
 
 async def attempt_async(services: Services, spec: JobSpec, task: TaskSpec, attempt: int) -> Attempt:
@@ -126,13 +129,17 @@ async def attempt_async(services: Services, spec: JobSpec, task: TaskSpec, attem
         return Attempt(False, started, iso_now(), error=unknown_handler_error(name))
     ctx = TaskContext(job_id=spec.id, task_id=task.id, attempt=attempt)
     limit = spec.timeout_for(task)
+    log = TaskLog(spec.id, task.id)
     try:
-        value = await asyncio.wait_for(handler(copy.deepcopy(task.input), ctx), limit)
+        # This coroutine runs in an asyncio task of its own (the batch gathers them): the log is current in
+        # its context alone, and wait_for's inner task copies that context.
+        with log.active():
+            value = await asyncio.wait_for(handler(copy.deepcopy(task.input), ctx), limit)
     except TimeoutError:
         run = HandlerRun(ok=False, timed_out=True, error=timed_out_error(name, limit, cancelled=True))
     except Exception as exc:
-        run = failed_run(exc, spec.non_retryable_for(task))
+        run = failed_run(exc, spec.non_retryable_for(task), log)
     else:
         run = HandlerRun(ok=True, value=value)
     # Placing a large result writes a blob: off the loop, so the batch's other tasks keep going meanwhile.
-    return await asyncio.to_thread(_placed, services, spec, task, run, started)
+    return await asyncio.to_thread(_placed, services, spec, task, run, started, log)

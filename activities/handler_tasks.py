@@ -16,7 +16,8 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from activities.outcomes import describe_exception
+from activities.outcomes import describe_exception, format_user_traceback
+from activities.task_logs import TaskLog
 from batch.handlers import Handler, TaskContext, is_non_retryable
 
 __all__ = [
@@ -106,8 +107,10 @@ class HandlerRun:
     """False when the handler raised an error its task is not retried for (`batch.handlers.is_non_retryable`)."""
 
 
-def failed_run(exc: BaseException, non_retryable: Collection[str]) -> HandlerRun:
-    """The run of a handler that raised `exc`."""
+def failed_run(exc: BaseException, non_retryable: Collection[str], log: TaskLog | None = None) -> HandlerRun:
+    """The run of a handler that raised `exc`; its traceback (the user's frames) goes to the task's log."""
+    if log is not None:
+        log.stderr.write(format_user_traceback(exc))
     return HandlerRun(ok=False, error=describe_exception(exc), retryable=not is_non_retryable(exc, non_retryable))
 
 
@@ -138,14 +141,21 @@ def run_handler(
     ctx: TaskContext,
     timeout_seconds: float,
     non_retryable: Collection[str] = (),
+    log: TaskLog | None = None,
 ) -> HandlerRun:
-    """Call handler `name` with the task's input under the time limit. Never raises for the handler's sake."""
+    """Call handler `name` with the task's input under the time limit, what it prints or logs kept in `log`.
+    Never raises for the handler's sake."""
     handler = handlers.get(name)
     if handler is None:
         return HandlerRun(ok=False, error=unknown_handler_error(name))
-    call = call_with_timeout(lambda: handler(value, ctx), timeout_seconds, f"task-{ctx.job_id}-{ctx.task_id}")
+
+    def call_handler() -> Any:
+        return handler(value, ctx)
+
+    func = call_handler if log is None else lambda: log.call(call_handler)
+    call = call_with_timeout(func, timeout_seconds, f"task-{ctx.job_id}-{ctx.task_id}")
     if not call.finished:
         return HandlerRun(ok=False, timed_out=True, error=timed_out_error(name, timeout_seconds))
     if call.error is not None:
-        return failed_run(call.error, non_retryable)
+        return failed_run(call.error, non_retryable, log)
     return HandlerRun(ok=True, value=call.value)

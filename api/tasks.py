@@ -76,6 +76,7 @@ async def get_task(req: func.HttpRequest, services: Services) -> func.HttpRespon
         raise TaskNotFound(job_id, task_id)
     view = task_view(record)
     view.update(await asyncio.to_thread(_read_result, services, job_id, record))
+    view["logs"] = await asyncio.to_thread(services.results.task_log_blobs, job_id, task_id)
     return json_response(view)
 
 

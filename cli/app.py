@@ -230,7 +230,7 @@ def task_logs(
     key: KeyOption = None,
     output: OutputOption = Output.table,
 ) -> None:
-    """Print a command task's stdout and stderr (their tails), read from the job's blobs."""
+    """Print a task's stdout and stderr (their tails: a command's output, what a handler printed and logged)."""
     from cli.results import task_logs as read_logs  # azure-storage-blob is slow to import
 
     connection = need_connection(connection_string)
@@ -241,7 +241,7 @@ def task_logs(
         sys.stdout.write(render.to_json(logs) + "\n")
         return
     if logs["stdout.txt"] is None and logs["stderr.txt"] is None:
-        stderr.print(f"task {task_id} has no logs (only command tasks have)", highlight=False)
+        stderr.print(f"task {task_id} has no logs (it printed and logged nothing, or has not run)", highlight=False)
     if logs["stdout.txt"]:
         sys.stdout.write(logs["stdout.txt"])
     if logs["stderr.txt"]:

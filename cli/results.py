@@ -24,7 +24,7 @@ class DownloadFailed(CliError):
 
 
 def task_logs(view: Mapping[str, Any], task_id: str, connection_string: str) -> dict[str, str | None]:
-    """A command task's `stdout.txt` and `stderr.txt` (their tails, as the runner keeps them); None when absent."""
+    """A task's `stdout.txt` and `stderr.txt` (their tails, as the runner keeps them); None when absent."""
     results = view.get("results")
     if not isinstance(results, Mapping) or not results.get("container"):
         raise DownloadFailed(f"job {view.get('id')} has no results location")
