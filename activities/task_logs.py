@@ -88,8 +88,12 @@ class TaskLog:
 
     def call(self, func: Callable[[], T]) -> T:
         """Call `func` with this log current, in this thread (a sync handler on its helper thread)."""
-        with self.active():
+        _install()
+        token = _current.set(self)  # not `active()`: a context manager costs more than a trivial task
+        try:
             return func()
+        finally:
+            _current.reset(token)
 
     @contextmanager
     def active(self) -> Iterator[None]:
