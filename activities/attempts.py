@@ -98,6 +98,7 @@ def attempt_task(
             work_root=work_root,
             poll_seconds=cancel_poll_seconds,
             command_user=services.settings.command_user,
+            account=lambda: services.sources,
         )
         return Attempt(
             run.ok,

@@ -17,15 +17,16 @@ from __future__ import annotations
 import logging
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Protocol
 
+from activities.command_files import AccountFiles, plan_files
 from activities.command_runner import CommandResult, CommandTask, CommandTaskError, run_command
 from activities.outcomes import PlacedResult, place_result
 from app.settings import CommandUser
-from batch.paths import blob_name_problem
 from batch.spec import ExitOptions, JobSpec, TaskSpec
 from storage.errors import NotFound, StorageError
 from storage.jobs import JobRecord, JobState
@@ -166,6 +167,10 @@ def exit_options(task: TaskSpec, result: CommandResult) -> ExitOptions | None:
     return conditions.for_exit_code(result.exit_code)
 
 
+def _no_account() -> AccountFiles:
+    raise CommandTaskError("this worker has no access to the storage account's other containers")
+
+
 def run_command_task(
     results: ResultStore,
     jobs: JobReader,
@@ -176,23 +181,27 @@ def run_command_task(
     work_root: Path,
     poll_seconds: float = CANCEL_POLL_SECONDS,
     command_user: CommandUser | None = None,
+    account: Callable[[], AccountFiles] | None = None,
 ) -> CommandRun:
     """Run one attempt of a command task; see the module. Storage outages raise; the task's failures return."""
     if task.command_line is None:
         raise ValueError(f"task {task.id!r} is not a command task")
     job_id = spec.id
-    for resource in task.resource_files:
-        # Checked at submit too; again here, where the blob is read, for specs stored before the rule existed.
-        problem = blob_name_problem(resource.blob, job_id)
-        if problem is not None:
-            return _not_started(task, f"CommandTaskError: resource file blob {resource.blob!r} {problem}")
+    try:
+        files = plan_files(task, job_id, results, account or _no_account)
+    except CommandTaskError as exc:
+        return _not_started(task, f"CommandTaskError: {exc}")
+    except NotFound as exc:
+        return _not_started(task, f"NotFound: {exc}")
     command = CommandTask(
         task_id=task.id,
         command_line=task.command_line,
-        resource_files=[(f.blob, f.path) for f in task.resource_files],
-        output_files=task.output_files,
+        resource_files=files.resource_files,
+        output_files=files.output_files,
         environment=task.environment,
         timeout_seconds=spec.timeout_for(task),
+        downloads=files.downloads,
+        uploads=files.uploads,
     )
     output_prefix = f"{ResultStore.task_prefix(job_id, task.id)}outputs/"
     try:

@@ -165,13 +165,104 @@ class ExitConditions:
 
 @dataclass(frozen=True, slots=True)
 class ResourceFile:
-    """A blob downloaded into a command task's working folder, at `path` (relative, inside the folder)."""
+    """A file, or files, downloaded into a command task's working folder before it runs. Exactly one source:
 
-    blob: str
-    path: str
+    - `blob`: a blob of the results container, to `path` (relative, inside the folder);
+    - `auto_storage_container_name` or `storage_container_url`: a container of the app's storage account, every
+      blob whose name starts with `blob_prefix` (all of them without one), each to `file_path/{blob name}`;
+    - `http_url`: a file fetched over HTTP(S), to `file_path`.
+
+    `file_mode` is an octal string of permission bits (`"0755"`) set on each file downloaded."""
+
+    blob: str | None = None
+    path: str | None = None
+    auto_storage_container_name: str | None = None
+    storage_container_url: str | None = None
+    http_url: str | None = None
+    blob_prefix: str | None = None
+    file_path: str | None = None
+    file_mode: str | None = None
 
     def to_json(self) -> dict[str, str]:
-        return {"blob": self.blob, "path": self.path}
+        return {wire_name: value for wire_name, value in zip(RESOURCE_FILE_NAMES, self._values(), strict=True) if value}
+
+    def _values(self) -> tuple[str | None, ...]:
+        return (
+            self.blob,
+            self.path,
+            self.auto_storage_container_name,
+            self.storage_container_url,
+            self.http_url,
+            self.blob_prefix,
+            self.file_path,
+            self.file_mode,
+        )
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ResourceFile:
+        return cls(*(data.get(wire_name) for wire_name in RESOURCE_FILE_NAMES))
+
+
+RESOURCE_FILE_NAMES = (  # the wire names of `ResourceFile`'s fields, in their order
+    "blob",
+    "path",
+    "autoStorageContainerName",
+    "storageContainerUrl",
+    "httpUrl",
+    "blobPrefix",
+    "filePath",
+    "fileMode",
+)
+
+
+class UploadCondition(StrEnum):
+    """When an output file is uploaded (Azure Batch's `uploadCondition`)."""
+
+    TASK_SUCCESS = "taskSuccess"
+    TASK_FAILURE = "taskFailure"
+    TASK_COMPLETION = "taskCompletion"
+
+
+@dataclass(frozen=True, slots=True)
+class OutputFile:
+    """Files a command task leaves in its folder (`file_pattern`, a glob), uploaded after it runs when
+    `upload_condition` holds: to the task's `outputs/` folder in the results container, or to `container_url`
+    (a container of the app's storage account) under `path`. A plain glob string in a spec is an `OutputFile`
+    with neither, uploaded on completion."""
+
+    file_pattern: str
+    container_url: str | None = None
+    path: str | None = None
+    upload_condition: UploadCondition = UploadCondition.TASK_COMPLETION
+
+    @property
+    def is_plain(self) -> bool:
+        return self.container_url is None and self.upload_condition == UploadCondition.TASK_COMPLETION
+
+    def to_json(self) -> str | dict[str, Any]:
+        if self.is_plain:
+            return self.file_pattern
+        out: dict[str, Any] = {"filePattern": self.file_pattern}
+        if self.container_url is not None:
+            container: dict[str, str] = {"containerUrl": self.container_url}
+            if self.path is not None:
+                container["path"] = self.path
+            out["destination"] = {"container": container}
+        out["uploadOptions"] = {"uploadCondition": self.upload_condition.value}
+        return out
+
+    @classmethod
+    def from_json(cls, data: str | Mapping[str, Any]) -> OutputFile:
+        if isinstance(data, str):
+            return cls(data)
+        container = (data.get("destination") or {}).get("container") or {}
+        condition = (data.get("uploadOptions") or {}).get("uploadCondition")
+        return cls(
+            data["filePattern"],
+            container.get("containerUrl"),
+            container.get("path"),
+            UploadCondition(condition) if condition else UploadCondition.TASK_COMPLETION,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,7 +294,7 @@ class TaskSpec:
     max_retry_count: int | None = None
     timeout_seconds: float | None = None
     resource_files: tuple[ResourceFile, ...] = ()
-    output_files: tuple[str, ...] = ()
+    output_files: tuple[OutputFile, ...] = ()
     environment: Mapping[str, str] = field(default_factory=dict)
     exit_conditions: ExitConditions | None = None
     non_retryable_errors: tuple[str, ...] | None = None
@@ -250,7 +341,7 @@ class TaskSpec:
         if self.resource_files:
             out["resourceFiles"] = [f.to_json() for f in self.resource_files]
         if self.output_files:
-            out["outputFiles"] = list(self.output_files)
+            out["outputFiles"] = [f.to_json() for f in self.output_files]
         if self.environment:
             out["environment"] = dict(self.environment)
         if self.exit_conditions is not None:
@@ -280,8 +371,8 @@ class TaskSpec:
             depends_on_ranges=ranges,
             max_retry_count=data.get("maxRetryCount"),
             timeout_seconds=float(timeout) if timeout is not None else None,
-            resource_files=tuple(ResourceFile(f["blob"], f["path"]) for f in data.get("resourceFiles") or ()),
-            output_files=tuple(data.get("outputFiles") or ()),
+            resource_files=tuple(ResourceFile.from_json(f) for f in data.get("resourceFiles") or ()),
+            output_files=tuple(OutputFile.from_json(f) for f in data.get("outputFiles") or ()),
             environment=dict(data.get("environment") or {}),
             exit_conditions=None if exits is None else ExitConditions.from_json(exits),
             non_retryable_errors=None if non_retryable is None else tuple(non_retryable),

@@ -19,8 +19,8 @@ from batch.body import ProblemCollector, decode_body, join_path
 from batch.errors import BatchError, SpecError
 from batch.factories import MAX_FACTORY_TASKS
 from batch.factory_validation import LineChecker, check_factory
+from batch.file_validation import MAX_FILE_ENTRIES, check_output_files, check_resource_files
 from batch.graph import find_cycles
-from batch.paths import blob_name_problem, relative_path_problem
 from batch.spec import (
     ID_PATTERN,
     MAX_PARALLEL_TASKS_LIMIT,
@@ -35,6 +35,7 @@ from batch.spec import (
     JobAction,
     JobSpec,
     OnTaskFailure,
+    OutputFile,
     ReduceSpec,
     ResourceFile,
     TaskSpec,
@@ -48,8 +49,6 @@ MAX_TASKS = 100_000
 MAX_REPORTED_PROBLEMS = 1_000
 """A SpecError lists at most this many problems and then says how many more there were, so that a
 generated job with one mistake repeated 100,000 times gets a readable answer."""
-MAX_FILE_ENTRIES = 100
-"""The most `resourceFiles`, `outputFiles` or `environment` entries of one task."""
 ALLOW_COMMAND_TASKS_SETTING = "BATCH_ALLOW_COMMAND_TASKS"
 
 JOB_FIELDS = frozenset(
@@ -103,7 +102,6 @@ _MAX_RANGE_ID = 10**18 - 1
 _INTEGER_ID = re.compile(r"0|[1-9][0-9]{0,17}")
 """A task id that a `taskIdRanges` range can name: a whole number as written without leading zeros."""
 REDUCE_FIELDS = frozenset({"handler", "input"})
-RESOURCE_FILE_FIELDS = frozenset({"blob", "path"})
 
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _ID_RULE = "use 1 to 128 letters, digits, '.', '_' or '-', starting with a letter or digit"
@@ -475,7 +473,7 @@ class _Parser:
             handler = self.handler(handler, f"{path}.handler")
         command = self.command_line(obj["commandLine"], f"{path}.commandLine") if has_command else None
         resource_files: tuple[ResourceFile, ...] | None = ()
-        output_files: list[str] | None = []
+        output_files: tuple[OutputFile, ...] | None = ()
         environment: dict[str, str] | None = {}
         exit_conditions: ExitConditions | None = None
         non_retryable: tuple[str, ...] | None = None
@@ -521,7 +519,7 @@ class _Parser:
             max_retry_count=max_retries,
             timeout_seconds=timeout,
             resource_files=resource_files,
-            output_files=tuple(output_files),
+            output_files=output_files,
             environment=environment,
             exit_conditions=exit_conditions,
             non_retryable_errors=non_retryable,
@@ -718,57 +716,13 @@ class _Parser:
         return args
 
     def resource_files(self, value: Any, path: str) -> tuple[ResourceFile, ...] | None:
-        if not isinstance(value, list):
-            self.add(path, f"must be an array of resource files, not {_kind(value)}")
-            return None
-        if len(value) > MAX_FILE_ENTRIES:
-            self.add(path, f"must have at most {MAX_FILE_ENTRIES} entries, not {len(value)}")
-            return None
-        files: list[ResourceFile] = []
-        seen: dict[str, int] = {}
-        for j, item in enumerate(value):
-            entry = f"{path}[{j}]"
-            obj = self.fields(item, entry, RESOURCE_FILE_FIELDS, "a resource file ({'blob', 'path'})")
-            if obj is None:
-                continue
-            blob = self.file_name(obj.get("blob"), f"{entry}.blob")
-            if blob is not None:
-                problem = blob_name_problem(blob, self.job_id)
-                if problem is not None:
-                    self.add(f"{entry}.blob", problem)
-                    blob = None
-            target = self.file_name(obj.get("path"), f"{entry}.path")
-            if target is not None:
-                problem = relative_path_problem(target)
-                if problem is not None:
-                    self.add(f"{entry}.path", problem)
-                    target = None
-                elif target in seen:
-                    self.add(f"{entry}.path", f"duplicate path '{target}' (also at resourceFiles[{seen[target]}])")
-                    target = None
-                else:
-                    seen[target] = j
-            if blob is not None and target is not None:
-                files.append(ResourceFile(blob, target))
-        return tuple(files) if len(files) == len(value) else None
+        return check_resource_files(self, value, path)
 
-    def file_name(self, value: Any, path: str) -> str | None:
-        if value is None:
-            self.add(path, "missing required field")
-            return None
-        return self.string(value, path)
+    def output_files(self, value: Any, path: str) -> tuple[OutputFile, ...] | None:
+        return check_output_files(self, value, path)
 
-    def output_files(self, value: Any, path: str) -> list[str] | None:
-        patterns = self.string_list(value, path, max_items=MAX_FILE_ENTRIES)
-        if patterns is None:
-            return None
-        ok = True
-        for j, pattern in enumerate(patterns):
-            problem = relative_path_problem(pattern)
-            if problem is not None:
-                self.add(f"{path}[{j}]", problem)
-                ok = False
-        return patterns if ok else None
+    def kind(self, value: Any) -> str:
+        return _kind(value)
 
     def environment(self, value: Any, path: str) -> dict[str, str] | None:
         if not isinstance(value, dict):
