@@ -300,6 +300,12 @@ class TaskSpec:
     non_retryable_errors: tuple[str, ...] | None = None
     """Exception class names that end a handler task after its attempt; None: the job's list applies."""
 
+    def __post_init__(self) -> None:
+        # Output files given as glob strings (the form specs had before `OutputFile`) are plain `OutputFile`s.
+        if self.output_files and not all(type(f) is OutputFile for f in self.output_files):
+            files = tuple(OutputFile(f) if isinstance(f, str) else f for f in self.output_files)
+            object.__setattr__(self, "output_files", files)
+
     @property
     def is_command(self) -> bool:
         return self.command_line is not None

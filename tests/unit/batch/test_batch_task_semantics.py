@@ -10,7 +10,7 @@ import pytest
 from batch.errors import SpecError
 from batch.handlers import NonRetryableError, is_non_retryable
 from batch.plan import DagScheduler, plan_job
-from batch.spec import DependencyAction, ExitConditions, ExitOptions, JobAction, JobSpec, TaskSpec
+from batch.spec import DependencyAction, ExitConditions, ExitOptions, JobAction, JobSpec, OutputFile, TaskSpec
 from batch.validation import MAX_DEPENDENCIES, parse_job
 
 pytestmark = pytest.mark.unit
@@ -281,3 +281,9 @@ def test_the_scheduler_satisfies_or_blocks_dependents_as_told() -> None:
     scheduler.mark_succeeded("b")
     assert scheduler.is_finished
     assert (scheduler.counts.succeeded, scheduler.counts.failed, scheduler.counts.skipped) == (2, 1, 1)
+
+
+def test_output_files_given_as_globs_are_plain_output_files() -> None:
+    task = TaskSpec(id="c", command_line=("true",), output_files=("out/*.txt",))  # type: ignore[arg-type]
+    assert task.output_files == (OutputFile("out/*.txt"),)
+    assert task.to_json()["outputFiles"] == ["out/*.txt"]
