@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from activities.command_tasks import CANCEL_POLL_SECONDS, run_command_task
-from activities.handler_tasks import HandlerRun, run_handler, timed_out_error, unknown_handler_error
-from activities.outcomes import PlacedResult, ResultNotJson, describe_exception, place_result
+from activities.handler_tasks import HandlerRun, failed_run, run_handler, timed_out_error, unknown_handler_error
+from activities.outcomes import PlacedResult, ResultNotJson, place_result
+from activities.task_logs import TaskLog
 from app.services import Services
 from batch.handlers import TaskContext
-from batch.spec import JobSpec, TaskSpec
+from batch.spec import ExitOptions, JobSpec, TaskSpec
 from batch.times import iso_now
 
 __all__ = ["COMMANDS_DISABLED", "Attempt", "attempt_async", "attempt_task"]
@@ -44,12 +45,28 @@ class Attempt:
     timed_out: bool = False
     cancelled: bool = False
     """A command killed because its job was cancelled."""
+    options: ExitOptions | None = None
+    """How the attempt's end is handled, when not by default: a command's exit condition, or `retry` False
+    for a handler that raised a non-retryable error."""
+
+    @property
+    def retryable(self) -> bool:
+        return self.options is None or self.options.retry is not False
 
 
-def _placed(services: Services, spec: JobSpec, task: TaskSpec, run: HandlerRun, started: str) -> Attempt:
+_NOT_RETRIED = ExitOptions(retry=False)
+
+
+def _handler_failed(started: str, run: HandlerRun) -> Attempt:
+    options = None if run.retryable else _NOT_RETRIED
+    return Attempt(False, started, iso_now(), error=run.error, timed_out=run.timed_out, options=options)
+
+
+def _placed(services: Services, spec: JobSpec, task: TaskSpec, run: HandlerRun, started: str, log: TaskLog) -> Attempt:
+    log.save(services.results)
     ended = iso_now()
     if not run.ok:
-        return Attempt(False, started, ended, error=run.error, timed_out=run.timed_out)
+        return _handler_failed(started, run)
     try:
         placed = place_result(services.results, spec.id, task.id, run.value)
     except ResultNotJson as exc:
@@ -81,6 +98,7 @@ def attempt_task(
             work_root=work_root,
             poll_seconds=cancel_poll_seconds,
             command_user=services.settings.command_user,
+            account=lambda: services.sources,
         )
         return Attempt(
             run.ok,
@@ -90,13 +108,17 @@ def attempt_task(
             error=run.error,
             timed_out=run.timed_out,
             cancelled=run.cancelled,
+            options=run.options,
         )
     ctx = TaskContext(job_id=spec.id, task_id=task.id, attempt=attempt)
     # The spec is shared by every attempt in this process (the cache): a handler that changes its input in
     # place must not change what its own retry, or another thread's, receives.
     value = copy.deepcopy(task.input)
-    handler_run = run_handler(services.handlers, task.handler or "", value, ctx, spec.timeout_for(task))
-    return _placed(services, spec, task, handler_run, started)
+    log = TaskLog(spec.id, task.id)
+    handler_run = run_handler(
+        services.handlers, task.handler or "", value, ctx, spec.timeout_for(task), spec.non_retryable_for(task), log
+    )
+    return _placed(services, spec, task, handler_run, started, log)
 
 
 async def attempt_async(services: Services, spec: JobSpec, task: TaskSpec, attempt: int) -> Attempt:
@@ -108,13 +130,17 @@ async def attempt_async(services: Services, spec: JobSpec, task: TaskSpec, attem
         return Attempt(False, started, iso_now(), error=unknown_handler_error(name))
     ctx = TaskContext(job_id=spec.id, task_id=task.id, attempt=attempt)
     limit = spec.timeout_for(task)
+    log = TaskLog(spec.id, task.id)
     try:
-        value = await asyncio.wait_for(handler(copy.deepcopy(task.input), ctx), limit)
+        # This coroutine runs in an asyncio task of its own (the batch gathers them): the log is current in
+        # its context alone, and wait_for's inner task copies that context.
+        with log.active():
+            value = await asyncio.wait_for(handler(copy.deepcopy(task.input), ctx), limit)
     except TimeoutError:
         run = HandlerRun(ok=False, timed_out=True, error=timed_out_error(name, limit, cancelled=True))
     except Exception as exc:
-        run = HandlerRun(ok=False, error=describe_exception(exc))
+        run = failed_run(exc, spec.non_retryable_for(task), log)
     else:
         run = HandlerRun(ok=True, value=value)
     # Placing a large result writes a blob: off the loop, so the batch's other tasks keep going meanwhile.
-    return await asyncio.to_thread(_placed, services, spec, task, run, started)
+    return await asyncio.to_thread(_placed, services, spec, task, run, started, log)

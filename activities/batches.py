@@ -110,7 +110,7 @@ class _Runner:
                 cancel_poll_seconds=self.poll_seconds,
             )
             done = self._count(result, number, began, done)
-            if result.ok:
+            if result.ok or not result.retryable:
                 break
         return done
 
@@ -121,7 +121,7 @@ class _Runner:
                 began = time.perf_counter()
                 result = await attempt_async(self.services, self.spec, task, number)
                 done = self._count(result, number, began, done)
-                if result.ok:
+                if result.ok or not result.retryable:
                     break
             return done
 
@@ -162,7 +162,7 @@ def run_batch(
         if not is_async[p]:
             task = spec.tasks[positions[p]]
             ran = done[p] = runner.run_sync(task, a)
-            if stop_on_failure and ran is not None and not ran.last.ok and ran.attempts > spec.retry_count_for(task):
+            if stop_on_failure and ran is not None and not ran.last.ok and _final(spec, task, ran):
                 break  # terminateJob: no task starts after one failed for good; the rest are returned unrun
     waiting = [(p, a) for p, a in todo if is_async[p]]
     if waiting:
@@ -178,7 +178,30 @@ def run_batch(
         failures=failures,
         before_commit=_results_writer(services.results, job_id, partition, batch, rows),
     )
-    return outcome_of(final, runs, round(runner.busy * 1000), runner.ran)
+    outcome = outcome_of(final, runs, round(runner.busy * 1000), runner.ran)
+    actions = _actions(spec, positions, done)
+    if actions:
+        outcome["actions"] = actions
+    return outcome
+
+
+def _final(spec: JobSpec, task: TaskSpec, run: _Done) -> bool:
+    """Whether the task's last attempt settles it: it succeeded, its retries are used up, or its error or
+    exit condition says not to retry."""
+    return run.last.ok or run.attempts > spec.retry_count_for(task) or not run.last.retryable
+
+
+def _actions(spec: JobSpec, positions: list[int], done: dict[int, _Done | None]) -> list[list[Any]]:
+    """The job and dependency actions that exit conditions set for the tasks this batch settled."""
+    actions: list[list[Any]] = []
+    for position, run in done.items():
+        options = run.last.options if run is not None else None
+        if run is None or options is None or (options.job_action is None and options.dependency_action is None):
+            continue
+        if _final(spec, spec.tasks[positions[position]], run):
+            job, dependency = options.job_action, options.dependency_action
+            actions.append([position, job and job.value, dependency and dependency.value])
+    return actions
 
 
 def _is_async(handlers: Any, task: TaskSpec) -> bool:
@@ -221,7 +244,7 @@ def _updates(
             updates.append(TaskUpdate(i, TaskState.SUCCEEDED, run.attempts, started, ended, batch=batch))
             continue
         error = last.error or "the task failed"
-        if run.attempts <= spec.retry_count_for(task):
+        if not _final(spec, task, run):
             # Retries remain: the task stays running until the orchestrator's timer starts the next attempt.
             updates.append(TaskUpdate(i, TaskState.RUNNING, run.attempts, started, ended, error=error))
             continue

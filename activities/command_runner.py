@@ -40,10 +40,10 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO, Any, Protocol
 
 from activities.command_env import RUN_ID_VARIABLE, command_environment, inherited_environment
 from activities.command_runs import RunMarker, recover_abandoned_runs, remove_tree
@@ -57,6 +57,8 @@ __all__ = [
     "CommandResult",
     "CommandTask",
     "CommandTaskError",
+    "Download",
+    "Upload",
     "inherited_environment",
     "run_command",
     "validate_command_task",
@@ -87,9 +89,30 @@ class BlobTransfer(Protocol):
 
 
 @dataclass(frozen=True)
+class Download:
+    """A file put into the working folder before the command runs: `fetch` writes it at `relative`, and `mode`
+    (permission bits) is set on it when given."""
+
+    relative: str
+    fetch: Callable[[Path], Any]
+    mode: int | None = None
+
+
+@dataclass(frozen=True)
+class Upload:
+    """Files matching `pattern` uploaded after the command ran when `when(succeeded)` holds: `put(file,
+    relative path)` uploads one and returns the name the result lists."""
+
+    pattern: str
+    when: Callable[[bool], bool]
+    put: Callable[[Path, str], str]
+
+
+@dataclass(frozen=True)
 class CommandTask:
-    """One command-line task. `resource_files` are `(blob name, relative path)` pairs; `output_files` are
-    globs relative to the working folder (`pathlib` syntax: `*`, `?`, `[...]`, and `**` for any depth)."""
+    """One command-line task. `resource_files` are `(blob name, relative path)` pairs and `downloads` other files
+    to put in its folder first; `output_files` are globs relative to the working folder (`pathlib` syntax: `*`,
+    `?`, `[...]`, and `**` for any depth), uploaded to the output prefix, and `uploads` other rules."""
 
     task_id: str
     command_line: Sequence[str]
@@ -97,6 +120,8 @@ class CommandTask:
     output_files: Sequence[str] = ()
     environment: Mapping[str, str] = field(default_factory=dict)
     timeout_seconds: float | None = None
+    downloads: Sequence[Download] = ()
+    uploads: Sequence[Upload] = ()
 
 
 @dataclass(frozen=True)
@@ -142,10 +167,14 @@ def validate_command_task(task: CommandTask) -> list[str]:
         problem = relative_path_problem(path)
         if problem:
             problems.append(f"resourceFiles[{i}].path: {path!r} {problem}")
-    for i, pattern in enumerate(task.output_files):
+    for i, pattern in enumerate([*task.output_files, *(u.pattern for u in task.uploads)]):
         problem = relative_path_problem(pattern)
         if problem:
             problems.append(f"outputFiles[{i}]: {pattern!r} {problem}")
+    for download in task.downloads:
+        problem = relative_path_problem(download.relative)
+        if problem:
+            problems.append(f"resourceFiles: {download.relative!r} {problem}")
     for name, value in task.environment.items():
         if not _ENV_NAME.match(name):
             problems.append(f"environment: {name!r} is not a valid variable name")
@@ -196,6 +225,14 @@ def run_command(
             target = _inside(folder, relative)
             target.parent.mkdir(parents=True, exist_ok=True)
             transfer.download_to_file(blob_name, target)
+        for download in task.downloads:
+            if cancel is not None and cancel.is_set():
+                return _not_run(cancelled=True, error="cancelled before the command started")
+            target = _inside(folder, download.relative)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            download.fetch(target)
+            if download.mode is not None:
+                target.chmod(download.mode)
         if cancel is not None and cancel.is_set():
             return _not_run(cancelled=True, error="cancelled before the command started")
         if user is not None:
@@ -204,6 +241,11 @@ def run_command(
         if result.exit_code is None or result.cancelled:
             return result
         uploaded = _upload_outputs(task.output_files, folder, transfer, output_prefix)
+        for rule in task.uploads:
+            if rule.when(result.succeeded):
+                uploaded += [
+                    rule.put(path, path.relative_to(folder).as_posix()) for path in _matches(rule.pattern, folder)
+                ]
         return replace(result, output_files=uploaded)
     finally:
         remove_tree(folder)
@@ -359,23 +401,28 @@ def _tail(stream: IO[bytes], limit: int) -> str:
 
 
 def _upload_outputs(patterns: Sequence[str], folder: Path, transfer: BlobTransfer, prefix: str) -> list[str]:
-    files: set[Path] = set()
-    for pattern in patterns:
-        for match in folder.glob(pattern):
-            # A command can leave symlinks that point anywhere; only upload what really lies in the folder.
-            resolved = match.resolve()
-            if not (resolved.is_relative_to(folder) and resolved.is_file()):
-                continue
-            # A hard link is another name of a file that may lie anywhere (made as the worker's user, it can be
-            # /etc/shadow); the folder can't tell, so a file with more than one name is not uploaded. This is
-            # no boundary (a command can copy what it can read); the command's own OS user is.
-            if resolved.stat().st_nlink > 1:
-                logger.warning("not uploading %s: it has other hard links, so it may be a file from elsewhere", match)
-                continue
-            files.add(match)
+    files = {path for pattern in patterns for path in _matches(pattern, folder)}
     uploaded: list[str] = []
     for path in sorted(files):
         blob_name = f"{prefix}{path.relative_to(folder).as_posix()}"
         transfer.upload_file(path, blob_name)
         uploaded.append(blob_name)
     return uploaded
+
+
+def _matches(pattern: str, folder: Path) -> list[Path]:
+    """The files in the folder that `pattern` matches and that may be uploaded, sorted."""
+    files: set[Path] = set()
+    for match in folder.glob(pattern):
+        # A command can leave symlinks that point anywhere; only upload what really lies in the folder.
+        resolved = match.resolve()
+        if not (resolved.is_relative_to(folder) and resolved.is_file()):
+            continue
+        # A hard link is another name of a file that may lie anywhere (made as the worker's user, it can be
+        # /etc/shadow); the folder can't tell, so a file with more than one name is not uploaded. This is
+        # no boundary (a command can copy what it can read); the command's own OS user is.
+        if resolved.stat().st_nlink > 1:
+            logger.warning("not uploading %s: it has other hard links, so it may be a file from elsewhere", match)
+            continue
+        files.add(match)
+    return sorted(files)

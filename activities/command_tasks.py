@@ -17,16 +17,17 @@ from __future__ import annotations
 import logging
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Protocol
 
+from activities.command_files import AccountFiles, plan_files
 from activities.command_runner import CommandResult, CommandTask, CommandTaskError, run_command
 from activities.outcomes import PlacedResult, place_result
 from app.settings import CommandUser
-from batch.paths import blob_name_problem
-from batch.spec import JobSpec, TaskSpec
+from batch.spec import ExitOptions, JobSpec, TaskSpec
 from storage.errors import NotFound, StorageError
 from storage.jobs import JobRecord, JobState
 from storage.results import ResultStore
@@ -38,6 +39,7 @@ __all__ = [
     "ResultsTransfer",
     "command_error",
     "default_work_root",
+    "exit_options",
     "run_command_task",
     "should_stop",
 ]
@@ -144,6 +146,29 @@ class CommandRun:
     error: str | None = None
     timed_out: bool = False
     cancelled: bool = False
+    options: ExitOptions | None = None
+    """The task's exit condition for how the attempt ended (None: the defaults)."""
+
+
+def _not_started(task: TaskSpec, error: str) -> CommandRun:
+    """A command that could not start: a resource file missing, say (Azure Batch's pre-processing error)."""
+    options = task.exit_conditions.pre_processing_error if task.exit_conditions is not None else None
+    return CommandRun(ok=False, error=error, options=options)
+
+
+def exit_options(task: TaskSpec, result: CommandResult) -> ExitOptions | None:
+    """The exit condition that applies to a finished run: by exit code, or the pre-processing one for a
+    command that never started. A cancelled run has none: its job is stopping anyway."""
+    conditions = task.exit_conditions
+    if conditions is None or result.cancelled:
+        return None
+    if result.exit_code is None:
+        return conditions.pre_processing_error
+    return conditions.for_exit_code(result.exit_code)
+
+
+def _no_account() -> AccountFiles:
+    raise CommandTaskError("this worker has no access to the storage account's other containers")
 
 
 def run_command_task(
@@ -156,23 +181,27 @@ def run_command_task(
     work_root: Path,
     poll_seconds: float = CANCEL_POLL_SECONDS,
     command_user: CommandUser | None = None,
+    account: Callable[[], AccountFiles] | None = None,
 ) -> CommandRun:
     """Run one attempt of a command task; see the module. Storage outages raise; the task's failures return."""
     if task.command_line is None:
         raise ValueError(f"task {task.id!r} is not a command task")
     job_id = spec.id
-    for resource in task.resource_files:
-        # Checked at submit too; again here, where the blob is read, for specs stored before the rule existed.
-        problem = blob_name_problem(resource.blob, job_id)
-        if problem is not None:
-            return CommandRun(ok=False, error=f"CommandTaskError: resource file blob {resource.blob!r} {problem}")
+    try:
+        files = plan_files(task, job_id, results, account or _no_account)
+    except CommandTaskError as exc:
+        return _not_started(task, f"CommandTaskError: {exc}")
+    except NotFound as exc:
+        return _not_started(task, f"NotFound: {exc}")
     command = CommandTask(
         task_id=task.id,
         command_line=task.command_line,
-        resource_files=[(f.blob, f.path) for f in task.resource_files],
-        output_files=task.output_files,
+        resource_files=files.resource_files,
+        output_files=files.output_files,
         environment=task.environment,
         timeout_seconds=spec.timeout_for(task),
+        downloads=files.downloads,
+        uploads=files.uploads,
     )
     output_prefix = f"{ResultStore.task_prefix(job_id, task.id)}outputs/"
     try:
@@ -186,10 +215,10 @@ def run_command_task(
                 user=command_user,
             )
     except CommandTaskError as exc:
-        return CommandRun(ok=False, error=f"CommandTaskError: {exc}")
+        return _not_started(task, f"CommandTaskError: {exc}")
     except NotFound as exc:
         # A resource file that isn't there is the job's problem, not an outage.
-        return CommandRun(ok=False, error=f"NotFound: {exc}")
+        return _not_started(task, f"NotFound: {exc}")
     stdout_blob = stderr_blob = None
     if result.exit_code is not None:
         stdout_blob = results.write_task_blob(job_id, task.id, "stdout.txt", result.stdout_tail)
@@ -206,4 +235,5 @@ def run_command_task(
         error=command_error(result),
         timed_out=result.timed_out,
         cancelled=result.cancelled,
+        options=exit_options(task, result),
     )

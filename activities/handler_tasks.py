@@ -12,14 +12,23 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from activities.outcomes import describe_exception
-from batch.handlers import Handler, TaskContext
+from activities.outcomes import describe_exception, format_user_traceback
+from activities.task_logs import TaskLog
+from batch.handlers import Handler, TaskContext, is_non_retryable
 
-__all__ = ["CallResult", "HandlerRun", "call_with_timeout", "run_handler", "timed_out_error", "unknown_handler_error"]
+__all__ = [
+    "CallResult",
+    "HandlerRun",
+    "call_with_timeout",
+    "failed_run",
+    "run_handler",
+    "timed_out_error",
+    "unknown_handler_error",
+]
 
 
 @dataclass(frozen=True)
@@ -94,6 +103,15 @@ class HandlerRun:
     value: Any = None
     error: str | None = None
     timed_out: bool = False
+    retryable: bool = True
+    """False when the handler raised an error its task is not retried for (`batch.handlers.is_non_retryable`)."""
+
+
+def failed_run(exc: BaseException, non_retryable: Collection[str], log: TaskLog | None = None) -> HandlerRun:
+    """The run of a handler that raised `exc`; its traceback (the user's frames) goes to the task's log."""
+    if log is not None:
+        log.stderr.write(format_user_traceback(exc))
+    return HandlerRun(ok=False, error=describe_exception(exc), retryable=not is_non_retryable(exc, non_retryable))
 
 
 def unknown_handler_error(name: str) -> str:
@@ -117,15 +135,27 @@ def timed_out_error(name: str, timeout_seconds: float, *, cancelled: bool = Fals
 
 
 def run_handler(
-    handlers: Mapping[str, Handler], name: str, value: Any, ctx: TaskContext, timeout_seconds: float
+    handlers: Mapping[str, Handler],
+    name: str,
+    value: Any,
+    ctx: TaskContext,
+    timeout_seconds: float,
+    non_retryable: Collection[str] = (),
+    log: TaskLog | None = None,
 ) -> HandlerRun:
-    """Call handler `name` with the task's input under the time limit. Never raises for the handler's sake."""
+    """Call handler `name` with the task's input under the time limit, what it prints or logs kept in `log`.
+    Never raises for the handler's sake."""
     handler = handlers.get(name)
     if handler is None:
         return HandlerRun(ok=False, error=unknown_handler_error(name))
-    call = call_with_timeout(lambda: handler(value, ctx), timeout_seconds, f"task-{ctx.job_id}-{ctx.task_id}")
+
+    def call_handler() -> Any:
+        return handler(value, ctx)
+
+    func = call_handler if log is None else lambda: log.call(call_handler)
+    call = call_with_timeout(func, timeout_seconds, f"task-{ctx.job_id}-{ctx.task_id}")
     if not call.finished:
         return HandlerRun(ok=False, timed_out=True, error=timed_out_error(name, timeout_seconds))
     if call.error is not None:
-        return HandlerRun(ok=False, error=describe_exception(call.error))
+        return failed_run(call.error, non_retryable, log)
     return HandlerRun(ok=True, value=call.value)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 import traceback
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 from batch import wire
@@ -15,8 +18,10 @@ __all__ = [
     "ResultNotJson",
     "TaskBlobWriter",
     "describe_exception",
+    "format_user_traceback",
     "json_text",
     "place_result",
+    "user_frames",
 ]
 
 ERROR_LIMIT = 2000
@@ -36,6 +41,30 @@ class TaskBlobWriter(Protocol):
     ) -> str: ...
 
 
+_ROOTS = {Path(__file__).parents[1], Path(__file__).resolve().parents[1]}
+_FRAMEWORK_DIRS = (
+    *(f"{root / name}{os.sep}" for root in _ROOTS for name in ("activities", "app", "batch", "storage")),
+    f"{Path(asyncio.__file__).parent}{os.sep}",
+)
+
+
+def user_frames(exc: BaseException) -> traceback.StackSummary:
+    """The frames of `exc`'s traceback from the first one outside the framework (the activities that call a
+    handler, and asyncio's wait_for around an async one): the user's code and what it called. All of them
+    when every frame is the framework's (its own error)."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    for i, frame in enumerate(frames):
+        if not frame.filename.startswith(_FRAMEWORK_DIRS):
+            return traceback.StackSummary.from_list(frames[i:])
+    return frames
+
+
+def format_user_traceback(exc: BaseException) -> str:
+    """`exc` as Python prints it (without its causes), with `user_frames` only."""
+    lines = ["Traceback (most recent call last):\n", *user_frames(exc).format()]
+    return "".join(lines + traceback.format_exception_only(exc))
+
+
 def describe_exception(exc: BaseException, limit: int = ERROR_LIMIT) -> str:
     """`Type: message`, then where it was raised (the last few frames), within `limit` characters.
 
@@ -44,7 +73,7 @@ def describe_exception(exc: BaseException, limit: int = ERROR_LIMIT) -> str:
     """
     message = str(exc).strip()
     head = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
-    frames = traceback.extract_tb(exc.__traceback__)[-TRACEBACK_FRAMES:]
+    frames = user_frames(exc)[-TRACEBACK_FRAMES:]
     text = head
     if frames:
         text += "\n" + "".join(traceback.format_list(frames)).rstrip()

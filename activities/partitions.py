@@ -40,8 +40,8 @@ def load_partition(services: Services, specs: SpecCache, data: wire.LoadPartitio
     kinds: dict[str, str] = {}
     for i, g in enumerate(positions):
         task = spec.tasks[g]
-        if task.depends_on:
-            depends_on[str(i)] = [local[d] for d in task.depends_on]
+        if task.has_dependencies:
+            depends_on[str(i)] = [local[d] for d in task.dependency_ids()]
         retries = spec.retry_count_for(task)
         if retries != spec.max_task_retry_count:
             overrides[str(i)] = retries

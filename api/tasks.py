@@ -94,6 +94,7 @@ async def get_task(req: func.HttpRequest, services: Services) -> func.HttpRespon
     if problem is not None:
         view["definitionError"] = problem
     view.update(await asyncio.to_thread(_read_result, services, job_id, record))
+    view["logs"] = await asyncio.to_thread(services.results.task_log_blobs, job_id, record.task_id)
     return json_response(view)
 
 

@@ -79,6 +79,8 @@ def _template(parser: _Parser, value: Any, names: set[str], sample: dict[str, An
     parser.task(made, count, path=path)
     parser.first_index = {task_id: i for task_id, i in parser.first_index.items() if i < count}
     del parser.ids[count:], parser.depends_on[count:]
+    parser.ranges.pop(count, None)
+    parser.object_form.discard(count)
     return value if parser.problems.count == before else None
 
 

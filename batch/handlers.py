@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import inspect
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -31,6 +31,22 @@ from batch.errors import HandlerError
 HANDLER_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+class NonRetryableError(Exception):
+    """Raised by a handler, ends its task after this attempt, whatever retries the job allows: for failures
+    that another attempt cannot fix (bad input, a record that does not exist). Subclass it for your own
+    errors; a job can also name other exception classes in `nonRetryableErrors`."""
+
+
+def is_non_retryable(exc: BaseException, names: Collection[str]) -> bool:
+    """Whether `exc` ends its task without a retry: a `NonRetryableError`, or an instance of a class named in
+    `names`, by its name (`ValueError`) or with its module (`mypkg.errors.BadInput`), itself or a base."""
+    if isinstance(exc, NonRetryableError):
+        return True
+    if not names:
+        return False
+    return any(cls.__name__ in names or f"{cls.__module__}.{cls.__qualname__}" in names for cls in type(exc).__mro__)
 
 
 @dataclass(frozen=True)

@@ -110,7 +110,7 @@ def plan_job(spec: JobSpec, partition_size: int = DEFAULT_PARTITION_SIZE) -> Job
     if spec.factory is not None and not spec.factory["resolved"].get("dependencies"):
         return plan_independent(len(spec.tasks), partition_size)
     index = spec.task_index()
-    return plan_tasks([[index[d] for d in task.depends_on] for task in spec.tasks], partition_size)
+    return plan_tasks([[index[d] for d in task.dependency_ids()] for task in spec.tasks], partition_size)
 
 
 def plan_independent(count: int, partition_size: int = DEFAULT_PARTITION_SIZE) -> JobPlan:
@@ -227,7 +227,7 @@ class DagScheduler:
     def for_partition(cls, spec: JobSpec, partition: Partition) -> DagScheduler:
         """The scheduler of one partition of a validated job."""
         tasks = [spec.tasks[i] for i in partition.task_indexes()]
-        return cls([t.id for t in tasks], [t.depends_on for t in tasks])
+        return cls([t.id for t in tasks], [list(t.dependency_ids()) for t in tasks])
 
     def _check_acyclic(self) -> None:
         # A cycle would leave tasks pending forever and the orchestration waiting forever; validation
@@ -286,30 +286,40 @@ class DagScheduler:
         self._pending += 1
         heapq.heappush(self._heap, i)
 
-    def mark_succeeded(self, task_id: str) -> None:
-        """The task succeeded; dependents whose dependencies have all succeeded become ready."""
+    def mark_succeeded(self, task_id: str, *, satisfy: bool = True) -> list[str]:
+        """The task succeeded; dependents whose dependencies have all been satisfied become ready. With
+        `satisfy` False (an exit condition's `dependencyAction: block`) its dependents are skipped instead, as
+        for a failure; returns the tasks skipped."""
         i = self._running_task(task_id)
         self._state[i] = _SUCCEEDED
         self._running -= 1
         self._succeeded += 1
+        return self._release(i) if satisfy else self._skip_dependents(i)
+
+    def mark_failed(self, task_id: str, *, satisfy: bool = False) -> list[str]:
+        """The task failed for good. Returns the tasks this skips, all its direct and indirect dependents
+        not skipped already, in task order. With `satisfy` (an exit condition's `dependencyAction:
+        satisfy`) its dependents go on as if it had succeeded, and nothing is skipped."""
+        i = self._running_task(task_id)
+        self._state[i] = _FAILED
+        self._running -= 1
+        self._failed += 1
+        return self._release(i) if satisfy else self._skip_dependents(i)
+
+    def _release(self, i: int) -> list[str]:
         for j in self._dependents[i]:
             self._remaining[j] -= 1
             if self._remaining[j] == 0 and self._state[j] == _WAITING:
                 self._state[j] = _READY
                 heapq.heappush(self._heap, j)
+        return []
 
-    def mark_failed(self, task_id: str) -> list[str]:
-        """The task failed for good. Returns the tasks this skips, all its direct and indirect dependents
-        not skipped already, in task order."""
-        i = self._running_task(task_id)
-        self._state[i] = _FAILED
-        self._running -= 1
-        self._failed += 1
+    def _skip_dependents(self, i: int) -> list[str]:
         skipped: list[int] = []
         stack = [i]
         while stack:
             for j in self._dependents[stack.pop()]:
-                # A dependent of a task that has not succeeded can only be waiting or skipped already.
+                # A dependent of a task that has not satisfied it can only be waiting or skipped already.
                 if self._state[j] == _WAITING:
                     self._state[j] = _SKIPPED
                     skipped.append(j)
@@ -372,6 +382,7 @@ def job_outcome(
     tolerated_failure_percentage: float,
     terminated_early: bool,
     timed_out: bool,
+    ended_early: bool = False,
 ) -> JobOutcome:
     """How a finished job ends: `failed` or `succeeded`, and a sentence that says why.
 
@@ -380,8 +391,10 @@ def job_outcome(
     - `terminated_early`: a task failed under `onTaskFailure: terminateJob`;
     - more failed tasks than tolerated: `failed * 100 > tolerated_failure_percentage * total`. Skipped tasks
       are not failures here (they are reported, though): with a tolerance of 0, one failure fails the job.
-    Otherwise it succeeds. Every task must be counted once: the orchestrator counts a task that never
-    started as skipped and one abandoned while running as failed. (Cancelled jobs end `cancelled`, decided
+    Otherwise it succeeds. `ended_early` (a task's exit condition said `jobAction: terminate`) does not fail
+    the job by itself: the tasks it kept from starting are skipped, and the reason says why. Every task
+    must be counted once: the orchestrator counts a task that never started as skipped and one abandoned
+    while running as failed. (Cancelled jobs end `cancelled`, decided
     by the orchestrator, not here.)
     """
     if min(total, succeeded, failed, skipped) < 0 or succeeded + failed + skipped != total:
@@ -402,7 +415,13 @@ def job_outcome(
     if failed * 100 > tolerated_failure_percentage * total:
         reasons.append(f"{failed} of {total} tasks failed ({share}), more than the tolerated {tolerance}")
     if reasons:
+        if ended_early:
+            reasons.insert(0, _ENDED_EARLY)
         return JobOutcome(JobState.FAILED, "; ".join(reasons) + f" ({summary})")
     if failed == 0 and skipped == 0:
         return JobOutcome(JobState.SUCCEEDED, f"all {total} tasks succeeded")
-    return JobOutcome(JobState.SUCCEEDED, f"{summary}; {failed} failed ({share}) is within the tolerated {tolerance}")
+    text = f"{summary}; {failed} failed ({share}) is within the tolerated {tolerance}"
+    return JobOutcome(JobState.SUCCEEDED, f"{_ENDED_EARLY}; {text}" if ended_early else text)
+
+
+_ENDED_EARLY = "a task's exit condition ended the job early (jobAction terminate)"

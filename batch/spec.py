@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -59,15 +59,210 @@ class OnTaskFailure(StrEnum):
     """Start no more tasks; the job ends `failed`."""
 
 
+class JobAction(StrEnum):
+    """What a command task's exit condition does to its job (Azure Batch's `jobAction`)."""
+
+    NONE = "none"
+    DISABLE = "disable"
+    TERMINATE = "terminate"
+
+
+class DependencyAction(StrEnum):
+    """What a command task's exit condition does to the tasks that depend on it (Azure Batch's)."""
+
+    SATISFY = "satisfy"
+    """Dependents run as if the task had succeeded."""
+    BLOCK = "block"
+    """Dependents are skipped."""
+
+
+@dataclass(frozen=True, slots=True)
+class ExitOptions:
+    """How a command task's end is handled. None leaves the default: `jobAction` from the job's
+    `onTaskFailure`, `dependencyAction` satisfy on success and block on failure, `retry` true."""
+
+    job_action: JobAction | None = None
+    dependency_action: DependencyAction | None = None
+    retry: bool | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.job_action is not None:
+            out["jobAction"] = self.job_action.value
+        if self.dependency_action is not None:
+            out["dependencyAction"] = self.dependency_action.value
+        if self.retry is not None:
+            out["retry"] = self.retry
+        return out
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ExitOptions:
+        job, dep = data.get("jobAction"), data.get("dependencyAction")
+        return cls(
+            None if job is None else JobAction(job),
+            None if dep is None else DependencyAction(dep),
+            data.get("retry"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ExitConditions:
+    """Azure Batch's `exitConditions` of a command task: options by exit code, by inclusive range of codes,
+    for a task that could not start (`preProcessingError`: a resource file missing, the program not found)
+    and for any other non-zero code (`default`). Azure Batch's `fileUploadError` has no counterpart: a failed
+    upload is a storage error here, retried, not the task's failure."""
+
+    exit_codes: tuple[tuple[int, ExitOptions], ...] = ()
+    exit_code_ranges: tuple[tuple[int, int, ExitOptions], ...] = ()
+    pre_processing_error: ExitOptions | None = None
+    default: ExitOptions | None = None
+
+    def for_exit_code(self, code: int) -> ExitOptions | None:
+        """The options of exit code `code`: its own entry, else the first range holding it, else (for a
+        non-zero code) `default`. Exit code 0 is success whatever the options say; they set its actions."""
+        for listed, options in self.exit_codes:
+            if listed == code:
+                return options
+        for start, end, options in self.exit_code_ranges:
+            if start <= code <= end:
+                return options
+        return self.default if code != 0 else None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.exit_codes:
+            out["exitCodes"] = [{"code": c, "exitOptions": o.to_json()} for c, o in self.exit_codes]
+        if self.exit_code_ranges:
+            out["exitCodeRanges"] = [
+                {"start": s, "end": e, "exitOptions": o.to_json()} for s, e, o in self.exit_code_ranges
+            ]
+        for name, options in (
+            ("preProcessingError", self.pre_processing_error),
+            ("default", self.default),
+        ):
+            if options is not None:
+                out[name] = options.to_json()
+        return out
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ExitConditions:
+        def options(name: str) -> ExitOptions | None:
+            value = data.get(name)
+            return None if value is None else ExitOptions.from_json(value)
+
+        return cls(
+            tuple(
+                (int(e["code"]), ExitOptions.from_json(e.get("exitOptions") or {})) for e in data.get("exitCodes") or ()
+            ),
+            tuple(
+                (int(e["start"]), int(e["end"]), ExitOptions.from_json(e.get("exitOptions") or {}))
+                for e in data.get("exitCodeRanges") or ()
+            ),
+            options("preProcessingError"),
+            options("default"),
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class ResourceFile:
-    """A blob downloaded into a command task's working folder, at `path` (relative, inside the folder)."""
+    """A file, or files, downloaded into a command task's working folder before it runs. Exactly one source:
 
-    blob: str
-    path: str
+    - `blob`: a blob of the results container, to `path` (relative, inside the folder);
+    - `auto_storage_container_name` or `storage_container_url`: a container of the app's storage account, every
+      blob whose name starts with `blob_prefix` (all of them without one), each to `file_path/{blob name}`;
+    - `http_url`: a file fetched over HTTP(S), to `file_path`.
+
+    `file_mode` is an octal string of permission bits (`"0755"`) set on each file downloaded."""
+
+    blob: str | None = None
+    path: str | None = None
+    auto_storage_container_name: str | None = None
+    storage_container_url: str | None = None
+    http_url: str | None = None
+    blob_prefix: str | None = None
+    file_path: str | None = None
+    file_mode: str | None = None
 
     def to_json(self) -> dict[str, str]:
-        return {"blob": self.blob, "path": self.path}
+        return {wire_name: value for wire_name, value in zip(RESOURCE_FILE_NAMES, self._values(), strict=True) if value}
+
+    def _values(self) -> tuple[str | None, ...]:
+        return (
+            self.blob,
+            self.path,
+            self.auto_storage_container_name,
+            self.storage_container_url,
+            self.http_url,
+            self.blob_prefix,
+            self.file_path,
+            self.file_mode,
+        )
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ResourceFile:
+        return cls(*(data.get(wire_name) for wire_name in RESOURCE_FILE_NAMES))
+
+
+RESOURCE_FILE_NAMES = (  # the wire names of `ResourceFile`'s fields, in their order
+    "blob",
+    "path",
+    "autoStorageContainerName",
+    "storageContainerUrl",
+    "httpUrl",
+    "blobPrefix",
+    "filePath",
+    "fileMode",
+)
+
+
+class UploadCondition(StrEnum):
+    """When an output file is uploaded (Azure Batch's `uploadCondition`)."""
+
+    TASK_SUCCESS = "taskSuccess"
+    TASK_FAILURE = "taskFailure"
+    TASK_COMPLETION = "taskCompletion"
+
+
+@dataclass(frozen=True, slots=True)
+class OutputFile:
+    """Files a command task leaves in its folder (`file_pattern`, a glob), uploaded after it runs when
+    `upload_condition` holds: to the task's `outputs/` folder in the results container, or to `container_url`
+    (a container of the app's storage account) under `path`. A plain glob string in a spec is an `OutputFile`
+    with neither, uploaded on completion."""
+
+    file_pattern: str
+    container_url: str | None = None
+    path: str | None = None
+    upload_condition: UploadCondition = UploadCondition.TASK_COMPLETION
+
+    @property
+    def is_plain(self) -> bool:
+        return self.container_url is None and self.upload_condition == UploadCondition.TASK_COMPLETION
+
+    def to_json(self) -> str | dict[str, Any]:
+        if self.is_plain:
+            return self.file_pattern
+        out: dict[str, Any] = {"filePattern": self.file_pattern}
+        if self.container_url is not None:
+            container: dict[str, str] = {"containerUrl": self.container_url}
+            if self.path is not None:
+                container["path"] = self.path
+            out["destination"] = {"container": container}
+        out["uploadOptions"] = {"uploadCondition": self.upload_condition.value}
+        return out
+
+    @classmethod
+    def from_json(cls, data: str | Mapping[str, Any]) -> OutputFile:
+        if isinstance(data, str):
+            return cls(data)
+        container = (data.get("destination") or {}).get("container") or {}
+        condition = (data.get("uploadOptions") or {}).get("uploadCondition")
+        return cls(
+            data["filePattern"],
+            container.get("containerUrl"),
+            container.get("path"),
+            UploadCondition(condition) if condition else UploadCondition.TASK_COMPLETION,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,15 +289,38 @@ class TaskSpec:
     command_line: tuple[str, ...] | None = None
     input: Any = None
     depends_on: tuple[str, ...] = ()
+    depends_on_ranges: tuple[tuple[int, int], ...] = ()
+    """`dependsOn.taskIdRanges`: inclusive ranges of integer task ids, beside the ids in `depends_on`."""
     max_retry_count: int | None = None
     timeout_seconds: float | None = None
     resource_files: tuple[ResourceFile, ...] = ()
-    output_files: tuple[str, ...] = ()
+    output_files: tuple[OutputFile, ...] = ()
     environment: Mapping[str, str] = field(default_factory=dict)
+    exit_conditions: ExitConditions | None = None
+    non_retryable_errors: tuple[str, ...] | None = None
+    """Exception class names that end a handler task after its attempt; None: the job's list applies."""
+
+    def __post_init__(self) -> None:
+        # Output files given as glob strings (the form specs had before `OutputFile`) are plain `OutputFile`s.
+        if self.output_files and not all(type(f) is OutputFile for f in self.output_files):
+            files = tuple(OutputFile(f) if isinstance(f, str) else f for f in self.output_files)
+            object.__setattr__(self, "output_files", files)
 
     @property
     def is_command(self) -> bool:
         return self.command_line is not None
+
+    def dependency_ids(self) -> Iterator[str]:
+        """Every id the task depends on: the listed ones, then those of its ranges, in order. A range's
+        ids are its integers as written without leading zeros, which validation checked all exist."""
+        yield from self.depends_on
+        for start, end in self.depends_on_ranges:
+            for number in range(start, end + 1):
+                yield str(number)
+
+    @property
+    def has_dependencies(self) -> bool:
+        return bool(self.depends_on or self.depends_on_ranges)
 
     def to_json(self) -> dict[str, Any]:
         """The canonical form: fields at their default are left out, so 100,000 plain tasks stay small.
@@ -114,7 +332,13 @@ class TaskSpec:
             out["handler"] = self.handler
         if self.input is not None:
             out["input"] = self.input
-        if self.depends_on:
+        if self.depends_on_ranges:
+            # The object form only when ranges are used, so the hash of every list-form spec stays the same.
+            out["dependsOn"] = {
+                "taskIds": list(self.depends_on),
+                "taskIdRanges": [{"start": s, "end": e} for s, e in self.depends_on_ranges],
+            }
+        elif self.depends_on:
             out["dependsOn"] = list(self.depends_on)
         if self.max_retry_count is not None:
             out["maxRetryCount"] = self.max_retry_count
@@ -123,9 +347,13 @@ class TaskSpec:
         if self.resource_files:
             out["resourceFiles"] = [f.to_json() for f in self.resource_files]
         if self.output_files:
-            out["outputFiles"] = list(self.output_files)
+            out["outputFiles"] = [f.to_json() for f in self.output_files]
         if self.environment:
             out["environment"] = dict(self.environment)
+        if self.exit_conditions is not None:
+            out["exitConditions"] = self.exit_conditions.to_json()
+        if self.non_retryable_errors is not None:
+            out["nonRetryableErrors"] = list(self.non_retryable_errors)
         return out
 
     @classmethod
@@ -133,17 +361,27 @@ class TaskSpec:
         """Read a task written by `to_json` (or validated by `parse_job`); does not validate."""
         command_line = data.get("commandLine")
         timeout = data.get("timeoutSeconds")
+        depends = data.get("dependsOn") or ()
+        ranges: tuple[tuple[int, int], ...] = ()
+        if isinstance(depends, Mapping):
+            ranges = tuple((int(r["start"]), int(r["end"])) for r in depends.get("taskIdRanges") or ())
+            depends = depends.get("taskIds") or ()
+        exits = data.get("exitConditions")
+        non_retryable = data.get("nonRetryableErrors")
         return cls(
             id=data["id"],
             handler=data.get("handler"),
             command_line=tuple(command_line) if command_line is not None else None,
             input=data.get("input"),
-            depends_on=tuple(data.get("dependsOn") or ()),
+            depends_on=tuple(depends),
+            depends_on_ranges=ranges,
             max_retry_count=data.get("maxRetryCount"),
             timeout_seconds=float(timeout) if timeout is not None else None,
-            resource_files=tuple(ResourceFile(f["blob"], f["path"]) for f in data.get("resourceFiles") or ()),
-            output_files=tuple(data.get("outputFiles") or ()),
+            resource_files=tuple(ResourceFile.from_json(f) for f in data.get("resourceFiles") or ()),
+            output_files=tuple(OutputFile.from_json(f) for f in data.get("outputFiles") or ()),
             environment=dict(data.get("environment") or {}),
+            exit_conditions=None if exits is None else ExitConditions.from_json(exits),
+            non_retryable_errors=None if non_retryable is None else tuple(non_retryable),
         )
 
 
@@ -167,6 +405,12 @@ class JobSpec:
     """Tasks per activity call; None lets the partition choose from the tasks' measured durations."""
     factory: Mapping[str, Any] | None = None
     """The `taskFactory` the tasks come from (with what was `resolved` at submit), or None for inline tasks."""
+    non_retryable_errors: tuple[str, ...] = ()
+    """Exception class names that end a handler task after its attempt (a task's own list replaces it)."""
+
+    def non_retryable_for(self, task: TaskSpec) -> tuple[str, ...]:
+        """The exception names not retried for `task`: its own list, else the job's."""
+        return self.non_retryable_errors if task.non_retryable_errors is None else task.non_retryable_errors
 
     def retry_count_for(self, task: TaskSpec) -> int:
         """Retries after the first attempt: the task's override, else the job's `maxTaskRetryCount`."""
@@ -207,6 +451,8 @@ class JobSpec:
         if self.task_batch_size is not None:
             # Only when set, so the hash of every spec stored before the field existed stays the same.
             data["taskBatchSize"] = self.task_batch_size
+        if self.non_retryable_errors:
+            data["nonRetryableErrors"] = list(self.non_retryable_errors)
         return data
 
     @classmethod
@@ -237,6 +483,7 @@ class JobSpec:
             ),
             reduce=None if reduce is None else ReduceSpec(reduce["handler"], reduce.get("input")),
             task_batch_size=data.get("taskBatchSize"),
+            non_retryable_errors=tuple(data.get("nonRetryableErrors") or ()),
         )
 
     def canonical_json(self) -> str:

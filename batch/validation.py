@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import difflib
 import math
@@ -18,8 +19,8 @@ from batch.body import ProblemCollector, decode_body, join_path
 from batch.errors import BatchError, SpecError
 from batch.factories import MAX_FACTORY_TASKS
 from batch.factory_validation import LineChecker, check_factory
+from batch.file_validation import MAX_FILE_ENTRIES, check_output_files, check_resource_files
 from batch.graph import find_cycles
-from batch.paths import blob_name_problem, relative_path_problem
 from batch.spec import (
     ID_PATTERN,
     MAX_PARALLEL_TASKS_LIMIT,
@@ -28,8 +29,13 @@ from batch.spec import (
     MAX_TASK_BATCH_SIZE,
     MAX_TASK_TIMEOUT_SECONDS,
     MAX_WALL_CLOCK_SECONDS,
+    DependencyAction,
+    ExitConditions,
+    ExitOptions,
+    JobAction,
     JobSpec,
     OnTaskFailure,
+    OutputFile,
     ReduceSpec,
     ResourceFile,
     TaskSpec,
@@ -43,8 +49,6 @@ MAX_TASKS = 100_000
 MAX_REPORTED_PROBLEMS = 1_000
 """A SpecError lists at most this many problems and then says how many more there were, so that a
 generated job with one mistake repeated 100,000 times gets a readable answer."""
-MAX_FILE_ENTRIES = 100
-"""The most `resourceFiles`, `outputFiles` or `environment` entries of one task."""
 ALLOW_COMMAND_TASKS_SETTING = "BATCH_ALLOW_COMMAND_TASKS"
 
 JOB_FIELDS = frozenset(
@@ -61,6 +65,7 @@ JOB_FIELDS = frozenset(
         "reduce",
         "tasks",
         "taskFactory",
+        "nonRetryableErrors",
     }
 )
 TASK_FIELDS = frozenset(
@@ -75,11 +80,28 @@ TASK_FIELDS = frozenset(
         "resourceFiles",
         "outputFiles",
         "environment",
+        "exitConditions",
+        "nonRetryableErrors",
     }
 )
-COMMAND_ONLY_FIELDS = ("resourceFiles", "outputFiles", "environment")
+COMMAND_ONLY_FIELDS = ("resourceFiles", "outputFiles", "environment", "exitConditions")
+DEPENDS_ON_FIELDS = frozenset({"taskIds", "taskIdRanges"})
+RANGE_FIELDS = frozenset({"start", "end"})
+EXIT_CONDITIONS_FIELDS = frozenset({"exitCodes", "exitCodeRanges", "preProcessingError", "fileUploadError", "default"})
+EXIT_CODE_FIELDS = frozenset({"code", "exitOptions"})
+EXIT_CODE_RANGE_FIELDS = frozenset({"start", "end", "exitOptions"})
+EXIT_OPTIONS_FIELDS = frozenset({"jobAction", "dependencyAction", "retry"})
+MAX_EXIT_CODE_ENTRIES = 100
+"""The most `exitCodes` or `exitCodeRanges` entries, and `nonRetryableErrors` names, of one task or job."""
+MAX_DEPENDENCIES = 2_000_000
+"""The most dependencies of a job in all, a range counting the tasks it names: the plan and the scheduler
+hold every one, so a few small ranges must not ask for billions."""
+_EXIT_CODE_LIMIT = 2**31
+_CLASS_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
+_MAX_RANGE_ID = 10**18 - 1
+_INTEGER_ID = re.compile(r"0|[1-9][0-9]{0,17}")
+"""A task id that a `taskIdRanges` range can name: a whole number as written without leading zeros."""
 REDUCE_FIELDS = frozenset({"handler", "input"})
-RESOURCE_FILE_FIELDS = frozenset({"blob", "path"})
 
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _ID_RULE = "use 1 to 128 letters, digits, '.', '_' or '-', starting with a letter or digit"
@@ -140,7 +162,7 @@ class LinesValidator:
 
     @property
     def has_dependencies(self) -> bool:
-        return any(self.checker.parser.depends_on)
+        return any(self.checker.parser.depends_on) or bool(self.checker.parser.ranges)
 
     def finish(self) -> None:
         """Check the dependencies between the lines (unknown ids, cycles), then raise `SpecError` with every
@@ -230,6 +252,9 @@ class _Parser:
         self.ids: list[str | None] = []
         self.depends_on: list[list[str] | None] = []
         self.first_index: dict[str, int] = {}
+        # Tasks' `taskIdRanges` by position, and the positions whose dependsOn is the object form.
+        self.ranges: dict[int, list[tuple[int, int, int]]] = {}  # (index in taskIdRanges, start, end)
+        self.object_form: set[int] = set()
         # How a task's position is named in messages: `tasks[3]` inline, `line 4` in a JSON Lines source.
         self.position_name: Callable[[int], str] = lambda i: f"tasks[{i}]"
 
@@ -349,6 +374,9 @@ class _Parser:
             else:
                 shown = repr(raw) if isinstance(raw, str) else _kind(raw)
                 self.add("onTaskFailure", f"must be one of {', '.join(choices)}, not {shown}")
+        non_retryable = None
+        if obj.get("nonRetryableErrors") is not None:
+            non_retryable = self.class_names(obj["nonRetryableErrors"], "nonRetryableErrors")
         reduce = None
         if obj.get("reduce") is not None:
             reduce = self.reduce(obj["reduce"])
@@ -375,6 +403,7 @@ class _Parser:
             "max_wall_clock_seconds": wall_clock,
             "tolerated_failure_percentage": tolerated,
             "task_batch_size": batch_size,
+            "non_retryable_errors": non_retryable,
         }
         return dataclasses.replace(spec, **{k: v for k, v in overrides.items() if v is not None})
 
@@ -426,7 +455,10 @@ class _Parser:
                 self.add(f"{path}.id", f"duplicate task id '{task_id}' (first used by {self.position_name(first)})")
         self.ids.append(task_id)
         depends_on = obj.get("dependsOn")
-        if depends_on is not None and not (type(depends_on) is list and all(type(dep) is str for dep in depends_on)):
+        ranges: list[tuple[int, int]] | None = []
+        if type(depends_on) is dict:
+            depends_on, ranges = self.depends_on_object(depends_on, i, f"{path}.dependsOn")
+        elif depends_on is not None and not (type(depends_on) is list and all(type(dep) is str for dep in depends_on)):
             depends_on = self.string_list(depends_on, f"{path}.dependsOn")
         self.depends_on.append(depends_on)
 
@@ -441,8 +473,10 @@ class _Parser:
             handler = self.handler(handler, f"{path}.handler")
         command = self.command_line(obj["commandLine"], f"{path}.commandLine") if has_command else None
         resource_files: tuple[ResourceFile, ...] | None = ()
-        output_files: list[str] | None = []
+        output_files: tuple[OutputFile, ...] | None = ()
         environment: dict[str, str] | None = {}
+        exit_conditions: ExitConditions | None = None
+        non_retryable: tuple[str, ...] | None = None
         if has_command:
             if obj.get("resourceFiles") is not None:
                 resource_files = self.resource_files(obj["resourceFiles"], f"{path}.resourceFiles")
@@ -450,10 +484,20 @@ class _Parser:
                 output_files = self.output_files(obj["outputFiles"], f"{path}.outputFiles")
             if obj.get("environment") is not None:
                 environment = self.environment(obj["environment"], f"{path}.environment")
+            if obj.get("exitConditions") is not None:
+                exit_conditions = self.exit_conditions(obj["exitConditions"], f"{path}.exitConditions")
+            if obj.get("nonRetryableErrors") is not None:
+                self.add(
+                    f"{path}.nonRetryableErrors",
+                    "only handler tasks take 'nonRetryableErrors'; a command task says which exit codes are "
+                    "not worth retrying in 'exitConditions' (exitOptions.retry: false)",
+                )
         else:
             for name in COMMAND_ONLY_FIELDS:
                 if obj.get(name) is not None:
                     self.add(f"{path}.{name}", f"only command tasks (with 'commandLine') take '{name}'")
+            if obj.get("nonRetryableErrors") is not None:
+                non_retryable = self.class_names(obj["nonRetryableErrors"], f"{path}.nonRetryableErrors")
         max_retries = timeout = None
         # Most tasks have neither field, so the lookups are skipped; by name, not by counting keys: a task of
         # just id, commandLine and timeoutSeconds has as many keys as one of id, handler and input.
@@ -464,18 +508,192 @@ class _Parser:
         if self.problems.count != before or task_id is None:
             return None
         assert resource_files is not None and output_files is not None and environment is not None
+        assert ranges is not None
         return TaskSpec(
             id=task_id,
             handler=handler,
             command_line=None if command is None else tuple(command),
             input=obj.get("input"),
             depends_on=tuple(depends_on or ()),
+            depends_on_ranges=tuple(ranges),
             max_retry_count=max_retries,
             timeout_seconds=timeout,
             resource_files=resource_files,
-            output_files=tuple(output_files),
+            output_files=output_files,
             environment=environment,
+            exit_conditions=exit_conditions,
+            non_retryable_errors=non_retryable,
         )
+
+    def depends_on_object(
+        self, obj: dict[str, Any], i: int, path: str
+    ) -> tuple[list[str] | None, list[tuple[int, int]] | None]:
+        """Azure Batch's `{taskIds, taskIdRanges}` form: the ids, and the ranges (also kept for the
+        dependency pass, which checks that their tasks exist)."""
+        self.fields(obj, path, DEPENDS_ON_FIELDS, "dependencies ({'taskIds', 'taskIdRanges'})")
+        self.object_form.add(i)
+        ids: list[str] | None = []
+        if obj.get("taskIds") is not None:
+            ids = self.string_list(obj["taskIds"], f"{path}.taskIds")
+        raw = obj.get("taskIdRanges")
+        if raw is None:
+            return ids, []
+        if not isinstance(raw, list):
+            self.add(f"{path}.taskIdRanges", f"must be an array of ranges ({{'start', 'end'}}), not {_kind(raw)}")
+            return ids, None
+        ranges: list[tuple[int, int]] = []
+        checked: list[tuple[int, int, int]] = []
+        for j, item in enumerate(raw):
+            entry = f"{path}.taskIdRanges[{j}]"
+            bounds = self.bounds(item, entry, 0, _MAX_RANGE_ID, "a task id range ({'start', 'end'})")
+            if bounds is not None:
+                ranges.append(bounds)
+                checked.append((j, *bounds))
+        if checked:
+            # Also when another range is malformed, so that the dependency pass reports on these in the same answer.
+            self.ranges[i] = checked
+        return ids, ranges if len(ranges) == len(raw) else None
+
+    def bounds(
+        self, value: Any, path: str, low: int, high: int, what: str, allowed: frozenset[str] = RANGE_FIELDS
+    ) -> tuple[int, int] | None:
+        """An inclusive `{start, end}` pair of integers from `low` to `high`, start <= end."""
+        obj = self.fields(value, path, allowed, what)
+        if obj is None:
+            return None
+        ends: list[int] = []
+        for name in ("start", "end"):
+            if obj.get(name) is None:
+                self.add(join_path(path, name), "missing required field")
+                continue
+            number = self.integer(obj, path, name, low, high)
+            if number is not None:
+                ends.append(number)
+        if len(ends) != 2:
+            return None
+        if ends[0] > ends[1]:
+            self.add(path, f"start ({ends[0]:,}) must not be greater than end ({ends[1]:,})")
+            return None
+        return ends[0], ends[1]
+
+    def exit_conditions(self, value: Any, path: str) -> ExitConditions | None:
+        what = "exit conditions ({'exitCodes', 'exitCodeRanges', 'preProcessingError', 'fileUploadError', 'default'})"
+        obj = self.fields(value, path, EXIT_CONDITIONS_FIELDS, what)
+        if obj is None:
+            return None
+        before = self.problems.count
+        codes: list[tuple[int, ExitOptions]] = []
+        seen: dict[int, int] = {}
+        raw_codes = obj.get("exitCodes")
+        for j, item in enumerate(self.entries(raw_codes, f"{path}.exitCodes", "exit code mappings")):
+            entry = f"{path}.exitCodes[{j}]"
+            mapping = self.fields(item, entry, EXIT_CODE_FIELDS, "an exit code mapping ({'code', 'exitOptions'})")
+            if mapping is None:
+                continue
+            if mapping.get("code") is None:
+                self.add(f"{entry}.code", "missing required field")
+                code = None
+            else:
+                code = self.integer(mapping, entry, "code", -_EXIT_CODE_LIMIT, _EXIT_CODE_LIMIT - 1)
+            if code is not None and code in seen:
+                self.add(f"{entry}.code", f"exit code {code} is listed twice (also at exitCodes[{seen[code]}])")
+            elif code is not None:
+                seen[code] = j
+            options = self.exit_options(mapping.get("exitOptions"), f"{entry}.exitOptions")
+            if code is not None and options is not None:
+                codes.append((code, options))
+        code_ranges: list[tuple[int, int, ExitOptions]] = []
+        raw_ranges = obj.get("exitCodeRanges")
+        for j, item in enumerate(self.entries(raw_ranges, f"{path}.exitCodeRanges", "exit code range mappings")):
+            entry = f"{path}.exitCodeRanges[{j}]"
+            what = "an exit code range mapping ({'start', 'end', 'exitOptions'})"
+            bounds = self.bounds(item, entry, -_EXIT_CODE_LIMIT, _EXIT_CODE_LIMIT - 1, what, EXIT_CODE_RANGE_FIELDS)
+            if not isinstance(item, dict):
+                continue
+            options = self.exit_options(item.get("exitOptions"), f"{entry}.exitOptions")
+            if bounds is not None and options is not None:
+                code_ranges.append((*bounds, options))
+        if obj.get("fileUploadError") is not None:
+            self.add(
+                f"{path}.fileUploadError",
+                "not supported: here a failed upload of output files is a storage error, retried with the "
+                "attempt's activity, never the task's own failure",
+            )
+        named: dict[str, ExitOptions | None] = {}
+        for name in ("preProcessingError", "default"):
+            if obj.get(name) is not None:
+                named[name] = self.exit_options(obj[name], f"{path}.{name}")
+        if self.problems.count != before:
+            return None
+        return ExitConditions(tuple(codes), tuple(code_ranges), named.get("preProcessingError"), named.get("default"))
+
+    def entries(self, value: Any, path: str, what: str) -> list[Any]:
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            self.add(path, f"must be an array of {what}, not {_kind(value)}")
+            return []
+        if len(value) > MAX_EXIT_CODE_ENTRIES:
+            self.add(path, f"must have at most {MAX_EXIT_CODE_ENTRIES} entries, not {len(value)}")
+            return []
+        return value
+
+    def exit_options(self, value: Any, path: str) -> ExitOptions | None:
+        if value is None:
+            self.add(path, "missing required field")
+            return None
+        obj = self.fields(value, path, EXIT_OPTIONS_FIELDS, "exit options ({'jobAction', 'dependencyAction', 'retry'})")
+        if obj is None:
+            return None
+        ok = True
+        job_action = dependency_action = None
+        raw = obj.get("jobAction")
+        if raw == JobAction.DISABLE.value:
+            self.add(
+                f"{path}.jobAction",
+                "'disable' is not supported yet (this app cannot disable a job); use 'none' or 'terminate'",
+            )
+            ok = False
+        elif raw is not None:
+            job_action = self.choice(raw, f"{path}.jobAction", [JobAction.NONE.value, JobAction.TERMINATE.value])
+            ok = ok and job_action is not None
+        raw = obj.get("dependencyAction")
+        if raw is not None:
+            dependency_action = self.choice(raw, f"{path}.dependencyAction", [a.value for a in DependencyAction])
+            ok = ok and dependency_action is not None
+        retry = obj.get("retry")
+        if retry is not None and not isinstance(retry, bool):
+            self.add(f"{path}.retry", f"must be true or false, not {_kind(retry)}")
+            ok = False
+        if not ok:
+            return None
+        return ExitOptions(
+            None if job_action is None else JobAction(job_action),
+            None if dependency_action is None else DependencyAction(dependency_action),
+            retry,
+        )
+
+    def choice(self, value: Any, path: str, choices: list[str]) -> str | None:
+        if value in choices:
+            return str(value)
+        shown = repr(value) if isinstance(value, str) else _kind(value)
+        self.add(path, f"must be one of {', '.join(choices)}, not {shown}")
+        return None
+
+    def class_names(self, value: Any, path: str) -> tuple[str, ...] | None:
+        names = self.string_list(value, path, max_items=MAX_EXIT_CODE_ENTRIES)
+        if names is None:
+            return None
+        ok = True
+        for j, name in enumerate(names):
+            if not _CLASS_NAME.fullmatch(name):
+                self.add(
+                    f"{path}[{j}]",
+                    f"{name!r} is not an exception class name: use a class name such as 'ValueError', or one "
+                    "with its module, such as 'mypkg.errors.BadInput'",
+                )
+                ok = False
+        return tuple(names) if ok else None
 
     def command_line(self, value: Any, path: str) -> list[str] | None:
         args = self.string_list(value, path)
@@ -498,57 +716,13 @@ class _Parser:
         return args
 
     def resource_files(self, value: Any, path: str) -> tuple[ResourceFile, ...] | None:
-        if not isinstance(value, list):
-            self.add(path, f"must be an array of resource files, not {_kind(value)}")
-            return None
-        if len(value) > MAX_FILE_ENTRIES:
-            self.add(path, f"must have at most {MAX_FILE_ENTRIES} entries, not {len(value)}")
-            return None
-        files: list[ResourceFile] = []
-        seen: dict[str, int] = {}
-        for j, item in enumerate(value):
-            entry = f"{path}[{j}]"
-            obj = self.fields(item, entry, RESOURCE_FILE_FIELDS, "a resource file ({'blob', 'path'})")
-            if obj is None:
-                continue
-            blob = self.file_name(obj.get("blob"), f"{entry}.blob")
-            if blob is not None:
-                problem = blob_name_problem(blob, self.job_id)
-                if problem is not None:
-                    self.add(f"{entry}.blob", problem)
-                    blob = None
-            target = self.file_name(obj.get("path"), f"{entry}.path")
-            if target is not None:
-                problem = relative_path_problem(target)
-                if problem is not None:
-                    self.add(f"{entry}.path", problem)
-                    target = None
-                elif target in seen:
-                    self.add(f"{entry}.path", f"duplicate path '{target}' (also at resourceFiles[{seen[target]}])")
-                    target = None
-                else:
-                    seen[target] = j
-            if blob is not None and target is not None:
-                files.append(ResourceFile(blob, target))
-        return tuple(files) if len(files) == len(value) else None
+        return check_resource_files(self, value, path)
 
-    def file_name(self, value: Any, path: str) -> str | None:
-        if value is None:
-            self.add(path, "missing required field")
-            return None
-        return self.string(value, path)
+    def output_files(self, value: Any, path: str) -> tuple[OutputFile, ...] | None:
+        return check_output_files(self, value, path)
 
-    def output_files(self, value: Any, path: str) -> list[str] | None:
-        patterns = self.string_list(value, path, max_items=MAX_FILE_ENTRIES)
-        if patterns is None:
-            return None
-        ok = True
-        for j, pattern in enumerate(patterns):
-            problem = relative_path_problem(pattern)
-            if problem is not None:
-                self.add(f"{path}[{j}]", problem)
-                ok = False
-        return patterns if ok else None
+    def kind(self, value: Any) -> str:
+        return _kind(value)
 
     def environment(self, value: Any, path: str) -> dict[str, str] | None:
         if not isinstance(value, dict):
@@ -581,6 +755,7 @@ class _Parser:
         no_edges: list[int] = []
         successors: list[list[int]] = [no_edges] * n
         first_index = self.first_index
+        total = 0
         for i, deps in enumerate(self.depends_on):
             if not deps:
                 continue
@@ -589,31 +764,88 @@ class _Parser:
             if own in deps or -1 in succ or len(set(deps)) != len(deps):
                 succ = self.bad_dependencies(i, deps)
             successors[i] = succ
+            total += len(succ)
+        if self.ranges:
+            total = self.range_dependencies(successors, total)
+        if total > MAX_DEPENDENCIES:
+            self.add(
+                "tasks",
+                f"the job has {total:,} dependencies in all (a range counts each task it names), more than "
+                f"the {MAX_DEPENDENCIES:,} allowed; make tasks depend on fewer tasks, or on a few tasks that "
+                "depend on the rest",
+            )
+            return
         for cycle in find_cycles(successors):
             start, following = cycle.path[0], cycle.path[1 % len(cycle.path)]
-            deps = self.depends_on[start] or []
-            j = next(j for j, dep in enumerate(deps) if first_index.get(dep) == following)
             names = [self.name(t) for t in cycle.path]
             message = "dependency cycle: " + _arrows(names)
             if len(cycle.group) > len(cycle.path):
                 group = [self.name(t) for t in cycle.group]
                 listed = ", ".join(group[:20]) + (", ..." if len(group) > 20 else "")
                 message += f"; {len(group)} tasks depend on each other in a loop: {listed}"
-            self.add(f"{self.position_name(start)}.dependsOn[{j}]", message)
+            self.add(self.edge_path(start, following), message)
+
+    def range_dependencies(self, successors: list[list[int]], total: int) -> int:
+        """Check each `taskIdRanges` range (its tasks exist, it does not hold the task itself) and add its
+        edges, unless the job's dependencies would exceed `MAX_DEPENDENCIES`; returns the total so far. A
+        range is checked with two binary searches over the integer ids, so its width costs nothing until its
+        edges are added."""
+        numbers = sorted(int(t) for t in self.first_index if _INTEGER_ID.fullmatch(t))
+        for i, ranges in sorted(self.ranges.items()):
+            own = self.ids[i]
+            own_number = int(own) if own is not None and _INTEGER_ID.fullmatch(own) else None
+            succ = list(successors[i])
+            for j, start, end in ranges:
+                where = f"{self.position_name(i)}.dependsOn.taskIdRanges[{j}]"
+                lo, hi = bisect.bisect_left(numbers, start), bisect.bisect_right(numbers, end)
+                if hi - lo != end - start + 1:
+                    missing = start
+                    for k in range(lo, hi):
+                        if numbers[k] != missing:
+                            break
+                        missing += 1
+                    self.add(
+                        where,
+                        f"no task has the id '{missing}': a range {start}..{end} names only existing tasks, "
+                        f"and {hi - lo:,} of its {end - start + 1:,} ids are task ids of this job",
+                    )
+                elif own_number is not None and start <= own_number <= end:
+                    self.add(where, f"a task cannot depend on itself (its id '{own}' is in the range)")
+                else:
+                    total += end - start + 1
+                    if total <= MAX_DEPENDENCIES:
+                        succ.extend(self.first_index[str(k)] for k in range(start, end + 1))
+            successors[i] = succ
+        return total
+
+    def edge_path(self, i: int, following: int) -> str:
+        """Where task i names task `following`: its entry in the id list, else the range that holds it."""
+        deps = self.depends_on[i] or []
+        base = f"{self.position_name(i)}.dependsOn"
+        ids = f"{base}.taskIds" if i in self.object_form else base
+        for j, dep in enumerate(deps):
+            if self.first_index.get(dep) == following:
+                return f"{ids}[{j}]"
+        target = int(self.ids[following] or 0)
+        for j, start, end in self.ranges.get(i, ()):
+            if start <= target <= end:
+                return f"{base}.taskIdRanges[{j}]"
+        return base
 
     def bad_dependencies(self, i: int, deps: list[str]) -> list[int]:
         """Report the problems in task i's dependencies; returns the edges that are fine."""
         succ: list[int] = []
         seen: dict[str, int] = {}
+        field = "dependsOn.taskIds" if i in self.object_form else "dependsOn"
         for j, dep in enumerate(deps):
             k = self.first_index.get(dep)
+            where = f"{self.position_name(i)}.{field}[{j}]"
             if dep == self.ids[i]:
-                self.add(f"{self.position_name(i)}.dependsOn[{j}]", "a task cannot depend on itself")
+                self.add(where, "a task cannot depend on itself")
             elif k is None:
-                self.add(f"{self.position_name(i)}.dependsOn[{j}]", f"unknown task '{dep}'")
+                self.add(where, f"unknown task '{dep}'")
             elif dep in seen:
-                where = f"{self.position_name(i)}.dependsOn[{j}]"
-                self.add(where, f"'{dep}' is listed twice (also at dependsOn[{seen[dep]}])")
+                self.add(where, f"'{dep}' is listed twice (also at {field}[{seen[dep]}])")
             else:
                 seen[dep] = j
                 succ.append(k)

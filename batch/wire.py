@@ -148,6 +148,7 @@ class BatchOutcome(TypedDict):
     other: list[list[Any]]  # [position, state]: not run by this batch (settled as skipped meanwhile, say)
     busyMs: int  # time spent running the batch's tasks
     ran: int  # attempts made
+    actions: NotRequired[list[list[Any]]]  # [position, jobAction | None, dependencyAction | None]: exit conditions
 
 
 class SettleTasksInput(TypedDict):

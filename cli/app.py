@@ -22,7 +22,6 @@ from rich.console import Console, RenderableType
 from cli import render
 from cli.client import DEFAULT_URL, ApiError, CliError, JobApi
 from cli.results import download
-from cli.results import task_logs as read_logs
 from cli.watch import exit_code, watch
 
 
@@ -216,19 +215,17 @@ def task_logs(
     key: KeyOption = None,
     output: OutputOption = Output.table,
 ) -> None:
-    """Print a command task's stdout and stderr (their tails), read through the API's files routes."""
-    api = JobApi(url, key)
-    api.task(job_id, task_id)  # a 404 names the missing task before its files are asked for
-    logs = read_logs(api, api.job(job_id), task_id)
+    """Print a task's stdout and stderr (their tails: a command's output, what a handler printed and logged)."""
+    logs = JobApi(url, key).task_logs(job_id, task_id)
     if output is Output.json:
         sys.stdout.write(render.to_json(logs) + "\n")
         return
-    if logs["stdout.txt"] is None and logs["stderr.txt"] is None:
-        stderr.print(f"task {task_id} has no logs (only command tasks have)", highlight=False)
-    if logs["stdout.txt"]:
-        sys.stdout.write(logs["stdout.txt"])
-    if logs["stderr.txt"]:
-        sys.stderr.write(logs["stderr.txt"])
+    if logs.get("stdout") is None and logs.get("stderr") is None:
+        stderr.print(f"task {task_id} has no logs (it printed and logged nothing, or has not run)", highlight=False)
+    if logs.get("stdout"):
+        sys.stdout.write(logs["stdout"])
+    if logs.get("stderr"):
+        sys.stderr.write(logs["stderr"])
 
 
 @results_app.command("download")

@@ -152,6 +152,10 @@ class JobApi:
         view: dict[str, Any] = self.request("GET", f"/jobs/{_segment(job_id)}/tasks/{_segment(task_id)}")
         return view
 
+    def task_logs(self, job_id: str, task_id: str) -> dict[str, Any]:
+        logs: dict[str, Any] = self.request("GET", f"/jobs/{_segment(job_id)}/tasks/{_segment(task_id)}/logs")
+        return logs
+
     def cancel(self, job_id: str) -> Any:
         return self.request("POST", f"/jobs/{_segment(job_id)}/cancel")
 

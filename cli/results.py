@@ -1,4 +1,4 @@
-"""`results download` and `task logs`: a job's blobs read through the API's files routes (`results.url` lists
+"""`results download`: a job's blobs read through the API's files routes (`results.url` lists
 the job's folder), so the CLI needs the app's address and key only, never the storage account's credentials."""
 
 from __future__ import annotations
@@ -7,11 +7,10 @@ from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from cli.client import ApiError, CliError, JobApi
+from cli.client import CliError, JobApi
 
 RESULT_PARTS = frozenset({"summary.json", "reduce.json", "job.json", "results"})
 """What a job's results are (the README's layout); task folders (logs, outputs) come with `--all`."""
-LOG_NAMES = ("stdout.txt", "stderr.txt")
 
 
 class DownloadFailed(CliError):
@@ -23,23 +22,6 @@ def _results(view: Mapping[str, Any]) -> Mapping[str, Any]:
     if not isinstance(results, Mapping) or not results.get("container") or not results.get("url"):
         raise DownloadFailed(f"job {view.get('id')} has no results location")
     return results
-
-
-def task_logs(api: JobApi, view: Mapping[str, Any], task_id: str) -> dict[str, str | None]:
-    """A command task's `stdout.txt` and `stderr.txt` (their tails, as the runner keeps them); None when absent."""
-    results = _results(view)
-    folder = f"{results.get('prefix') or ''}tasks/{task_id}/"
-    logs: dict[str, str | None] = {}
-    for name in LOG_NAMES:
-        try:
-            data = api.download(api.file_url(str(results["container"]), folder + name))
-        except ApiError as exc:
-            if exc.status != 404:
-                raise
-            logs[name] = None
-        else:
-            logs[name] = data.decode("utf-8", "replace")
-    return logs
 
 
 def wanted(relative: PurePosixPath, everything: bool) -> bool:

@@ -101,6 +101,8 @@ def job_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any, 
             prepared["toleratedFailurePercentage"],
             terminated_early=stopping == TERMINATE and prepared["onTaskFailure"] == OnTaskFailure.TERMINATE_JOB.value,
             timed_out=stopping == TIMEOUT,
+            # Under `continue`, only an exit condition's `jobAction: terminate` stops a job early.
+            ended_early=stopping == TERMINATE and prepared["onTaskFailure"] != OnTaskFailure.TERMINATE_JOB.value,
         )
         state, reason = outcome.state, outcome.reason
         if ran.errors:

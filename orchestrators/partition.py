@@ -27,7 +27,7 @@ from batch import wire
 from batch.batching import LONG_TASK_SECONDS, PROBE_BATCHES, PROBE_WAIT_SECONDS, plan_batch
 from batch.plan import DagScheduler
 from batch.records import CHUNK_SIZE
-from batch.spec import OnTaskFailure
+from batch.spec import DependencyAction, JobAction, OnTaskFailure
 from batch.states import TaskCounts
 
 STORAGE_RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=2_000, max_number_of_attempts=6)
@@ -235,14 +235,28 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
         to_fail.clear()
         settling.append(context.call_activity_with_retry(wire.SETTLE_TASKS, STORAGE_RETRY, request))
 
-    def fail_for_good(position: int, task_id: str | None) -> None:
+    def terminate() -> None:
         nonlocal terminated, stopping
-        to_skip.extend(int(t) for t in scheduler.mark_failed(str(position)))
-        if task_id is not None and len(failed_ids) < wire.MAX_LISTED_FAILURES:
-            failed_ids.append(task_id)
-        if terminate_on_failure and not stopping:
+        if not stopping:
             terminated = stopping = True
             to_skip.extend(int(t) for t in scheduler.skip_all_pending())
+
+    def fail_for_good(position: int, task_id: str | None, action: list[Any] | None = None) -> None:
+        # An exit condition's actions, when it set any, decide instead of onTaskFailure and the default block.
+        job_action, dependency_action = (action or [None, None, None])[1:]
+        satisfy = dependency_action == DependencyAction.SATISFY.value
+        to_skip.extend(int(t) for t in scheduler.mark_failed(str(position), satisfy=satisfy))
+        if task_id is not None and len(failed_ids) < wire.MAX_LISTED_FAILURES:
+            failed_ids.append(task_id)
+        if terminate_on_failure if job_action is None else job_action == JobAction.TERMINATE.value:
+            terminate()
+
+    def succeed(position: int, action: list[Any] | None) -> None:
+        job_action, dependency_action = (action or [None, None, None])[1:]
+        satisfy = dependency_action != DependencyAction.BLOCK.value
+        to_skip.extend(int(t) for t in scheduler.mark_succeeded(str(position), satisfy=satisfy))
+        if job_action == JobAction.TERMINATE.value:
+            terminate()
 
     while True:
         if not stopping:
@@ -296,6 +310,7 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
                     fail_for_good(position, None)
                 continue
             timing.add(flight.kind, outcome["busyMs"], outcome["ran"])
+            actions = {int(action[0]): action for action in outcome.get("actions", ())}
             unsettled: set[int] = set()
             retry_now: list[tuple[int, int]] = []
             not_started: list[tuple[int, int]] = []
@@ -308,7 +323,7 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
                     retry_now.append((position, attempts + 1))
             for position, _attempts, task_id in outcome["failed"]:
                 unsettled.add(position)
-                fail_for_good(position, task_id)
+                fail_for_good(position, task_id, actions.get(position))
             for position, _state in outcome["other"]:
                 # Not run: the batch stopped early (a task failed under terminateJob). A first attempt goes back
                 # to the ready tasks, a retry to the retries; a stopped job skips or abandons them.
@@ -323,7 +338,7 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
                     not_started.append((position, attempt))
             for position, _ in flight.tasks:
                 if position not in unsettled:
-                    scheduler.mark_succeeded(str(position))
+                    succeed(position, actions.get(position))
             if retry_now and interval > timedelta(0):
                 backing_off[context.create_timer(context.current_utc_datetime + interval)] = retry_now
             else:

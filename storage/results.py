@@ -49,6 +49,7 @@ SCHEDULES_PREFIX = "_schedules/"
 """Schedules' own files (inline templates). A job id starts with a letter or digit, so no job's folder is here."""
 _JSONL = "application/x-ndjson"
 _TEXT = "text/plain; charset=utf-8"
+_LOGS = ("stdout", "stderr")
 _BYTES = "application/octet-stream"
 _BATCH_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
@@ -184,6 +185,13 @@ class ResultStore:
             content_type = _TEXT if isinstance(data, str) else _BYTES
         self._blobs.put(blob, data, content_type)
         return blob
+
+    def task_log_blobs(self, job_id: str, task_id: str) -> dict[str, str | None]:
+        """The task's `stdout` and `stderr` log blobs (a command's output, or what a handler printed and
+        logged), None for one that does not exist: one listing of the task's folder."""
+        prefix = self.task_prefix(job_id, task_id)
+        names = set(self._blobs.list_names(f"{prefix}std"))
+        return {stream: (f"{prefix}{stream}.txt" if f"{prefix}{stream}.txt" in names else None) for stream in _LOGS}
 
     def write_text(self, blob_name: str, text: str, content_type: str = "application/x-ndjson") -> str:
         """Store text at any name in the container (a job's own files, such as a task factory's file list)."""

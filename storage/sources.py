@@ -8,6 +8,7 @@ import hashlib
 import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from azure.core import MatchConditions
@@ -111,6 +112,31 @@ class SourceBlobs:
             try:
                 for item in client.list_blobs(name_starts_with=prefix or None):
                     yield item.name, str(item.etag)
+            except ResourceNotFoundError as exc:
+                raise NotFound(f"container {container!r} does not exist") from exc
+
+    def container_of(self, url: str) -> str | None:
+        """The container a container URL names, when it is one of this account's (else None)."""
+        base, _, container = url.rstrip("/").rpartition("/")
+        return container if base.lower() == self._account.blob_endpoint.rstrip("/").lower() else None
+
+    def download_to_file(self, container: str, blob: str, path: Path) -> int:
+        """Download a blob into `path`; the bytes written. `NotFound` when the container or blob is missing."""
+        with translate_errors("Blob", self._account.blob_endpoint, f"read {container}/{blob}"):
+            try:
+                with path.open("wb") as out:
+                    return int(self._blob(container, blob).download_blob().readinto(out))
+            except ResourceNotFoundError as exc:
+                raise NotFound(f"blob {blob!r} does not exist in container {container!r}") from exc
+
+    def upload_file(self, container: str, blob: str, path: Path) -> str:
+        """Upload `path` as a blob (replacing one of that name); its URL. `NotFound` when the container is missing."""
+        with translate_errors("Blob", self._account.blob_endpoint, f"write {container}/{blob}"):
+            try:
+                client = self._blob(container, blob)
+                with path.open("rb") as data:
+                    client.upload_blob(data, overwrite=True)
+                return str(client.url)
             except ResourceNotFoundError as exc:
                 raise NotFound(f"container {container!r} does not exist") from exc
 

@@ -5,7 +5,10 @@ Handlers record their calls (and concurrency) in files under `BATCH_FEATURES_DIR
 """
 
 import asyncio
+import builtins
+import logging
 import os
+import sys
 import time
 from typing import Any
 
@@ -13,7 +16,7 @@ import azure.durable_functions as df
 
 from app.blueprint import create_blueprint
 from app.settings import Settings
-from batch.handlers import ResultsView, TaskContext, TaskHandlers
+from batch.handlers import NonRetryableError, ResultsView, TaskContext, TaskHandlers
 from tests.apps.batch_features import probes
 
 handlers = TaskHandlers()
@@ -42,6 +45,52 @@ def flaky(value: dict[str, Any], ctx: TaskContext) -> dict[str, Any]:
 def fail(value: Any, ctx: TaskContext) -> None:
     probes.count_call(ctx.job_id, ctx.task_id)
     raise FlakyError(f"{ctx.task_id} always fails")
+
+
+class BadInput(NonRetryableError):
+    """An error another attempt cannot fix: `test.bad_input` raises it."""
+
+
+@handlers.task("test.bad_input")
+def bad_input(value: Any, ctx: TaskContext) -> None:
+    probes.count_call(ctx.job_id, ctx.task_id)
+    raise BadInput(f"{ctx.task_id} has input {value!r}, which no attempt can use")
+
+
+@handlers.task("test.raise")
+def raise_named(value: dict[str, Any], ctx: TaskContext) -> None:
+    """Raises the builtin exception named in its input (`ValueError`, `KeyError`...)."""
+    probes.count_call(ctx.job_id, ctx.task_id)
+    raise getattr(builtins, str(value["error"]))(f"{ctx.task_id} raised on purpose")
+
+
+log = logging.getLogger("batch_features.chatty")
+
+
+def _check_input(value: dict[str, Any]) -> None:
+    if value.get("fail"):
+        raise ValueError(f"input {value['n']} is not wanted")
+
+
+@handlers.task("test.chatty")
+def chatty(value: dict[str, Any], ctx: TaskContext) -> dict[str, Any]:
+    """Prints and logs lines naming its task, then fails when its input says `fail`."""
+    print(f"stdout line of {ctx.task_id}")
+    print(f"stderr line of {ctx.task_id}", file=sys.stderr)
+    log.warning("warning of %s", ctx.task_id)
+    _check_input(value)
+    return {"n": value["n"]}
+
+
+@handlers.task("test.async_chatty")
+async def async_chatty(value: dict[str, Any], ctx: TaskContext) -> dict[str, Any]:
+    """Prints a line, yields to the other tasks on the loop, prints again: their lines must not mix."""
+    print(f"first line of {ctx.task_id}")
+    await asyncio.sleep(0.05)
+    log.warning("warning of %s", ctx.task_id)
+    print(f"second line of {ctx.task_id}")
+    _check_input(value)
+    return {"n": value["n"]}
 
 
 @handlers.task("test.sleep")

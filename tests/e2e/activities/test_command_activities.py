@@ -15,7 +15,7 @@ from activities.attempts import attempt_task
 from activities.command_tasks import default_work_root
 from activities.specs import SpecCache
 from app.services import Services
-from batch.spec import JobSpec, ResourceFile, TaskSpec
+from batch.spec import JobSpec, OutputFile, ResourceFile, TaskSpec
 from storage.jobs import JobState
 from tests.e2e.activities.conftest import Submit
 
@@ -47,7 +47,7 @@ def command_job(job_id: str, tmp_path: Path, services: Services, **task_fields: 
             ResourceFile(f"inputs/{job_id}/script.py", "script.py"),
             ResourceFile(f"inputs/{job_id}/in.txt", "data/in.txt"),
         ),
-        output_files=("out/**/*.txt",),
+        output_files=(OutputFile("out/**/*.txt"),),
         environment={"QUALITY": "high"},
     )
     return JobSpec(id=job_id, tasks=(replace(task, **task_fields),))  # type: ignore[arg-type]

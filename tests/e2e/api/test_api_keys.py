@@ -14,7 +14,13 @@ from tests.e2e.batch_host import BatchHost, start_batch_host
 
 pytestmark = pytest.mark.e2e
 
-SAMPLES = {"jobId": "no-such-job", "taskId": "t", "container": "batch-inputs", "path": "keys/a.txt"}
+SAMPLES = {
+    "jobId": "no-such-job",
+    "taskId": "t",
+    "scheduleId": "no-such-schedule",
+    "container": "batch-inputs",
+    "path": "keys/a.txt",
+}
 
 
 @pytest.fixture(scope="module")

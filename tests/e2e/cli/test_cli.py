@@ -174,7 +174,7 @@ def test_task_logs_print_a_command_tasks_output(batch_host: BatchHost, tmp_path:
     assert logs.returncode == 0, logs.stderr
     assert logs.stdout == "out-line\n" and "err-line" in logs.stderr
     as_json = cli(batch_host, "task", "logs", job_id, "cmd", "-o", "json")
-    assert json.loads(as_json.stdout) == {"stdout.txt": "out-line\n", "stderr.txt": "err-line\n"}
+    assert json.loads(as_json.stdout) == {"taskId": "cmd", "stdout": "out-line\n", "stderr": "err-line\n"}
     missing = cli(batch_host, "task", "logs", job_id, "nope")
     assert missing.returncode == 2 and missing.stderr.startswith("taskNotFound: ")
     everything = cli(batch_host, "results", "download", job_id, "--out", str(tmp_path / "all"), "--all")

@@ -13,12 +13,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from azure.core.exceptions import ResourceExistsError
+from azure.storage.blob import BlobServiceClient, ContainerClient
 
 from batch.times import parse_time
 from devtools.azurite import Azurite
 from tests.apps.batch_features import probes
 from tests.e2e.batch_host import BatchHost, start_batch_host
 
+CONTAINER = "batch-results"
 APP = Path(__file__).resolve().parents[2] / "apps" / "batch_features"
 
 
@@ -94,6 +97,18 @@ def features_host_fixture(*, manual_clock: bool = False, env: dict[str, str] | N
             host.close()
 
     return fixture
+
+
+def results_container(host: BatchHost) -> ContainerClient:
+    """The results container in the host's Azurite (created if the host has not written to it yet)."""
+    blobs = BlobServiceClient.from_connection_string(host.azurite.connection_string).get_container_client(CONTAINER)
+    with contextlib.suppress(ResourceExistsError):
+        blobs.create_container()
+    return blobs
+
+
+def text_of(blobs: ContainerClient, name: str) -> str:
+    return blobs.download_blob(name).readall().decode()
 
 
 def echo(task_id: str, value: int = 0, **extra: Any) -> dict[str, Any]:

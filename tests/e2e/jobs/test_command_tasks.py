@@ -3,7 +3,6 @@ command sees, cancel killing it, and the app setting that allows them at all."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
@@ -11,8 +10,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from azure.core.exceptions import ResourceExistsError
-from azure.storage.blob import BlobServiceClient, ContainerClient
 
 from devtools.azurite import Azurite
 from tests.e2e.jobs.support import (
@@ -22,12 +19,13 @@ from tests.e2e.jobs.support import (
     pid_sleeper,
     process_is_gone,
     read_pid,
+    results_container,
     start_features_host,
+    text_of,
 )
 
 pytestmark = pytest.mark.e2e
 
-CONTAINER = "batch-results"
 SCRIPT = """\
 import json, os, pathlib, sys
 out = pathlib.Path("out")
@@ -40,17 +38,6 @@ print(json.dumps({"cwd": os.getcwd(), "env": dict(os.environ)}))
 print("the end of stderr", file=sys.stderr)
 sys.exit(int(sys.argv[2]))
 """
-
-
-def results_container(host: FeaturesHost) -> ContainerClient:
-    blobs = BlobServiceClient.from_connection_string(host.azurite.connection_string).get_container_client(CONTAINER)
-    with contextlib.suppress(ResourceExistsError):
-        blobs.create_container()
-    return blobs
-
-
-def text_of(blobs: ContainerClient, name: str) -> str:
-    return blobs.download_blob(name).readall().decode()
 
 
 def test_command_tasks_get_their_files_keep_their_logs_and_upload_their_outputs(

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from batch.errors import BatchError, BodyTooLargeError, Problem, SpecError
-from batch.spec import JobSpec, OnTaskFailure, ResourceFile
+from batch.spec import JobSpec, OnTaskFailure, OutputFile, ResourceFile
 from batch.validation import MAX_REPORTED_PROBLEMS, parse_job
 
 pytestmark = pytest.mark.unit
@@ -76,7 +76,7 @@ def test_the_issue_example_parses() -> None:
     assert invoice.handler == "billing.invoice" and invoice.input == {"customer": "c-1"}
     assert render.command_line == ("python3", "render.py", "12")
     assert render.resource_files == (ResourceFile("inputs/render.py", "render.py"),)
-    assert render.output_files == ("out/*.png",)
+    assert render.output_files == (OutputFile("out/*.png"),)
     assert render.environment == {"QUALITY": "high"}
     assert render.depends_on == ("inv-00001",)
 
@@ -431,7 +431,7 @@ def test_resource_file_and_output_paths(path: str, message: str) -> None:
 @pytest.mark.parametrize("path", ["a", "a/b.txt", "out/*.png", "**/*.txt", "a..b", "...", ".hidden", "é/ü.txt"])
 def test_acceptable_relative_paths(path: str) -> None:
     spec = parse(job(command("a", resourceFiles=[{"blob": "b", "path": path}], outputFiles=[path])))
-    assert spec.tasks[0].resource_files[0].path == path and spec.tasks[0].output_files == (path,)
+    assert spec.tasks[0].resource_files[0].path == path and spec.tasks[0].output_files == (OutputFile(path),)
 
 
 def test_resource_file_rules() -> None:
@@ -454,7 +454,11 @@ def test_resource_file_rules() -> None:
         ("tasks[0].resourceFiles[2].blob", "missing required field"),
         ("tasks[0].resourceFiles[3].blob", "must not be empty"),
         ("tasks[0].resourceFiles[3].path", "must be a string, not an integer"),
-        ("tasks[0].resourceFiles[4]", "must be a resource file ({'blob', 'path'}) (a JSON object), not a string"),
+        (
+            "tasks[0].resourceFiles[4]",
+            "must be a resource file ({'blob', 'path'}, or one of 'autoStorageContainerName', 'storageContainerUrl', "
+            "'httpUrl') (a JSON object), not a string",
+        ),
         ("tasks[1].resourceFiles", "must be an array of resource files, not an object"),
         ("tasks[2].resourceFiles", "must have at most 100 entries, not 101"),
     ]
@@ -468,9 +472,16 @@ def test_output_file_and_environment_rules() -> None:
     )
     letters = "use letters, digits and '_', not starting with a digit"
     assert problems(body) == [
-        ("tasks[0].outputFiles", "must be an array of strings, not a string"),
+        (
+            "tasks[0].outputFiles",
+            "must be an array of output files (globs, or objects with 'filePattern', 'destination', "
+            "'uploadOptions'), not a string",
+        ),
         ("tasks[0].environment", "must be an object of strings, not an array"),
-        ("tasks[1].outputFiles[0]", "must be a string, not an integer"),
+        (
+            "tasks[1].outputFiles[0]",
+            "must be an output file (a glob, or {'filePattern', ...}) (a JSON object), not an integer",
+        ),
         ("tasks[1].environment.1A", f"'1A' is not a valid environment variable name: {letters}"),
         ("tasks[1].environment.OK", "must be a string, not an integer"),
         ("tasks[1].environment.NUL", "must not contain NUL characters"),
