@@ -9,9 +9,16 @@ from pathlib import Path
 
 from batch.errors import BatchError
 from batch.plan import DEFAULT_PARTITION_SIZE
+from storage.account import CONNECTION_SETTING, IDENTITY_SUFFIXES
 
 DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024
 DEFAULT_MAX_TASKS = 100_000
+
+
+STORAGE_SETTINGS = frozenset(
+    {CONNECTION_SETTING, "BATCH_RESULTS_CONTAINER", *(f"{CONNECTION_SETTING}__{part}" for part in IDENTITY_SUFFIXES)}
+)
+"""What the storage clients read: the connection (as a string or its identity-based parts) and the container."""
 
 
 class SettingsError(BatchError):
@@ -79,7 +86,7 @@ class Settings:
     """See the README's "Configuration" section for what each one means."""
 
     storage: Mapping[str, str]
-    """The settings the storage clients read (AzureWebJobsStorage, BATCH_RESULTS_CONTAINER)."""
+    """The settings the storage clients read (`STORAGE_SETTINGS`)."""
     allow_command_tasks: bool = False
     partition_size: int = DEFAULT_PARTITION_SIZE
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
@@ -91,13 +98,15 @@ class Settings:
     schedule_template: str | None = None
     """The job template a scheduled run submits: a file shipped with the app, or `blob:<name>` in the
     results container."""
+    examples: bool = False
+    """Register the example handlers (`BATCH_EXAMPLES`): for local runs and demos, not production."""
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Settings:
         work_dir = environ.get("BATCH_WORK_DIR", "").strip()
         command_user = environ.get("BATCH_COMMAND_USER", "").strip()
         return cls(
-            storage={k: v for k, v in environ.items() if k in ("AzureWebJobsStorage", "BATCH_RESULTS_CONTAINER")},
+            storage={k: v for k, v in environ.items() if k in STORAGE_SETTINGS},
             allow_command_tasks=_flag(environ, "BATCH_ALLOW_COMMAND_TASKS"),
             partition_size=_positive_int(environ, "BATCH_PARTITION_SIZE", DEFAULT_PARTITION_SIZE),
             max_body_bytes=_positive_int(environ, "BATCH_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES),
@@ -105,4 +114,5 @@ class Settings:
             work_dir=Path(work_dir) if work_dir else None,
             command_user=CommandUser.resolve(command_user) if command_user else None,
             schedule_template=environ.get("BATCH_SCHEDULE_TEMPLATE", "").strip() or None,
+            examples=_flag(environ, "BATCH_EXAMPLES"),
         )

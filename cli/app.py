@@ -7,12 +7,13 @@ or an error from the API or the network (printed on stderr as `code: message` an
 
 from __future__ import annotations
 
+import os
 import sys
 import traceback
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console, RenderableType
@@ -20,6 +21,9 @@ from rich.console import Console, RenderableType
 from cli import render
 from cli.client import DEFAULT_URL, ApiError, CliError, JobApi
 from cli.watch import exit_code, watch
+
+if TYPE_CHECKING:
+    from storage.account import StorageConnection
 
 
 class Output(StrEnum):
@@ -208,17 +212,26 @@ ConnectionOption = Annotated[
         "--connection-string",
         envvar="AzureWebJobsStorage",
         show_envvar=True,
-        help="The app's storage account: the results' URL needs credentials, so the blobs are read with it.",
+        help=(
+            "The app's storage account: the results' URL needs credentials, so the blobs are read with it. "
+            "Without it, the identity-based AzureWebJobsStorage__* settings are used, as the app reads them."
+        ),
     ),
 ]
 
 
-def need_connection(connection_string: str | None) -> str:
-    if not connection_string:
+def need_connection(connection_string: str | None) -> StorageConnection:
+    from storage.account import StorageConnection, connection_from_settings
+    from storage.errors import StorageConfigError
+
+    try:
+        if connection_string:
+            return StorageConnection.of(connection_string)
+        return connection_from_settings(os.environ)
+    except StorageConfigError as exc:
         raise typer.BadParameter(
-            "give --connection-string or set AzureWebJobsStorage", param_hint="--connection-string"
-        )
-    return connection_string
+            f"give --connection-string or set AzureWebJobsStorage ({exc})", param_hint="--connection-string"
+        ) from exc
 
 
 @task_app.command("logs")

@@ -1,7 +1,8 @@
 """`results download`: copy a job's folder from Blob Storage, read with the account's connection string.
 
 The API's `results.url` is the container's plain URL, which answers 403 without credentials, so the CLI reads
-the blobs itself with the storage connection string (`--connection-string` or `AzureWebJobsStorage`).
+the blobs itself with the app's storage connection: `--connection-string`, or the app settings
+`AzureWebJobsStorage` (or its identity-based `AzureWebJobsStorage__*` form, signed in with `azure-identity`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from azure.core.exceptions import AzureError, ResourceNotFoundError
 from azure.storage.blob import ContainerClient
 
 from cli.client import CliError
+from storage.account import StorageAccount, StorageConnection
+from storage.errors import StorageError
 
 RESULT_PARTS = frozenset({"summary.json", "reduce.json", "job.json", "results"})
 """What a job's results are (the README's layout); task folders (logs, outputs) come with `--all`."""
@@ -23,7 +26,15 @@ class DownloadFailed(CliError):
     """The job's blobs could not be read: no connection string, a wrong one, or storage is down."""
 
 
-def task_logs(view: Mapping[str, Any], task_id: str, connection_string: str) -> dict[str, str | None]:
+def _container(connection: StorageConnection, name: str) -> ContainerClient:
+    """A client for an existing container (never created here: a missing one is the user's to hear of)."""
+    try:
+        return StorageAccount(connection).blob_service.get_container_client(name)
+    except StorageError as exc:
+        raise DownloadFailed(str(exc)) from exc
+
+
+def task_logs(view: Mapping[str, Any], task_id: str, connection: StorageConnection) -> dict[str, str | None]:
     """A command task's `stdout.txt` and `stderr.txt` (their tails, as the runner keeps them); None when absent."""
     results = view.get("results")
     if not isinstance(results, Mapping) or not results.get("container"):
@@ -31,7 +42,7 @@ def task_logs(view: Mapping[str, Any], task_id: str, connection_string: str) -> 
     folder = f"{results.get('prefix') or ''}tasks/{task_id}/"
     logs: dict[str, str | None] = {}
     try:
-        with ContainerClient.from_connection_string(connection_string, str(results["container"])) as container:
+        with _container(connection, str(results["container"])) as container:
             for name in ("stdout.txt", "stderr.txt"):
                 try:
                     logs[name] = container.download_blob(folder + name).readall().decode("utf-8", "replace")
@@ -46,7 +57,9 @@ def wanted(relative: PurePosixPath, everything: bool) -> bool:
     return everything or relative.parts[0] in RESULT_PARTS
 
 
-def download(view: Mapping[str, Any], out: Path, connection_string: str, *, everything: bool = False) -> list[Path]:
+def download(
+    view: Mapping[str, Any], out: Path, connection: StorageConnection, *, everything: bool = False
+) -> list[Path]:
     """Write the job's result blobs under `out`, keeping their names below the job's prefix; the files written."""
     results = view.get("results")
     if not isinstance(results, Mapping) or not results.get("container"):
@@ -54,7 +67,7 @@ def download(view: Mapping[str, Any], out: Path, connection_string: str, *, ever
     prefix = str(results.get("prefix") or "")
     written: list[Path] = []
     try:
-        container = ContainerClient.from_connection_string(connection_string, str(results["container"]))
+        container = _container(connection, str(results["container"]))
         with container:
             for blob in container.list_blobs(name_starts_with=prefix):
                 relative = PurePosixPath(blob.name[len(prefix) :])
