@@ -4,6 +4,9 @@ from a managed-identity endpoint, through `azure-identity` in the host and worke
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -64,6 +67,48 @@ def test_a_job_runs_on_a_managed_identity_with_no_key_anywhere(
     task = requests.get(f"{identity_host.base_url}/api/jobs/{job_id}/tasks/t1", timeout=30).json()
     assert task["state"] == "succeeded" and task["result"] == {"hello": [1, 2]}, task
     assert token_endpoint.requests, "the app reached storage without asking the identity for a token"
+
+
+def test_the_cli_downloads_results_with_the_same_identity_settings(
+    identity_host: DevHostProcess,
+    token_endpoint: TokenEndpoint,
+    oauth_azurite: Azurite,
+    tls_files: TlsFiles,
+    tmp_path: Path,
+) -> None:
+    job_id = f"identity-cli-{uuid.uuid4().hex[:10]}"
+    spec = {"id": job_id, "tasks": [{"id": "t1", "handler": "builtin.echo", "input": 5}]}
+    assert requests.post(f"{identity_host.base_url}/api/jobs", json=spec, timeout=30).status_code == 202
+    assert wait_for(identity_host.base_url, job_id)["state"] == "succeeded"
+    environment = {name: value for name, value in os.environ.items() if name != "AzureWebJobsStorage"}
+    environment |= {
+        **identity_settings(oauth_azurite, credential="managedidentity"),
+        **token_endpoint.environ,
+        "REQUESTS_CA_BUNDLE": str(tls_files.cert),
+    }
+    before = len(token_endpoint.requests)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cli",
+            "results",
+            "download",
+            job_id,
+            "--out",
+            str(tmp_path / "out"),
+            "--url",
+            identity_host.base_url,
+        ],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (tmp_path / "out" / "summary.json").is_file(), done.stdout
+    assert len(token_endpoint.requests) > before, "the CLI read the blobs without the identity's token"
 
 
 def test_without_batch_examples_the_example_handlers_are_not_callable(identity_host: DevHostProcess) -> None:
