@@ -10,8 +10,10 @@ import azure.durable_functions as df
 
 from app.blueprint import create_blueprint
 from app.handlers import app_handlers
+from app.monitoring import configure_monitoring
 from app.settings import Settings
 
 settings = Settings.from_environ(os.environ)
+configure_monitoring(os.environ)
 app = df.DFApp()
 app.register_functions(create_blueprint(app_handlers(settings), settings))
