@@ -20,6 +20,26 @@ STORAGE_SETTINGS = frozenset(
 )
 """What the storage clients read: the connection (as a string or its identity-based parts) and the container."""
 
+APP_SETTINGS = frozenset(
+    {
+        *STORAGE_SETTINGS,
+        "BATCH_ALLOW_COMMAND_TASKS",
+        "BATCH_PARTITION_SIZE",
+        "BATCH_MAX_BODY_BYTES",
+        "BATCH_MAX_TASKS",
+        "BATCH_WORK_DIR",
+        "BATCH_COMMAND_USER",
+        "BATCH_EXAMPLES",
+        "BATCH_SCHEDULE",  # api/schedules.py
+        "BATCH_SCHEDULE_TEMPLATE",
+        "APPLICATIONINSIGHTS_CONNECTION_STRING",  # app/monitoring.py
+        "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
+        "PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY",
+    }
+)
+"""Every app setting Durable Batch itself reads (the Functions host's own are not listed). The deployment
+template sets each of them or the README names it as the user's to set (tests/unit/infra checks both ways)."""
+
 
 class SettingsError(BatchError):
     """An app setting has a value Durable Batch cannot use."""
