@@ -26,7 +26,12 @@ __all__ = ["register"]
 
 def register(bp: df.Blueprint, services: Services) -> None:
     """Define the batch activities on `bp`, sharing one spec cache (per process, as `services` is)."""
-    specs = SpecCache(lambda job_id: services.results.read_job_spec(job_id), blocks=services.sources.block_reader)
+    # Both lambdas put off making the storage clients to the first call: the app must import (and answer 503
+    # naming the setting to fix) while storage is not configured, or configured wrongly.
+    specs = SpecCache(
+        lambda job_id: services.results.read_job_spec(job_id),
+        blocks=lambda factory: services.sources.block_reader(factory),
+    )
 
     def batch_prepare_job(data: wire.PrepareJobInput) -> wire.PreparedJob:
         return prepare_job(services, specs, data)

@@ -116,3 +116,31 @@ def test_without_batch_examples_the_example_handlers_are_not_callable(identity_h
     response = requests.post(f"{identity_host.base_url}/api/jobs", json=spec, timeout=30)
     assert response.status_code == 400, response.text
     assert "unknown handler 'billing.invoice'" in response.text
+
+
+@pytest.mark.parametrize("problem", ["refused-token", "http-url", "unset"])
+def test_an_identity_connection_that_cannot_work_answers_503_saying_why(
+    problem: str, oauth_azurite: Azurite, token_endpoint: TokenEndpoint, tls_files: TlsFiles, tmp_path: Path
+) -> None:
+    settings = identity_settings(oauth_azurite, credential="managedidentity")
+    if problem == "refused-token":
+        token_endpoint.issuer = "https://issuer.example/"  # not an Entra ID issuer: Azurite refuses its tokens
+        expected = "refused the credentials"
+    elif problem == "http-url":
+        settings["AzureWebJobsStorage__tableServiceUri"] = oauth_azurite.table_endpoint.replace("https:", "http:")
+        expected = "__tableServiceUri must be the service's https:// URL"
+    else:
+        settings = {}  # no storage setting in any form: the app still starts, and says what to set
+        expected = "AzureWebJobsStorage is not set"
+    env = {
+        "AzureWebJobsStorage": "",
+        **settings,
+        **token_endpoint.environ,
+        "REQUESTS_CA_BUNDLE": str(tls_files.cert),
+    }
+    with DevHostProcess(REPO_ROOT, state_dir=tmp_path / "state", env=env) as host:
+        response = requests.get(f"{host.base_url}/api/jobs", timeout=60)
+        assert response.status_code == 503, response.text
+        assert expected in response.json()["error"]["message"], response.text
+        spec = {"id": "never-stored", "tasks": [{"id": "t1", "handler": "builtin.echo", "input": 1}]}
+        assert requests.post(f"{host.base_url}/api/jobs", json=spec, timeout=60).status_code == 503
