@@ -7,7 +7,8 @@ the blobs itself with the app's storage connection: `--connection-string`, or th
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+from collections.abc import Iterator, Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -26,12 +27,18 @@ class DownloadFailed(CliError):
     """The job's blobs could not be read: no connection string, a wrong one, or storage is down."""
 
 
-def _container(connection: StorageConnection, name: str) -> ContainerClient:
-    """A client for an existing container (never created here: a missing one is the user's to hear of)."""
+@contextlib.contextmanager
+def _container(connection: StorageConnection, name: str) -> Iterator[ContainerClient]:
+    """A client for an existing container (never created here: a missing one is the user's to hear of), and
+    its account's connection pool and credential closed after."""
     try:
-        return StorageAccount(connection).blob_service.get_container_client(name)
+        account = StorageAccount(connection)
     except StorageError as exc:
         raise DownloadFailed(str(exc)) from exc
+    try:
+        yield account.blob_service.get_container_client(name)
+    finally:
+        account.close()
 
 
 def task_logs(view: Mapping[str, Any], task_id: str, connection: StorageConnection) -> dict[str, str | None]:
@@ -67,8 +74,7 @@ def download(
     prefix = str(results.get("prefix") or "")
     written: list[Path] = []
     try:
-        container = _container(connection, str(results["container"]))
-        with container:
+        with _container(connection, str(results["container"])) as container:
             for blob in container.list_blobs(name_starts_with=prefix):
                 relative = PurePosixPath(blob.name[len(prefix) :])
                 if not relative.parts or ".." in relative.parts or not wanted(relative, everything):
