@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import threading
 import urllib.parse
 from collections.abc import Iterator, Mapping
@@ -104,6 +105,7 @@ def resolve_connection_string(value: str) -> str:
 IDENTITY_SUFFIXES = ("accountName", "blobServiceUri", "queueServiceUri", "tableServiceUri", "credential", "clientId")
 """The parts of an identity-based connection, each an app setting ``<connection>__<suffix>`` (the host's names)."""
 _MANAGED_IDENTITY = "managedidentity"
+_ACCOUNT_NAME = re.compile(r"[A-Za-z0-9]{3,24}")
 
 
 @dataclass(frozen=True)
@@ -174,9 +176,10 @@ def connection_from_settings(
             f"or connect with an identity through {setting}__accountName (or {setting}__blobServiceUri and "
             f"{setting}__tableServiceUri)"
         )
-    if account and not account.isalnum():
+    if account and not _ACCOUNT_NAME.fullmatch(account):
         raise StorageConfigError(
-            f"app setting {setting}__accountName must be a storage account name (letters and digits), not {account!r}"
+            f"app setting {setting}__accountName must be a storage account name (3-24 letters and digits), "
+            f"not {account!r}"
         )
     if not account and not (blob and table):
         missing = f"{setting}__tableServiceUri" if blob else f"{setting}__blobServiceUri"

@@ -51,6 +51,7 @@ def test_the_key_never_shows_in_the_connection_repr() -> None:
         ({"AzureWebJobsStorage__blobServiceUri": "https://b.example"}, r"__tableServiceUri is not set"),
         ({"AzureWebJobsStorage__tableServiceUri": "https://t.example"}, r"__blobServiceUri is not set"),
         ({"AzureWebJobsStorage__accountName": "my-store"}, r"__accountName must be a storage account name"),
+        ({"AzureWebJobsStorage__accountName": "stör01"}, r"__accountName must be a storage account name"),
         (
             {"AzureWebJobsStorage__blobServiceUri": "http://b.example", "AzureWebJobsStorage__tableServiceUri": "x"},
             r"__blobServiceUri must be the service's https:// URL",
