@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from activities import telemetry
 from activities.attempts import Attempt, attempt_async, attempt_task
 from activities.command_tasks import CANCEL_POLL_SECONDS, default_work_root
 from activities.errors import WrongTask
@@ -47,6 +48,14 @@ class _Done:
     last: Attempt
     attempts: int
     first_started: str
+
+
+def _outcome(result: Attempt) -> str:
+    if result.ok:
+        return "succeeded"
+    if result.cancelled:
+        return "cancelled"
+    return "timedOut" if result.timed_out else "failed"
 
 
 def _expand(runs: list[wire.TaskRun]) -> list[tuple[int, int]]:
@@ -75,8 +84,12 @@ def outcome_of(chunk: Chunk, runs: list[tuple[int, int]], busy_ms: int, ran: int
 class _Runner:
     """Runs the attempts of one batch's tasks."""
 
-    def __init__(self, services: Services, spec: JobSpec, spec_hash: str, poll_seconds: float) -> None:
+    def __init__(
+        self, services: Services, spec: JobSpec, spec_hash: str, poll_seconds: float, partition: int, batch: int
+    ) -> None:
         self.services = services
+        self.partition = partition
+        self.batch = batch
         self.spec = spec
         self.spec_hash = spec_hash
         self.poll_seconds = poll_seconds
@@ -89,11 +102,24 @@ class _Runner:
     def last_attempt(self, task: TaskSpec, attempt: int) -> int:
         return self.spec.retry_count_for(task) + 1 if self.retry_here else attempt
 
-    def _count(self, result: Attempt, number: int, began: float, before: _Done | None) -> _Done:
-        """Account for one attempt (time and count, for the batch's measured durations); the task's tally so
-        far, whose start is its first attempt's."""
-        self.busy += time.perf_counter() - began
+    def _count(self, task: TaskSpec, result: Attempt, number: int, began: float, before: _Done | None) -> _Done:
+        """Account for one attempt (time and count, for the batch's measured durations, and its log record);
+        the task's tally so far, whose start is its first attempt's."""
+        seconds = time.perf_counter() - began
+        self.busy += seconds
         self.ran += 1
+        telemetry.attempt_ended(
+            job_id=self.spec.id,
+            task_id=task.id,
+            partition=self.partition,
+            batch=self.batch,
+            attempt=number,
+            outcome=_outcome(result),
+            final=result.ok or result.cancelled or not result.retryable or number > self.spec.retry_count_for(task),
+            duration_ms=round(seconds * 1000),
+            kind="command" if task.command_line is not None else "handler",
+            error=result.error,
+        )
         return _Done(result, number, before.first_started if before else result.started)
 
     def run_sync(self, task: TaskSpec, attempt: int) -> _Done | None:
@@ -109,7 +135,7 @@ class _Runner:
                 work_root=self.work_root,
                 cancel_poll_seconds=self.poll_seconds,
             )
-            done = self._count(result, number, began, done)
+            done = self._count(task, result, number, began, done)
             if result.ok or not result.retryable:
                 break
         return done
@@ -120,7 +146,7 @@ class _Runner:
             for number in range(attempt, max(attempt, self.last_attempt(task, attempt)) + 1):
                 began = time.perf_counter()
                 result = await attempt_async(self.services, self.spec, task, number)
-                done = self._count(result, number, began, done)
+                done = self._count(task, result, number, began, done)
                 if result.ok or not result.retryable:
                     break
             return done
@@ -148,7 +174,7 @@ def run_batch(
         return outcome_of(stored, runs, 0, 0)
     # A task settled meanwhile (abandoned by a cancel, say) is not run again.
     todo = [(p, a) for p, a in runs if rank(stored.state(p % CHUNK_SIZE)) < 2]
-    runner = _Runner(services, spec, data["specHash"], cancel_poll_seconds)
+    runner = _Runner(services, spec, data["specHash"], cancel_poll_seconds, partition, batch)
     if data["markRunning"] and todo:
         now = to_ms(datetime.now(UTC))
         marks = [TaskUpdate(p % CHUNK_SIZE, TaskState.RUNNING, a, started_ms=now) for p, a in todo]

@@ -6,6 +6,7 @@ from dataclasses import fields
 from datetime import UTC, datetime
 from typing import Any
 
+from activities import telemetry
 from activities.partitions import chunk_layout
 from activities.specs import SpecCache
 from app.services import Services
@@ -92,5 +93,11 @@ def finish_job(services: Services, data: wire.FinishJobInput) -> str:
             task_counts=task_counts(data["taskCounts"]),
             reason=data["reason"],
         )
+    )
+    telemetry.job_finished(
+        job_id=job_id,
+        state=data["state"],
+        task_counts=dict(data["taskCounts"]),
+        duration_ms=round((ended - started).total_seconds() * 1000) if started and ended else None,
     )
     return name

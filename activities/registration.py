@@ -27,8 +27,8 @@ __all__ = ["register"]
 
 def register(bp: df.Blueprint, services: Services) -> None:
     """Define the batch activities on `bp`, sharing one spec cache (per process, as `services` is)."""
-    # Both readers are lambdas so that storage is reached on first use: the app must import (and answer 503
-    # naming the setting) when AzureWebJobsStorage is not set yet.
+    # Both lambdas put off making the storage clients to the first call: the app must import (and answer 503
+    # naming the setting to fix) while storage is not configured, or configured wrongly.
     specs = SpecCache(
         lambda job_id: services.results.read_job_spec(job_id),
         blocks=lambda factory: services.sources.block_reader(factory),

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from app.settings import Settings
 from batch.handlers import TaskHandlers
-from storage.account import connection_string_from_settings, get_account
+from storage.account import connection_from_settings, get_account
 from storage.blobs import BlobStore, MemoryBlobs
 from storage.jobs import JobStore
 from storage.results import ResultStore, container_name
@@ -86,7 +86,7 @@ class Services:
         """Task factories' source blobs, in any container of the account."""
         with self._lock:
             if self._sources is None:
-                self._sources = SourceBlobs(get_account(connection_string_from_settings(self.settings.storage)))
+                self._sources = SourceBlobs(get_account(connection_from_settings(self.settings.storage)))
             return self._sources
 
     def files(self, container: str) -> BlobStore:
@@ -98,4 +98,4 @@ class Services:
                 return self._files.setdefault(container, MemoryBlobs(container))
         from storage.container_blobs import ContainerBlobs  # azure-storage-blob loads only when used
 
-        return ContainerBlobs(get_account(connection_string_from_settings(self.settings.storage)), container)
+        return ContainerBlobs(get_account(connection_from_settings(self.settings.storage)), container)

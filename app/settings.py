@@ -10,6 +10,7 @@ from pathlib import Path
 from batch.errors import BatchError
 from batch.factory_validation import CONTAINER_PATTERN
 from batch.plan import DEFAULT_PARTITION_SIZE
+from storage.account import CONNECTION_SETTING, IDENTITY_SUFFIXES
 from storage.results import container_name
 
 DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024
@@ -23,6 +24,34 @@ FILE_CONTAINERS_SETTING = "BATCH_FILE_CONTAINERS"
 # commits): never reachable through the files routes, whatever the setting says.
 _RESERVED_PREFIXES = ("azure-webjobs-",)
 _RESERVED_SUFFIXES = ("-leases", "-applease", "-largemessages", "-devhost")
+
+
+STORAGE_SETTINGS = frozenset(
+    {CONNECTION_SETTING, "BATCH_RESULTS_CONTAINER", *(f"{CONNECTION_SETTING}__{part}" for part in IDENTITY_SUFFIXES)}
+)
+"""What the storage clients read: the connection (as a string or its identity-based parts) and the container."""
+
+APP_SETTINGS = frozenset(
+    {
+        *STORAGE_SETTINGS,
+        "BATCH_ALLOW_COMMAND_TASKS",
+        "BATCH_PARTITION_SIZE",
+        "BATCH_MAX_BODY_BYTES",
+        "BATCH_MAX_TASKS",
+        "BATCH_WORK_DIR",
+        "BATCH_COMMAND_USER",
+        "BATCH_EXAMPLES",
+        FILE_CONTAINERS_SETTING,
+        "BATCH_MAX_FILE_BYTES",
+        "BATCH_SCHEDULE",  # api/schedules.py
+        "BATCH_SCHEDULE_TEMPLATE",
+        "APPLICATIONINSIGHTS_CONNECTION_STRING",  # app/monitoring.py
+        "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
+        "PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY",
+    }
+)
+"""Every app setting Durable Batch itself reads (the Functions host's own are not listed). The deployment
+template sets each of them or the README names it as the user's to set (tests/unit/infra checks both ways)."""
 
 
 class SettingsError(BatchError):
@@ -110,7 +139,7 @@ class Settings:
     """See the README's "Configuration" section for what each one means."""
 
     storage: Mapping[str, str]
-    """The settings the storage clients read (AzureWebJobsStorage, BATCH_RESULTS_CONTAINER)."""
+    """The settings the storage clients read (`STORAGE_SETTINGS`)."""
     allow_command_tasks: bool = False
     partition_size: int = DEFAULT_PARTITION_SIZE
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
@@ -125,13 +154,15 @@ class Settings:
     file_containers: tuple[str, ...] = ("batch-results", DEFAULT_INPUTS_CONTAINER)
     """The containers the files routes reach (`BATCH_FILE_CONTAINERS`)."""
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+    examples: bool = False
+    """Register the example handlers (`BATCH_EXAMPLES`): for local runs and demos, not production."""
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Settings:
         work_dir = environ.get("BATCH_WORK_DIR", "").strip()
         command_user = environ.get("BATCH_COMMAND_USER", "").strip()
         return cls(
-            storage={k: v for k, v in environ.items() if k in ("AzureWebJobsStorage", "BATCH_RESULTS_CONTAINER")},
+            storage={k: v for k, v in environ.items() if k in STORAGE_SETTINGS},
             allow_command_tasks=_flag(environ, "BATCH_ALLOW_COMMAND_TASKS"),
             partition_size=_positive_int(environ, "BATCH_PARTITION_SIZE", DEFAULT_PARTITION_SIZE),
             max_body_bytes=_positive_int(environ, "BATCH_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES),
@@ -141,4 +172,5 @@ class Settings:
             schedule_template=environ.get("BATCH_SCHEDULE_TEMPLATE", "").strip() or None,
             file_containers=_file_containers(environ),
             max_file_bytes=_positive_int(environ, "BATCH_MAX_FILE_BYTES", DEFAULT_MAX_FILE_BYTES),
+            examples=_flag(environ, "BATCH_EXAMPLES"),
         )

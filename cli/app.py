@@ -1,6 +1,7 @@
 """The commands, as `az batch` names them: `job submit|list|show|watch|cancel|delete`, `task list|show|logs`,
-`schedule create|list|show|disable|enable|delete` (in `cli.schedules`), `results download` and `files upload|list`.
-Every command takes `--url`, `--key` and `--output table|json`.
+`schedule create|list|show|disable|enable|delete` (in `cli.schedules`), `results download` and `files upload|list`;
+and `smoke`, a check after a deploy. Every command takes `--url` and `--key`, and all but `smoke` take
+`--output table|json`.
 
 Exit codes: 0 done (for `watch`: the job succeeded), 1 the watched job failed or was cancelled, 2 a usage error
 or an error from the API or the network (printed on stderr as `code: message` and a `path: message` per detail).
@@ -304,6 +305,26 @@ def files_list(
     page = JobApi(url, key).files(container, prefix=prefix or None, top=top, token=token)
     show(output, page, render.files_table)
     hint(page, output)
+
+
+@app.command("smoke")
+def smoke(
+    url: UrlOption = DEFAULT_URL,
+    key: KeyOption = None,
+    timeout: Annotated[float, typer.Option("--timeout", min=1, help="Seconds to wait for the job.")] = 300.0,
+    keep: Annotated[bool, typer.Option("--keep", help="Keep the smoke job (it is deleted when it passes).")] = False,
+) -> None:
+    """After a deploy: run a tiny job of the built-in echo handler and check it; exit 0 only if it passed."""
+    from cli.smoke import run_smoke
+
+    api = JobApi(url, key)
+    result = run_smoke(api, timeout=timeout)
+    for problem in result.problems:
+        stderr.print(f"smoke: {problem}", highlight=False)
+    stdout.print(f"smoke job {result.job_id}: {result.state} in {result.seconds:.1f}s", highlight=False)
+    if result.ok and not keep:
+        api.delete(result.job_id)
+    raise typer.Exit(0 if result.ok else 1)
 
 
 def report(error: CliError) -> None:

@@ -22,6 +22,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType, TracebackType
 from typing import IO, Self
@@ -34,6 +35,7 @@ __all__ = [
     "AzuriteError",
     "AzuriteNotInstalled",
     "AzuriteStartError",
+    "TlsFiles",
     "connection_string",
     "find_azurite_script",
     "free_port",
@@ -50,6 +52,14 @@ _SCRIPT = Path("node_modules", "azurite", "dist", "src", "azurite.js")
 _REPO_ROOT = Path(__file__).resolve().parent.parent
 # A start that loses the race for a port picked with `free_port()` is retried on new ports this many times.
 _START_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    """A PEM certificate and its private key, for an Azurite that serves HTTPS."""
+
+    cert: Path
+    key: Path
 
 
 class AzuriteError(Exception):
@@ -90,11 +100,13 @@ def free_port(host: str = LOCALHOST) -> int:
         return port
 
 
-def connection_string(blob_port: int, queue_port: int, table_port: int, host: str = LOCALHOST) -> str:
+def connection_string(
+    blob_port: int, queue_port: int, table_port: int, host: str = LOCALHOST, scheme: str = "http"
+) -> str:
     """The full development-account connection string for an emulator on these ports."""
-    base = f"http://{host}"
+    base = f"{scheme}://{host}"
     return (
-        f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT_NAME};AccountKey={ACCOUNT_KEY};"
+        f"DefaultEndpointsProtocol={scheme};AccountName={ACCOUNT_NAME};AccountKey={ACCOUNT_KEY};"
         f"BlobEndpoint={base}:{blob_port}/{ACCOUNT_NAME};"
         f"QueueEndpoint={base}:{queue_port}/{ACCOUNT_NAME};"
         f"TableEndpoint={base}:{table_port}/{ACCOUNT_NAME};"
@@ -126,8 +138,10 @@ class Azurite:
         queue_port: int,
         table_port: int,
         log_path: Path,
+        scheme: str = "http",
     ) -> None:
         self._process = process
+        self.scheme = scheme
         self.location = location
         self.host = host
         self.blob_port = blob_port
@@ -143,19 +157,19 @@ class Azurite:
     @property
     def connection_string(self) -> str:
         """The development-account connection string with Blob, Queue and Table endpoints on this instance."""
-        return connection_string(self.blob_port, self.queue_port, self.table_port, self.host)
+        return connection_string(self.blob_port, self.queue_port, self.table_port, self.host, self.scheme)
 
     @property
     def blob_endpoint(self) -> str:
-        return f"http://{self.host}:{self.blob_port}/{ACCOUNT_NAME}"
+        return f"{self.scheme}://{self.host}:{self.blob_port}/{ACCOUNT_NAME}"
 
     @property
     def queue_endpoint(self) -> str:
-        return f"http://{self.host}:{self.queue_port}/{ACCOUNT_NAME}"
+        return f"{self.scheme}://{self.host}:{self.queue_port}/{ACCOUNT_NAME}"
 
     @property
     def table_endpoint(self) -> str:
-        return f"http://{self.host}:{self.table_port}/{ACCOUNT_NAME}"
+        return f"{self.scheme}://{self.host}:{self.table_port}/{ACCOUNT_NAME}"
 
     def is_running(self) -> bool:
         return self._process.poll() is None
@@ -201,7 +215,13 @@ def _tail(path: Path, limit: int = 2000) -> str:
 
 
 def _launch(
-    node: str, script: Path, location: Path, host: str, ports: tuple[int, int, int], log: IO[bytes]
+    node: str,
+    script: Path,
+    location: Path,
+    host: str,
+    ports: tuple[int, int, int],
+    log: IO[bytes],
+    tls: TlsFiles | None = None,
 ) -> subprocess.Popen[bytes]:
     blob, queue, table = ports
     argv = [
@@ -225,6 +245,9 @@ def _launch(
         "--tablePort",
         str(table),
     ]
+    if tls is not None:
+        # Azurite checks bearer tokens only over HTTPS; "basic" checks their lifetime, issuer and audience.
+        argv += ["--cert", str(tls.cert), "--key", str(tls.key), "--oauth", "basic"]
     # A session of its own: a Ctrl-C in the terminal reaches only our process, which then stops Azurite with
     # SIGTERM itself (rather than both racing to shut down).
     return subprocess.Popen(
@@ -241,12 +264,14 @@ def start_azurite(
     host: str = LOCALHOST,
     startup_timeout: float = 30.0,
     root: Path | None = None,
+    tls: TlsFiles | None = None,
 ) -> Azurite:
     """Start Azurite with its data in ``location`` and wait until Blob, Queue and Table accept connections.
 
-    A port of 0 means "a free port picked now". ``startup_timeout`` bounds the wait. Azurite's output goes to
-    ``location/azurite.log``. Raises `AzuriteNotInstalled` or `AzuriteStartError`; on failure nothing is left
-    running.
+    With ``tls``, Azurite serves HTTPS with that certificate and accepts OAuth bearer tokens (``--oauth
+    basic``) as well as the account key. A port of 0 means "a free port picked now". ``startup_timeout``
+    bounds the wait. Azurite's output goes to ``location/azurite.log``. Raises `AzuriteNotInstalled` or
+    `AzuriteStartError`; on failure nothing is left running.
     """
     script = find_azurite_script(root)
     node = _find_node()
@@ -260,7 +285,7 @@ def start_azurite(
     for _ in range(attempts):
         ports = _pick_ports(wanted, host)
         with log_path.open("ab") as log:
-            process = _launch(node, script, folder, host, ports, log)
+            process = _launch(node, script, folder, host, ports, log, tls)
         azurite = Azurite(
             process,
             location=folder,
@@ -269,6 +294,7 @@ def start_azurite(
             queue_port=ports[1],
             table_port=ports[2],
             log_path=log_path,
+            scheme="http" if tls is None else "https",
         )
         try:
             if _wait_ready(azurite, startup_timeout):

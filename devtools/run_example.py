@@ -121,7 +121,11 @@ def main(argv: list[str] | None = None) -> int:
     host: DevHostProcess | None = None
     try:
         # Two worker processes: activities then use the second core instead of sharing the host's.
-        env = {"AzureWebJobsStorage": azurite.connection_string, "FUNCTIONS_WORKER_PROCESS_COUNT": "2"}
+        env = {
+            "AzureWebJobsStorage": azurite.connection_string,
+            "FUNCTIONS_WORKER_PROCESS_COUNT": "2",
+            "BATCH_EXAMPLES": "true",  # the risk job's handlers are examples, registered only when asked for
+        }
         print("Starting devhost with the function app ...", flush=True)
         # Kept running, it serves on 7071 when that port is free, as `func start` does, so the README's curl
         # lines work; otherwise on a free port, printed below.

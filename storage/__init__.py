@@ -3,7 +3,7 @@
 Only activities (and the HTTP API) use this package; orchestrators never do I/O. Build the stores from one
 shared `StorageAccount` per process::
 
-    account = get_account(connection_string_from_settings())     # AzureWebJobsStorage
+    account = get_account(connection_from_settings())            # AzureWebJobsStorage(__*)
     results = ResultStore(ContainerBlobs(account, container))    # or ResultStore.from_settings()
     tasks = TaskStore(TableRows(account))                        # or TaskStore.from_settings()
     jobs = JobStore(TableRows(account, "BatchJobs"))             # or JobStore.from_settings()
@@ -15,7 +15,8 @@ For tests, the same stores run in memory: ``ResultStore(MemoryBlobs())``, ``Task
 from storage.account import (
     ClientOptions,
     StorageAccount,
-    connection_string_from_settings,
+    StorageConnection,
+    connection_from_settings,
     get_account,
     resolve_connection_string,
 )
@@ -59,6 +60,7 @@ __all__ = [
     "StorageAccount",
     "StorageAuthError",
     "StorageConfigError",
+    "StorageConnection",
     "StorageError",
     "StorageRequestError",
     "StorageUnreachable",
@@ -68,7 +70,7 @@ __all__ = [
     "TaskRecord",
     "TaskState",
     "TaskStore",
-    "connection_string_from_settings",
+    "connection_from_settings",
     "get_account",
     "resolve_connection_string",
 ]

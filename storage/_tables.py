@@ -13,7 +13,7 @@ from typing import Any, Self
 from azure.core.exceptions import HttpResponseError
 from azure.data.tables import TableClient
 
-from storage.account import StorageAccount, connection_string_from_settings, get_account, translate_errors
+from storage.account import StorageAccount, connection_from_settings, get_account, translate_errors
 
 # The service refuses a transaction of more than 100 operations, or of a body above 4 MiB; stay well under both.
 MAX_OPERATIONS = 100
@@ -51,7 +51,7 @@ class TableStore:
     def from_settings(cls, settings: Mapping[str, str] | None = None) -> Self:
         """From app settings (``os.environ`` when None): ``AzureWebJobsStorage``."""
         source = os.environ if settings is None else settings
-        return cls(get_account(connection_string_from_settings(source)))
+        return cls(get_account(connection_from_settings(source)))
 
     def _table(self) -> TableClient:
         return self._account.table(self.table_name)

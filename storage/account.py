@@ -1,20 +1,30 @@
-"""The storage account: one Blob and one Table client per process and connection string, shared by the stores.
+"""The storage account: one Blob and one Table client per process and connection, shared by the stores.
 
-Clients are built from a connection string (``AzureWebJobsStorage``; ``UseDevelopmentStorage=true`` means the
-local emulator on its default ports 10000-10002). `get_account` caches one `StorageAccount` per process
-and connection string: clients hold connection pools, so building one per call would cost a TCP (and TLS)
-handshake per request. The cache is keyed by PID too: pooled connections must not be shared across a fork.
+A connection is read from app settings the way the Functions host reads ``AzureWebJobsStorage``
+(`connection_from_settings`): either a connection string with a key or SAS (``UseDevelopmentStorage=true``
+means the local emulator on its default ports 10000-10002), or, when that setting is absent, the
+identity-based form ``AzureWebJobsStorage__accountName`` (or ``__blobServiceUri`` and ``__tableServiceUri``,
+``__queueServiceUri`` being the host's), signed in through `azure-identity`: ``__credential=managedidentity``
+with an optional ``__clientId`` for a user-assigned identity, else `DefaultAzureCredential`.
+
+`get_account` caches one `StorageAccount` per process and connection: clients hold connection pools (and a
+credential its token cache), so building one per call would cost a TCP (and TLS) handshake per request. The
+cache is keyed by PID too: pooled connections must not be shared across a fork.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import threading
+import urllib.parse
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import requests
+from azure.core.credentials import TokenCredential
 from azure.core.exceptions import (
     ClientAuthenticationError,
     HttpResponseError,
@@ -39,9 +49,11 @@ from storage.errors import (
 __all__ = [
     "CONNECTION_SETTING",
     "DEVELOPMENT_STORAGE",
+    "IDENTITY_SUFFIXES",
     "ClientOptions",
     "StorageAccount",
-    "connection_string_from_settings",
+    "StorageConnection",
+    "connection_from_settings",
     "get_account",
     "resolve_connection_string",
     "translate_errors",
@@ -90,17 +102,113 @@ def resolve_connection_string(value: str) -> str:
     return text
 
 
-def connection_string_from_settings(settings: Mapping[str, str] | None = None) -> str:
-    """The resolved connection string from app settings (``os.environ`` when ``settings`` is None)."""
+IDENTITY_SUFFIXES = ("accountName", "blobServiceUri", "queueServiceUri", "tableServiceUri", "credential", "clientId")
+"""The parts of an identity-based connection, each an app setting ``<connection>__<suffix>`` (the host's names)."""
+_MANAGED_IDENTITY = "managedidentity"
+_ACCOUNT_NAME = re.compile(r"[A-Za-z0-9]{3,24}")
+
+
+@dataclass(frozen=True)
+class StorageConnection:
+    """Where the storage account is and how to sign in to it: a connection string, or service URLs and an
+    identity (a token credential from `azure-identity`)."""
+
+    setting: str = CONNECTION_SETTING
+    """The app setting (or prefix of settings) it was read from, for messages."""
+    connection_string: str | None = field(default=None, repr=False)
+    blob_url: str | None = None
+    table_url: str | None = None
+    managed_identity: bool = False
+    """`ManagedIdentityCredential` only (``__credential=managedidentity``), rather than `DefaultAzureCredential`."""
+    client_id: str | None = None
+    """A user-assigned managed identity's client id."""
+
+    @classmethod
+    def of(cls, value: str | StorageConnection) -> StorageConnection:
+        """A connection string (checked and expanded) or a connection as it is."""
+        if isinstance(value, StorageConnection):
+            return value
+        return cls(connection_string=resolve_connection_string(value))
+
+    def credential(self) -> TokenCredential:
+        """A new token credential for this identity (each `StorageAccount` keeps one, with its token cache)."""
+        from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
+
+        if self.managed_identity:
+            return ManagedIdentityCredential(client_id=self.client_id)
+        return DefaultAzureCredential()
+
+    def describe(self) -> str:
+        """How the account is reached, without secrets: for error messages."""
+        if self.connection_string is not None:
+            return f"the connection string in {self.setting}"
+        how = "managed identity" + (f" {self.client_id}" if self.client_id else "")
+        return f"{self.setting}__* ({how if self.managed_identity else 'DefaultAzureCredential'})"
+
+
+def _service_url(value: str, name: str) -> str:
+    url = value.strip().rstrip("/")
+    parts = urllib.parse.urlsplit(url)
+    # Bearer tokens go over TLS only (the SDK refuses otherwise), so an http:// URL could never work.
+    if parts.scheme.lower() != "https" or not parts.hostname:
+        raise StorageConfigError(f"app setting {name} must be the service's https:// URL, not {value!r}")
+    return url
+
+
+def connection_from_settings(
+    settings: Mapping[str, str] | None = None, setting: str = CONNECTION_SETTING
+) -> StorageConnection:
+    """The storage connection named ``setting`` in app settings (``os.environ`` when ``settings`` is None).
+
+    ``setting`` itself is a connection string; when it is unset, ``setting__accountName`` or
+    ``setting__blobServiceUri`` with ``setting__tableServiceUri`` give an identity-based connection.
+    """
     source = os.environ if settings is None else settings
-    value = source.get(CONNECTION_SETTING, "").strip()
-    if not value:
+    value = (source.get(setting) or "").strip()
+    if value:
+        return StorageConnection(setting=setting, connection_string=resolve_connection_string(value))
+    parts = {suffix: (source.get(f"{setting}__{suffix}") or "").strip() for suffix in IDENTITY_SUFFIXES}
+    account, blob, table = parts["accountName"], parts["blobServiceUri"], parts["tableServiceUri"]
+    if not (account or blob or table):
         raise StorageConfigError(
-            f"the app setting {CONNECTION_SETTING} is not set: set it to a storage account connection "
-            f"string, or to {DEVELOPMENT_STORAGE} to use Azurite on its default ports (start it with "
-            "`python -m devtools.azurite`)"
+            f"the app setting {setting} is not set: set it to a storage account connection string, or to "
+            f"{DEVELOPMENT_STORAGE} to use Azurite on its default ports (start it with `python -m devtools.azurite`), "
+            f"or connect with an identity through {setting}__accountName (or {setting}__blobServiceUri and "
+            f"{setting}__tableServiceUri)"
         )
-    return resolve_connection_string(value)
+    if account and not _ACCOUNT_NAME.fullmatch(account):
+        raise StorageConfigError(
+            f"app setting {setting}__accountName must be a storage account name (3-24 letters and digits), "
+            f"not {account!r}"
+        )
+    if not account and not (blob and table):
+        missing = f"{setting}__tableServiceUri" if blob else f"{setting}__blobServiceUri"
+        raise StorageConfigError(
+            f"{missing} is not set: without {setting}__accountName, the app needs both the blob and the table "
+            "service URLs"
+        )
+    credential = parts["credential"]
+    if credential and credential.lower() != _MANAGED_IDENTITY:
+        raise StorageConfigError(
+            f"app setting {setting}__credential must be {_MANAGED_IDENTITY!r} (or unset for "
+            f"DefaultAzureCredential), not {credential!r}"
+        )
+    if parts["clientId"] and not credential:
+        raise StorageConfigError(
+            f"app setting {setting}__clientId names a user-assigned identity, which is used only with "
+            f"{setting}__credential={_MANAGED_IDENTITY}: set that too"
+        )
+    return StorageConnection(
+        setting=setting,
+        blob_url=_service_url(blob, f"{setting}__blobServiceUri")
+        if blob
+        else f"https://{account}.blob.core.windows.net",
+        table_url=(
+            _service_url(table, f"{setting}__tableServiceUri") if table else f"https://{account}.table.core.windows.net"
+        ),
+        managed_identity=bool(credential),
+        client_id=parts["clientId"] or None,
+    )
 
 
 @contextlib.contextmanager
@@ -116,7 +224,8 @@ def translate_errors(service: str, endpoint: str, action: str) -> Iterator[None]
     except ClientAuthenticationError as exc:
         raise StorageAuthError(
             f"{service} Storage at {endpoint} refused the credentials while trying to {action}: check "
-            f"AccountName and AccountKey in {CONNECTION_SETTING}"
+            f"AccountName and AccountKey in {CONNECTION_SETTING}, or, for an identity-based connection, that "
+            f"the identity can get a token and holds the Storage Blob/Table Data roles: {exc.message}"
         ) from exc
     except ResourceNotFoundError as exc:
         raise NotFound(f"not found while trying to {action} ({service} Storage at {endpoint})") from exc
@@ -137,36 +246,44 @@ def translate_errors(service: str, endpoint: str, action: str) -> Iterator[None]
 
 
 class StorageAccount:
-    """Blob and Table service clients for one connection string, plus "created once" containers and tables.
+    """Blob and Table service clients for one connection, plus "created once" containers and tables.
 
     Thread-safe: the clients may be shared by all threads of a process. Obtain one with `get_account`.
     """
 
-    def __init__(self, connection_string: str, options: ClientOptions | None = None) -> None:
-        self.connection_string = resolve_connection_string(connection_string)
+    def __init__(self, connection: str | StorageConnection, options: ClientOptions | None = None) -> None:
+        self.connection = StorageConnection.of(connection)
         self.options = options or ClientOptions()
         session = requests.Session()
         adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=self.options.pool_size)
         session.mount("http://", adapter)
         session.mount("https://", adapter)
         self._session = session
+        blob_options: dict[str, Any] = {
+            "transport": self._transport(),
+            "retry_policy": ExponentialRetry(initial_backoff=1, increment_base=2, retry_total=self.options.retry_total),
+        }
+        table_options: dict[str, Any] = {
+            "transport": self._transport(),
+            "retry_total": self.options.retry_total,
+            "retry_backoff_factor": 0.5,
+        }
+        self._credential: Any = None
         try:
-            self.blob_service = BlobServiceClient.from_connection_string(
-                self.connection_string,
-                transport=self._transport(),
-                retry_policy=ExponentialRetry(
-                    initial_backoff=1, increment_base=2, retry_total=self.options.retry_total
-                ),
-            )
-            self.table_service = TableServiceClient.from_connection_string(
-                self.connection_string,
-                transport=self._transport(),
-                retry_total=self.options.retry_total,
-                retry_backoff_factor=0.5,
-            )
+            text = self.connection.connection_string
+            if text is not None:
+                self.blob_service = BlobServiceClient.from_connection_string(text, **blob_options)
+                self.table_service = TableServiceClient.from_connection_string(text, **table_options)
+            else:
+                assert self.connection.blob_url is not None and self.connection.table_url is not None
+                self._credential = self.connection.credential()
+                self.blob_service = BlobServiceClient(self.connection.blob_url, self._credential, **blob_options)
+                self.table_service = TableServiceClient(
+                    self.connection.table_url, credential=self._credential, **table_options
+                )
         except ValueError as exc:
             raise StorageConfigError(
-                f"the storage connection string in {CONNECTION_SETTING} is not valid: {exc}"
+                f"the storage connection in {self.connection.describe()} is not valid: {exc}"
             ) from exc
         self.blob_endpoint = self.blob_service.url.rstrip("/")
         self.table_endpoint = self.table_service.url.rstrip("/")
@@ -223,16 +340,18 @@ class StorageAccount:
         """Close the clients and their connection pool (for short-lived tools; workers keep theirs)."""
         self.blob_service.close()
         self.table_service.close()
+        if self._credential is not None:
+            self._credential.close()
         self._session.close()
 
 
-_accounts: dict[tuple[int, str, ClientOptions], StorageAccount] = {}
+_accounts: dict[tuple[int, StorageConnection, ClientOptions], StorageAccount] = {}
 _accounts_lock = threading.Lock()
 
 
-def get_account(connection_string: str, options: ClientOptions | None = None) -> StorageAccount:
-    """The process's shared `StorageAccount` for ``connection_string`` and ``options``, built on first use."""
-    resolved = resolve_connection_string(connection_string)
+def get_account(connection: str | StorageConnection, options: ClientOptions | None = None) -> StorageAccount:
+    """The process's shared `StorageAccount` for ``connection`` and ``options``, built on first use."""
+    resolved = StorageConnection.of(connection)
     key = (os.getpid(), resolved, options or ClientOptions())
     with _accounts_lock:
         account = _accounts.get(key)

@@ -28,7 +28,7 @@ from typing import Any
 
 from storage import _json
 from storage._names import check_id, check_relative_path
-from storage.account import connection_string_from_settings, get_account
+from storage.account import connection_from_settings, get_account
 from storage.blobs import MAX_DELETE, BlobStore
 from storage.errors import InvalidName, NotFound, SerializationError
 
@@ -75,7 +75,7 @@ class ResultStore:
         from storage.container_blobs import ContainerBlobs
 
         source = os.environ if settings is None else settings
-        return cls(ContainerBlobs(get_account(connection_string_from_settings(source)), container_name(source)))
+        return cls(ContainerBlobs(get_account(connection_from_settings(source)), container_name(source)))
 
     @property
     def container_name(self) -> str:

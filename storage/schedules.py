@@ -22,7 +22,7 @@ from batch.times import as_utc, iso, parse_time
 from storage import _tables
 from storage._names import check_id
 from storage._tokens import decode_token, encode_token
-from storage.account import connection_string_from_settings, get_account
+from storage.account import connection_from_settings, get_account
 from storage.errors import ConcurrencyConflict
 from storage.rows import Delete, Put, Row, RowStore
 
@@ -157,7 +157,7 @@ class ScheduleStore:
         from storage.table_rows import TableRows
 
         source = os.environ if settings is None else settings
-        return cls(TableRows(get_account(connection_string_from_settings(source)), TABLE))
+        return cls(TableRows(get_account(connection_from_settings(source)), TABLE))
 
     def create(self, record: ScheduleRecord) -> bool:
         """Store a new schedule; False (and nothing written) when one with its id exists."""

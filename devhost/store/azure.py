@@ -51,7 +51,13 @@ from devhost.store.base import (
 )
 from devhost.store.pending import pending_work
 from storage import _tables
-from storage.account import CONNECTION_SETTING, DEVELOPMENT_STORAGE, ClientOptions, StorageAccount
+from storage.account import (
+    CONNECTION_SETTING,
+    ClientOptions,
+    StorageAccount,
+    StorageConnection,
+    connection_from_settings,
+)
 from storage.errors import NotFound, StorageConfigError, StorageError, StorageRequestError
 
 T = TypeVar("T")
@@ -110,7 +116,7 @@ class AzureStore:
 
     def __init__(
         self,
-        connection_string: str,
+        connection: str | StorageConnection,
         *,
         hub: str,
         setting: str = CONNECTION_SETTING,
@@ -121,7 +127,7 @@ class AzureStore:
         self.setting = setting
         self.names = rows.TableNames.for_hub(hub)
         try:
-            self._account = StorageAccount(connection_string, CLIENT_OPTIONS)
+            self._account = StorageAccount(connection, CLIENT_OPTIONS)
         except StorageConfigError as exc:
             raise StoreError(str(exc).replace(CONNECTION_SETTING, setting)) from exc
         self._backoff = backoff or Backoff()
@@ -151,14 +157,11 @@ class AzureStore:
     def from_settings(cls, settings: Mapping[str, str], *, hub: str, connection_name: str | None = None) -> AzureStore:
         """The store for `hub` in the account of app setting `connection_name` (default AzureWebJobsStorage)."""
         setting = connection_name or CONNECTION_SETTING
-        value = (settings.get(setting) or "").strip()
-        if not value:
-            raise StoreError(
-                f"the app setting {setting} is not set: the azure store keeps durable state in that storage "
-                f"account; set it to a connection string, or to {DEVELOPMENT_STORAGE} for Azurite "
-                "(`python -m devtools.azurite`)"
-            )
-        return cls(value, hub=hub, setting=setting)
+        try:
+            connection = connection_from_settings(settings, setting)
+        except StorageConfigError as exc:
+            raise StoreError(f"the azure store keeps durable state in a storage account, but {exc}") from exc
+        return cls(connection, hub=hub, setting=setting)
 
     @property
     def location(self) -> str:

@@ -127,6 +127,7 @@ def start_batch_host(
     settings = {
         "AzureWebJobsStorage": azurite.connection_string,
         "BATCH_ALLOW_COMMAND_TASKS": "true",
+        "BATCH_EXAMPLES": "true",
         "BATCH_MAX_BODY_BYTES": str(TEST_MAX_BODY_BYTES),
         "BATCH_WORK_DIR": str(state_dir / "work"),
         **(env or {}),

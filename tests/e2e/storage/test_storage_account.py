@@ -14,7 +14,7 @@ from storage import (
     StorageUnreachable,
     TableRows,
     TaskStore,
-    connection_string_from_settings,
+    connection_from_settings,
     get_account,
     resolve_connection_string,
 )
@@ -34,9 +34,9 @@ def test_development_storage_means_the_default_emulator_ports() -> None:
 
 def test_missing_or_malformed_settings_say_what_to_set() -> None:
     with pytest.raises(StorageConfigError, match="AzureWebJobsStorage is not set"):
-        connection_string_from_settings({})
+        connection_from_settings({})
     with pytest.raises(StorageConfigError, match="AccountName"):
-        connection_string_from_settings({"AzureWebJobsStorage": "BlobEndpoint=http://x"})
+        connection_from_settings({"AzureWebJobsStorage": "BlobEndpoint=http://x"})
 
 
 def test_one_shared_account_per_connection_string(azurite: Azurite) -> None:
