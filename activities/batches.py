@@ -63,6 +63,8 @@ def outcome_of(chunk: Chunk, runs: list[tuple[int, int]], busy_ms: int, ran: int
             continue
         if state == TaskState.FAILED:
             outcome["failed"].append([position, attempts, chunk.ids[i]])
+        elif state == TaskState.CANCELLED:
+            outcome.setdefault("cancelled", []).append([position, attempts])
         elif state == TaskState.RUNNING and attempts >= attempt:
             outcome["retry"].append([position, attempts])
         elif state == TaskState.SKIPPED:
@@ -221,6 +223,10 @@ def _updates(
             updates.append(TaskUpdate(i, TaskState.SUCCEEDED, run.attempts, started, ended, batch=batch))
             continue
         error = last.error or "the task failed"
+        if last.cancelled:
+            # Killed because its job was cancelled: that is the job's doing, not a failure, and not retried.
+            updates.append(TaskUpdate(i, TaskState.CANCELLED, run.attempts, started, ended, error=error))
+            continue
         if run.attempts <= spec.retry_count_for(task):
             # Retries remain: the task stays running until the orchestrator's timer starts the next attempt.
             updates.append(TaskUpdate(i, TaskState.RUNNING, run.attempts, started, ended, error=error))

@@ -5,7 +5,7 @@
 | `GET /api/jobs/{jobId}/tasks`            | 200 `{"value", "continuationToken", "nextLink"}`| 400, 404 |
 | `GET /api/jobs/{jobId}/tasks/{taskId}`   | 200 task view with `result`                    | 404      |
 
-`?state=` is one of pending, running, succeeded, failed, skipped; `?top=` 1-1000 (default 100);
+`?state=` is one of pending, running, succeeded, failed, skipped, cancelled; `?top=` 1-1000 (default 100);
 `?continuationToken=` the token of the previous page, unchanged (it is bound to the job and the filter).
 """
 

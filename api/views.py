@@ -79,6 +79,7 @@ def compose_counts(total: int, finished: Any, live: Iterable[Any]) -> TaskCounts
         succeeded=known.succeeded,
         failed=known.failed,
         skipped=known.skipped,
+        cancelled=known.cancelled,
     )
 
 

@@ -47,6 +47,7 @@ _CODES: Mapping[TaskState, str] = {
     TaskState.SUCCEEDED: "s",
     TaskState.FAILED: "f",
     TaskState.SKIPPED: "k",
+    TaskState.CANCELLED: "c",
 }
 _STATES: Mapping[str, TaskState] = {code: state for state, code in _CODES.items()}
 _RANKS: Mapping[TaskState, int] = {
@@ -55,6 +56,7 @@ _RANKS: Mapping[TaskState, int] = {
     TaskState.SUCCEEDED: 2,
     TaskState.FAILED: 2,
     TaskState.SKIPPED: 2,
+    TaskState.CANCELLED: 2,
 }
 
 
@@ -198,7 +200,7 @@ class Chunk:
 
     @property
     def state_codes(self) -> str:
-        """One character per task (`p r s f k`): what listings and counts read without the rest of the row."""
+        """One character per task (`p r s f k c`): what listings and counts read without the rest of the row."""
         return "".join(self.codes)
 
     def body_json(self) -> str:
@@ -245,4 +247,5 @@ def counts_of_codes(codes: str) -> TaskCounts:
         succeeded=codes.count("s"),
         failed=codes.count("f"),
         skipped=codes.count("k"),
+        cancelled=codes.count("c"),
     )

@@ -43,9 +43,11 @@ class TaskState(StrEnum):
     """Failed on its last attempt (after retries)."""
     SKIPPED = "skipped"
     """Never ran: a dependency failed or was skipped, the job was cancelled, or it stopped early."""
+    CANCELLED = "cancelled"
+    """Was running (or waiting for a retry) when its job was cancelled, and was stopped: not a failure."""
 
 
-COUNT_FIELDS = ("total", "pending", "running", "succeeded", "failed", "skipped")
+COUNT_FIELDS = ("total", "pending", "running", "succeeded", "failed", "skipped", "cancelled")
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +60,7 @@ class TaskCounts:
     succeeded: int = 0
     failed: int = 0
     skipped: int = 0
+    cancelled: int = 0
 
     def __add__(self, other: TaskCounts) -> TaskCounts:
         """Counts of two partitions together."""
@@ -68,6 +71,7 @@ class TaskCounts:
             self.succeeded + other.succeeded,
             self.failed + other.failed,
             self.skipped + other.skipped,
+            self.cancelled + other.cancelled,
         )
 
     @classmethod
@@ -90,4 +94,5 @@ class TaskCounts:
             "succeeded": self.succeeded,
             "failed": self.failed,
             "skipped": self.skipped,
+            "cancelled": self.cancelled,
         }

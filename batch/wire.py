@@ -138,12 +138,14 @@ class BatchOutcome(TypedDict):
     retry: list[list[int]]  # [position, attempts made]: the last attempt failed and retries remain
     failed: list[list[Any]]  # [position, attempts, task id]: failed for good
     other: list[list[Any]]  # [position, state]: not run by this batch (settled as skipped meanwhile, say)
+    cancelled: NotRequired[list[list[int]]]  # [position, attempts]: stopped because the job was cancelled
     busyMs: int  # time spent running the batch's tasks
     ran: int  # attempts made
 
 
 class SettleTasksInput(TypedDict):
-    """Tasks the partition settled without running them: skipped ones, and ones abandoned as failed."""
+    """Tasks the partition settled without running them: skipped ones, ones abandoned as failed, and ones
+    stopped by a cancel."""
 
     jobId: str
     specHash: str
@@ -151,6 +153,7 @@ class SettleTasksInput(TypedDict):
     partitionSize: int
     skipped: list[list[int]]  # [first, stop] position ranges
     failed: list[list[Any]]  # [position, attempts, error]
+    cancelled: NotRequired[list[list[Any]]]  # [position, attempts, error]: running or retrying at a cancel
 
 
 class ChildResult(TypedDict):

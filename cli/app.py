@@ -176,7 +176,9 @@ def job_delete(
 @task_app.command("list")
 def task_list(
     job_id: Annotated[str, typer.Argument(metavar="ID")],
-    state: Annotated[str | None, typer.Option("--state", help="pending, running, succeeded, failed, skipped.")] = None,
+    state: Annotated[
+        str | None, typer.Option("--state", help="pending, running, succeeded, failed, skipped, cancelled.")
+    ] = None,
     top: TopOption = None,
     token: TokenOption = None,
     url: UrlOption = DEFAULT_URL,

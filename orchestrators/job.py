@@ -101,6 +101,7 @@ def job_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any, 
             prepared["toleratedFailurePercentage"],
             terminated_early=stopping == TERMINATE and prepared["onTaskFailure"] == OnTaskFailure.TERMINATE_JOB.value,
             timed_out=stopping == TIMEOUT,
+            cancelled=finished.cancelled,
         )
         state, reason = outcome.state, outcome.reason
         if ran.errors:

@@ -6,7 +6,7 @@ from the durations earlier batches measured), and records them itself, so the hi
 per batch, not per task. A batch holds task slots (one for sync handlers, which run one after another; more
 for `async def` handlers, which run side by side); the slots in use never exceed the partition's share.
 Failed attempts with retries left are retried after the job's retry interval (a durable timer). Tasks it
-settles without running them (skipped, abandoned) are recorded through SETTLE_TASKS.
+settles without running them (skipped, abandoned, cancelled) are recorded through SETTLE_TASKS.
 
 Deterministic: no I/O, no wall clock (only `current_utc_datetime`), no randomness. Every decision comes from
 the history, so a replay takes the same path.
@@ -129,6 +129,7 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
     settling: list[Any] = []
     to_skip: list[int] = []
     to_fail: list[list[Any]] = []
+    to_cancel: list[list[Any]] = []
     failed_ids: list[str] = []
     moved: dict[str, int] = {}
     asked: dict[int, tuple[int, int]] = {}  # settle call number -> (failed, skipped) it was given
@@ -210,6 +211,7 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
             raw.succeeded + moved.get("succeeded", 0),
             raw.failed + moved.get("failed", 0),
             raw.skipped + moved.get("skipped", 0),
+            moved.get("cancelled", 0),
         )
 
     def counts() -> TaskCounts:
@@ -217,11 +219,17 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
         raw = final_counts()
         running = min(raw.running, slots_in_use())
         return TaskCounts(
-            raw.total, raw.pending + raw.running - running, running, raw.succeeded, raw.failed, raw.skipped
+            raw.total,
+            raw.pending + raw.running - running,
+            running,
+            raw.succeeded,
+            raw.failed,
+            raw.skipped,
+            raw.cancelled,
         )
 
     def settle_due(final: bool) -> bool:
-        pending = len(to_skip) + len(to_fail)
+        pending = len(to_skip) + len(to_fail) + len(to_cancel)
         return pending > 0 and not settling and (final or pending >= SETTLE_AT)
 
     def settle() -> None:
@@ -229,11 +237,27 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
             **base,  # type: ignore[typeddict-item]
             "skipped": _ranges(to_skip),
             "failed": list(to_fail),
+            "cancelled": list(to_cancel),
         }
-        asked[len(asked)] = (len(to_fail), len(to_skip))
+        # The scheduler counts a cancelled task as failed (its dependents are skipped): both come off `failed`.
+        asked[len(asked)] = (len(to_fail) + len(to_cancel), len(to_skip))
         to_skip.clear()
         to_fail.clear()
+        to_cancel.clear()
         settling.append(context.call_activity_with_retry(wire.SETTLE_TASKS, STORAGE_RETRY, request))
+
+    def abandon(position: int, attempts: int, why: str) -> None:
+        """Settle a task that will not run again: cancelled when the job was cancelled, else failed."""
+        (to_cancel if cancelled else to_fail).append(
+            [position, attempts, f"{'cancelled' if cancelled else 'abandoned'}: {why}"]
+        )
+        fail_for_good(position, None)
+
+    def cancel_recorded(position: int) -> None:
+        """A task its batch recorded as cancelled: the scheduler counts it as failed, the records do not."""
+        fail_for_good(position, None)
+        moved["failed"] = moved.get("failed", 0) - 1
+        moved["cancelled"] = moved.get("cancelled", 0) + 1
 
     def fail_for_good(position: int, task_id: str | None) -> None:
         nonlocal terminated, stopping
@@ -302,13 +326,15 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
             for position, attempts in outcome["retry"]:
                 unsettled.add(position)
                 if stopping or attempts > retries_of(position):
-                    to_fail.append([position, attempts, "abandoned: the job stopped before its retry"])
-                    fail_for_good(position, None)
+                    abandon(position, attempts, "the job stopped before its retry")
                 else:
                     retry_now.append((position, attempts + 1))
             for position, _attempts, task_id in outcome["failed"]:
                 unsettled.add(position)
                 fail_for_good(position, task_id)
+            for position, _attempts in outcome.get("cancelled") or ():
+                unsettled.add(position)
+                cancel_recorded(position)
             for position, _state in outcome["other"]:
                 # Not run: the batch stopped early (a task failed under terminateJob). A first attempt goes back
                 # to the ready tasks, a retry to the retries; a stopped job skips or abandons them.
@@ -317,8 +343,7 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
                 if attempt == 1:
                     scheduler.release(str(position))
                 elif stopping:
-                    to_fail.append([position, attempt - 1, "abandoned: the job stopped before its retry"])
-                    fail_for_good(position, None)
+                    abandon(position, attempt - 1, "the job stopped before its retry")
                 else:
                     not_started.append((position, attempt))
             for position, _ in flight.tasks:
@@ -356,8 +381,7 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
                 waiting_tasks += [t for a, f in flights.items() if a not in keep for t in f.tasks]
                 flights = keep
             for position, attempts in waiting_tasks:
-                to_fail.append([position, max(0, attempts), f"abandoned: {why}"])
-                fail_for_good(position, None)
+                abandon(position, max(0, attempts), why)
             backing_off.clear()
             again.clear()
 

@@ -167,6 +167,7 @@ def test_every_task_runs_once_under_the_parallelism_cap() -> None:
         "succeeded": 1000,
         "failed": 0,
         "skipped": 0,
+        "cancelled": 0,
     }
     assert set(app.attempts.values()) == {1}
     assert app.states() == Counter({"succeeded": 1000})
@@ -260,9 +261,10 @@ def test_cancel_ends_the_job_cancelled_and_skips_what_never_ran() -> None:
     assert output["state"] == "cancelled"
     counts = output["taskCounts"]
     assert counts["total"] == 600 and counts["skipped"] > 0
-    assert counts["succeeded"] + counts["failed"] + counts["skipped"] == 600
+    assert counts["succeeded"] + counts["skipped"] + counts["cancelled"] == 600
+    assert counts["failed"] == 0  # a cancel is not a failure
     assert app.states() == Counter({k: v for k, v in counts.items() if k != "total" and v})
-    assert app.records["t005"]["state"] == "failed"  # abandoned while running
+    assert app.records["t005"]["state"] == "cancelled"  # it was running when the job was cancelled
     assert app.stops and all(s["reason"] == "cancel" for s in app.stops)
     assert app.reduced == 0
     assert app.record().state == JobState.CANCELLED
