@@ -12,6 +12,8 @@ class JobState(StrEnum):
 
     PENDING = "pending"
     RUNNING = "running"
+    DISABLED = "disabled"
+    """Running, but disabled (`POST .../disable`): no task starts until it is enabled again."""
     CANCELLING = "cancelling"
     """A cancel was requested (by the job API) and the job has not ended yet: activities poll for it to kill
     the job's commands. The API shows such a job as `running`, with its cancel requested."""
@@ -26,6 +28,7 @@ API_JOB_STATES = tuple(state for state in JobState if state is not JobState.CANC
 JOB_STATE_RANK: Mapping[JobState, int] = {
     JobState.PENDING: 0,
     JobState.RUNNING: 1,
+    JobState.DISABLED: 1,
     JobState.CANCELLING: 2,
     JobState.SUCCEEDED: 3,
     JobState.FAILED: 3,

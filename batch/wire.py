@@ -22,6 +22,19 @@ STOP_PARTITIONS = "batch_stop_partitions"
 SETTLE_PARTITIONS = "batch_settle_partitions"
 
 CANCEL_EVENT = "cancel"
+
+
+def control_event(number: int) -> str:
+    """The name of the `number`th (from 1) live-change event an orchestration gets. To a job, from the job
+    API: `ControlChange` (its whole new settings). To a group or a partition, from its parent: `{"share": n}`,
+    its new share of the cap (0: start nothing).
+
+    Each name is waited for once: the SDK (1.x) keeps an event that came before its wait and hands it again
+    to every later wait of the same name, so one name waited for in a loop would see one event many times.
+    """
+    return f"control-{number}"
+
+
 INLINE_RESULT_LIMIT = 1024
 """A result whose JSON is larger than this is written to its own blob by the task activity."""
 MAX_LISTED_FAILURES = 100
@@ -218,7 +231,17 @@ class FinishJobInput(TypedDict):
     endedAt: str
 
 
+class ControlChange(TypedDict, total=False):
+    """What the job API changes in a running job; only the fields present change."""
+
+    maxParallelTasks: int
+    toleratedFailurePercentage: float
+    disabled: bool
+
+
 class StopPartitionsInput(TypedDict):
     jobId: str
     instanceIds: list[str]  # running groups or partitions (and, from a group under terminateJob, the job)
     reason: str  # "cancel" (abandon running tasks) or "terminate" (let running tasks finish)
+    shares: NotRequired[list[int]]  # instead of a stop: each instance's new share, raised as a control event
+    events: NotRequired[list[str]]  # ... under these names (`control_event`), one per instance

@@ -29,6 +29,7 @@ from batch.plan import DagScheduler
 from batch.records import CHUNK_SIZE
 from batch.spec import OnTaskFailure
 from batch.states import TaskCounts
+from orchestrators.control import Controls, awaiting, share_of
 
 STORAGE_RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=2_000, max_number_of_attempts=6)
 """The partition's own activities touch storage: a passing outage must not fail the partition."""
@@ -99,14 +100,24 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
         "partition": partition,
         "partitionSize": spec["partitionSize"],
     }
-    plan: wire.PartitionPlan = yield context.call_activity_with_retry(wire.LOAD_PARTITION, STORAGE_RETRY, base)
+    share = max(1, spec["share"])
+    controls = Controls(context)
+
+    def take_share(data: Any) -> None:
+        # A new share of the cap (0 while the job is disabled): batches in flight keep their slots until they
+        # end; no batch starts while the slots in use are at or over the share.
+        nonlocal share
+        new_share = share_of(data)
+        share = share if new_share is None else new_share
+
+    load = context.call_activity_with_retry(wire.LOAD_PARTITION, STORAGE_RETRY, base)
+    plan: wire.PartitionPlan = yield from awaiting(context, load, controls, take_share)
     size = plan["size"]
     depends_on = [[str(d) for d in plan["dependsOn"].get(str(i), ())] for i in range(size)]
     scheduler = DagScheduler([str(i) for i in range(size)], depends_on)
     kinds = plan["kinds"]
     overrides = plan["retryOverrides"]
     interval = timedelta(seconds=plan["retryIntervalSeconds"])
-    share = max(1, spec["share"])
     terminate_on_failure = spec["onTaskFailure"] == OnTaskFailure.TERMINATE_JOB.value
     stop_event = context.wait_for_external_event(wire.CANCEL_EVENT)
     deadline_text = spec.get("deadline")
@@ -295,10 +306,11 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
             settle()
         if finished and not settling:
             break
-        context.set_custom_status({"taskCounts": counts().to_json()})
+        context.set_custom_status({"taskCounts": counts().to_json(), "share": share})
         waiting = [*flights, *backing_off, *settling]
         if not stopping:
             waiting.append(stop_event)
+            waiting.append(controls.waiting)
             if deadline_timer is not None:
                 waiting.append(deadline_timer)
             if probe_timer is not None and not probe_timer.is_completed and timing.mean("handler") is None:
@@ -307,6 +319,9 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
 
         if probe_timer is not None and probe_timer.is_completed and timing.mean("handler") is None:
             probes_timed_out = True
+        came, data = controls.take()
+        if came:
+            take_share(data)
         for timer in [t for t in backing_off if t.is_completed]:
             again.extend(backing_off.pop(timer))
         for activity in [a for a in flights if a.is_completed]:

@@ -75,6 +75,7 @@ class MemoryBatch:
         assert self.services.jobs.create_job(pending)
         self.specs = SpecCache(self.services.results.read_job_spec)
         self.stops: list[dict[str, Any]] = []
+        self.shares: list[dict[str, Any]] = []
         self.sim: Simulator
 
     def activities(self) -> dict[str, Any]:
@@ -116,6 +117,14 @@ class MemoryBatch:
 
     def stop(self, request: dict[str, Any]) -> int:
         # What the real activity does through the durable client: raise the stop event on each partition.
+        # With `shares`, the control event that gives each its new share of the cap.
+        if "shares" in request:
+            self.shares.append(request)
+            for instance_id, share, name in zip(
+                request["instanceIds"], request["shares"], request["events"], strict=True
+            ):
+                self.sim.raise_event(instance_id, name, {"share": share})
+            return len(request["instanceIds"])
         self.stops.append(request)
         for instance_id in request["instanceIds"]:
             self.sim.raise_event(instance_id, wire.CANCEL_EVENT, request["reason"])
