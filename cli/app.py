@@ -1,5 +1,5 @@
-"""The commands, as `az batch` names them: `job submit|list|show|watch|cancel|delete`, `task list|show|logs`
-and `results download`. Every command takes `--url`, `--key` and `--output table|json`.
+"""The commands, as `az batch` names them: `job submit|list|show|watch|update|disable|enable|cancel|delete`,
+`task list|show|logs` and `results download`. Every command takes `--url`, `--key` and `--output table|json`.
 
 Exit codes: 0 done (for `watch`: the job succeeded), 1 the watched job failed or was cancelled, 2 a usage error
 or an error from the API or the network (printed on stderr as `code: message` and a `path: message` per detail).
@@ -47,7 +47,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-job_app = typer.Typer(help="Jobs: submit, list, show, watch, cancel, delete.", no_args_is_help=True)
+job_app = typer.Typer(
+    help="Jobs: submit, list, show, watch, update, disable, enable, cancel, delete.", no_args_is_help=True
+)
 task_app = typer.Typer(help="A job's tasks: list, show, logs.", no_args_is_help=True)
 results_app = typer.Typer(help="A job's results in Blob Storage.", no_args_is_help=True)
 app.add_typer(job_app, name="job")
@@ -108,7 +110,7 @@ def job_submit(
 @job_app.command("list")
 def job_list(
     state: Annotated[
-        str | None, typer.Option("--state", help="pending, running, succeeded, failed, cancelled.")
+        str | None, typer.Option("--state", help="pending, running, disabled, succeeded, failed, cancelled.")
     ] = None,
     top: TopOption = None,
     token: TokenOption = None,
@@ -144,6 +146,54 @@ def job_watch(
     """Follow a job live until it ends; exit 0 if it succeeded, 1 if it failed or was cancelled."""
     api = JobApi(url, key)
     follow(api, api.job(job_id), output)
+
+
+@job_app.command("update")
+def job_update(
+    job_id: Annotated[str, typer.Argument(metavar="ID")],
+    max_parallel_tasks: Annotated[
+        int | None, typer.Option("--max-parallel-tasks", help="The job's new cap on tasks running at once.")
+    ] = None,
+    tolerated: Annotated[
+        float | None,
+        typer.Option("--tolerated-failure-percentage", help="The share of tasks (0-100) that may fail."),
+    ] = None,
+    url: UrlOption = DEFAULT_URL,
+    key: KeyOption = None,
+    output: OutputOption = Output.table,
+) -> None:
+    """Change a running job's cap and/or tolerated failure percentage (PATCH /api/jobs/{id})."""
+    change = {"maxParallelTasks": max_parallel_tasks, "toleratedFailurePercentage": tolerated}
+    # Nothing given is sent as an empty change, which the API refuses with what to give.
+    view = JobApi(url, key).update(job_id, {name: value for name, value in change.items() if value is not None})
+    show(output, view, render.job_table)
+
+
+@job_app.command("disable")
+def job_disable(
+    job_id: Annotated[str, typer.Argument(metavar="ID")],
+    requeue: Annotated[
+        bool, typer.Option("--requeue", help="Stop running command tasks and put them back to pending.")
+    ] = False,
+    url: UrlOption = DEFAULT_URL,
+    key: KeyOption = None,
+    output: OutputOption = Output.table,
+) -> None:
+    """Disable a job: no task starts until it is enabled; running tasks finish (POST /api/jobs/{id}/disable)."""
+    view = JobApi(url, key).disable(job_id, requeue=requeue)
+    show(output, view, render.job_table)
+
+
+@job_app.command("enable")
+def job_enable(
+    job_id: Annotated[str, typer.Argument(metavar="ID")],
+    url: UrlOption = DEFAULT_URL,
+    key: KeyOption = None,
+    output: OutputOption = Output.table,
+) -> None:
+    """Enable a disabled job: its tasks start again (POST /api/jobs/{id}/enable)."""
+    view = JobApi(url, key).enable(job_id)
+    show(output, view, render.job_table)
 
 
 @job_app.command("cancel")

@@ -28,6 +28,7 @@ STATE_STYLES = {
     "failed": "red",
     "skipped": "yellow",
     "cancelled": "yellow",
+    "disabled": "magenta",
 }
 
 
@@ -98,7 +99,9 @@ def job_table(view: Mapping[str, Any]) -> Table:
     if view.get("cancelRequested"):
         state.append(" (cancel requested)")
     table.add_row("state", state)
-    for name in ("createdAt", "startedAt", "endedAt", "reason"):
+    if view.get("state") == "disabled" and view.get("disableTasks"):
+        state.append(f" ({view.get('disableTasks')})")
+    for name in ("createdAt", "startedAt", "endedAt", "reason", "maxParallelTasks", "toleratedFailurePercentage"):
         if view.get(name) is not None:
             table.add_row(name, _cell(view.get(name)))
     counts = _counts(view)

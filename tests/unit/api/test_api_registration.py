@@ -23,7 +23,15 @@ def functions(environ: dict[str, str]) -> dict[str, list[str]]:
 
 def test_routes_and_no_timer_without_a_schedule() -> None:
     found = functions({})
-    assert set(found) == {"api_jobs", "api_job", "api_job_cancel", "api_job_tasks", "api_job_task"}
+    assert set(found) == {
+        "api_jobs",
+        "api_job",
+        "api_job_cancel",
+        "api_job_disable",
+        "api_job_enable",
+        "api_job_tasks",
+        "api_job_task",
+    }
     assert all("httpTrigger" in bindings and "durableClient" in bindings for bindings in found.values())
 
 

@@ -27,3 +27,15 @@ def test_a_finished_task_is_never_moved_to_another_finished_state() -> None:
     # A batch abandoned by the cancel that returns late, and a cancel that comes after the task ended.
     assert c.apply([TaskUpdate(0, TaskState.CANCELLED, 1), TaskUpdate(1, TaskState.SUCCEEDED, 1, batch=3)]) == []
     assert (c.state(0), c.state(1)) == (TaskState.SUCCEEDED, TaskState.CANCELLED)
+
+
+def test_a_requeue_takes_a_running_task_of_that_attempt_back_to_pending_and_nothing_else() -> None:
+    c = chunk()
+    c.apply([TaskUpdate(0, TaskState.RUNNING, 2), TaskUpdate(1, TaskState.SUCCEEDED, 1, batch=0)])
+    back = [TaskUpdate(i, TaskState.PENDING, 1, requeue=True) for i in range(3)]
+    assert c.apply(back) == [0]  # the succeeded task and the pending one are left as they are
+    assert (c.state(0), c.attempts[0]) == (TaskState.PENDING, 1)
+    assert c.state(1) == TaskState.SUCCEEDED and c.state(2) == TaskState.PENDING
+    # Its next attempt runs as the second again; a requeue of an older attempt changes nothing.
+    assert c.apply([TaskUpdate(0, TaskState.RUNNING, 2)]) == [0]
+    assert c.apply([TaskUpdate(0, TaskState.PENDING, 0, requeue=True)]) == []
