@@ -223,7 +223,10 @@ def run_batch(
         failures=failures,
         before_commit=_results_writer(services.results, job_id, partition, batch, rows),
     )
-    return outcome_of(final, runs, round(runner.busy * 1000), runner.ran)
+    outcome = outcome_of(final, runs, round(runner.busy * 1000), runner.ran)
+    if runner.gate.closed:
+        outcome["held"] = True
+    return outcome
 
 
 def _is_async(handlers: Any, task: TaskSpec) -> bool:

@@ -152,6 +152,7 @@ class BatchOutcome(TypedDict):
     failed: list[list[Any]]  # [position, attempts, task id]: failed for good
     other: list[list[Any]]  # [position, state]: not run by this batch (settled as skipped meanwhile, say)
     cancelled: NotRequired[list[list[int]]]  # [position, attempts]: stopped because the job was cancelled
+    held: NotRequired[bool]  # the batch stopped starting tasks: its job's record says disabled, or stopping
     busyMs: int  # time spent running the batch's tasks
     ran: int  # attempts made
 

@@ -72,6 +72,8 @@ class _Flight:
     tasks: list[tuple[int, int]]
     slots: int
     kind: str
+    controls: int = 0
+    """Control events the partition had taken when it started the batch."""
 
 
 @dataclass
@@ -149,6 +151,9 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
     probe_timer: Any = None
     probes_timed_out = False
     terminated = timed_out = cancelled = stopping = False
+    # A batch that stopped because its job's record says disabled (or stopping) may return before the new
+    # share (or the stop event) reaches the partition: until then no batch starts, or it would stop too.
+    holding = False
     if spec.get("skipAll"):
         # The job stopped before this partition started: its tasks are recorded as skipped, not lost.
         stopping = True
@@ -167,10 +172,13 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
             "markRunning": kind == "command" or (mean is not None and mean >= LONG_TASK_SECONDS),
         }
         batches += 1
-        flights[context.call_activity_with_retry(wire.RUN_BATCH, STORAGE_RETRY, request)] = _Flight(tasks, slots, kind)
+        task = context.call_activity_with_retry(wire.RUN_BATCH, STORAGE_RETRY, request)
+        flights[task] = _Flight(tasks, slots, kind, controls.seen)
 
     def start_batches() -> None:
         nonlocal again
+        if holding:
+            return
         while again and slots_in_use() < share:
             # Retries go first, a chunk and a kind at a time (a batch is recorded in one chunk row).
             first, _ = again[0]
@@ -322,6 +330,7 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
         came, data = controls.take()
         if came:
             take_share(data)
+            holding = False
         for timer in [t for t in backing_off if t.is_completed]:
             again.extend(backing_off.pop(timer))
         for activity in [a for a in flights if a.is_completed]:
@@ -335,6 +344,8 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
                     fail_for_good(position, None)
                 continue
             timing.add(flight.kind, outcome["busyMs"], outcome["ran"])
+            if outcome.get("held") and flight.controls == controls.seen:
+                holding = True
             unsettled: set[int] = set()
             retry_now: list[tuple[int, int]] = []
             not_started: list[tuple[int, int]] = []

@@ -156,8 +156,10 @@ def test_odd_ids_in_routes_are_answered_cleanly(fuzz_host: BatchHost, known_job:
 
 ROUTES = {
     "/jobs": {"GET", "POST"},
-    "/jobs/{known}": {"GET", "DELETE"},
+    "/jobs/{known}": {"GET", "DELETE", "PATCH"},
     "/jobs/{known}/cancel": {"POST"},
+    "/jobs/{known}/disable": {"POST"},
+    "/jobs/{known}/enable": {"POST"},
     "/jobs/{known}/tasks": {"GET"},
     "/jobs/{known}/tasks/t1": {"GET"},
 }
