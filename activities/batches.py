@@ -208,12 +208,11 @@ def run_batch(
     killed = any(run is not None and run.last.cancelled for run in done.values())
     requeued = killed and is_requeue(services.jobs.get_job(job_id))
     updates, failures, rows = _updates(spec, positions, done, batch, runner, requeued)
-    started = dict(todo)
     for p, a in todo:
-        if data["markRunning"] and done.get(p) is None:
+        run = done.get(p)
+        if (data["markRunning"] and run is None) or (requeued and run is not None and run.last.cancelled):
+            # Recorded as running at attempt `a`: back to pending, as if this batch had not run it.
             updates.append(TaskUpdate(p % CHUNK_SIZE, TaskState.PENDING, a - 1, requeue=True))
-        elif requeued and (run := done.get(p)) is not None and run.last.cancelled:
-            updates.append(TaskUpdate(p % CHUNK_SIZE, TaskState.PENDING, started[p] - 1, requeue=True))
     final = store.record(
         job_id,
         partition,

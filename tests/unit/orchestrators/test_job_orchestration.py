@@ -5,6 +5,7 @@ are tested through HTTP against devhost and Azurite in tests/e2e."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,6 +38,7 @@ class MemoryBatch:
         handlers = TaskHandlers()
         self.attempts: Counter[str] = Counter()
         self.reduced = 0
+        self.hook: Callable[[Any], None] = lambda value: None
 
         @handlers.task("t.ok")
         def ok(value: Any, ctx: TaskContext) -> Any:
@@ -58,6 +60,13 @@ class MemoryBatch:
             self.attempts[ctx.task_id] += 1
             if ctx.attempt <= value["failures"]:
                 raise ValueError(f"{ctx.task_id} attempt {ctx.attempt}")
+            return value
+
+        @handlers.task("t.hook")
+        def hook(value: Any, ctx: TaskContext) -> Any:
+            """Runs `self.hook(value)`: a test's way to act in the middle of a batch."""
+            self.attempts[ctx.task_id] += 1
+            self.hook(value)
             return value
 
         @handlers.task("t.sum")
