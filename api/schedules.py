@@ -34,8 +34,8 @@ from api.submit import parse_spec, submit_job
 from app.services import Services
 from batch.paths import blob_name_problem
 from batch.spec import ID_PATTERN
+from batch.states import ACTIVE_JOB_STATES
 from storage.errors import NotFound
-from storage.jobs import JobState
 from storage.results import ResultStore
 
 log = logging.getLogger("api.schedules")
@@ -48,7 +48,7 @@ MAX_TEMPLATE_ID = 128 - len("-YYYYmmddTHHMM")
 APP_ROOT = Path(__file__).resolve().parent.parent
 """The function app's root (where function_app.py is): template paths are relative to it."""
 _OCCURRENCE = re.compile(r"\d{8}T\d{4}")
-_ACTIVE_STATES = (JobState.PENDING, JobState.RUNNING, JobState.CANCELLING)
+_ACTIVE_STATES = ACTIVE_JOB_STATES
 
 
 class TemplateError(ApiError):

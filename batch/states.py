@@ -36,6 +36,9 @@ JOB_STATE_RANK: Mapping[JobState, int] = {
 }
 """The job record's no-downgrade rule: a write whose state ranks below the stored one is skipped."""
 
+ACTIVE_JOB_STATES = tuple(state for state in JobState if JOB_STATE_RANK[state] < JOB_STATE_RANK[JobState.SUCCEEDED])
+"""The states of a job that has not ended (a disabled job among them)."""
+
 
 class TaskState(StrEnum):
     PENDING = "pending"
