@@ -25,7 +25,7 @@ from typing import Any
 
 from activities import telemetry
 from activities.attempts import Attempt, attempt_async, attempt_task
-from activities.command_tasks import CANCEL_POLL_SECONDS, default_work_root
+from activities.command_tasks import CANCEL_POLL_SECONDS, default_work_root, is_requeue, may_start
 from activities.errors import WrongTask
 from activities.outcomes import json_text
 from activities.specs import SpecCache
@@ -35,6 +35,8 @@ from batch.records import CHUNK_SIZE, Chunk, TaskUpdate, rank
 from batch.spec import JobSpec, OnTaskFailure, TaskSpec
 from batch.states import TaskState
 from batch.times import to_ms
+from storage.errors import StorageError
+from storage.jobs import JobStore
 from storage.results import ResultStore
 from storage.tasks import Failure
 
@@ -72,6 +74,8 @@ def outcome_of(chunk: Chunk, runs: list[tuple[int, int]], busy_ms: int, ran: int
             continue
         if state == TaskState.FAILED:
             outcome["failed"].append([position, attempts, chunk.ids[i]])
+        elif state == TaskState.CANCELLED:
+            outcome.setdefault("cancelled", []).append([position, attempts])
         elif state == TaskState.RUNNING and attempts >= attempt:
             outcome["retry"].append([position, attempts])
         elif state == TaskState.SKIPPED:
@@ -79,6 +83,33 @@ def outcome_of(chunk: Chunk, runs: list[tuple[int, int]], busy_ms: int, ran: int
         else:
             outcome["other"].append([position, TaskState.PENDING.value])
     return outcome
+
+
+class _Gate:
+    """Whether the batch may start its next task: not once the job is disabled, cancelled or ended (read from
+    its record at most once per poll, and not before the first poll is due: a short batch costs no read)."""
+
+    def __init__(self, jobs: JobStore, job_id: str, spec_hash: str, poll_seconds: float) -> None:
+        self._jobs, self._job_id, self._spec_hash, self._poll = jobs, job_id, spec_hash, poll_seconds
+        self._last = time.monotonic()
+        self.closed = False
+
+    @property
+    def due(self) -> bool:
+        return not self.closed and time.monotonic() - self._last >= self._poll
+
+    def open(self) -> bool:
+        if self.due:
+            self._last = time.monotonic()
+            try:
+                record = self._jobs.get_job(self._job_id)
+            except StorageError:
+                return True  # one failed read must not stop the batch; the next poll tries again
+            self.closed = not may_start(record, self._spec_hash)
+        return not self.closed
+
+    async def open_async(self) -> bool:
+        return await asyncio.to_thread(self.open) if self.due else not self.closed
 
 
 class _Runner:
@@ -94,6 +125,7 @@ class _Runner:
         self.spec_hash = spec_hash
         self.poll_seconds = poll_seconds
         self.work_root: Path = default_work_root(services.settings.work_dir)
+        self.gate = _Gate(services.jobs, spec.id, spec_hash, poll_seconds)
         self.busy = 0.0
         self.ran = 0
         # With no wait between attempts, retrying here saves the orchestrator a round trip per retry.
@@ -142,6 +174,8 @@ class _Runner:
 
     async def run_async(self, task: TaskSpec, attempt: int, slots: asyncio.Semaphore) -> _Done | None:
         async with slots:
+            if not await self.gate.open_async():
+                return None  # the job was disabled or stopped: this task is not started
             done: _Done | None = None
             for number in range(attempt, max(attempt, self.last_attempt(task, attempt)) + 1):
                 began = time.perf_counter()
@@ -186,6 +220,8 @@ def run_batch(
     stop_on_failure = spec.on_task_failure == OnTaskFailure.TERMINATE_JOB
     for p, a in todo:
         if not is_async[p]:
+            if not runner.gate.open():
+                break  # the job was disabled or stopped: the rest are returned unrun
             task = spec.tasks[positions[p]]
             ran = done[p] = runner.run_sync(task, a)
             if stop_on_failure and ran is not None and not ran.last.ok and _final(spec, task, ran):
@@ -194,7 +230,15 @@ def run_batch(
     if waiting:
         done.update(asyncio.run(_run_all_async(runner, spec, positions, waiting, max(1, data["concurrency"]))))
 
-    updates, failures, rows = _updates(spec, positions, done, batch, runner)
+    # Tasks this batch did not start, and (with `requeue`) commands it stopped, go back to pending.
+    killed = any(run is not None and run.last.cancelled for run in done.values())
+    requeued = killed and is_requeue(services.jobs.get_job(job_id))
+    updates, failures, rows = _updates(spec, positions, done, batch, runner, requeued)
+    for p, a in todo:
+        run = done.get(p)
+        if (data["markRunning"] and run is None) or (requeued and run is not None and run.last.cancelled):
+            # Recorded as running at attempt `a`: back to pending, as if this batch had not run it.
+            updates.append(TaskUpdate(p % CHUNK_SIZE, TaskState.PENDING, a - 1, requeue=True))
     final = store.record(
         job_id,
         partition,
@@ -208,6 +252,8 @@ def run_batch(
     actions = _actions(spec, positions, done)
     if actions:
         outcome["actions"] = actions
+    if runner.gate.closed:
+        outcome["held"] = True
     return outcome
 
 
@@ -246,7 +292,7 @@ async def _run_all_async(
 
 
 def _updates(
-    spec: JobSpec, positions: list[int], done: dict[int, _Done | None], batch: int, runner: _Runner
+    spec: JobSpec, positions: list[int], done: dict[int, _Done | None], batch: int, runner: _Runner, requeued: bool
 ) -> tuple[list[TaskUpdate], dict[str, Failure], dict[int, dict[str, Any]]]:
     """The chunk updates, failure details and result rows (by position) of the batch's attempts."""
     updates: list[TaskUpdate] = []
@@ -270,6 +316,12 @@ def _updates(
             updates.append(TaskUpdate(i, TaskState.SUCCEEDED, run.attempts, started, ended, batch=batch))
             continue
         error = last.error or "the task failed"
+        if last.cancelled and requeued:
+            continue  # stopped by a disable with `requeue`: it goes back to pending (see `run_batch`)
+        if last.cancelled:
+            # Killed because its job was cancelled: that is the job's doing, not a failure, and not retried.
+            updates.append(TaskUpdate(i, TaskState.CANCELLED, run.attempts, started, ended, error=error))
+            continue
         if not _final(spec, task, run):
             # Retries remain: the task stays running until the orchestrator's timer starts the next attempt.
             updates.append(TaskUpdate(i, TaskState.RUNNING, run.attempts, started, ended, error=error))

@@ -73,14 +73,27 @@ def should_stop(record: JobRecord | None, spec_hash: str) -> bool:
     """Whether a running command of this job must be stopped, judging by the job's record.
 
     Yes when a cancel was requested (`cancelling`), when the job has ended (a running command of an ended
-    job was abandoned by its orchestrator: cancelled, or past the job's wall clock), or when the record is of
-    another spec (the job was re-submitted). A missing record is not a reason: records may lag the run.
+    job was abandoned by its orchestrator: cancelled, or past the job's wall clock), when the job was
+    disabled with `requeue` (its command goes back to pending), or when the record is of another spec (the
+    job was re-submitted). A missing record is not a reason: records may lag the run.
     """
     if record is None:
         return False
-    if record.state in _STOP_STATES:
+    if record.state in _STOP_STATES or is_requeue(record):
         return True
     return record.spec_hash is not None and record.spec_hash != spec_hash
+
+
+def is_requeue(record: JobRecord | None) -> bool:
+    """Whether the job is disabled with `requeue`: its running tasks are stopped and put back to pending."""
+    return record is not None and record.state == JobState.DISABLED and record.disable_tasks == "requeue"
+
+
+def may_start(record: JobRecord | None, spec_hash: str) -> bool:
+    """Whether a batch may start its next task: not while the job is disabled, nor once it must stop."""
+    if record is None:
+        return True
+    return record.state != JobState.DISABLED and not should_stop(record, spec_hash)
 
 
 class CancelWatcher:

@@ -39,14 +39,19 @@ def prepare_job(services: Services, specs: SpecCache, data: wire.PrepareJobInput
     total = len(spec.tasks)
     # Every task gets its record now (pending), a chunk row per 500 tasks, so the task list shows them all.
     services.tasks.create_job(job_id, f"{spec_hash}:{plan.partition_size}", chunk_layout(cached, plan.partition_size))
+    # The settings the job API may change later start as the spec's; a change made meanwhile is kept.
+    known = services.jobs.get_job(job_id)
+    changed = known is not None and known.max_parallel_tasks is not None
     services.jobs.upsert_job(
         JobRecord(
             job_id=job_id,
-            state=JobState.RUNNING,
+            state=known.state if changed and known is not None else JobState.RUNNING,
             created=started,  # used only if the record does not exist yet: the creation time never changes
             start_time=started,
             task_counts=TaskCounts(total=total, pending=total),
             spec_hash=spec_hash,
+            max_parallel_tasks=None if changed else spec.max_parallel_tasks,
+            tolerated_failure_percentage=None if changed else spec.tolerated_failure_percentage,
         )
     )
     return {

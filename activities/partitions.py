@@ -63,7 +63,7 @@ def load_partition(services: Services, specs: SpecCache, data: wire.LoadPartitio
 
 
 def settle_tasks(services: Services, specs: SpecCache, data: wire.SettleTasksInput) -> wire.SettleOutcome:
-    """Record tasks as skipped, or as failed without a result (abandoned), chunk by chunk.
+    """Record tasks as skipped, as failed without a result (abandoned), or as cancelled, chunk by chunk.
 
     The no-downgrade rule keeps a task that finished meanwhile (a batch abandoned by a cancel that returned
     anyway) as it finished; the outcome says how each task is recorded, so the partition's counts are the
@@ -84,6 +84,9 @@ def settle_tasks(services: Services, specs: SpecCache, data: wire.SettleTasksInp
         by_chunk[number].append(update)
         task_id = cached.spec.tasks[positions[position]].id
         failures[number][task_id] = Failure(task_id, error)
+    for position, attempts, error in data.get("cancelled") or ():
+        update = TaskUpdate(position % CHUNK_SIZE, TaskState.CANCELLED, attempts, ended_ms=now, error=error)
+        by_chunk[position // CHUNK_SIZE].append(update)
     recorded: dict[str, int] = defaultdict(int)
     failed_ids: list[str] = []
     for number, updates in sorted(by_chunk.items()):

@@ -1,7 +1,8 @@
 """STOP_PARTITIONS: raise the stop event on a job's running child orchestrations: the job's partition groups,
-a group's partitions, or (from a group whose partition stopped under `terminateJob`) the job itself.
+a group's partitions, or (from a group whose partition stopped under `terminateJob`) the job itself; or, with
+`shares`, the control event that gives each its new share of the cap (a live change, a disable or enable).
 
-The event's data is the reason (`cancel` or `terminate`) the orchestrators read. An instance that already
+The stop event's data is the reason (`cancel` or `terminate`) the orchestrators read. An instance that already
 finished is gone or unknown to the Durable client; that is what stopping wanted, so it is skipped.
 """
 
@@ -49,12 +50,16 @@ def is_finished_instance_error(exc: BaseException, instance_id: str) -> bool:
 async def stop_partitions(client: EventRaiser, data: wire.StopPartitionsInput) -> int:
     """Signal each listed instance; return how many were signalled (finished ones are not counted)."""
     reason = data.get("reason") or "cancel"
+    shares = data.get("shares")
     gate = asyncio.Semaphore(MAX_CONCURRENT_SIGNALS)
 
-    async def signal(instance_id: str) -> bool:
+    async def signal(n: int, instance_id: str) -> bool:
         async with gate:
             try:
-                await client.raise_event(instance_id, wire.CANCEL_EVENT, reason)
+                if shares is not None:
+                    await client.raise_event(instance_id, data["events"][n], {"share": shares[n]})
+                else:
+                    await client.raise_event(instance_id, wire.CANCEL_EVENT, reason)
             except Exception as exc:
                 if is_finished_instance_error(exc, instance_id):
                     return False
@@ -62,5 +67,5 @@ async def stop_partitions(client: EventRaiser, data: wire.StopPartitionsInput) -
             return True
 
     ids: Sequence[str] = data["instanceIds"]
-    signalled = await asyncio.gather(*(signal(instance_id) for instance_id in ids))
+    signalled = await asyncio.gather(*(signal(n, instance_id) for n, instance_id in enumerate(ids)))
     return sum(signalled)

@@ -1,4 +1,4 @@
-"""The job routes: submit, list, read, cancel, delete.
+"""The job routes: submit, list, read, change, disable, enable, cancel, delete.
 
 | method and route               | success                                   | errors               |
 |--------------------------------|-------------------------------------------|----------------------|
@@ -9,6 +9,9 @@ A job in a list has the state and counts its own view has: a finished job's from
 from its orchestrations' status (read for each unfinished job of the page, a few at a time).
 | `GET /api/jobs/{jobId}`        | 200 job view                              | 404                  |
 | `POST /api/jobs/{jobId}/cancel`| 202 job view                              | 404, 409             |
+| `PATCH /api/jobs/{jobId}`      | 200 job view                              | 400, 404, 409        |
+| `POST /api/jobs/{jobId}/disable` | 202 job view                            | 400, 404, 409        |
+| `POST /api/jobs/{jobId}/enable`| 202 job view                              | 404, 409             |
 | `DELETE /api/jobs/{jobId}`     | 204                                       | 404, 409             |
 
 Routes live under `jobs/`, apart from the Durable extension's webhooks (`/runtime/webhooks/durabletask`).
@@ -24,6 +27,7 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from api import http
+from api.changes import disable_job, enable_job, read_change, read_disable, update_job
 from api.control import cancel_job, delete_job, is_final, links_for, load_job, results_location
 from api.errors import JobNotFound, json_response
 from api.submit import new_job_id, parse_spec, submit_job
@@ -49,17 +53,29 @@ def register(bp: df.Blueprint, services: Services) -> None:
             return await http.guarded(lambda: submit(req, client, services))
         return await http.guarded(lambda: list_jobs(req, client, services))
 
-    @app.route(route="jobs/{jobId}", methods=["GET", "DELETE"])
+    @app.route(route="jobs/{jobId}", methods=["GET", "DELETE", "PATCH"])
     @app.durable_client_input(client_name="client")
     async def api_job(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
         if req.method.upper() == "DELETE":
             return await http.guarded(lambda: delete(req, client, services))
+        if req.method.upper() == "PATCH":
+            return await http.guarded(lambda: patch(req, client, services))
         return await http.guarded(lambda: get(req, client, services))
 
     @app.route(route="jobs/{jobId}/cancel", methods=["POST"])
     @app.durable_client_input(client_name="client")
     async def api_job_cancel(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
         return await http.guarded(lambda: cancel(req, client, services))
+
+    @app.route(route="jobs/{jobId}/disable", methods=["POST"])
+    @app.durable_client_input(client_name="client")
+    async def api_job_disable(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+        return await http.guarded(lambda: disable(req, client, services))
+
+    @app.route(route="jobs/{jobId}/enable", methods=["POST"])
+    @app.durable_client_input(client_name="client")
+    async def api_job_enable(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+        return await http.guarded(lambda: enable(req, client, services))
 
 
 def _view(req: func.HttpRequest, services: Services, facts: JobFacts) -> dict[str, Any]:
@@ -119,6 +135,27 @@ async def cancel(req: func.HttpRequest, client: Any, services: Services) -> func
     job_id = http.job_id_param(req)
     facts = await cancel_job(client, services, job_id, datetime.now(UTC))
     view = _view(req, services, facts)
+    return json_response(view, 202, {"Location": view["links"]["self"]})
+
+
+async def patch(req: func.HttpRequest, client: Any, services: Services) -> func.HttpResponse:
+    job_id = http.job_id_param(req)
+    change = read_change(req.get_body())
+    await update_job(client, services, job_id, change)
+    return json_response(_view(req, services, await load_job(client, services, job_id)))
+
+
+async def disable(req: func.HttpRequest, client: Any, services: Services) -> func.HttpResponse:
+    job_id = http.job_id_param(req)
+    await disable_job(client, services, job_id, read_disable(req.get_body()))
+    view = _view(req, services, await load_job(client, services, job_id))
+    return json_response(view, 202, {"Location": view["links"]["self"]})
+
+
+async def enable(req: func.HttpRequest, client: Any, services: Services) -> func.HttpResponse:
+    job_id = http.job_id_param(req)
+    await enable_job(client, services, job_id)
+    view = _view(req, services, await load_job(client, services, job_id))
     return json_response(view, 202, {"Location": view["links"]["self"]})
 
 

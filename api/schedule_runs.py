@@ -34,7 +34,7 @@ from batch.schedules import (
     next_occurrence,
     occurrence_job_id,
 )
-from batch.states import JobState
+from batch.states import ACTIVE_JOB_STATES
 from batch.times import iso, parse_time
 from storage.errors import NotFound
 from storage.schedules import Occurrence, ScheduleRecord
@@ -42,7 +42,7 @@ from storage.schedules import Occurrence, ScheduleRecord
 log = logging.getLogger("api.schedules")
 
 SUBMITTED, SKIPPED, ERROR = "submitted", "skipped", "error"
-_UNFINISHED = (JobState.PENDING, JobState.RUNNING, JobState.CANCELLING)
+_UNFINISHED = ACTIVE_JOB_STATES
 _LISTED_PROBLEMS = 5
 
 

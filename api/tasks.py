@@ -6,7 +6,7 @@
 | `GET /api/jobs/{jobId}/tasks/{taskId}`   | 200 task view with `definition` and `result`   | 404      |
 | `GET /api/jobs/{jobId}/tasks/{taskId}/logs` | 200 `{"taskId", "stdout", "stderr"}`        | 404      |
 
-`?state=` is one of pending, running, succeeded, failed, skipped; `?top=` 1-1000 (default 100);
+`?state=` is one of pending, running, succeeded, failed, skipped, cancelled; `?top=` 1-1000 (default 100);
 `?continuationToken=` the token of the previous page, unchanged (it is bound to the job and the filter).
 """
 

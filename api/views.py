@@ -79,6 +79,7 @@ def compose_counts(total: int, finished: Any, live: Iterable[Any]) -> TaskCounts
         succeeded=known.succeeded,
         failed=known.failed,
         skipped=known.skipped,
+        cancelled=known.cancelled,
     )
 
 
@@ -208,7 +209,8 @@ def derive_status(facts: JobFacts) -> JobStatus:
         return JobStatus(JobState.PENDING.value, cancel_requested, counts, reason, started, ended, False)
     if custom:
         counts = compose_counts(counts.total, custom.get("taskCounts"), facts.live_children)
-    return JobStatus(JobState.RUNNING.value, cancel_requested, counts, reason, started, ended, False)
+    running = JobState.DISABLED.value if record.state == JobState.DISABLED else JobState.RUNNING.value
+    return JobStatus(running, cancel_requested, counts, reason, started, ended, False)
 
 
 def job_phase(facts: JobFacts, status: JobStatus) -> str:
@@ -241,6 +243,13 @@ def job_view(facts: JobFacts, links: Links, results: ResultsLocation) -> dict[st
         "endedAt": status.ended_at,
         "reason": status.reason,
     }
+    record = facts.record
+    if record.max_parallel_tasks is not None:
+        # The settings as in effect: the spec's, or the last PATCH's.
+        view["maxParallelTasks"] = record.max_parallel_tasks
+        view["toleratedFailurePercentage"] = record.tolerated_failure_percentage
+    if status.state == JobState.DISABLED.value:
+        view["disableTasks"] = record.disable_tasks or "wait"
     if status.failed_tasks is not None:
         view["failedTasks"] = status.failed_tasks
         view["reduce"] = status.reduce

@@ -383,6 +383,7 @@ def job_outcome(
     terminated_early: bool,
     timed_out: bool,
     ended_early: bool = False,
+    cancelled: int = 0,
 ) -> JobOutcome:
     """How a finished job ends: `failed` or `succeeded`, and a sentence that says why.
 
@@ -394,17 +395,19 @@ def job_outcome(
     Otherwise it succeeds. `ended_early` (a task's exit condition said `jobAction: terminate`) does not fail
     the job by itself: the tasks it kept from starting are skipped, and the reason says why. Every task
     must be counted once: the orchestrator counts a task that never started as skipped and one abandoned
-    while running as failed. (Cancelled jobs end `cancelled`, decided
-    by the orchestrator, not here.)
+    while running as failed. (Cancelled jobs end `cancelled`, decided by the orchestrator, not here;
+    `cancelled` tasks, stopped by a cancel that raced the job's end, are reported like skipped ones.)
     """
-    if min(total, succeeded, failed, skipped) < 0 or succeeded + failed + skipped != total:
+    if min(total, succeeded, failed, skipped, cancelled) < 0 or succeeded + failed + skipped + cancelled != total:
         raise PlanError(
             f"task counts must each be counted once: {succeeded} succeeded + {failed} failed + "
-            f"{skipped} skipped != {total} total"
+            f"{skipped} skipped + {cancelled} cancelled != {total} total"
         )
     if not 0 <= tolerated_failure_percentage <= 100:
         raise PlanError(f"tolerated_failure_percentage must be 0..100, not {tolerated_failure_percentage}")
     summary = f"{succeeded} of {total} tasks succeeded, {failed} failed, {skipped} skipped"
+    if cancelled:
+        summary += f", {cancelled} cancelled"
     tolerance = f"{tolerated_failure_percentage:g}%"
     share = f"{failed * 100 / total:.3g}%" if total else "0%"
     reasons: list[str] = []
@@ -418,7 +421,7 @@ def job_outcome(
         if ended_early:
             reasons.insert(0, _ENDED_EARLY)
         return JobOutcome(JobState.FAILED, "; ".join(reasons) + f" ({summary})")
-    if failed == 0 and skipped == 0:
+    if failed == 0 and skipped == 0 and cancelled == 0:
         return JobOutcome(JobState.SUCCEEDED, f"all {total} tasks succeeded")
     text = f"{summary}; {failed} failed ({share}) is within the tolerated {tolerance}"
     return JobOutcome(JobState.SUCCEEDED, f"{_ENDED_EARLY}; {text}" if ended_early else text)

@@ -9,7 +9,9 @@ A task that failed for good also gets a failure row with its whole error and its
 The no-downgrade rule: an update is applied to a task only when its `(rank, attempts)` is greater than the
 stored one (ranks: pending 0, running 1, finished 2), or equal and not finished (a running task's error may
 be refreshed). So a late or repeated write never takes a task back, and a finished task stays as it was
-first recorded. The rule lives here, once; the store applies it under an ETag and retries on conflicts.
+first recorded. The one way back is a requeue (a disabled job stopping what runs): a task recorded running
+at attempt `a` may go back to pending with `a - 1` attempts, and only from there. The rule lives here, once;
+the store applies it under an ETag and retries on conflicts.
 
 Pure: no I/O. Times are milliseconds since the Unix epoch (compact in a row, exact to what the API shows).
 """
@@ -47,6 +49,7 @@ _CODES: Mapping[TaskState, str] = {
     TaskState.SUCCEEDED: "s",
     TaskState.FAILED: "f",
     TaskState.SKIPPED: "k",
+    TaskState.CANCELLED: "c",
 }
 _STATES: Mapping[str, TaskState] = {code: state for state, code in _CODES.items()}
 _RANKS: Mapping[TaskState, int] = {
@@ -55,6 +58,7 @@ _RANKS: Mapping[TaskState, int] = {
     TaskState.SUCCEEDED: 2,
     TaskState.FAILED: 2,
     TaskState.SKIPPED: 2,
+    TaskState.CANCELLED: 2,
 }
 
 
@@ -100,6 +104,8 @@ class TaskUpdate:
     error: str | None = None
     batch: int | None = None
     """The result batch whose blob holds the task's result row (succeeded tasks)."""
+    requeue: bool = False
+    """Back to pending (`state` PENDING, `attempts` one less than the running record's): see the module."""
 
 
 @dataclass(frozen=True)
@@ -160,7 +166,10 @@ class Chunk:
                 raise IndexError(f"chunk {self.key} has {len(self.ids)} tasks, not one at {i}")
             old = (rank(self.state(i)), self.attempts[i])
             new = (rank(update.state), update.attempts)
-            if new < old or (new == old and new[0] == 2):
+            if update.requeue:
+                if self.state(i) != TaskState.RUNNING or self.attempts[i] != update.attempts + 1:
+                    continue
+            elif new < old or (new == old and new[0] == 2):
                 continue
             self.codes[i] = _CODES[update.state]
             self.attempts[i] = update.attempts
@@ -198,7 +207,7 @@ class Chunk:
 
     @property
     def state_codes(self) -> str:
-        """One character per task (`p r s f k`): what listings and counts read without the rest of the row."""
+        """One character per task (`p r s f k c`): what listings and counts read without the rest of the row."""
         return "".join(self.codes)
 
     def body_json(self) -> str:
@@ -245,4 +254,5 @@ def counts_of_codes(codes: str) -> TaskCounts:
         succeeded=codes.count("s"),
         failed=codes.count("f"),
         skipped=codes.count("k"),
+        cancelled=codes.count("c"),
     )

@@ -12,6 +12,8 @@ class JobState(StrEnum):
 
     PENDING = "pending"
     RUNNING = "running"
+    DISABLED = "disabled"
+    """Running, but disabled (`POST .../disable`): no task starts until it is enabled again."""
     CANCELLING = "cancelling"
     """A cancel was requested (by the job API) and the job has not ended yet: activities poll for it to kill
     the job's commands. The API shows such a job as `running`, with its cancel requested."""
@@ -26,12 +28,16 @@ API_JOB_STATES = tuple(state for state in JobState if state is not JobState.CANC
 JOB_STATE_RANK: Mapping[JobState, int] = {
     JobState.PENDING: 0,
     JobState.RUNNING: 1,
+    JobState.DISABLED: 1,
     JobState.CANCELLING: 2,
     JobState.SUCCEEDED: 3,
     JobState.FAILED: 3,
     JobState.CANCELLED: 3,
 }
 """The job record's no-downgrade rule: a write whose state ranks below the stored one is skipped."""
+
+ACTIVE_JOB_STATES = tuple(state for state in JobState if JOB_STATE_RANK[state] < JOB_STATE_RANK[JobState.SUCCEEDED])
+"""The states of a job that has not ended (a disabled job among them)."""
 
 
 class TaskState(StrEnum):
@@ -43,9 +49,11 @@ class TaskState(StrEnum):
     """Failed on its last attempt (after retries)."""
     SKIPPED = "skipped"
     """Never ran: a dependency failed or was skipped, the job was cancelled, or it stopped early."""
+    CANCELLED = "cancelled"
+    """Was running (or waiting for a retry) when its job was cancelled, and was stopped: not a failure."""
 
 
-COUNT_FIELDS = ("total", "pending", "running", "succeeded", "failed", "skipped")
+COUNT_FIELDS = ("total", "pending", "running", "succeeded", "failed", "skipped", "cancelled")
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +66,7 @@ class TaskCounts:
     succeeded: int = 0
     failed: int = 0
     skipped: int = 0
+    cancelled: int = 0
 
     def __add__(self, other: TaskCounts) -> TaskCounts:
         """Counts of two partitions together."""
@@ -68,6 +77,7 @@ class TaskCounts:
             self.succeeded + other.succeeded,
             self.failed + other.failed,
             self.skipped + other.skipped,
+            self.cancelled + other.cancelled,
         )
 
     @classmethod
@@ -90,4 +100,5 @@ class TaskCounts:
             "succeeded": self.succeeded,
             "failed": self.failed,
             "skipped": self.skipped,
+            "cancelled": self.cancelled,
         }

@@ -24,6 +24,19 @@ SCHEDULE_ORCHESTRATOR = "batch_schedule"
 SCHEDULE_TICK = "batch_schedule_tick"
 
 CANCEL_EVENT = "cancel"
+
+
+def control_event(number: int) -> str:
+    """The name of the `number`th (from 1) live-change event an orchestration gets. To a job, from the job
+    API: `ControlChange` (its whole new settings). To a group or a partition, from its parent: `{"share": n}`,
+    its new share of the cap (0: start nothing).
+
+    Each name is waited for once: the SDK (1.x) keeps an event that came before its wait and hands it again
+    to every later wait of the same name, so one name waited for in a loop would see one event many times.
+    """
+    return f"control-{number}"
+
+
 INLINE_RESULT_LIMIT = 1024
 """A result whose JSON is larger than this is written to its own blob by the task activity."""
 MAX_LISTED_FAILURES = 100
@@ -146,13 +159,16 @@ class BatchOutcome(TypedDict):
     retry: list[list[int]]  # [position, attempts made]: the last attempt failed and retries remain
     failed: list[list[Any]]  # [position, attempts, task id]: failed for good
     other: list[list[Any]]  # [position, state]: not run by this batch (settled as skipped meanwhile, say)
+    cancelled: NotRequired[list[list[int]]]  # [position, attempts]: stopped because the job was cancelled
+    held: NotRequired[bool]  # the batch stopped starting tasks: its job's record says disabled, or stopping
     busyMs: int  # time spent running the batch's tasks
     ran: int  # attempts made
     actions: NotRequired[list[list[Any]]]  # [position, jobAction | None, dependencyAction | None]: exit conditions
 
 
 class SettleTasksInput(TypedDict):
-    """Tasks the partition settled without running them: skipped ones, and ones abandoned as failed."""
+    """Tasks the partition settled without running them: skipped ones, ones abandoned as failed, and ones
+    stopped by a cancel."""
 
     jobId: str
     specHash: str
@@ -160,6 +176,7 @@ class SettleTasksInput(TypedDict):
     partitionSize: int
     skipped: list[list[int]]  # [first, stop] position ranges
     failed: list[list[Any]]  # [position, attempts, error]
+    cancelled: NotRequired[list[list[Any]]]  # [position, attempts, error]: running or retrying at a cancel
 
 
 class ChildResult(TypedDict):
@@ -224,10 +241,20 @@ class FinishJobInput(TypedDict):
     endedAt: str
 
 
+class ControlChange(TypedDict, total=False):
+    """What the job API changes in a running job; only the fields present change."""
+
+    maxParallelTasks: int
+    toleratedFailurePercentage: float
+    disabled: bool
+
+
 class StopPartitionsInput(TypedDict):
     jobId: str
     instanceIds: list[str]  # running groups or partitions (and, from a group under terminateJob, the job)
     reason: str  # "cancel" (abandon running tasks) or "terminate" (let running tasks finish)
+    shares: NotRequired[list[int]]  # instead of a stop: each instance's new share, raised as a control event
+    events: NotRequired[list[str]]  # ... under these names (`control_event`), one per instance
 
 
 class ScheduleInput(TypedDict):

@@ -1,7 +1,7 @@
-"""The commands, as `az batch` names them: `job submit|list|show|watch|cancel|delete`, `task list|show|logs`,
-`schedule create|list|show|disable|enable|delete` (in `cli.schedules`), `results download` and `files upload|list`;
-and `smoke`, a check after a deploy. Every command takes `--url` and `--key`, and all but `smoke` take
-`--output table|json`.
+"""The commands, as `az batch` names them: `job submit|list|show|watch|update|disable|enable|cancel|delete`,
+`task list|show|logs`, `schedule create|list|show|disable|enable|delete` (in `cli.schedules`), `results download`
+and `files upload|list`; and `smoke`, a check after a deploy. Every command takes `--url` and `--key`, and all but
+`smoke` take `--output table|json`.
 
 Exit codes: 0 done (for `watch`: the job succeeded), 1 the watched job failed or was cancelled, 2 a usage error
 or an error from the API or the network (printed on stderr as `code: message` and a `path: message` per detail).
@@ -51,7 +51,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-job_app = typer.Typer(help="Jobs: submit, list, show, watch, cancel, delete.", no_args_is_help=True)
+job_app = typer.Typer(
+    help="Jobs: submit, list, show, watch, update, disable, enable, cancel, delete.", no_args_is_help=True
+)
 task_app = typer.Typer(help="A job's tasks: list, show, logs.", no_args_is_help=True)
 results_app = typer.Typer(help="A job's results in Blob Storage.", no_args_is_help=True)
 files_app = typer.Typer(help="Files in the app's storage: upload, list.", no_args_is_help=True)
@@ -114,7 +116,7 @@ def job_submit(
 @job_app.command("list")
 def job_list(
     state: Annotated[
-        str | None, typer.Option("--state", help="pending, running, succeeded, failed, cancelled.")
+        str | None, typer.Option("--state", help="pending, running, disabled, succeeded, failed, cancelled.")
     ] = None,
     top: TopOption = None,
     token: TokenOption = None,
@@ -152,6 +154,54 @@ def job_watch(
     follow(api, api.job(job_id), output)
 
 
+@job_app.command("update")
+def job_update(
+    job_id: Annotated[str, typer.Argument(metavar="ID")],
+    max_parallel_tasks: Annotated[
+        int | None, typer.Option("--max-parallel-tasks", help="The job's new cap on tasks running at once.")
+    ] = None,
+    tolerated: Annotated[
+        float | None,
+        typer.Option("--tolerated-failure-percentage", help="The share of tasks (0-100) that may fail."),
+    ] = None,
+    url: UrlOption = DEFAULT_URL,
+    key: KeyOption = None,
+    output: OutputOption = Output.table,
+) -> None:
+    """Change a running job's cap and/or tolerated failure percentage (PATCH /api/jobs/{id})."""
+    change = {"maxParallelTasks": max_parallel_tasks, "toleratedFailurePercentage": tolerated}
+    # Nothing given is sent as an empty change, which the API refuses with what to give.
+    view = JobApi(url, key).update(job_id, {name: value for name, value in change.items() if value is not None})
+    show(output, view, render.job_table)
+
+
+@job_app.command("disable")
+def job_disable(
+    job_id: Annotated[str, typer.Argument(metavar="ID")],
+    requeue: Annotated[
+        bool, typer.Option("--requeue", help="Stop running command tasks and put them back to pending.")
+    ] = False,
+    url: UrlOption = DEFAULT_URL,
+    key: KeyOption = None,
+    output: OutputOption = Output.table,
+) -> None:
+    """Disable a job: no task starts until it is enabled; running tasks finish (POST /api/jobs/{id}/disable)."""
+    view = JobApi(url, key).disable(job_id, requeue=requeue)
+    show(output, view, render.job_table)
+
+
+@job_app.command("enable")
+def job_enable(
+    job_id: Annotated[str, typer.Argument(metavar="ID")],
+    url: UrlOption = DEFAULT_URL,
+    key: KeyOption = None,
+    output: OutputOption = Output.table,
+) -> None:
+    """Enable a disabled job: its tasks start again (POST /api/jobs/{id}/enable)."""
+    view = JobApi(url, key).enable(job_id)
+    show(output, view, render.job_table)
+
+
 @job_app.command("cancel")
 def job_cancel(
     job_id: Annotated[str, typer.Argument(metavar="ID")],
@@ -182,7 +232,9 @@ def job_delete(
 @task_app.command("list")
 def task_list(
     job_id: Annotated[str, typer.Argument(metavar="ID")],
-    state: Annotated[str | None, typer.Option("--state", help="pending, running, succeeded, failed, skipped.")] = None,
+    state: Annotated[
+        str | None, typer.Option("--state", help="pending, running, succeeded, failed, skipped, cancelled.")
+    ] = None,
     top: TopOption = None,
     token: TokenOption = None,
     url: UrlOption = DEFAULT_URL,

@@ -6,6 +6,7 @@ is in one place, and the commands only decide what to show.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -158,6 +159,16 @@ class JobApi:
 
     def cancel(self, job_id: str) -> Any:
         return self.request("POST", f"/jobs/{_segment(job_id)}/cancel")
+
+    def disable(self, job_id: str, *, requeue: bool = False) -> Any:
+        body = json.dumps({"disableTasks": "requeue" if requeue else "wait"}).encode()
+        return self.request("POST", f"/jobs/{_segment(job_id)}/disable", body=body)
+
+    def enable(self, job_id: str) -> Any:
+        return self.request("POST", f"/jobs/{_segment(job_id)}/enable")
+
+    def update(self, job_id: str, change: Mapping[str, Any]) -> Any:
+        return self.request("PATCH", f"/jobs/{_segment(job_id)}", body=json.dumps(dict(change)).encode())
 
     def delete(self, job_id: str) -> None:
         self.request("DELETE", f"/jobs/{_segment(job_id)}")

@@ -17,7 +17,9 @@ from rich.text import Text
 
 from cli.client import ApiError
 
-TASK_STATES = ("pending", "running", "succeeded", "failed", "skipped")
+TASK_STATES = ("pending", "running", "succeeded", "failed", "skipped", "cancelled")
+DONE_STATES = ("succeeded", "failed", "skipped", "cancelled")
+"""The states a task ends in: a job is done when all its tasks are in one."""
 FINISHED = frozenset({"succeeded", "failed", "cancelled"})
 STATE_STYLES = {
     "pending": "dim",
@@ -26,6 +28,7 @@ STATE_STYLES = {
     "failed": "red",
     "skipped": "yellow",
     "cancelled": "yellow",
+    "disabled": "magenta",
 }
 
 
@@ -65,7 +68,7 @@ def _counts(view: Mapping[str, Any]) -> dict[str, int]:
 
 def _progress(counts: Mapping[str, int]) -> str:
     total = counts.get("total", 0)
-    done = sum(counts.get(state, 0) for state in ("succeeded", "failed", "skipped"))
+    done = sum(counts.get(state, 0) for state in DONE_STATES)
     return f"{done}/{total}"
 
 
@@ -96,7 +99,9 @@ def job_table(view: Mapping[str, Any]) -> Table:
     if view.get("cancelRequested"):
         state.append(" (cancel requested)")
     table.add_row("state", state)
-    for name in ("createdAt", "startedAt", "endedAt", "reason"):
+    if view.get("state") == "disabled" and view.get("disableTasks"):
+        state.append(f" ({view.get('disableTasks')})")
+    for name in ("createdAt", "startedAt", "endedAt", "reason", "maxParallelTasks", "toleratedFailurePercentage"):
         if view.get(name) is not None:
             table.add_row(name, _cell(view.get(name)))
     counts = _counts(view)
@@ -201,7 +206,7 @@ class Progress:
 
 def finished_tasks(view: Mapping[str, Any]) -> int:
     counts = _counts(view)
-    return sum(counts.get(state, 0) for state in ("succeeded", "failed", "skipped"))
+    return sum(counts.get(state, 0) for state in DONE_STATES)
 
 
 def progress_between(first: tuple[float, int], latest: tuple[float, int], total: int) -> Progress:

@@ -65,7 +65,7 @@ def follow(base: str, job_id: str) -> dict[str, Any]:
             raise SystemExit(f"GET /api/jobs/{job_id} answered {status}: {job}")
         counts = job.get("taskCounts") or {}
         total = int(counts.get("total") or 0)
-        done = sum(int(counts.get(k) or 0) for k in ("succeeded", "failed", "skipped"))
+        done = sum(int(counts.get(k) or 0) for k in ("succeeded", "failed", "skipped", "cancelled"))
         if bar is None and total:
             bar = tqdm(total=total, unit="task", desc=job_id, dynamic_ncols=True)
         if bar is not None:

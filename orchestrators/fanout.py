@@ -2,9 +2,12 @@
 sub-orchestrations a few at a time, each with a share of a task-slot budget, until all have returned.
 
 The shares in use never add up to more than the budget: a finished child's share goes to the next child.
-On a stop (a cancel or terminate event, a child that stopped under `terminateJob`, the deadline) no child
-starts any more; running children get the same stop event through STOP_PARTITIONS (they stop themselves at
-the deadline), and children never started run once with `skipAll`, so their tasks are recorded as skipped.
+A control event (`wire.control_event`: a live change of the cap, a disable or an enable) gives the loop a new
+budget: the shares are split again by the same rule as at the start (`rebalance`), and running children get
+their new shares through STOP_PARTITIONS (a share of 0 starts nothing: a disabled job). On a stop (a cancel or
+terminate event, a child that stopped under `terminateJob`, the deadline) no child starts any more; running
+children get the same stop event through STOP_PARTITIONS (they stop themselves at the deadline), and children
+never started run once with `skipAll`, so their tasks are recorded as skipped.
 
 Used with `yield from` inside an orchestrator, so it is as deterministic as the orchestrator: no I/O, no
 wall clock, no randomness.
@@ -22,6 +25,7 @@ import azure.durable_functions as df
 from batch import wire
 from batch.plan import concurrency_shares
 from batch.states import TaskCounts
+from orchestrators.control import Controls
 from orchestrators.partition import STORAGE_RETRY, event_reason
 
 MIN_SHARE = 32
@@ -39,6 +43,23 @@ CANCEL, TERMINATE, TIMEOUT, SKIP = "cancel", "terminate", "timeout", "skip"
 def children_at_once(children: int, budget: int) -> int:
     """How many children run at the same time: one per MIN_SHARE slots of the budget, at least one."""
     return max(1, min(children, budget // MIN_SHARE or 1))
+
+
+def rebalance(budget: int, running: int, waiting: int) -> tuple[list[int], list[int]]:
+    """A new budget split as at the start: (the shares of the `running` children, larger first, and the free
+    shares for children not started yet, of which `waiting` remain).
+
+    As many children run at once as `children_at_once` says for the new budget, but never fewer than run now
+    (a running child cannot be taken back): when the budget is smaller than the running children, some get
+    0 (they start nothing until a finished child's share comes to them). The shares always add up to at most
+    the budget; with nothing left to start, the running children share all of it.
+    """
+    if budget <= 0:
+        return [0] * running, []
+    count = max(running, min(children_at_once(running + waiting, budget), running + waiting))
+    shares = concurrency_shares(budget, count) if count else []
+    shares += [0] * (count - len(shares))
+    return shares[:running], [s for s in shares[running:] if s > 0]
 
 
 @dataclass(frozen=True)
@@ -69,6 +90,10 @@ class Fanout:
     status: Callable[[Progress], Any]
     """The custom status to show while the loop runs."""
     deadline: datetime | None = None
+    control: Callable[[Any], int | None] = lambda data: None
+    """A control event's data -> the new budget (None: no change)."""
+    controls_seen: int = 0
+    """Control events the orchestrator took before the loop (the job's, while it prepared)."""
     skip_all: bool = False
     """Run every child with `skipAll` (the parent stopped before this fan-out started)."""
     report_terminate_to: str | None = None
@@ -102,8 +127,12 @@ def run_children(context: df.DurableOrchestrationContext, fanout: Fanout) -> Gen
     at_once = children_at_once(fanout.children, max(1, fanout.budget))
     free_shares = concurrency_shares(max(1, fanout.budget), at_once)
     stop_event = context.wait_for_external_event(wire.CANCEL_EVENT)
+    controls = Controls(context, fanout.controls_seen)
+    signalling: list[Any] = []  # STOP_PARTITIONS calls with new shares, not returned yet
+    sent: dict[int, int] = {}  # child -> control events sent to it
     deadline_timer = context.create_timer(fanout.deadline) if fanout.deadline is not None else None
     running: dict[Any, tuple[int, int]] = {}  # sub-orchestration task -> (child, share)
+    budget = fanout.budget
     outcome = Outcome(stopping=SKIP if fanout.skip_all else None)
     started = 0
 
@@ -114,6 +143,33 @@ def run_children(context: df.DurableOrchestrationContext, fanout: Fanout) -> Gen
     def stop(instance_ids: list[str], reason: str) -> Any:
         request: wire.StopPartitionsInput = {"jobId": fanout.job_id, "instanceIds": instance_ids, "reason": reason}
         return context.call_activity_with_retry(wire.STOP_PARTITIONS, STORAGE_RETRY, request)
+
+    def give(changed: dict[Any, int]) -> Any:
+        """Tell running children their new shares (and note them)."""
+        ids: list[str] = []
+        names: list[str] = []
+        for task, share in changed.items():
+            child, _ = running[task]
+            running[task] = (child, share)
+            ids.append(fanout.child_id(child))
+            sent[child] = sent.get(child, 0) + 1
+            names.append(wire.control_event(sent[child]))
+        request: wire.StopPartitionsInput = {
+            "jobId": fanout.job_id,
+            "instanceIds": ids,
+            "reason": "control",
+            "shares": list(changed.values()),
+            "events": names,
+        }
+        return context.call_activity_with_retry(wire.STOP_PARTITIONS, STORAGE_RETRY, request)
+
+    def feed_starved() -> dict[Any, int]:
+        """Free shares go first to running children left with none by a lower budget."""
+        changed: dict[Any, int] = {}
+        for task, (_, share) in running.items():
+            if share == 0 and free_shares and outcome.stopping is None:
+                changed[task] = free_shares.pop()
+        return changed
 
     crashed: list[int] = []
 
@@ -133,6 +189,9 @@ def run_children(context: df.DurableOrchestrationContext, fanout: Fanout) -> Gen
             outcome.task_ms = float(measured)
 
     while True:
+        starved = feed_starved()
+        if starved:
+            signalling.append(give(starved))
         while started < fanout.children and free_shares and outcome.stopping is None:
             share = free_shares.pop()
             running[start(started, share)] = (started, share)
@@ -142,9 +201,12 @@ def run_children(context: df.DurableOrchestrationContext, fanout: Fanout) -> Gen
         context.set_custom_status(fanout.status(Progress(outcome.stopping, outcome.counts, started, children, ids)))
         if not running:
             break
-        waiting = [*running]
+        # New shares are sent while the loop goes on: it keeps waiting for the next change meanwhile.
+        signalling = [task for task in signalling if not task.is_completed]
+        waiting = [*running, *signalling]
         if outcome.stopping is None:
             waiting.append(stop_event)
+            waiting.append(controls.waiting)
             if deadline_timer is not None:
                 waiting.append(deadline_timer)
         yield context.task_any(waiting)
@@ -153,7 +215,8 @@ def run_children(context: df.DurableOrchestrationContext, fanout: Fanout) -> Gen
         child_terminated = False
         for task in [t for t in running if t.is_completed]:
             child, share = running.pop(task)
-            free_shares.append(share)
+            if share > 0:
+                free_shares.append(share)
             add(child, task.result)
             if isinstance(task.result, dict) and task.result["terminated"]:
                 outcome.terminated = True
@@ -165,6 +228,16 @@ def run_children(context: df.DurableOrchestrationContext, fanout: Fanout) -> Gen
                 new_stop = CANCEL if event_reason(stop_event.result) == CANCEL else TERMINATE
             elif deadline_timer is not None and deadline_timer.is_completed:
                 new_stop = TIMEOUT  # the children have the same deadline and stop themselves
+        came, data = controls.take() if outcome.stopping is None and new_stop is None else (False, None)
+        if came:
+            changed_budget = fanout.control(data)
+            if changed_budget is not None and changed_budget != budget:
+                budget = max(0, changed_budget)
+                tasks = sorted(running, key=lambda t: running[t][0])
+                shares, free_shares = rebalance(budget, len(tasks), fanout.children - started)
+                changed = {t: s for t, s in zip(tasks, shares, strict=True) if running[t][1] != s}
+                if changed:
+                    signalling.append(give(changed))
         if new_stop is not None:
             outcome.stopping = new_stop
             targets = [fanout.child_id(child) for child, _ in running.values()] if new_stop != TIMEOUT else []

@@ -3,8 +3,9 @@ parallelism cap, and returns their results summed, in the shape of a partition's
 
 It is the job's loop one level down (`orchestrators.fanout`): its history holds a few events per partition
 of the group, so neither it nor the job's history grows with the job. A stop event from the job reaches its
-running partitions through STOP_PARTITIONS; a partition that stops under `terminateJob` stops the group's
-other partitions and, through the same activity, the job's other groups.
+running partitions through STOP_PARTITIONS, and so does a new share of the cap (a control event); a
+partition that stops under `terminateJob` stops the group's other partitions and, through the same activity,
+the job's other groups.
 
 Deterministic: no I/O, no wall clock, no randomness.
 """
@@ -18,6 +19,7 @@ from typing import Any, cast
 import azure.durable_functions as df
 
 from batch import wire
+from orchestrators.control import share_of
 from orchestrators.fanout import CANCEL, TIMEOUT, Fanout, Progress, run_children
 
 
@@ -58,6 +60,7 @@ def group_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any
         child_input=partition_input,
         status=status,
         deadline=datetime.fromisoformat(deadline_text) if deadline_text else None,
+        control=share_of,
         skip_all=bool(spec.get("skipAll")),
         report_terminate_to=job_id,
         spec_hash=spec["specHash"],

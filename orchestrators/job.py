@@ -4,6 +4,8 @@ Its instance id is the job id. It runs the job's partitions in groups of `GROUP_
 so its own history holds a few events per group, not per partition or task: a job of 100,000 tasks is 50
 groups of 40 partitions. It runs a few groups at a time, each with a share of `maxParallelTasks` (the shares
 always add up to at most the cap), and hands a finished group's share to the next one (`orchestrators.fanout`).
+A control event from the job API (`wire.ControlChange`) changes the cap or the tolerated failure percentage,
+or disables (a cap of 0: no task starts) and enables the job.
 
 Deterministic: no I/O, no wall clock, no randomness.
 """
@@ -20,6 +22,7 @@ from batch import wire
 from batch.plan import DEFAULT_PARTITION_SIZE, GROUP_SIZE, group_count, job_outcome
 from batch.spec import OnTaskFailure
 from batch.states import JobState
+from orchestrators.control import Controls, awaiting, event_data
 from orchestrators.fanout import CANCEL, TERMINATE, TIMEOUT, Fanout, Progress, run_children
 from orchestrators.partition import STORAGE_RETRY
 
@@ -28,7 +31,31 @@ def job_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any, 
     job = cast(wire.JobInput, context.get_input())
     job_id = job["jobId"]
     started_at = context.current_utc_datetime
-    prepared: wire.PreparedJob = yield context.call_activity_with_retry(
+    # The settings the job API may change while the job runs: None until a change or the plan gives them.
+    settings: dict[str, Any] = {"maxParallelTasks": None, "toleratedFailurePercentage": None, "disabled": False}
+
+    def note(data: Any) -> None:
+        """Take a change from the job API (each event holds the whole new settings; bad fields are ignored)."""
+        change = event_data(data)
+        if not isinstance(change, dict):
+            return
+        cap, tolerated = change.get("maxParallelTasks"), change.get("toleratedFailurePercentage")
+        if isinstance(cap, int) and not isinstance(cap, bool) and cap >= 1:
+            settings["maxParallelTasks"] = cap
+        if isinstance(tolerated, int | float) and not isinstance(tolerated, bool) and 0 <= tolerated <= 100:
+            settings["toleratedFailurePercentage"] = tolerated
+        if isinstance(change.get("disabled"), bool):
+            settings["disabled"] = change["disabled"]
+
+    def budget() -> int:
+        return 0 if settings["disabled"] else int(settings["maxParallelTasks"])
+
+    def control(data: Any) -> int | None:
+        note(data)
+        return budget()
+
+    controls = Controls(context)
+    prepare = context.call_activity_with_retry(
         wire.PREPARE_JOB,
         STORAGE_RETRY,
         {
@@ -38,10 +65,16 @@ def job_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any, 
             "startedAt": started_at.isoformat(),
         },
     )
+    # A change may come while the job prepares (its record says running from then on).
+    prepared: wire.PreparedJob = yield from awaiting(context, prepare, controls, note)
     partitions = len(prepared["partitionSizes"])
     groups = group_count(partitions)
     wall_clock = prepared["maxWallClockSeconds"]
     deadline = started_at + timedelta(seconds=wall_clock) if wall_clock else None
+    if settings["maxParallelTasks"] is None:
+        settings["maxParallelTasks"] = prepared["maxParallelTasks"]
+    if settings["toleratedFailurePercentage"] is None:
+        settings["toleratedFailurePercentage"] = prepared["toleratedFailurePercentage"]
 
     def group_partitions(group: int) -> int:
         return min(GROUP_SIZE, partitions - group * GROUP_SIZE)
@@ -67,7 +100,9 @@ def job_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any, 
         # `running` lists the running groups; each group's custom status lists its running partitions.
         finished_groups = [g for g in range(progress.started) if g not in progress.running]
         return {
-            "state": "cancelling" if progress.stopping == CANCEL else JobState.RUNNING.value,
+            "state": "cancelling"
+            if progress.stopping == CANCEL
+            else (JobState.DISABLED.value if settings["disabled"] else JobState.RUNNING.value),
             "taskCounts": progress.finished.to_json(),
             "partitions": {"total": partitions, "finished": sum(group_partitions(g) for g in finished_groups)},
             "groups": {"total": groups, "finished": len(finished_groups)},
@@ -78,11 +113,13 @@ def job_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any, 
         job_id=job_id,
         orchestrator=wire.GROUP_ORCHESTRATOR,
         children=groups,
-        budget=prepared["maxParallelTasks"],
+        budget=budget(),
         child_id=lambda group: wire.group_instance_id(job_id, group),
         child_input=group_input,
         status=status,
         deadline=deadline,
+        control=control,
+        controls_seen=controls.seen,
         spec_hash=job["specHash"],
         partition_size=prepared["partitionSize"],
         partitions_of=lambda group: range(group * GROUP_SIZE, group * GROUP_SIZE + group_partitions(group)),
@@ -98,11 +135,12 @@ def job_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any, 
             finished.succeeded,
             finished.failed,
             finished.skipped,
-            prepared["toleratedFailurePercentage"],
+            float(settings["toleratedFailurePercentage"]),
             terminated_early=stopping == TERMINATE and prepared["onTaskFailure"] == OnTaskFailure.TERMINATE_JOB.value,
             timed_out=stopping == TIMEOUT,
             # Under `continue`, only an exit condition's `jobAction: terminate` stops a job early.
             ended_early=stopping == TERMINATE and prepared["onTaskFailure"] != OnTaskFailure.TERMINATE_JOB.value,
+            cancelled=finished.cancelled,
         )
         state, reason = outcome.state, outcome.reason
         if ran.errors:

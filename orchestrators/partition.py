@@ -6,7 +6,7 @@ from the durations earlier batches measured), and records them itself, so the hi
 per batch, not per task. A batch holds task slots (one for sync handlers, which run one after another; more
 for `async def` handlers, which run side by side); the slots in use never exceed the partition's share.
 Failed attempts with retries left are retried after the job's retry interval (a durable timer). Tasks it
-settles without running them (skipped, abandoned) are recorded through SETTLE_TASKS.
+settles without running them (skipped, abandoned, cancelled) are recorded through SETTLE_TASKS.
 
 Deterministic: no I/O, no wall clock (only `current_utc_datetime`), no randomness. Every decision comes from
 the history, so a replay takes the same path.
@@ -29,6 +29,7 @@ from batch.plan import DagScheduler
 from batch.records import CHUNK_SIZE
 from batch.spec import DependencyAction, JobAction, OnTaskFailure
 from batch.states import TaskCounts
+from orchestrators.control import Controls, awaiting, share_of
 
 STORAGE_RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=2_000, max_number_of_attempts=6)
 """The partition's own activities touch storage: a passing outage must not fail the partition."""
@@ -71,6 +72,8 @@ class _Flight:
     tasks: list[tuple[int, int]]
     slots: int
     kind: str
+    controls: int = 0
+    """Control events the partition had taken when it started the batch."""
 
 
 @dataclass
@@ -99,14 +102,24 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
         "partition": partition,
         "partitionSize": spec["partitionSize"],
     }
-    plan: wire.PartitionPlan = yield context.call_activity_with_retry(wire.LOAD_PARTITION, STORAGE_RETRY, base)
+    share = max(1, spec["share"])
+    controls = Controls(context)
+
+    def take_share(data: Any) -> None:
+        # A new share of the cap (0 while the job is disabled): batches in flight keep their slots until they
+        # end; no batch starts while the slots in use are at or over the share.
+        nonlocal share
+        new_share = share_of(data)
+        share = share if new_share is None else new_share
+
+    load = context.call_activity_with_retry(wire.LOAD_PARTITION, STORAGE_RETRY, base)
+    plan: wire.PartitionPlan = yield from awaiting(context, load, controls, take_share)
     size = plan["size"]
     depends_on = [[str(d) for d in plan["dependsOn"].get(str(i), ())] for i in range(size)]
     scheduler = DagScheduler([str(i) for i in range(size)], depends_on)
     kinds = plan["kinds"]
     overrides = plan["retryOverrides"]
     interval = timedelta(seconds=plan["retryIntervalSeconds"])
-    share = max(1, spec["share"])
     terminate_on_failure = spec["onTaskFailure"] == OnTaskFailure.TERMINATE_JOB.value
     stop_event = context.wait_for_external_event(wire.CANCEL_EVENT)
     deadline_text = spec.get("deadline")
@@ -129,6 +142,7 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
     settling: list[Any] = []
     to_skip: list[int] = []
     to_fail: list[list[Any]] = []
+    to_cancel: list[list[Any]] = []
     failed_ids: list[str] = []
     moved: dict[str, int] = {}
     asked: dict[int, tuple[int, int]] = {}  # settle call number -> (failed, skipped) it was given
@@ -137,6 +151,9 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
     probe_timer: Any = None
     probes_timed_out = False
     terminated = timed_out = cancelled = stopping = False
+    # A batch that stopped because its job's record says disabled (or stopping) may return before the new
+    # share (or the stop event) reaches the partition: until then no batch starts, or it would stop too.
+    holding = False
     if spec.get("skipAll"):
         # The job stopped before this partition started: its tasks are recorded as skipped, not lost.
         stopping = True
@@ -155,10 +172,13 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
             "markRunning": kind == "command" or (mean is not None and mean >= LONG_TASK_SECONDS),
         }
         batches += 1
-        flights[context.call_activity_with_retry(wire.RUN_BATCH, STORAGE_RETRY, request)] = _Flight(tasks, slots, kind)
+        task = context.call_activity_with_retry(wire.RUN_BATCH, STORAGE_RETRY, request)
+        flights[task] = _Flight(tasks, slots, kind, controls.seen)
 
     def start_batches() -> None:
         nonlocal again
+        if holding:
+            return
         while again and slots_in_use() < share:
             # Retries go first, a chunk and a kind at a time (a batch is recorded in one chunk row).
             first, _ = again[0]
@@ -210,6 +230,7 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
             raw.succeeded + moved.get("succeeded", 0),
             raw.failed + moved.get("failed", 0),
             raw.skipped + moved.get("skipped", 0),
+            moved.get("cancelled", 0),
         )
 
     def counts() -> TaskCounts:
@@ -217,11 +238,17 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
         raw = final_counts()
         running = min(raw.running, slots_in_use())
         return TaskCounts(
-            raw.total, raw.pending + raw.running - running, running, raw.succeeded, raw.failed, raw.skipped
+            raw.total,
+            raw.pending + raw.running - running,
+            running,
+            raw.succeeded,
+            raw.failed,
+            raw.skipped,
+            raw.cancelled,
         )
 
     def settle_due(final: bool) -> bool:
-        pending = len(to_skip) + len(to_fail)
+        pending = len(to_skip) + len(to_fail) + len(to_cancel)
         return pending > 0 and not settling and (final or pending >= SETTLE_AT)
 
     def settle() -> None:
@@ -229,11 +256,27 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
             **base,  # type: ignore[typeddict-item]
             "skipped": _ranges(to_skip),
             "failed": list(to_fail),
+            "cancelled": list(to_cancel),
         }
-        asked[len(asked)] = (len(to_fail), len(to_skip))
+        # The scheduler counts a cancelled task as failed (its dependents are skipped): both come off `failed`.
+        asked[len(asked)] = (len(to_fail) + len(to_cancel), len(to_skip))
         to_skip.clear()
         to_fail.clear()
+        to_cancel.clear()
         settling.append(context.call_activity_with_retry(wire.SETTLE_TASKS, STORAGE_RETRY, request))
+
+    def abandon(position: int, attempts: int, why: str) -> None:
+        """Settle a task that will not run again: cancelled when the job was cancelled, else failed."""
+        (to_cancel if cancelled else to_fail).append(
+            [position, attempts, f"{'cancelled' if cancelled else 'abandoned'}: {why}"]
+        )
+        fail_for_good(position, None)
+
+    def cancel_recorded(position: int) -> None:
+        """A task its batch recorded as cancelled: the scheduler counts it as failed, the records do not."""
+        fail_for_good(position, None)
+        moved["failed"] = moved.get("failed", 0) - 1
+        moved["cancelled"] = moved.get("cancelled", 0) + 1
 
     def terminate() -> None:
         nonlocal terminated, stopping
@@ -285,10 +328,11 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
             settle()
         if finished and not settling:
             break
-        context.set_custom_status({"taskCounts": counts().to_json()})
+        context.set_custom_status({"taskCounts": counts().to_json(), "share": share})
         waiting = [*flights, *backing_off, *settling]
         if not stopping:
             waiting.append(stop_event)
+            waiting.append(controls.waiting)
             if deadline_timer is not None:
                 waiting.append(deadline_timer)
             if probe_timer is not None and not probe_timer.is_completed and timing.mean("handler") is None:
@@ -297,6 +341,10 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
 
         if probe_timer is not None and probe_timer.is_completed and timing.mean("handler") is None:
             probes_timed_out = True
+        came, data = controls.take()
+        if came:
+            take_share(data)
+            holding = False
         for timer in [t for t in backing_off if t.is_completed]:
             again.extend(backing_off.pop(timer))
         for activity in [a for a in flights if a.is_completed]:
@@ -311,19 +359,23 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
                 continue
             timing.add(flight.kind, outcome["busyMs"], outcome["ran"])
             actions = {int(action[0]): action for action in outcome.get("actions", ())}
+            if outcome.get("held") and flight.controls == controls.seen:
+                holding = True
             unsettled: set[int] = set()
             retry_now: list[tuple[int, int]] = []
             not_started: list[tuple[int, int]] = []
             for position, attempts in outcome["retry"]:
                 unsettled.add(position)
                 if stopping or attempts > retries_of(position):
-                    to_fail.append([position, attempts, "abandoned: the job stopped before its retry"])
-                    fail_for_good(position, None)
+                    abandon(position, attempts, "the job stopped before its retry")
                 else:
                     retry_now.append((position, attempts + 1))
             for position, _attempts, task_id in outcome["failed"]:
                 unsettled.add(position)
                 fail_for_good(position, task_id, actions.get(position))
+            for position, _attempts in outcome.get("cancelled") or ():
+                unsettled.add(position)
+                cancel_recorded(position)
             for position, _state in outcome["other"]:
                 # Not run: the batch stopped early (a task failed under terminateJob). A first attempt goes back
                 # to the ready tasks, a retry to the retries; a stopped job skips or abandons them.
@@ -332,8 +384,7 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
                 if attempt == 1:
                     scheduler.release(str(position))
                 elif stopping:
-                    to_fail.append([position, attempt - 1, "abandoned: the job stopped before its retry"])
-                    fail_for_good(position, None)
+                    abandon(position, attempt - 1, "the job stopped before its retry")
                 else:
                     not_started.append((position, attempt))
             for position, _ in flight.tasks:
@@ -371,8 +422,7 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
                 waiting_tasks += [t for a, f in flights.items() if a not in keep for t in f.tasks]
                 flights = keep
             for position, attempts in waiting_tasks:
-                to_fail.append([position, max(0, attempts), f"abandoned: {why}"])
-                fail_for_good(position, None)
+                abandon(position, max(0, attempts), why)
             backing_off.clear()
             again.clear()
 

@@ -58,6 +58,13 @@ class JobRecord:
     task_counts: TaskCounts = field(default_factory=TaskCounts)
     spec_hash: str | None = None
     reason: str | None = None
+    max_parallel_tasks: int | None = None
+    """The job's cap as in effect: its spec's, or the last `PATCH`'s."""
+    tolerated_failure_percentage: float | None = None
+    disable_tasks: str | None = None
+    """While `disabled`: what happens to running tasks, `wait` or `requeue`."""
+    controls: int | None = None
+    """How many control events (live changes) the job API has raised on the job's orchestration."""
 
     def __post_init__(self) -> None:
         check_id("job id", self.job_id)
@@ -100,6 +107,10 @@ def _properties(record: JobRecord) -> dict[str, Any]:
         "endTime": as_utc(record.end_time) if record.end_time else None,
         "specHash": record.spec_hash,
         "reason": record.reason,
+        "maxParallelTasks": record.max_parallel_tasks,
+        "toleratedFailurePercentage": record.tolerated_failure_percentage,
+        "disableTasks": record.disable_tasks,
+        "controls": record.controls,
     }
     values.update({prop: getattr(record.task_counts, name) for name, prop in _COUNT_PROPERTIES.items()})
     return {key: value for key, value in values.items() if value is not None}
@@ -117,7 +128,19 @@ def _from_props(entity: Mapping[str, Any]) -> JobRecord:
         task_counts=counts,
         spec_hash=entity.get("specHash"),
         reason=entity.get("reason"),
+        max_parallel_tasks=_int_or_none(entity.get("maxParallelTasks")),
+        tolerated_failure_percentage=_number_or_none(entity.get("toleratedFailurePercentage")),
+        disable_tasks=entity.get("disableTasks"),
+        controls=_int_or_none(entity.get("controls")),
     )
+
+
+def _int_or_none(value: Any) -> int | None:
+    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _number_or_none(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 def _record_properties(row: Row) -> dict[str, Any]:

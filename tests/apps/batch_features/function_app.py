@@ -100,6 +100,15 @@ def sleep(value: dict[str, Any], ctx: TaskContext) -> Any:
     return value
 
 
+@handlers.task("test.timed")
+def timed(value: dict[str, Any], ctx: TaskContext) -> dict[str, Any]:
+    """Sleeps, and returns when it ran (wall-clock seconds): what the tests of live changes read."""
+    probes.count_call(ctx.job_id, ctx.task_id)
+    start = time.time()
+    time.sleep(float(value["seconds"]))
+    return {"start": start, "end": time.time()}
+
+
 @handlers.task("test.concurrency")
 def concurrency(value: dict[str, Any], ctx: TaskContext) -> dict[str, Any]:
     with probes.running(str(value["key"])):

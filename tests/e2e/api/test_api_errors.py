@@ -85,6 +85,8 @@ def test_a_body_over_the_limit_is_413(batch_host: BatchHost) -> None:
         ("GET", "/jobs/no-such-job/tasks"),
         ("GET", "/jobs/no-such-job/tasks/t1"),
         ("POST", "/jobs/no-such-job/cancel"),
+        ("POST", "/jobs/no-such-job/disable"),
+        ("POST", "/jobs/no-such-job/enable"),
         ("DELETE", "/jobs/no-such-job"),
         ("GET", "/jobs/bad%20id"),
     ],

@@ -25,7 +25,7 @@ from batch.spec import ID_PATTERN
 from devtools.azurite import Azurite
 from tests.e2e.api.jobs import billing_job
 from tests.e2e.batch_host import BatchHost, start_batch_host
-from tests.fuzz import ANY_TEXT, QUERY_VALUES, TOKENS, bodies
+from tests.fuzz import ANY_TEXT, JSON_VALUES, QUERY_VALUES, TOKENS, bodies, to_bytes
 
 pytestmark = pytest.mark.e2e
 
@@ -162,10 +162,39 @@ def test_odd_ids_in_routes_are_answered_cleanly(fuzz_host: BatchHost, known_job:
         check_answer(session.delete(fuzz_host.url(f"/jobs/{own}"), timeout=60), {404})
 
 
+CHANGE_EXAMPLES = 300
+
+
+@fuzz_settings(CHANGE_EXAMPLES)
+@given(
+    route=st.sampled_from(["PATCH /jobs/{known}", "POST /jobs/{known}/disable"]),
+    body=st.one_of(
+        st.fixed_dictionaries(
+            {},
+            optional={
+                "maxParallelTasks": JSON_VALUES,
+                "toleratedFailurePercentage": JSON_VALUES,
+                "disableTasks": st.one_of(st.sampled_from(["wait", "requeue", "terminate"]), JSON_VALUES),
+            },
+        ).map(to_bytes),
+        JSON_VALUES.map(to_bytes),
+        st.binary(max_size=64),
+    ),
+)
+def test_odd_change_bodies_are_answered_cleanly(fuzz_host: BatchHost, known_job: str, route: str, body: bytes) -> None:
+    # Once the known job has finished, a body that passes is refused as a change to a finished job.
+    fuzz_host.wait_for_job(known_job)
+    method, path = route.split(" ")
+    response = fuzz_host.http.request(method, fuzz_host.url(path.format(known=known_job)), data=body, timeout=60)
+    check_answer(response, {400, 409})
+
+
 ROUTES = {
     "/jobs": {"GET", "POST"},
-    "/jobs/{known}": {"GET", "DELETE"},
+    "/jobs/{known}": {"GET", "DELETE", "PATCH"},
     "/jobs/{known}/cancel": {"POST"},
+    "/jobs/{known}/disable": {"POST"},
+    "/jobs/{known}/enable": {"POST"},
     "/jobs/{known}/tasks": {"GET"},
     "/jobs/{known}/tasks/t1": {"GET"},
     "/jobs/{known}/tasks/t1/logs": {"GET"},

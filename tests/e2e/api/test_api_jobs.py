@@ -28,7 +28,15 @@ def test_submit_answers_202_with_links_and_runs_the_job(batch_host: BatchHost) -
 
     done = batch_host.wait_for_job(job_id)
     assert done["state"] == "succeeded", done
-    assert done["taskCounts"] == {"total": 4, "pending": 0, "running": 0, "succeeded": 4, "failed": 0, "skipped": 0}
+    assert done["taskCounts"] == {
+        "total": 4,
+        "pending": 0,
+        "running": 0,
+        "succeeded": 4,
+        "failed": 0,
+        "skipped": 0,
+        "cancelled": 0,
+    }
     assert done["createdAt"] and done["startedAt"] and done["endedAt"]
     assert done["startedAt"] <= done["endedAt"]
     assert done["results"]["summaryBlob"] == f"{job_id}/summary.json"

@@ -222,3 +222,37 @@ def test_files_commands_report_refusals(batch_host: BatchHost, tmp_path: Path) -
     assert missing.returncode == 2 and "not a file or a folder" in missing.stderr
     listed = cli(batch_host, "files", "list", "private")
     assert listed.returncode == 2 and listed.stderr.startswith("containerNotAllowed: ")
+
+
+def test_update_disable_and_enable_a_running_job(batch_host: BatchHost) -> None:
+    job_id = batch_host.unique_id("cli-ops")
+    spec = {"id": job_id, "maxParallelTasks": 2, "tasks": [sleeper("slow", 120), invoice(1, dependsOn=["slow"])]}
+    assert batch_host.submit(spec).status_code == 202
+    batch_host.wait_until(
+        lambda: batch_host.get(f"/jobs/{job_id}").json()["taskCounts"]["running"] == 1, what="the task to run"
+    )
+    try:
+        updated = cli(batch_host, "job", "update", job_id, "--max-parallel-tasks", "4", "-o", "json")
+        assert updated.returncode == 0, updated.stderr
+        assert json.loads(updated.stdout)["maxParallelTasks"] == 4
+        table = cli(batch_host, "job", "update", job_id, "--tolerated-failure-percentage", "50")
+        assert table.returncode == 0 and "toleratedFailurePercentage" in table.stdout, table.stderr
+        refused = cli(batch_host, "job", "update", job_id, "--max-parallel-tasks", "0")
+        assert refused.returncode == 2 and refused.stderr.startswith("invalidRequest: "), refused.stderr
+        assert "maxParallelTasks: must be from 1 to 10,000, not 0" in refused.stderr
+        nothing = cli(batch_host, "job", "update", job_id)
+        assert nothing.returncode == 2 and "give at least one" in nothing.stderr
+
+        disabled = cli(batch_host, "job", "disable", job_id, "--requeue", "-o", "json")
+        assert disabled.returncode == 0, disabled.stderr
+        assert (json.loads(disabled.stdout)["state"], json.loads(disabled.stdout)["disableTasks"]) == (
+            "disabled",
+            "requeue",
+        )
+        again = cli(batch_host, "job", "disable", job_id)
+        assert again.returncode == 2 and again.stderr.startswith("jobDisabled: ")
+        enabled = cli(batch_host, "job", "enable", job_id)
+        assert enabled.returncode == 0 and "running" in enabled.stdout, enabled.stderr
+    finally:
+        batch_host.post(f"/jobs/{job_id}/cancel")
+        batch_host.wait_for_job(job_id, timeout=120)

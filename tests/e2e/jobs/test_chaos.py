@@ -170,6 +170,7 @@ def test_random_kills_lose_nothing_and_run_no_command_twice_at_once(
         "succeeded": total,
         "failed": 0,
         "skipped": 0,
+        "cancelled": 0,
     }, view
     assert len(records) == total
     assert Counter(task["state"] for task in records.values()) == {"succeeded": total}

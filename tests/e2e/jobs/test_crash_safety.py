@@ -83,6 +83,7 @@ def crash_and_resume(azurite: Azurite, tmp_path: Path, workers: set[int]) -> Non
             "succeeded": TASKS,
             "failed": 0,
             "skipped": 0,
+            "cancelled": 0,
         }
         # The reduce read every task's result from the results blobs: none missing, none twice.
         assert view["reduce"]["result"]["sum"] == sum(range(TASKS))
@@ -149,6 +150,7 @@ def test_a_job_of_100000_tasks_survives_a_host_crash_with_exact_counts(azurite: 
             "succeeded": tasks,
             "failed": 0,
             "skipped": 0,
+            "cancelled": 0,
         }
         assert second.tasks.counts(job_id).succeeded == tasks
         # Every result once: a batch run again after the kill replaced its own blob, it added none.

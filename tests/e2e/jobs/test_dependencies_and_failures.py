@@ -16,7 +16,7 @@ CHAIN = 55
 
 
 def counts(**given: int) -> dict[str, int]:
-    return {"total": 0, "pending": 0, "running": 0, "succeeded": 0, "failed": 0, "skipped": 0, **given}
+    return {"total": 0, "pending": 0, "running": 0, "succeeded": 0, "failed": 0, "skipped": 0, "cancelled": 0, **given}
 
 
 def assert_after(records: dict[str, dict[str, Any]], task: str, dependencies: list[str]) -> None:

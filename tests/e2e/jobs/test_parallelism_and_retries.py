@@ -41,6 +41,7 @@ def test_the_parallelism_cap_is_never_exceeded(
         "succeeded": tasks,
         "failed": 0,
         "skipped": 0,
+        "cancelled": 0,
     }
     observed = features_host.concurrency(key)
     assert observed["calls"] == tasks and observed["current"] == 0
@@ -93,7 +94,15 @@ def test_retries_until_success_or_the_retry_count_waiting_the_interval(features_
     view = features_host.wait_for_job(job_id)
     assert calls() == [3, 3, 1]
     assert view["state"] == "failed", view
-    assert view["taskCounts"] == {"total": 3, "pending": 0, "running": 0, "succeeded": 1, "failed": 2, "skipped": 0}
+    assert view["taskCounts"] == {
+        "total": 3,
+        "pending": 0,
+        "running": 0,
+        "succeeded": 1,
+        "failed": 2,
+        "skipped": 0,
+        "cancelled": 0,
+    }
     assert sorted(view["failedTasks"]) == ["gives-up", "no-retries"]
     assert view["reason"].startswith("2 of 3 tasks failed"), view["reason"]
 

@@ -73,7 +73,15 @@ def test_the_job_fails_when_it_runs_past_its_wall_clock(features_host: FeaturesH
     assert view["state"] == "failed", view
     assert "maxWallClockSeconds" in view["reason"], view["reason"]
     assert seconds_between(view["startedAt"], view["endedAt"]) >= 600
-    assert view["taskCounts"] == {"total": 2, "pending": 0, "running": 0, "succeeded": 0, "failed": 1, "skipped": 1}
+    assert view["taskCounts"] == {
+        "total": 2,
+        "pending": 0,
+        "running": 0,
+        "succeeded": 0,
+        "failed": 1,
+        "skipped": 1,
+        "cancelled": 0,
+    }
     records = features_host.tasks_of(job_id)
     assert records["slow"]["state"] == "failed"
     assert records["slow"]["error"] == "abandoned: the job ran past maxWallClockSeconds"

@@ -110,6 +110,7 @@ def test_paging_by_state_in_task_order(store: TaskStore, job_id: str) -> None:
         "succeeded": 34,
         "failed": 0,
         "skipped": 10,
+        "cancelled": 0,
     }
 
 

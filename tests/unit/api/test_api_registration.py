@@ -27,6 +27,8 @@ def test_routes_and_no_timer_without_a_schedule() -> None:
         "api_jobs",
         "api_job",
         "api_job_cancel",
+        "api_job_disable",
+        "api_job_enable",
         "api_job_tasks",
         "api_job_task",
         "api_job_task_logs",

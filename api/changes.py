@@ -1,0 +1,139 @@
+"""Changing a running job: a new cap or tolerance (`PATCH`), disable and enable. The operations behind the
+routes, over the durable client and the job record.
+
+The record holds the job's settings as in effect and counts the control events raised so far; each change
+raises the next one (`wire.control_event`) on the job's orchestration with the whole new settings, then
+writes the record. The job then passes its new budget down to its running groups and partitions: a lower
+cap holds once the batches started under the old one have ended (a few seconds: batches are sized to take
+about that long), and is not exceeded after that. Two changes of one job sent at the same moment may reach
+the job in either order: send them one after another.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from typing import Any
+
+from api.control import is_final, load_job
+from api.durable import get_instance
+from api.errors import ApiError, JobConflict
+from app.services import Services
+from batch import wire
+from batch.changes import JobChange, parse_disable, parse_job_change
+from batch.errors import SpecError
+from batch.spec import DEFAULT_MAX_PARALLEL_TASKS
+from storage.jobs import JobRecord, JobState
+
+__all__ = ["InvalidRequest", "disable_job", "enable_job", "read_change", "read_disable", "update_job"]
+
+
+class InvalidRequest(ApiError):
+    status = 400
+    code = "invalidRequest"
+
+
+def _refused(exc: SpecError) -> InvalidRequest:
+    count = len(exc.problems)
+    return InvalidRequest(
+        f"the request has {count} {'problem' if count == 1 else 'problems'}; see details", exc.details()
+    )
+
+
+def read_change(body: Any) -> JobChange:
+    """A `PATCH` body, or `InvalidRequest` saying what is wrong and where."""
+    try:
+        return parse_job_change(body)
+    except SpecError as exc:
+        raise _refused(exc) from None
+
+
+def read_disable(body: Any) -> str:
+    """A `disable` body's `disableTasks`, or `InvalidRequest`."""
+    try:
+        return parse_disable(body)
+    except SpecError as exc:
+        raise _refused(exc) from None
+
+
+async def _live(client: Any, services: Services, job_id: str, action: str) -> JobRecord:
+    """The record of a job that is running (or disabled); `JobConflict` in any other state."""
+    facts = await load_job(client, services, job_id)
+    record = facts.record
+    if is_final(record):
+        raise JobConflict(
+            f"job {job_id!r} has already finished ({record.state.value}); nothing to {action}", "jobFinished"
+        )
+    if record.state == JobState.CANCELLING:
+        raise JobConflict(f"job {job_id!r} is being cancelled; it cannot {action} any more", "jobCancelling")
+    if record.state == JobState.PENDING or facts.instance is None:
+        raise JobConflict(f"job {job_id!r} has not started yet; {action} it once it runs", "jobNotStarted")
+    return record
+
+
+async def _settings(services: Services, record: JobRecord) -> JobRecord:
+    """The record with the job's settings filled in from its spec, where the record has none."""
+    if record.max_parallel_tasks is not None and record.tolerated_failure_percentage is not None:
+        return record
+    spec = await asyncio.to_thread(services.results.read_job_spec, record.job_id) or {}
+    cap = spec.get("maxParallelTasks", DEFAULT_MAX_PARALLEL_TASKS)
+    tolerated = spec.get("toleratedFailurePercentage", 0)
+    return dataclasses.replace(
+        record,
+        max_parallel_tasks=record.max_parallel_tasks if record.max_parallel_tasks is not None else int(cap),
+        tolerated_failure_percentage=(
+            record.tolerated_failure_percentage if record.tolerated_failure_percentage is not None else float(tolerated)
+        ),
+    )
+
+
+async def _apply(client: Any, services: Services, record: JobRecord) -> None:
+    """Raise the next control event with the record's settings, then write the record."""
+    number = (record.controls or 0) + 1
+    new = dataclasses.replace(record, controls=number)
+    change: wire.ControlChange = {
+        "maxParallelTasks": int(new.max_parallel_tasks or DEFAULT_MAX_PARALLEL_TASKS),
+        "toleratedFailurePercentage": float(new.tolerated_failure_percentage or 0),
+        "disabled": new.state == JobState.DISABLED,
+    }
+    try:
+        await client.raise_event(record.job_id, wire.control_event(number), change)
+    except Exception:
+        instance = await get_instance(client, record.job_id)
+        if instance is not None and instance.is_active:
+            raise
+        raise JobConflict(f"job {record.job_id!r} finished while it was being changed", "jobFinished") from None
+    await asyncio.to_thread(services.jobs.upsert_job, new)
+
+
+async def update_job(client: Any, services: Services, job_id: str, change: JobChange) -> None:
+    """Change the cap and/or the tolerated failure percentage of a running (or disabled) job."""
+    record = await _settings(services, await _live(client, services, job_id, "change"))
+    record = dataclasses.replace(
+        record,
+        max_parallel_tasks=change.max_parallel_tasks
+        if change.max_parallel_tasks is not None
+        else record.max_parallel_tasks,
+        tolerated_failure_percentage=(
+            change.tolerated_failure_percentage
+            if change.tolerated_failure_percentage is not None
+            else record.tolerated_failure_percentage
+        ),
+    )
+    await _apply(client, services, record)
+
+
+async def disable_job(client: Any, services: Services, job_id: str, disable_tasks: str) -> None:
+    """Disable a running job: no task starts; with `requeue` running commands are stopped and put back."""
+    record = await _settings(services, await _live(client, services, job_id, "disable"))
+    if record.state == JobState.DISABLED:
+        raise JobConflict(f"job {job_id!r} is disabled already; enable it with POST .../enable", "jobDisabled")
+    await _apply(client, services, dataclasses.replace(record, state=JobState.DISABLED, disable_tasks=disable_tasks))
+
+
+async def enable_job(client: Any, services: Services, job_id: str) -> None:
+    """Enable a disabled job: its tasks start again, under its cap."""
+    record = await _settings(services, await _live(client, services, job_id, "enable"))
+    if record.state != JobState.DISABLED:
+        raise JobConflict(f"job {job_id!r} is not disabled; disable it with POST .../disable", "jobNotDisabled")
+    await _apply(client, services, dataclasses.replace(record, state=JobState.RUNNING, disable_tasks=""))

@@ -1,0 +1,88 @@
+"""The bodies of the job routes that change a running job: `PATCH /api/jobs/{id}` and `POST .../disable`.
+
+Checked whole, like a job spec: every problem at once, each with its path, with a "did you mean" for an
+unknown field. The limits are the job spec's own (`batch.spec`), so a change accepts what a submit does.
+
+Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from batch.body import ProblemCollector, decode_body
+from batch.errors import SpecError
+from batch.spec import MAX_PARALLEL_TASKS_LIMIT
+
+__all__ = ["DISABLE_TASKS", "MAX_CHANGE_BYTES", "JobChange", "parse_disable", "parse_job_change"]
+
+MAX_CHANGE_BYTES = 64 * 1024
+"""A change is a few fields; a larger body is refused unread."""
+DISABLE_TASKS = ("wait", "requeue")
+"""Azure Batch's `disableTasks` values this app supports (`terminate` is not one: cancel the job instead)."""
+_CHANGE_FIELDS = ("maxParallelTasks", "toleratedFailurePercentage")
+
+
+@dataclass(frozen=True)
+class JobChange:
+    """What a `PATCH` changes; None: left as it is."""
+
+    max_parallel_tasks: int | None = None
+    tolerated_failure_percentage: float | None = None
+
+
+def _object(body: Any, allowed: tuple[str, ...], problems: ProblemCollector, *, optional: bool) -> dict[str, Any]:
+    if optional and (body is None or (isinstance(body, bytes | str) and not body.strip())):
+        return {}
+    decoded, value = decode_body(body, MAX_CHANGE_BYTES, problems)
+    if not decoded:
+        return {}
+    if not isinstance(value, dict):
+        problems.add("", f"the body must be a JSON object, not {type(value).__name__}")
+        return {}
+    for key in value:
+        if key not in allowed:
+            close = difflib.get_close_matches(key, allowed, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            problems.add(key, f"unknown field '{key}'{hint}: only {', '.join(allowed)} can be given here")
+    return value
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def parse_job_change(body: Any) -> JobChange:
+    """A `PATCH` body: `maxParallelTasks` and/or `toleratedFailurePercentage`; `SpecError` with every problem."""
+    problems = ProblemCollector(20)
+    value = _object(body, _CHANGE_FIELDS, problems, optional=False)
+    cap, tolerated = value.get("maxParallelTasks"), value.get("toleratedFailurePercentage")
+    if cap is not None and (not isinstance(cap, int) or isinstance(cap, bool)):
+        problems.add("maxParallelTasks", f"must be an integer, not {type(cap).__name__}")
+    elif cap is not None and not 1 <= cap <= MAX_PARALLEL_TASKS_LIMIT:
+        problems.add("maxParallelTasks", f"must be from 1 to {MAX_PARALLEL_TASKS_LIMIT:,}, not {cap:,}")
+    if tolerated is not None and not _is_number(tolerated):
+        problems.add("toleratedFailurePercentage", f"must be a number, not {type(tolerated).__name__}")
+    elif tolerated is not None and not 0 <= tolerated <= 100:
+        problems.add("toleratedFailurePercentage", f"must be from 0 to 100, not {tolerated}")
+    if not problems and cap is None and tolerated is None:
+        problems.add("", f"give at least one of {', '.join(_CHANGE_FIELDS)}")
+    if problems:
+        raise SpecError(problems.result())
+    return JobChange(cap, None if tolerated is None else float(tolerated))
+
+
+def parse_disable(body: Any) -> str:
+    """A `disable` body (optional): `{"disableTasks": "wait" | "requeue"}`, `wait` by default."""
+    problems = ProblemCollector(20)
+    value = _object(body, ("disableTasks",), problems, optional=True)
+    mode = value.get("disableTasks", "wait")
+    if mode not in DISABLE_TASKS:
+        shown = mode if isinstance(mode, str) else type(mode).__name__
+        problems.add("disableTasks", f"must be one of {', '.join(DISABLE_TASKS)}, not {shown!r}")
+    if problems:
+        raise SpecError(problems.result())
+    return str(mode)

@@ -1,0 +1,54 @@
+"""The bodies of PATCH and disable: what they accept, and every problem, with its path, when they refuse."""
+
+from __future__ import annotations
+
+import pytest
+
+from batch.changes import JobChange, parse_disable, parse_job_change
+from batch.errors import SpecError
+
+
+def problems(call: object, body: object) -> list[tuple[str, str]]:
+    with pytest.raises(SpecError) as caught:
+        call(body)  # type: ignore[operator]
+    return [(p.path, p.message) for p in caught.value.problems]
+
+
+def test_a_change_takes_either_field_or_both() -> None:
+    assert parse_job_change(b'{"maxParallelTasks": 3}') == JobChange(3, None)
+    assert parse_job_change('{"toleratedFailurePercentage": 12.5}') == JobChange(None, 12.5)
+    assert parse_job_change(b'{"maxParallelTasks": 1, "toleratedFailurePercentage": 0}') == JobChange(1, 0.0)
+
+
+def test_a_change_reports_every_problem_with_its_path() -> None:
+    found = problems(
+        parse_job_change, b'{"maxParallelTask": 3, "maxParallelTasks": 0, "toleratedFailurePercentage": "x"}'
+    )
+    assert (
+        "maxParallelTask",
+        "unknown field 'maxParallelTask' (did you mean 'maxParallelTasks'?): only "
+        "maxParallelTasks, toleratedFailurePercentage can be given here",
+    ) in found
+    assert ("maxParallelTasks", "must be from 1 to 10,000, not 0") in found
+    assert ("toleratedFailurePercentage", "must be a number, not str") in found
+    assert problems(parse_job_change, b'{"maxParallelTasks": true}') == [
+        ("maxParallelTasks", "must be an integer, not bool")
+    ]
+    assert problems(parse_job_change, b'{"toleratedFailurePercentage": 101}')[0][0] == "toleratedFailurePercentage"
+    assert problems(parse_job_change, b"{}") == [
+        ("", "give at least one of maxParallelTasks, toleratedFailurePercentage")
+    ]
+    assert problems(parse_job_change, b"[1]") == [("", "the body must be a JSON object, not list")]
+    assert "not valid JSON" in problems(parse_job_change, b"{")[0][1]
+    assert problems(parse_job_change, b'{"id": "other", "tasks": []}')[0][0] == "id"
+
+
+def test_disable_takes_wait_or_requeue_and_waits_by_default() -> None:
+    assert parse_disable(b"") == "wait"
+    assert parse_disable(None) == "wait"
+    assert parse_disable(b'{"disableTasks": "requeue"}') == "requeue"
+    assert parse_disable(b"{}") == "wait"
+    assert problems(parse_disable, b'{"disableTasks": "terminate"}') == [
+        ("disableTasks", "must be one of wait, requeue, not 'terminate'")
+    ]
+    assert problems(parse_disable, b'{"disableTask": "wait"}')[0][0] == "disableTask"
