@@ -16,6 +16,7 @@ counts and the task records agree.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -191,6 +192,7 @@ def run_batch(
 ) -> wire.BatchOutcome:
     """Run one batch of tasks and record it; see the module."""
     job_id, partition, batch = data["jobId"], data["partition"], data["batch"]
+    job_run = data.get("run", 1)
     cached = specs.get(job_id, data["specHash"])
     spec = cached.spec
     positions = cached.positions(data["partitionSize"], partition)
@@ -211,7 +213,7 @@ def run_batch(
     runner = _Runner(services, spec, data["specHash"], cancel_poll_seconds, partition, batch)
     if data["markRunning"] and todo:
         now = to_ms(datetime.now(UTC))
-        marks = [TaskUpdate(p % CHUNK_SIZE, TaskState.RUNNING, a, started_ms=now) for p, a in todo]
+        marks = [TaskUpdate(p % CHUNK_SIZE, TaskState.RUNNING, a, started_ms=now, run=job_run) for p, a in todo]
         store.record(job_id, partition, number, marks)
 
     done: dict[int, _Done | None] = {}
@@ -243,7 +245,7 @@ def run_batch(
         job_id,
         partition,
         number,
-        updates,
+        [dataclasses.replace(update, run=job_run) for update in updates],
         batch=batch,
         failures=failures,
         before_commit=_results_writer(services.results, job_id, partition, batch, rows),

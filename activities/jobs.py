@@ -14,7 +14,7 @@ from batch import wire
 from batch.times import parse_time
 from storage.jobs import JobRecord, JobState, TaskCounts
 
-__all__ = ["finish_job", "prepare_job", "task_counts"]
+__all__ = ["finish_job", "prepare_job", "prepare_rerun", "task_counts"]
 
 _COUNT_FIELDS = tuple(f.name for f in fields(TaskCounts))
 
@@ -66,6 +66,47 @@ def prepare_job(services: Services, specs: SpecCache, data: wire.PrepareJobInput
     }
 
 
+def prepare_rerun(services: Services, specs: SpecCache, data: wire.PrepareRerunInput) -> wire.PreparedRerun:
+    """Start a re-run (`batch.runs`): every task that did not succeed goes back to pending as the run's
+    (`TaskStore.reopen`), and the record says running. The plan is the job's as it first ran; the settings
+    are those in effect when it ended (a `PATCH` made then still holds). Repeating it changes nothing more."""
+    job_id, spec_hash, run = data["jobId"], data["specHash"], data["run"]
+    cached = specs.get(job_id, spec_hash)
+    spec = cached.spec
+    plan = cached.plan(data["partitionSize"])
+    reopened, kept = services.tasks.reopen(job_id, run)
+    known = services.jobs.get_job(job_id)
+    started = parse_time(data["startedAt"]) or datetime.now(UTC)
+    cap = known.max_parallel_tasks if known is not None and known.max_parallel_tasks else spec.max_parallel_tasks
+    tolerated = spec.tolerated_failure_percentage
+    if known is not None and known.tolerated_failure_percentage is not None:
+        tolerated = known.tolerated_failure_percentage
+    if known is not None:
+        # Within the run, the no-downgrade rule keeps a cancel requested meanwhile.
+        services.jobs.upsert_job(
+            JobRecord(
+                job_id=job_id,
+                state=JobState.RUNNING,
+                created=known.created,
+                start_time=started,
+                task_counts=known.task_counts,
+                run=run,
+            )
+        )
+    return {
+        "totalTasks": len(spec.tasks),
+        "partitionSizes": [p.size for p in plan.partitions],
+        "partitionSize": plan.partition_size,
+        "maxParallelTasks": cap,
+        "maxWallClockSeconds": spec.max_wall_clock_seconds,
+        "onTaskFailure": spec.on_task_failure.value,
+        "toleratedFailurePercentage": tolerated,
+        "hasReduce": spec.reduce is not None,
+        "rerunPartitions": reopened,
+        "keptCounts": kept.to_json(),
+    }
+
+
 def finish_job(services: Services, data: wire.FinishJobInput) -> str:
     """Write `{jobId}/summary.json` (the input, plus where the results are) and the job's final record.
 
@@ -97,6 +138,7 @@ def finish_job(services: Services, data: wire.FinishJobInput) -> str:
             end_time=ended,
             task_counts=task_counts(data["taskCounts"]),
             reason=data["reason"],
+            run=data.get("run", 1),
         )
     )
     telemetry.job_finished(

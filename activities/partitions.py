@@ -51,7 +51,7 @@ def load_partition(services: Services, specs: SpecCache, data: wire.LoadPartitio
             handler = services.handlers.get(task.handler or "")
             if handler is not None and handler.is_async:
                 kinds[str(i)] = "async"
-    return {
+    plan: wire.PartitionPlan = {
         "size": len(positions),
         "dependsOn": depends_on,
         "retries": spec.max_task_retry_count,
@@ -60,6 +60,28 @@ def load_partition(services: Services, specs: SpecCache, data: wire.LoadPartitio
         "kinds": kinds,
         "batchSize": spec.task_batch_size,
     }
+    if data.get("run", 1) > 1:
+        plan["done"] = _succeeded_ranges(services, data["jobId"], data["partition"], len(positions))
+    return plan
+
+
+def _succeeded_ranges(services: Services, job_id: str, partition: int, size: int) -> list[list[int]]:
+    """A re-run's partition: the positions whose tasks succeeded in an earlier run, as [first, stop] ranges
+    (they are not run again, and their dependents count them as satisfied)."""
+    ranges: list[list[int]] = []
+    for number in range((size + CHUNK_SIZE - 1) // CHUNK_SIZE):
+        chunk = services.tasks.read_chunk(job_id, partition, number)
+        if chunk is None:
+            continue
+        for i in range(len(chunk)):
+            if chunk.state(i) != TaskState.SUCCEEDED:
+                continue
+            position = number * CHUNK_SIZE + i
+            if ranges and ranges[-1][1] == position:
+                ranges[-1][1] = position + 1
+            else:
+                ranges.append([position, position + 1])
+    return ranges
 
 
 def settle_tasks(services: Services, specs: SpecCache, data: wire.SettleTasksInput) -> wire.SettleOutcome:
@@ -69,7 +91,7 @@ def settle_tasks(services: Services, specs: SpecCache, data: wire.SettleTasksInp
     anyway) as it finished; the outcome says how each task is recorded, so the partition's counts are the
     records' counts. `failedIds`: the first `wire.MAX_LISTED_FAILURES` recorded as failed here.
     """
-    job_id, partition = data["jobId"], data["partition"]
+    job_id, partition, run = data["jobId"], data["partition"], data.get("run", 1)
     cached = specs.get(job_id, data["specHash"])
     positions = cached.positions(data["partitionSize"], partition)
     now = to_ms(iso_now())
@@ -77,15 +99,15 @@ def settle_tasks(services: Services, specs: SpecCache, data: wire.SettleTasksInp
     failures: dict[int, dict[str, Failure]] = defaultdict(dict)
     for first, stop in data["skipped"]:
         for position in range(first, stop):
-            by_chunk[position // CHUNK_SIZE].append(TaskUpdate(position % CHUNK_SIZE, TaskState.SKIPPED, 0))
+            by_chunk[position // CHUNK_SIZE].append(TaskUpdate(position % CHUNK_SIZE, TaskState.SKIPPED, 0, run=run))
     for position, attempts, error in data["failed"]:
         number = position // CHUNK_SIZE
-        update = TaskUpdate(position % CHUNK_SIZE, TaskState.FAILED, attempts, ended_ms=now, error=error)
+        update = TaskUpdate(position % CHUNK_SIZE, TaskState.FAILED, attempts, ended_ms=now, error=error, run=run)
         by_chunk[number].append(update)
         task_id = cached.spec.tasks[positions[position]].id
         failures[number][task_id] = Failure(task_id, error)
     for position, attempts, error in data.get("cancelled") or ():
-        update = TaskUpdate(position % CHUNK_SIZE, TaskState.CANCELLED, attempts, ended_ms=now, error=error)
+        update = TaskUpdate(position % CHUNK_SIZE, TaskState.CANCELLED, attempts, ended_ms=now, error=error, run=run)
         by_chunk[position // CHUNK_SIZE].append(update)
     recorded: dict[str, int] = defaultdict(int)
     failed_ids: list[str] = []
@@ -103,7 +125,7 @@ def settle_partitions(services: Services, specs: SpecCache, data: wire.SettlePar
     """Fail every unfinished task of partitions whose orchestration ended without returning (it failed, or
     was terminated from outside), so no task stays `running` or `pending` once the job has ended; returns the
     partitions' counts as recorded, which the job adds to its own."""
-    job_id = data["jobId"]
+    job_id, run = data["jobId"], data.get("run", 1)
     cached = specs.get(job_id, data["specHash"])
     now = to_ms(iso_now())
     error = f"abandoned: {data['reason']}"
@@ -117,7 +139,8 @@ def settle_partitions(services: Services, specs: SpecCache, data: wire.SettlePar
                 continue
             open_tasks = [i for i in range(len(chunk)) if rank(chunk.state(i)) < 2]
             updates = [
-                TaskUpdate(i, TaskState.FAILED, chunk.attempts[i], ended_ms=now, error=error) for i in open_tasks
+                TaskUpdate(i, TaskState.FAILED, chunk.attempts[i], ended_ms=now, error=error, run=run)
+                for i in open_tasks
             ]
             failures = {chunk.ids[i]: Failure(chunk.ids[i], error) for i in open_tasks}
             if updates:

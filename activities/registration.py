@@ -13,7 +13,7 @@ from typing import Any
 import azure.durable_functions as df
 
 from activities.batches import run_batch
-from activities.jobs import finish_job, prepare_job
+from activities.jobs import finish_job, prepare_job, prepare_rerun
 from activities.partitions import load_partition, settle_partitions, settle_tasks
 from activities.reduce import reduce_job
 from activities.specs import SpecCache
@@ -36,6 +36,9 @@ def register(bp: df.Blueprint, services: Services) -> None:
 
     def batch_prepare_job(data: wire.PrepareJobInput) -> wire.PreparedJob:
         return prepare_job(services, specs, data)
+
+    def batch_prepare_rerun(data: wire.PrepareRerunInput) -> wire.PreparedRerun:
+        return prepare_rerun(services, specs, data)
 
     def batch_load_partition(data: wire.LoadPartitionInput) -> wire.PartitionPlan:
         return load_partition(services, specs, data)
@@ -67,6 +70,7 @@ def register(bp: df.Blueprint, services: Services) -> None:
 
     for name, function in (
         (wire.PREPARE_JOB, batch_prepare_job),
+        (wire.PREPARE_RERUN, batch_prepare_rerun),
         (wire.LOAD_PARTITION, batch_load_partition),
         (wire.RUN_BATCH, batch_run_batch),
         (wire.SETTLE_TASKS, batch_settle_tasks),

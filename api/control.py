@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import math
 from collections.abc import Callable
 from datetime import datetime
@@ -50,13 +51,27 @@ def is_final(record: JobRecord) -> bool:
     return JOB_STATE_RANK[record.state] >= _FINAL_RANK
 
 
+def run_of_instance(instance: Instance) -> int:
+    """The job's run an orchestration instance runs (its input's `run`; 1 when absent)."""
+    given = instance.input.get("run") if isinstance(instance.input, dict) else None
+    return given if isinstance(given, int) and not isinstance(given, bool) and given >= 1 else 1
+
+
+def current_run(record: JobRecord, instance: Instance | None) -> Instance | None:
+    """The instance, if it runs the record's run: a re-run is recorded before its orchestration starts, and
+    until then the instance is the earlier run's, which says nothing of this one."""
+    if instance is None or run_of_instance(instance) != (record.run or 1):
+        return None
+    return instance
+
+
 async def load_job(client: Any, services: Services, job_id: str) -> JobFacts:
     """The job's record and orchestration status, with its running groups' and their running partitions'
     statuses; `JobNotFound`."""
     record = await asyncio.to_thread(services.jobs.get_job, job_id)
     if record is None:
         raise JobNotFound(job_id)
-    instance = await get_instance(client, job_id)
+    instance = current_run(record, await get_instance(client, job_id, with_input=True))
     live: list[Any] = []
     summary: dict[str, Any] | None = None
     if instance is not None and instance.is_active and not is_final(record):
@@ -111,8 +126,8 @@ async def cancel_job(client: Any, services: Services, job_id: str, now: datetime
         )
     await asyncio.to_thread(services.jobs.upsert_job, dataclasses.replace(record, state=JobState.CANCELLING))
     if instance is None:
-        # Not started: its submit stopped before starting the orchestration, or is starting it right now.
-        instance = await get_instance(client, job_id)
+        # Not started: its submit (or re-run) stopped before starting the orchestration, or is starting it now.
+        instance = current_run(record, await get_instance(client, job_id, with_input=True))
     if instance is None:
         await _cancel_unstarted(services, record, now)
     else:
@@ -120,7 +135,7 @@ async def cancel_job(client: Any, services: Services, job_id: str, now: datetime
             # The event's data is the stop reason the orchestrators read: "cancel" (not "terminate").
             await client.raise_event(job_id, wire.CANCEL_EVENT, "cancel")
         except Exception:
-            instance = await get_instance(client, job_id)
+            instance = current_run(record, await get_instance(client, job_id, with_input=True))
             if instance is not None and instance.is_active:
                 raise
             if instance is not None:
@@ -131,12 +146,13 @@ async def cancel_job(client: Any, services: Services, job_id: str, now: datetime
 
 async def _cancel_unstarted(services: Services, record: JobRecord, now: datetime) -> None:
     # A job that never started ends here: a later submit of the same spec finds it finished and starts nothing.
-    total = record.task_counts.total
+    # A re-run keeps the tasks that succeeded before it; the others never ran again.
+    total, succeeded = record.task_counts.total, record.task_counts.succeeded
     final = dataclasses.replace(
         record,
         state=JobState.CANCELLED,
         end_time=now,
-        task_counts=TaskCounts(total=total, skipped=total),
+        task_counts=TaskCounts(total=total, succeeded=succeeded, skipped=total - succeeded),
         reason="cancelled before it started",
     )
     await asyncio.to_thread(services.jobs.upsert_job, final)
@@ -156,14 +172,25 @@ async def delete_job(client: Any, services: Services, job_id: str) -> None:
             "jobRunning",
         )
     partitions = _partition_count(services, record, instance)
-    await _purge_numbered(client, lambda n: wire.partition_instance_id(job_id, n), partitions)
     known_groups = partition_total(instance.custom_status, "groups") if instance is not None else None
     groups = max(group_count(partitions), known_groups or 0)
-    await _purge_numbered(client, lambda n: wire.group_instance_id(job_id, n), groups)
+    # Every run's partitions and groups have ids of their own (`batch.runs`); the job's is one instance.
+    runs = max(record.run or 1, run_of_instance(instance) if instance is not None else 1)
+    for run in range(1, runs + 1):
+        await _purge_numbered(client, functools.partial(_partition_id, job_id, run), partitions)
+        await _purge_numbered(client, functools.partial(_group_id, job_id, run), groups)
     await purge(client, [job_id])
     await asyncio.to_thread(services.tasks.delete_job, job_id)
     await asyncio.to_thread(services.results.delete_job, job_id)
     await asyncio.to_thread(services.jobs.delete_job, job_id)
+
+
+def _partition_id(job_id: str, run: int, number: int) -> str:
+    return wire.partition_instance_id(job_id, number, run)
+
+
+def _group_id(job_id: str, run: int, number: int) -> str:
+    return wire.group_instance_id(job_id, number, run)
 
 
 async def _purge_numbered(client: Any, instance_id: Callable[[int], str], expected: int) -> None:

@@ -1,4 +1,4 @@
-"""The job routes: submit, list, read, change, disable, enable, cancel, delete.
+"""The job routes: submit, list, read, change, disable, enable, re-run, cancel, delete.
 
 | method and route               | success                                   | errors               |
 |--------------------------------|-------------------------------------------|----------------------|
@@ -12,6 +12,7 @@ from its orchestrations' status (read for each unfinished job of the page, a few
 | `PATCH /api/jobs/{jobId}`      | 200 job view                              | 400, 404, 409        |
 | `POST /api/jobs/{jobId}/disable` | 202 job view                            | 400, 404, 409        |
 | `POST /api/jobs/{jobId}/enable`| 202 job view                              | 404, 409             |
+| `POST /api/jobs/{jobId}/rerun` | 202 job view                              | 400, 404, 409        |
 | `DELETE /api/jobs/{jobId}`     | 204                                       | 404, 409             |
 
 Routes live under `jobs/`, apart from the Durable extension's webhooks (`/runtime/webhooks/durabletask`).
@@ -30,6 +31,7 @@ from api import http
 from api.changes import disable_job, enable_job, read_change, read_disable, update_job
 from api.control import cancel_job, delete_job, is_final, links_for, load_job, results_location
 from api.errors import JobNotFound, json_response
+from api.reruns import read_rerun, rerun_job
 from api.submit import new_job_id, parse_spec, submit_job
 from api.views import API_STATES, JobFacts, job_summary, job_view, page
 from app.services import Services
@@ -71,6 +73,11 @@ def register(bp: df.Blueprint, services: Services) -> None:
     @app.durable_client_input(client_name="client")
     async def api_job_disable(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
         return await http.guarded(lambda: disable(req, client, services))
+
+    @app.route(route="jobs/{jobId}/rerun", methods=["POST"])
+    @app.durable_client_input(client_name="client")
+    async def api_job_rerun(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+        return await http.guarded(lambda: rerun(req, client, services))
 
     @app.route(route="jobs/{jobId}/enable", methods=["POST"])
     @app.durable_client_input(client_name="client")
@@ -155,6 +162,14 @@ async def disable(req: func.HttpRequest, client: Any, services: Services) -> fun
 async def enable(req: func.HttpRequest, client: Any, services: Services) -> func.HttpResponse:
     job_id = http.job_id_param(req)
     await enable_job(client, services, job_id)
+    view = _view(req, services, await load_job(client, services, job_id))
+    return json_response(view, 202, {"Location": view["links"]["self"]})
+
+
+async def rerun(req: func.HttpRequest, client: Any, services: Services) -> func.HttpResponse:
+    job_id = http.job_id_param(req)
+    reason = read_rerun(req.get_body())
+    await rerun_job(client, services, job_id, reason, datetime.now(UTC))
     view = _view(req, services, await load_job(client, services, job_id))
     return json_response(view, 202, {"Location": view["links"]["self"]})
 

@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from api.durable import Instance
+from batch.runs import LatestRun, runs_view
 from batch.states import API_JOB_STATES, JobState, TaskCounts
 from batch.times import iso
 from storage.jobs import JobRecord
@@ -213,6 +214,11 @@ def derive_status(facts: JobFacts) -> JobStatus:
     return JobStatus(running, cancel_requested, counts, reason, started, ended, False)
 
 
+def latest_run(status: JobStatus) -> LatestRun:
+    """The job's status as its latest run's entry in `runs` shows it (`batch.runs`)."""
+    return LatestRun(status.state, status.counts, status.started_at, status.ended_at, status.finished)
+
+
 def job_phase(facts: JobFacts, status: JobStatus) -> str:
     """What a job is doing, finer than its state: `pending`, `planning` (started, its tasks not planned yet),
     `running`, `cancelling`, `reducing` (every task done, the reduce handler running) or `finished`."""
@@ -253,6 +259,8 @@ def job_view(facts: JobFacts, links: Links, results: ResultsLocation) -> dict[st
     if status.failed_tasks is not None:
         view["failedTasks"] = status.failed_tasks
         view["reduce"] = status.reduce
+    # Each run of the job (`batch.runs`); the state and counts above are the whole job's after the latest.
+    view["runs"] = runs_view(record.runs or (), iso(record.created), latest_run(status))
     view["results"] = results.to_json(status.summary_blob)
     view["links"] = links.for_job(facts.job_id)
     return view

@@ -17,7 +17,15 @@ from batch.body import ProblemCollector, decode_body
 from batch.errors import SpecError
 from batch.spec import MAX_PARALLEL_TASKS_LIMIT
 
-__all__ = ["DISABLE_TASKS", "MAX_CHANGE_BYTES", "JobChange", "parse_disable", "parse_job_change"]
+__all__ = [
+    "DISABLE_TASKS",
+    "MAX_CHANGE_BYTES",
+    "MAX_RERUN_REASON",
+    "JobChange",
+    "parse_disable",
+    "parse_job_change",
+    "parse_rerun",
+]
 
 MAX_CHANGE_BYTES = 64 * 1024
 """A change is a few fields; a larger body is refused unread."""
@@ -86,3 +94,21 @@ def parse_disable(body: Any) -> str:
     if problems:
         raise SpecError(problems.result())
     return str(mode)
+
+
+MAX_RERUN_REASON = 1000
+"""Characters of a re-run's `reason`: a note for people, kept in the job's record with each run."""
+
+
+def parse_rerun(body: Any) -> str | None:
+    """A `rerun` body (optional): `{"reason": "..."}`; the reason, or None."""
+    problems = ProblemCollector(20)
+    value = _object(body, ("reason",), problems, optional=True)
+    reason = value.get("reason")
+    if reason is not None and not isinstance(reason, str):
+        problems.add("reason", f"must be a string, not {type(reason).__name__}")
+    elif isinstance(reason, str) and len(reason) > MAX_RERUN_REASON:
+        problems.add("reason", f"must be at most {MAX_RERUN_REASON:,} characters, not {len(reason):,}")
+    if problems:
+        raise SpecError(problems.result())
+    return reason or None

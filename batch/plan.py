@@ -13,7 +13,7 @@ Everything here is pure and deterministic: the same inputs and calls give the sa
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -266,6 +266,25 @@ class DagScheduler:
         self._pending -= len(started)
         self._running += len(started)
         return started
+
+    def mark_done(self, task_ids: Iterable[str]) -> None:
+        """Tasks that succeeded before (in an earlier run of the job, `batch.runs`): succeeded without being
+        handed out, and their dependents count them as satisfied. Call it before any task is handed out."""
+        indexes: list[int] = []
+        for task_id in task_ids:
+            i = self._index.get(task_id)
+            if i is None:
+                raise PlanError(f"task {task_id!r} is not scheduled here")
+            if self._state[i] not in (_WAITING, _READY):
+                raise PlanError(f"task {task_id!r} is {self.state_of(task_id)}, not pending")
+            self._state[i] = _SUCCEEDED
+            indexes.append(i)
+        self._pending -= len(indexes)
+        self._succeeded += len(indexes)
+        for i in indexes:
+            self._release(i)
+        self._heap = [i for i in self._heap if self._state[i] == _READY]
+        heapq.heapify(self._heap)
 
     def peek(self) -> str:
         """The task `ready` would hand out first; `PlanError` when none is ready."""

@@ -10,8 +10,14 @@ The no-downgrade rule: an update is applied to a task only when its `(rank, atte
 stored one (ranks: pending 0, running 1, finished 2), or equal and not finished (a running task's error may
 be refreshed). So a late or repeated write never takes a task back, and a finished task stays as it was
 first recorded. The one way back is a requeue (a disabled job stopping what runs): a task recorded running
-at attempt `a` may go back to pending with `a - 1` attempts, and only from there. The rule lives here, once;
-the store applies it under an ETag and retries on conflicts.
+at attempt `a` may go back to pending with `a - 1` attempts, and only from there.
+
+Runs: a job that ended may be re-run (`batch.runs`), and each record remembers the run that wrote it. An
+update of a later run replaces a record of an earlier run that did not succeed (failed, skipped, cancelled,
+or left open by a crash), from a clean slate; it never replaces a succeeded one, so a re-run never recomputes
+or loses a result. An update of an earlier run than the record's is a late write and is never applied. Within
+one run the rule above holds. The rule lives here, once; the store applies it under an ETag and retries on
+conflicts.
 
 Pure: no I/O. Times are milliseconds since the Unix epoch (compact in a row, exact to what the API shows).
 """
@@ -33,6 +39,7 @@ __all__ = [
     "TaskUpdate",
     "chunk_key",
     "counts_of_codes",
+    "first_batch",
     "parse_chunk_key",
     "rank",
 ]
@@ -42,6 +49,15 @@ CHUNK_SIZE = 500
 table service's 1 MiB entity limit, while a job of 1,000,000 tasks is 2,000 rows."""
 ERROR_HEAD = 300
 """Characters of an error kept in the chunk row; the failure row keeps the whole error."""
+BATCHES_PER_RUN = 100_000_000
+"""Batch numbers of one run of a partition: run `n` numbers its batches from `first_batch(n)`, so no batch of
+a re-run is taken for (or overwrites the results blob of) a batch of an earlier run."""
+
+
+def first_batch(run: int) -> int:
+    """The first batch number of a partition's run `run` (from 1)."""
+    return (max(1, run) - 1) * BATCHES_PER_RUN
+
 
 _CODES: Mapping[TaskState, str] = {
     TaskState.PENDING: "p",
@@ -106,6 +122,8 @@ class TaskUpdate:
     """The result batch whose blob holds the task's result row (succeeded tasks)."""
     requeue: bool = False
     """Back to pending (`state` PENDING, `attempts` one less than the running record's): see the module."""
+    run: int = 1
+    """The job's run this update belongs to (see the module)."""
 
 
 @dataclass(frozen=True)
@@ -120,6 +138,7 @@ class TaskEntry:
     ended_ms: int | None
     error_head: str | None
     batch: int | None
+    run: int = 1
 
 
 @dataclass
@@ -137,6 +156,8 @@ class Chunk:
     errors: dict[int, str] = field(default_factory=dict)
     done: list[int] = field(default_factory=list)
     """Result batches already applied: a batch run again after a crash is recognised and not applied twice."""
+    runs: list[int] = field(default_factory=list)
+    """The run that wrote each task's record (1 until the job is re-run)."""
 
     def __post_init__(self) -> None:
         n = len(self.ids)
@@ -146,6 +167,8 @@ class Chunk:
             self.started = [None] * n
             self.ended = [None] * n
             self.batches = [None] * n
+        if not self.runs:
+            self.runs = [1] * n
 
     @property
     def key(self) -> str:
@@ -164,6 +187,15 @@ class Chunk:
             i = update.index
             if not 0 <= i < len(self.ids):
                 raise IndexError(f"chunk {self.key} has {len(self.ids)} tasks, not one at {i}")
+            if update.run != self.runs[i]:
+                if update.run < self.runs[i] or update.requeue or self.state(i) == TaskState.SUCCEEDED:
+                    continue
+                # A later run starts the task over from pending: nothing of the earlier run's record stays
+                # (the update, ranked from there, always applies).
+                self.runs[i] = update.run
+                self.codes[i] = _CODES[TaskState.PENDING]
+                self.attempts[i] = 0
+                self.started[i] = self.ended[i] = None
             old = (rank(self.state(i)), self.attempts[i])
             new = (rank(update.state), update.attempts)
             if update.requeue:
@@ -196,6 +228,7 @@ class Chunk:
             self.ended[index],
             self.errors.get(index),
             self.batches[index],
+            self.runs[index],
         )
 
     def entries(self, start: int = 0) -> Iterator[tuple[int, TaskEntry]]:
@@ -223,6 +256,7 @@ class Chunk:
                 "b": self.batches,
                 "e": {str(i): text for i, text in self.errors.items()},
                 "done": self.done,
+                **({"r": self.runs} if any(run != 1 for run in self.runs) else {}),
             },
             separators=(",", ":"),
             ensure_ascii=False,
@@ -242,6 +276,7 @@ class Chunk:
             batches=list(data["b"]),
             errors={int(i): str(text) for i, text in data["e"].items()},
             done=[int(b) for b in data["done"]],
+            runs=[int(r) for r in data.get("r", ())],
         )
 
 

@@ -34,7 +34,18 @@ JOB_STATE_RANK: Mapping[JobState, int] = {
     JobState.FAILED: 3,
     JobState.CANCELLED: 3,
 }
-"""The job record's no-downgrade rule: a write whose state ranks below the stored one is skipped."""
+"""The job record's no-downgrade rule: a write whose state ranks below the stored one is skipped (within one
+run; see `job_write_applies`)."""
+
+
+def job_write_applies(stored_run: int, stored: JobState, run: int, state: JobState) -> bool:
+    """Whether a write of the job's record (of its run `run`, in `state`) applies over the stored one: a write
+    of a later run always does (a re-run starts the job over, `batch.runs`), one of an earlier run never,
+    and within a run a state never goes back (`JOB_STATE_RANK`)."""
+    if run != stored_run:
+        return run > stored_run
+    return JOB_STATE_RANK[state] >= JOB_STATE_RANK[stored]
+
 
 ACTIVE_JOB_STATES = tuple(state for state in JobState if JOB_STATE_RANK[state] < JOB_STATE_RANK[JobState.SUCCEEDED])
 """The states of a job that has not ended (a disabled job among them)."""

@@ -13,6 +13,7 @@ JOB_ORCHESTRATOR = "batch_job"
 GROUP_ORCHESTRATOR = "batch_group"
 PARTITION_ORCHESTRATOR = "batch_partition"
 PREPARE_JOB = "batch_prepare_job"
+PREPARE_RERUN = "batch_prepare_rerun"
 LOAD_PARTITION = "batch_load_partition"
 RUN_BATCH = "batch_run_batch"
 SETTLE_TASKS = "batch_settle_tasks"
@@ -43,9 +44,15 @@ MAX_LISTED_FAILURES = 100
 """How many failed task ids a partition (and the job summary) lists; the task API lists them all."""
 
 
-def partition_instance_id(job_id: str, partition: int) -> str:
-    """Partitions are sub-orchestrations with ids derived from the job's, so the API can find them."""
-    return f"{job_id}:p{partition:05d}"
+def _run_part(run: int) -> str:
+    # Run 1 keeps the ids it always had; a re-run's children are its own instances, never an earlier run's.
+    return f":r{run}" if run > 1 else ""
+
+
+def partition_instance_id(job_id: str, partition: int, run: int = 1) -> str:
+    """Partitions are sub-orchestrations with ids derived from the job's (and its run's), so the API can find
+    them."""
+    return f"{job_id}{_run_part(run)}:p{partition:05d}"
 
 
 def schedule_instance_id(schedule_id: str, generation: str) -> str:
@@ -54,9 +61,9 @@ def schedule_instance_id(schedule_id: str, generation: str) -> str:
     return f"schedule@{schedule_id}@{generation}"
 
 
-def group_instance_id(job_id: str, group: int) -> str:
+def group_instance_id(job_id: str, group: int, run: int = 1) -> str:
     """Partition groups are the job's sub-orchestrations (each runs a range of partitions), named like them."""
-    return f"{job_id}:g{group:04d}"
+    return f"{job_id}{_run_part(run)}:g{group:04d}"
 
 
 class JobInput(TypedDict):
@@ -65,6 +72,7 @@ class JobInput(TypedDict):
     jobId: str
     specHash: str
     partitionSize: NotRequired[int]  # the BATCH_PARTITION_SIZE setting when the job was submitted
+    run: NotRequired[int]  # 1 (the default) as submitted; a re-run's number (`batch.runs`)
 
 
 class PrepareJobInput(TypedDict):
@@ -87,6 +95,18 @@ class PreparedJob(TypedDict):
     hasReduce: bool
 
 
+class PrepareRerunInput(PrepareJobInput):
+    run: int
+
+
+class PreparedRerun(PreparedJob):
+    """PREPARE_RERUN's output: the plan, the partitions with tasks to run again, and the counts of the others
+    (their tasks all succeeded before)."""
+
+    rerunPartitions: list[int]
+    keptCounts: dict[str, int]
+
+
 class PartitionInput(TypedDict):
     jobId: str
     specHash: str
@@ -97,6 +117,7 @@ class PartitionInput(TypedDict):
     onTaskFailure: str
     skipAll: NotRequired[bool]  # the job stopped before this partition started: record its tasks as skipped
     taskMs: NotRequired[float | None]  # mean task time measured by earlier partitions: first batch sizes
+    run: NotRequired[int]  # the job's run (1 when absent)
 
 
 class GroupInput(TypedDict):
@@ -114,6 +135,8 @@ class GroupInput(TypedDict):
     onTaskFailure: str
     skipAll: NotRequired[bool]  # the job stopped before this group started: its partitions skip their tasks
     taskMs: NotRequired[float | None]  # mean task time measured by earlier groups
+    run: NotRequired[int]  # the job's run (1 when absent)
+    partitionList: NotRequired[list[int]]  # a re-run: the job's partitions it runs, instead of a range
 
 
 class LoadPartitionInput(TypedDict):
@@ -121,6 +144,7 @@ class LoadPartitionInput(TypedDict):
     specHash: str
     partition: int
     partitionSize: int
+    run: NotRequired[int]  # a re-run: the plan says which tasks succeeded before
 
 
 class PartitionPlan(TypedDict):
@@ -134,6 +158,7 @@ class PartitionPlan(TypedDict):
     retryIntervalSeconds: float
     kinds: dict[str, str]  # position -> "command" or "async"; every other task is a (sync) handler task
     batchSize: int | None  # the job's taskBatchSize, when it sets one
+    done: NotRequired[list[list[int]]]  # a re-run: [first, stop] ranges of positions that succeeded before
 
 
 TaskRun = list[int]
@@ -151,6 +176,7 @@ class RunBatchInput(TypedDict):
     tasks: list[TaskRun]
     concurrency: int  # task slots the batch holds: async handlers run this many at once, others one at a time
     markRunning: bool  # record the tasks as running before they start (long tasks: the list shows them)
+    run: NotRequired[int]  # the job's run, whose records the batch writes (1 when absent)
 
 
 class BatchOutcome(TypedDict):
@@ -177,6 +203,7 @@ class SettleTasksInput(TypedDict):
     skipped: list[list[int]]  # [first, stop] position ranges
     failed: list[list[Any]]  # [position, attempts, error]
     cancelled: NotRequired[list[list[Any]]]  # [position, attempts, error]: running or retrying at a cancel
+    run: NotRequired[int]
 
 
 class ChildResult(TypedDict):
@@ -199,6 +226,7 @@ class SettlePartitionsInput(TypedDict):
     partitionSize: int
     partitions: list[int]
     reason: str  # one line: why their tasks failed
+    run: NotRequired[int]
 
 
 class SettledPartitions(TypedDict):
@@ -239,6 +267,7 @@ class FinishJobInput(TypedDict):
     reduce: ReduceOutcome | None
     startedAt: str
     endedAt: str
+    run: NotRequired[int]
 
 
 class ControlChange(TypedDict, total=False):

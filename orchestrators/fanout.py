@@ -15,7 +15,7 @@ wall clock, no randomness.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -101,7 +101,9 @@ class Fanout:
     its other groups stop now rather than when this group has returned."""
     spec_hash: str = ""
     partition_size: int = 0
-    partitions_of: Callable[[int], range] = lambda child: range(child, child + 1)
+    run: int = 1
+    """The job's run (`batch.runs`)."""
+    partitions_of: Callable[[int], Sequence[int]] = lambda child: range(child, child + 1)
     """The job's partitions a child runs: itself for a partition, its range for a group. A child that fails
     has their unfinished tasks failed (SETTLE_PARTITIONS), so its tasks are counted and none stays running."""
 
@@ -260,6 +262,8 @@ def run_children(context: df.DurableOrchestrationContext, fanout: Fanout) -> Gen
             "partitions": [p for child in crashed for p in fanout.partitions_of(child)],
             "reason": "; ".join(outcome.errors[-len(crashed) :]),
         }
+        if fanout.run > 1:
+            request["run"] = fanout.run
         settled: wire.SettledPartitions = yield context.call_activity_with_retry(
             wire.SETTLE_PARTITIONS, STORAGE_RETRY, request
         )

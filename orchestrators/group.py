@@ -27,12 +27,18 @@ def group_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any
     spec = cast(wire.GroupInput, context.get_input())
     job_id, first = spec["jobId"], spec["firstPartition"]
     deadline_text = spec.get("deadline")
+    run = spec.get("run", 1)
+    listed = spec.get("partitionList")
+
+    def partition_of(child: int) -> int:
+        # A re-run's group runs the partitions it lists (those with tasks to run again), not a range.
+        return listed[child] if listed is not None else first + child
 
     def partition_input(child: int, share: int, skip_all: bool, task_ms: float | None) -> wire.PartitionInput:
         request: wire.PartitionInput = {
             "jobId": job_id,
             "specHash": spec["specHash"],
-            "partition": first + child,
+            "partition": partition_of(child),
             "partitionSize": spec["partitionSize"],
             "share": share,
             "deadline": deadline_text,
@@ -41,6 +47,8 @@ def group_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any
         }
         if skip_all:
             request["skipAll"] = True
+        if run > 1:
+            request["run"] = run
         return request
 
     def status(progress: Progress) -> dict[str, Any]:
@@ -56,7 +64,7 @@ def group_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any
         orchestrator=wire.PARTITION_ORCHESTRATOR,
         children=spec["partitions"],
         budget=spec["share"],
-        child_id=lambda child: wire.partition_instance_id(job_id, first + child),
+        child_id=lambda child: wire.partition_instance_id(job_id, partition_of(child), run),
         child_input=partition_input,
         status=status,
         deadline=datetime.fromisoformat(deadline_text) if deadline_text else None,
@@ -65,7 +73,8 @@ def group_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any
         report_terminate_to=job_id,
         spec_hash=spec["specHash"],
         partition_size=spec["partitionSize"],
-        partitions_of=lambda child: range(first + child, first + child + 1),
+        run=run,
+        partitions_of=lambda child: [partition_of(child)],
     )
     ran = yield from run_children(context, fanout)
     return {

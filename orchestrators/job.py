@@ -5,7 +5,9 @@ so its own history holds a few events per group, not per partition or task: a jo
 groups of 40 partitions. It runs a few groups at a time, each with a share of `maxParallelTasks` (the shares
 always add up to at most the cap), and hands a finished group's share to the next one (`orchestrators.fanout`).
 A control event from the job API (`wire.ControlChange`) changes the cap or the tolerated failure percentage,
-or disables (a cap of 0: no task starts) and enables the job.
+or disables (a cap of 0: no task starts) and enables the job. A re-run (`batch.runs`, input `run` > 1) is the
+same instance id started again: it runs only the partitions with tasks to run again, under child ids of its
+own run (`wire.group_instance_id`), and reduces and summarises the whole job.
 
 Deterministic: no I/O, no wall clock, no randomness.
 """
@@ -21,7 +23,7 @@ import azure.durable_functions as df
 from batch import wire
 from batch.plan import DEFAULT_PARTITION_SIZE, GROUP_SIZE, group_count, job_outcome
 from batch.spec import OnTaskFailure
-from batch.states import JobState
+from batch.states import JobState, TaskCounts
 from orchestrators.control import Controls, awaiting, event_data
 from orchestrators.fanout import CANCEL, TERMINATE, TIMEOUT, Fanout, Progress, run_children
 from orchestrators.partition import STORAGE_RETRY
@@ -30,6 +32,7 @@ from orchestrators.partition import STORAGE_RETRY
 def job_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict[str, Any]]:
     job = cast(wire.JobInput, context.get_input())
     job_id = job["jobId"]
+    run = job.get("run", 1)
     started_at = context.current_utc_datetime
     # The settings the job API may change while the job runs: None until a change or the plan gives them.
     settings: dict[str, Any] = {"maxParallelTasks": None, "toleratedFailurePercentage": None, "disabled": False}
@@ -55,20 +58,29 @@ def job_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any, 
         return budget()
 
     controls = Controls(context)
+    request: dict[str, Any] = {
+        "jobId": job_id,
+        "specHash": job["specHash"],
+        "partitionSize": job.get("partitionSize", DEFAULT_PARTITION_SIZE),
+        "startedAt": started_at.isoformat(),
+    }
+    if run > 1:
+        request["run"] = run
+    # A re-run (`batch.runs`) first puts the tasks that did not succeed back to pending, and runs only the
+    # partitions that hold them; the others' tasks all succeeded, and their counts are `kept`.
     prepare = context.call_activity_with_retry(
-        wire.PREPARE_JOB,
-        STORAGE_RETRY,
-        {
-            "jobId": job_id,
-            "specHash": job["specHash"],
-            "partitionSize": job.get("partitionSize", DEFAULT_PARTITION_SIZE),
-            "startedAt": started_at.isoformat(),
-        },
+        wire.PREPARE_RERUN if run > 1 else wire.PREPARE_JOB, STORAGE_RETRY, request
     )
     # A change may come while the job prepares (its record says running from then on).
     prepared: wire.PreparedJob = yield from awaiting(context, prepare, controls, note)
     partitions = len(prepared["partitionSizes"])
-    groups = group_count(partitions)
+    listed: list[int] | None = None
+    kept = TaskCounts()
+    if run > 1:
+        rerun = cast(wire.PreparedRerun, prepared)
+        listed, kept = rerun["rerunPartitions"], TaskCounts.from_json(rerun["keptCounts"])
+    running_partitions = partitions if listed is None else len(listed)
+    groups = group_count(running_partitions)
     wall_clock = prepared["maxWallClockSeconds"]
     deadline = started_at + timedelta(seconds=wall_clock) if wall_clock else None
     if settings["maxParallelTasks"] is None:
@@ -77,14 +89,18 @@ def job_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any, 
         settings["toleratedFailurePercentage"] = prepared["toleratedFailurePercentage"]
 
     def group_partitions(group: int) -> int:
-        return min(GROUP_SIZE, partitions - group * GROUP_SIZE)
+        return min(GROUP_SIZE, running_partitions - group * GROUP_SIZE)
+
+    def partitions_of(group: int) -> list[int]:
+        numbers = range(group * GROUP_SIZE, group * GROUP_SIZE + group_partitions(group))
+        return list(numbers) if listed is None else [listed[n] for n in numbers]
 
     def group_input(group: int, share: int, skip_all: bool, task_ms: float | None) -> wire.GroupInput:
         request: wire.GroupInput = {
             "jobId": job_id,
             "specHash": job["specHash"],
             "group": group,
-            "firstPartition": group * GROUP_SIZE,
+            "firstPartition": partitions_of(group)[0],
             "partitions": group_partitions(group),
             "partitionSize": prepared["partitionSize"],
             "share": share,
@@ -94,17 +110,22 @@ def job_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any, 
         }
         if skip_all:
             request["skipAll"] = True
+        if listed is not None:
+            request["run"] = run
+            request["partitionList"] = partitions_of(group)
         return request
 
     def status(progress: Progress) -> dict[str, Any]:
         # `running` lists the running groups; each group's custom status lists its running partitions.
+        # A re-run counts the partitions it does not run (and their tasks) as finished.
         finished_groups = [g for g in range(progress.started) if g not in progress.running]
+        finished_partitions = partitions - running_partitions + sum(group_partitions(g) for g in finished_groups)
         return {
             "state": "cancelling"
             if progress.stopping == CANCEL
             else (JobState.DISABLED.value if settings["disabled"] else JobState.RUNNING.value),
-            "taskCounts": progress.finished.to_json(),
-            "partitions": {"total": partitions, "finished": sum(group_partitions(g) for g in finished_groups)},
+            "taskCounts": (progress.finished + kept).to_json(),
+            "partitions": {"total": partitions, "finished": finished_partitions},
             "groups": {"total": groups, "finished": len(finished_groups)},
             "running": progress.running_ids,
         }
@@ -114,7 +135,7 @@ def job_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any, 
         orchestrator=wire.GROUP_ORCHESTRATOR,
         children=groups,
         budget=budget(),
-        child_id=lambda group: wire.group_instance_id(job_id, group),
+        child_id=lambda group: wire.group_instance_id(job_id, group, run),
         child_input=group_input,
         status=status,
         deadline=deadline,
@@ -122,10 +143,11 @@ def job_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any, 
         controls_seen=controls.seen,
         spec_hash=job["specHash"],
         partition_size=prepared["partitionSize"],
-        partitions_of=lambda group: range(group * GROUP_SIZE, group * GROUP_SIZE + group_partitions(group)),
+        run=run,
+        partitions_of=partitions_of,
     )
     ran = yield from run_children(context, fanout)
-    finished, failed_tasks, stopping = ran.counts, ran.failed_tasks, ran.stopping
+    finished, failed_tasks, stopping = ran.counts + kept, ran.failed_tasks, ran.stopping
 
     if stopping == CANCEL:
         state, reason = JobState.CANCELLED, "the job was cancelled"
@@ -175,5 +197,7 @@ def job_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any, 
         "startedAt": started_at.isoformat(),
         "endedAt": context.current_utc_datetime.isoformat(),
     }
+    if run > 1:
+        summary["run"] = run
     summary_blob = yield context.call_activity_with_retry(wire.FINISH_JOB, STORAGE_RETRY, summary)
     return {**summary, "summaryBlob": summary_blob}

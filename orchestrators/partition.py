@@ -26,7 +26,7 @@ import azure.durable_functions as df
 from batch import wire
 from batch.batching import LONG_TASK_SECONDS, PROBE_BATCHES, PROBE_WAIT_SECONDS, plan_batch
 from batch.plan import DagScheduler
-from batch.records import CHUNK_SIZE
+from batch.records import CHUNK_SIZE, first_batch
 from batch.spec import DependencyAction, JobAction, OnTaskFailure
 from batch.states import TaskCounts
 from orchestrators.control import Controls, awaiting, share_of
@@ -96,12 +96,15 @@ class _Timing:
 def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any, Any, wire.PartitionResult]:
     spec = cast(wire.PartitionInput, context.get_input())
     job_id, partition = spec["jobId"], spec["partition"]
+    run = spec.get("run", 1)
     base: dict[str, Any] = {
         "jobId": job_id,
         "specHash": spec["specHash"],
         "partition": partition,
         "partitionSize": spec["partitionSize"],
     }
+    if run > 1:
+        base["run"] = run
     share = max(1, spec["share"])
     controls = Controls(context)
 
@@ -117,6 +120,8 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
     size = plan["size"]
     depends_on = [[str(d) for d in plan["dependsOn"].get(str(i), ())] for i in range(size)]
     scheduler = DagScheduler([str(i) for i in range(size)], depends_on)
+    # A re-run: tasks that succeeded before are not run again, and satisfy their dependents.
+    scheduler.mark_done(str(p) for first, stop in plan.get("done", ()) for p in range(first, stop))
     kinds = plan["kinds"]
     overrides = plan["retryOverrides"]
     interval = timedelta(seconds=plan["retryIntervalSeconds"])
@@ -147,7 +152,7 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
     moved: dict[str, int] = {}
     asked: dict[int, tuple[int, int]] = {}  # settle call number -> (failed, skipped) it was given
     settles_done = 0
-    batches = 0
+    batches = first_batch(run)
     probe_timer: Any = None
     probes_timed_out = False
     terminated = timed_out = cancelled = stopping = False

@@ -13,7 +13,8 @@ record, so listing needs no second lookup. One partition serves about 2,000 writ
 records, which change a few times per job (its task counts at most every few seconds).
 
 The merge rule matches the task records': a write whose state ranks below the stored one
-(`batch.states.JOB_STATE_RANK`: pending 0, running 1, cancelling 2, finished 3) is skipped, so a late
+(`batch.states.job_write_applies`: within a run, pending 0, running 1, cancelling 2, finished 3; a write of
+a later run, a re-run, always applies and one of an earlier run never does) is skipped, so a late
 "running" never overwrites "succeeded", nor hides a requested cancellation that activities poll for
 (``cancelling``: command tasks of the job are killed). An applied write keeps stored values for the properties
 it leaves as None, and the creation time never changes. Writes are conditioned on the lookup row's ETag and
@@ -22,13 +23,14 @@ retried when another writer got in between.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
-from batch.states import JOB_STATE_RANK, JobState, TaskCounts
+from batch.states import JOB_STATE_RANK, JobState, TaskCounts, job_write_applies
 from batch.times import as_utc
 from storage import _tables
 from storage._names import check_id
@@ -65,6 +67,10 @@ class JobRecord:
     """While `disabled`: what happens to running tasks, `wait` or `requeue`."""
     controls: int | None = None
     """How many control events (live changes) the job API has raised on the job's orchestration."""
+    run: int | None = None
+    """The job's run (`batch.runs`): 1 as submitted, one more for each re-run."""
+    runs: tuple[dict[str, Any], ...] | None = None
+    """The runs as `batch.runs` keeps them (empty until the first re-run)."""
 
     def __post_init__(self) -> None:
         check_id("job id", self.job_id)
@@ -111,6 +117,8 @@ def _properties(record: JobRecord) -> dict[str, Any]:
         "toleratedFailurePercentage": record.tolerated_failure_percentage,
         "disableTasks": record.disable_tasks,
         "controls": record.controls,
+        "run": record.run,
+        "runs": json.dumps(list(record.runs), separators=(",", ":")) if record.runs is not None else None,
     }
     values.update({prop: getattr(record.task_counts, name) for name, prop in _COUNT_PROPERTIES.items()})
     return {key: value for key, value in values.items() if value is not None}
@@ -132,7 +140,19 @@ def _from_props(entity: Mapping[str, Any]) -> JobRecord:
         tolerated_failure_percentage=_number_or_none(entity.get("toleratedFailurePercentage")),
         disable_tasks=entity.get("disableTasks"),
         controls=_int_or_none(entity.get("controls")),
+        run=_int_or_none(entity.get("run")),
+        runs=_runs(entity.get("runs")),
     )
+
+
+def _runs(value: Any) -> tuple[dict[str, Any], ...] | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        items = json.loads(value)
+    except ValueError:
+        return None
+    return tuple(item for item in items if isinstance(item, dict)) if isinstance(items, list) else None
 
 
 def _int_or_none(value: Any) -> int | None:
@@ -141,6 +161,10 @@ def _int_or_none(value: Any) -> int | None:
 
 def _number_or_none(value: Any) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+_RUN_PROPERTIES = frozenset({"startTime", "endTime", "reason", "disableTasks", "controls"})
+"""What a run's record holds of that run alone."""
 
 
 def _record_properties(row: Row) -> dict[str, Any]:
@@ -175,10 +199,16 @@ class JobStore:
                 merged = new
                 operations.append(Put(f"id|{record.job_id}", {**merged, "indexKey": index}, if_match="absent"))
             else:
-                if record.rank < int(current.props.get("stateRank", 0)):
+                stored_run = _int_or_none(current.props.get("run")) or 1
+                run = record.run or stored_run
+                if not job_write_applies(stored_run, JobState(current.props["state"]), run, record.state):
                     return False
                 index = str(current.props["indexKey"])
-                merged = {**_record_properties(current), **new, "created": current.props["created"]}
+                kept = _record_properties(current)
+                if run > stored_run:
+                    # A new run starts from its own record: only the job's identity and settings carry over.
+                    kept = {key: value for key, value in kept.items() if key not in _RUN_PROPERTIES}
+                merged = {**kept, **new, "created": current.props["created"]}
                 operations.append(Put(f"id|{record.job_id}", {**merged, "indexKey": index}, if_match=current.etag))
                 if current.props["state"] != merged["state"]:
                     operations.append(Delete(f"state|{current.props['state']}|{index}"))

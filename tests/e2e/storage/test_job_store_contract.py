@@ -162,3 +162,24 @@ def test_pages_of_one_walk_every_job_exactly_once(jobs: JobStore) -> None:
         if token is None:
             break
     assert seen == ids[::-1]
+
+
+def test_a_later_run_starts_the_record_over_and_an_earlier_runs_write_is_skipped(jobs: JobStore) -> None:
+    ended = JobRecord("job-r", JobState.FAILED, T0, start_time=T0, end_time=T0, reason="2 failed", controls=3)
+    assert jobs.create_job(JobRecord("job-r", JobState.PENDING, T0, spec_hash="h", max_parallel_tasks=4))
+    assert jobs.upsert_job(ended)
+    runs = ({"number": 1, "reason": None}, {"number": 2, "reason": "fixed"})
+    assert jobs.upsert_job(JobRecord("job-r", JobState.PENDING, T0 + timedelta(days=1), run=2, runs=runs))
+    record = jobs.get_job("job-r")
+    assert record is not None and record.state == JobState.PENDING and record.run == 2 and record.runs == runs
+    # The run's own fields start empty; the job's identity and settings stay.
+    assert record.end_time is None and record.reason is None and record.controls is None
+    assert record.created == T0 and record.spec_hash == "h" and record.max_parallel_tasks == 4
+    assert [r.job_id for r in jobs.list_jobs(JobState.PENDING).records] == ["job-r"]
+    assert jobs.list_jobs(JobState.FAILED).records == []
+    # A late write of run 1, and a downgrade within run 2, are skipped; a write with no run is the stored run's.
+    assert not jobs.upsert_job(JobRecord("job-r", JobState.SUCCEEDED, T0, run=1))
+    assert jobs.upsert_job(JobRecord("job-r", JobState.SUCCEEDED, T0))
+    assert not jobs.upsert_job(JobRecord("job-r", JobState.RUNNING, T0, run=2))
+    final = jobs.get_job("job-r")
+    assert final is not None and final.state == JobState.SUCCEEDED and final.run == 2 and final.runs == runs

@@ -146,3 +146,39 @@ def test_iter_chunks_reads_every_chunk_of_the_job_in_task_order(store: TaskStore
     assert chunks[2].state(4) == TaskState.FAILED and chunks[2].errors == {4: "boom"}
     assert chunks[2].ended[4] == 2_000
     assert list(store.iter_chunks(f"{job_id}-none")) == []
+
+
+def test_a_rerun_reopens_only_what_did_not_succeed_and_says_which_partitions_hold_it(
+    store: TaskStore, job_id: str
+) -> None:
+    # Three partitions of 600 (two chunks each); a failure in partition 1's second chunk, skipped and
+    # cancelled tasks in partition 2; partition 0 all succeeded. And a job that all succeeded.
+    store.create_job(job_id, "v1:600", layout(1800, 600))
+    for partition in range(3):
+        for number, size in ((0, CHUNK_SIZE), (1, 100)):
+            store.record(job_id, partition, number, [TaskUpdate(i, TaskState.SUCCEEDED, 1) for i in range(size)])
+    store.create_job(f"{job_id}-b", "v1:600", layout(1800, 600))
+    other = f"{job_id}-b"
+    for partition in range(3):
+        for number, size in ((0, CHUNK_SIZE), (1, 100)):
+            states = [TaskState.SUCCEEDED] * size
+            if (partition, number) == (1, 1):
+                states[7] = TaskState.FAILED
+            if partition == 2 and number == 0:
+                states[0], states[1] = TaskState.SKIPPED, TaskState.CANCELLED
+            store.record(other, partition, number, [TaskUpdate(i, s, 1) for i, s in enumerate(states)])
+    reopened, kept = store.reopen(other, 2)
+    assert reopened == [1, 2]
+    assert kept.total == 600 and kept.succeeded == 600
+    counts = store.counts(other)
+    assert counts.pending == 3 and counts.succeeded == 1797
+    record = store.get_task(other, "t01107")
+    assert record is not None and record.state == TaskState.PENDING and record.attempts == 0
+    # Repeating it changes nothing; a late write of run 1 does not touch run 2's records.
+    assert store.reopen(other, 2) == ([1, 2], kept)
+    store.record(other, 1, 1, [TaskUpdate(7, TaskState.FAILED, 3, error="late")])
+    assert store.get_task(other, "t01107").state == TaskState.PENDING  # type: ignore[union-attr]
+    store.record(other, 1, 1, [TaskUpdate(7, TaskState.SUCCEEDED, 1, batch=100_000_000, run=2)])
+    assert store.get_task(other, "t01107").state == TaskState.SUCCEEDED  # type: ignore[union-attr]
+    # A job where everything succeeded has nothing to reopen.
+    assert store.reopen(job_id, 2)[0] == []

@@ -29,6 +29,7 @@ def test_routes_and_no_timer_without_a_schedule() -> None:
         "api_job_cancel",
         "api_job_disable",
         "api_job_enable",
+        "api_job_rerun",
         "api_job_tasks",
         "api_job_task",
         "api_job_task_logs",

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from activities.batches import run_batch
-from activities.jobs import finish_job, prepare_job
+from activities.jobs import finish_job, prepare_job, prepare_rerun
 from activities.partitions import load_partition, settle_tasks
 from activities.reduce import reduce_job
 from activities.specs import SpecCache
@@ -30,9 +30,9 @@ from tests.unit.orchestrators.simulator import Simulator
 
 
 class MemoryBatch:
-    """The batch app's activities over in-memory stores: the real PREPARE_JOB, LOAD_PARTITION, RUN_BATCH,
-    SETTLE_TASKS, REDUCE and FINISH_JOB. Only STOP_PARTITIONS is a stand-in: the real one raises events through
-    the durable client, this one through the simulator."""
+    """The batch app's activities over in-memory stores: the real PREPARE_JOB, PREPARE_RERUN, LOAD_PARTITION,
+    RUN_BATCH, SETTLE_TASKS, REDUCE and FINISH_JOB. Only STOP_PARTITIONS is a stand-in: the real one raises
+    events through the durable client, this one through the simulator."""
 
     def __init__(self, body: dict[str, Any], *, partition_size: int = 100) -> None:
         handlers = TaskHandlers()
@@ -91,6 +91,7 @@ class MemoryBatch:
         services, specs = self.services, self.specs
         return {
             wire.PREPARE_JOB: lambda request: prepare_job(services, specs, request),
+            wire.PREPARE_RERUN: lambda request: prepare_rerun(services, specs, request),
             wire.LOAD_PARTITION: lambda request: load_partition(services, specs, request),
             wire.RUN_BATCH: lambda request: run_batch(services, specs, request),
             wire.SETTLE_TASKS: lambda request: settle_tasks(services, specs, request),

@@ -1,0 +1,87 @@
+"""Re-running a finished job's tasks that did not succeed (`POST /api/jobs/{id}/rerun`, `batch.runs`).
+
+The record is written first (the new run, pending, with the runs so far), then the job's orchestration is
+started again under the same instance id with the run's number in its input. Until it starts, the job's view
+reads the record alone (`api.control.current_run`): the earlier run's instance says nothing of this one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from datetime import datetime
+from typing import Any
+
+from api.changes import InvalidRequest
+from api.control import load_job
+from api.durable import get_instance
+from api.errors import JobConflict
+from api.views import derive_status, latest_run
+from app.services import Services
+from batch import wire
+from batch.changes import parse_rerun
+from batch.errors import SpecError
+from batch.runs import RerunRefused, check_rerun, next_runs
+from batch.states import TaskCounts
+from batch.times import iso
+from storage.jobs import JobState
+
+__all__ = ["read_rerun", "rerun_job"]
+
+
+def read_rerun(body: Any) -> str | None:
+    """A `rerun` body's reason, or `InvalidRequest` saying what is wrong and where."""
+    try:
+        return parse_rerun(body)
+    except SpecError as exc:
+        count = len(exc.problems)
+        raise InvalidRequest(
+            f"the request has {count} {'problem' if count == 1 else 'problems'}; see details", exc.details()
+        ) from None
+
+
+async def rerun_job(client: Any, services: Services, job_id: str, reason: str | None, now: datetime) -> None:
+    """Start the next run of a finished job; `JobConflict` (`jobRunning`, `nothingToRerun`, `rerunLimit`)."""
+    facts = await load_job(client, services, job_id)
+    record = facts.record
+    latest = latest_run(derive_status(facts))
+    run = record.run or 1
+    active = facts.instance is not None and facts.instance.is_active
+    try:
+        check_rerun(job_id, dataclasses.replace(latest, finished=latest.finished and not active), run)
+    except RerunRefused as exc:
+        raise JobConflict(str(exc), exc.code) from None
+    partition_size = await asyncio.to_thread(services.tasks.partition_size, job_id)
+    if record.spec_hash is None or partition_size is None:
+        raise JobConflict(f"job {job_id!r} never started; there is nothing to re-run", "nothingToRerun")
+    counts = latest.counts
+    runs = next_runs(record.runs or (), iso(record.created), latest, iso(now) or "", reason)
+    await asyncio.to_thread(
+        services.jobs.upsert_job,
+        dataclasses.replace(
+            record,
+            state=JobState.PENDING,
+            run=run + 1,
+            runs=tuple(runs),
+            task_counts=TaskCounts(counts.total, pending=counts.total - counts.succeeded, succeeded=counts.succeeded),
+            start_time=None,
+            end_time=None,
+            reason=None,
+            controls=None,
+            disable_tasks=None,
+        ),
+    )
+    job_input: wire.JobInput = {
+        "jobId": job_id,
+        "specHash": record.spec_hash,
+        "partitionSize": partition_size,
+        "run": run + 1,
+    }
+    try:
+        await client.start_new(wire.JOB_ORCHESTRATOR, job_id, job_input)
+    except Exception:
+        # A re-run requested at the same moment started it first.
+        instance = await get_instance(client, job_id, with_input=True)
+        if instance is None or not instance.is_active:
+            raise
+        raise JobConflict(f"job {job_id!r} is running again already", "jobRunning") from None
