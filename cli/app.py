@@ -1,4 +1,4 @@
-"""The commands, as `az batch` names them: `job submit|list|show|watch|update|disable|enable|cancel|delete`,
+"""The commands, as `az batch` names them: `job submit|list|show|watch|update|disable|enable|rerun|cancel|delete`,
 `task list|show|logs`, `schedule create|list|show|disable|enable|delete` (in `cli.schedules`), `results download`
 and `files upload|list`; and `smoke`, a check after a deploy. Every command takes `--url` and `--key`, and all but
 `smoke` take `--output table|json`.
@@ -52,7 +52,7 @@ app = typer.Typer(
     add_completion=False,
 )
 job_app = typer.Typer(
-    help="Jobs: submit, list, show, watch, update, disable, enable, cancel, delete.", no_args_is_help=True
+    help="Jobs: submit, list, show, watch, update, disable, enable, rerun, cancel, delete.", no_args_is_help=True
 )
 task_app = typer.Typer(help="A job's tasks: list, show, logs.", no_args_is_help=True)
 results_app = typer.Typer(help="A job's results in Blob Storage.", no_args_is_help=True)
@@ -199,6 +199,26 @@ def job_enable(
 ) -> None:
     """Enable a disabled job: its tasks start again (POST /api/jobs/{id}/enable)."""
     view = JobApi(url, key).enable(job_id)
+    show(output, view, render.job_table)
+
+
+@job_app.command("rerun")
+def job_rerun(
+    job_id: Annotated[str, typer.Argument(metavar="ID")],
+    reason: Annotated[str | None, typer.Option("--reason", help="Why, kept with the run.")] = None,
+    watch_it: Annotated[
+        bool, typer.Option("--watch", help="Follow the re-run; exit 0 only if the job succeeds.")
+    ] = False,
+    url: UrlOption = DEFAULT_URL,
+    key: KeyOption = None,
+    output: OutputOption = Output.table,
+) -> None:
+    """Re-run a finished job's failed, skipped and cancelled tasks under the same id; succeeded tasks stay
+    (POST /api/jobs/{id}/rerun)."""
+    api = JobApi(url, key)
+    view = api.rerun(job_id, reason=reason)
+    if watch_it:
+        follow(api, view, output)
     show(output, view, render.job_table)
 
 

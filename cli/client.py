@@ -167,6 +167,10 @@ class JobApi:
     def enable(self, job_id: str) -> Any:
         return self.request("POST", f"/jobs/{_segment(job_id)}/enable")
 
+    def rerun(self, job_id: str, *, reason: str | None = None) -> Any:
+        body = json.dumps({"reason": reason} if reason is not None else {}).encode()
+        return self.request("POST", f"/jobs/{_segment(job_id)}/rerun", body=body)
+
     def update(self, job_id: str, change: Mapping[str, Any]) -> Any:
         return self.request("PATCH", f"/jobs/{_segment(job_id)}", body=json.dumps(dict(change)).encode())
 

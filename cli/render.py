@@ -109,11 +109,21 @@ def job_table(view: Mapping[str, Any]) -> Table:
     results = view.get("results")
     if isinstance(results, Mapping):
         table.add_row("results", f"{_cell(results.get('container'))}/{_cell(results.get('prefix'))}")
+    runs = view.get("runs")
+    if isinstance(runs, list) and len(runs) > 1:
+        # A re-run job: each run's number, state and what it ran.
+        table.add_row("runs", "  ".join(_run(run) for run in runs if isinstance(run, Mapping)))
     failed = view.get("failedTasks")
     if isinstance(failed, list) and failed:
         # The job view lists failed tasks' ids (the first 100); `task list --state failed` has their errors.
         table.add_row("failed tasks", ", ".join(_cell(item) for item in failed))
     return table
+
+
+def _run(run: Mapping[str, Any]) -> str:
+    counts = run.get("taskCounts")
+    counts = counts if isinstance(counts, Mapping) else {}
+    return f"#{_cell(run.get('number'))} {_cell(run.get('state'))} ({_cell(counts.get('total'))} tasks)"
 
 
 def tasks_table(page: Mapping[str, Any], *, title: str = "tasks") -> Table:

@@ -256,3 +256,20 @@ def test_update_disable_and_enable_a_running_job(batch_host: BatchHost) -> None:
     finally:
         batch_host.post(f"/jobs/{job_id}/cancel")
         batch_host.wait_for_job(job_id, timeout=120)
+
+
+def test_rerun_reruns_a_failed_job_and_watches_it_to_its_end(batch_host: BatchHost, tmp_path: Path) -> None:
+    flag = tmp_path / "fixed"
+    code = f"import os, sys; sys.exit(0 if os.path.exists({str(flag)!r}) else 3)"
+    job_id = batch_host.unique_id("cli-rerun")
+    spec = {"id": job_id, "tasks": [invoice(1), {"id": "gate", "commandLine": [sys.executable, "-c", code]}]}
+    assert batch_host.submit(spec).status_code == 202
+    assert batch_host.wait_for_job(job_id)["state"] == "failed"
+    flag.write_text("yes")
+    watched = cli(batch_host, "job", "rerun", job_id, "--reason", "gate fixed", "--watch")
+    assert watched.returncode == 0, watched.stderr
+    assert "succeeded" in watched.stdout and "#2 succeeded (1 tasks)" in watched.stdout
+    view = batch_host.get(f"/jobs/{job_id}").json()
+    assert [run["reason"] for run in view["runs"]] == [None, "gate fixed"]
+    refused = cli(batch_host, "job", "rerun", job_id)
+    assert refused.returncode == 2 and refused.stderr.startswith("nothingToRerun: "), refused.stderr
