@@ -25,6 +25,13 @@ const JOB_ACTIONS = [
     confirm: (job) => `Cancel job ${job.id}? Tasks that have not run are skipped.`,
     when: (job) => job.phase !== "finished" && !job.cancelRequested,
   },
+  {
+    route: "rerun",
+    label: "Re-run",
+    danger: false,
+    confirm: (job) => `Re-run job ${job.id}? Its failed, skipped and cancelled tasks run again; succeeded ones stay.`,
+    when: (job) => job.phase === "finished" && job.taskCounts.succeeded < job.taskCounts.total,
+  },
 ];
 
 // ---- plumbing -------------------------------------------------------------------------------------------
@@ -316,9 +323,15 @@ function jobView(root, jobId, taskId) {
       if (justFinished || !finished) await table.load();
     }
     finished = job.phase === "finished";
-    if (finished) refresh.stop = true;
+    refresh.stop = finished;
     status(finished ? `finished; shown ${new Date().toLocaleTimeString()}` : `live; updated ${new Date().toLocaleTimeString()}`);
   }
+  // An action on a finished job (a re-run) makes it live again: polling starts over.
+  refresh.restart = () => {
+    if (!refresh.stop) return refresh();
+    refresh.stop = false;
+    view.every(JOB_POLL_MS, refresh);
+  };
   view.every(JOB_POLL_MS, refresh);
   if (taskId) openTask(jobId, taskId);
   return view;
@@ -338,7 +351,7 @@ function renderJob(node, job, refresh) {
         try {
           await api(`/jobs/${encodeURIComponent(job.id)}/${action.route}`, { method: "POST" });
           status(`${action.label}: requested`);
-          await refresh();
+          await refresh.restart();
         } catch (exc) {
           status(`${action.label}: ${exc.message}`, true);
           button.disabled = false;
@@ -370,6 +383,26 @@ function renderJob(node, job, refresh) {
       job.reason ? [el("dt", {}, "reason"), el("dd", { id: "job-reason" }, job.reason)] : null,
       job.results ? [el("dt", {}, "results"), el("dd", {}, `${job.results.container}/${job.results.prefix}`)] : null,
     ),
+    runsTable(job.runs || []),
+  );
+}
+
+function runsTable(runs) {
+  // Each run of the job; a run's counts are of the tasks it ran (the first: all of them).
+  if (runs.length < 2) return null;
+  return el("table", { id: "runs" },
+    el("thead", {}, el("tr", {}, ["run", "state", "requested", "started", "ended", "tasks", "succeeded", "failed", "reason"].map((c) => el("th", {}, c)))),
+    el("tbody", {}, runs.map((r) => el("tr", { "data-run": String(r.number) },
+      el("td", { class: "num" }, String(r.number)),
+      el("td", {}, badge(r.state)),
+      el("td", {}, time(r.requestedAt)),
+      el("td", {}, time(r.startedAt)),
+      el("td", {}, time(r.endedAt)),
+      el("td", { class: "num" }, number(r.taskCounts.total)),
+      el("td", { class: "num" }, number(r.taskCounts.succeeded)),
+      el("td", { class: "num" }, number(r.taskCounts.failed)),
+      el("td", {}, r.reason || ""),
+    ))),
   );
 }
 

@@ -1,10 +1,12 @@
 """The dashboard in a real browser (Debian's Chromium) against devhost + Azurite: a finished job and a running
-one render with the API's counts, the task table pages, a task opens, cancel works, and user data that is
-markup stays text."""
+one render with the API's counts, the task table pages, a task opens, cancel and re-run work, and user data
+that is markup stays text."""
 
 from __future__ import annotations
 
 import json
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -170,3 +172,31 @@ def test_the_jobs_list_pages_with_the_apis_tokens(batch_host: BatchHost, finishe
     expect(page.locator("#jobs-panel [data-page-number]")).to_have_text("page 2")
     page.locator('#jobs-panel [data-page="prev"]').click()
     expect(rows.first).to_have_attribute("data-job", first["value"][0]["id"], timeout=WAIT_MS)
+
+
+def test_a_finished_jobs_rerun_button_reruns_it_and_its_runs_are_listed(
+    batch_host: BatchHost, page: Page, tmp_path: Path
+) -> None:
+    flag = tmp_path / "fixed"
+    code = f"import os, sys; sys.exit(0 if os.path.exists({str(flag)!r}) else 3)"
+    job_id = batch_host.unique_id("dash-rerun")
+    spec = {"id": job_id, "tasks": [{"id": "gate", "commandLine": [sys.executable, "-c", code]}]}
+    assert batch_host.submit(spec).status_code == 202
+    assert batch_host.wait_for_job(job_id)["state"] == "failed"
+    page.goto(dashboard(batch_host, f"#/jobs/{job_id}"))
+    expect(page.locator("#job-phase")).to_have_text("finished", timeout=WAIT_MS)
+    expect(page.locator("#runs")).to_have_count(0)
+    flag.write_text("yes")
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.locator('[data-action="rerun"]').click()
+    # The page goes live again and follows the re-run to its end.
+    expect(page.locator("#job .badge[data-state]").first).to_have_text("succeeded", timeout=WAIT_MS)
+    expect(page.locator("#job-phase")).to_have_text("finished", timeout=WAIT_MS)
+    rows = page.locator("#runs tbody tr")
+    expect(rows).to_have_count(2, timeout=WAIT_MS)
+    expect(page.locator('#runs tr[data-run="1"] .badge')).to_have_text("failed")
+    expect(page.locator('#runs tr[data-run="2"] .badge')).to_have_text("succeeded")
+    expect(page.locator('[data-action="rerun"]')).to_have_count(0)
+    view = batch_host.get(f"/jobs/{job_id}").json()
+    assert view["state"] == "succeeded" and [run["number"] for run in view["runs"]] == [1, 2]
