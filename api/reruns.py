@@ -46,14 +46,18 @@ async def rerun_job(client: Any, services: Services, job_id: str, reason: str | 
     record = facts.record
     latest = latest_run(derive_status(facts))
     run = record.run or 1
+    partition_size = await asyncio.to_thread(services.tasks.partition_size, job_id)
+    if record.spec_hash is None or partition_size is None:
+        raise JobConflict(f"job {job_id!r} never started; there is nothing to re-run", "nothingToRerun")
+    if run > 1 and record.state == JobState.PENDING and facts.instance is None:
+        # A re-run recorded whose orchestration did not start (its request stopped half-way): start it now.
+        await _start(client, job_id, record.spec_hash, partition_size, run)
+        return
     active = facts.instance is not None and facts.instance.is_active
     try:
         check_rerun(job_id, dataclasses.replace(latest, finished=latest.finished and not active), run)
     except RerunRefused as exc:
         raise JobConflict(str(exc), exc.code) from None
-    partition_size = await asyncio.to_thread(services.tasks.partition_size, job_id)
-    if record.spec_hash is None or partition_size is None:
-        raise JobConflict(f"job {job_id!r} never started; there is nothing to re-run", "nothingToRerun")
     counts = latest.counts
     runs = next_runs(record.runs or (), iso(record.created), latest, iso(now) or "", reason)
     await asyncio.to_thread(
@@ -71,12 +75,11 @@ async def rerun_job(client: Any, services: Services, job_id: str, reason: str | 
             disable_tasks=None,
         ),
     )
-    job_input: wire.JobInput = {
-        "jobId": job_id,
-        "specHash": record.spec_hash,
-        "partitionSize": partition_size,
-        "run": run + 1,
-    }
+    await _start(client, job_id, record.spec_hash, partition_size, run + 1)
+
+
+async def _start(client: Any, job_id: str, spec_hash: str, partition_size: int, run: int) -> None:
+    job_input: wire.JobInput = {"jobId": job_id, "specHash": spec_hash, "partitionSize": partition_size, "run": run}
     try:
         await client.start_new(wire.JOB_ORCHESTRATOR, job_id, job_input)
     except Exception:

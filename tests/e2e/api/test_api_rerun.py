@@ -3,6 +3,7 @@ under the same id; each run in the view; a re-run after a cancel; the limit; eac
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 
 from batch.runs import MAX_RERUNS
+from storage.jobs import JobState
 from tests.e2e.api.jobs import invoice
 from tests.e2e.api.test_api_errors import error_of
 from tests.e2e.batch_host import BatchHost
@@ -152,3 +154,22 @@ def test_a_bad_rerun_body_is_a_400_that_says_what_and_where(
 
 def test_an_unknown_job_is_a_404(batch_host: BatchHost) -> None:
     error_of(rerun(batch_host, batch_host.unique_id("no-such-job")), 404)
+
+
+def test_a_rerun_whose_orchestration_did_not_start_is_started_by_the_next_request(
+    batch_host: BatchHost, tmp_path: Path
+) -> None:
+    flag = tmp_path / "fixed"
+    job_id = batch_host.unique_id("rerun-halfway")
+    assert batch_host.submit({"id": job_id, "tasks": [gated("gate", flag)]}).status_code == 202
+    batch_host.wait_for_job(job_id)
+    # What a re-run request leaves when it stops after its first write: the new run's record, nothing started.
+    record = batch_host.jobs.get_job(job_id)
+    assert record is not None
+    batch_host.jobs.upsert_job(dataclasses.replace(record, state=JobState.PENDING, run=2))
+    assert batch_host.get(f"/jobs/{job_id}").json()["state"] == "pending"
+    flag.write_text("yes")
+    assert rerun(batch_host, job_id).status_code == 202
+    done = batch_host.wait_for_job(job_id)
+    assert done["state"] == "succeeded", done["reason"]
+    assert batch_host.durable_status(f"{job_id}:r2:p00000").status_code == 200
