@@ -222,3 +222,21 @@ def test_a_finished_job_is_in_its_finished_phase() -> None:
     output = {"state": "succeeded", "reason": "all 10 tasks succeeded", "taskCounts": {"total": 10, "succeeded": 10}}
     view = job_view(JobFacts("j", record(), Instance("Completed", output=output)), LINKS, RESULTS)
     assert (view["state"], view["phase"]) == ("succeeded", "finished")
+
+
+def test_a_rerun_not_started_yet_is_its_record_not_the_earlier_runs_instance() -> None:
+    from api.control import current_run
+
+    earlier = Instance("Completed", output={"state": "failed", "taskCounts": counts(10, 0, 0, 8, 2, 0)}, input={})
+    rerun = record(JobState.PENDING, run=2, runs=({"number": 1, "kept": 0}, {"number": 2, "kept": 8}))
+    assert current_run(rerun, earlier) is None
+    view = job_view(JobFacts("j", rerun, current_run(rerun, earlier)), LINKS, RESULTS)
+    assert view["state"] == "pending" and [run["number"] for run in view["runs"]] == [1, 2]
+    assert view["runs"][1]["state"] == "pending"
+    started = Instance("Running", custom_status={"taskCounts": counts(10, 0, 1, 8, 0, 0)}, input={"run": 2})
+    assert current_run(rerun, started) is started
+    running = job_view(JobFacts("j", rerun, started), LINKS, RESULTS)
+    assert running["state"] == "running" and running["runs"][1]["taskCounts"]["total"] == 2
+    # A job never re-run shows its one run, its counts the job's.
+    first = job_view(JobFacts("j", record(JobState.RUNNING)), LINKS, RESULTS)
+    assert [(run["number"], run["taskCounts"]["total"]) for run in first["runs"]] == [(1, 10)]
