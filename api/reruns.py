@@ -47,17 +47,18 @@ async def rerun_job(client: Any, services: Services, job_id: str, reason: str | 
     latest = latest_run(derive_status(facts))
     run = record.run or 1
     partition_size = await asyncio.to_thread(services.tasks.partition_size, job_id)
-    if record.spec_hash is None or partition_size is None:
-        raise JobConflict(f"job {job_id!r} never started; there is nothing to re-run", "nothingToRerun")
-    if run > 1 and record.state == JobState.PENDING and facts.instance is None:
+    if run > 1 and record.state == JobState.PENDING and facts.instance is None and partition_size is not None:
         # A re-run recorded whose orchestration did not start (its request stopped half-way): start it now.
-        await _start(client, job_id, record.spec_hash, partition_size, run)
+        await _start(client, job_id, record.spec_hash or "", partition_size, run)
         return
     active = facts.instance is not None and facts.instance.is_active
     try:
         check_rerun(job_id, dataclasses.replace(latest, finished=latest.finished and not active), run)
     except RerunRefused as exc:
         raise JobConflict(str(exc), exc.code) from None
+    if record.spec_hash is None or partition_size is None:
+        # Cancelled before it started: none of its tasks has a record to run again.
+        raise JobConflict(f"job {job_id!r} never started; there is nothing to re-run", "nothingToRerun")
     counts = latest.counts
     runs = next_runs(record.runs or (), iso(record.created), latest, iso(now) or "", reason)
     await asyncio.to_thread(
