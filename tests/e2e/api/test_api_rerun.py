@@ -173,3 +173,29 @@ def test_a_rerun_whose_orchestration_did_not_start_is_started_by_the_next_reques
     done = batch_host.wait_for_job(job_id)
     assert done["state"] == "succeeded", done["reason"]
     assert batch_host.durable_status(f"{job_id}:r2:p00000").status_code == 200
+
+
+def test_a_rerun_can_be_disabled_enabled_and_cancelled_as_any_run(batch_host: BatchHost, tmp_path: Path) -> None:
+    job_id = batch_host.unique_id("rerun-ops")
+    second = tmp_path / "second-run"
+    # Fails at once in run 1; in run 2 (once `second` exists) it runs until it is stopped.
+    code = f"import os, sys, time\nif not os.path.exists({str(second)!r}): sys.exit(3)\nwhile True: time.sleep(0.1)"
+    task = {"id": "slow", "commandLine": [sys.executable, "-c", code]}
+    assert batch_host.submit({"id": job_id, "tasks": [invoice(1), task]}).status_code == 202
+    batch_host.wait_for_job(job_id)
+    second.write_text("yes")
+    assert rerun(batch_host, job_id).status_code == 202
+    batch_host.wait_until(
+        lambda: batch_host.get(f"/jobs/{job_id}").json()["taskCounts"]["running"] == 1,
+        timeout=60,
+        what="the re-run task to run",
+    )
+    disabled = batch_host.post(f"/jobs/{job_id}/disable")
+    assert disabled.status_code == 202, disabled.text
+    assert disabled.json()["state"] == "disabled"
+    assert batch_host.post(f"/jobs/{job_id}/enable").json()["state"] == "running"
+    assert batch_host.post(f"/jobs/{job_id}/cancel").status_code == 202
+    done = batch_host.wait_for_job(job_id, timeout=120)
+    assert done["state"] == "cancelled"
+    assert done["taskCounts"]["succeeded"] == 1 and done["taskCounts"]["cancelled"] == 1
+    assert [run["state"] for run in done["runs"]] == ["failed", "cancelled"]
