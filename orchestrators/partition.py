@@ -6,7 +6,9 @@ from the durations earlier batches measured), and records them itself, so the hi
 per batch, not per task. A batch holds task slots (one for sync handlers, which run one after another; more
 for `async def` handlers, which run side by side); the slots in use never exceed the partition's share.
 Failed attempts with retries left are retried after the job's retry interval (a durable timer). Tasks it
-settles without running them (skipped, abandoned, cancelled) are recorded through SETTLE_TASKS.
+settles without running them (skipped, abandoned, cancelled) are recorded through SETTLE_TASKS. A task whose
+exit condition says `jobAction: disable` has the job disabled through DISABLE_JOB, and the partition starts
+nothing until the disable has reached it.
 
 Deterministic: no I/O, no wall clock (only `current_utc_datetime`), no randomness. Every decision comes from
 the history, so a replay takes the same path.
@@ -154,6 +156,11 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
     # A batch that stopped because its job's record says disabled (or stopping) may return before the new
     # share (or the stop event) reaches the partition: until then no batch starts, or it would stop too.
     holding = False
+    # DISABLE_JOB asked for by an exit condition, and the control events taken when it was asked: no batch
+    # starts until the call has returned and, if it left the job disabled, a later control event has come
+    # (the disable's share of 0, or an enable after it). A call that failed for good holds nothing.
+    disabling: Any = None
+    disabling_from = 0
     if spec.get("skipAll"):
         # The job stopped before this partition started: its tasks are recorded as skipped, not lost.
         stopping = True
@@ -175,9 +182,16 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
         task = context.call_activity_with_retry(wire.RUN_BATCH, STORAGE_RETRY, request)
         flights[task] = _Flight(tasks, slots, kind, controls.seen)
 
+    def held_by_disable() -> bool:
+        if disabling is None:
+            return False
+        if not disabling.is_completed:
+            return True
+        return disabling.result in wire.LEFT_DISABLED and controls.seen == disabling_from
+
     def start_batches() -> None:
         nonlocal again
-        if holding:
+        if holding or held_by_disable():
             return
         while again and slots_in_use() < share:
             # Retries go first, a chunk and a kind at a time (a batch is recorded in one chunk row).
@@ -284,6 +298,16 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
             terminated = stopping = True
             to_skip.extend(int(t) for t in scheduler.skip_all_pending())
 
+    def disable() -> None:
+        """An exit condition's `jobAction: disable`: one DISABLE_JOB call (a second action while it is in
+        flight needs none of its own)."""
+        nonlocal disabling, disabling_from
+        if stopping or (disabling is not None and not disabling.is_completed):
+            return
+        request: wire.DisableJobInput = {"jobId": job_id, "partition": partition}
+        disabling = context.call_activity_with_retry(wire.DISABLE_JOB, STORAGE_RETRY, request)
+        disabling_from = controls.seen
+
     def fail_for_good(position: int, task_id: str | None, action: list[Any] | None = None) -> None:
         # An exit condition's actions, when it set any, decide instead of onTaskFailure and the default block.
         job_action, dependency_action = (action or [None, None, None])[1:]
@@ -293,6 +317,8 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
             failed_ids.append(task_id)
         if terminate_on_failure if job_action is None else job_action == JobAction.TERMINATE.value:
             terminate()
+        elif job_action == JobAction.DISABLE.value:
+            disable()
 
     def succeed(position: int, action: list[Any] | None) -> None:
         job_action, dependency_action = (action or [None, None, None])[1:]
@@ -300,6 +326,8 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
         to_skip.extend(int(t) for t in scheduler.mark_succeeded(str(position), satisfy=satisfy))
         if job_action == JobAction.TERMINATE.value:
             terminate()
+        elif job_action == JobAction.DISABLE.value:
+            disable()
 
     while True:
         if not stopping:
@@ -323,13 +351,16 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
             for state, count in settled["recorded"].items():
                 moved[state] = moved.get(state, 0) + count
         settling = [s for s in settling if not s.is_completed]
-        finished = scheduler.is_finished and not flights and not backing_off and not again
+        # A partition waits for its DISABLE_JOB call, so the disable is applied (or found needless) while the
+        # job runs, never raced by the job's end.
+        asking = disabling is not None and not disabling.is_completed
+        finished = scheduler.is_finished and not flights and not backing_off and not again and not asking
         if settle_due(finished or stopping):
             settle()
         if finished and not settling:
             break
         context.set_custom_status({"taskCounts": counts().to_json(), "share": share})
-        waiting = [*flights, *backing_off, *settling]
+        waiting = [*flights, *backing_off, *settling, *([disabling] if asking else [])]
         if not stopping:
             waiting.append(stop_event)
             waiting.append(controls.waiting)

@@ -193,7 +193,7 @@ def test_bad_ranges_and_exit_conditions_get_a_400_with_their_paths(features_host
         "tasks": [
             echo("0"),
             {**echo("x"), "dependsOn": {"taskIdRanges": [{"start": 0, "end": 5}, {"start": 3, "end": 1}]}},
-            exits_with("c", 1, exitConditions={"exitCodes": [{"code": 1, "exitOptions": {"jobAction": "disable"}}]}),
+            exits_with("c", 1, exitConditions={"exitCodes": [{"code": 1, "exitOptions": {"jobAction": "pause"}}]}),
             {**echo("h"), "nonRetryableErrors": ["not a name"]},
         ],
     }
@@ -206,5 +206,6 @@ def test_bad_ranges_and_exit_conditions_get_a_400_with_their_paths(features_host
         "tasks[2].exitConditions.exitCodes[0].exitOptions.jobAction",
         "tasks[3].nonRetryableErrors[0]",
     }, details
-    assert "not supported yet" in details["tasks[2].exitConditions.exitCodes[0].exitOptions.jobAction"]
+    job_action = details["tasks[2].exitConditions.exitCodes[0].exitOptions.jobAction"]
+    assert job_action == "must be one of none, disable, terminate, not 'pause'"
     assert features_host.get(f"/jobs/{job_id}").status_code == 404

@@ -196,3 +196,37 @@ class Simulator:
         else:
             event = h.sub_orchestration_failed(self.now, seq, str(instance.output), details or "")
         self.instances[parent_id].inbox.append(event)
+
+
+@dataclass(frozen=True)
+class _Status:
+    """What `DurableOrchestrationClient.get_status` returns, as far as the app reads it."""
+
+    runtime_status: str | None
+    custom_status: Any = None
+    output: Any = None
+    created_time: datetime | None = None
+    last_updated_time: datetime | None = None
+    input_: Any = None
+
+
+class SimulatedClient:
+    """The part of the SDK's `DurableOrchestrationClient` the app's client-bound activities call, over the
+    simulator's instances: the real activity code runs against it as against a host."""
+
+    def __init__(self, sim: Simulator) -> None:
+        self._sim = sim
+
+    async def get_status(self, instance_id: str, show_input: bool = False, **_: Any) -> _Status:
+        instance = self._sim.instances.get(instance_id)
+        if instance is None:
+            return _Status(None)
+        return _Status(
+            instance.status,
+            instance.custom_status,
+            instance.output,
+            input_=instance.input_value if show_input else None,
+        )
+
+    async def raise_event(self, instance_id: str, event_name: str, event_data: Any = None, **_: Any) -> None:
+        self._sim.raise_event(instance_id, event_name, event_data)
