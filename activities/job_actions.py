@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from activities.telemetry import jobs_logger
+from activities import telemetry
 from api.changes import disable_job
 from api.errors import JobConflict, JobNotFound
 from app.services import Services
@@ -25,14 +25,7 @@ async def disable_for_exit(client: Any, services: Services, data: wire.DisableJo
     job_id = data["jobId"]
     try:
         await disable_job(client, services, job_id, "requeue")
-    except JobConflict as exc:
+    except (JobConflict, JobNotFound) as exc:
         return exc.code
-    except JobNotFound as exc:
-        return exc.code
-    jobs_logger.info(
-        "job %s disabled: a task's exit condition says jobAction disable (partition %d); enable it to go on",
-        job_id,
-        data["partition"],
-        extra={"jobId": job_id, "jobState": "disabled", "partition": data["partition"]},
-    )
+    telemetry.job_disabled(job_id=job_id, partition=data["partition"])
     return wire.DISABLED_NOW

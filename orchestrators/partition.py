@@ -156,11 +156,12 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
     # A batch that stopped because its job's record says disabled (or stopping) may return before the new
     # share (or the stop event) reaches the partition: until then no batch starts, or it would stop too.
     holding = False
-    # DISABLE_JOB asked for by an exit condition, and the control events taken when it was asked: no batch
-    # starts until the call has returned and, if it left the job disabled, a later control event has come
-    # (the disable's share of 0, or an enable after it). A call that failed for good holds nothing.
+    # DISABLE_JOB asked for by an exit condition, and the control events taken when its return was seen: no
+    # batch starts until the call has returned and, if it left the job disabled, a control event has come
+    # after that (the disable's share of 0, or one sent later, with the job's settings as they are then). One
+    # that came sooner may be older than the disable. A call that failed for good holds nothing.
     disabling: Any = None
-    disabling_from = 0
+    disabling_from: int | None = None
     if spec.get("skipAll"):
         # The job stopped before this partition started: its tasks are recorded as skipped, not lost.
         stopping = True
@@ -185,7 +186,7 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
     def held_by_disable() -> bool:
         if disabling is None:
             return False
-        if not disabling.is_completed:
+        if not disabling.is_completed or disabling_from is None:
             return True
         return disabling.result in wire.LEFT_DISABLED and controls.seen == disabling_from
 
@@ -306,7 +307,7 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
             return
         request: wire.DisableJobInput = {"jobId": job_id, "partition": partition}
         disabling = context.call_activity_with_retry(wire.DISABLE_JOB, STORAGE_RETRY, request)
-        disabling_from = controls.seen
+        disabling_from = None
 
     def fail_for_good(position: int, task_id: str | None, action: list[Any] | None = None) -> None:
         # An exit condition's actions, when it set any, decide instead of onTaskFailure and the default block.
@@ -376,6 +377,8 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
         if came:
             take_share(data)
             holding = False
+        if disabling is not None and disabling.is_completed and disabling_from is None:
+            disabling_from = controls.seen
         for timer in [t for t in backing_off if t.is_completed]:
             again.extend(backing_off.pop(timer))
         for activity in [a for a in flights if a.is_completed]:

@@ -5,10 +5,14 @@ enable. The same behaviour through HTTP on devhost and Azurite is in tests/e2e/j
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 from typing import Any
 
+import pytest
+
 from api.changes import disable_job, enable_job
+from api.control import cancel_job
 from batch import wire
 from storage.jobs import JobState
 from tests.unit.orchestrators.simulator import SimulatedClient, Simulator
@@ -41,7 +45,10 @@ def disabled_and_quiet(app: MemoryBatch, sim: Simulator) -> None:
     assert sim.weight == 0
 
 
-def test_a_failure_mapped_to_disable_disables_the_job_once_until_it_is_enabled() -> None:
+def test_a_failure_mapped_to_disable_disables_the_job_once_until_it_is_enabled(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="durable_batch.jobs")
     tasks = [exits_with("stopper", 3, jobAction="disable"), *[ok(f"later{n}") for n in range(3)]]
     body = job(tasks, maxParallelTasks=1, maxTaskRetryCount=1, retryIntervalSeconds=0, toleratedFailurePercentage=50)
     app = MemoryBatch(body, commands=True)
@@ -52,6 +59,8 @@ def test_a_failure_mapped_to_disable_disables_the_job_once_until_it_is_enabled()
     assert app.disables == [{"jobId": "job-1", "partition": 0}]
     assert app.disabled == [wire.DISABLED_NOW]
     disabled_and_quiet(app, sim)
+    logged = [r.__dict__ for r in caplog.records if r.name == "durable_batch.jobs"]
+    assert [(r["jobId"], r["jobState"], r["partition"]) for r in logged] == [("job-1", "disabled", 0)]
     records = app.records
     assert (records["stopper"]["state"], records["stopper"]["attempts"]) == ("failed", 2)
     assert [records[f"later{n}"]["state"] for n in range(3)] == ["pending"] * 3
@@ -114,3 +123,23 @@ def test_a_job_disabled_already_is_left_as_it_is() -> None:
     sim.run_with_time()
     output = sim.instances["job-1"].output
     assert output["state"] == "succeeded" and app.attempts["later"] == 1, output
+
+
+def test_a_cancelling_or_finished_job_is_left_as_it_is() -> None:
+    release = False
+    app = MemoryBatch(job([ok("running"), ok("later")], maxParallelTasks=1))
+    held = app.holds("running")
+    sim = simulate(app, batch=1, hold=lambda name, request: not release and held(name, request))
+    sim.run_with_time()
+    client = SimulatedClient(sim)
+    asyncio.run(cancel_job(client, app.services, "job-1", sim.now))
+    controls = app.record().controls
+
+    assert app.disable({"jobId": "job-1", "partition": 0}) == "jobCancelling"
+    record = app.record()
+    assert (record.state, record.controls) == (JobState.CANCELLING, controls)
+    release = True
+    sim.run_with_time()
+    assert sim.instances["job-1"].output["state"] == "cancelled"
+    assert app.disable({"jobId": "job-1", "partition": 0}) == "jobFinished"
+    assert app.record().state == JobState.CANCELLED
