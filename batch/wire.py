@@ -152,6 +152,7 @@ class RunBatchInput(TypedDict):
     tasks: list[TaskRun]
     concurrency: int  # task slots the batch holds: async handlers run this many at once, others one at a time
     markRunning: bool  # record the tasks as running before they start (long tasks: the list shows them)
+    checkFirst: NotRequired[bool]  # read the job's record before the first task: a disable may be on its way
 
 
 class BatchOutcome(TypedDict):
@@ -268,8 +269,6 @@ class DisableJobInput(TypedDict):
 DISABLED_NOW = "disabled"
 """DISABLE_JOB's answer when it disabled the job; otherwise it answers the code of the conflict that made the
 disable needless (`jobDisabled`, `jobCancelling`, `jobFinished`, ...)."""
-LEFT_DISABLED = (DISABLED_NOW, "jobDisabled")
-"""The answers after which the job is disabled: its partitions start nothing until a control event says more."""
 
 
 class ScheduleInput(TypedDict):

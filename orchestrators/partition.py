@@ -7,8 +7,9 @@ per batch, not per task. A batch holds task slots (one for sync handlers, which 
 for `async def` handlers, which run side by side); the slots in use never exceed the partition's share.
 Failed attempts with retries left are retried after the job's retry interval (a durable timer). Tasks it
 settles without running them (skipped, abandoned, cancelled) are recorded through SETTLE_TASKS. A task whose
-exit condition says `jobAction: disable` has the job disabled through DISABLE_JOB, and the partition starts
-nothing until the disable has reached it.
+exit condition says `jobAction: disable` has the job disabled through DISABLE_JOB: the partition starts
+nothing while the call runs, and its batches read the job's record before their first task until a control
+event has come after it.
 
 Deterministic: no I/O, no wall clock (only `current_utc_datetime`), no randomness. Every decision comes from
 the history, so a replay takes the same path.
@@ -156,10 +157,10 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
     # A batch that stopped because its job's record says disabled (or stopping) may return before the new
     # share (or the stop event) reaches the partition: until then no batch starts, or it would stop too.
     holding = False
-    # DISABLE_JOB asked for by an exit condition, and the control events taken when its return was seen: no
-    # batch starts until the call has returned and, if it left the job disabled, a control event has come
-    # after that (the disable's share of 0, or one sent later, with the job's settings as they are then). One
-    # that came sooner may be older than the disable. A call that failed for good holds nothing.
+    # DISABLE_JOB asked for by an exit condition, and the control events taken when its return was seen. No
+    # batch starts while the call runs. After it, until a control event comes (the disable's share of 0, or
+    # one sent later, with the job's settings as they are then), a batch reads the job's record before its
+    # first task: the job may be disabled while its share of 0 is on its way, or already enabled again.
     disabling: Any = None
     disabling_from: int | None = None
     if spec.get("skipAll"):
@@ -179,20 +180,15 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
             "concurrency": slots,
             "markRunning": kind == "command" or (mean is not None and mean >= LONG_TASK_SECONDS),
         }
+        if disabling_from is not None and controls.seen == disabling_from:
+            request["checkFirst"] = True
         batches += 1
         task = context.call_activity_with_retry(wire.RUN_BATCH, STORAGE_RETRY, request)
         flights[task] = _Flight(tasks, slots, kind, controls.seen)
 
-    def held_by_disable() -> bool:
-        if disabling is None:
-            return False
-        if not disabling.is_completed or disabling_from is None:
-            return True
-        return disabling.result in wire.LEFT_DISABLED and controls.seen == disabling_from
-
     def start_batches() -> None:
         nonlocal again
-        if holding or held_by_disable():
+        if holding or (disabling is not None and disabling_from is None):
             return
         while again and slots_in_use() < share:
             # Retries go first, a chunk and a kind at a time (a batch is recorded in one chunk row).

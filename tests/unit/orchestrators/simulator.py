@@ -54,12 +54,17 @@ class Simulator:
         batch: int = 10,
         hold: Callable[[str, Any], bool] | None = None,
         weigh: Callable[[str, Any], int] | None = None,
+        late: Callable[[str, Any], bool] | None = None,
     ) -> None:
         self.orchestrators = orchestrators
         self.activities = activities
         self.batch = batch
         # Activity calls for which `hold(name, input)` is true stay in flight until `hold` says otherwise.
         self.hold = hold
+        # Activity calls for which `late(name, input)` is true run when due, but their completions are kept
+        # back until `deliver_late` (a completion slow to reach its orchestration).
+        self.late = late
+        self.kept_back: list[tuple[str, dict[str, Any]]] = []
         self.catalog = FunctionCatalog(list(orchestrators), list(activities))
         self.now = datetime(2030, 1, 1, tzinfo=UTC)
         self.instances: dict[str, Instance] = {}
@@ -185,7 +190,16 @@ class Simulator:
             except Exception as exc:
                 reason = f"Activity function '{item.work.name}' failed: {type(exc).__name__}: {exc}"
                 event = h.task_failed(self.now, item.work.seq, reason, "")
-            instance.inbox.append(event)
+            if self.late is not None and self.late(item.work.name, json.loads(item.work.input_text or "null")):
+                self.kept_back.append((item.instance_id, event))
+            else:
+                instance.inbox.append(event)
+
+    def deliver_late(self) -> None:
+        """Hand the completions kept back by `late` to their orchestrations."""
+        for instance_id, event in self.kept_back:
+            self.instances[instance_id].inbox.append(event)
+        self.kept_back = []
 
     def _notify_parent(self, instance: Instance, details: str | None) -> None:
         if instance.parent is None:

@@ -143,3 +143,21 @@ def test_a_cancelling_or_finished_job_is_left_as_it_is() -> None:
     assert sim.instances["job-1"].output["state"] == "cancelled"
     assert app.disable({"jobId": "job-1", "partition": 0}) == "jobFinished"
     assert app.record().state == JobState.CANCELLED
+
+
+def test_an_enable_that_reaches_the_partition_before_the_disable_call_returns_lets_it_go_on() -> None:
+    tasks = [exits_with("stopper", 0, jobAction="disable"), ok("later0"), ok("later1")]
+    app = MemoryBatch(job(tasks, maxParallelTasks=1), commands=True)
+    sim = simulate(app, batch=1, late=lambda name, request: name == wire.DISABLE_JOB)
+    sim.run_with_time()
+    # The call disabled the job and the share of 0 reached the partition; the call's return has not.
+    assert app.disabled == [wire.DISABLED_NOW] and app.record().state == JobState.DISABLED
+    enable(app, sim)
+    sim.run_with_time()
+    assert sum(app.attempts.values()) == 0, "a task started while the disable call ran"
+
+    sim.deliver_late()
+    sim.run_with_time()
+    output = sim.instances["job-1"].output
+    assert output is not None and output["state"] == "succeeded", output
+    assert app.attempts == {"later0": 1, "later1": 1} and len(app.disables) == 1
