@@ -161,3 +161,13 @@ def test_an_enable_that_reaches_the_partition_before_the_disable_call_returns_le
     output = sim.instances["job-1"].output
     assert output is not None and output["state"] == "succeeded", output
     assert app.attempts == {"later0": 1, "later1": 1} and len(app.disables) == 1
+
+
+def test_a_job_whose_last_task_disables_it_ends_as_usual() -> None:
+    app = MemoryBatch(job([ok("first"), exits_with("last", 0, jobAction="disable")], maxParallelTasks=1), commands=True)
+    sim = simulate(app, batch=1)
+    sim.run_with_time()
+    assert app.disabled == [wire.DISABLED_NOW]
+    output = sim.instances["job-1"].output
+    assert output is not None and output["state"] == "succeeded", output
+    assert output["taskCounts"]["succeeded"] == 2 and app.record().state == JobState.SUCCEEDED
