@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -88,11 +89,12 @@ def outcome_of(chunk: Chunk, runs: list[tuple[int, int]], busy_ms: int, ran: int
 
 class _Gate:
     """Whether the batch may start its next task: not once the job is disabled, cancelled or ended (read from
-    its record at most once per poll, and not before the first poll is due: a short batch costs no read)."""
+    its record at most once per poll, and not before the first poll is due: a short batch costs no read,
+    unless `check_now` asks for a read before the first task)."""
 
-    def __init__(self, jobs: JobStore, job_id: str, spec_hash: str, poll_seconds: float) -> None:
+    def __init__(self, jobs: JobStore, job_id: str, spec_hash: str, poll_seconds: float, check_now: bool) -> None:
         self._jobs, self._job_id, self._spec_hash, self._poll = jobs, job_id, spec_hash, poll_seconds
-        self._last = time.monotonic()
+        self._last = -math.inf if check_now else time.monotonic()
         self.closed = False
 
     @property
@@ -117,7 +119,14 @@ class _Runner:
     """Runs the attempts of one batch's tasks."""
 
     def __init__(
-        self, services: Services, spec: JobSpec, spec_hash: str, poll_seconds: float, partition: int, batch: int
+        self,
+        services: Services,
+        spec: JobSpec,
+        spec_hash: str,
+        poll_seconds: float,
+        partition: int,
+        batch: int,
+        check_now: bool = False,
     ) -> None:
         self.services = services
         self.partition = partition
@@ -126,7 +135,7 @@ class _Runner:
         self.spec_hash = spec_hash
         self.poll_seconds = poll_seconds
         self.work_root: Path = default_work_root(services.settings.work_dir)
-        self.gate = _Gate(services.jobs, spec.id, spec_hash, poll_seconds)
+        self.gate = _Gate(services.jobs, spec.id, spec_hash, poll_seconds, check_now)
         self.busy = 0.0
         self.ran = 0
         # With no wait between attempts, retrying here saves the orchestrator a round trip per retry.
@@ -210,8 +219,11 @@ def run_batch(
         return outcome_of(stored, runs, 0, 0)
     # A task settled meanwhile (abandoned by a cancel, say) is not run again.
     todo = [(p, a) for p, a in runs if rank(stored.state(p % CHUNK_SIZE)) < 2]
-    runner = _Runner(services, spec, data["specHash"], cancel_poll_seconds, partition, batch)
-    if data["markRunning"] and todo:
+    runner = _Runner(
+        services, spec, data["specHash"], cancel_poll_seconds, partition, batch, data.get("checkFirst", False)
+    )
+    # A batch the gate holds from the start does not mark its tasks running: they never ran.
+    if data["markRunning"] and todo and runner.gate.open():
         now = to_ms(datetime.now(UTC))
         marks = [TaskUpdate(p % CHUNK_SIZE, TaskState.RUNNING, a, started_ms=now, run=job_run) for p, a in todo]
         store.record(job_id, partition, number, marks)

@@ -13,6 +13,7 @@ from typing import Any
 import azure.durable_functions as df
 
 from activities.batches import run_batch
+from activities.job_actions import disable_for_exit
 from activities.jobs import finish_job, prepare_job, prepare_rerun
 from activities.partitions import load_partition, settle_partitions, settle_tasks
 from activities.reduce import reduce_job
@@ -63,6 +64,10 @@ def register(bp: df.Blueprint, services: Services) -> None:
     async def batch_stop_partitions(data: wire.StopPartitionsInput, client: df.DurableOrchestrationClient) -> int:
         return await stop_partitions(client, data)
 
+    # The job API's own disable: its storage calls run on threads, as they do behind the routes.
+    async def batch_disable_job(data: wire.DisableJobInput, client: df.DurableOrchestrationClient) -> str:
+        return await disable_for_exit(client, services, data)
+
     async def batch_schedule_tick(
         data: wire.ScheduleTickInput, client: df.DurableOrchestrationClient
     ) -> wire.ScheduleTick:
@@ -81,6 +86,9 @@ def register(bp: df.Blueprint, services: Services) -> None:
         bp.activity_trigger(input_name="data", activity=name)(function)
     bp.activity_trigger(input_name="data", activity=wire.STOP_PARTITIONS)(
         bp.durable_client_input(client_name="client")(batch_stop_partitions)
+    )
+    bp.activity_trigger(input_name="data", activity=wire.DISABLE_JOB)(
+        bp.durable_client_input(client_name="client")(batch_disable_job)
     )
     bp.activity_trigger(input_name="data", activity=wire.SCHEDULE_TICK)(
         bp.durable_client_input(client_name="client")(batch_schedule_tick)

@@ -14,7 +14,7 @@ from typing import Any
 logger = logging.getLogger("durable_batch.tasks")
 jobs_logger = logging.getLogger("durable_batch.jobs")
 
-__all__ = ["attempt_ended", "job_finished", "jobs_logger", "logger"]
+__all__ = ["attempt_ended", "job_disabled", "job_finished", "jobs_logger", "logger"]
 
 
 def attempt_ended(
@@ -69,4 +69,14 @@ def job_finished(*, job_id: str, state: str, task_counts: dict[str, int], durati
         state,
         ", ".join(f"{count} {name}" for name, count in task_counts.items()),
         extra={"jobId": job_id, "jobState": state, "durationMs": duration_ms, **counts},
+    )
+
+
+def job_disabled(*, job_id: str, partition: int) -> None:
+    """A task's exit condition (`jobAction: disable`) disabled its job; `partition` ran the task."""
+    jobs_logger.info(
+        "job %s disabled by a task's exit condition (jobAction disable, partition %d); enable it to go on",
+        job_id,
+        partition,
+        extra={"jobId": job_id, "jobState": "disabled", "partition": partition},
     )

@@ -29,7 +29,7 @@ SAMPLE_IDS = 5
 """Task ids kept per failure group, the first in task order."""
 SIGNATURE_CHARS = 200
 
-_FINISHED = (TaskState.SUCCEEDED.value, TaskState.FAILED.value, TaskState.SKIPPED.value)
+_FINISHED = (TaskState.SUCCEEDED.value, TaskState.FAILED.value, TaskState.SKIPPED.value, TaskState.CANCELLED.value)
 _CODE_STATE = {state_code(TaskState(state)): state for state in _FINISHED}
 _SPACE = re.compile(r"\s+")
 

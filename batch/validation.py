@@ -648,14 +648,8 @@ class _Parser:
         ok = True
         job_action = dependency_action = None
         raw = obj.get("jobAction")
-        if raw == JobAction.DISABLE.value:
-            self.add(
-                f"{path}.jobAction",
-                "'disable' is not supported yet (this app cannot disable a job); use 'none' or 'terminate'",
-            )
-            ok = False
-        elif raw is not None:
-            job_action = self.choice(raw, f"{path}.jobAction", [JobAction.NONE.value, JobAction.TERMINATE.value])
+        if raw is not None:
+            job_action = self.choice(raw, f"{path}.jobAction", [a.value for a in JobAction])
             ok = ok and job_action is not None
         raw = obj.get("dependencyAction")
         if raw is not None:

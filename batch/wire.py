@@ -20,6 +20,7 @@ SETTLE_TASKS = "batch_settle_tasks"
 REDUCE = "batch_reduce"
 FINISH_JOB = "batch_finish_job"
 STOP_PARTITIONS = "batch_stop_partitions"
+DISABLE_JOB = "batch_disable_job"
 SETTLE_PARTITIONS = "batch_settle_partitions"
 SCHEDULE_ORCHESTRATOR = "batch_schedule"
 SCHEDULE_TICK = "batch_schedule_tick"
@@ -177,6 +178,7 @@ class RunBatchInput(TypedDict):
     concurrency: int  # task slots the batch holds: async handlers run this many at once, others one at a time
     markRunning: bool  # record the tasks as running before they start (long tasks: the list shows them)
     run: NotRequired[int]  # the job's run, whose records the batch writes (1 when absent)
+    checkFirst: NotRequired[bool]  # read the job's record before the first task: a disable may be on its way
 
 
 class BatchOutcome(TypedDict):
@@ -284,6 +286,18 @@ class StopPartitionsInput(TypedDict):
     reason: str  # "cancel" (abandon running tasks) or "terminate" (let running tasks finish)
     shares: NotRequired[list[int]]  # instead of a stop: each instance's new share, raised as a control event
     events: NotRequired[list[str]]  # ... under these names (`control_event`), one per instance
+
+
+class DisableJobInput(TypedDict):
+    """A task's exit condition said `jobAction: disable`: the partition asks to disable its job."""
+
+    jobId: str
+    partition: int  # the partition whose task's exit asked (for the log)
+
+
+DISABLED_NOW = "disabled"
+"""DISABLE_JOB's answer when it disabled the job; otherwise it answers the code of the conflict that made the
+disable needless (`jobDisabled`, `jobCancelling`, `jobFinished`, ...)."""
 
 
 class ScheduleInput(TypedDict):

@@ -6,7 +6,10 @@ from the durations earlier batches measured), and records them itself, so the hi
 per batch, not per task. A batch holds task slots (one for sync handlers, which run one after another; more
 for `async def` handlers, which run side by side); the slots in use never exceed the partition's share.
 Failed attempts with retries left are retried after the job's retry interval (a durable timer). Tasks it
-settles without running them (skipped, abandoned, cancelled) are recorded through SETTLE_TASKS.
+settles without running them (skipped, abandoned, cancelled) are recorded through SETTLE_TASKS. A task whose
+exit condition says `jobAction: disable` has the job disabled through DISABLE_JOB: the partition starts
+nothing while the call runs, and its batches read the job's record before their first task until a control
+event has come after it.
 
 Deterministic: no I/O, no wall clock (only `current_utc_datetime`), no randomness. Every decision comes from
 the history, so a replay takes the same path.
@@ -159,6 +162,12 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
     # A batch that stopped because its job's record says disabled (or stopping) may return before the new
     # share (or the stop event) reaches the partition: until then no batch starts, or it would stop too.
     holding = False
+    # DISABLE_JOB asked for by an exit condition, and the control events taken when its return was seen. No
+    # batch starts while the call runs. After it, until a control event comes (the disable's share of 0, or
+    # one sent later, with the job's settings as they are then), a batch reads the job's record before its
+    # first task: the job may be disabled while its share of 0 is on its way, or already enabled again.
+    disabling: Any = None
+    disabling_from: int | None = None
     if spec.get("skipAll"):
         # The job stopped before this partition started: its tasks are recorded as skipped, not lost.
         stopping = True
@@ -176,13 +185,15 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
             "concurrency": slots,
             "markRunning": kind == "command" or (mean is not None and mean >= LONG_TASK_SECONDS),
         }
+        if disabling_from is not None and controls.seen == disabling_from:
+            request["checkFirst"] = True
         batches += 1
         task = context.call_activity_with_retry(wire.RUN_BATCH, STORAGE_RETRY, request)
         flights[task] = _Flight(tasks, slots, kind, controls.seen)
 
     def start_batches() -> None:
         nonlocal again
-        if holding:
+        if holding or (disabling is not None and disabling_from is None):
             return
         while again and slots_in_use() < share:
             # Retries go first, a chunk and a kind at a time (a batch is recorded in one chunk row).
@@ -289,6 +300,16 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
             terminated = stopping = True
             to_skip.extend(int(t) for t in scheduler.skip_all_pending())
 
+    def disable() -> None:
+        """An exit condition's `jobAction: disable`: one DISABLE_JOB call (a second action while it is in
+        flight needs none of its own)."""
+        nonlocal disabling, disabling_from
+        if stopping or (disabling is not None and not disabling.is_completed):
+            return
+        request: wire.DisableJobInput = {"jobId": job_id, "partition": partition}
+        disabling = context.call_activity_with_retry(wire.DISABLE_JOB, STORAGE_RETRY, request)
+        disabling_from = None
+
     def fail_for_good(position: int, task_id: str | None, action: list[Any] | None = None) -> None:
         # An exit condition's actions, when it set any, decide instead of onTaskFailure and the default block.
         job_action, dependency_action = (action or [None, None, None])[1:]
@@ -298,6 +319,8 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
             failed_ids.append(task_id)
         if terminate_on_failure if job_action is None else job_action == JobAction.TERMINATE.value:
             terminate()
+        elif job_action == JobAction.DISABLE.value:
+            disable()
 
     def succeed(position: int, action: list[Any] | None) -> None:
         job_action, dependency_action = (action or [None, None, None])[1:]
@@ -305,6 +328,8 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
         to_skip.extend(int(t) for t in scheduler.mark_succeeded(str(position), satisfy=satisfy))
         if job_action == JobAction.TERMINATE.value:
             terminate()
+        elif job_action == JobAction.DISABLE.value:
+            disable()
 
     while True:
         if not stopping:
@@ -328,13 +353,16 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
             for state, count in settled["recorded"].items():
                 moved[state] = moved.get(state, 0) + count
         settling = [s for s in settling if not s.is_completed]
-        finished = scheduler.is_finished and not flights and not backing_off and not again
+        # A partition waits for its DISABLE_JOB call, so the disable is applied (or found needless) while the
+        # job runs, never raced by the job's end.
+        asking = disabling is not None and not disabling.is_completed
+        finished = scheduler.is_finished and not flights and not backing_off and not again and not asking
         if settle_due(finished or stopping):
             settle()
         if finished and not settling:
             break
         context.set_custom_status({"taskCounts": counts().to_json(), "share": share})
-        waiting = [*flights, *backing_off, *settling]
+        waiting = [*flights, *backing_off, *settling, *([disabling] if asking else [])]
         if not stopping:
             waiting.append(stop_event)
             waiting.append(controls.waiting)
@@ -350,6 +378,8 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
         if came:
             take_share(data)
             holding = False
+        if disabling is not None and disabling.is_completed and disabling_from is None:
+            disabling_from = controls.seen
         for timer in [t for t in backing_off if t.is_completed]:
             again.extend(backing_off.pop(timer))
         for activity in [a for a in flights if a.is_completed]:

@@ -6,9 +6,10 @@
 
 const API = document.body.dataset.api || "/api";
 const KEY = new URLSearchParams(location.search).get("code");
-const JOB_STATES = ["pending", "running", "cancelling", "succeeded", "failed", "cancelled"];
-const TASK_STATES = ["pending", "running", "succeeded", "failed", "skipped"];
-const COUNT_STATES = ["succeeded", "failed", "skipped", "running", "pending"];
+const JOB_STATES = ["pending", "running", "disabled", "cancelling", "succeeded", "failed", "cancelled"];
+const TASK_STATES = ["pending", "running", "succeeded", "failed", "skipped", "cancelled"];
+const FINISHED_STATES = ["succeeded", "failed", "skipped", "cancelled"];
+const COUNT_STATES = ["succeeded", "failed", "skipped", "cancelled", "running", "pending"];
 const JOBS_PAGE = 25;
 const TASKS_PAGE = 50;
 const JOB_POLL_MS = 2000;
@@ -31,6 +32,17 @@ const JOB_ACTIONS = [
     danger: false,
     confirm: (job) => `Re-run job ${job.id}? Its failed, skipped and cancelled tasks run again; succeeded ones stay.`,
     when: (job) => job.phase === "finished" && job.taskCounts.succeeded < job.taskCounts.total,
+  },
+  {
+    route: "disable",
+    label: "Disable job",
+    confirm: (job) => `Disable job ${job.id}? No task starts until it is enabled; running tasks finish.`,
+    when: (job) => job.state === "running" && !job.cancelRequested,
+  },
+  {
+    route: "enable",
+    label: "Enable job",
+    when: (job) => job.state === "disabled" && !job.cancelRequested,
   },
 ];
 
@@ -140,7 +152,7 @@ function number(n) {
 }
 
 function done(counts) {
-  return (counts.succeeded || 0) + (counts.failed || 0) + (counts.skipped || 0);
+  return FINISHED_STATES.reduce((sum, state) => sum + (counts[state] || 0), 0);
 }
 
 function percent(counts) {
@@ -153,7 +165,7 @@ function badge(state, extra = "") {
 
 function progressBar(counts, big = false) {
   const bar = el("div", { class: big ? "bar big" : "bar", role: "progressbar", "aria-valuenow": percent(counts) });
-  for (const state of ["succeeded", "failed", "skipped", "running"]) {
+  for (const state of ["succeeded", "failed", "skipped", "cancelled", "running"]) {
     const part = el("span", { class: state, title: `${state}: ${number(counts[state])}` });
     part.style.width = counts.total ? `${(100 * (counts[state] || 0)) / counts.total}%` : "0";
     bar.append(part);
@@ -249,7 +261,7 @@ function jobsView(root, query) {
           "thead",
           {},
           el("tr", {}, el("th", {}, "job"), el("th", {}, "state"), el("th", {}, "progress"),
-            ["total", "succeeded", "failed", "running", "pending", "skipped"].map((c) => el("th", { class: "num" }, c)),
+            ["total", "succeeded", "failed", "running", "pending", "skipped", "cancelled"].map((c) => el("th", { class: "num" }, c)),
             el("th", { class: "num" }, "age"), el("th", { class: "num" }, "duration")),
         ),
         body,
@@ -276,7 +288,7 @@ function jobRow(job) {
     el("td", { class: "id" }, el("a", { href: href("jobs", job.id) }, job.id)),
     el("td", {}, badge(job.state), job.cancelRequested ? el("span", { class: "muted" }, " cancel requested") : null),
     el("td", {}, progressBar(c), el("span", { class: "muted" }, `${percent(c)}%`)),
-    ["total", "succeeded", "failed", "running", "pending", "skipped"].map((k) => el("td", { class: "num", "data-count": k }, number(c[k]))),
+    ["total", "succeeded", "failed", "running", "pending", "skipped", "cancelled"].map((k) => el("td", { class: "num", "data-count": k }, number(c[k]))),
     el("td", { class: "num" }, since(job.createdAt)),
     el("td", { class: "num" }, between(job.startedAt, job.endedAt)),
   );
@@ -414,14 +426,15 @@ function renderChart(node, completions) {
   }
   const width = 600;
   const height = 140;
-  const top = Math.max(1, ...bars.map((b) => b.succeeded + b.failed + b.skipped));
+  const finished = (b) => FINISHED_STATES.reduce((sum, state) => sum + (b[state] || 0), 0);
+  const top = Math.max(1, ...bars.map(finished));
   const step = width / bars.length;
   const chart = svg("svg", { class: "chart", viewBox: `0 0 ${width} ${height + 16}`, preserveAspectRatio: "none", role: "img" });
   chart.append(svg("title", {}, `finished tasks per ${completions.bucketSeconds} s`));
   bars.forEach((bar, i) => {
     let y = height;
-    for (const state of ["succeeded", "failed", "skipped"]) {
-      const h = (bar[state] / top) * height;
+    for (const state of FINISHED_STATES) {
+      const h = ((bar[state] || 0) / top) * height;
       if (h <= 0) continue;
       y -= h;
       const rect = svg("rect", { class: state, x: i * step + 0.5, y, width: Math.max(1, step - 1), height: h });
@@ -431,12 +444,12 @@ function renderChart(node, completions) {
   });
   chart.append(svg("text", { x: 0, y: height + 13 }, time(completions.start)));
   chart.append(svg("text", { x: width, y: height + 13, "text-anchor": "end" }, time(completions.end)));
-  const total = bars.reduce((sum, b) => sum + b.succeeded + b.failed + b.skipped, 0);
+  const total = bars.reduce((sum, b) => sum + finished(b), 0);
   replace(
     node,
     chart,
     el("div", { class: "legend" },
-      ["succeeded", "failed", "skipped"].map((s) => el("span", {}, el("i", { class: s }), s)),
+      FINISHED_STATES.map((s) => el("span", {}, el("i", { class: s }), s)),
       el("span", { id: "chart-total" }, `${number(total)} finished, ${completions.bucketSeconds} s a bar, peak ${number(top)}`),
     ),
   );

@@ -132,8 +132,8 @@ def test_a_running_job_is_listed_with_the_live_counts_of_its_view(batch_host: Ba
         view = batch_host.get(f"/jobs/{job_id}").json()
         listed = next(job for job in batch_host.get("/jobs?state=running").json()["value"] if job["id"] == job_id)
         assert listed["taskCounts"] == view["taskCounts"]
-        expected = {"total": 4, "pending": 2, "running": 2, "succeeded": 0, "failed": 0, "skipped": 0, "cancelled": 0}
-        assert view["taskCounts"] == expected
+        counts = {"total": 4, "pending": 2, "running": 2, "succeeded": 0, "failed": 0, "skipped": 0, "cancelled": 0}
+        assert view["taskCounts"] == counts
         assert listed["state"] == view["state"] == "running" and listed["phase"] == view["phase"] == "running"
     finally:
         batch_host.post(f"/jobs/{job_id}/cancel")

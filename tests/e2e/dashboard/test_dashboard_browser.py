@@ -20,7 +20,7 @@ from tests.e2e.dashboard.jobs import MARKUP, finished_job, running_job
 pytestmark = pytest.mark.e2e
 
 WAIT_MS = 60_000
-COUNTS = ("total", "pending", "running", "succeeded", "failed", "skipped")
+COUNTS = ("total", "pending", "running", "succeeded", "failed", "skipped", "cancelled")
 
 
 @pytest.fixture(scope="module")
@@ -134,7 +134,7 @@ def test_the_jobs_list_shows_each_job_with_the_lists_counts_and_filters_by_state
     expect(page.locator("#job-id")).to_have_text(job_id, timeout=WAIT_MS)
 
 
-def test_a_running_job_is_live_and_its_cancel_button_cancels_it(batch_host: BatchHost, page: Page) -> None:
+def test_a_running_job_is_live_and_its_buttons_disable_enable_and_cancel_it(batch_host: BatchHost, page: Page) -> None:
     job_id = batch_host.unique_id("dash-live")
     assert batch_host.submit(running_job(job_id)).status_code == 202
     batch_host.wait_until(
@@ -148,6 +148,17 @@ def test_a_running_job_is_live_and_its_cancel_button_cancels_it(batch_host: Batc
     assert shown_counts(page, "#job-counts") == {k: view["taskCounts"][k] for k in COUNTS}
     assert page.locator("#job-phase").inner_text() == view["phase"] == "running"
     page.screenshot(path=str(ARTIFACTS / "dashboard-running-job.png"), full_page=True)
+
+    # Disable, then enable: each button is offered only in the state it applies to.
+    expect(page.locator('[data-action="enable"]')).to_have_count(0)
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.locator('[data-action="disable"]').click()
+    expect(page.locator("#job .badge[data-state]").first).to_have_text("disabled", timeout=WAIT_MS)
+    assert batch_host.get(f"/jobs/{job_id}").json()["state"] == "disabled"
+    expect(page.locator('[data-action="disable"]')).to_have_count(0)
+    page.locator('[data-action="enable"]').click()
+    expect(page.locator("#job .badge[data-state]").first).to_have_text("running", timeout=WAIT_MS)
+    assert batch_host.get(f"/jobs/{job_id}").json()["state"] == "running"
 
     page.once("dialog", lambda dialog: dialog.accept())
     page.locator('[data-action="cancel"]').click()

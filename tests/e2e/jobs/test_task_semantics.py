@@ -3,11 +3,22 @@ on devhost and Azurite."""
 
 from __future__ import annotations
 
+import os
+import signal
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.e2e.jobs.support import FeaturesHost, echo, failing, flaky, python_command
+from tests.e2e.jobs.support import (
+    FeaturesHost,
+    echo,
+    failing,
+    flaky,
+    process_is_gone,
+    python_command,
+    read_pid,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -110,6 +121,88 @@ def test_job_action_terminate_ends_the_job_early(features_host: FeaturesHost) ->
     assert features_host.calls(job_id, "later") == 0
 
 
+def test_job_action_disable_disables_the_job_until_it_is_enabled(features_host: FeaturesHost) -> None:
+    job_id = features_host.unique_id("disable")
+    # One task at a time, in the submitted order: the disabling command ends before the others could start.
+    tasks = [
+        exits_with("stopper", 4, exitConditions=on_codes((4, {"jobAction": "disable"}))),
+        *[echo(f"later{n}") for n in range(3)],
+    ]
+    spec = {"id": job_id, "maxParallelTasks": 1, "toleratedFailurePercentage": 100, "tasks": tasks}
+    assert features_host.submit(spec).status_code == 202
+    view = features_host.wait_for_job(job_id, states=frozenset({"disabled"}))
+    assert view["disableTasks"] == "requeue", view
+    features_host.wait_until(
+        lambda: features_host.get(f"/jobs/{job_id}").json()["taskCounts"]["running"] == 0, what="quiet"
+    )
+    stopper = features_host.task(job_id, "stopper")
+    assert (stopper["state"], stopper["attempts"], stopper["result"]["exitCode"]) == ("failed", 1, 4), stopper
+    later = [f"later{n}" for n in range(3)]
+    assert {task_id: features_host.task(job_id, task_id)["state"] for task_id in later} == dict.fromkeys(
+        later, "pending"
+    )
+    assert {features_host.calls(job_id, task_id) for task_id in later} == {0}
+    assert features_host.get(f"/jobs/{job_id}").json()["state"] == "disabled"
+
+    assert features_host.post(f"/jobs/{job_id}/enable").status_code == 202
+    view = features_host.wait_for_job(job_id, timeout=120)
+    assert view["state"] == "succeeded", view
+    assert view["taskCounts"]["failed"] == 1 and view["taskCounts"]["succeeded"] == 3, view
+    assert {features_host.calls(job_id, task_id) for task_id in later} == {1}
+
+
+def test_job_action_disable_on_success_requeues_a_running_command(features_host: FeaturesHost, tmp_path: Path) -> None:
+    job_id = features_host.unique_id("disable-ok")
+    pid_file, marker = tmp_path / "slow.pid", tmp_path / "ran-once"
+    # `slow` sleeps for 600 s on its first run only: just the requeue's kill ends that run in time.
+    slow = (
+        "import os, pathlib, time\n"
+        f"marker = pathlib.Path({str(marker)!r})\n"
+        "if not marker.exists():\n"
+        "    marker.write_text('1')\n"
+        f"    open({str(pid_file)!r}, 'w').write(str(os.getpid()))\n"
+        "    time.sleep(600)\n"
+    )
+    # `stopper` succeeds once `slow` runs (exit 9 if it never does), and its exit 0 says disable.
+    stopper = (
+        "import os, sys, time\n"
+        "end = time.monotonic() + 60\n"
+        f"while not os.path.exists({str(pid_file)!r}):\n"
+        "    if time.monotonic() > end:\n"
+        "        sys.exit(9)\n"
+        "    time.sleep(0.05)\n"
+    )
+    tasks = [
+        python_command("slow", slow),
+        python_command("stopper", stopper, exitConditions=on_codes((0, {"jobAction": "disable"}))),
+        echo("next"),
+    ]
+    assert features_host.submit({"id": job_id, "maxParallelTasks": 2, "tasks": tasks}).status_code == 202
+    features_host.wait_until(lambda: read_pid(pid_file) is not None, what="the slow command to start")
+    pid = read_pid(pid_file)
+    assert pid is not None
+    try:
+        assert features_host.wait_for_job(job_id, states=frozenset({"disabled"}))["state"] == "disabled"
+        features_host.wait_until(lambda: process_is_gone(pid), timeout=60, what="the slow command to be stopped")
+        features_host.wait_until(
+            lambda: features_host.task(job_id, "slow")["state"] == "pending", timeout=60, what="the requeue"
+        )
+        assert features_host.task(job_id, "slow")["attempts"] == 0
+        assert features_host.task(job_id, "stopper")["state"] == "succeeded"
+        assert features_host.calls(job_id, "next") == 0
+        assert features_host.get(f"/jobs/{job_id}").json()["state"] == "disabled"
+
+        assert features_host.post(f"/jobs/{job_id}/enable").status_code == 202
+        view = features_host.wait_for_job(job_id, timeout=120)
+        assert view["state"] == "succeeded" and view["taskCounts"]["succeeded"] == 3, view
+        again = features_host.task(job_id, "slow")
+        assert (again["state"], again["attempts"]) == ("succeeded", 1), again
+        assert features_host.calls(job_id, "next") == 1
+    finally:
+        if not process_is_gone(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
 def test_job_action_none_keeps_a_terminate_job_running(features_host: FeaturesHost) -> None:
     job_id = features_host.unique_id("jobnone")
     tasks = [
@@ -193,7 +286,7 @@ def test_bad_ranges_and_exit_conditions_get_a_400_with_their_paths(features_host
         "tasks": [
             echo("0"),
             {**echo("x"), "dependsOn": {"taskIdRanges": [{"start": 0, "end": 5}, {"start": 3, "end": 1}]}},
-            exits_with("c", 1, exitConditions={"exitCodes": [{"code": 1, "exitOptions": {"jobAction": "disable"}}]}),
+            exits_with("c", 1, exitConditions={"exitCodes": [{"code": 1, "exitOptions": {"jobAction": "pause"}}]}),
             {**echo("h"), "nonRetryableErrors": ["not a name"]},
         ],
     }
@@ -206,5 +299,6 @@ def test_bad_ranges_and_exit_conditions_get_a_400_with_their_paths(features_host
         "tasks[2].exitConditions.exitCodes[0].exitOptions.jobAction",
         "tasks[3].nonRetryableErrors[0]",
     }, details
-    assert "not supported yet" in details["tasks[2].exitConditions.exitCodes[0].exitOptions.jobAction"]
+    job_action = details["tasks[2].exitConditions.exitCodes[0].exitOptions.jobAction"]
+    assert job_action == "must be one of none, disable, terminate, not 'pause'"
     assert features_host.get(f"/jobs/{job_id}").status_code == 404

@@ -47,3 +47,21 @@ def test_a_batch_starts_no_task_once_its_job_is_disabled() -> None:
     records = app.records
     assert [records[f"t{i}"]["state"] for i in range(10)] == ["succeeded"] * 3 + ["pending"] * 7
     assert {records[f"t{i}"]["attempts"] for i in range(3, 10)} == {0}
+
+
+@pytest.mark.parametrize("check_first", [True, False])
+def test_check_first_reads_the_record_before_the_first_task(check_first: bool) -> None:
+    app = MemoryBatch(job([{"id": f"t{i}", "handler": "t.hook", "input": i} for i in range(3)]))
+    request = prepared(app)
+    disable(app, "requeue")
+    batch: wire.RunBatchInput = {**request, "batch": 0, "tasks": [[0, 3, 1]], "concurrency": 1, "markRunning": True}  # type: ignore[typeddict-item]
+    if check_first:
+        batch["checkFirst"] = True
+    # A long poll: without checkFirst the batch looks at the record only once a poll is due, after its tasks.
+    outcome = run_batch(app.services, app.specs, batch, cancel_poll_seconds=3600)
+    if check_first:
+        assert outcome.get("held") is True and sum(app.attempts.values()) == 0
+        assert sorted(p for p, _ in outcome["other"]) == [0, 1, 2]
+        assert {r["state"] for r in app.records.values()} == {"pending"}
+    else:
+        assert "held" not in outcome and sum(app.attempts.values()) == 3

@@ -155,6 +155,7 @@ def test_exit_conditions_parse_into_options_by_code() -> None:
                 "exitCodes": [
                     {"code": 3, "exitOptions": {"dependencyAction": "satisfy"}},
                     {"code": 0, "exitOptions": {"jobAction": "terminate"}},
+                    {"code": 4, "exitOptions": {"jobAction": "disable"}},
                 ],
                 "exitCodeRanges": [{"start": 10, "end": 20, "exitOptions": {"retry": False}}],
                 "preProcessingError": {"retry": False},
@@ -166,6 +167,7 @@ def test_exit_conditions_parse_into_options_by_code() -> None:
     assert conditions is not None
     assert conditions.for_exit_code(3) == ExitOptions(dependency_action=DependencyAction.SATISFY)
     assert conditions.for_exit_code(0) == ExitOptions(job_action=JobAction.TERMINATE)
+    assert conditions.for_exit_code(4) == ExitOptions(job_action=JobAction.DISABLE)
     assert conditions.for_exit_code(15) == ExitOptions(retry=False)
     assert conditions.for_exit_code(21) == ExitOptions(job_action=JobAction.NONE)
     assert conditions.pre_processing_error == ExitOptions(retry=False)
@@ -184,7 +186,7 @@ def test_exit_condition_problems_have_their_paths() -> None:
         command(
             exitConditions={
                 "exitCodes": [
-                    {"code": 1, "exitOptions": {"jobAction": "disable"}},
+                    {"code": 1, "exitOptions": {"jobAction": "pause"}},
                     {"code": 1, "exitOptions": {"dependencyAction": "wait"}},
                     {"exitOptions": {"retry": "no"}},
                     {"code": 2},
@@ -199,7 +201,7 @@ def test_exit_condition_problems_have_their_paths() -> None:
         ("tasks[0].exitConditions.other", "unknown field 'other'"),
         (
             "tasks[0].exitConditions.exitCodes[0].exitOptions.jobAction",
-            "'disable' is not supported yet (this app cannot disable a job); use 'none' or 'terminate'",
+            "must be one of none, disable, terminate, not 'pause'",
         ),
         ("tasks[0].exitConditions.exitCodes[1].code", "exit code 1 is listed twice (also at exitCodes[0])"),
         (

@@ -54,12 +54,17 @@ class Simulator:
         batch: int = 10,
         hold: Callable[[str, Any], bool] | None = None,
         weigh: Callable[[str, Any], int] | None = None,
+        late: Callable[[str, Any], bool] | None = None,
     ) -> None:
         self.orchestrators = orchestrators
         self.activities = activities
         self.batch = batch
         # Activity calls for which `hold(name, input)` is true stay in flight until `hold` says otherwise.
         self.hold = hold
+        # Activity calls for which `late(name, input)` is true run when due, but their completions are kept
+        # back until `deliver_late` (a completion slow to reach its orchestration).
+        self.late = late
+        self.kept_back: list[tuple[str, dict[str, Any]]] = []
         self.catalog = FunctionCatalog(list(orchestrators), list(activities))
         self.now = datetime(2030, 1, 1, tzinfo=UTC)
         self.instances: dict[str, Instance] = {}
@@ -185,7 +190,16 @@ class Simulator:
             except Exception as exc:
                 reason = f"Activity function '{item.work.name}' failed: {type(exc).__name__}: {exc}"
                 event = h.task_failed(self.now, item.work.seq, reason, "")
-            instance.inbox.append(event)
+            if self.late is not None and self.late(item.work.name, json.loads(item.work.input_text or "null")):
+                self.kept_back.append((item.instance_id, event))
+            else:
+                instance.inbox.append(event)
+
+    def deliver_late(self) -> None:
+        """Hand the completions kept back by `late` to their orchestrations."""
+        for instance_id, event in self.kept_back:
+            self.instances[instance_id].inbox.append(event)
+        self.kept_back = []
 
     def _notify_parent(self, instance: Instance, details: str | None) -> None:
         if instance.parent is None:
@@ -196,3 +210,37 @@ class Simulator:
         else:
             event = h.sub_orchestration_failed(self.now, seq, str(instance.output), details or "")
         self.instances[parent_id].inbox.append(event)
+
+
+@dataclass(frozen=True)
+class _Status:
+    """What `DurableOrchestrationClient.get_status` returns, as far as the app reads it."""
+
+    runtime_status: str | None
+    custom_status: Any = None
+    output: Any = None
+    created_time: datetime | None = None
+    last_updated_time: datetime | None = None
+    input_: Any = None
+
+
+class SimulatedClient:
+    """The part of the SDK's `DurableOrchestrationClient` the app's client-bound activities call, over the
+    simulator's instances: the real activity code runs against it as against a host."""
+
+    def __init__(self, sim: Simulator) -> None:
+        self._sim = sim
+
+    async def get_status(self, instance_id: str, show_input: bool = False, **_: Any) -> _Status:
+        instance = self._sim.instances.get(instance_id)
+        if instance is None:
+            return _Status(None)
+        return _Status(
+            instance.status,
+            instance.custom_status,
+            instance.output,
+            input_=instance.input_value if show_input else None,
+        )
+
+    async def raise_event(self, instance_id: str, event_name: str, event_data: Any = None, **_: Any) -> None:
+        self._sim.raise_event(instance_id, event_name, event_data)

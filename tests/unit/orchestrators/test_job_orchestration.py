@@ -4,6 +4,7 @@ are tested through HTTP against devhost and Azurite in tests/e2e."""
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -12,6 +13,7 @@ from typing import Any
 import pytest
 
 from activities.batches import run_batch
+from activities.job_actions import disable_for_exit
 from activities.jobs import finish_job, prepare_job, prepare_rerun
 from activities.partitions import load_partition, settle_tasks
 from activities.reduce import reduce_job
@@ -26,15 +28,16 @@ from orchestrators.group import group_orchestrator
 from orchestrators.job import job_orchestrator
 from orchestrators.partition import partition_orchestrator
 from storage.jobs import JobRecord, JobState
-from tests.unit.orchestrators.simulator import Simulator
+from tests.unit.orchestrators.simulator import SimulatedClient, Simulator
 
 
 class MemoryBatch:
     """The batch app's activities over in-memory stores: the real PREPARE_JOB, PREPARE_RERUN, LOAD_PARTITION,
-    RUN_BATCH, SETTLE_TASKS, REDUCE and FINISH_JOB. Only STOP_PARTITIONS is a stand-in: the real one raises
-    events through the durable client, this one through the simulator."""
+    RUN_BATCH, SETTLE_TASKS, REDUCE and FINISH_JOB, and DISABLE_JOB over a durable client on the simulator. Only
+    STOP_PARTITIONS is a stand-in: the real one raises events through the durable client, this one through the
+    simulator. With `commands`, the job may have command tasks (they run as real processes)."""
 
-    def __init__(self, body: dict[str, Any], *, partition_size: int = 100) -> None:
+    def __init__(self, body: dict[str, Any], *, partition_size: int = 100, commands: bool = False) -> None:
         handlers = TaskHandlers()
         self.attempts: Counter[str] = Counter()
         self.reduced = 0
@@ -74,9 +77,10 @@ class MemoryBatch:
             self.reduced += 1
             return sum(value for _, value in results)
 
-        self.spec: JobSpec = parse_job(body, known_handlers=set(handlers), allow_command_tasks=False)
+        self.spec: JobSpec = parse_job(body, known_handlers=set(handlers), allow_command_tasks=commands)
         self.partition_size = partition_size
-        self.services = Services.in_memory(Settings.from_environ({}), handlers)
+        environ = {"BATCH_ALLOW_COMMAND_TASKS": "true"} if commands else {}
+        self.services = Services.in_memory(Settings.from_environ(environ), handlers)
         # What a submit leaves: the canonical spec in its blob and a pending record.
         self.services.results.write_job_spec(self.spec.id, self.spec.to_json())
         created = datetime(2026, 11, 7, 12, 0, tzinfo=UTC)
@@ -84,6 +88,8 @@ class MemoryBatch:
         assert self.services.jobs.create_job(pending)
         self.specs = SpecCache(self.services.results.read_job_spec)
         self.stops: list[dict[str, Any]] = []
+        self.disables: list[dict[str, Any]] = []
+        self.disabled: list[str] = []  # what each DISABLE_JOB call answered
         self.shares: list[dict[str, Any]] = []
         self.sim: Simulator
 
@@ -98,6 +104,7 @@ class MemoryBatch:
             wire.REDUCE: lambda request: reduce_job(services, specs, request),
             wire.FINISH_JOB: lambda request: finish_job(services, request),
             wire.STOP_PARTITIONS: self.stop,
+            wire.DISABLE_JOB: self.disable,
         }
 
     def ids_of(self, request: dict[str, Any]) -> set[str]:
@@ -139,6 +146,12 @@ class MemoryBatch:
         for instance_id in request["instanceIds"]:
             self.sim.raise_event(instance_id, wire.CANCEL_EVENT, request["reason"])
         return len(request["instanceIds"])
+
+    def disable(self, request: wire.DisableJobInput) -> str:
+        self.disables.append(dict(request))
+        answer = asyncio.run(disable_for_exit(SimulatedClient(self.sim), self.services, request))
+        self.disabled.append(answer)
+        return answer
 
     def states(self) -> Counter[str]:
         return Counter(r["state"] for r in self.records.values())
