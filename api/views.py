@@ -238,17 +238,7 @@ def job_phase(facts: JobFacts, status: JobStatus) -> str:
 def job_view(facts: JobFacts, links: Links, results: ResultsLocation) -> dict[str, Any]:
     """The answer of `GET /api/jobs/{id}`: `failedTasks` and `reduce` appear once the job has ended normally."""
     status = derive_status(facts)
-    view: dict[str, Any] = {
-        "id": facts.job_id,
-        "state": status.state,
-        "phase": job_phase(facts, status),
-        "cancelRequested": status.cancel_requested,
-        "taskCounts": status.counts.to_json(),
-        "createdAt": iso(facts.record.created),
-        "startedAt": status.started_at,
-        "endedAt": status.ended_at,
-        "reason": status.reason,
-    }
+    view = _job_fields(facts, status)
     record = facts.record
     if record.max_parallel_tasks is not None:
         # The settings as in effect: the spec's, or the last PATCH's.
@@ -270,9 +260,13 @@ def job_summary(record: JobRecord, links: Links, facts: JobFacts | None = None) 
     """A job in a list: the same state, phase and counts as its view (`job_view`), from `facts` when given (an
     unfinished job's orchestration status), else from its record alone (exact for a finished job)."""
     facts = facts if facts is not None else JobFacts(record.job_id, record)
-    status = derive_status(facts)
+    return {**_job_fields(facts, derive_status(facts)), "links": {"self": links.for_job(record.job_id)["self"]}}
+
+
+def _job_fields(facts: JobFacts, status: JobStatus) -> dict[str, Any]:
+    """What a job's view and its entry in the job list both show, from the same facts."""
     return {
-        "id": record.job_id,
+        "id": facts.job_id,
         "state": status.state,
         "phase": job_phase(facts, status),
         "cancelRequested": status.cancel_requested,
@@ -281,7 +275,6 @@ def job_summary(record: JobRecord, links: Links, facts: JobFacts | None = None) 
         "startedAt": status.started_at,
         "endedAt": status.ended_at,
         "reason": status.reason,
-        "links": {"self": links.for_job(record.job_id)["self"]},
     }
 
 
