@@ -15,7 +15,6 @@ that is due, if any; record what happened and the next occurrence; answer with i
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from dataclasses import replace
 from datetime import datetime
@@ -33,6 +32,7 @@ from batch.schedules import (
     latest_occurrence,
     next_occurrence,
     occurrence_job_id,
+    template_object,
 )
 from batch.states import ACTIVE_JOB_STATES
 from batch.times import iso, parse_time
@@ -135,13 +135,9 @@ def load_template(services: Services, blob_name: str) -> dict[str, Any]:
             "upload it again"
         ) from None
     try:
-        template = json.loads(data)
+        template = template_object(data, f"the template blob {blob_name!r}")
     except ValueError as exc:
-        raise TemplateProblem(f"the template blob {blob_name!r} is not valid JSON: {exc}") from None
-    except RecursionError:
-        raise TemplateProblem(f"the template blob {blob_name!r} nests arrays and objects too deeply") from None
-    if not isinstance(template, dict):
-        raise TemplateProblem(f"the template blob {blob_name!r} must hold a job spec (a JSON object)")
+        raise TemplateProblem(str(exc)) from None
     if "id" in template:
         raise TemplateProblem(
             f"the template blob {blob_name!r} has an id; leave it out: each occurrence's job is named "

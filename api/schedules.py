@@ -20,7 +20,6 @@ the setting.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,7 +34,7 @@ from api.schedule_control import put_schedule
 from app.services import Services
 from batch.errors import SpecError
 from batch.paths import blob_name_problem
-from batch.schedules import MAX_SCHEDULE_ID, parse_schedule_body
+from batch.schedules import MAX_SCHEDULE_ID, parse_schedule_body, template_object
 from batch.spec import ID_PATTERN
 from storage.errors import NotFound
 from storage.results import ResultStore
@@ -101,13 +100,9 @@ def load_template(reference: str, results: ResultStore | None, app_root: Path = 
             raise TemplateError(f"{TEMPLATE_SETTING}: cannot read {reference!r}: {exc.strerror}") from None
         where = f"file {reference!r}"
     try:
-        template = json.loads(data)
+        template = template_object(data, where)
     except ValueError as exc:
-        raise TemplateError(f"{TEMPLATE_SETTING}: {where} is not valid JSON: {exc}") from None
-    except RecursionError:
-        raise TemplateError(f"{TEMPLATE_SETTING}: {where} nests arrays and objects too deeply") from None
-    if not isinstance(template, dict):
-        raise TemplateError(f"{TEMPLATE_SETTING}: {where} must hold a job spec (a JSON object)")
+        raise TemplateError(f"{TEMPLATE_SETTING}: {exc}") from None
     template_id = template.get("id")
     if not isinstance(template_id, str) or not ID_PATTERN.fullmatch(template_id):
         raise TemplateError(f"{TEMPLATE_SETTING}: {where} needs an `id` (a job id): it names the schedule's jobs")

@@ -38,6 +38,7 @@ __all__ = [
     "next_occurrence",
     "occurrence_job_id",
     "parse_schedule_body",
+    "template_object",
 ]
 
 OCCURRENCE_FORMAT = "%Y%m%dT%H%M%S"
@@ -278,3 +279,17 @@ def due_occurrence(
         return None
     latest = latest_occurrence(cron, now, start_at, end_at)
     return latest if latest is not None and latest >= as_utc(due) else None
+
+
+def template_object(data: bytes, where: str) -> dict[str, Any]:
+    """A stored job template's bytes as a JSON object; `ValueError` saying what is wrong with `where` (`blob 'x'`,
+    `file 'x'`) when they are not one. Checking it as a job spec is the caller's."""
+    try:
+        template = json.loads(data)
+    except ValueError as exc:
+        raise ValueError(f"{where} is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise ValueError(f"{where} nests arrays and objects too deeply") from None
+    if not isinstance(template, dict):
+        raise ValueError(f"{where} must hold a job spec (a JSON object)")
+    return template
