@@ -13,6 +13,7 @@ import re
 from typing import Any
 
 from storage.errors import InvalidContinuationToken
+from storage.rows import Row, RowStore
 
 _VERSION = 1
 MAX_TOKEN_CHARS = 4_096
@@ -52,3 +53,16 @@ def decode_token(token: str, scope: dict[str, Any]) -> str:
         )
     after: str = payload["a"]
     return after
+
+
+def keyed_page(
+    rows: RowStore, partition: str, prefix: str, kind: str, page_size: int, continuation_token: str | None
+) -> tuple[list[Row], str | None]:
+    """One page of the rows whose keys are `prefix` + an id (schedules, pools), in key order, with the token of
+    the next page (None on the last). `prefix` ends with `|`: the range ends at `}`, the character after it."""
+    scope = {"kind": kind}
+    after = decode_token(continuation_token, scope) if continuation_token is not None else prefix
+    end = prefix[:-1] + "}"
+    found = [row for row in rows.range(partition, after, end, limit=page_size + 2) if row.key != after]
+    page = found[:page_size]
+    return page, encode_token(scope, page[-1].key) if len(found) > page_size else None

@@ -21,7 +21,7 @@ from typing import Any
 from batch.times import as_utc, iso, parse_time
 from storage import _tables
 from storage._names import check_id
-from storage._tokens import decode_token, encode_token
+from storage._tokens import keyed_page
 from storage.account import connection_from_settings, get_account
 from storage.errors import ConcurrencyConflict
 from storage.rows import Delete, Put, Row, RowStore
@@ -204,12 +204,7 @@ class ScheduleStore:
         """One page of schedules in id order; `continuation_token` is None exactly on the last page."""
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}, got {page_size}")
-        scope = {"kind": "schedules"}
-        after = decode_token(continuation_token, scope) if continuation_token is not None else _PREFIX
-        # '}' follows '|': the range ends with the prefix.
-        rows = [row for row in self._rows.range(_PARTITION, after, "id}", limit=page_size + 2) if row.key != after]
-        page = rows[:page_size]
-        token = encode_token(scope, page[-1].key) if len(rows) > page_size else None
+        page, token = keyed_page(self._rows, _PARTITION, _PREFIX, "schedules", page_size, continuation_token)
         return SchedulePage([_from_row(row) for row in page], token)
 
     def delete(self, schedule_id: str) -> bool:

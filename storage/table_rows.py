@@ -6,7 +6,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from azure.core import MatchConditions
-from azure.data.tables import TableEntity, TableTransactionError, UpdateMode
+from azure.data.tables import EdmType, EntityProperty, TableEntity, TableTransactionError, UpdateMode
 
 from storage import _tables
 from storage.account import StorageAccount
@@ -19,9 +19,24 @@ PAGE = 1000
 """Rows per query page: the service's maximum."""
 
 
+_INT32 = range(-(2**31), 2**31)
+
+
 def _row(entity: TableEntity) -> Row:
-    props = {key: value for key, value in entity.items() if key not in ("PartitionKey", "RowKey")}
+    props = {key: _value(value) for key, value in entity.items() if key not in ("PartitionKey", "RowKey")}
     return Row(entity["RowKey"], props, str(entity.metadata["etag"]))
+
+
+def _value(value: Any) -> Any:
+    # The table SDK reads a 64-bit integer as an EntityProperty; the row store's values are plain ints.
+    return int(value.value) if isinstance(value, EntityProperty) and value.edm_type == EdmType.INT64 else value
+
+
+def _property(value: Any) -> Any:
+    # An int outside 32 bits is written as the table service's Int64 (the SDK refuses it as an Int32).
+    if isinstance(value, int) and not isinstance(value, bool) and value not in _INT32:
+        return EntityProperty(value, EdmType.INT64)
+    return value
 
 
 class TableRows(_tables.TableStore):
@@ -82,7 +97,7 @@ class TableRows(_tables.TableStore):
                         ("delete", keys, {"etag": op.if_match, "match_condition": MatchConditions.IfNotModified})
                     )
                 continue
-            entity = {"PartitionKey": partition, "RowKey": op.key, **op.props}
+            entity = {"PartitionKey": partition, "RowKey": op.key, **{k: _property(v) for k, v in op.props.items()}}
             if op.if_match is None:
                 batch.append(("upsert", entity, {"mode": UpdateMode.REPLACE}))
             elif op.if_match == "absent":

@@ -28,6 +28,16 @@ def test_values_read_back_as_written(rows: RowStore) -> None:
     assert rows.get("p", "b") is None and rows.get("q", "a") is None
 
 
+def test_integers_beyond_32_bits_read_back_as_written(rows: RowStore) -> None:
+    # Times in milliseconds (a pool's version) are beyond a 32-bit integer; both ends of 64 bits come back.
+    values = {"ms": 1_796_555_753_399, "low": -(2**63), "high": 2**63 - 1, "edge": 2**31, "small": -(2**31)}
+    rows.commit("p", [Put("big", values)])
+    row = rows.get("p", "big")
+    assert row is not None and dict(row.props) == values
+    assert all(type(value) is int for value in row.props.values())
+    assert [dict(r.props) for r in rows.range("p", "big", "big~")] == [values]
+
+
 def test_a_range_is_in_key_order_within_bounds_and_limited(rows: RowStore) -> None:
     rows.commit("p", [Put(key, {"v": 1}) for key in ("c", "a", "e", "b", "d")])
     rows.commit("q", [Put("a0", {"v": 2})])
