@@ -11,6 +11,8 @@ from activities.partitions import chunk_layout
 from activities.specs import SpecCache
 from app.services import Services
 from batch import wire
+from batch.pools import DEFAULT_POOL
+from batch.spec import JobSpec
 from batch.times import parse_time
 from storage.jobs import JobRecord, JobState, TaskCounts
 
@@ -22,6 +24,26 @@ _COUNT_FIELDS = tuple(f.name for f in fields(TaskCounts))
 def task_counts(data: dict[str, int]) -> TaskCounts:
     """The wire's `taskCounts` object as the job record's counts (unknown keys ignored, missing ones 0)."""
     return TaskCounts(**{name: int(data.get(name, 0)) for name in _COUNT_FIELDS})
+
+
+def pool_ref(services: Services, spec: JobSpec, record: JobRecord | None) -> wire.PoolRef:
+    """The job's pool as it starts: the pool's size (the `default` pool's from the settings while no `PUT` set
+    it) and the job's priority (a `PATCH`'s, else its spec's). A pool deleted between the submit and the start
+    (a delete is refused while the pool has jobs, but a job not started yet is not one of them) keeps the size
+    its entity last had, or gets the default pool's size: the job runs rather than waits for ever."""
+    defined = services.pools.get(spec.pool_id)
+    if defined is not None:
+        slots, version = defined.task_slots, defined.version
+    else:
+        slots, version = services.settings.default_pool_slots, 0 if spec.pool_id == DEFAULT_POOL else -1
+    priority = record.priority if record is not None and record.priority is not None else spec.priority
+    return {
+        "id": spec.pool_id,
+        "slots": slots,
+        "version": version,
+        "priority": priority,
+        "priorityVersion": (record.priority_version or 0) if record is not None else 0,
+    }
 
 
 def prepare_job(services: Services, specs: SpecCache, data: wire.PrepareJobInput) -> wire.PreparedJob:
@@ -63,6 +85,7 @@ def prepare_job(services: Services, specs: SpecCache, data: wire.PrepareJobInput
         "onTaskFailure": spec.on_task_failure.value,
         "toleratedFailurePercentage": spec.tolerated_failure_percentage,
         "hasReduce": spec.reduce is not None,
+        "pool": pool_ref(services, spec, known),
     }
 
 
@@ -102,6 +125,7 @@ def prepare_rerun(services: Services, specs: SpecCache, data: wire.PrepareRerunI
         "onTaskFailure": spec.on_task_failure.value,
         "toleratedFailurePercentage": tolerated,
         "hasReduce": spec.reduce is not None,
+        "pool": pool_ref(services, spec, known),
         "rerunPartitions": reopened,
         "keptCounts": kept.to_json(),
     }

@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import time
 from typing import Any
+
+import azure.durable_functions as df
 
 from api.control import is_final, load_job
 from api.durable import get_instance
@@ -22,7 +25,7 @@ from app.services import Services
 from batch import wire
 from batch.changes import JobChange, parse_disable, parse_job_change
 from batch.errors import SpecError
-from batch.spec import DEFAULT_MAX_PARALLEL_TASKS
+from batch.spec import DEFAULT_MAX_PARALLEL_TASKS, DEFAULT_POOL
 from storage.jobs import JobRecord, JobState
 
 __all__ = ["InvalidRequest", "disable_job", "enable_job", "read_change", "read_disable", "update_job"]
@@ -107,8 +110,18 @@ async def _apply(client: Any, services: Services, record: JobRecord) -> None:
 
 
 async def update_job(client: Any, services: Services, job_id: str, change: JobChange) -> None:
-    """Change the cap and/or the tolerated failure percentage of a running (or disabled) job."""
+    """Change the cap, the tolerated failure percentage and/or the priority of a running (or disabled) job.
+
+    A new priority goes to the job's pool entity, which hands out slots by it from its next exchange on (the
+    newest version wins, so a job starting meanwhile with the older one cannot undo it)."""
     record = await _settings(services, await _live(client, services, job_id, "change"))
+    if change.priority is not None:
+        version = round(time.time() * 1000)
+        record = dataclasses.replace(record, priority=change.priority, priority_version=version)
+        spec = await asyncio.to_thread(services.results.read_job_spec, job_id) or {}
+        pool_id = (spec.get("poolInfo") or {}).get("poolId", DEFAULT_POOL)
+        operation = {"job": job_id, "priority": change.priority, "version": version}
+        await client.signal_entity(df.EntityId(wire.POOL_ENTITY, pool_id), "priority", operation)
     record = dataclasses.replace(
         record,
         max_parallel_tasks=change.max_parallel_tasks

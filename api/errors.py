@@ -70,6 +70,22 @@ class InvalidSchedule(ApiError):
     code = "invalidSchedule"
 
 
+class PoolNotFound(ApiError):
+    status = 404
+    code = "poolNotFound"
+
+    def __init__(self, pool_id: str) -> None:
+        super().__init__(
+            f"there is no pool with id {pool_id!r}: list pools with GET /api/pools, define one with "
+            "PUT /api/pools/{poolId}"
+        )
+
+
+class InvalidPool(ApiError):
+    status = 400
+    code = "invalidPool"
+
+
 class TaskNotFound(ApiError):
     status = 404
     code = "taskNotFound"

@@ -99,7 +99,7 @@ def token_param(req: func.HttpRequest) -> str | None:
     return str(raw) if raw else None
 
 
-ROOT_SEGMENTS = ("jobs", "schedules", "files", "openapi.json", "dashboard")
+ROOT_SEGMENTS = ("jobs", "schedules", "pools", "files", "openapi.json", "dashboard")
 """The first path segment of every route of the API: what comes before it is the API's root."""
 
 

@@ -31,6 +31,7 @@ from api import http
 from api.changes import disable_job, enable_job, read_change, read_disable, update_job
 from api.control import cancel_job, delete_job, is_final, links_for, load_job, results_location
 from api.errors import JobNotFound, json_response
+from api.pools import job_slots, read_ledger
 from api.reruns import read_rerun, rerun_job
 from api.submit import new_job_id, parse_spec, submit_job
 from api.views import API_STATES, JobFacts, job_summary, job_view, page
@@ -104,7 +105,11 @@ async def submit(req: func.HttpRequest, client: Any, services: Services) -> func
 
 async def get(req: func.HttpRequest, client: Any, services: Services) -> func.HttpResponse:
     job_id = http.job_id_param(req)
-    return json_response(_view(req, services, await load_job(client, services, job_id)))
+    facts = await load_job(client, services, job_id)
+    view = _view(req, services, facts)
+    if not is_final(facts.record):
+        view["slots"] = job_slots(await read_ledger(client, view["poolInfo"]["poolId"]), job_id)
+    return json_response(view)
 
 
 async def _live(client: Any, services: Services, job_id: str, gate: asyncio.Semaphore) -> JobFacts | None:
@@ -131,6 +136,12 @@ async def list_jobs(req: func.HttpRequest, client: Any, services: Services) -> f
         job_summary(record, links_for(services, root, record.job_id), live.get(record.job_id))
         for record in result.records
     ]
+    # Unfinished jobs show their slots: one read of each pool they run in.
+    pools = sorted({item["poolInfo"]["poolId"] for item in items if item["id"] in live})
+    ledgers = dict(zip(pools, await asyncio.gather(*(read_ledger(client, p) for p in pools)), strict=True))
+    for item in items:
+        if item["id"] in live:
+            item["slots"] = job_slots(ledgers[item["poolInfo"]["poolId"]], item["id"])
     following = result.continuation_token
     link = None
     if following is not None:

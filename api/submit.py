@@ -25,12 +25,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from api.durable import get_instance
-from api.errors import JobConflict, from_spec_error
+from api.errors import InvalidJobSpec, JobConflict, from_spec_error
 from api.sources import resolve_factory
 from app.services import Services
 from batch import wire
 from batch.errors import SpecError
-from batch.spec import JobSpec
+from batch.spec import DEFAULT_POOL, JobSpec
 from batch.validation import parse_job
 from storage.jobs import JobRecord, JobState, TaskCounts
 
@@ -73,6 +73,11 @@ class Submitted:
 async def submit_job(client: Any, services: Services, spec: JobSpec, now: datetime) -> Submitted:
     """Create and start the job, or return the existing one of the same id and spec (`JobConflict` if its spec
     differs). A task factory's source is read and checked first (`api.sources`)."""
+    if spec.pool_id != DEFAULT_POOL and await asyncio.to_thread(services.pools.get, spec.pool_id) is None:
+        message = f"no pool has the id {spec.pool_id!r}: define it first with PUT /api/pools/{spec.pool_id}"
+        raise InvalidJobSpec(
+            f"invalid job spec: poolInfo.poolId: {message}", [{"path": "poolInfo.poolId", "message": message}]
+        )
     spec, writes = await asyncio.to_thread(resolve_factory, spec, services)
     spec_hash = spec.canonical_hash()
     count = len(spec.tasks)
@@ -82,6 +87,8 @@ async def submit_job(client: Any, services: Services, spec: JobSpec, now: dateti
         created=now,
         task_counts=TaskCounts(total=count, pending=count),
         spec_hash=spec_hash,
+        pool_id=spec.pool_id,
+        priority=spec.priority,
     )
     jobs = services.jobs
     created = await asyncio.to_thread(jobs.create_job, record)

@@ -22,6 +22,7 @@ from typing import Any
 
 from api.durable import Instance
 from batch.runs import LatestRun, runs_view
+from batch.spec import DEFAULT_POOL, DEFAULT_PRIORITY
 from batch.states import API_JOB_STATES, JobState, TaskCounts
 from batch.times import iso
 from storage.jobs import JobRecord
@@ -275,6 +276,8 @@ def _job_fields(facts: JobFacts, status: JobStatus) -> dict[str, Any]:
         "startedAt": status.started_at,
         "endedAt": status.ended_at,
         "reason": status.reason,
+        "poolInfo": {"poolId": facts.record.pool_id or DEFAULT_POOL},
+        "priority": facts.record.priority if facts.record.priority is not None else DEFAULT_PRIORITY,
     }
 
 

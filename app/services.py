@@ -2,8 +2,8 @@
 
 The storage clients are made on first use, not at import: the app must import (and devhost must index it)
 even when storage is not configured yet, and the error then names the setting to fix. `Services.in_memory`
-puts the job, task, schedule and result stores in memory instead, so the activities and orchestrations run in tests
-without Azurite.
+puts the job, task, schedule, pool and result stores in memory instead, so the activities and orchestrations run
+in tests without Azurite.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from batch.handlers import TaskHandlers
 from storage.account import connection_from_settings, get_account
 from storage.blobs import BlobStore, MemoryBlobs
 from storage.jobs import JobStore
+from storage.pools import PoolStore
 from storage.results import ResultStore, container_name
 from storage.rows import MemoryRows
 from storage.schedules import ScheduleStore
@@ -35,6 +36,7 @@ class Services:
     _files: dict[str, BlobStore] | None = field(default=None, repr=False)
     """Set only in memory: the containers the files routes reach, made as they are first named."""
     _schedules: ScheduleStore | None = field(default=None, repr=False)
+    _pools: PoolStore | None = field(default=None, repr=False)
 
     @classmethod
     def in_memory(cls, settings: Settings, handlers: TaskHandlers) -> Services:
@@ -51,6 +53,7 @@ class Services:
             _jobs=JobStore(MemoryRows()),
             _files={},
             _schedules=ScheduleStore(MemoryRows()),
+            _pools=PoolStore(MemoryRows()),
         )
 
     @property
@@ -80,6 +83,13 @@ class Services:
             if self._schedules is None:
                 self._schedules = ScheduleStore.from_settings(self.settings.storage)
             return self._schedules
+
+    @property
+    def pools(self) -> PoolStore:
+        with self._lock:
+            if self._pools is None:
+                self._pools = PoolStore.from_settings(self.settings.storage)
+            return self._pools
 
     @property
     def sources(self) -> SourceBlobs:

@@ -10,6 +10,7 @@ from pathlib import Path
 from batch.errors import BatchError
 from batch.factory_validation import CONTAINER_PATTERN
 from batch.plan import DEFAULT_PARTITION_SIZE
+from batch.pools import MAX_TASK_SLOTS
 from storage.account import CONNECTION_SETTING, IDENTITY_SUFFIXES
 from storage.results import container_name
 
@@ -19,6 +20,10 @@ DEFAULT_MAX_FILE_BYTES = 64 * 1024 * 1024
 """The largest file the files routes move: the Functions host holds a request's or answer's body whole, and
 its own request limit is 100 MB."""
 DEFAULT_INPUTS_CONTAINER = "batch-inputs"
+DEFAULT_POOL_SLOTS = 1_000
+"""The `default` pool's task slots until a `PUT /api/pools/default` sets them: ten jobs at the default
+`maxParallelTasks` (100), or a few at the largest caps people give. A slot is one task running; a batch runs
+many of its tasks on threads of one activity call, so this is not the host's activity concurrency."""
 FILE_CONTAINERS_SETTING = "BATCH_FILE_CONTAINERS"
 # Containers the host and the Durable extension keep for themselves (keys, leases, large messages, devhost's
 # commits): never reachable through the files routes, whatever the setting says.
@@ -43,6 +48,7 @@ APP_SETTINGS = frozenset(
         "BATCH_EXAMPLES",
         FILE_CONTAINERS_SETTING,
         "BATCH_MAX_FILE_BYTES",
+        "BATCH_DEFAULT_POOL_SLOTS",
         "BATCH_SCHEDULE",  # api/schedules.py
         "BATCH_SCHEDULE_TEMPLATE",
         "APPLICATIONINSIGHTS_CONNECTION_STRING",  # app/monitoring.py
@@ -156,6 +162,8 @@ class Settings:
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
     examples: bool = False
     """Register the example handlers (`BATCH_EXAMPLES`): for local runs and demos, not production."""
+    default_pool_slots: int = DEFAULT_POOL_SLOTS
+    """The `default` pool's task slots while no `PUT` has set them (`BATCH_DEFAULT_POOL_SLOTS`)."""
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Settings:
@@ -173,4 +181,7 @@ class Settings:
             file_containers=_file_containers(environ),
             max_file_bytes=_positive_int(environ, "BATCH_MAX_FILE_BYTES", DEFAULT_MAX_FILE_BYTES),
             examples=_flag(environ, "BATCH_EXAMPLES"),
+            default_pool_slots=min(
+                MAX_TASK_SLOTS, _positive_int(environ, "BATCH_DEFAULT_POOL_SLOTS", DEFAULT_POOL_SLOTS)
+            ),
         )

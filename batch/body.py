@@ -41,6 +41,25 @@ class ProblemCollector:
         return [*self.items, Problem("", f"... and {self.omitted} more problems not listed")]
 
 
+def kind_of(value: Any) -> str:
+    """How a JSON value is named in a problem's message ("must be an integer, not a string")."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
 class _DuplicateKeys(dict[str, Any]):
     """A JSON object that repeated a key. The decoder returns one only when that happens, so valid specs
     never hold one; the parser reports the repeated keys at the object's path."""

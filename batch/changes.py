@@ -13,9 +13,9 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from batch.body import ProblemCollector, decode_body
+from batch.body import ProblemCollector, decode_body, kind_of
 from batch.errors import SpecError
-from batch.spec import MAX_PARALLEL_TASKS_LIMIT
+from batch.spec import MAX_PARALLEL_TASKS_LIMIT, MAX_PRIORITY, MIN_PRIORITY
 
 __all__ = [
     "DISABLE_TASKS",
@@ -31,7 +31,7 @@ MAX_CHANGE_BYTES = 64 * 1024
 """A change is a few fields; a larger body is refused unread."""
 DISABLE_TASKS = ("wait", "requeue")
 """Azure Batch's `disableTasks` values this app supports (`terminate` is not one: cancel the job instead)."""
-_CHANGE_FIELDS = ("maxParallelTasks", "toleratedFailurePercentage")
+_CHANGE_FIELDS = ("maxParallelTasks", "toleratedFailurePercentage", "priority")
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,7 @@ class JobChange:
 
     max_parallel_tasks: int | None = None
     tolerated_failure_percentage: float | None = None
+    priority: int | None = None
 
 
 def _object(body: Any, allowed: tuple[str, ...], problems: ProblemCollector, *, optional: bool) -> dict[str, Any]:
@@ -49,7 +50,7 @@ def _object(body: Any, allowed: tuple[str, ...], problems: ProblemCollector, *, 
     if not decoded:
         return {}
     if not isinstance(value, dict):
-        problems.add("", f"the body must be a JSON object, not {type(value).__name__}")
+        problems.add("", f"the body must be a JSON object, not {kind_of(value)}")
         return {}
     for key in value:
         if key not in allowed:
@@ -64,23 +65,29 @@ def _is_number(value: Any) -> bool:
 
 
 def parse_job_change(body: Any) -> JobChange:
-    """A `PATCH` body: `maxParallelTasks` and/or `toleratedFailurePercentage`; `SpecError` with every problem."""
+    """A `PATCH` body: `maxParallelTasks`, `toleratedFailurePercentage` and/or `priority`; `SpecError` with
+    every problem."""
     problems = ProblemCollector(20)
     value = _object(body, _CHANGE_FIELDS, problems, optional=False)
     cap, tolerated = value.get("maxParallelTasks"), value.get("toleratedFailurePercentage")
     if cap is not None and (not isinstance(cap, int) or isinstance(cap, bool)):
-        problems.add("maxParallelTasks", f"must be an integer, not {type(cap).__name__}")
+        problems.add("maxParallelTasks", f"must be an integer, not {kind_of(cap)}")
     elif cap is not None and not 1 <= cap <= MAX_PARALLEL_TASKS_LIMIT:
         problems.add("maxParallelTasks", f"must be from 1 to {MAX_PARALLEL_TASKS_LIMIT:,}, not {cap:,}")
     if tolerated is not None and not _is_number(tolerated):
-        problems.add("toleratedFailurePercentage", f"must be a number, not {type(tolerated).__name__}")
+        problems.add("toleratedFailurePercentage", f"must be a number, not {kind_of(tolerated)}")
     elif tolerated is not None and not 0 <= tolerated <= 100:
         problems.add("toleratedFailurePercentage", f"must be from 0 to 100, not {tolerated}")
-    if not problems and cap is None and tolerated is None:
+    priority = value.get("priority")
+    if priority is not None and (not isinstance(priority, int) or isinstance(priority, bool)):
+        problems.add("priority", f"must be an integer, not {kind_of(priority)}")
+    elif priority is not None and not MIN_PRIORITY <= priority <= MAX_PRIORITY:
+        problems.add("priority", f"must be from {MIN_PRIORITY:,} to {MAX_PRIORITY:,}, not {priority:,}")
+    if not problems and cap is None and tolerated is None and priority is None:
         problems.add("", f"give at least one of {', '.join(_CHANGE_FIELDS)}")
     if problems:
         raise SpecError(problems.result())
-    return JobChange(cap, None if tolerated is None else float(tolerated))
+    return JobChange(cap, None if tolerated is None else float(tolerated), priority)
 
 
 def parse_disable(body: Any) -> str:
@@ -89,8 +96,8 @@ def parse_disable(body: Any) -> str:
     value = _object(body, ("disableTasks",), problems, optional=True)
     mode = value.get("disableTasks", "wait")
     if mode not in DISABLE_TASKS:
-        shown = mode if isinstance(mode, str) else type(mode).__name__
-        problems.add("disableTasks", f"must be one of {', '.join(DISABLE_TASKS)}, not {shown!r}")
+        shown = repr(mode) if isinstance(mode, str) else kind_of(mode)
+        problems.add("disableTasks", f"must be one of {', '.join(DISABLE_TASKS)}, not {shown}")
     if problems:
         raise SpecError(problems.result())
     return str(mode)
@@ -106,7 +113,7 @@ def parse_rerun(body: Any) -> str | None:
     value = _object(body, ("reason",), problems, optional=True)
     reason = value.get("reason")
     if reason is not None and not isinstance(reason, str):
-        problems.add("reason", f"must be a string, not {type(reason).__name__}")
+        problems.add("reason", f"must be a string, not {kind_of(reason)}")
     elif isinstance(reason, str) and len(reason) > MAX_RERUN_REASON:
         problems.add("reason", f"must be at most {MAX_RERUN_REASON:,} characters, not {len(reason):,}")
     if problems:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from batch.body import ProblemCollector, decode_body, join_path
+from batch.body import ProblemCollector, decode_body, join_path, kind_of
 from batch.errors import Problem, SpecError
 from batch.ncrontab import CronError, CronSchedule, parse_cron
 from batch.paths import blob_name_problem
@@ -98,7 +98,7 @@ def parse_schedule_body(body: Any, max_body_bytes: int, check_template: Template
     if not decoded:
         raise SpecError(problems.result())
     if not isinstance(value, dict):
-        raise SpecError([Problem("", f"the schedule must be a JSON object, not {_kind(value)}")])
+        raise SpecError([Problem("", f"the schedule must be a JSON object, not {kind_of(value)}")])
     for key in value:
         if key not in _FIELDS:
             problems.add(key, f"unknown field '{key}'{_hint(key)}")
@@ -122,12 +122,6 @@ def under(base: str, path: str) -> str:
     if not path:
         return base
     return f"{base}{path}" if path.startswith("[") else f"{base}.{path}"
-
-
-def _kind(value: Any) -> str:
-    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}.get(
-        type(value), "null" if value is None else "a number"
-    )
 
 
 def _hint(key: str) -> str:
@@ -157,7 +151,7 @@ def _cron(value: Any, problems: ProblemCollector) -> CronSchedule | None:
         problems.add("schedule", "is required: a six-field NCRONTAB expression, such as '0 0 2 * * *'")
         return None
     if not isinstance(value, str):
-        problems.add("schedule", f"must be a string (a six-field NCRONTAB expression), not {_kind(value)}")
+        problems.add("schedule", f"must be a string (a six-field NCRONTAB expression), not {kind_of(value)}")
         return None
     if len(value) > MAX_SCHEDULE_CHARS:
         problems.add(
@@ -182,7 +176,7 @@ def _template(body: dict[str, Any], problems: ProblemCollector) -> tuple[dict[st
     if given[0] == "jobSpecification":
         template = body["jobSpecification"]
         if not isinstance(template, dict):
-            problems.add("jobSpecification", f"must be a job spec (a JSON object), not {_kind(template)}")
+            problems.add("jobSpecification", f"must be a job spec (a JSON object), not {kind_of(template)}")
             return None, None
         if "id" in template:
             problems.add(
@@ -193,7 +187,7 @@ def _template(body: dict[str, Any], problems: ProblemCollector) -> tuple[dict[st
         return template, None
     name = body["jobSpecificationBlob"]
     if not isinstance(name, str):
-        problems.add("jobSpecificationBlob", f"must be a blob name in the results container, not {_kind(name)}")
+        problems.add("jobSpecificationBlob", f"must be a blob name in the results container, not {kind_of(name)}")
         return None, None
     problem = blob_name_problem(name, None)
     if problem is not None:

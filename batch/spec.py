@@ -15,6 +15,8 @@ Defaults and limits, as the API documents them:
 | `onTaskFailure`              | continue | `continue` or `terminateJob`              |
 | `toleratedFailurePercentage` | 0        | number 0..100                             |
 | `taskBatchSize`              | chosen   | integer 1..500: tasks per activity call   |
+| `poolInfo.poolId`            | default  | a pool's id (`batch.pools`)               |
+| `priority`                   | 0        | integer -1,000..1,000; higher goes first  |
 
 A task's `maxRetryCount` and `timeoutSeconds` take the same ranges and, when absent, the job's values.
 """
@@ -48,6 +50,10 @@ MAX_WALL_CLOCK_SECONDS = 30 * 86_400.0
 DEFAULT_TOLERATED_FAILURE_PERCENTAGE = 0.0
 MAX_TASK_BATCH_SIZE = 500
 """A batch runs within one chunk of task records (`batch.records.CHUNK_SIZE`)."""
+DEFAULT_POOL = "default"
+"""The pool of a job that names none; it always exists (`batch.pools`)."""
+MIN_PRIORITY, MAX_PRIORITY, DEFAULT_PRIORITY = -1000, 1000, 0
+"""Azure Batch's job priority range: higher priorities get a pool's free slots first."""
 
 
 class OnTaskFailure(StrEnum):
@@ -407,6 +413,9 @@ class JobSpec:
     """The `taskFactory` the tasks come from (with what was `resolved` at submit), or None for inline tasks."""
     non_retryable_errors: tuple[str, ...] = ()
     """Exception class names that end a handler task after its attempt (a task's own list replaces it)."""
+    pool_id: str = DEFAULT_POOL
+    """The pool whose task slots the job's tasks run on (`poolInfo.poolId`)."""
+    priority: int = DEFAULT_PRIORITY
 
     def non_retryable_for(self, task: TaskSpec) -> tuple[str, ...]:
         """The exception names not retried for `task`: its own list, else the job's."""
@@ -453,6 +462,11 @@ class JobSpec:
             data["taskBatchSize"] = self.task_batch_size
         if self.non_retryable_errors:
             data["nonRetryableErrors"] = list(self.non_retryable_errors)
+        # Pool and priority only when not the defaults, so the hash of every spec stored before stays the same.
+        if self.pool_id != DEFAULT_POOL:
+            data["poolInfo"] = {"poolId": self.pool_id}
+        if self.priority != DEFAULT_PRIORITY:
+            data["priority"] = self.priority
         return data
 
     @classmethod
@@ -484,6 +498,8 @@ class JobSpec:
             reduce=None if reduce is None else ReduceSpec(reduce["handler"], reduce.get("input")),
             task_batch_size=data.get("taskBatchSize"),
             non_retryable_errors=tuple(data.get("nonRetryableErrors") or ()),
+            pool_id=(data.get("poolInfo") or {}).get("poolId", DEFAULT_POOL),
+            priority=int(data.get("priority", DEFAULT_PRIORITY)),
         )
 
     def canonical_json(self) -> str:

@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
-from batch.body import ProblemCollector, decode_body, join_path
+from batch.body import ProblemCollector, decode_body, join_path, kind_of
 from batch.errors import BatchError, SpecError
 from batch.factories import MAX_FACTORY_TASKS
 from batch.factory_validation import LineChecker, check_factory
@@ -24,11 +24,13 @@ from batch.graph import find_cycles
 from batch.spec import (
     ID_PATTERN,
     MAX_PARALLEL_TASKS_LIMIT,
+    MAX_PRIORITY,
     MAX_RETRY_COUNT_LIMIT,
     MAX_RETRY_INTERVAL_SECONDS,
     MAX_TASK_BATCH_SIZE,
     MAX_TASK_TIMEOUT_SECONDS,
     MAX_WALL_CLOCK_SECONDS,
+    MIN_PRIORITY,
     DependencyAction,
     ExitConditions,
     ExitOptions,
@@ -66,8 +68,11 @@ JOB_FIELDS = frozenset(
         "tasks",
         "taskFactory",
         "nonRetryableErrors",
+        "poolInfo",
+        "priority",
     }
 )
+POOL_INFO_FIELDS = frozenset({"poolId"})
 TASK_FIELDS = frozenset(
     {
         "id",
@@ -201,24 +206,6 @@ def lines_validator(*, known_handlers: Collection[str], allow_command_tasks: boo
     return LinesValidator(problems, parser)
 
 
-def _kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "an object"
-    return type(value).__name__
-
-
 def _show(number: float) -> str:
     # Limits read better as "604,800" than as "604800.0" or "6.048e+05".
     if float(number).is_integer() and abs(number) < 1e15:
@@ -265,7 +252,7 @@ class _Parser:
 
     def fields(self, value: Any, path: str, allowed: frozenset[str], what: str) -> dict[str, Any] | None:
         if not isinstance(value, dict):
-            self.add(path, f"must be {what} (a JSON object), not {_kind(value)}")
+            self.add(path, f"must be {what} (a JSON object), not {kind_of(value)}")
             return None
         if not value.keys() <= allowed:
             for key in value:
@@ -280,7 +267,7 @@ class _Parser:
         if value is None:
             return None
         if not _is_int(value):
-            self.add(join_path(base, name), f"must be an integer, not {_kind(value)}")
+            self.add(join_path(base, name), f"must be an integer, not {kind_of(value)}")
             return None
         if not low <= value <= high:
             self.add(join_path(base, name), f"must be from {low:,} to {high:,}, not {value:,}")
@@ -294,7 +281,7 @@ class _Parser:
         if value is None:
             return None
         if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
-            self.add(join_path(base, name), f"must be a number, not {_kind(value)}")
+            self.add(join_path(base, name), f"must be a number, not {kind_of(value)}")
             return None
         if (positive and value <= 0) or not low <= value <= high:
             allowed = f"from {_show(low)} to {_show(high)}"
@@ -306,7 +293,7 @@ class _Parser:
 
     def string(self, value: Any, path: str) -> str | None:
         if not isinstance(value, str):
-            self.add(path, f"must be a string, not {_kind(value)}")
+            self.add(path, f"must be a string, not {kind_of(value)}")
             return None
         return value
 
@@ -335,7 +322,7 @@ class _Parser:
 
     def string_list(self, value: Any, path: str, *, max_items: int | None = None) -> list[str] | None:
         if not isinstance(value, list):
-            self.add(path, f"must be an array of strings, not {_kind(value)}")
+            self.add(path, f"must be an array of strings, not {kind_of(value)}")
             return None
         if max_items is not None and len(value) > max_items:
             self.add(path, f"must have at most {max_items} entries, not {len(value)}")
@@ -343,7 +330,7 @@ class _Parser:
         ok = True
         for i, item in enumerate(value):
             if not isinstance(item, str):
-                self.add(f"{path}[{i}]", f"must be a string, not {_kind(item)}")
+                self.add(f"{path}[{i}]", f"must be a string, not {kind_of(item)}")
                 ok = False
         return value if ok else None
 
@@ -365,6 +352,8 @@ class _Parser:
         wall_clock = self.number(obj, "", "maxWallClockSeconds", 0, MAX_WALL_CLOCK_SECONDS, positive=True)
         tolerated = self.number(obj, "", "toleratedFailurePercentage", 0, 100)
         batch_size = self.integer(obj, "", "taskBatchSize", 1, MAX_TASK_BATCH_SIZE)
+        priority = self.integer(obj, "", "priority", MIN_PRIORITY, MAX_PRIORITY)
+        pool_id = self.pool_info(obj["poolInfo"]) if obj.get("poolInfo") is not None else None
         on_failure = OnTaskFailure.CONTINUE
         raw = obj.get("onTaskFailure")
         if raw is not None:
@@ -372,7 +361,7 @@ class _Parser:
             if raw in choices:
                 on_failure = OnTaskFailure(raw)
             else:
-                shown = repr(raw) if isinstance(raw, str) else _kind(raw)
+                shown = repr(raw) if isinstance(raw, str) else kind_of(raw)
                 self.add("onTaskFailure", f"must be one of {', '.join(choices)}, not {shown}")
         non_retryable = None
         if obj.get("nonRetryableErrors") is not None:
@@ -404,8 +393,20 @@ class _Parser:
             "tolerated_failure_percentage": tolerated,
             "task_batch_size": batch_size,
             "non_retryable_errors": non_retryable,
+            "pool_id": pool_id,
+            "priority": priority,
         }
         return dataclasses.replace(spec, **{k: v for k, v in overrides.items() if v is not None})
+
+    def pool_info(self, value: Any) -> str | None:
+        """`poolInfo`: `{"poolId": id}`. Whether the pool exists is the API's to check (`api.submit`)."""
+        obj = self.fields(value, "poolInfo", POOL_INFO_FIELDS, "a pool reference")
+        if obj is None:
+            return None
+        if obj.get("poolId") is None:
+            self.add("poolInfo.poolId", "missing required field")
+            return None
+        return self.ident(obj["poolId"], "poolInfo.poolId")
 
     def reduce(self, value: Any) -> ReduceSpec | None:
         obj = self.fields(value, "reduce", REDUCE_FIELDS, "a reduce spec")
@@ -422,7 +423,7 @@ class _Parser:
             self.add("tasks", "missing required field: a job needs at least one task")
             return None
         if not isinstance(value, list):
-            self.add("tasks", f"must be an array of tasks, not {_kind(value)}")
+            self.add("tasks", f"must be an array of tasks, not {kind_of(value)}")
             return None
         if not value:
             self.add("tasks", "must have at least one task")
@@ -539,7 +540,7 @@ class _Parser:
         if raw is None:
             return ids, []
         if not isinstance(raw, list):
-            self.add(f"{path}.taskIdRanges", f"must be an array of ranges ({{'start', 'end'}}), not {_kind(raw)}")
+            self.add(f"{path}.taskIdRanges", f"must be an array of ranges ({{'start', 'end'}}), not {kind_of(raw)}")
             return ids, None
         ranges: list[tuple[int, int]] = []
         checked: list[tuple[int, int, int]] = []
@@ -631,7 +632,7 @@ class _Parser:
         if value is None:
             return []
         if not isinstance(value, list):
-            self.add(path, f"must be an array of {what}, not {_kind(value)}")
+            self.add(path, f"must be an array of {what}, not {kind_of(value)}")
             return []
         if len(value) > MAX_EXIT_CODE_ENTRIES:
             self.add(path, f"must have at most {MAX_EXIT_CODE_ENTRIES} entries, not {len(value)}")
@@ -657,7 +658,7 @@ class _Parser:
             ok = ok and dependency_action is not None
         retry = obj.get("retry")
         if retry is not None and not isinstance(retry, bool):
-            self.add(f"{path}.retry", f"must be true or false, not {_kind(retry)}")
+            self.add(f"{path}.retry", f"must be true or false, not {kind_of(retry)}")
             ok = False
         if not ok:
             return None
@@ -670,7 +671,7 @@ class _Parser:
     def choice(self, value: Any, path: str, choices: list[str]) -> str | None:
         if value in choices:
             return str(value)
-        shown = repr(value) if isinstance(value, str) else _kind(value)
+        shown = repr(value) if isinstance(value, str) else kind_of(value)
         self.add(path, f"must be one of {', '.join(choices)}, not {shown}")
         return None
 
@@ -716,11 +717,11 @@ class _Parser:
         return check_output_files(self, value, path)
 
     def kind(self, value: Any) -> str:
-        return _kind(value)
+        return kind_of(value)
 
     def environment(self, value: Any, path: str) -> dict[str, str] | None:
         if not isinstance(value, dict):
-            self.add(path, f"must be an object of strings, not {_kind(value)}")
+            self.add(path, f"must be an object of strings, not {kind_of(value)}")
             return None
         if len(value) > MAX_FILE_ENTRIES:
             self.add(path, f"must have at most {MAX_FILE_ENTRIES} entries, not {len(value)}")
@@ -735,7 +736,7 @@ class _Parser:
                 )
                 ok = False
             if not isinstance(item, str):
-                self.add(join_path(path, name), f"must be a string, not {_kind(item)}")
+                self.add(join_path(path, name), f"must be a string, not {kind_of(item)}")
                 ok = False
             elif "\x00" in item:
                 self.add(join_path(path, name), "must not contain NUL characters")

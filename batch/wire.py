@@ -24,6 +24,8 @@ DISABLE_JOB = "batch_disable_job"
 SETTLE_PARTITIONS = "batch_settle_partitions"
 SCHEDULE_ORCHESTRATOR = "batch_schedule"
 SCHEDULE_TICK = "batch_schedule_tick"
+POOL_ENTITY = "batch_pool"
+"""The durable entity that keeps a pool's slot ledger (`batch.slots.Ledger`); its key is the pool id."""
 
 CANCEL_EVENT = "cancel"
 
@@ -67,6 +69,34 @@ def group_instance_id(job_id: str, group: int, run: int = 1) -> str:
     return f"{job_id}{_run_part(run)}:g{group:04d}"
 
 
+class PoolRef(TypedDict):
+    """A job's pool as the job read it when it started: what every exchange with the pool carries, so the pool
+    knows its size and the job's priority whichever message reaches it first (the newest version wins)."""
+
+    id: str
+    slots: int  # the pool's taskSlots
+    version: int  # of that configuration: 0 for the default pool's size from the app settings
+    priority: int  # the job's priority
+    priorityVersion: int  # 0 for the spec's; a PATCH's time in ms
+
+
+class PoolExchange(TypedDict):
+    """A partition's `exchange` with its pool (`batch.slots.Ledger.exchange`)."""
+
+    pool: PoolRef
+    job: str
+    holder: str  # the partition's instance id
+    release: int
+    want: int
+    now: int  # the partition's orchestration time, ms since the epoch
+
+
+class PoolAnswer(TypedDict):
+    granted: int
+    target: int
+    contended: int  # 1 when another holder waits for slots
+
+
 class JobInput(TypedDict):
     """The job orchestrator's input. The spec itself is in Blob Storage (`{jobId}/job.json`)."""
 
@@ -94,6 +124,7 @@ class PreparedJob(TypedDict):
     onTaskFailure: str
     toleratedFailurePercentage: float
     hasReduce: bool
+    pool: NotRequired[PoolRef]  # absent only in histories from before pools
 
 
 class PrepareRerunInput(PrepareJobInput):
@@ -119,6 +150,7 @@ class PartitionInput(TypedDict):
     skipAll: NotRequired[bool]  # the job stopped before this partition started: record its tasks as skipped
     taskMs: NotRequired[float | None]  # mean task time measured by earlier partitions: first batch sizes
     run: NotRequired[int]  # the job's run (1 when absent)
+    pool: NotRequired[PoolRef]  # the job's pool: batches start only on slots it grants (absent: no pool)
 
 
 class GroupInput(TypedDict):
@@ -138,6 +170,7 @@ class GroupInput(TypedDict):
     taskMs: NotRequired[float | None]  # mean task time measured by earlier groups
     run: NotRequired[int]  # the job's run (1 when absent)
     partitionList: NotRequired[list[int]]  # a re-run: the job's partitions it runs, instead of a range
+    pool: NotRequired[PoolRef]
 
 
 class LoadPartitionInput(TypedDict):

@@ -1,6 +1,7 @@
 """The durable orchestrators: a job (orchestrators.job), its partition groups (orchestrators.group) and their
 partitions (orchestrators.partition); the job and a group share their loop (orchestrators.fanout). Each schedule
-resource has an eternal orchestration of its own (orchestrators.schedule).
+resource has an eternal orchestration of its own (orchestrators.schedule). Each pool has a durable entity that
+hands out its task slots to the partitions of its jobs (orchestrators.pool).
 
 They are deterministic and do no I/O: everything that touches storage or runs user code is an activity.
 """
@@ -13,6 +14,7 @@ from batch import wire
 from orchestrators.group import group_orchestrator
 from orchestrators.job import job_orchestrator
 from orchestrators.partition import partition_orchestrator
+from orchestrators.pool import pool_entity
 from orchestrators.schedule import schedule_orchestrator
 
 
@@ -30,6 +32,7 @@ def register(bp: df.Blueprint) -> None:
     bp.orchestration_trigger(context_name="context", orchestration=wire.SCHEDULE_ORCHESTRATOR)(
         _named(schedule_orchestrator, wire.SCHEDULE_ORCHESTRATOR)
     )
+    bp.entity_trigger(context_name="context", entity_name=wire.POOL_ENTITY)(_named(pool_entity, wire.POOL_ENTITY))
 
 
 def _named(fn: object, name: str) -> object:

@@ -49,6 +49,8 @@ def group_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any
             request["skipAll"] = True
         if run > 1:
             request["run"] = run
+        if "pool" in spec:
+            request["pool"] = spec["pool"]
         return request
 
     def status(progress: Progress) -> dict[str, Any]:

@@ -113,6 +113,8 @@ def job_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any, 
         if listed is not None:
             request["run"] = run
             request["partitionList"] = partitions_of(group)
+        if "pool" in prepared:
+            request["pool"] = prepared["pool"]
         return request
 
     def status(progress: Progress) -> dict[str, Any]:
@@ -148,6 +150,9 @@ def job_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any, 
     )
     ran = yield from run_children(context, fanout)
     finished, failed_tasks, stopping = ran.counts + kept, ran.failed_tasks, ran.stopping
+    if "pool" in prepared:
+        # The job's tasks are done: slots a failed partition of it still held are free again.
+        context.signal_entity(df.EntityId(wire.POOL_ENTITY, prepared["pool"]["id"]), "leave", {"job": job_id})
 
     if stopping == CANCEL:
         state, reason = JobState.CANCELLED, "the job was cancelled"

@@ -30,6 +30,7 @@ from batch import wire
 from batch.batching import LONG_TASK_SECONDS, PROBE_BATCHES, PROBE_WAIT_SECONDS, plan_batch
 from batch.plan import DagScheduler
 from batch.records import CHUNK_SIZE, first_batch
+from batch.slots import Lease
 from batch.spec import DependencyAction, JobAction, OnTaskFailure
 from batch.states import TaskCounts
 from orchestrators.control import Controls, awaiting, share_of
@@ -137,6 +138,14 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
     hint = spec.get("taskMs")
     if hint is not None:
         timing.add("handler", round(hint), 1)
+    # The job's pool hands out the slots batches start on (`batch.slots`); without a pool (a history from
+    # before pools) the share alone limits them.
+    pool = spec.get("pool")
+    pool_entity = df.EntityId(wire.POOL_ENTITY, pool["id"]) if pool is not None else None
+    lease = Lease()
+    exchanging: Any = None
+    poll_timer: Any = None
+    boundary = False
 
     def kind_of(position: int) -> str:
         return kinds.get(str(position), "handler")
@@ -176,6 +185,31 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
     def slots_in_use() -> int:
         return sum(flight.slots for flight in flights.values())
 
+    def limit() -> int:
+        """The slots the partition's batches may hold in all now: its share, and of those what its pool granted."""
+        return share if pool is None else lease.limit(share)
+
+    def exchange() -> None:
+        """Give back slots no batch needs and ask for those ready tasks could use (see `batch.slots.Lease`)."""
+        nonlocal exchanging, boundary
+        if pool is None or pool_entity is None:
+            return
+        ready = scheduler.ready_count + len(again)
+        desired = 0 if stopping else min(share, slots_in_use() + ready)
+        now_ms = round(context.current_utc_datetime.timestamp() * 1000)
+        asked = lease.request(in_use=slots_in_use(), desired=desired, now_ms=now_ms, boundary=boundary)
+        boundary = False
+        if asked is not None:
+            request: wire.PoolExchange = {
+                "pool": pool,
+                "job": job_id,
+                "holder": context.instance_id,
+                "release": asked["release"],
+                "want": asked["want"],
+                "now": now_ms,
+            }
+            exchanging = context.call_entity(pool_entity, "exchange", request)
+
     def launch(tasks: list[tuple[int, int]], slots: int, kind: str, mean: float | None) -> None:
         nonlocal batches
         request: wire.RunBatchInput = {
@@ -195,16 +229,16 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
         nonlocal again
         if holding or (disabling is not None and disabling_from is None):
             return
-        while again and slots_in_use() < share:
+        while again and slots_in_use() < limit():
             # Retries go first, a chunk and a kind at a time (a batch is recorded in one chunk row).
             first, _ = again[0]
             kind = kind_of(first)
             group = [t for t in again if t[0] // CHUNK_SIZE == first // CHUNK_SIZE and kind_of(t[0]) == kind]
             group = group[:1] if kind == "command" else group
             again = [t for t in again if t not in group]
-            slots = min(len(group), share - slots_in_use()) if kind == "async" else 1
+            slots = min(len(group), limit() - slots_in_use()) if kind == "async" else 1
             launch(group, max(1, slots), kind, timing.mean(kind))
-        while scheduler.has_ready and slots_in_use() < share:
+        while scheduler.has_ready and slots_in_use() < limit():
             first = int(scheduler.peek())
             kind = kind_of(first)
             mean = timing.mean(kind)
@@ -216,8 +250,8 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
                 kind,
                 mean,
                 ready=scheduler.ready_count,
-                free_slots=share - slots_in_use(),
-                share=share,
+                free_slots=limit() - slots_in_use(),
+                share=limit(),
                 fixed=plan["batchSize"],
             )
             end = (first // CHUNK_SIZE + 1) * CHUNK_SIZE
@@ -342,6 +376,7 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
                 and plan["batchSize"] is None
             ):
                 probe_timer = context.create_timer(context.current_utc_datetime + timedelta(seconds=PROBE_WAIT_SECONDS))
+        exchange()
         for done in [s for s in settling if s.is_completed]:
             settled = cast(wire.SettleOutcome, done.result)
             failed_ids.extend(settled["failedIds"][: max(0, wire.MAX_LISTED_FAILURES - len(failed_ids))])
@@ -356,13 +391,22 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
         # A partition waits for its DISABLE_JOB call, so the disable is applied (or found needless) while the
         # job runs, never raced by the job's end.
         asking = disabling is not None and not disabling.is_completed
-        finished = scheduler.is_finished and not flights and not backing_off and not again and not asking
+        finished = (
+            scheduler.is_finished and not flights and not backing_off and not again and not asking and not exchanging
+        )
         if settle_due(finished or stopping):
             settle()
         if finished and not settling:
             break
-        context.set_custom_status({"taskCounts": counts().to_json(), "share": share})
+        status: dict[str, Any] = {"taskCounts": counts().to_json(), "share": share}
+        if pool is not None:
+            status["slots"] = lease.held
+        context.set_custom_status(status)
         waiting = [*flights, *backing_off, *settling, *([disabling] if asking else [])]
+        if exchanging is not None:
+            waiting.append(exchanging)
+        if poll_timer is not None:
+            waiting.append(poll_timer)
         if not stopping:
             waiting.append(stop_event)
             waiting.append(controls.waiting)
@@ -374,6 +418,15 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
 
         if probe_timer is not None and probe_timer.is_completed and timing.mean("handler") is None:
             probes_timed_out = True
+        if exchanging is not None and exchanging.is_completed:
+            lease.answered(exchanging.result)
+            exchanging = None
+            if lease.waiting and poll_timer is None:
+                delay = timedelta(milliseconds=lease.poll_delay_ms())
+                poll_timer = context.create_timer(context.current_utc_datetime + delay)
+        if poll_timer is not None and poll_timer.is_completed:
+            poll_timer = None
+            lease.poll_fired()
         came, data = controls.take()
         if came:
             take_share(data)
@@ -384,6 +437,7 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
             again.extend(backing_off.pop(timer))
         for activity in [a for a in flights if a.is_completed]:
             flight = flights.pop(activity)
+            boundary = True
             outcome = activity.result
             if isinstance(outcome, Exception) or not isinstance(outcome, dict):
                 # The batch could not run at all (storage away for minutes, a spec replaced): its tasks fail.
@@ -461,6 +515,9 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
             backing_off.clear()
             again.clear()
 
+    if pool_entity is not None and lease.ever:
+        # Whatever it still holds (or waits for) is the pool's again.
+        context.signal_entity(pool_entity, "release", {"holders": [context.instance_id]})
     return {
         "partition": partition,
         "taskCounts": final_counts().to_json(),

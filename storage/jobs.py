@@ -71,6 +71,12 @@ class JobRecord:
     """The job's run (`batch.runs`): 1 as submitted, one more for each re-run."""
     runs: tuple[dict[str, Any], ...] | None = None
     """The runs as `batch.runs` keeps them (empty until the first re-run)."""
+    pool_id: str | None = None
+    """The pool the job's tasks run in (its spec's `poolInfo.poolId`; None for jobs from before pools)."""
+    priority: int | None = None
+    """The job's priority: its spec's, or the last `PATCH`'s."""
+    priority_version: int | None = None
+    """When that `PATCH` was made, in ms: the pool entity keeps the newest priority it is told."""
 
     def __post_init__(self) -> None:
         check_id("job id", self.job_id)
@@ -119,6 +125,9 @@ def _properties(record: JobRecord) -> dict[str, Any]:
         "controls": record.controls,
         "run": record.run,
         "runs": json.dumps(list(record.runs), separators=(",", ":")) if record.runs is not None else None,
+        "poolId": record.pool_id,
+        "priority": record.priority,
+        "priorityVersion": record.priority_version,
     }
     values.update({prop: getattr(record.task_counts, name) for name, prop in _COUNT_PROPERTIES.items()})
     return {key: value for key, value in values.items() if value is not None}
@@ -142,6 +151,9 @@ def _from_props(entity: Mapping[str, Any]) -> JobRecord:
         controls=_int_or_none(entity.get("controls")),
         run=_int_or_none(entity.get("run")),
         runs=_runs(entity.get("runs")),
+        pool_id=entity.get("poolId"),
+        priority=_int_or_none(entity.get("priority")),
+        priority_version=_int_or_none(entity.get("priorityVersion")),
     )
 
 

@@ -18,6 +18,7 @@ SAMPLES = {
     "jobId": "no-such-job",
     "taskId": "t",
     "scheduleId": "no-such-schedule",
+    "poolId": "no-such-pool",
     "container": "batch-inputs",
     "path": "keys/a.txt",
 }

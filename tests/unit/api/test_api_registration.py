@@ -38,6 +38,8 @@ def test_routes_and_no_timer_without_a_schedule() -> None:
         "api_schedule",
         "api_schedule_disable",
         "api_schedule_enable",
+        "api_pools",
+        "api_pool",
     }
     plain = {"api_files", "api_file", "api_openapi"}
     assert set(found) == api | plain | {"dashboard"}

@@ -7,6 +7,8 @@ import pytest
 from batch.changes import JobChange, parse_disable, parse_job_change
 from batch.errors import SpecError
 
+pytestmark = pytest.mark.unit
+
 
 def problems(call: object, body: object) -> list[tuple[str, str]]:
     with pytest.raises(SpecError) as caught:
@@ -18,6 +20,8 @@ def test_a_change_takes_either_field_or_both() -> None:
     assert parse_job_change(b'{"maxParallelTasks": 3}') == JobChange(3, None)
     assert parse_job_change('{"toleratedFailurePercentage": 12.5}') == JobChange(None, 12.5)
     assert parse_job_change(b'{"maxParallelTasks": 1, "toleratedFailurePercentage": 0}') == JobChange(1, 0.0)
+    assert parse_job_change(b'{"priority": -1000}') == JobChange(None, None, -1000)
+    assert parse_job_change(b'{"priority": 1000, "maxParallelTasks": 2}') == JobChange(2, None, 1000)
 
 
 def test_a_change_reports_every_problem_with_its_path() -> None:
@@ -27,18 +31,23 @@ def test_a_change_reports_every_problem_with_its_path() -> None:
     assert (
         "maxParallelTask",
         "unknown field 'maxParallelTask' (did you mean 'maxParallelTasks'?): only "
-        "maxParallelTasks, toleratedFailurePercentage can be given here",
+        "maxParallelTasks, toleratedFailurePercentage, priority can be given here",
     ) in found
     assert ("maxParallelTasks", "must be from 1 to 10,000, not 0") in found
-    assert ("toleratedFailurePercentage", "must be a number, not str") in found
+    assert ("toleratedFailurePercentage", "must be a number, not a string") in found
     assert problems(parse_job_change, b'{"maxParallelTasks": true}') == [
-        ("maxParallelTasks", "must be an integer, not bool")
+        ("maxParallelTasks", "must be an integer, not a boolean")
     ]
+    assert problems(parse_job_change, b'{"priority": 1001}') == [
+        ("priority", "must be from -1,000 to 1,000, not 1,001")
+    ]
+    assert problems(parse_job_change, b'{"priority": 2.5}') == [("priority", "must be an integer, not a number")]
+    assert problems(parse_job_change, b'{"priority": "high"}') == [("priority", "must be an integer, not a string")]
     assert problems(parse_job_change, b'{"toleratedFailurePercentage": 101}')[0][0] == "toleratedFailurePercentage"
     assert problems(parse_job_change, b"{}") == [
-        ("", "give at least one of maxParallelTasks, toleratedFailurePercentage")
+        ("", "give at least one of maxParallelTasks, toleratedFailurePercentage, priority")
     ]
-    assert problems(parse_job_change, b"[1]") == [("", "the body must be a JSON object, not list")]
+    assert problems(parse_job_change, b"[1]") == [("", "the body must be a JSON object, not an array")]
     assert "not valid JSON" in problems(parse_job_change, b"{")[0][1]
     assert problems(parse_job_change, b'{"id": "other", "tasks": []}')[0][0] == "id"
 

@@ -1,8 +1,10 @@
 """A small in-memory driver for orchestrators, on devhost's pure replay core (the SDK's own replay code).
 
 Activities are plain Python functions given to the simulator; completions are delivered in rounds of up to
-`batch` at a time, so several tasks are in flight together, as on a real host. Time is simulated: timers fire
-when `advance` moves the clock past them. Used to test the job and partition orchestrators without storage.
+`batch` at a time, so several tasks are in flight together, as on a real host. Entities are plain functions too,
+`(state, operation, input) -> (state, result)`, run as their operations are sent (one at a time, in order).
+Time is simulated: timers fire when `advance` moves the clock past them. Used to test the job and partition
+orchestrators without storage.
 """
 
 from __future__ import annotations
@@ -55,9 +57,13 @@ class Simulator:
         hold: Callable[[str, Any], bool] | None = None,
         weigh: Callable[[str, Any], int] | None = None,
         late: Callable[[str, Any], bool] | None = None,
+        entities: dict[str, Callable[[Any, str, Any], tuple[Any, Any]]] | None = None,
     ) -> None:
         self.orchestrators = orchestrators
         self.activities = activities
+        self.entities = entities or {}
+        self.entity_states: dict[str, Any] = {}
+        """Entity id ("@name@key") -> its state."""
         self.batch = batch
         # Activity calls for which `hold(name, input)` is true stay in flight until `hold` says otherwise.
         self.hold = hold
@@ -175,7 +181,19 @@ class Simulator:
         elif isinstance(work, SubOrchestrationWork):
             child = self.start(work.name, work.instance_id, None, parent=(instance.instance_id, work.seq))
             child.input_value = work.input_text
-        elif isinstance(work, HttpWork | EntityWork):
+        elif isinstance(work, EntityWork):
+            name = work.entity_id.split("@")[1]
+            entity = next((f for n, f in self.entities.items() if n.lower() == name), None)
+            if entity is None:
+                raise AssertionError(f"unexpected work {work}")
+            state, result = entity(
+                self.entity_states.get(work.entity_id), work.operation, json.loads(work.input_text or "null")
+            )
+            self.entity_states[work.entity_id] = state
+            if not work.is_signal:
+                reply = json.dumps({"result": json.dumps(result)})
+                instance.inbox.append(h.event_raised(self.now, work.request_id, reply))
+        elif isinstance(work, HttpWork):
             raise AssertionError(f"unexpected work {work}")
 
     def _complete(self, batch: list[_Pending]) -> None:

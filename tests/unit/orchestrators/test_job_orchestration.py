@@ -22,11 +22,13 @@ from app.services import Services
 from app.settings import Settings
 from batch import wire
 from batch.handlers import TaskContext, TaskHandlers
+from batch.slots import Ledger
 from batch.spec import JobSpec
 from batch.validation import parse_job
 from orchestrators.group import group_orchestrator
 from orchestrators.job import job_orchestrator
 from orchestrators.partition import partition_orchestrator
+from orchestrators.pool import apply as apply_pool_operation
 from storage.jobs import JobRecord, JobState
 from tests.unit.orchestrators.simulator import SimulatedClient, Simulator
 
@@ -162,8 +164,16 @@ def slots(name: str, request: Any) -> int:
     return int(request["concurrency"]) if name == wire.RUN_BATCH else 0
 
 
+def pool(state: Any, operation: str, data: Any) -> tuple[Any, Any]:
+    """The pool entity's operations on its ledger, as the entity function applies them."""
+    ledger = Ledger.from_json(state)
+    result = apply_pool_operation(ledger, operation, data)
+    return ledger.to_json(), result
+
+
 def simulate(app: MemoryBatch, **kwargs: Any) -> Simulator:
     kwargs.setdefault("weigh", slots)
+    kwargs.setdefault("entities", {wire.POOL_ENTITY: pool})
     sim = Simulator(
         {
             wire.JOB_ORCHESTRATOR: job_orchestrator,

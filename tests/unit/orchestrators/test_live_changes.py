@@ -30,6 +30,8 @@ def in_effect(app: MemoryBatch, sim: Simulator) -> bool:
         return False
     for instance in partitions:
         status = instance.custom_status or {}
+        if not status:
+            continue  # still loading its plan: it runs nothing yet, and starts under its input's share
         wanted = given.get(instance.instance_id, status.get("share"))
         if status.get("share") != wanted or status.get("taskCounts", {}).get("running", 0) > wanted:
             return False
