@@ -1,7 +1,7 @@
 """The commands, as `az batch` names them: `job submit|list|show|watch|update|disable|enable|rerun|cancel|delete`,
-`task list|show|logs`, `schedule create|list|show|disable|enable|delete` (in `cli.schedules`), `results download`
-and `files upload|list`; and `smoke`, a check after a deploy. Every command takes `--url` and `--key`, and all but
-`smoke` take `--output table|json`.
+`task list|show|logs`, `schedule create|list|show|disable|enable|delete` (in `cli.schedules`), `pool
+list|show|update|delete` (in `cli.pools`), `results download` and `files upload|list`; and `smoke`, a check after
+a deploy. Every command takes `--url` and `--key`, and all but `smoke` take `--output table|json`.
 
 Exit codes: 0 done (for `watch`: the job succeeded), 1 the watched job failed or was cancelled, 2 a usage error
 or an error from the API or the network (printed on stderr as `code: message` and a `path: message` per detail).
@@ -164,12 +164,15 @@ def job_update(
         float | None,
         typer.Option("--tolerated-failure-percentage", help="The share of tasks (0-100) that may fail."),
     ] = None,
+    priority: Annotated[
+        int | None, typer.Option("--priority", help="The job's new priority in its pool (-1000 to 1000).")
+    ] = None,
     url: UrlOption = DEFAULT_URL,
     key: KeyOption = None,
     output: OutputOption = Output.table,
 ) -> None:
-    """Change a running job's cap and/or tolerated failure percentage (PATCH /api/jobs/{id})."""
-    change = {"maxParallelTasks": max_parallel_tasks, "toleratedFailurePercentage": tolerated}
+    """Change a running job's cap, tolerated failure percentage and/or priority (PATCH /api/jobs/{id})."""
+    change = {"maxParallelTasks": max_parallel_tasks, "toleratedFailurePercentage": tolerated, "priority": priority}
     # Nothing given is sent as an empty change, which the API refuses with what to give.
     view = JobApi(url, key).update(job_id, {name: value for name, value in change.items() if value is not None})
     show(output, view, render.job_table)
@@ -420,7 +423,9 @@ def main() -> None:
         sys.exit(2)
 
 
-# Last: the schedule commands use the options and printing defined above.
+# Last: the schedule and pool commands use the options and printing defined above.
+from cli.pools import pool_app  # noqa: E402
 from cli.schedules import schedule_app  # noqa: E402
 
 app.add_typer(schedule_app, name="schedule")
+app.add_typer(pool_app, name="pool")

@@ -104,6 +104,13 @@ def job_table(view: Mapping[str, Any]) -> Table:
     for name in ("createdAt", "startedAt", "endedAt", "reason", "maxParallelTasks", "toleratedFailurePercentage"):
         if view.get(name) is not None:
             table.add_row(name, _cell(view.get(name)))
+    pool = view.get("poolInfo")
+    if isinstance(pool, Mapping):
+        table.add_row("pool", f"{_cell(pool.get('poolId'))}  priority={_cell(view.get('priority'))}")
+    slots = view.get("slots")
+    if isinstance(slots, Mapping):
+        # What the pool granted the job now, and what its ready tasks wait for.
+        table.add_row("slots", f"held={_cell(slots.get('held'))}  waiting={_cell(slots.get('waiting'))}")
     counts = _counts(view)
     table.add_row("tasks", "  ".join(f"{name}={counts.get(name, 0)}" for name in ("total", *TASK_STATES)))
     results = view.get("results")

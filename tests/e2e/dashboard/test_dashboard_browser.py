@@ -5,6 +5,7 @@ that is markup stays text."""
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -147,6 +148,9 @@ def test_a_running_job_is_live_and_its_buttons_disable_enable_and_cancel_it(batc
     assert view["state"] == "running" and view["taskCounts"]["running"] == 2
     assert shown_counts(page, "#job-counts") == {k: view["taskCounts"][k] for k in COUNTS}
     assert page.locator("#job-phase").inner_text() == view["phase"] == "running"
+    # Its pool and the slots the pool granted it, as the API shows them.
+    assert page.locator("#job-pool").inner_text() == "default, priority 0"
+    expect(page.locator("#job-slots")).to_have_text(re.compile(r"^\d+ held, \d+ waiting$"), timeout=WAIT_MS)
     page.screenshot(path=str(ARTIFACTS / "dashboard-running-job.png"), full_page=True)
 
     # Disable, then enable: each button is offered only in the state it applies to.
