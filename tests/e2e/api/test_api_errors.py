@@ -30,7 +30,7 @@ def test_every_validation_problem_is_reported_at_once_with_its_path(batch_host: 
         "maxParallelTasks": 0,
         "maxTaskRetryCount": 1000,
         "onTaskFailure": "explode",
-        "priority": 5,
+        "priority": 5000,
         "reduce": {"handler": "no.such.reducer"},
         "tasks": [
             {"id": "a", "handler": "billing.invoice", "dependsOn": ["c"]},
