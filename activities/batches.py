@@ -30,6 +30,7 @@ from activities.attempts import Attempt, attempt_async, attempt_task
 from activities.command_tasks import CANCEL_POLL_SECONDS, default_work_root, is_requeue, may_start
 from activities.errors import WrongTask
 from activities.outcomes import json_text
+from activities.pacing import Pace
 from activities.specs import SpecCache
 from app.services import Services
 from batch import wire
@@ -182,8 +183,12 @@ class _Runner:
                 break
         return done
 
-    async def run_async(self, task: TaskSpec, attempt: int, slots: asyncio.Semaphore) -> _Done | None:
+    async def run_async(
+        self, task: TaskSpec, attempt: int, slots: asyncio.Semaphore, pace: Pace, turn: int
+    ) -> _Done | None:
         async with slots:
+            if not await pace.turn_async(turn):
+                return None  # its start permit's time passed: it waits for another
             if not await self.gate.open_async():
                 return None  # the job was disabled or stopped: this task is not started
             done: _Done | None = None
@@ -229,11 +234,16 @@ def run_batch(
         store.record(job_id, partition, number, marks)
 
     done: dict[int, _Done | None] = {}
+    # Rate-limited tasks start at their permits' times, in the batch's order (`activities.pacing`).
+    pace = Pace(data.get("paced"))
+    turns = {p: i for i, (p, _) in enumerate(runs)}
     handlers = services.handlers
     is_async = {p: _is_async(handlers, spec.tasks[positions[p]]) for p, _ in todo}
     stop_on_failure = spec.on_task_failure == OnTaskFailure.TERMINATE_JOB
     for p, a in todo:
         if not is_async[p]:
+            if not pace.turn(turns[p]):
+                continue  # its start permit's time passed: it goes back unrun, to wait for another
             if not runner.gate.open():
                 break  # the job was disabled or stopped: the rest are returned unrun
             task = spec.tasks[positions[p]]
@@ -242,7 +252,9 @@ def run_batch(
                 break  # terminateJob: no task starts after one failed for good; the rest are returned unrun
     waiting = [(p, a) for p, a in todo if is_async[p]]
     if waiting:
-        done.update(asyncio.run(_run_all_async(runner, spec, positions, waiting, max(1, data["concurrency"]))))
+        done.update(
+            asyncio.run(_run_all_async(runner, spec, positions, waiting, max(1, data["concurrency"]), pace, turns))
+        )
 
     # Tasks this batch did not start, and (with `requeue`) commands it stopped, go back to pending.
     killed = any(run is not None and run.last.cancelled for run in done.values())
@@ -298,10 +310,18 @@ def _is_async(handlers: Any, task: TaskSpec) -> bool:
 
 
 async def _run_all_async(
-    runner: _Runner, spec: JobSpec, positions: list[int], waiting: list[tuple[int, int]], concurrency: int
+    runner: _Runner,
+    spec: JobSpec,
+    positions: list[int],
+    waiting: list[tuple[int, int]],
+    concurrency: int,
+    pace: Pace,
+    turns: dict[int, int],
 ) -> dict[int, _Done | None]:
     slots = asyncio.Semaphore(concurrency)
-    results = await asyncio.gather(*(runner.run_async(spec.tasks[positions[p]], a, slots) for p, a in waiting))
+    results = await asyncio.gather(
+        *(runner.run_async(spec.tasks[positions[p]], a, slots, pace, turns[p]) for p, a in waiting)
+    )
     return {p: result for (p, _), result in zip(waiting, results, strict=True)}
 
 

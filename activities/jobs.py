@@ -32,8 +32,10 @@ def pool_ref(services: Services, spec: JobSpec, record: JobRecord | None) -> wir
     (a delete is refused while the pool has jobs, but a job not started yet is not one of them) keeps the size
     its entity last had, or gets the default pool's size: the job runs rather than waits for ever."""
     defined = services.pools.get(spec.pool_id)
+    rates: dict[str, list[float]] = {}
     if defined is not None:
         slots, version = defined.task_slots, defined.version
+        rates = {limit.key: [limit.per_second, float(limit.burst)] for limit in defined.rate_limits}
     else:
         slots, version = services.settings.default_pool_slots, 0 if spec.pool_id == DEFAULT_POOL else -1
     priority = record.priority if record is not None and record.priority is not None else spec.priority
@@ -43,6 +45,7 @@ def pool_ref(services: Services, spec: JobSpec, record: JobRecord | None) -> wir
         "version": version,
         "priority": priority,
         "priorityVersion": (record.priority_version or 0) if record is not None else 0,
+        "rateLimits": rates,
     }
 
 

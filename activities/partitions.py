@@ -38,8 +38,12 @@ def load_partition(services: Services, specs: SpecCache, data: wire.LoadPartitio
     depends_on: dict[str, list[int]] = {}
     overrides: dict[str, int] = {}
     kinds: dict[str, str] = {}
+    rate_keys: dict[str, str] = {}
     for i, g in enumerate(positions):
         task = spec.tasks[g]
+        key = spec.rate_limit_key_for(task)
+        if key is not None:
+            rate_keys[str(i)] = key
         if task.has_dependencies:
             depends_on[str(i)] = [local[d] for d in task.dependency_ids()]
         retries = spec.retry_count_for(task)
@@ -60,6 +64,8 @@ def load_partition(services: Services, specs: SpecCache, data: wire.LoadPartitio
         "kinds": kinds,
         "batchSize": spec.task_batch_size,
     }
+    if rate_keys:
+        plan["rateKeys"] = rate_keys
     if data.get("run", 1) > 1:
         plan["done"] = _succeeded_ranges(services, data["jobId"], data["partition"], len(positions))
     return plan

@@ -86,6 +86,7 @@ def pool_view(record: PoolRecord, ledger: Ledger, root: str) -> dict[str, Any]:
     return {
         "id": record.pool_id,
         "taskSlots": record.task_slots,
+        "rateLimits": [limit.to_json() for limit in record.rate_limits],
         "slotsInUse": ledger.in_use,
         "jobs": jobs,
         "jobsWaiting": sum(1 for job in jobs if job["waiting"] > 0),
@@ -124,11 +125,13 @@ async def put(req: func.HttpRequest, client: Any, services: Services) -> func.Ht
         count = len(exc.problems)
         message = f"the pool has {count} {'problem' if count == 1 else 'problems'}; see details"
         raise InvalidPool(message, exc.details()) from None
-    record, created = await asyncio.to_thread(services.pools.put, pool_id, spec.task_slots, datetime.now(UTC))
-    # Running jobs' partitions see the new size at their next exchange; jobs that start later carry it too.
-    await client.signal_entity(
-        pool_entity_id(pool_id), "configure", {"slots": record.task_slots, "version": record.version}
+    record, created = await asyncio.to_thread(
+        services.pools.put, pool_id, spec.task_slots, datetime.now(UTC), spec.rate_limits
     )
+    # Running jobs' partitions see the new size at their next exchange; jobs that start later carry it too.
+    rates = {limit.key: [limit.per_second, float(limit.burst)] for limit in record.rate_limits}
+    operation = {"slots": record.task_slots, "version": record.version, "rateLimits": rates}
+    await client.signal_entity(pool_entity_id(pool_id), "configure", operation)
     view = pool_view(record, await read_ledger(client, pool_id), http.api_root(req.url))
     return json_response(view, 201 if created else 200, {"Location": view["links"]["self"]})
 

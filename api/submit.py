@@ -33,6 +33,7 @@ from batch.errors import SpecError
 from batch.spec import DEFAULT_POOL, JobSpec
 from batch.validation import parse_job
 from storage.jobs import JobRecord, JobState, TaskCounts
+from storage.pools import PoolRecord
 
 log = logging.getLogger("api.submit")
 
@@ -63,6 +64,29 @@ def parse_spec(body: Any, services: Services, new_id: Callable[[], str] | None) 
         raise from_spec_error(exc) from exc
 
 
+def check_pool(spec: JobSpec, pool: PoolRecord | None) -> None:
+    """A job's pool must exist (the default pool always does) and have the rate limits its tasks name;
+    `InvalidJobSpec` with each problem's path otherwise. A task factory's tasks are checked when they run:
+    one whose key the pool does not limit starts without a limit."""
+    problems: list[dict[str, str]] = []
+    if pool is None and spec.pool_id != DEFAULT_POOL:
+        message = f"no pool has the id {spec.pool_id!r}: define it first with PUT /api/pools/{spec.pool_id}"
+        problems.append({"path": "poolInfo.poolId", "message": message})
+    else:
+        keys = {limit.key for limit in pool.rate_limits} if pool is not None else set()
+        named = [("rateLimitKey", spec.rate_limit_key)]
+        if spec.factory is None:
+            named += [(f"tasks[{i}].rateLimitKey", task.rate_limit_key) for i, task in enumerate(spec.tasks)]
+        for path, key in named:
+            if key is not None and key not in keys and len(problems) < 100:
+                known = ", ".join(sorted(keys)) or "none"
+                message = f"pool {spec.pool_id!r} has no rate limit {key!r} (its rate limits: {known})"
+                problems.append({"path": path, "message": message})
+    if problems:
+        first = problems[0]
+        raise InvalidJobSpec(f"invalid job spec: {first['path']}: {first['message']}", problems)
+
+
 @dataclass(frozen=True)
 class Submitted:
     record: JobRecord
@@ -73,11 +97,7 @@ class Submitted:
 async def submit_job(client: Any, services: Services, spec: JobSpec, now: datetime) -> Submitted:
     """Create and start the job, or return the existing one of the same id and spec (`JobConflict` if its spec
     differs). A task factory's source is read and checked first (`api.sources`)."""
-    if spec.pool_id != DEFAULT_POOL and await asyncio.to_thread(services.pools.get, spec.pool_id) is None:
-        message = f"no pool has the id {spec.pool_id!r}: define it first with PUT /api/pools/{spec.pool_id}"
-        raise InvalidJobSpec(
-            f"invalid job spec: poolInfo.poolId: {message}", [{"path": "poolInfo.poolId", "message": message}]
-        )
+    check_pool(spec, await asyncio.to_thread(services.pools.get, spec.pool_id))
     spec, writes = await asyncio.to_thread(resolve_factory, spec, services)
     spec_hash = spec.canonical_hash()
     count = len(spec.tasks)

@@ -47,6 +47,24 @@ holders' batch boundaries, about every batch), longer while it keeps getting not
 STALE_MS = 30_000
 """A holder that holds nothing and has not asked for this long is forgotten: its demand stops counting. A
 waiting holder asks at least every `POLL_MS[-1]`."""
+PERMIT_HORIZON_MS = 1_000
+"""Start permits of a rate limit are handed out for at most this far ahead: a batch that got them waits at most
+this long (holding its slots) for its tasks' turns, and a partition asks again about this often."""
+
+
+def permit_window(per_second: float, burst: int, next_ms: float, now_ms: int, want: int) -> tuple[list[float], float]:
+    """Start permits of a rate limit (GCRA, the generic cell rate algorithm): `[first_ms, count, interval_ms,
+    tolerance_ms]` for up to `want` starts, and the limit's next free start time.
+
+    Start i may happen from `first + i * interval` to `tolerance` later, never earlier: so the starts of any
+    one-second window were granted times within `1 + burst / perSecond` seconds of each other, spaced by the
+    interval, which is at most `perSecond + burst` starts. Permits go at most `PERMIT_HORIZON_MS` ahead."""
+    interval = 1000.0 / per_second
+    first = max(next_ms, float(now_ms))
+    room = now_ms + PERMIT_HORIZON_MS - first
+    count = 0 if room < 0 or want <= 0 else min(want, int(room // interval) + 1)
+    # A start may come up to half an interval late even without a burst: sleeping to a moment overshoots it.
+    return [first, count, interval, max(burst * interval, interval / 2)], first + count * interval
 
 
 def fair_targets(slots: int, demands: Mapping[str, tuple[int, int]]) -> dict[str, int]:
@@ -99,6 +117,10 @@ class Ledger:
     holders: dict[str, Holder] = field(default_factory=dict)
     priorities: dict[str, list[int]] = field(default_factory=dict)
     """job -> [priority, version]: the job's priority, from its exchanges and from `PATCH` (newest wins)."""
+    rates: dict[str, list[float]] = field(default_factory=dict)
+    """Rate limit key -> [perSecond, burst], from the configuration."""
+    next_ms: dict[str, float] = field(default_factory=dict)
+    """Rate limit key -> the earliest time its next start permit may have."""
 
     # -- state as the entity stores it ------------------------------------------------------------------------
 
@@ -108,6 +130,8 @@ class Ledger:
             "version": self.version,
             "holders": {key: holder.to_json() for key, holder in self.holders.items()},
             "priorities": self.priorities,
+            "rates": self.rates,
+            "next": self.next_ms,
         }
 
     @classmethod
@@ -119,14 +143,32 @@ class Ledger:
             int(value.get("version", -2)),
             {key: Holder.from_json(item) for key, item in (value.get("holders") or {}).items()},
             {str(job): [int(p), int(v)] for job, (p, v) in (value.get("priorities") or {}).items()},
+            {str(key): [float(r), float(b)] for key, (r, b) in (value.get("rates") or {}).items()},
+            {str(key): float(at) for key, at in (value.get("next") or {}).items()},
         )
 
     # -- operations -------------------------------------------------------------------------------------------
 
-    def configure(self, slots: int, version: int) -> None:
+    def configure(self, slots: int, version: int, rates: Mapping[str, list[float]] | None = None) -> None:
         # An equal version wins too: the default pool's size from the settings is version 0 on every start.
         if version >= self.version:
             self.slots, self.version = slots, version
+            if rates is not None:
+                self.rates = {key: list(rate) for key, rate in rates.items()}
+                self.next_ms = {key: at for key, at in self.next_ms.items() if key in self.rates}
+
+    def permits(self, wanted: Mapping[str, int], now_ms: int) -> dict[str, list[float]]:
+        """Start permits for the rate-limited tasks a holder has ready, by key (`permit_window`). A key the pool
+        does not limit (any more) gets every permit at once."""
+        granted: dict[str, list[float]] = {}
+        for key, want in sorted(wanted.items()):
+            rate = self.rates.get(key)
+            if rate is None:
+                granted[key] = [float(now_ms), max(0, want), 0.0, 0.0]
+                continue
+            window, self.next_ms[key] = permit_window(rate[0], int(rate[1]), self.next_ms.get(key, 0.0), now_ms, want)
+            granted[key] = window
+        return granted
 
     def set_priority(self, job: str, priority: int, version: int) -> None:
         known = self.priorities.get(job)
@@ -231,9 +273,12 @@ class Lease:
         held = self.held if self.target is None else min(self.held, self.target)
         return max(0, min(share, held))
 
-    def request(self, *, in_use: int, desired: int, now_ms: int, boundary: bool) -> dict[str, int] | None:
+    def request(
+        self, *, in_use: int, desired: int, now_ms: int, boundary: bool, force: bool = False
+    ) -> dict[str, int] | None:
         """What to send the pool now (`{"release", "want"}`), or None. `desired` is how many slots it could use
-        now (at most its share), `boundary` whether a batch ended since the last step."""
+        now (at most its share), `boundary` whether a batch ended since the last step, `force` whether to ask
+        anyway (for start permits of rate-limited tasks)."""
         if self.asking is not None:
             return None
         keep = max(in_use, desired if self.target is None else min(desired, self.target))
@@ -247,7 +292,7 @@ class Lease:
         shrank = want < self.registered
         # With nothing running no boundary will come to give them back later: idle slots go back now.
         prompt = self.contended or in_use == 0 or desired == 0
-        if not ((release and prompt) or shrank or (want and not self.waiting) or renew):
+        if not (force or (release and prompt) or shrank or (want and not self.waiting) or renew):
             return None
         self.held -= release
         self.asking, self.last_ms, self.ever = want, now_ms, True

@@ -17,6 +17,7 @@ Defaults and limits, as the API documents them:
 | `taskBatchSize`              | chosen   | integer 1..500: tasks per activity call   |
 | `poolInfo.poolId`            | default  | a pool's id (`batch.pools`)               |
 | `priority`                   | 0        | integer -1,000..1,000; higher goes first  |
+| `rateLimitKey`               | none     | a rate limit of the job's pool            |
 
 A task's `maxRetryCount` and `timeoutSeconds` take the same ranges and, when absent, the job's values.
 """
@@ -305,6 +306,8 @@ class TaskSpec:
     exit_conditions: ExitConditions | None = None
     non_retryable_errors: tuple[str, ...] | None = None
     """Exception class names that end a handler task after its attempt; None: the job's list applies."""
+    rate_limit_key: str | None = None
+    """The rate limit of the job's pool its starts count against (`batch.pools`); None: the job's, if any."""
 
     def __post_init__(self) -> None:
         # Output files given as glob strings (the form specs had before `OutputFile`) are plain `OutputFile`s.
@@ -360,6 +363,8 @@ class TaskSpec:
             out["exitConditions"] = self.exit_conditions.to_json()
         if self.non_retryable_errors is not None:
             out["nonRetryableErrors"] = list(self.non_retryable_errors)
+        if self.rate_limit_key is not None:
+            out["rateLimitKey"] = self.rate_limit_key
         return out
 
     @classmethod
@@ -388,6 +393,7 @@ class TaskSpec:
             environment=dict(data.get("environment") or {}),
             exit_conditions=None if exits is None else ExitConditions.from_json(exits),
             non_retryable_errors=None if non_retryable is None else tuple(non_retryable),
+            rate_limit_key=data.get("rateLimitKey"),
         )
 
 
@@ -416,6 +422,12 @@ class JobSpec:
     pool_id: str = DEFAULT_POOL
     """The pool whose task slots the job's tasks run on (`poolInfo.poolId`)."""
     priority: int = DEFAULT_PRIORITY
+    rate_limit_key: str | None = None
+    """The pool rate limit its tasks' starts count against, unless a task names its own."""
+
+    def rate_limit_key_for(self, task: TaskSpec) -> str | None:
+        """The rate limit a task's starts count against: its own key, else the job's, else none."""
+        return task.rate_limit_key if task.rate_limit_key is not None else self.rate_limit_key
 
     def non_retryable_for(self, task: TaskSpec) -> tuple[str, ...]:
         """The exception names not retried for `task`: its own list, else the job's."""
@@ -467,6 +479,8 @@ class JobSpec:
             data["poolInfo"] = {"poolId": self.pool_id}
         if self.priority != DEFAULT_PRIORITY:
             data["priority"] = self.priority
+        if self.rate_limit_key is not None:
+            data["rateLimitKey"] = self.rate_limit_key
         return data
 
     @classmethod
@@ -500,6 +514,7 @@ class JobSpec:
             non_retryable_errors=tuple(data.get("nonRetryableErrors") or ()),
             pool_id=(data.get("poolInfo") or {}).get("poolId", DEFAULT_POOL),
             priority=int(data.get("priority", DEFAULT_PRIORITY)),
+            rate_limit_key=data.get("rateLimitKey"),
         )
 
     def canonical_json(self) -> str:

@@ -70,6 +70,7 @@ JOB_FIELDS = frozenset(
         "nonRetryableErrors",
         "poolInfo",
         "priority",
+        "rateLimitKey",
     }
 )
 POOL_INFO_FIELDS = frozenset({"poolId"})
@@ -87,6 +88,7 @@ TASK_FIELDS = frozenset(
         "environment",
         "exitConditions",
         "nonRetryableErrors",
+        "rateLimitKey",
     }
 )
 COMMAND_ONLY_FIELDS = ("resourceFiles", "outputFiles", "environment", "exitConditions")
@@ -353,6 +355,7 @@ class _Parser:
         tolerated = self.number(obj, "", "toleratedFailurePercentage", 0, 100)
         batch_size = self.integer(obj, "", "taskBatchSize", 1, MAX_TASK_BATCH_SIZE)
         priority = self.integer(obj, "", "priority", MIN_PRIORITY, MAX_PRIORITY)
+        rate_key = self.ident(obj["rateLimitKey"], "rateLimitKey") if obj.get("rateLimitKey") is not None else None
         pool_id = self.pool_info(obj["poolInfo"]) if obj.get("poolInfo") is not None else None
         on_failure = OnTaskFailure.CONTINUE
         raw = obj.get("onTaskFailure")
@@ -395,6 +398,7 @@ class _Parser:
             "non_retryable_errors": non_retryable,
             "pool_id": pool_id,
             "priority": priority,
+            "rate_limit_key": rate_key,
         }
         return dataclasses.replace(spec, **{k: v for k, v in overrides.items() if v is not None})
 
@@ -499,6 +503,9 @@ class _Parser:
                     self.add(f"{path}.{name}", f"only command tasks (with 'commandLine') take '{name}'")
             if obj.get("nonRetryableErrors") is not None:
                 non_retryable = self.class_names(obj["nonRetryableErrors"], f"{path}.nonRetryableErrors")
+        rate_key = None
+        if obj.get("rateLimitKey") is not None:
+            rate_key = self.ident(obj["rateLimitKey"], f"{path}.rateLimitKey")
         max_retries = timeout = None
         # Most tasks have neither field, so the lookups are skipped; by name, not by counting keys: a task of
         # just id, commandLine and timeoutSeconds has as many keys as one of id, handler and input.
@@ -524,6 +531,7 @@ class _Parser:
             environment=environment,
             exit_conditions=exit_conditions,
             non_retryable_errors=non_retryable,
+            rate_limit_key=rate_key,
         )
 
     def depends_on_object(

@@ -78,6 +78,7 @@ class PoolRef(TypedDict):
     version: int  # of that configuration: 0 for the default pool's size from the app settings
     priority: int  # the job's priority
     priorityVersion: int  # 0 for the spec's; a PATCH's time in ms
+    rateLimits: NotRequired[dict[str, list[float]]]  # key -> [perSecond, burst], the pool's
 
 
 class PoolExchange(TypedDict):
@@ -89,12 +90,14 @@ class PoolExchange(TypedDict):
     release: int
     want: int
     now: int  # the partition's orchestration time, ms since the epoch
+    rates: NotRequired[dict[str, int]]  # rate limit key -> start permits wanted
 
 
 class PoolAnswer(TypedDict):
     granted: int
     target: int
     contended: int  # 1 when another holder waits for slots
+    permits: NotRequired[dict[str, list[float]]]  # key -> [first ms, count, interval ms, tolerance ms]
 
 
 class JobInput(TypedDict):
@@ -193,6 +196,7 @@ class PartitionPlan(TypedDict):
     kinds: dict[str, str]  # position -> "command" or "async"; every other task is a (sync) handler task
     batchSize: int | None  # the job's taskBatchSize, when it sets one
     done: NotRequired[list[list[int]]]  # a re-run: [first, stop] ranges of positions that succeeded before
+    rateKeys: NotRequired[dict[str, str]]  # position -> the pool rate limit its starts count against
 
 
 TaskRun = list[int]
@@ -212,6 +216,7 @@ class RunBatchInput(TypedDict):
     markRunning: bool  # record the tasks as running before they start (long tasks: the list shows them)
     run: NotRequired[int]  # the job's run, whose records the batch writes (1 when absent)
     checkFirst: NotRequired[bool]  # read the job's record before the first task: a disable may be on its way
+    paced: NotRequired[list[float]]  # [first ms, interval ms, tolerance ms]: the start permits of rate-limited tasks
 
 
 class BatchOutcome(TypedDict):

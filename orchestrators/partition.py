@@ -30,7 +30,7 @@ from batch import wire
 from batch.batching import LONG_TASK_SECONDS, PROBE_BATCHES, PROBE_WAIT_SECONDS, plan_batch
 from batch.plan import DagScheduler
 from batch.records import CHUNK_SIZE, first_batch
-from batch.slots import Lease
+from batch.slots import PERMIT_HORIZON_MS, Lease
 from batch.spec import DependencyAction, JobAction, OnTaskFailure
 from batch.states import TaskCounts
 from orchestrators.control import Controls, awaiting, share_of
@@ -146,6 +146,30 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
     exchanging: Any = None
     poll_timer: Any = None
     boundary = False
+    # Tasks that count against a rate limit of the pool wait here, holding no slot, for start permits; a batch
+    # starts them at the permits' times (`batch.slots.permit_window`).
+    rate_keys: dict[str, str] = plan.get("rateKeys") or {}
+    rate_config: dict[str, list[float]] = pool.get("rateLimits", {}) if pool is not None else {}
+    limited: dict[str, list[tuple[int, int]]] = {}
+    permits: dict[str, list[float]] = {}  # key -> [first ms, count, interval ms, tolerance ms], not used yet
+    rate_timer: Any = None
+
+    def key_of(position: int) -> str | None:
+        return rate_keys.get(str(position))
+
+    def per_horizon(key: str) -> int:
+        """The permits one exchange can bring for `key`: its starts over the permit horizon, plus its burst."""
+        rate = rate_config.get(key)
+        if rate is None:
+            return CHUNK_SIZE
+        return max(1, int(rate[0] * PERMIT_HORIZON_MS / 1000) + 1 + int(rate[1]))
+
+    def permits_wanted() -> dict[str, int]:
+        if stopping or pool is None or share <= 0:
+            return {}
+        return {
+            key: min(len(tasks), per_horizon(key)) for key, tasks in limited.items() if tasks and key not in permits
+        }
 
     def kind_of(position: int) -> str:
         return kinds.get(str(position), "handler")
@@ -194,10 +218,13 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
         nonlocal exchanging, boundary
         if pool is None or pool_entity is None:
             return
-        ready = scheduler.ready_count + len(again)
+        rates = permits_wanted() if rate_timer is None else {}
+        ready = scheduler.ready_count + len(again) + sum(rates.values())
         desired = 0 if stopping else min(share, slots_in_use() + ready)
         now_ms = round(context.current_utc_datetime.timestamp() * 1000)
-        asked = lease.request(in_use=slots_in_use(), desired=desired, now_ms=now_ms, boundary=boundary)
+        asked = lease.request(
+            in_use=slots_in_use(), desired=desired, now_ms=now_ms, boundary=boundary, force=bool(rates)
+        )
         boundary = False
         if asked is not None:
             request: wire.PoolExchange = {
@@ -208,9 +235,13 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
                 "want": asked["want"],
                 "now": now_ms,
             }
+            if rates:
+                request["rates"] = rates
             exchanging = context.call_entity(pool_entity, "exchange", request)
 
-    def launch(tasks: list[tuple[int, int]], slots: int, kind: str, mean: float | None) -> None:
+    def launch(
+        tasks: list[tuple[int, int]], slots: int, kind: str, mean: float | None, paced: list[float] | None = None
+    ) -> None:
         nonlocal batches
         request: wire.RunBatchInput = {
             **base,  # type: ignore[typeddict-item]
@@ -221,14 +252,50 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
         }
         if disabling_from is not None and controls.seen == disabling_from:
             request["checkFirst"] = True
+        if paced is not None:
+            request["paced"] = paced
         batches += 1
         task = context.call_activity_with_retry(wire.RUN_BATCH, STORAGE_RETRY, request)
         flights[task] = _Flight(tasks, slots, kind, controls.seen)
+
+    def launch_paced() -> None:
+        """Start the rate-limited tasks the pool's permits allow, a chunk and a kind at a time, on free slots;
+        permits no free slot can use now lapse (the next exchange asks for new ones)."""
+        for key, window in sorted(permits.items()):
+            first, count, interval, tolerance = window
+            used = 0
+            waiting = limited.get(key, [])
+            while waiting and used < int(count) and slots_in_use() < limit():
+                head = waiting[0]
+                group = [
+                    t
+                    for t in waiting
+                    if t[0] // CHUNK_SIZE == head[0] // CHUNK_SIZE and kind_of(t[0]) == kind_of(head[0])
+                ]
+                group = group[: 1 if kind_of(head[0]) == "command" else int(count) - used]
+                for t in group:
+                    waiting.remove(t)
+                slots = max(1, min(len(group), limit() - slots_in_use()))
+                launch(
+                    group,
+                    slots,
+                    kind_of(head[0]),
+                    timing.mean(kind_of(head[0])),
+                    [first + used * interval, interval, tolerance],
+                )
+                used += len(group)
+            if not waiting:
+                limited.pop(key, None)
+        permits.clear()
 
     def start_batches() -> None:
         nonlocal again
         if holding or (disabling is not None and disabling_from is None):
             return
+        for retry in [t for t in again if key_of(t[0]) is not None]:
+            again.remove(retry)
+            limited.setdefault(cast(str, key_of(retry[0])), []).append(retry)
+        launch_paced()
         while again and slots_in_use() < limit():
             # Retries go first, a chunk and a kind at a time (a batch is recorded in one chunk row).
             first, _ = again[0]
@@ -238,8 +305,15 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
             again = [t for t in again if t not in group]
             slots = min(len(group), limit() - slots_in_use()) if kind == "async" else 1
             launch(group, max(1, slots), kind, timing.mean(kind))
-        while scheduler.has_ready and slots_in_use() < limit():
+        while scheduler.has_ready:
             first = int(scheduler.peek())
+            key = key_of(first)
+            if key is not None:
+                # A rate-limited task waits for a permit apart, so the tasks behind it are not held up.
+                limited.setdefault(key, []).extend((int(t), 1) for t in scheduler.ready_run(1, lambda a, b: False))
+                continue
+            if slots_in_use() >= limit():
+                break
             kind = kind_of(first)
             mean = timing.mean(kind)
             if probes_timed_out and mean is None:
@@ -257,7 +331,7 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
             end = (first // CHUNK_SIZE + 1) * CHUNK_SIZE
 
             def same(a: str, b: str, end: int = end) -> bool:
-                return int(b) < end and kind_of(int(b)) == kind_of(int(a))
+                return int(b) < end and kind_of(int(b)) == kind_of(int(a)) and key_of(int(b)) is None
 
             picked = scheduler.ready_run(sizing.size, same)
             chunk_busy = any(f.tasks[0][0] // CHUNK_SIZE == first // CHUNK_SIZE for f in flights.values())
@@ -392,7 +466,13 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
         # job runs, never raced by the job's end.
         asking = disabling is not None and not disabling.is_completed
         finished = (
-            scheduler.is_finished and not flights and not backing_off and not again and not asking and not exchanging
+            scheduler.is_finished
+            and not flights
+            and not backing_off
+            and not again
+            and not asking
+            and not exchanging
+            and not limited
         )
         if settle_due(finished or stopping):
             settle()
@@ -407,6 +487,8 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
             waiting.append(exchanging)
         if poll_timer is not None:
             waiting.append(poll_timer)
+        if rate_timer is not None and not stopping:
+            waiting.append(rate_timer)
         if not stopping:
             waiting.append(stop_event)
             waiting.append(controls.waiting)
@@ -420,13 +502,22 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
             probes_timed_out = True
         if exchanging is not None and exchanging.is_completed:
             lease.answered(exchanging.result)
+            granted_permits = exchanging.result.get("permits") if isinstance(exchanging.result, dict) else None
+            permits.update(granted_permits or {})
             exchanging = None
+            if limited and rate_timer is None:
+                # Ask for the next permits about when these run out (half the horizon: they come in time).
+                rate_timer = context.create_timer(
+                    context.current_utc_datetime + timedelta(milliseconds=PERMIT_HORIZON_MS // 2)
+                )
             if lease.waiting and poll_timer is None:
                 delay = timedelta(milliseconds=lease.poll_delay_ms())
                 poll_timer = context.create_timer(context.current_utc_datetime + delay)
         if poll_timer is not None and poll_timer.is_completed:
             poll_timer = None
             lease.poll_fired()
+        if rate_timer is not None and rate_timer.is_completed:
+            rate_timer = None
         came, data = controls.take()
         if came:
             take_share(data)
@@ -504,6 +595,16 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
                 why = "the job ran past maxWallClockSeconds"
             waiting_tasks = [(p, a - 1) for tasks in backing_off.values() for p, a in tasks]
             waiting_tasks += [(p, a - 1) for p, a in again]
+            # Rate-limited tasks never started: a first attempt is skipped as any task not started, a retry is
+            # abandoned as the other waiting retries are.
+            for p, a in [t for tasks in limited.values() for t in tasks]:
+                if a == 1:
+                    scheduler.release(str(p))
+                else:
+                    waiting_tasks.append((p, a - 1))
+            limited.clear()
+            permits.clear()
+            to_skip.extend(int(t) for t in scheduler.skip_all_pending())
             if cancelled or timed_out:
                 # A cancelled command is killed by its activity, which then returns: the partition waits for
                 # it, so a job is `cancelled` only once its commands are dead. Other batches are abandoned.

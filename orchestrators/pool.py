@@ -23,11 +23,22 @@ def _int(value: Any, default: int = 0) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else default
 
 
+def _rates(value: Any) -> dict[str, list[float]] | None:
+    """A configuration's rate limits (key -> [perSecond, burst]); None when it carries none."""
+    if not isinstance(value, dict):
+        return None
+    return {
+        str(key): [float(rate[0]), float(rate[1])]
+        for key, rate in value.items()
+        if isinstance(rate, list) and len(rate) == 2 and all(isinstance(v, int | float) for v in rate) and rate[0] > 0
+    }
+
+
 def _take_pool(ledger: Ledger, job: Any, pool: Any) -> None:
     """Every request carries the pool's size and the job's priority as its job read them: the newest win."""
     if not isinstance(pool, dict):
         return
-    ledger.configure(max(0, _int(pool.get("slots"))), _int(pool.get("version"), -2))
+    ledger.configure(max(0, _int(pool.get("slots"))), _int(pool.get("version"), -2), _rates(pool.get("rateLimits")))
     if isinstance(job, str):
         ledger.set_priority(job, _int(pool.get("priority")), _int(pool.get("priorityVersion")))
 
@@ -41,15 +52,20 @@ def apply(ledger: Ledger, operation: str | None, data: Any) -> Any:
         holder = data.get("holder")
         if not isinstance(holder, str):
             return {"granted": 0, "target": 0}
-        return ledger.exchange(
-            holder, job, release=_int(data.get("release")), want=_int(data.get("want")), now_ms=_int(data.get("now"))
+        now_ms = _int(data.get("now"))
+        answer: dict[str, Any] = dict(
+            ledger.exchange(holder, job, release=_int(data.get("release")), want=_int(data.get("want")), now_ms=now_ms)
         )
+        rates = data.get("rates")
+        if isinstance(rates, dict) and rates:
+            answer["permits"] = ledger.permits({str(k): _int(v) for k, v in rates.items()}, now_ms)
+        return answer
     if operation == "release":
         ledger.release(str(h) for h in data.get("holders") or ())
     elif operation == "leave" and isinstance(job, str):
         ledger.leave(job)
     elif operation == "configure":
-        ledger.configure(max(0, _int(data.get("slots"))), _int(data.get("version"), -2))
+        ledger.configure(max(0, _int(data.get("slots"))), _int(data.get("version"), -2), _rates(data.get("rateLimits")))
     elif operation == "priority" and isinstance(job, str):
         ledger.set_priority(job, _int(data.get("priority")), _int(data.get("version")))
     return None

@@ -7,12 +7,14 @@ configuration's `version`; how the slots are in use now is the pool entity's (`o
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from batch.pools import RateLimit
 from batch.times import as_utc
 from storage._names import check_id
 from storage._tokens import keyed_page
@@ -37,6 +39,7 @@ class PoolRecord:
     version: int
     created: datetime
     updated: datetime
+    rate_limits: tuple[RateLimit, ...] = ()
 
     def __post_init__(self) -> None:
         check_id("pool id", self.pool_id)
@@ -57,6 +60,7 @@ def _properties(record: PoolRecord) -> dict[str, Any]:
         "version": record.version,
         "created": record.created,
         "updated": record.updated,
+        "rateLimits": json.dumps([limit.to_json() for limit in record.rate_limits], separators=(",", ":")),
     }
 
 
@@ -72,6 +76,10 @@ def _from_row(row: Row) -> PoolRecord:
         version=int(props["version"]),
         created=_time(props.get("created")),
         updated=_time(props.get("updated")),
+        rate_limits=tuple(
+            RateLimit(item["key"], float(item["perSecond"]), int(item.get("burst", 0)))
+            for item in json.loads(props.get("rateLimits") or "[]")
+        ),
     )
 
 
@@ -94,7 +102,9 @@ class PoolStore:
         row = self._rows.get(_PARTITION, _PREFIX + pool_id)
         return None if row is None else _from_row(row)
 
-    def put(self, pool_id: str, task_slots: int, now: datetime) -> tuple[PoolRecord, bool]:
+    def put(
+        self, pool_id: str, task_slots: int, now: datetime, rate_limits: tuple[RateLimit, ...] = ()
+    ) -> tuple[PoolRecord, bool]:
         """Define or redefine a pool; (the record written, whether it is new). A redefinition gets a higher
         version than the one it replaces (its time in ms, or one more when the clock stood still)."""
         check_id("pool id", pool_id)
@@ -102,7 +112,7 @@ class PoolStore:
             row = self._rows.get(_PARTITION, _PREFIX + pool_id)
             known = None if row is None else _from_row(row)
             version = max(round(now.timestamp() * 1000), known.version + 1 if known is not None else 1)
-            record = PoolRecord(pool_id, task_slots, version, known.created if known else now, now)
+            record = PoolRecord(pool_id, task_slots, version, known.created if known else now, now, rate_limits)
             condition = "absent" if row is None else row.etag
             try:
                 self._rows.commit(_PARTITION, [Put(_PREFIX + pool_id, _properties(record), if_match=condition)])

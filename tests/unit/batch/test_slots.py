@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from batch.slots import POLL_MS, RENEW_MS, STALE_MS, Lease, Ledger, fair_targets
+from batch.slots import POLL_MS, RENEW_MS, STALE_MS, Lease, Ledger, fair_targets, permit_window
 
 pytestmark = pytest.mark.unit
 
@@ -224,3 +224,58 @@ def test_idle_slots_go_back_at_once_only_when_someone_waits_or_nothing_runs() ->
     lease.answered({"granted": 0, "target": 1, "contended": 0})
     # Nothing runs any more: no boundary will come, so nothing is kept idle.
     assert lease.request(in_use=0, desired=0, now_ms=RENEW_MS + 20, boundary=False) == {"release": 1, "want": 0}
+
+
+def test_permits_are_spaced_by_the_rate_and_handed_out_a_horizon_ahead() -> None:
+    # 50 a second: one every 20 ms; a horizon of a second holds 51 starts (both ends).
+    window, following = permit_window(50, 10, 0.0, 1_000, 200)
+    assert window == [1_000.0, 51, 20.0, 200.0]
+    assert following == 1_000.0 + 51 * 20.0
+    # The next ask before any time passed gets nothing: the limit's time is already a horizon ahead.
+    window, again = permit_window(50, 10, following, 1_000, 200)
+    assert window[1] == 0 and again == following
+    # Half a horizon later, half a horizon's worth more.
+    window, _ = permit_window(50, 10, following, 1_500, 200)
+    assert window[0] == following and window[1] == 25
+    # Without a burst a start may still come half an interval late.
+    assert permit_window(4, 0, 0.0, 0, 1)[0] == [0.0, 1, 250.0, 125.0]
+
+
+@given(
+    st.floats(0.5, 200),
+    st.integers(0, 20),
+    st.lists(st.tuples(st.integers(0, 400), st.integers(1, 300)), min_size=1, max_size=40),
+)
+@settings(max_examples=200, deadline=None)
+def test_starts_at_their_permits_never_exceed_the_rate_plus_the_burst_in_any_second(
+    per_second: float, burst: int, asks: list[tuple[int, int]]
+) -> None:
+    """Asks at any times (a step in ms after the previous, how many wanted), each start anywhere in its
+    permit's window: no one-second window holds more than perSecond + max(burst, 1) starts."""
+    ledger = Ledger(slots=10, version=0, rates={"k": [per_second, float(burst)]})
+    now = 0
+    latest: list[float] = []
+    earliest: list[float] = []
+    for step, want in asks:
+        now += step
+        first, count, interval, tolerance = ledger.permits({"k": want}, now)["k"]
+        for i in range(int(count)):
+            earliest.append(first + i * interval)
+            latest.append(first + i * interval + tolerance)
+    # Each start somewhere in its window: the most in any one second is what any choice of starts could give.
+    starts = sorted(earliest + latest)
+    most = 0
+    for moment in starts:
+        inside = sum(1 for lo, hi in zip(earliest, latest, strict=True) if lo < moment + 1000 and hi >= moment)
+        most = max(most, inside)
+    assert most <= int(per_second) + 1 + max(burst, 1)
+
+
+def test_a_key_the_pool_does_not_limit_gets_every_permit_at_once() -> None:
+    ledger = Ledger(slots=1, version=0)
+    assert ledger.permits({"free": 7}, 5) == {"free": [5.0, 7, 0.0, 0.0]}
+    # A new configuration without the key forgets where its permits stood.
+    ledger.configure(1, 1, {"k": [2.0, 0.0]})
+    ledger.permits({"k": 1}, 0)
+    ledger.configure(1, 2, {})
+    assert ledger.next_ms == {} and ledger.permits({"k": 3}, 0)["k"][1] == 3
