@@ -28,6 +28,7 @@ import azure.durable_functions as df
 
 from batch import wire
 from batch.batching import LONG_TASK_SECONDS, PROBE_BATCHES, PROBE_WAIT_SECONDS, plan_batch
+from batch.permits import PermitQueue
 from batch.plan import DagScheduler
 from batch.records import CHUNK_SIZE, first_batch
 from batch.slots import PERMIT_HORIZON_MS, Lease
@@ -146,30 +147,13 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
     exchanging: Any = None
     poll_timer: Any = None
     boundary = False
-    # Tasks that count against a rate limit of the pool wait here, holding no slot, for start permits; a batch
-    # starts them at the permits' times (`batch.slots.permit_window`).
+    # Tasks that count against a rate limit of the pool wait apart, holding no slot, for start permits.
     rate_keys: dict[str, str] = plan.get("rateKeys") or {}
-    rate_config: dict[str, list[float]] = pool.get("rateLimits", {}) if pool is not None else {}
-    limited: dict[str, list[tuple[int, int]]] = {}
-    permits: dict[str, list[float]] = {}  # key -> [first ms, count, interval ms, tolerance ms], not used yet
+    limited = PermitQueue(pool.get("rateLimits", {}) if pool is not None else {})
     rate_timer: Any = None
 
     def key_of(position: int) -> str | None:
         return rate_keys.get(str(position))
-
-    def per_horizon(key: str) -> int:
-        """The permits one exchange can bring for `key`: its starts over the permit horizon, plus its burst."""
-        rate = rate_config.get(key)
-        if rate is None:
-            return CHUNK_SIZE
-        return max(1, int(rate[0] * PERMIT_HORIZON_MS / 1000) + 1 + int(rate[1]))
-
-    def permits_wanted() -> dict[str, int]:
-        if stopping or pool is None or share <= 0:
-            return {}
-        return {
-            key: min(len(tasks), per_horizon(key)) for key, tasks in limited.items() if tasks and key not in permits
-        }
 
     def kind_of(position: int) -> str:
         return kinds.get(str(position), "handler")
@@ -218,7 +202,7 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
         nonlocal exchanging, boundary
         if pool is None or pool_entity is None:
             return
-        rates = permits_wanted() if rate_timer is None else {}
+        rates = limited.wanted() if rate_timer is None and not stopping and share > 0 else {}
         ready = scheduler.ready_count + len(again) + sum(rates.values())
         desired = 0 if stopping else min(share, slots_in_use() + ready)
         now_ms = round(context.current_utc_datetime.timestamp() * 1000)
@@ -259,34 +243,14 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
         flights[task] = _Flight(tasks, slots, kind, controls.seen)
 
     def launch_paced() -> None:
-        """Start the rate-limited tasks the pool's permits allow, a chunk and a kind at a time, on free slots;
-        permits no free slot can use now lapse (the next exchange asks for new ones)."""
-        for key, window in sorted(permits.items()):
-            first, count, interval, tolerance = window
-            used = 0
-            waiting = limited.get(key, [])
-            while waiting and used < int(count) and slots_in_use() < limit():
-                head = waiting[0]
-                group = [
-                    t
-                    for t in waiting
-                    if t[0] // CHUNK_SIZE == head[0] // CHUNK_SIZE and kind_of(t[0]) == kind_of(head[0])
-                ]
-                group = group[: 1 if kind_of(head[0]) == "command" else int(count) - used]
-                for t in group:
-                    waiting.remove(t)
-                slots = max(1, min(len(group), limit() - slots_in_use()))
-                launch(
-                    group,
-                    slots,
-                    kind_of(head[0]),
-                    timing.mean(kind_of(head[0])),
-                    [first + used * interval, interval, tolerance],
-                )
-                used += len(group)
-            if not waiting:
-                limited.pop(key, None)
-        permits.clear()
+        """Start the rate-limited tasks the pool's permits allow, on free slots (`batch.permits`)."""
+        for group, paced in limited.batches(
+            lambda: limit() - slots_in_use(),
+            lambda a, b: kind_of(a) == kind_of(b),
+            lambda first: kind_of(first) == "command",
+        ):
+            kind = kind_of(group[0][0])
+            launch(group, max(1, min(len(group), limit() - slots_in_use())), kind, timing.mean(kind), paced)
 
     def start_batches() -> None:
         nonlocal again
@@ -294,7 +258,7 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
             return
         for retry in [t for t in again if key_of(t[0]) is not None]:
             again.remove(retry)
-            limited.setdefault(cast(str, key_of(retry[0])), []).append(retry)
+            limited.add(cast(str, key_of(retry[0])), [retry])
         launch_paced()
         while again and slots_in_use() < limit():
             # Retries go first, a chunk and a kind at a time (a batch is recorded in one chunk row).
@@ -310,7 +274,7 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
             key = key_of(first)
             if key is not None:
                 # A rate-limited task waits for a permit apart, so the tasks behind it are not held up.
-                limited.setdefault(key, []).extend((int(t), 1) for t in scheduler.ready_run(1, lambda a, b: False))
+                limited.add(key, [(int(t), 1) for t in scheduler.ready_run(1, lambda a, b: False)])
                 continue
             if slots_in_use() >= limit():
                 break
@@ -502,8 +466,7 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
             probes_timed_out = True
         if exchanging is not None and exchanging.is_completed:
             lease.answered(exchanging.result)
-            granted_permits = exchanging.result.get("permits") if isinstance(exchanging.result, dict) else None
-            permits.update(granted_permits or {})
+            limited.granted(exchanging.result.get("permits") if isinstance(exchanging.result, dict) else None)
             exchanging = None
             if limited and rate_timer is None:
                 # Ask for the next permits about when these run out (half the horizon: they come in time).
@@ -597,13 +560,11 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
             waiting_tasks += [(p, a - 1) for p, a in again]
             # Rate-limited tasks never started: a first attempt is skipped as any task not started, a retry is
             # abandoned as the other waiting retries are.
-            for p, a in [t for tasks in limited.values() for t in tasks]:
+            for p, a in limited.drain():
                 if a == 1:
                     scheduler.release(str(p))
                 else:
                     waiting_tasks.append((p, a - 1))
-            limited.clear()
-            permits.clear()
             to_skip.extend(int(t) for t in scheduler.skip_all_pending())
             if cancelled or timed_out:
                 # A cancelled command is killed by its activity, which then returns: the partition waits for
