@@ -74,10 +74,13 @@ async def read_ledger(client: Any, pool_id: str) -> Ledger:
 
 
 def job_slots(ledger: Ledger, job_id: str) -> dict[str, int]:
-    """A running job's slots in its pool: `held` (its batches may run that many tasks at once now) and
-    `waiting` (more that its ready tasks could use, which the pool has not granted)."""
+    """A running job's slots in its pool: `held` (its batches may run that many tasks at once now), `waiting`
+    (more that its ready tasks could use, which the pool has not granted) and `rateLimited` (its tasks waiting
+    for a rate limit's start permits)."""
     entry = next((job for job in ledger.jobs() if job["jobId"] == job_id), None)
-    return {"held": entry["slots"], "waiting": entry["waiting"]} if entry is not None else {"held": 0, "waiting": 0}
+    if entry is None:
+        return {"held": 0, "waiting": 0, "rateLimited": 0}
+    return {"held": entry["slots"], "waiting": entry["waiting"], "rateLimited": entry["rateLimited"]}
 
 
 def pool_view(record: PoolRecord, ledger: Ledger, root: str) -> dict[str, Any]:

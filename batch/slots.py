@@ -93,14 +93,16 @@ class Holder:
     want: int = 0
     at: int = 0
     """Its last exchange, in ms of its orchestration's time."""
+    limited: int = 0
+    """Its tasks waiting for a rate limit's start permits, at its last exchange."""
 
     def to_json(self) -> list[Any]:
-        return [self.job, self.held, self.want, self.at]
+        return [self.job, self.held, self.want, self.at, self.limited]
 
     @classmethod
     def from_json(cls, value: Any) -> Holder:
-        job, held, want, at = value
-        return cls(str(job), int(held), int(want), int(at))
+        job, held, want, at, *rest = value
+        return cls(str(job), int(held), int(want), int(at), int(rest[0]) if rest else 0)
 
 
 @dataclass
@@ -183,14 +185,16 @@ class Ledger:
     def in_use(self) -> int:
         return sum(holder.held for holder in self.holders.values())
 
-    def exchange(self, holder_id: str, job: str, *, release: int, want: int, now_ms: int) -> dict[str, int]:
+    def exchange(
+        self, holder_id: str, job: str, *, release: int, want: int, now_ms: int, limited: int = 0
+    ) -> dict[str, int]:
         """A holder gives back `release` slots and asks for `want` more: returns `{"granted", "target",
         "contended"}` (1 when another holder waits for slots: slots this one does not need should come back
         at once, not at its next renewal)."""
         self._forget_stale(now_ms)
         holder = self.holders.setdefault(holder_id, Holder(job))
         holder.held -= min(max(0, release), holder.held)
-        holder.want, holder.at = max(0, want), now_ms
+        holder.want, holder.at, holder.limited = max(0, want), now_ms, max(0, limited)
         targets = fair_targets(self.slots, self._demands())
         held_by_job = self._held_by_job()
         room = targets.get(job, 0) - held_by_job.get(job, 0)
@@ -199,7 +203,7 @@ class Ledger:
         holder.want -= granted
         # What it may hold if the job's other holders keep theirs: less than it holds when the job is over.
         target = max(0, holder.held + room - granted)
-        if holder.held == 0 and holder.want == 0:
+        if holder.held == 0 and holder.want == 0 and holder.limited == 0:
             del self.holders[holder_id]
         contended = any(h.want > 0 for key, h in self.holders.items() if key != holder_id)
         return {"granted": granted, "target": target, "contended": int(contended)}
@@ -215,11 +219,23 @@ class Ledger:
         self.priorities.pop(job, None)
 
     def jobs(self) -> list[dict[str, Any]]:
-        """The jobs that hold or wait for slots: `jobId`, `priority`, `slots` held, `waiting` (slots wanted)."""
+        """The jobs that hold or wait for slots: `jobId`, `priority`, `slots` held, `waiting` (slots its ready
+        tasks could use and did not get) and `rateLimited` (its tasks waiting for a rate limit's permits)."""
         held, wanted = self._held_by_job(), self._wanted_by_job()
+        limited: dict[str, int] = {}
+        for holder in self.holders.values():
+            limited[holder.job] = limited.get(holder.job, 0) + holder.limited
         return [
-            {"jobId": job, "priority": self.priority(job), "slots": held.get(job, 0), "waiting": wanted.get(job, 0)}
-            for job in sorted(set(held) | set(wanted), key=lambda j: (-self.priority(j), j))
+            {
+                "jobId": job,
+                "priority": self.priority(job),
+                "slots": held.get(job, 0),
+                "waiting": wanted.get(job, 0),
+                "rateLimited": limited.get(job, 0),
+            }
+            for job in sorted(
+                set(held) | set(wanted) | {j for j, n in limited.items() if n}, key=lambda j: (-self.priority(j), j)
+            )
         ]
 
     # -- helpers ----------------------------------------------------------------------------------------------
@@ -309,7 +325,8 @@ class Lease:
         self.contended = bool(answer.get("contended")) if isinstance(answer, dict) else False
         self.asking = None
         if granted < wanted:
-            self.denials += 1
+            # Some granted: slots are coming free, so the next ask comes soon. None: the wait grows.
+            self.denials = 1 if granted > 0 else self.denials + 1
             self.waiting = True
         else:
             self.denials = 0

@@ -91,6 +91,7 @@ class PoolExchange(TypedDict):
     want: int
     now: int  # the partition's orchestration time, ms since the epoch
     rates: NotRequired[dict[str, int]]  # rate limit key -> start permits wanted
+    limited: NotRequired[int]  # its tasks waiting for a rate limit's permits (shown in the pool's view)
 
 
 class PoolAnswer(TypedDict):

@@ -47,10 +47,16 @@ def pool_table(view: Mapping[str, Any]) -> RenderableType:
     """One pool: its size and use on a line, then its jobs by priority with the slots each holds and waits for."""
     heading = Text(f"pool {view.get('id')}: {view.get('slotsInUse')} of {view.get('taskSlots')} slots in use")
     table = Table(title_justify="left")
-    for column in ("job", "priority", "slots", "waiting"):
+    for column in ("job", "priority", "slots", "waiting", "rate-limited"):
         table.add_column(column, overflow="fold")
     for job in view.get("jobs") or []:
-        table.add_row(str(job.get("jobId")), str(job.get("priority")), str(job.get("slots")), str(job.get("waiting")))
+        table.add_row(
+            str(job.get("jobId")),
+            str(job.get("priority")),
+            str(job.get("slots")),
+            str(job.get("waiting")),
+            str(job.get("rateLimited", 0)),
+        )
     return Group(heading, table)
 
 

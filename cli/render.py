@@ -110,7 +110,11 @@ def job_table(view: Mapping[str, Any]) -> Table:
     slots = view.get("slots")
     if isinstance(slots, Mapping):
         # What the pool granted the job now, and what its ready tasks wait for.
-        table.add_row("slots", f"held={_cell(slots.get('held'))}  waiting={_cell(slots.get('waiting'))}")
+        table.add_row(
+            "slots",
+            f"held={_cell(slots.get('held'))}  waiting={_cell(slots.get('waiting'))}  "
+            f"rate-limited={_cell(slots.get('rateLimited', 0))}",
+        )
     counts = _counts(view)
     table.add_row("tasks", "  ".join(f"{name}={counts.get(name, 0)}" for name in ("total", *TASK_STATES)))
     results = view.get("results")

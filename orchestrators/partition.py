@@ -221,6 +221,8 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
             }
             if rates:
                 request["rates"] = rates
+            if limited:
+                request["limited"] = len(limited)
             exchanging = context.call_entity(pool_entity, "exchange", request)
 
     def launch(

@@ -54,7 +54,14 @@ def apply(ledger: Ledger, operation: str | None, data: Any) -> Any:
             return {"granted": 0, "target": 0}
         now_ms = _int(data.get("now"))
         answer: dict[str, Any] = dict(
-            ledger.exchange(holder, job, release=_int(data.get("release")), want=_int(data.get("want")), now_ms=now_ms)
+            ledger.exchange(
+                holder,
+                job,
+                release=_int(data.get("release")),
+                want=_int(data.get("want")),
+                now_ms=now_ms,
+                limited=_int(data.get("limited")),
+            )
         )
         rates = data.get("rates")
         if isinstance(rates, dict) and rates:

@@ -394,7 +394,7 @@ function renderJob(node, job, refresh) {
       el("dt", {}, "duration"), el("dd", {}, between(job.startedAt, job.endedAt)),
       job.reason ? [el("dt", {}, "reason"), el("dd", { id: "job-reason" }, job.reason)] : null,
       job.poolInfo ? [el("dt", {}, "pool"), el("dd", { id: "job-pool" }, `${job.poolInfo.poolId}, priority ${job.priority}`)] : null,
-      job.slots ? [el("dt", {}, "slots"), el("dd", { id: "job-slots" }, `${number(job.slots.held)} held, ${number(job.slots.waiting)} waiting`)] : null,
+      job.slots ? [el("dt", {}, "slots"), el("dd", { id: "job-slots" }, `${number(job.slots.held)} held, ${number(job.slots.waiting)} waiting` + (job.slots.rateLimited ? `, ${number(job.slots.rateLimited)} tasks waiting for a rate limit` : ""))] : null,
       job.results ? [el("dt", {}, "results"), el("dd", {}, `${job.results.container}/${job.results.prefix}`)] : null,
     ),
     runsTable(job.runs || []),

@@ -76,7 +76,7 @@ def test_lists_of_pools_page_in_id_order(batch_host: BatchHost) -> None:
         ),
         (
             {"taskSlots": 3, "slots": 4},
-            [("slots", "unknown field 'slots': a pool has taskSlots")],
+            [("slots", "unknown field 'slots': a pool has taskSlots, rateLimits")],
         ),
         ([3], [("", "the body must be a JSON object, not an array")]),
     ],

@@ -32,7 +32,7 @@ def test_a_higher_priority_takes_the_slots_as_they_come_free(pool_host: Features
     pool_id = define_pool(pool_host, 2)
     low = timed_job(pool_host, "low", pool_id, 24, 0.3, maxParallelTasks=2)
     pool_host.wait_until(lambda: succeeded(pool_host, low) >= 2, what="the low-priority job to run")
-    high = timed_job(pool_host, "high", pool_id, 4, 0.3, maxParallelTasks=2, priority=1000)
+    high = timed_job(pool_host, "high", pool_id, 8, 0.3, maxParallelTasks=2, priority=1000)
     pool_host.wait_until(
         lambda: [j["jobId"] for j in pool_host.get(f"/pools/{pool_id}").json()["jobs"]][:1] == [high],
         what="the high-priority job to lead its pool",
@@ -51,7 +51,7 @@ def test_equal_priorities_share_and_a_job_behind_another_does_not_wait_it_out(po
     pool_id = define_pool(pool_host, 2)
     big = timed_job(pool_host, "big", pool_id, 24, 0.3, maxParallelTasks=2)
     pool_host.wait_until(lambda: succeeded(pool_host, big) >= 2, what="the first job to run")
-    small = timed_job(pool_host, "small", pool_id, 4, 0.3, maxParallelTasks=2)
+    small = timed_job(pool_host, "small", pool_id, 8, 0.3, maxParallelTasks=2)
     assert pool_host.wait_for_job(small)["state"] == "succeeded"
     small_spans = spans(pool_host, small)
     # Its fair part of two slots is one while the other job still has tasks to run.

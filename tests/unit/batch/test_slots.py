@@ -53,7 +53,7 @@ def test_a_lone_holder_gets_what_it_wants_up_to_the_pool() -> None:
     assert ledger.exchange("p0", "job", release=0, want=4, now_ms=0) == {"granted": 4, "target": 4, "contended": 0}
     assert ledger.exchange("p1", "job", release=0, want=20, now_ms=0) == {"granted": 6, "target": 6, "contended": 0}
     assert ledger.in_use == 10
-    assert ledger.jobs() == [{"jobId": "job", "priority": 0, "slots": 10, "waiting": 14}]
+    assert ledger.jobs() == [{"jobId": "job", "priority": 0, "slots": 10, "waiting": 14, "rateLimited": 0}]
 
 
 def test_a_new_job_of_equal_priority_gets_its_part_as_the_other_gives_back() -> None:
@@ -98,7 +98,7 @@ def test_releases_leave_and_stale_waiters_free_the_pool() -> None:
     ledger.release(["a:p0"])
     assert ledger.in_use == 3 + 4
     ledger.leave("a")
-    assert ledger.jobs() == [{"jobId": "b", "priority": 0, "slots": 4, "waiting": 16}]
+    assert ledger.jobs() == [{"jobId": "b", "priority": 0, "slots": 4, "waiting": 16, "rateLimited": 0}]
     # A waiter that stopped asking (its partition is gone) stops counting; a holder of slots is kept.
     assert ledger.exchange("b:p0", "b", release=0, want=16, now_ms=1) == {"granted": 6, "target": 10, "contended": 0}
     assert ledger.exchange("c:p0", "c", release=0, want=5, now_ms=1) == {"granted": 0, "target": 5, "contended": 1}
@@ -279,3 +279,23 @@ def test_a_key_the_pool_does_not_limit_gets_every_permit_at_once() -> None:
     ledger.permits({"k": 1}, 0)
     ledger.configure(1, 2, {})
     assert ledger.next_ms == {} and ledger.permits({"k": 3}, 0)["k"][1] == 3
+
+
+def test_a_holder_waiting_only_for_a_rate_limit_is_listed_with_its_tasks() -> None:
+    ledger = Ledger(slots=4, version=0)
+    assert ledger.exchange("j:p0", "j", release=0, want=0, now_ms=0, limited=7)["granted"] == 0
+    assert ledger.jobs() == [{"jobId": "j", "priority": 0, "slots": 0, "waiting": 0, "rateLimited": 7}]
+    ledger.exchange("j:p0", "j", release=0, want=0, now_ms=1, limited=0)
+    assert ledger.jobs() == [] and ledger.holders == {}
+
+
+def test_a_partial_grant_keeps_the_next_ask_soon() -> None:
+    lease = Lease()
+    for _ in range(3):
+        lease.request(in_use=0, desired=4, now_ms=0, boundary=False)
+        lease.answered({"granted": 0, "target": 4})
+        lease.poll_fired()
+    assert lease.poll_delay_ms() == POLL_MS[2]
+    lease.request(in_use=0, desired=4, now_ms=0, boundary=False)
+    lease.answered({"granted": 1, "target": 4})
+    assert lease.poll_delay_ms() == POLL_MS[0], "slots are coming free: ask again soon"
