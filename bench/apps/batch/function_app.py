@@ -1,7 +1,8 @@
-"""The batch benchmark app: the Durable Batch blueprint with one trivial task handler."""
+"""The batch benchmark app: the Durable Batch blueprint with a trivial, a blocking and a waiting task handler."""
 
 import asyncio
 import os
+import time
 from typing import Any
 
 import azure.durable_functions as df
@@ -16,6 +17,13 @@ handlers = TaskHandlers()
 @handlers.task("bench.echo")
 def echo(value: Any) -> Any:
     return value
+
+
+@handlers.task("bench.sleep")
+def sleep(seconds: float) -> float:
+    # A sync task that waits, as a call to a service through a blocking client does.
+    time.sleep(seconds)
+    return seconds
 
 
 @handlers.task("bench.wait")
