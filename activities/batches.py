@@ -1,9 +1,9 @@
 """RUN_BATCH: one activity call runs a batch of a chunk's tasks, and records them in one write.
 
 Each task keeps its own semantics: its attempts (retried at once here when the job's retry interval is 0,
-else by the orchestrator after a durable timer), its time limit, its record and its result. Sync handlers run
-one after another (the batch holds one task slot); `async def` handlers run on one event loop, up to the
-batch's `concurrency` at once; a command task is a batch of its own.
+else by the orchestrator after a durable timer), its time limit, its record and its result. A batch runs up to
+its `concurrency` (the task slots it holds) at once: sync handlers on threads (`activities.lanes`), `async def`
+handlers on one event loop; a command task is a batch of its own.
 
 At the end the batch writes its succeeded tasks' results as one blob (`{jobId}/results/p...-b....jsonl`) and
 then its records as one chunk row (`storage.tasks`), so a batch costs two storage writes however many tasks it
@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import math
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from activities import telemetry
 from activities.attempts import Attempt, attempt_async, attempt_task
 from activities.command_tasks import CANCEL_POLL_SECONDS, default_work_root, is_requeue, may_start
 from activities.errors import WrongTask
+from activities.lanes import run_lanes
 from activities.outcomes import json_text
 from activities.specs import SpecCache
 from app.services import Services
@@ -116,7 +118,7 @@ class _Gate:
 
 
 class _Runner:
-    """Runs the attempts of one batch's tasks."""
+    """Runs the attempts of one batch's tasks (sync ones from several threads at once)."""
 
     def __init__(
         self,
@@ -129,6 +131,7 @@ class _Runner:
         check_now: bool = False,
     ) -> None:
         self.services = services
+        self.stop_on_failure = spec.on_task_failure == OnTaskFailure.TERMINATE_JOB
         self.partition = partition
         self.batch = batch
         self.spec = spec
@@ -138,6 +141,9 @@ class _Runner:
         self.gate = _Gate(services.jobs, spec.id, spec_hash, poll_seconds, check_now)
         self.busy = 0.0
         self.ran = 0
+        self._tally = threading.Lock()
+        self.stopped = False
+        """A task failed for good under terminateJob: no task of the batch starts any more."""
         # With no wait between attempts, retrying here saves the orchestrator a round trip per retry.
         self.retry_here = spec.retry_interval_seconds == 0
 
@@ -148,8 +154,12 @@ class _Runner:
         """Account for one attempt (time and count, for the batch's measured durations, and its log record);
         the task's tally so far, whose start is its first attempt's."""
         seconds = time.perf_counter() - began
-        self.busy += seconds
-        self.ran += 1
+        final = result.ok or result.cancelled or not result.retryable or number > self.spec.retry_count_for(task)
+        with self._tally:
+            self.busy += seconds
+            self.ran += 1
+            # Before anything else, so that no task of the batch starts once this one has failed for good.
+            self.stopped = self.stopped or (final and not result.ok and self.stop_on_failure)
         telemetry.attempt_ended(
             job_id=self.spec.id,
             task_id=task.id,
@@ -157,12 +167,17 @@ class _Runner:
             batch=self.batch,
             attempt=number,
             outcome=_outcome(result),
-            final=result.ok or result.cancelled or not result.retryable or number > self.spec.retry_count_for(task),
+            final=final,
             duration_ms=round(seconds * 1000),
             kind="command" if task.command_line is not None else "handler",
             error=result.error,
         )
         return _Done(result, number, before.first_started if before else result.started)
+
+    def may_start(self) -> bool:
+        """Whether the batch may start its next task: no task failed for good under terminateJob, and the gate
+        is open."""
+        return not self.stopped and self.gate.open()
 
     def run_sync(self, task: TaskSpec, attempt: int) -> _Done | None:
         done: _Done | None = None
@@ -231,18 +246,13 @@ def run_batch(
     done: dict[int, _Done | None] = {}
     handlers = services.handlers
     is_async = {p: _is_async(handlers, spec.tasks[positions[p]]) for p, _ in todo}
-    stop_on_failure = spec.on_task_failure == OnTaskFailure.TERMINATE_JOB
-    for p, a in todo:
-        if not is_async[p]:
-            if not runner.gate.open():
-                break  # the job was disabled or stopped: the rest are returned unrun
-            task = spec.tasks[positions[p]]
-            ran = done[p] = runner.run_sync(task, a)
-            if stop_on_failure and ran is not None and not ran.last.ok and _final(spec, task, ran):
-                break  # terminateJob: no task starts after one failed for good; the rest are returned unrun
+    slots = max(1, data["concurrency"])
+    sync = [(p, a) for p, a in todo if not is_async[p]]
+    if sync:
+        done.update(_run_all_sync(runner, spec, positions, sync, slots))
     waiting = [(p, a) for p, a in todo if is_async[p]]
     if waiting:
-        done.update(asyncio.run(_run_all_async(runner, spec, positions, waiting, max(1, data["concurrency"]))))
+        done.update(asyncio.run(_run_all_async(runner, spec, positions, waiting, slots)))
 
     # Tasks this batch did not start, and (with `requeue`) commands it stopped, go back to pending.
     killed = any(run is not None and run.last.cancelled for run in done.values())
@@ -295,6 +305,21 @@ def _is_async(handlers: Any, task: TaskSpec) -> bool:
         return False
     handler = handlers.get(task.handler or "")
     return handler is not None and bool(handler.is_async)
+
+
+def _run_all_sync(
+    runner: _Runner, spec: JobSpec, positions: list[int], tasks: list[tuple[int, int]], slots: int
+) -> dict[int, _Done | None]:
+    """The batch's sync tasks, up to `slots` at once (`activities.lanes`). Tasks not started (the job was
+    disabled or stopped, a task failed for good under terminateJob) are left out: they are returned unrun."""
+    done: dict[int, _Done | None] = {}
+
+    def run(item: tuple[int, int]) -> None:
+        position, attempt = item
+        done[position] = runner.run_sync(spec.tasks[positions[position]], attempt)
+
+    run_lanes(tasks, slots, lambda _: runner.may_start(), run)
+    return done
 
 
 async def _run_all_async(

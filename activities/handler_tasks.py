@@ -26,6 +26,7 @@ __all__ = [
     "call_with_timeout",
     "failed_run",
     "run_handler",
+    "start_on_helper",
     "timed_out_error",
     "unknown_handler_error",
 ]
@@ -75,6 +76,11 @@ class _HelperThreads:
 
 
 _helpers = _HelperThreads("batch-handler")
+
+
+def start_on_helper(call: Callable[[], None]) -> None:
+    """Run `call` on a helper thread and return at once. `call` must not raise: nobody would see it."""
+    _helpers.submit(call)
 
 
 def call_with_timeout(func: Callable[[], Any], timeout_seconds: float, thread_name: str) -> CallResult:
