@@ -199,8 +199,8 @@ class _Runner:
 
     async def run_async(self, task: TaskSpec, attempt: int, slots: asyncio.Semaphore) -> _Done | None:
         async with slots:
-            if not await self.gate.open_async():
-                return None  # the job was disabled or stopped: this task is not started
+            if self.stopped or not await self.gate.open_async():
+                return None  # the job was disabled or stopped, or a task failed for good: this one is not started
             done: _Done | None = None
             for number in range(attempt, max(attempt, self.last_attempt(task, attempt)) + 1):
                 began = time.perf_counter()

@@ -159,3 +159,16 @@ def test_tasks_running_side_by_side_keep_their_own_logs() -> None:
         assert stdout == f"first line of t{i}\nsecond line of t{i}\n"
         assert stderr.endswith(f"WARNING tests.sync_batches: warning of t{i}\n")
         assert stderr.count("\n") == 1
+
+
+def test_an_async_batch_under_terminate_job_starts_no_task_after_one_failed_for_good() -> None:
+    tasks = [
+        {"id": "a0", "handler": "t.async_ok", "input": 0},
+        {"id": "a1", "handler": "t.async_fail"},
+        *({"id": f"a{i}", "handler": "t.async_ok", "input": i} for i in range(2, 6)),
+    ]
+    app = MemoryBatch(job(tasks, onTaskFailure="terminateJob"))
+    outcome = run_batch(app.services, app.specs, batch_of(app, 6, 1))
+    assert outcome["failed"] == [[1, 1, "a1"]]
+    assert outcome["other"] == [[p, "pending"] for p in range(2, 6)]
+    assert dict(app.attempts) == {"a0": 1, "a1": 1}
