@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import math
 import threading
 import time
@@ -27,10 +28,11 @@ from pathlib import Path
 from typing import Any
 
 from activities import telemetry
-from activities.attempts import Attempt, attempt_async, attempt_task
+from activities.attempts import Attempt, HandlerAttempt, attempt_async, attempt_task
 from activities.command_tasks import CANCEL_POLL_SECONDS, default_work_root, is_requeue, may_start
 from activities.errors import WrongTask
-from activities.lanes import run_lanes
+from activities.handler_tasks import CallResult
+from activities.lanes import Lanes
 from activities.outcomes import json_text
 from activities.specs import SpecCache
 from app.services import Services
@@ -54,6 +56,15 @@ class _Done:
     last: Attempt
     attempts: int
     first_started: str
+
+
+@dataclass(frozen=True)
+class _Next:
+    """A sync task to run from attempt `attempt` on, after `before` (its attempts so far in this batch)."""
+
+    position: int
+    attempt: int
+    before: _Done | None = None
 
 
 def _outcome(result: Attempt) -> str:
@@ -147,10 +158,11 @@ class _Runner:
         # With no wait between attempts, retrying here saves the orchestrator a round trip per retry.
         self.retry_here = spec.retry_interval_seconds == 0
 
-    def last_attempt(self, task: TaskSpec, attempt: int) -> int:
-        return self.spec.retry_count_for(task) + 1 if self.retry_here else attempt
+    def again_here(self, task: TaskSpec, number: int) -> bool:
+        """Whether this batch makes the next attempt after attempt `number` failed (and may be retried)."""
+        return self.retry_here and number <= self.spec.retry_count_for(task)
 
-    def _count(self, task: TaskSpec, result: Attempt, number: int, began: float, before: _Done | None) -> _Done:
+    def count(self, task: TaskSpec, result: Attempt, number: int, began: float, before: _Done | None) -> _Done:
         """Account for one attempt (time and count, for the batch's measured durations, and its log record);
         the task's tally so far, whose start is its first attempt's."""
         seconds = time.perf_counter() - began
@@ -179,36 +191,30 @@ class _Runner:
         is open."""
         return not self.stopped and self.gate.open()
 
-    def run_sync(self, task: TaskSpec, attempt: int) -> _Done | None:
-        done: _Done | None = None
-        for number in range(attempt, max(attempt, self.last_attempt(task, attempt)) + 1):
-            began = time.perf_counter()
-            result = attempt_task(
-                self.services,
-                self.spec,
-                self.spec_hash,
-                task,
-                number,
-                work_root=self.work_root,
-                cancel_poll_seconds=self.poll_seconds,
-            )
-            done = self._count(task, result, number, began, done)
-            if result.ok or not result.retryable:
-                break
-        return done
+    def attempt_command(self, task: TaskSpec, number: int) -> Attempt:
+        return attempt_task(
+            self.services,
+            self.spec,
+            self.spec_hash,
+            task,
+            number,
+            work_root=self.work_root,
+            cancel_poll_seconds=self.poll_seconds,
+        )
 
     async def run_async(self, task: TaskSpec, attempt: int, slots: asyncio.Semaphore) -> _Done | None:
         async with slots:
             if self.stopped or not await self.gate.open_async():
                 return None  # the job was disabled or stopped, or a task failed for good: this one is not started
             done: _Done | None = None
-            for number in range(attempt, max(attempt, self.last_attempt(task, attempt)) + 1):
+            number = attempt
+            while True:
                 began = time.perf_counter()
                 result = await attempt_async(self.services, self.spec, task, number)
-                done = self._count(task, result, number, began, done)
-                if result.ok or not result.retryable:
-                    break
-            return done
+                done = self.count(task, result, number, began, done)
+                if result.ok or not result.retryable or not self.again_here(task, number):
+                    return done
+                number += 1
 
 
 def run_batch(
@@ -249,7 +255,7 @@ def run_batch(
     slots = max(1, data["concurrency"])
     sync = [(p, a) for p, a in todo if not is_async[p]]
     if sync:
-        done.update(_run_all_sync(runner, spec, positions, sync, slots))
+        done.update(_SyncTasks(runner, spec, positions).run_all(sync, slots))
     waiting = [(p, a) for p, a in todo if is_async[p]]
     if waiting:
         done.update(asyncio.run(_run_all_async(runner, spec, positions, waiting, slots)))
@@ -307,19 +313,47 @@ def _is_async(handlers: Any, task: TaskSpec) -> bool:
     return handler is not None and bool(handler.is_async)
 
 
-def _run_all_sync(
-    runner: _Runner, spec: JobSpec, positions: list[int], tasks: list[tuple[int, int]], slots: int
-) -> dict[int, _Done | None]:
-    """The batch's sync tasks, up to `slots` at once (`activities.lanes`). Tasks not started (the job was
-    disabled or stopped, a task failed for good under terminateJob) are left out: they are returned unrun."""
-    done: dict[int, _Done | None] = {}
+class _SyncTasks:
+    """A batch's sync tasks on lanes (`activities.lanes`), up to the slots it holds, each attempt of a handler
+    called on its lane's thread and watched against its time limit from the activity's."""
 
-    def run(item: tuple[int, int]) -> None:
-        position, attempt = item
-        done[position] = runner.run_sync(spec.tasks[positions[position]], attempt)
+    def __init__(self, runner: _Runner, spec: JobSpec, positions: list[int]) -> None:
+        self.runner, self.spec, self.positions = runner, spec, positions
+        self.done: dict[int, _Done | None] = {}
 
-    run_lanes(tasks, slots, lambda _: runner.may_start(), run)
-    return done
+    def run_all(self, tasks: list[tuple[int, int]], slots: int) -> dict[int, _Done | None]:
+        """The tasks' attempts, by position. Tasks not started (the job was disabled or stopped, a task failed
+        for good under terminateJob) are left out: they are returned unrun."""
+        lanes: Lanes[_Next] = Lanes(slots, lambda _: self.runner.may_start(), self.run)
+        lanes.run_all([_Next(position, attempt) for position, attempt in tasks])
+        return self.done
+
+    def run(self, item: _Next, lanes: Lanes[_Next]) -> None:
+        runner = self.runner
+        task = self.spec.tasks[self.positions[item.position]]
+        done, number = item.before, item.attempt
+        while True:
+            began = time.perf_counter()
+            if task.command_line is not None:
+                result = runner.attempt_command(task, number)
+            else:
+                attempt = HandlerAttempt(runner.services, self.spec, task, number)
+                overran = functools.partial(self.overran, item.position, task, number, attempt, began, done)
+                result = attempt.finish(lanes.call(attempt.call, time.monotonic() + attempt.limit, overran))
+            done = runner.count(task, result, number, began, done)
+            if result.ok or not result.retryable or not runner.again_here(task, number):
+                break
+            number += 1
+        self.done[item.position] = done
+
+    def overran(
+        self, position: int, task: TaskSpec, number: int, attempt: HandlerAttempt, began: float, before: _Done | None
+    ) -> _Next | None:
+        """An attempt past its time limit, ended as timed out while its handler runs on; what comes next for
+        its task in this batch (its next attempt), if anything."""
+        result = attempt.finish(CallResult(finished=False))
+        done = self.done[position] = self.runner.count(task, result, number, began, before)
+        return _Next(position, number + 1, done) if self.runner.again_here(task, number) else None
 
 
 async def _run_all_async(

@@ -172,3 +172,36 @@ def test_an_async_batch_under_terminate_job_starts_no_task_after_one_failed_for_
     assert outcome["failed"] == [[1, 1, "a1"]]
     assert outcome["other"] == [[p, "pending"] for p in range(2, 6)]
     assert dict(app.attempts) == {"a0": 1, "a1": 1}
+
+
+@pytest.mark.parametrize("slots", [1, 3])
+def test_an_attempt_over_its_time_limit_is_abandoned_and_its_retry_runs_in_the_batch(slots: int) -> None:
+    tasks = [
+        {"id": "slow", "handler": "t.hook", "input": "slow", "timeoutSeconds": 0.05},
+        *({"id": f"t{i}", "handler": "t.hook", "input": i} for i in range(4)),
+    ]
+    app = MemoryBatch(job(tasks, maxTaskRetryCount=1, retryIntervalSeconds=0))
+    release = threading.Event()
+    calls: list[Any] = []
+
+    def hook(value: Any) -> None:
+        calls.append(value)
+        if value == "slow" and calls.count("slow") == 1:
+            print("before the limit")
+            release.wait(STUCK)  # its first attempt runs on, abandoned, until the test ends
+
+    app.hook = hook
+    try:
+        outcome = run_batch(app.services, app.specs, batch_of(app, 5, slots))
+    finally:
+        release.set()
+    assert outcome["retry"] == outcome["failed"] == outcome["other"] == [] and outcome["ran"] == 6
+    records = app.records
+    assert (records["slow"]["state"], records["slow"]["attempts"]) == ("succeeded", 2)
+    assert {task_id: r["attempts"] for task_id, r in records.items() if task_id != "slow"} == {
+        f"t{i}": 1 for i in range(4)
+    }
+    assert sorted(map(str, calls)) == ["0", "1", "2", "3", "slow", "slow"]
+    # The abandoned attempt's log was saved at its limit.
+    prefix = app.services.results.task_prefix("job-1", "slow")
+    assert app.services.results.read_blob(f"{prefix}stdout.txt").decode() == "before the limit\n"
