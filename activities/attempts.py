@@ -14,9 +14,19 @@ import asyncio
 import copy
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from activities.command_tasks import CANCEL_POLL_SECONDS, run_command_task
-from activities.handler_tasks import HandlerRun, failed_run, run_handler, timed_out_error, unknown_handler_error
+from activities.handler_tasks import (
+    CallResult,
+    HandlerRun,
+    call_here,
+    call_with_timeout,
+    failed_run,
+    handler_run,
+    timed_out_error,
+    unknown_handler_error,
+)
 from activities.outcomes import PlacedResult, ResultNotJson, place_result
 from activities.task_logs import TaskLog
 from app.services import Services
@@ -24,7 +34,7 @@ from batch.handlers import TaskContext
 from batch.spec import ExitOptions, JobSpec, TaskSpec
 from batch.times import iso_now
 
-__all__ = ["COMMANDS_DISABLED", "Attempt", "attempt_async", "attempt_task"]
+__all__ = ["COMMANDS_DISABLED", "Attempt", "HandlerAttempt", "attempt_async", "attempt_task"]
 
 COMMANDS_DISABLED = (
     "CommandTasksDisabled: command tasks are turned off in this app; set the app setting "
@@ -110,15 +120,55 @@ def attempt_task(
             cancelled=run.cancelled,
             options=run.options,
         )
-    ctx = TaskContext(job_id=spec.id, task_id=task.id, attempt=attempt)
-    # The spec is shared by every attempt in this process (the cache): a handler that changes its input in
-    # place must not change what its own retry, or another thread's, receives.
-    value = copy.deepcopy(task.input)
-    log = TaskLog(spec.id, task.id)
-    handler_run = run_handler(
-        services.handlers, task.handler or "", value, ctx, spec.timeout_for(task), spec.non_retryable_for(task), log
-    )
-    return _placed(services, spec, task, handler_run, started, log)
+    handler = HandlerAttempt(services, spec, task, attempt, started)
+    if not handler.known:
+        return handler.finish(CallResult(finished=True))
+    return handler.finish(call_with_timeout(handler.invoke, handler.limit, f"task-{spec.id}-{task.id}"))
+
+
+class HandlerAttempt:
+    """One attempt of a sync handler task, in steps: made (its input copied, its log ready), `call`ed (on the
+    calling thread), `finish`ed from how the call ended (its log and result stored). `attempt_task` calls the
+    handler on a helper thread under its time limit; a batch's lanes call it on their own threads and watch the
+    limit from the activity's (`activities.lanes`)."""
+
+    __slots__ = ("_ctx", "_handler", "_services", "_spec", "_task", "_value", "limit", "log", "name", "started")
+
+    def __init__(self, services: Services, spec: JobSpec, task: TaskSpec, attempt: int, started: str = "") -> None:
+        self.started = started or iso_now()
+        self._services, self._spec, self._task = services, spec, task
+        self.name = task.handler or ""
+        self.limit = spec.timeout_for(task)
+        self._handler = services.handlers.get(self.name)
+        self._ctx = TaskContext(job_id=spec.id, task_id=task.id, attempt=attempt)
+        # The spec is shared by every attempt in this process (the cache): a handler that changes its input in
+        # place must not change what its own retry, or another thread's, receives.
+        self._value = copy.deepcopy(task.input)
+        self.log = TaskLog(spec.id, task.id)
+
+    @property
+    def known(self) -> bool:
+        """Whether the app has the handler the task names (else `finish` says so, and `call` calls nothing)."""
+        return self._handler is not None
+
+    def invoke(self) -> Any:
+        """Call the handler on this thread, with the task's log current: its return value, or what it raises."""
+        handler = self._handler
+        if handler is None:
+            return None
+        return self.log.call(lambda: handler(self._value, self._ctx))
+
+    def call(self) -> CallResult:
+        """`invoke`, with what it raises returned, not raised."""
+        return call_here(self.invoke)
+
+    def finish(self, call: CallResult) -> Attempt:
+        """The attempt, as its call ended (`finished` False: it overran its time limit and was abandoned)."""
+        if self._handler is None:
+            run = HandlerRun(ok=False, error=unknown_handler_error(self.name))
+        else:
+            run = handler_run(call, self.name, self.limit, self._spec.non_retryable_for(self._task), self.log)
+        return _placed(self._services, self._spec, self._task, run, self.started, self.log)
 
 
 async def attempt_async(services: Services, spec: JobSpec, task: TaskSpec, attempt: int) -> Attempt:

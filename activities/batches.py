@@ -1,9 +1,9 @@
 """RUN_BATCH: one activity call runs a batch of a chunk's tasks, and records them in one write.
 
 Each task keeps its own semantics: its attempts (retried at once here when the job's retry interval is 0,
-else by the orchestrator after a durable timer), its time limit, its record and its result. Sync handlers run
-one after another (the batch holds one task slot); `async def` handlers run on one event loop, up to the
-batch's `concurrency` at once; a command task is a batch of its own.
+else by the orchestrator after a durable timer), its time limit, its record and its result. A batch runs up to
+its `concurrency` (the task slots it holds) at once: sync handlers on threads (`activities.lanes`), `async def`
+handlers on one event loop; a command task is a batch of its own.
 
 At the end the batch writes its succeeded tasks' results as one blob (`{jobId}/results/p...-b....jsonl`) and
 then its records as one chunk row (`storage.tasks`), so a batch costs two storage writes however many tasks it
@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import math
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,9 +28,11 @@ from pathlib import Path
 from typing import Any
 
 from activities import telemetry
-from activities.attempts import Attempt, attempt_async, attempt_task
+from activities.attempts import Attempt, HandlerAttempt, attempt_async, attempt_task
 from activities.command_tasks import CANCEL_POLL_SECONDS, default_work_root, is_requeue, may_start
 from activities.errors import WrongTask
+from activities.handler_tasks import CallResult
+from activities.lanes import Lanes
 from activities.outcomes import json_text
 from activities.pacing import Pace
 from activities.specs import SpecCache
@@ -53,6 +57,15 @@ class _Done:
     last: Attempt
     attempts: int
     first_started: str
+
+
+@dataclass(frozen=True)
+class _Next:
+    """A sync task to run from attempt `attempt` on, after `before` (its attempts so far in this batch)."""
+
+    position: int
+    attempt: int
+    before: _Done | None = None
 
 
 def _outcome(result: Attempt) -> str:
@@ -117,7 +130,7 @@ class _Gate:
 
 
 class _Runner:
-    """Runs the attempts of one batch's tasks."""
+    """Runs the attempts of one batch's tasks (sync ones from several threads at once)."""
 
     def __init__(
         self,
@@ -130,6 +143,7 @@ class _Runner:
         check_now: bool = False,
     ) -> None:
         self.services = services
+        self.stop_on_failure = spec.on_task_failure == OnTaskFailure.TERMINATE_JOB
         self.partition = partition
         self.batch = batch
         self.spec = spec
@@ -139,18 +153,26 @@ class _Runner:
         self.gate = _Gate(services.jobs, spec.id, spec_hash, poll_seconds, check_now)
         self.busy = 0.0
         self.ran = 0
+        self._tally = threading.Lock()
+        self.stopped = False
+        """A task failed for good under terminateJob: no task of the batch starts any more."""
         # With no wait between attempts, retrying here saves the orchestrator a round trip per retry.
         self.retry_here = spec.retry_interval_seconds == 0
 
-    def last_attempt(self, task: TaskSpec, attempt: int) -> int:
-        return self.spec.retry_count_for(task) + 1 if self.retry_here else attempt
+    def again_here(self, task: TaskSpec, number: int) -> bool:
+        """Whether this batch makes the next attempt after attempt `number` failed (and may be retried)."""
+        return self.retry_here and number <= self.spec.retry_count_for(task)
 
-    def _count(self, task: TaskSpec, result: Attempt, number: int, began: float, before: _Done | None) -> _Done:
+    def count(self, task: TaskSpec, result: Attempt, number: int, began: float, before: _Done | None) -> _Done:
         """Account for one attempt (time and count, for the batch's measured durations, and its log record);
         the task's tally so far, whose start is its first attempt's."""
         seconds = time.perf_counter() - began
-        self.busy += seconds
-        self.ran += 1
+        final = result.ok or result.cancelled or not result.retryable or number > self.spec.retry_count_for(task)
+        with self._tally:
+            self.busy += seconds
+            self.ran += 1
+            # Before anything else, so that no task of the batch starts once this one has failed for good.
+            self.stopped = self.stopped or (final and not result.ok and self.stop_on_failure)
         telemetry.attempt_ended(
             job_id=self.spec.id,
             task_id=task.id,
@@ -158,47 +180,46 @@ class _Runner:
             batch=self.batch,
             attempt=number,
             outcome=_outcome(result),
-            final=result.ok or result.cancelled or not result.retryable or number > self.spec.retry_count_for(task),
+            final=final,
             duration_ms=round(seconds * 1000),
             kind="command" if task.command_line is not None else "handler",
             error=result.error,
         )
         return _Done(result, number, before.first_started if before else result.started)
 
-    def run_sync(self, task: TaskSpec, attempt: int) -> _Done | None:
-        done: _Done | None = None
-        for number in range(attempt, max(attempt, self.last_attempt(task, attempt)) + 1):
-            began = time.perf_counter()
-            result = attempt_task(
-                self.services,
-                self.spec,
-                self.spec_hash,
-                task,
-                number,
-                work_root=self.work_root,
-                cancel_poll_seconds=self.poll_seconds,
-            )
-            done = self._count(task, result, number, began, done)
-            if result.ok or not result.retryable:
-                break
-        return done
+    def may_start(self) -> bool:
+        """Whether the batch may start its next task: no task failed for good under terminateJob, and the gate
+        is open."""
+        return not self.stopped and self.gate.open()
+
+    def attempt_command(self, task: TaskSpec, number: int) -> Attempt:
+        return attempt_task(
+            self.services,
+            self.spec,
+            self.spec_hash,
+            task,
+            number,
+            work_root=self.work_root,
+            cancel_poll_seconds=self.poll_seconds,
+        )
 
     async def run_async(
         self, task: TaskSpec, attempt: int, slots: asyncio.Semaphore, pace: Pace, turn: int
     ) -> _Done | None:
         async with slots:
             if not await pace.turn_async(turn):
-                return None  # its start permit's time passed: it waits for another
-            if not await self.gate.open_async():
-                return None  # the job was disabled or stopped: this task is not started
+                return None  # its start permit's time passed: it goes back unrun, to wait for another
+            if self.stopped or not await self.gate.open_async():
+                return None  # the job was disabled or stopped, or a task failed for good: this one is not started
             done: _Done | None = None
-            for number in range(attempt, max(attempt, self.last_attempt(task, attempt)) + 1):
+            number = attempt
+            while True:
                 began = time.perf_counter()
                 result = await attempt_async(self.services, self.spec, task, number)
-                done = self._count(task, result, number, began, done)
-                if result.ok or not result.retryable:
-                    break
-            return done
+                done = self.count(task, result, number, began, done)
+                if result.ok or not result.retryable or not self.again_here(task, number):
+                    return done
+                number += 1
 
 
 def run_batch(
@@ -234,27 +255,18 @@ def run_batch(
         store.record(job_id, partition, number, marks)
 
     done: dict[int, _Done | None] = {}
+    handlers = services.handlers
+    is_async = {p: _is_async(handlers, spec.tasks[positions[p]]) for p, _ in todo}
+    slots = max(1, data["concurrency"])
     # Rate-limited tasks start at their permits' times, in the batch's order (`activities.pacing`).
     pace = Pace(data.get("paced"))
     turns = {p: i for i, (p, _) in enumerate(runs)}
-    handlers = services.handlers
-    is_async = {p: _is_async(handlers, spec.tasks[positions[p]]) for p, _ in todo}
-    stop_on_failure = spec.on_task_failure == OnTaskFailure.TERMINATE_JOB
-    for p, a in todo:
-        if not is_async[p]:
-            if not pace.turn(turns[p]):
-                continue  # its start permit's time passed: it goes back unrun, to wait for another
-            if not runner.gate.open():
-                break  # the job was disabled or stopped: the rest are returned unrun
-            task = spec.tasks[positions[p]]
-            ran = done[p] = runner.run_sync(task, a)
-            if stop_on_failure and ran is not None and not ran.last.ok and _final(spec, task, ran):
-                break  # terminateJob: no task starts after one failed for good; the rest are returned unrun
+    sync = [(p, a) for p, a in todo if not is_async[p]]
+    if sync:
+        done.update(_SyncTasks(runner, spec, positions, pace, turns).run_all(sync, slots))
     waiting = [(p, a) for p, a in todo if is_async[p]]
     if waiting:
-        done.update(
-            asyncio.run(_run_all_async(runner, spec, positions, waiting, max(1, data["concurrency"]), pace, turns))
-        )
+        done.update(asyncio.run(_run_all_async(runner, spec, positions, waiting, slots, pace, turns)))
 
     # Tasks this batch did not start, and (with `requeue`) commands it stopped, go back to pending.
     killed = any(run is not None and run.last.cancelled for run in done.values())
@@ -307,6 +319,52 @@ def _is_async(handlers: Any, task: TaskSpec) -> bool:
         return False
     handler = handlers.get(task.handler or "")
     return handler is not None and bool(handler.is_async)
+
+
+class _SyncTasks:
+    """A batch's sync tasks on lanes (`activities.lanes`), up to the slots it holds, each attempt of a handler
+    called on its lane's thread and watched against its time limit from the activity's."""
+
+    def __init__(self, runner: _Runner, spec: JobSpec, positions: list[int], pace: Pace, turns: dict[int, int]) -> None:
+        self.runner, self.spec, self.positions = runner, spec, positions
+        self.pace, self.turns = pace, turns
+        self.done: dict[int, _Done | None] = {}
+
+    def run_all(self, tasks: list[tuple[int, int]], slots: int) -> dict[int, _Done | None]:
+        """The tasks' attempts, by position. Tasks not started (the job was disabled or stopped, a task failed
+        for good under terminateJob) are left out: they are returned unrun."""
+        lanes: Lanes[_Next] = Lanes(slots, lambda _: self.runner.may_start(), self.run)
+        lanes.run_all([_Next(position, attempt) for position, attempt in tasks])
+        return self.done
+
+    def run(self, item: _Next, lanes: Lanes[_Next]) -> None:
+        runner = self.runner
+        task = self.spec.tasks[self.positions[item.position]]
+        done, number = item.before, item.attempt
+        if done is None and not self.pace.turn(self.turns[item.position]):
+            return  # its start permit's time passed: it goes back unrun, to wait for another
+        while True:
+            began = time.perf_counter()
+            if task.command_line is not None:
+                result = runner.attempt_command(task, number)
+            else:
+                attempt = HandlerAttempt(runner.services, self.spec, task, number)
+                overran = functools.partial(self.overran, item.position, task, number, attempt, began, done)
+                result = attempt.finish(lanes.call(attempt.call, time.monotonic() + attempt.limit, overran))
+            done = runner.count(task, result, number, began, done)
+            if result.ok or not result.retryable or not runner.again_here(task, number):
+                break
+            number += 1
+        self.done[item.position] = done
+
+    def overran(
+        self, position: int, task: TaskSpec, number: int, attempt: HandlerAttempt, began: float, before: _Done | None
+    ) -> _Next | None:
+        """An attempt past its time limit, ended as timed out while its handler runs on; what comes next for
+        its task in this batch (its next attempt), if anything."""
+        result = attempt.finish(CallResult(finished=False))
+        done = self.done[position] = self.runner.count(task, result, number, began, before)
+        return _Next(position, number + 1, done) if self.runner.again_here(task, number) else None
 
 
 async def _run_all_async(

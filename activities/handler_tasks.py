@@ -1,11 +1,13 @@
 """Running a task handler under its time limit.
 
-The handler runs on a helper thread and the activity waits for it at most `timeoutSeconds`. Python cannot
-kill a thread: a handler that overruns is abandoned, not stopped. It keeps running in the background (holding
-whatever it holds) until it returns by itself, and its result or exception is then discarded. Helper threads
-are daemons, so they never keep the worker process from exiting, and they are reused: starting a thread per
-task cost more than a trivial handler itself. Handlers that may hang on I/O should
-set their own timeouts on that I/O; work that must be killable belongs in a command task, whose process is.
+The handler runs on a helper thread and the caller waits for it at most `timeoutSeconds` (`call_with_timeout`;
+a batch's lanes call handlers on their own helper threads and watch the limit from the activity's thread:
+`activities.lanes`). Python cannot kill a thread: a handler that overruns is abandoned, not stopped. It keeps
+running in the background (holding whatever it holds) until it returns by itself, and its result or exception
+is then discarded. Helper threads are daemons, so they never keep the worker process from exiting, and they
+are reused: starting a thread per task cost more than a trivial handler itself. Handlers that may hang on I/O
+should set their own timeouts on that I/O; work that must be killable belongs in a command task, whose process
+is.
 """
 
 from __future__ import annotations
@@ -23,9 +25,12 @@ from batch.handlers import Handler, TaskContext, is_non_retryable
 __all__ = [
     "CallResult",
     "HandlerRun",
+    "call_here",
     "call_with_timeout",
     "failed_run",
+    "handler_run",
     "run_handler",
+    "start_on_helper",
     "timed_out_error",
     "unknown_handler_error",
 ]
@@ -43,8 +48,7 @@ class CallResult:
 class _Box:
     def __init__(self) -> None:
         self.done = threading.Event()
-        self.value: Any = None
-        self.error: BaseException | None = None
+        self.result = CallResult(finished=False)
 
 
 class _HelperThreads:
@@ -77,22 +81,33 @@ class _HelperThreads:
 _helpers = _HelperThreads("batch-handler")
 
 
+def start_on_helper(call: Callable[[], None]) -> None:
+    """Run `call` on a helper thread and return at once. `call` must not raise: nobody would see it."""
+    _helpers.submit(call)
+
+
+def call_here(func: Callable[[], Any]) -> CallResult:
+    """Call `func` on this thread; whatever it raises is returned, not raised."""
+    try:
+        return CallResult(finished=True, value=func())
+    except BaseException as exc:  # a handler's SystemExit ends only its own call: report it as a failure
+        return CallResult(finished=True, error=exc)
+
+
 def call_with_timeout(func: Callable[[], Any], timeout_seconds: float, thread_name: str) -> CallResult:
     """Call `func` on a helper thread and wait at most `timeout_seconds` for it (see the module)."""
     box = _Box()
 
     def target() -> None:
         try:
-            box.value = func()
-        except BaseException as exc:  # a handler's SystemExit ends only its own call: report it as a failure
-            box.error = exc
+            box.result = call_here(func)
         finally:
             box.done.set()
 
     _helpers.submit(target)
     if not box.done.wait(timeout_seconds):
         return CallResult(finished=False)
-    return CallResult(finished=True, value=box.value, error=box.error)
+    return box.result
 
 
 @dataclass(frozen=True)
@@ -154,6 +169,13 @@ def run_handler(
 
     func = call_handler if log is None else lambda: log.call(call_handler)
     call = call_with_timeout(func, timeout_seconds, f"task-{ctx.job_id}-{ctx.task_id}")
+    return handler_run(call, name, timeout_seconds, non_retryable, log)
+
+
+def handler_run(
+    call: CallResult, name: str, timeout_seconds: float, non_retryable: Collection[str] = (), log: TaskLog | None = None
+) -> HandlerRun:
+    """The run of handler `name` as its call ended (`finished` False: it overran `timeout_seconds`)."""
     if not call.finished:
         return HandlerRun(ok=False, timed_out=True, error=timed_out_error(name, timeout_seconds))
     if call.error is not None:

@@ -213,7 +213,7 @@ class RunBatchInput(TypedDict):
     partitionSize: int
     batch: int  # sequence number within the partition: names the results blob, recognises a re-run
     tasks: list[TaskRun]
-    concurrency: int  # task slots the batch holds: async handlers run this many at once, others one at a time
+    concurrency: int  # task slots the batch holds: it runs this many of its tasks at once
     markRunning: bool  # record the tasks as running before they start (long tasks: the list shows them)
     run: NotRequired[int]  # the job's run, whose records the batch writes (1 when absent)
     checkFirst: NotRequired[bool]  # read the job's record before the first task: a disable may be on its way

@@ -12,7 +12,7 @@ start is timed too) and Azurite, each scenario on a fresh host.
 - `together`: two jobs of `--big / 2` tasks submitted together at equal priority: when each ended, and how far
   apart (target: within 20% of each other).
 
-Every task is `bench.sleep`, a plain `def` handler that blocks `--task-ms` (as a call to a service would).
+Every task is `bench.block`, a plain `def` handler that blocks `--task-ms` (as a call to a service would).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ APP = Path(__file__).resolve().parent / "apps" / "batch"
 
 
 def spec(job_id: str, tasks: int, task_ms: float, **fields: Any) -> dict[str, Any]:
-    listed = [{"id": f"t{i:06d}", "handler": "bench.sleep", "input": task_ms / 1000} for i in range(tasks)]
+    listed = [{"id": f"t{i:06d}", "handler": "bench.block", "input": task_ms / 1000} for i in range(tasks)]
     return {"id": job_id, "tasks": listed, **fields}
 
 

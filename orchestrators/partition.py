@@ -3,8 +3,9 @@
 Its tasks are numbered by position (0 .. size-1). It starts tasks as their dependencies succeed, in
 **batches**: one RUN_BATCH activity call runs many short tasks of one chunk (`batch.batching` sizes them
 from the durations earlier batches measured), and records them itself, so the history holds a few events
-per batch, not per task. A batch holds task slots (one for sync handlers, which run one after another; more
-for `async def` handlers, which run side by side); the slots in use never exceed the partition's share.
+per batch, not per task. A batch holds task slots and runs that many of its tasks at once (sync handlers on
+threads, `async def` handlers on an event loop, a command alone); the slots in use never exceed the
+partition's share, so neither do the tasks running.
 Failed attempts with retries left are retried after the job's retry interval (a durable timer). Tasks it
 settles without running them (skipped, abandoned, cancelled) are recorded through SETTLE_TASKS. A task whose
 exit condition says `jobAction: disable` has the job disabled through DISABLE_JOB: the partition starts
@@ -269,8 +270,10 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
             group = [t for t in again if t[0] // CHUNK_SIZE == first // CHUNK_SIZE and kind_of(t[0]) == kind]
             group = group[:1] if kind == "command" else group
             again = [t for t in again if t not in group]
-            slots = min(len(group), limit() - slots_in_use()) if kind == "async" else 1
-            launch(group, max(1, slots), kind, timing.mean(kind))
+            mean = timing.mean(kind)
+            free = limit() - slots_in_use()
+            slots = plan_batch(kind, mean, ready=len(group), free_slots=free, share=limit()).slots_for(len(group))
+            launch(group, slots, kind, mean)
         while scheduler.has_ready:
             first = int(scheduler.peek())
             key = key_of(first)
@@ -307,7 +310,7 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
                 for task in picked:
                     scheduler.release(task)
                 return
-            launch([(int(t), 1) for t in picked], min(sizing.slots, len(picked)), kind, mean)
+            launch([(int(t), 1) for t in picked], sizing.slots_for(len(picked)), kind, mean)
 
     def final_counts() -> TaskCounts:
         """The scheduler's counts, corrected by how settled tasks were recorded: a batch abandoned by a

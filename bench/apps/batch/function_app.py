@@ -1,4 +1,4 @@
-"""The batch benchmark app: the Durable Batch blueprint with a trivial, a blocking and a waiting task handler."""
+"""The batch benchmark app: the Durable Batch blueprint with a trivial task handler and tasks that wait."""
 
 import asyncio
 import os
@@ -19,18 +19,28 @@ def echo(value: Any) -> Any:
     return value
 
 
-@handlers.task("bench.sleep")
-def sleep(seconds: float) -> float:
-    # A sync task that waits, as a call to a service through a blocking client does.
-    time.sleep(seconds)
-    return seconds
-
-
 @handlers.task("bench.wait")
 async def wait(seconds: float) -> float:
     # An I/O-bound task: an HTTP call or a send, as far as the event loop can tell.
     await asyncio.sleep(seconds)
     return seconds
+
+
+@handlers.task("bench.block")
+def block(seconds: float) -> dict[str, float]:
+    """A task that blocks its thread while it waits, as `requests`, database drivers and most SDKs do; its
+    own start and end (wall clock), from which the benchmark reads how many ran at once."""
+    start = time.time()
+    time.sleep(seconds)
+    return {"start": start, "end": time.time()}
+
+
+@handlers.task("bench.await")
+async def await_(seconds: float) -> dict[str, float]:
+    """The same wait written `async def`: its start and end, as `bench.block` gives them."""
+    start = time.time()
+    await asyncio.sleep(seconds)
+    return {"start": start, "end": time.time()}
 
 
 app = df.DFApp()

@@ -109,6 +109,14 @@ def timed(value: dict[str, Any], ctx: TaskContext) -> dict[str, Any]:
     return {"start": start, "end": time.time()}
 
 
+@handlers.task("test.async_timed")
+async def async_timed(value: dict[str, Any], ctx: TaskContext) -> dict[str, Any]:
+    """`test.timed` written `async def`: waits on the event loop, and returns when it ran."""
+    start = time.time()
+    await asyncio.sleep(float(value["seconds"]))
+    return {"start": start, "end": time.time()}
+
+
 @handlers.task("test.concurrency")
 def concurrency(value: dict[str, Any], ctx: TaskContext) -> dict[str, Any]:
     with probes.running(str(value["key"])):

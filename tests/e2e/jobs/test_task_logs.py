@@ -24,7 +24,7 @@ def test_a_handler_tasks_prints_logs_and_traceback_are_kept_with_it(features_hos
         *[chatty(f"async{n}", n, handler="test.async_chatty") for n in range(6)],
         {"id": "quiet", "handler": "test.echo", "input": 1},
     ]
-    # One batch runs the sync tasks one after another and the async ones side by side on one loop.
+    # A batch runs the sync tasks side by side on threads, another the async ones side by side on one loop.
     view = features_host.run({"id": job_id, "taskBatchSize": 20, "toleratedFailurePercentage": 50, "tasks": tasks})
     assert view["state"] == "succeeded", view
     blobs = results_container(features_host)

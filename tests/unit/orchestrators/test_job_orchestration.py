@@ -74,6 +74,16 @@ class MemoryBatch:
             self.hook(value)
             return value
 
+        @handlers.task("t.async_fail")
+        async def async_fail(value: Any, ctx: TaskContext) -> Any:
+            self.attempts[ctx.task_id] += 1
+            raise ValueError(f"{ctx.task_id} attempt {ctx.attempt}")
+
+        @handlers.task("t.async_ok")
+        async def async_ok(value: Any, ctx: TaskContext) -> Any:
+            self.attempts[ctx.task_id] += 1
+            return value
+
         @handlers.task("t.sum")
         def total(results: Any) -> Any:
             self.reduced += 1
