@@ -259,6 +259,10 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
         nonlocal again
         if holding or (disabling is not None and disabling_from is None):
             return
+        if lease.asking:
+            # More slots asked for and on their way: their answer decides how the ready tasks are split into
+            # batches (started now on the few slots held, they would run one after another).
+            return
         for retry in [t for t in again if key_of(t[0]) is not None]:
             again.remove(retry)
             limited.add(cast(str, key_of(retry[0])), [retry])
@@ -409,6 +413,8 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
             disable()
 
     while True:
+        # The pool first: what it is asked for (more slots, fewer) decides how ready tasks go out in batches.
+        exchange()
         if not stopping:
             start_batches()
             if (
@@ -419,7 +425,8 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
                 and plan["batchSize"] is None
             ):
                 probe_timer = context.create_timer(context.current_utc_datetime + timedelta(seconds=PROBE_WAIT_SECONDS))
-        exchange()
+        if exchanging is None:
+            exchange()  # slots the batches just started did not take, given back when others wait for them
         for done in [s for s in settling if s.is_completed]:
             settled = cast(wire.SettleOutcome, done.result)
             failed_ids.extend(settled["failedIds"][: max(0, wire.MAX_LISTED_FAILURES - len(failed_ids))])
