@@ -54,6 +54,11 @@ class PermitQueue:
             if tasks and key not in self.permits
         }
 
+    def demand(self) -> int:
+        """The slots its tasks could use over the next permits: per key, the waiting tasks up to what one
+        exchange brings."""
+        return sum(min(len(tasks), self.per_exchange(key)) for key, tasks in self.waiting.items())
+
     def granted(self, permits: Mapping[str, list[float]] | None) -> None:
         self.permits.update(permits or {})
 

@@ -204,7 +204,8 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
         if pool is None or pool_entity is None:
             return
         rates = limited.wanted() if rate_timer is None and not stopping and share > 0 else {}
-        ready = scheduler.ready_count + len(again) + sum(rates.values())
+        # Rate-limited tasks count as far as their permits (in hand or asked for) can start them.
+        ready = scheduler.ready_count + len(again) + limited.demand()
         desired = 0 if stopping else min(share, slots_in_use() + ready)
         now_ms = round(context.current_utc_datetime.timestamp() * 1000)
         asked = lease.request(

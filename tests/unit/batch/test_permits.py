@@ -19,8 +19,10 @@ def test_it_asks_for_what_waits_up_to_what_one_exchange_brings() -> None:
     assert len(queue) == 201
     # 50 a second over a one-second horizon (both ends) plus the burst; a key the pool does not limit: a chunk.
     assert queue.wanted() == {"crm": 61, "free": 1}
+    assert queue.demand() == 62
     queue.granted({"crm": [0.0, 61, 20.0, 200.0]})
     assert queue.wanted() == {"free": 1}, "no new ask for a key whose permits are in hand"
+    assert queue.demand() == 62, "tasks with permits in hand still need their slots"
 
 
 def test_permits_go_out_as_paced_batches_of_one_chunk_and_kind_while_slots_are_free() -> None:
