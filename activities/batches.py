@@ -11,11 +11,18 @@ holds. A host that dies mid-batch has recorded nothing of it: the batch runs aga
 for any activity). A batch run again after it was recorded (its completion was lost) is recognised by its
 number in the chunk row and not run twice. What it returns is what the chunk records, so the orchestrator's
 counts and the task records agree.
+
+Before its first task a batch leaves a delivery row (`activities.deliveries`): a delivery of the same batch
+after the process that ran it died (the Functions host delivers the activity again) does not run it into the
+same death, but answers `interrupted`, and the partition runs its tasks again **isolated** (`isolate`): one
+after another, each in a process of its own (`activities.isolation`), so a task that kills its process fails
+alone (`batch.crashes`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import math
 import time
@@ -26,9 +33,11 @@ from pathlib import Path
 from typing import Any
 
 from activities import telemetry
-from activities.attempts import Attempt, attempt_async, attempt_task
+from activities.attempts import Attempt, attempt_async, attempt_isolated, attempt_task
 from activities.command_tasks import CANCEL_POLL_SECONDS, default_work_root, is_requeue, may_start
+from activities.deliveries import begin_batch
 from activities.errors import WrongTask
+from activities.isolation import SHARED_ISOLATION, Isolation, Lane
 from activities.outcomes import json_text
 from activities.specs import SpecCache
 from app.services import Services
@@ -140,6 +149,30 @@ class _Runner:
         self.ran = 0
         # With no wait between attempts, retrying here saves the orchestrator a round trip per retry.
         self.retry_here = spec.retry_interval_seconds == 0
+        self.lane: Lane | None = None
+        """An isolated batch's lane: its tasks then run in processes of their own (`activities.isolation`)."""
+
+    def _attempt(self, task: TaskSpec, number: int) -> Attempt:
+        if self.lane is not None:
+            return attempt_isolated(
+                self.services,
+                self.spec,
+                self.spec_hash,
+                task,
+                number,
+                self.lane,
+                work_root=self.work_root,
+                cancel_poll_seconds=self.poll_seconds,
+            )
+        return attempt_task(
+            self.services,
+            self.spec,
+            self.spec_hash,
+            task,
+            number,
+            work_root=self.work_root,
+            cancel_poll_seconds=self.poll_seconds,
+        )
 
     def last_attempt(self, task: TaskSpec, attempt: int) -> int:
         return self.spec.retry_count_for(task) + 1 if self.retry_here else attempt
@@ -168,15 +201,7 @@ class _Runner:
         done: _Done | None = None
         for number in range(attempt, max(attempt, self.last_attempt(task, attempt)) + 1):
             began = time.perf_counter()
-            result = attempt_task(
-                self.services,
-                self.spec,
-                self.spec_hash,
-                task,
-                number,
-                work_root=self.work_root,
-                cancel_poll_seconds=self.poll_seconds,
-            )
+            result = self._attempt(task, number)
             done = self._count(task, result, number, began, done)
             if result.ok or not result.retryable:
                 break
@@ -197,9 +222,15 @@ class _Runner:
 
 
 def run_batch(
-    services: Services, specs: SpecCache, data: wire.RunBatchInput, *, cancel_poll_seconds: float = CANCEL_POLL_SECONDS
+    services: Services,
+    specs: SpecCache,
+    data: wire.RunBatchInput,
+    *,
+    cancel_poll_seconds: float = CANCEL_POLL_SECONDS,
+    isolation: Isolation | None = None,
 ) -> wire.BatchOutcome:
-    """Run one batch of tasks and record it; see the module."""
+    """Run one batch of tasks and record it; see the module. An isolated batch (`isolate`) runs its tasks
+    one after another, each in a process of its own, in `isolation`'s children (by default this process's)."""
     job_id, partition, batch = data["jobId"], data["partition"], data["batch"]
     job_run = data.get("run", 1)
     cached = specs.get(job_id, data["specHash"])
@@ -217,6 +248,9 @@ def run_batch(
         raise WrongTask(f"job {job_id!r} has no task records for partition {partition}: it was deleted")
     if batch in stored.done:
         return outcome_of(stored, runs, 0, 0)
+    interrupted = begin_batch(store, job_id, partition, batch)
+    if interrupted is not None:
+        return {"retry": [], "failed": [], "other": [], "busyMs": 0, "ran": 0, "interrupted": interrupted}
     # A task settled meanwhile (abandoned by a cancel, say) is not run again.
     todo = [(p, a) for p, a in runs if rank(stored.state(p % CHUNK_SIZE)) < 2]
     runner = _Runner(
@@ -228,21 +262,10 @@ def run_batch(
         marks = [TaskUpdate(p % CHUNK_SIZE, TaskState.RUNNING, a, started_ms=now, run=job_run) for p, a in todo]
         store.record(job_id, partition, number, marks)
 
-    done: dict[int, _Done | None] = {}
-    handlers = services.handlers
-    is_async = {p: _is_async(handlers, spec.tasks[positions[p]]) for p, _ in todo}
-    stop_on_failure = spec.on_task_failure == OnTaskFailure.TERMINATE_JOB
-    for p, a in todo:
-        if not is_async[p]:
-            if not runner.gate.open():
-                break  # the job was disabled or stopped: the rest are returned unrun
-            task = spec.tasks[positions[p]]
-            ran = done[p] = runner.run_sync(task, a)
-            if stop_on_failure and ran is not None and not ran.last.ok and _final(spec, task, ran):
-                break  # terminateJob: no task starts after one failed for good; the rest are returned unrun
-    waiting = [(p, a) for p, a in todo if is_async[p]]
-    if waiting:
-        done.update(asyncio.run(_run_all_async(runner, spec, positions, waiting, max(1, data["concurrency"]))))
+    with contextlib.ExitStack() as stack:
+        if data.get("isolate"):
+            runner.lane = stack.enter_context((isolation or SHARED_ISOLATION).lane())
+        done = _run_tasks(runner, spec, positions, todo, data["concurrency"])
 
     # Tasks this batch did not start, and (with `requeue`) commands it stopped, go back to pending.
     killed = any(run is not None and run.last.cancelled for run in done.values())
@@ -269,6 +292,29 @@ def run_batch(
     if runner.gate.closed:
         outcome["held"] = True
     return outcome
+
+
+def _run_tasks(
+    runner: _Runner, spec: JobSpec, positions: list[int], todo: list[tuple[int, int]], concurrency: int
+) -> dict[int, _Done | None]:
+    """Run the batch's tasks: sync ones one after another, then `async def` ones side by side (an isolated
+    batch runs them all one after another, each in its child). None for a task the batch did not start."""
+    done: dict[int, _Done | None] = {}
+    handlers = runner.services.handlers
+    is_async = {p: runner.lane is None and _is_async(handlers, spec.tasks[positions[p]]) for p, _ in todo}
+    stop_on_failure = spec.on_task_failure == OnTaskFailure.TERMINATE_JOB
+    for p, a in todo:
+        if not is_async[p]:
+            if not runner.gate.open():
+                break  # the job was disabled or stopped: the rest are returned unrun
+            task = spec.tasks[positions[p]]
+            ran = done[p] = runner.run_sync(task, a)
+            if stop_on_failure and ran is not None and not ran.last.ok and _final(spec, task, ran):
+                break  # terminateJob: no task starts after one failed for good; the rest are returned unrun
+    waiting = [(p, a) for p, a in todo if is_async[p]]
+    if waiting:
+        done.update(asyncio.run(_run_all_async(runner, spec, positions, waiting, max(1, concurrency))))
+    return done
 
 
 def _final(spec: JobSpec, task: TaskSpec, run: _Done) -> bool:

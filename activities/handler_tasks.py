@@ -10,6 +10,7 @@ set their own timeouts on that I/O; work that must be killable belongs in a comm
 
 from __future__ import annotations
 
+import asyncio
 import queue
 import threading
 from collections.abc import Callable, Collection, Mapping
@@ -25,6 +26,7 @@ __all__ = [
     "HandlerRun",
     "call_with_timeout",
     "failed_run",
+    "run_async_handler",
     "run_handler",
     "timed_out_error",
     "unknown_handler_error",
@@ -159,3 +161,29 @@ def run_handler(
     if call.error is not None:
         return failed_run(call.error, non_retryable, log)
     return HandlerRun(ok=True, value=call.value)
+
+
+async def run_async_handler(
+    handler: Handler,
+    value: Any,
+    ctx: TaskContext,
+    timeout_seconds: float,
+    non_retryable: Collection[str] = (),
+    log: TaskLog | None = None,
+) -> HandlerRun:
+    """Await an `async def` handler under the time limit (which cancels it), on the running loop, what it
+    prints or logs kept in `log`. Never raises for the handler's sake."""
+    try:
+        if log is None:
+            result = await asyncio.wait_for(handler(value, ctx), timeout_seconds)
+        else:
+            # This coroutine runs in an asyncio task of its own (a batch gathers them): the log is current in
+            # its context alone, and wait_for's inner task copies that context.
+            with log.active():
+                result = await asyncio.wait_for(handler(value, ctx), timeout_seconds)
+    except TimeoutError:
+        error = timed_out_error(handler.name, timeout_seconds, cancelled=True)
+        return HandlerRun(ok=False, timed_out=True, error=error)
+    except Exception as exc:
+        return failed_run(exc, non_retryable, log)
+    return HandlerRun(ok=True, value=result)

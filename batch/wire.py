@@ -179,6 +179,7 @@ class RunBatchInput(TypedDict):
     markRunning: bool  # record the tasks as running before they start (long tasks: the list shows them)
     run: NotRequired[int]  # the job's run, whose records the batch writes (1 when absent)
     checkFirst: NotRequired[bool]  # read the job's record before the first task: a disable may be on its way
+    isolate: NotRequired[bool]  # each task in a process of its own, one after another (batch.crashes)
 
 
 class BatchOutcome(TypedDict):
@@ -192,6 +193,7 @@ class BatchOutcome(TypedDict):
     busyMs: int  # time spent running the batch's tasks
     ran: int  # attempts made
     actions: NotRequired[list[list[Any]]]  # [position, jobAction | None, dependencyAction | None]: exit conditions
+    interrupted: NotRequired[str]  # not run: an earlier delivery's process died running it (batch.crashes)
 
 
 class SettleTasksInput(TypedDict):

@@ -28,6 +28,7 @@ import azure.durable_functions as df
 
 from batch import wire
 from batch.batching import LONG_TASK_SECONDS, PROBE_BATCHES, PROBE_WAIT_SECONDS, plan_batch
+from batch.crashes import RELAUNCH_PAUSE_SECONDS, BatchFailures, process_death
 from batch.plan import DagScheduler
 from batch.records import CHUNK_SIZE, first_batch
 from batch.spec import DependencyAction, JobAction, OnTaskFailure
@@ -145,6 +146,7 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
         return overrides.get(str(position), plan["retries"])
 
     flights: dict[Any, _Flight] = {}  # RUN_BATCH task -> what it runs
+    failures = BatchFailures()  # batches that returned no outcome, and the tasks that now run isolated
     backing_off: dict[Any, list[tuple[int, int]]] = {}  # retry timer -> (position, next attempt)
     again: list[tuple[int, int]] = []  # (position, attempt) to start before new tasks
     settling: list[Any] = []
@@ -176,7 +178,7 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
     def slots_in_use() -> int:
         return sum(flight.slots for flight in flights.values())
 
-    def launch(tasks: list[tuple[int, int]], slots: int, kind: str, mean: float | None) -> None:
+    def launch(tasks: list[tuple[int, int]], slots: int, kind: str, mean: float | None, isolate: bool) -> None:
         nonlocal batches
         request: wire.RunBatchInput = {
             **base,  # type: ignore[typeddict-item]
@@ -187,8 +189,11 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
         }
         if disabling_from is not None and controls.seen == disabling_from:
             request["checkFirst"] = True
+        if isolate:
+            request["isolate"] = True
         batches += 1
-        task = context.call_activity_with_retry(wire.RUN_BATCH, STORAGE_RETRY, request)
+        # No SDK retry: it would run a batch that kills its process again and again. `failures` decides.
+        task = context.call_activity(wire.RUN_BATCH, request)
         flights[task] = _Flight(tasks, slots, kind, controls.seen)
 
     def start_batches() -> None:
@@ -199,11 +204,18 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
             # Retries go first, a chunk and a kind at a time (a batch is recorded in one chunk row).
             first, _ = again[0]
             kind = kind_of(first)
-            group = [t for t in again if t[0] // CHUNK_SIZE == first // CHUNK_SIZE and kind_of(t[0]) == kind]
+            alone = failures.is_isolated(first)  # an isolated batch runs its tasks one after another
+            group = [
+                t
+                for t in again
+                if t[0] // CHUNK_SIZE == first // CHUNK_SIZE
+                and kind_of(t[0]) == kind
+                and failures.is_isolated(t[0]) == alone
+            ]
             group = group[:1] if kind == "command" else group
             again = [t for t in again if t not in group]
-            slots = min(len(group), share - slots_in_use()) if kind == "async" else 1
-            launch(group, max(1, slots), kind, timing.mean(kind))
+            slots = min(len(group), share - slots_in_use()) if kind == "async" and not alone else 1
+            launch(group, max(1, slots), kind, timing.mean(kind), alone)
         while scheduler.has_ready and slots_in_use() < share:
             first = int(scheduler.peek())
             kind = kind_of(first)
@@ -233,7 +245,7 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
                 for task in picked:
                     scheduler.release(task)
                 return
-            launch([(int(t), 1) for t in picked], min(sizing.slots, len(picked)), kind, mean)
+            launch([(int(t), 1) for t in picked], min(sizing.slots, len(picked)), kind, mean, False)
 
     def final_counts() -> TaskCounts:
         """The scheduler's counts, corrected by how settled tasks were recorded: a batch abandoned by a
@@ -385,10 +397,19 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
         for activity in [a for a in flights if a.is_completed]:
             flight = flights.pop(activity)
             outcome = activity.result
-            if isinstance(outcome, Exception) or not isinstance(outcome, dict):
-                # The batch could not run at all (storage away for minutes, a spec replaced): its tasks fail.
-                error = f"the batch that ran this task failed: {str(outcome).splitlines()[0][:500]}"
-                for position, attempt in flight.tasks:
+            if isinstance(outcome, Exception) or not isinstance(outcome, dict) or "interrupted" in outcome:
+                # No outcome: its process died (its tasks run again isolated), or it could not run at all
+                # (storage away, a spec replaced: it runs again after a pause), up to a bound (batch.crashes).
+                if isinstance(outcome, dict):
+                    why = str(outcome["interrupted"])
+                    recovery = failures.died(flight.tasks, process_death(why) or why)
+                else:
+                    recovery = failures.failed(flight.tasks, str(outcome))
+                again.extend(recovery.isolated)
+                if recovery.later:
+                    pause = context.current_utc_datetime + timedelta(seconds=RELAUNCH_PAUSE_SECONDS)
+                    backing_off[context.create_timer(pause)] = recovery.later
+                for position, attempt, error in recovery.failed:
                     to_fail.append([position, attempt, error])
                     fail_for_good(position, None)
                 continue
