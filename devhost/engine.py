@@ -561,6 +561,11 @@ class Engine:
         self._completions.append((item, outcome))
         self.wake()
 
+    def complete_all(self, finished: list[tuple[ActivityItem, activity_runner.ActivityOutcome]]) -> None:
+        """Activities finished together (the worker pool's reader): one wake for all of them."""
+        self._completions.extend(finished)
+        self.wake()
+
 
 def _outcome_of(future: Any, name: str) -> activity_runner.ActivityOutcome:
     try:

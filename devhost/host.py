@@ -108,7 +108,7 @@ class DevHost:
                 self.config.script_file,
                 processes=processes,
                 threads=max(1, -(-self.config.max_concurrent_activity_functions // processes)),
-                on_reply=self.engine.complete,
+                on_replies=self.engine.complete_all,
                 client_settings=lambda: self.engine.client_settings,
             )
         await self.engine.start()
