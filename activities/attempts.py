@@ -22,11 +22,11 @@ from activities.handler_tasks import (
     HandlerRun,
     call_here,
     call_with_timeout,
-    failed_run,
     handler_run,
-    timed_out_error,
+    run_async_handler,
     unknown_handler_error,
 )
+from activities.isolation import Died, Lane
 from activities.outcomes import PlacedResult, ResultNotJson, place_result
 from activities.task_logs import TaskLog
 from app.services import Services
@@ -34,7 +34,7 @@ from batch.handlers import TaskContext
 from batch.spec import ExitOptions, JobSpec, TaskSpec
 from batch.times import iso_now
 
-__all__ = ["COMMANDS_DISABLED", "Attempt", "HandlerAttempt", "attempt_async", "attempt_task"]
+__all__ = ["COMMANDS_DISABLED", "Attempt", "HandlerAttempt", "attempt_async", "attempt_isolated", "attempt_task"]
 
 COMMANDS_DISABLED = (
     "CommandTasksDisabled: command tasks are turned off in this app; set the app setting "
@@ -179,18 +179,43 @@ async def attempt_async(services: Services, spec: JobSpec, task: TaskSpec, attem
     if handler is None:
         return Attempt(False, started, iso_now(), error=unknown_handler_error(name))
     ctx = TaskContext(job_id=spec.id, task_id=task.id, attempt=attempt)
-    limit = spec.timeout_for(task)
     log = TaskLog(spec.id, task.id)
-    try:
-        # This coroutine runs in an asyncio task of its own (the batch gathers them): the log is current in
-        # its context alone, and wait_for's inner task copies that context.
-        with log.active():
-            value = await asyncio.wait_for(handler(copy.deepcopy(task.input), ctx), limit)
-    except TimeoutError:
-        run = HandlerRun(ok=False, timed_out=True, error=timed_out_error(name, limit, cancelled=True))
-    except Exception as exc:
-        run = failed_run(exc, spec.non_retryable_for(task), log)
-    else:
-        run = HandlerRun(ok=True, value=value)
+    value = copy.deepcopy(task.input)
+    run = await run_async_handler(handler, value, ctx, spec.timeout_for(task), spec.non_retryable_for(task), log)
     # Placing a large result writes a blob: off the loop, so the batch's other tasks keep going meanwhile.
     return await asyncio.to_thread(_placed, services, spec, task, run, started, log)
+
+
+def attempt_isolated(
+    services: Services,
+    spec: JobSpec,
+    spec_hash: str,
+    task: TaskSpec,
+    attempt: int,
+    lane: Lane,
+    *,
+    work_root: Path,
+    cancel_poll_seconds: float = CANCEL_POLL_SECONDS,
+) -> Attempt:
+    """Run attempt `attempt` of a handler task (sync or `async def`) in a process of its own, the lane's child
+    (`activities.isolation`): a process that dies fails this attempt alone, `ProcessDied: its process died
+    (exit code 137)`. A command task runs as `attempt_task` runs it: its program is a process of its own."""
+    if task.command_line is not None:
+        return attempt_task(
+            services, spec, spec_hash, task, attempt, work_root=work_root, cancel_poll_seconds=cancel_poll_seconds
+        )
+    started = iso_now()
+    name = task.handler or ""
+    handler = services.handlers.get(name)
+    if handler is None:
+        return Attempt(False, started, iso_now(), error=unknown_handler_error(name))
+    ctx = TaskContext(job_id=spec.id, task_id=task.id, attempt=attempt)
+    answer = lane.run(handler, task.input, ctx, spec.timeout_for(task), spec.non_retryable_for(task))
+    if answer is None:  # it cannot run apart (see activities.isolation): here, then, unprotected
+        if handler.is_async:
+            return asyncio.run(attempt_async(services, spec, task, attempt))
+        return attempt_task(services, spec, spec_hash, task, attempt, work_root=work_root)
+    if isinstance(answer, Died):
+        return Attempt(False, started, iso_now(), error=f"ProcessDied: {answer.reason}")
+    run = HandlerRun(ok=True, value=answer.value) if answer.run.ok else answer.run
+    return _placed(services, spec, task, run, started, answer.log(spec.id, task.id))

@@ -11,11 +11,18 @@ holds. A host that dies mid-batch has recorded nothing of it: the batch runs aga
 for any activity). A batch run again after it was recorded (its completion was lost) is recognised by its
 number in the chunk row and not run twice. What it returns is what the chunk records, so the orchestrator's
 counts and the task records agree.
+
+Before its first task a batch leaves a delivery row (`activities.deliveries`): a delivery of the same batch
+after the process that ran it died (the Functions host delivers the activity again) does not run it into the
+same death, but answers `interrupted`, and the partition runs its tasks again **isolated** (`isolate`): one
+after another, each in a process of its own (`activities.isolation`), so a task that kills its process fails
+alone (`batch.crashes`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import functools
 import math
@@ -28,10 +35,12 @@ from pathlib import Path
 from typing import Any
 
 from activities import telemetry
-from activities.attempts import Attempt, HandlerAttempt, attempt_async, attempt_task
+from activities.attempts import Attempt, HandlerAttempt, attempt_async, attempt_isolated, attempt_task
 from activities.command_tasks import CANCEL_POLL_SECONDS, default_work_root, is_requeue, may_start
+from activities.deliveries import begin_batch
 from activities.errors import WrongTask
 from activities.handler_tasks import CallResult
+from activities.isolation import SHARED_ISOLATION, Isolation, Lane
 from activities.lanes import Lanes
 from activities.outcomes import json_text
 from activities.pacing import Pace
@@ -158,6 +167,8 @@ class _Runner:
         """A task failed for good under terminateJob: no task of the batch starts any more."""
         # With no wait between attempts, retrying here saves the orchestrator a round trip per retry.
         self.retry_here = spec.retry_interval_seconds == 0
+        self.lane: Lane | None = None
+        """An isolated batch's lane: its tasks then run in processes of their own (`activities.isolation`)."""
 
     def again_here(self, task: TaskSpec, number: int) -> bool:
         """Whether this batch makes the next attempt after attempt `number` failed (and may be retried)."""
@@ -192,6 +203,28 @@ class _Runner:
         is open."""
         return not self.stopped and self.gate.open()
 
+    def run_isolated(self, task: TaskSpec, attempt: int) -> _Done | None:
+        """A task's attempts in this isolated batch's lane: each in a process of its own."""
+        assert self.lane is not None
+        done: _Done | None = None
+        number = attempt
+        while True:
+            began = time.perf_counter()
+            result = attempt_isolated(
+                self.services,
+                self.spec,
+                self.spec_hash,
+                task,
+                number,
+                self.lane,
+                work_root=self.work_root,
+                cancel_poll_seconds=self.poll_seconds,
+            )
+            done = self.count(task, result, number, began, done)
+            if result.ok or not result.retryable or not self.again_here(task, number):
+                return done
+            number += 1
+
     def attempt_command(self, task: TaskSpec, number: int) -> Attempt:
         return attempt_task(
             self.services,
@@ -223,9 +256,15 @@ class _Runner:
 
 
 def run_batch(
-    services: Services, specs: SpecCache, data: wire.RunBatchInput, *, cancel_poll_seconds: float = CANCEL_POLL_SECONDS
+    services: Services,
+    specs: SpecCache,
+    data: wire.RunBatchInput,
+    *,
+    cancel_poll_seconds: float = CANCEL_POLL_SECONDS,
+    isolation: Isolation | None = None,
 ) -> wire.BatchOutcome:
-    """Run one batch of tasks and record it; see the module."""
+    """Run one batch of tasks and record it; see the module. An isolated batch (`isolate`) runs its tasks
+    one after another, each in a process of its own, in `isolation`'s children (by default this process's)."""
     job_id, partition, batch = data["jobId"], data["partition"], data["batch"]
     job_run = data.get("run", 1)
     cached = specs.get(job_id, data["specHash"])
@@ -243,6 +282,9 @@ def run_batch(
         raise WrongTask(f"job {job_id!r} has no task records for partition {partition}: it was deleted")
     if batch in stored.done:
         return outcome_of(stored, runs, 0, 0)
+    interrupted = begin_batch(store, job_id, partition, batch)
+    if interrupted is not None:
+        return {"retry": [], "failed": [], "other": [], "busyMs": 0, "ran": 0, "interrupted": interrupted}
     # A task settled meanwhile (abandoned by a cancel, say) is not run again.
     todo = [(p, a) for p, a in runs if rank(stored.state(p % CHUNK_SIZE)) < 2]
     runner = _Runner(
@@ -254,19 +296,16 @@ def run_batch(
         marks = [TaskUpdate(p % CHUNK_SIZE, TaskState.RUNNING, a, started_ms=now, run=job_run) for p, a in todo]
         store.record(job_id, partition, number, marks)
 
-    done: dict[int, _Done | None] = {}
-    handlers = services.handlers
-    is_async = {p: _is_async(handlers, spec.tasks[positions[p]]) for p, _ in todo}
     slots = max(1, data["concurrency"])
     # Rate-limited tasks start at their permits' times, in the batch's order (`activities.pacing`).
     pace = Pace(data.get("paced"))
     turns = {p: i for i, (p, _) in enumerate(runs)}
-    sync = [(p, a) for p, a in todo if not is_async[p]]
-    if sync:
-        done.update(_SyncTasks(runner, spec, positions, pace, turns).run_all(sync, slots))
-    waiting = [(p, a) for p, a in todo if is_async[p]]
-    if waiting:
-        done.update(asyncio.run(_run_all_async(runner, spec, positions, waiting, slots, pace, turns)))
+    with contextlib.ExitStack() as stack:
+        if data.get("isolate"):
+            runner.lane = stack.enter_context((isolation or SHARED_ISOLATION).lane())
+            done = _run_isolated(runner, spec, positions, todo)
+        else:
+            done = _run_tasks(runner, spec, positions, todo, slots, pace, turns)
 
     # Tasks this batch did not start, and (with `requeue`) commands it stopped, go back to pending.
     killed = any(run is not None and run.last.cancelled for run in done.values())
@@ -293,6 +332,44 @@ def run_batch(
     if runner.gate.closed:
         outcome["held"] = True
     return outcome
+
+
+def _run_tasks(
+    runner: _Runner,
+    spec: JobSpec,
+    positions: list[int],
+    todo: list[tuple[int, int]],
+    slots: int,
+    pace: Pace,
+    turns: dict[int, int],
+) -> dict[int, _Done | None]:
+    """Run the batch's tasks up to its slots at once: sync ones on lanes, `async def` ones on one event loop.
+    None (or no entry) for a task the batch did not start."""
+    done: dict[int, _Done | None] = {}
+    is_async = {p: _is_async(runner.services.handlers, spec.tasks[positions[p]]) for p, _ in todo}
+    sync = [(p, a) for p, a in todo if not is_async[p]]
+    if sync:
+        done.update(_SyncTasks(runner, spec, positions, pace, turns).run_all(sync, slots))
+    waiting = [(p, a) for p, a in todo if is_async[p]]
+    if waiting:
+        done.update(asyncio.run(_run_all_async(runner, spec, positions, waiting, slots, pace, turns)))
+    return done
+
+
+def _run_isolated(
+    runner: _Runner, spec: JobSpec, positions: list[int], todo: list[tuple[int, int]]
+) -> dict[int, _Done | None]:
+    """An isolated batch (`batch.crashes`): its tasks one after another, each attempt in a process of its own
+    (the lane's child), so a task that kills its process fails alone."""
+    done: dict[int, _Done | None] = {}
+    for p, a in todo:
+        if not runner.may_start():
+            break  # the job was disabled or stopped, or a task failed for good: the rest are returned unrun
+        task = spec.tasks[positions[p]]
+        ran = done[p] = runner.run_isolated(task, a)
+        if spec.on_task_failure == OnTaskFailure.TERMINATE_JOB and ran is not None and _final(spec, task, ran):
+            runner.stopped = runner.stopped or not ran.last.ok
+    return done
 
 
 def _final(spec: JobSpec, task: TaskSpec, run: _Done) -> bool:

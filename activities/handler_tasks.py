@@ -12,6 +12,7 @@ is.
 
 from __future__ import annotations
 
+import asyncio
 import queue
 import threading
 from collections.abc import Callable, Collection, Mapping
@@ -29,6 +30,7 @@ __all__ = [
     "call_with_timeout",
     "failed_run",
     "handler_run",
+    "run_async_handler",
     "run_handler",
     "start_on_helper",
     "timed_out_error",
@@ -181,3 +183,29 @@ def handler_run(
     if call.error is not None:
         return failed_run(call.error, non_retryable, log)
     return HandlerRun(ok=True, value=call.value)
+
+
+async def run_async_handler(
+    handler: Handler,
+    value: Any,
+    ctx: TaskContext,
+    timeout_seconds: float,
+    non_retryable: Collection[str] = (),
+    log: TaskLog | None = None,
+) -> HandlerRun:
+    """Await an `async def` handler under the time limit (which cancels it), on the running loop, what it
+    prints or logs kept in `log`. Never raises for the handler's sake."""
+    try:
+        if log is None:
+            result = await asyncio.wait_for(handler(value, ctx), timeout_seconds)
+        else:
+            # This coroutine runs in an asyncio task of its own (a batch gathers them): the log is current in
+            # its context alone, and wait_for's inner task copies that context.
+            with log.active():
+                result = await asyncio.wait_for(handler(value, ctx), timeout_seconds)
+    except TimeoutError:
+        error = timed_out_error(handler.name, timeout_seconds, cancelled=True)
+        return HandlerRun(ok=False, timed_out=True, error=error)
+    except Exception as exc:
+        return failed_run(exc, non_retryable, log)
+    return HandlerRun(ok=True, value=result)

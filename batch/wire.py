@@ -218,6 +218,7 @@ class RunBatchInput(TypedDict):
     run: NotRequired[int]  # the job's run, whose records the batch writes (1 when absent)
     checkFirst: NotRequired[bool]  # read the job's record before the first task: a disable may be on its way
     paced: NotRequired[list[float]]  # [first ms, interval ms, tolerance ms]: the start permits of rate-limited tasks
+    isolate: NotRequired[bool]  # each task in a process of its own, one after another (batch.crashes)
 
 
 class BatchOutcome(TypedDict):
@@ -231,6 +232,7 @@ class BatchOutcome(TypedDict):
     busyMs: int  # time spent running the batch's tasks
     ran: int  # attempts made
     actions: NotRequired[list[list[Any]]]  # [position, jobAction | None, dependencyAction | None]: exit conditions
+    interrupted: NotRequired[str]  # not run: an earlier delivery's process died running it (batch.crashes)
 
 
 class SettleTasksInput(TypedDict):

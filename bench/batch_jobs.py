@@ -3,10 +3,11 @@
     python -m bench.batch_jobs --tasks 10000 --tasks 100000
     python -m bench.batch_jobs --source jsonl --tasks 1000000
 
-Each run starts a fresh Azurite and devhost (two worker processes by default), runs a small job to warm the
-workers up (not timed), submits the job, polls it until it ends, and prints tasks per second end to end (submit
-to finished), the peak RSS of the host and of Azurite, and the durable history events per task (every event of
-every orchestration of the job: the job, its groups and partitions, counted through the management API).
+Each run starts a fresh Azurite and devhost (on its default worker processes: one per core, 2 to 4), runs a
+small job to warm the workers up (not timed), submits the job, polls it until it ends, and prints tasks per
+second end to end (submit to finished), the peak RSS of the host and of Azurite, and the durable history events
+per task (every event of every orchestration of the job: the job, its groups and partitions, counted through
+the management API).
 
 `--shape`: `flat` (independent tasks), `fan-in` (one more task that depends on all the others), `staged` (groups
 of 50 tasks, an aggregate per group, a final task over the aggregates), `async` (`async def` tasks that each
@@ -30,6 +31,7 @@ from azure.storage.blob import BlobServiceClient
 
 from bench.devhost_fanout import peak_rss_mib, run_once
 from devhost.testing import DevHostProcess
+from devhost.workers import worker_process_count
 from devtools.azurite import start_azurite
 from devtools.run_example import call
 
@@ -107,16 +109,16 @@ def warm_up(base_url: str, worker_processes: int) -> None:
 
 
 def run(
-    tasks: int, max_parallel: int, worker_processes: int, shape: str, wait_ms: float, source: str, store: str
+    tasks: int, max_parallel: int, worker_processes: int | None, shape: str, wait_ms: float, source: str, store: str
 ) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
         with start_azurite(root / "azurite") as azurite:
-            env = {
-                "AzureWebJobsStorage": azurite.connection_string,
-                "FUNCTIONS_WORKER_PROCESS_COUNT": str(worker_processes),
-                "DEVHOST_STORE": store,
-            }
+            env = {"AzureWebJobsStorage": azurite.connection_string, "DEVHOST_STORE": store}
+            if worker_processes is not None:
+                env["FUNCTIONS_WORKER_PROCESS_COUNT"] = str(worker_processes)
+            else:
+                worker_processes = worker_process_count({})
             with DevHostProcess(APP, state_dir=root / "state", env=env) as host:
                 assert host.process is not None
                 warm_up(host.base_url, worker_processes)
@@ -160,7 +162,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tasks", type=int, action="append", help="tasks per job (repeatable; default 10,000)")
     parser.add_argument("--max-parallel", type=int, default=200)
-    parser.add_argument("--worker-processes", type=int, default=2, help="FUNCTIONS_WORKER_PROCESS_COUNT")
+    parser.add_argument(
+        "--worker-processes", type=int, default=None, help="FUNCTIONS_WORKER_PROCESS_COUNT (default: devhost's)"
+    )
     parser.add_argument("--shape", choices=["flat", "fan-in", "staged", "async"], default="flat")
     parser.add_argument("--wait-ms", type=float, default=50, help="what each async task waits")
     parser.add_argument(
@@ -188,7 +192,7 @@ def main() -> None:
         print(
             f"shape={args.shape} source={args.source} store={args.store} tasks={result['tasks']:,}  "
             f"maxParallelTasks={args.max_parallel}  "
-            f"worker processes={args.worker_processes}  {result['seconds']:.2f} s  "
+            f"worker processes={args.worker_processes or worker_process_count({})}  {result['seconds']:.2f} s  "
             f"{result['per_second']:.0f} tasks/s{ratio}  host peak RSS {result['peak_rss_mib']:.0f} MiB  "
             f"Azurite peak RSS {result['azurite_rss_mib']:.0f} MiB  "
             f"{result['events_per_task']:.3f} history events/task ({result['instances']} orchestrations)",

@@ -36,6 +36,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     start.add_argument(
         "--manual-clock", action="store_true", help="time moves only via POST /admin/devhost/clock/advance (tests)"
     )
+    start.add_argument(
+        "--in-process",
+        action="store_true",
+        help="run def activities in devhost's own process, not in worker processes (to debug them); a handler "
+        "that ends its process then ends devhost",
+    )
     start.add_argument("--verbose", action="store_true", help="log the engine's debug messages")
     return parser.parse_args(argv)
 
@@ -63,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         store=args.store,
         state_dir=args.state_dir.resolve() if args.state_dir else None,
         manual_clock=args.manual_clock,
+        in_process=args.in_process,
     )
     try:
         asyncio.run(_run(options))

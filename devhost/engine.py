@@ -5,8 +5,9 @@ an instance is never replayed in two places at once and each tick commits everyt
 transaction. A tick takes everything that has arrived (activity completions, due timers, messages) and runs
 one episode per instance that has news: a fan-in applies all completions that arrived together in one replay.
 
-Activities run on a thread pool (`def`) or on the host's event loop (`async def`); their completions come back
-through a thread-safe queue and wake the engine. Work is at-least-once: an activity row is deleted in the same
+`def` activities run in worker processes (`devhost.workers`), or on a thread pool in the host's own process
+when the host runs in-process; `async def` ones on the host's event loop. Their completions come back through a
+thread-safe queue and wake the engine. Work is at-least-once: an activity row is deleted in the same
 transaction that records its completion, so a crash before that runs the activity again after a restart.
 """
 
@@ -95,7 +96,7 @@ class Engine:
         # Set by the host once it knows its URL: what an activity with a durable client binding is given.
         self.client_payload: ClientPayloadFactory | None = None
         self.client_settings: ClientSettings | None = None
-        # Worker processes for `def` activities (FUNCTIONS_WORKER_PROCESS_COUNT > 1), set by the host.
+        # Worker processes for `def` activities, set by the host before `start` (None: in the host's process).
         self.workers: WorkerPool | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
@@ -543,7 +544,7 @@ class Engine:
         elif function.is_async:
             self._run_on_loop(item, activity_runner.run_async(function, item.input_text, self.client_payload))
         elif self.workers is not None:
-            self.workers.submit(item, self.client_settings)
+            self.workers.submit(item)
         else:
             self._pool.submit(self._run_pooled, item, function)
 
@@ -558,6 +559,11 @@ class Engine:
     def complete(self, item: ActivityItem, outcome: activity_runner.ActivityOutcome) -> None:
         """An activity finished (callable from any thread, such as the worker pool's reader)."""
         self._completions.append((item, outcome))
+        self.wake()
+
+    def complete_all(self, finished: list[tuple[ActivityItem, activity_runner.ActivityOutcome]]) -> None:
+        """Activities finished together (the worker pool's reader): one wake for all of them."""
+        self._completions.extend(finished)
         self.wake()
 
 

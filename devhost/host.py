@@ -46,6 +46,9 @@ class HostOptions:
     store: str | None = None
     state_dir: Path | None = None
     manual_clock: bool = False
+    in_process: bool = False
+    """Run `def` activities on threads of the host's own process instead of worker processes (to step through
+    them in a debugger); a handler that ends its process then ends the host."""
 
 
 def store_kind(options: HostOptions, config: HostConfig, environ: Mapping[str, str]) -> str:
@@ -96,6 +99,18 @@ class DevHost:
 
     async def start(self) -> str:
         """Start serving; returns the base URL (with the port the OS picked when the port is 0)."""
+        if not self.options.in_process:
+            # Before the engine starts: the activities it recovers at start go to the workers too. They are
+            # sent once a worker has loaded the app, by when the client settings below are known.
+            processes = worker_process_count(self.environ)
+            self.engine.workers = WorkerPool(
+                self.config.script_root,
+                self.config.script_file,
+                processes=processes,
+                threads=max(1, -(-self.config.max_concurrent_activity_functions // processes)),
+                on_replies=self.engine.complete_all,
+                client_settings=lambda: self.engine.client_settings,
+            )
         await self.engine.start()
         app = build_http_app(self.index, self.config, self.management, keys=self.keys, clock=self.clock)
         self._runner = web.AppRunner(app, access_log=None, max_line_size=MAX_REQUEST_LINE)
@@ -112,16 +127,6 @@ class DevHost:
         self.engine.client_settings = ClientSettings(
             webhook_base_url(self.base_url), self._rpc_base_url(), self.config.hub_name, None
         )
-        processes = worker_process_count(self.environ)
-        if processes > 1:
-            threads = max(1, -(-self.config.max_concurrent_activity_functions // processes))
-            self.engine.workers = WorkerPool(
-                self.config.script_root,
-                self.config.script_file,
-                processes=processes,
-                threads=threads,
-                on_reply=self.engine.complete,
-            )
         triggers = [TimerTrigger(fn, self.environ) for fn in self.index.timer_functions]
         self._timers = TimerScheduler(triggers, self.clock, self._fire_timer)
         self._timers.start()

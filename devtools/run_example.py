@@ -120,10 +120,9 @@ def main(argv: list[str] | None = None) -> int:
     azurite = start_azurite(storage)
     host: DevHostProcess | None = None
     try:
-        # Two worker processes: activities then use the second core instead of sharing the host's.
+        # devhost's defaults, as a user gets them: activities in worker processes, one per core (at least two).
         env = {
             "AzureWebJobsStorage": azurite.connection_string,
-            "FUNCTIONS_WORKER_PROCESS_COUNT": "2",
             "BATCH_EXAMPLES": "true",  # the risk job's handlers are examples, registered only when asked for
         }
         print("Starting devhost with the function app ...", flush=True)

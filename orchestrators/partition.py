@@ -29,6 +29,7 @@ import azure.durable_functions as df
 
 from batch import wire
 from batch.batching import LONG_TASK_SECONDS, PROBE_BATCHES, PROBE_WAIT_SECONDS, plan_batch
+from batch.crashes import RELAUNCH_PAUSE_SECONDS, BatchFailures, process_death
 from batch.permits import PermitQueue
 from batch.plan import DagScheduler
 from batch.records import CHUNK_SIZE, first_batch
@@ -163,6 +164,7 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
         return overrides.get(str(position), plan["retries"])
 
     flights: dict[Any, _Flight] = {}  # RUN_BATCH task -> what it runs
+    failures = BatchFailures()  # batches that returned no outcome, and the tasks that now run isolated
     backing_off: dict[Any, list[tuple[int, int]]] = {}  # retry timer -> (position, next attempt)
     again: list[tuple[int, int]] = []  # (position, attempt) to start before new tasks
     settling: list[Any] = []
@@ -228,7 +230,13 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
             exchanging = context.call_entity(pool_entity, "exchange", request)
 
     def launch(
-        tasks: list[tuple[int, int]], slots: int, kind: str, mean: float | None, paced: list[float] | None = None
+        tasks: list[tuple[int, int]],
+        slots: int,
+        kind: str,
+        mean: float | None,
+        *,
+        paced: list[float] | None = None,
+        isolate: bool = False,
     ) -> None:
         nonlocal batches
         request: wire.RunBatchInput = {
@@ -242,8 +250,11 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
             request["checkFirst"] = True
         if paced is not None:
             request["paced"] = paced
+        if isolate:
+            request["isolate"] = True
         batches += 1
-        task = context.call_activity_with_retry(wire.RUN_BATCH, STORAGE_RETRY, request)
+        # No SDK retry: it would run a batch that kills its process again and again. `failures` decides.
+        task = context.call_activity(wire.RUN_BATCH, request)
         flights[task] = _Flight(tasks, slots, kind, controls.seen)
 
     def launch_paced() -> None:
@@ -254,7 +265,7 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
             lambda first: kind_of(first) == "command",
         ):
             kind = kind_of(group[0][0])
-            launch(group, max(1, min(len(group), limit() - slots_in_use())), kind, timing.mean(kind), paced)
+            launch(group, max(1, min(len(group), limit() - slots_in_use())), kind, timing.mean(kind), paced=paced)
 
     def start_batches() -> None:
         nonlocal again
@@ -264,7 +275,8 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
             # More slots asked for and on their way: their answer decides how the ready tasks are split into
             # batches (started now on the few slots held, they would run one after another).
             return
-        for retry in [t for t in again if key_of(t[0]) is not None]:
+        # (A task isolated after its batch's process died runs alone, unpaced: isolation comes first.)
+        for retry in [t for t in again if key_of(t[0]) is not None and not failures.is_isolated(t[0])]:
             again.remove(retry)
             limited.add(cast(str, key_of(retry[0])), [retry])
         launch_paced()
@@ -272,13 +284,23 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
             # Retries go first, a chunk and a kind at a time (a batch is recorded in one chunk row).
             first, _ = again[0]
             kind = kind_of(first)
-            group = [t for t in again if t[0] // CHUNK_SIZE == first // CHUNK_SIZE and kind_of(t[0]) == kind]
+            alone = failures.is_isolated(first)  # an isolated batch runs its tasks one after another
+            group = [
+                t
+                for t in again
+                if t[0] // CHUNK_SIZE == first // CHUNK_SIZE
+                and kind_of(t[0]) == kind
+                and failures.is_isolated(t[0]) == alone
+            ]
             group = group[:1] if kind == "command" else group
             again = [t for t in again if t not in group]
             mean = timing.mean(kind)
-            free = limit() - slots_in_use()
-            slots = plan_batch(kind, mean, ready=len(group), free_slots=free, share=limit()).slots_for(len(group))
-            launch(group, slots, kind, mean)
+            if alone:
+                slots = 1
+            else:
+                free = limit() - slots_in_use()
+                slots = plan_batch(kind, mean, ready=len(group), free_slots=free, share=limit()).slots_for(len(group))
+            launch(group, slots, kind, mean, isolate=alone)
         while scheduler.has_ready:
             first = int(scheduler.peek())
             key = key_of(first)
@@ -506,10 +528,19 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
             flight = flights.pop(activity)
             boundary = True
             outcome = activity.result
-            if isinstance(outcome, Exception) or not isinstance(outcome, dict):
-                # The batch could not run at all (storage away for minutes, a spec replaced): its tasks fail.
-                error = f"the batch that ran this task failed: {str(outcome).splitlines()[0][:500]}"
-                for position, attempt in flight.tasks:
+            if isinstance(outcome, Exception) or not isinstance(outcome, dict) or "interrupted" in outcome:
+                # No outcome: its process died (its tasks run again isolated), or it could not run at all
+                # (storage away, a spec replaced: it runs again after a pause), up to a bound (batch.crashes).
+                if isinstance(outcome, dict):
+                    why = str(outcome["interrupted"])
+                    recovery = failures.died(flight.tasks, process_death(why) or why)
+                else:
+                    recovery = failures.failed(flight.tasks, str(outcome))
+                again.extend(recovery.isolated)
+                if recovery.later:
+                    pause = context.current_utc_datetime + timedelta(seconds=RELAUNCH_PAUSE_SECONDS)
+                    backing_off[context.create_timer(pause)] = recovery.later
+                for position, attempt, error in recovery.failed:
                     to_fail.append([position, attempt, error])
                     fail_for_good(position, None)
                 continue

@@ -19,6 +19,12 @@ def echo(value: Any) -> Any:
     return value
 
 
+@handlers.task("bench.exit")
+def exit_process(code: int) -> None:
+    """Ends its process at once, as the OOM killer would (exit code 137)."""
+    os._exit(code)
+
+
 @handlers.task("bench.wait")
 async def wait(seconds: float) -> float:
     # An I/O-bound task: an HTTP call or a send, as far as the event loop can tell.

@@ -6,8 +6,11 @@ Handlers record their calls (and concurrency) in files under `BATCH_FEATURES_DIR
 
 import asyncio
 import builtins
+import ctypes
 import logging
 import os
+import resource
+import signal
 import sys
 import time
 from typing import Any
@@ -130,6 +133,47 @@ async def async_concurrency(value: dict[str, Any], ctx: TaskContext) -> dict[str
     with probes.running(str(value["key"])):
         await asyncio.sleep(float(value["seconds"]))
     return {"value": value["value"]}
+
+
+@handlers.task("test.exit")
+def exit_process(value: Any, ctx: TaskContext) -> None:
+    """Ends its process at once, as the OOM killer would (exit code 137), or with the code it is given."""
+    probes.count_call(ctx.job_id, ctx.task_id)
+    os._exit(int(value or 137))
+
+
+@handlers.task("test.kill_self")
+def kill_self(value: Any, ctx: TaskContext) -> None:
+    probes.count_call(ctx.job_id, ctx.task_id)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+@handlers.task("test.segfault")
+def segfault(value: Any, ctx: TaskContext) -> None:
+    probes.count_call(ctx.job_id, ctx.task_id)
+    ctypes.string_at(0)  # reads address 0: SIGSEGV
+
+
+@handlers.task("test.async_exit")
+async def async_exit(value: Any, ctx: TaskContext) -> None:
+    probes.count_call(ctx.job_id, ctx.task_id)
+    await asyncio.sleep(0)
+    os._exit(int(value or 137))
+
+
+@handlers.task("test.memory")
+def blow_memory(value: Any, ctx: TaskContext) -> int:
+    """Limits its process's address space to what it uses now and `value` MiB more, then allocates far more
+    than that; the limit is put back as it was before the handler returns."""
+    probes.count_call(ctx.job_id, ctx.task_id)
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    with open("/proc/self/statm") as statm:
+        used = int(statm.read().split()[0]) * resource.getpagesize()
+    resource.setrlimit(resource.RLIMIT_AS, (used + int(value) * 2**20, hard))
+    try:
+        return len(bytearray(8 * 2**30))
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
 
 @handlers.task("test.value")

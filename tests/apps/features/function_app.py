@@ -1,7 +1,9 @@
 """A Durable Functions app that uses every feature devhost supports; the host tests drive it over HTTP."""
 
+import ctypes
 import json
 import os
+import signal
 import time
 from datetime import timedelta
 
@@ -154,6 +156,38 @@ def whoami(value: int) -> int:
 def where_activities_run(context: df.DurableOrchestrationContext):
     pids = yield context.task_all([context.call_activity("whoami", i) for i in range(context.get_input())])
     return sorted(set(pids))
+
+
+@app.activity_trigger(input_name="how")
+def die(how: dict) -> int:
+    """Ends its own process, after the activities started beside it have begun: with `code` (as `os._exit`),
+    `signal` (sent to itself) or `segfault` (a read of address 0)."""
+    time.sleep(float(how.get("after", 0.3)))
+    if "signal" in how:
+        os.kill(os.getpid(), getattr(signal, how["signal"]))
+    if how.get("segfault"):
+        ctypes.string_at(0)
+    os._exit(int(how.get("code", 137)))
+
+
+@app.activity_trigger(input_name="seconds")
+def nap(seconds: float) -> int:
+    time.sleep(seconds)
+    return os.getpid()
+
+
+@app.orchestration_trigger(context_name="context")
+def dying(context: df.DurableOrchestrationContext):
+    """Starts `naps` naps of `seconds`, then `die`, then `after` doubles: each call's result or error, in order."""
+    spec = context.get_input()
+    tasks = [context.call_activity("nap", spec["seconds"]) for _ in range(spec["naps"])]
+    tasks.append(context.call_activity("die", spec["how"]))
+    tasks += [context.call_activity("double", i) for i in range(spec["after"])]
+    waiting = list(tasks)
+    while waiting:  # not task_all: it would end at the first failure
+        yield context.task_any(waiting)
+        waiting = [task for task in waiting if not task.is_completed]
+    return [["failed", str(t.result)] if isinstance(t.result, Exception) else ["ok", t.result] for t in tasks]
 
 
 @app.orchestration_trigger(context_name="context")

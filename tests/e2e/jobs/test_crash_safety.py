@@ -42,8 +42,8 @@ def test_a_job_survives_a_host_crash_without_losing_results(azurite: Azurite, tm
 
 
 def crash_and_resume(azurite: Azurite, tmp_path: Path, workers: set[int]) -> None:
-    # Two worker processes, as the main job runs: a crash of the host must take its workers down with it.
-    settings = {"FUNCTIONS_WORKER_PROCESS_COUNT": "2"}
+    # devhost's default worker processes (at least two): a crash of the host must take its workers down with it.
+    settings: dict[str, str] = {}
     first = start_features_host(azurite, tmp_path, settings)
     job_id = first.unique_id("crash")
     spec = {
@@ -111,7 +111,7 @@ def crash_and_resume(azurite: Azurite, tmp_path: Path, workers: set[int]) -> Non
 
 def test_a_job_of_100000_tasks_survives_a_host_crash_with_exact_counts(azurite: Azurite, tmp_path: Path) -> None:
     tasks = 100_000
-    settings = {"FUNCTIONS_WORKER_PROCESS_COUNT": "2"}  # the default partitions of 2,000 tasks
+    settings: dict[str, str] = {}  # devhost's defaults, and the default partitions of 2,000 tasks
     first = start_features_host(azurite, tmp_path, settings)
     job_id = first.unique_id("crash-100k")
     spec = {

@@ -1,0 +1,145 @@
+"""RUN_BATCH's delivery row and isolated batches, in memory: a delivery after its predecessor's process died
+does not run the batch again; an isolated batch fails only the task whose process died (its child processes
+are stood in for here; tests/e2e/activities/test_isolated_batches.py runs real ones)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+
+from activities.batches import run_batch
+from activities.deliveries import this_delivery
+from activities.handler_tasks import HandlerRun
+from activities.isolation import Died, Isolation, Lane, Ran
+from batch import wire
+from batch.handlers import Handler, TaskContext
+from tests.unit.activities.test_batch_gate import prepared
+from tests.unit.orchestrators.test_job_orchestration import MemoryBatch, job
+
+pytestmark = pytest.mark.unit
+
+
+def batch_of(app: MemoryBatch, count: int, **extra: Any) -> wire.RunBatchInput:
+    request: wire.RunBatchInput = {  # type: ignore[typeddict-item]
+        **prepared(app),
+        "batch": 0,
+        "tasks": [[0, count, 1]],
+        "concurrency": 1,
+        "markRunning": False,
+        **extra,
+    }
+    return request
+
+
+def three_tasks(**fields: Any) -> MemoryBatch:
+    return MemoryBatch(job([{"id": f"t{i}", "handler": "t.ok", "input": i} for i in range(3)], **fields))
+
+
+def test_a_first_delivery_leaves_a_row_naming_its_process() -> None:
+    app = three_tasks()
+    outcome = run_batch(app.services, app.specs, batch_of(app, 3))
+    assert "interrupted" not in outcome and sum(app.attempts.values()) == 3
+    this = this_delivery()
+    found = app.services.tasks.begin_delivery("job-1", 0, 0, {"host": "other", "process": "other", "count": 1})
+    assert found is not None
+    assert found[0] == {"host": this.host, "process": this.process, "count": 1}
+
+
+def test_a_delivery_after_its_predecessors_process_died_under_this_host_does_not_run_the_batch() -> None:
+    app = three_tasks()
+    request = batch_of(app, 3)
+    earlier = {"host": this_delivery().host, "process": "m:12345", "count": 1}
+    assert app.services.tasks.begin_delivery("job-1", 0, 0, earlier) is None
+    outcome = run_batch(app.services, app.specs, request)
+    assert outcome == {
+        "retry": [],
+        "failed": [],
+        "other": [],
+        "busyMs": 0,
+        "ran": 0,
+        "interrupted": (
+            "its process died: delivery 2 of batch 0 found that an earlier one (process m:12345) had started it "
+            "and never finished it"
+        ),
+    }
+    assert sum(app.attempts.values()) == 0
+    assert {r["state"] for r in app.records.values()} == {"pending"}
+
+
+def test_a_delivery_after_its_host_ended_runs_the_batch_once_more_and_no_more() -> None:
+    app = three_tasks()
+    request = batch_of(app, 3)
+    assert app.services.tasks.begin_delivery("job-1", 0, 0, {"host": "gone:1", "process": "gone:2", "count": 1}) is None
+    outcome = run_batch(app.services, app.specs, request)
+    assert "interrupted" not in outcome and sum(app.attempts.values()) == 3
+    assert {r["state"] for r in app.records.values()} == {"succeeded"}
+
+    again = three_tasks()
+    request = batch_of(again, 3)
+    assert (
+        again.services.tasks.begin_delivery("job-1", 0, 0, {"host": "gone:1", "process": "gone:2", "count": 2}) is None
+    )
+    outcome = run_batch(again.services, again.specs, request)
+    assert outcome.get("interrupted", "").startswith("its process died: delivery 3 of batch 0 found")
+    assert sum(again.attempts.values()) == 0
+
+
+def test_a_recorded_batch_delivered_again_answers_from_its_record() -> None:
+    app = three_tasks()
+    request = batch_of(app, 3)
+    first = run_batch(app.services, app.specs, request)
+    second = run_batch(app.services, app.specs, request)
+    assert second == {**first, "busyMs": 0, "ran": 0}
+    assert sum(app.attempts.values()) == 3
+
+
+class StandInLane(Lane):
+    """Runs handlers here, except that the task `dies` "ends its process"."""
+
+    def __init__(self, isolation: Isolation, dies: str, calls: list[str]) -> None:
+        super().__init__(isolation)
+        self.dies, self.calls = dies, calls
+
+    def run(
+        self, handler: Handler, value: Any, ctx: TaskContext, timeout_seconds: float, non_retryable: Collection[str]
+    ) -> Ran | Died | None:
+        self.calls.append(f"{ctx.task_id}#{ctx.attempt}")
+        if ctx.task_id == self.dies:
+            return Died("its process died (exit code 137)")
+        return Ran(HandlerRun(True, json.dumps(handler(value, ctx))), f"printed by {ctx.task_id}\n", "")
+
+
+class StandInIsolation(Isolation):
+    def __init__(self, dies: str) -> None:
+        super().__init__()
+        self.dies = dies
+        self.calls: list[str] = []
+
+    @contextmanager
+    def lane(self) -> Iterator[Lane]:
+        yield StandInLane(self, self.dies, self.calls)
+
+
+@pytest.mark.parametrize(("retries", "attempts"), [(0, 1), (2, 3)])
+def test_an_isolated_batch_fails_only_the_task_whose_process_died(retries: int, attempts: int) -> None:
+    app = three_tasks(maxTaskRetryCount=retries, retryIntervalSeconds=0)
+    isolation = StandInIsolation(dies="t1")
+    outcome = run_batch(app.services, app.specs, batch_of(app, 3, isolate=True), isolation=isolation)
+    assert isolation.calls == ["t0#1", *(f"t1#{n}" for n in range(1, attempts + 1)), "t2#1"]
+    assert outcome["failed"] == [[1, attempts, "t1"]] and outcome["retry"] == [] and outcome["other"] == []
+    records = app.records
+    assert records["t1"] == {
+        "state": "failed",
+        "attempts": attempts,
+        "error": "ProcessDied: its process died (exit code 137)",
+    }
+    assert {k: (r["state"], r["attempts"]) for k, r in records.items() if k != "t1"} == {
+        "t0": ("succeeded", 1),
+        "t2": ("succeeded", 1),
+    }
+    # What a task printed in its own process is its log, as in the activity's.
+    assert app.services.results.read_blob("job-1/tasks/t0/stdout.txt") == b"printed by t0\n"
