@@ -7,6 +7,7 @@ from typing import Any
 
 import requests
 
+from devtools.overlap import overlap
 from tests.e2e.batch_host import BatchHost
 from tests.e2e.jobs.support import FeaturesHost
 
@@ -53,13 +54,8 @@ def spans(host: FeaturesHost, job_id: str) -> list[tuple[float, float]]:
 
 
 def most_at_once(intervals: list[tuple[float, float]]) -> int:
-    """The largest number of intervals that overlap at one moment."""
-    moments = sorted([(start, 1) for start, _ in intervals] + [(end, -1) for _, end in intervals])
-    running = peak = 0
-    for _, step in moments:  # an end sorts before a start at the same moment: touching is not overlapping
-        running += step
-        peak = max(peak, running)
-    return peak
+    """The largest number of intervals that overlap at one moment (`devtools.overlap`)."""
+    return overlap(intervals).most
 
 
 def succeeded(host: FeaturesHost, job_id: str) -> int:
