@@ -82,7 +82,7 @@ def test_a_job_from_prepare_to_finish(services: Services, specs: SpecCache, job_
         "toleratedFailurePercentage": 0.0,
         "hasReduce": True,
         # The default pool, at its size from the settings (version 0), and the spec's priority.
-        "pool": {"id": "default", "slots": 1000, "version": 0, "priority": 0, "priorityVersion": 0},
+        "pool": {"id": "default", "slots": 1000, "version": 0, "priority": 0, "priorityVersion": 0, "rateLimits": {}},
     }
     record = services.jobs.get_job(job_id)
     assert record is not None and record.state == JobState.RUNNING
