@@ -50,7 +50,8 @@ def crash_and_resume(azurite: Azurite, tmp_path: Path, workers: set[int]) -> Non
         "id": job_id,
         "maxParallelTasks": 20,
         "tasks": [
-            {"id": f"t{n:03d}", "handler": "test.sleep", "input": {"seconds": 0.02, "value": n}} for n in range(TASKS)
+            # 0.1 s each: with 20 running side by side the job takes seconds, so the kill lands in the middle.
+            {"id": f"t{n:03d}", "handler": "test.sleep", "input": {"seconds": 0.1, "value": n}} for n in range(TASKS)
         ],
         "reduce": {"handler": "test.sum"},
     }
@@ -94,7 +95,7 @@ def crash_and_resume(azurite: Azurite, tmp_path: Path, workers: set[int]) -> Non
         with ThreadPoolExecutor(max_workers=4) as pool:
             found = pool.map(read_results, [(second, job_id, range(k, TASKS, 4)) for k in range(4)])
         results = {task_id: result for part in found for task_id, result in part.items()}
-        assert results == {f"t{n:03d}": {"seconds": 0.02, "value": n} for n in range(TASKS)}
+        assert results == {f"t{n:03d}": {"seconds": 0.1, "value": n} for n in range(TASKS)}
         # What the first host had recorded as done stays done: it did not run again.
         for task_id, before in recorded.items():
             assert records[task_id]["startedAt"] == before["startedAt"], (before, records[task_id])
