@@ -51,7 +51,8 @@ def crash_and_resume(azurite: Azurite, tmp_path: Path, workers: set[int]) -> Non
         "maxParallelTasks": 20,
         "tasks": [
             # 0.1 s each: with 20 running side by side the job takes seconds, so the kill lands in the middle.
-            {"id": f"t{n:03d}", "handler": "test.sleep", "input": {"seconds": 0.1, "value": n}} for n in range(TASKS)
+            {"id": f"t{n:03d}", "handler": "test.sleep", "input": {"seconds": 0.1, "value": n}}
+            for n in range(TASKS)
         ],
         "reduce": {"handler": "test.sum"},
     }
