@@ -4,7 +4,8 @@ host delivers an activity again when the worker that ran it died). The rule is `
 this module names this process and keeps the marks.
 
 A mark is a small file on this machine (`deliveries/{jobId}/p{partition}-b{batch}.json` under the work folder,
-`BATCH_WORK_DIR`), written before the batch's first task and removed when the batch returns. A file, not a
+`BATCH_WORK_DIR`), written before the batch's first task and removed, with the folders it leaves empty, when the
+batch returns. A file, not a
 storage row: the Functions host restarts a dead worker on the same machine, where the file is, and a storage
 write before every batch's first task delayed the start of short batches enough to show (a job whose batches
 run a tenth of a second each reached less of its parallelism). A delivery on another machine finds no mark and
@@ -49,14 +50,19 @@ class Deliveries:
         """Mark that this delivery starts the batch. Returns why it must not run it (an earlier delivery's
         process died), or None to run it."""
         path = self._path(job_id, partition, batch)
-        path.parent.mkdir(parents=True, exist_ok=True)
         this = this_delivery()
-        try:
-            with open(path, "x") as mark:  # created only if there is none: one system call, no network
-                mark.write(_text(this))
-            return None
-        except FileExistsError:
-            pass
+        for _ in range(10):  # another batch's `end` may remove the (empty) folders in between
+            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                with open(path, "x") as mark:  # created only if there is none: one system call, no network
+                    mark.write(_text(this))
+                return None
+            except FileNotFoundError:
+                continue
+            except FileExistsError:
+                break
+        else:
+            return None  # the folder kept vanishing: run the batch unmarked rather than not at all
         try:
             found = json.loads(path.read_text())
             earlier = Delivery(str(found["host"]), str(found["process"]), int(found["count"]))
@@ -74,6 +80,13 @@ class Deliveries:
         return None
 
     def end(self, job_id: str, partition: int, batch: int) -> None:
-        """The batch returned (or failed) in this process: its delivery did not die."""
+        """The batch returned (or failed) in this process: its delivery did not die. Folders left empty go too,
+        so a work folder holds marks only of batches whose process died."""
+        path = self._path(job_id, partition, batch)
         with contextlib.suppress(FileNotFoundError):
-            self._path(job_id, partition, batch).unlink()
+            path.unlink()
+        for folder in (path.parent, self.root):
+            try:
+                folder.rmdir()
+            except OSError:  # not empty (another batch's mark), or gone already
+                return
