@@ -12,7 +12,7 @@ for any activity). A batch run again after it was recorded (its completion was l
 number in the chunk row and not run twice. What it returns is what the chunk records, so the orchestrator's
 counts and the task records agree.
 
-Before its first task a batch leaves a delivery row (`activities.deliveries`): a delivery of the same batch
+Before its first task a batch leaves a delivery mark (`activities.deliveries`): a delivery of the same batch
 after the process that ran it died (the Functions host delivers the activity again) does not run it into the
 same death, but answers `interrupted`, and the partition runs its tasks again **isolated** (`isolate`): one
 after another, each in a process of its own (`activities.isolation`), so a task that kills its process fails
@@ -37,7 +37,7 @@ from typing import Any
 from activities import telemetry
 from activities.attempts import Attempt, HandlerAttempt, attempt_async, attempt_isolated, attempt_task
 from activities.command_tasks import CANCEL_POLL_SECONDS, default_work_root, is_requeue, may_start
-from activities.deliveries import begin_batch
+from activities.deliveries import Deliveries
 from activities.errors import WrongTask
 from activities.handler_tasks import CallResult
 from activities.isolation import SHARED_ISOLATION, Isolation, Lane
@@ -266,7 +266,6 @@ def run_batch(
     """Run one batch of tasks and record it; see the module. An isolated batch (`isolate`) runs its tasks
     one after another, each in a process of its own, in `isolation`'s children (by default this process's)."""
     job_id, partition, batch = data["jobId"], data["partition"], data["batch"]
-    job_run = data.get("run", 1)
     cached = specs.get(job_id, data["specHash"])
     spec = cached.spec
     positions = cached.positions(data["partitionSize"], partition)
@@ -282,9 +281,31 @@ def run_batch(
         raise WrongTask(f"job {job_id!r} has no task records for partition {partition}: it was deleted")
     if batch in stored.done:
         return outcome_of(stored, runs, 0, 0)
-    interrupted = begin_batch(store, job_id, partition, batch)
+    deliveries = Deliveries(default_work_root(services.settings.work_dir) / "deliveries")
+    interrupted = deliveries.begin(job_id, partition, batch)
     if interrupted is not None:
         return {"retry": [], "failed": [], "other": [], "busyMs": 0, "ran": 0, "interrupted": interrupted}
+    try:
+        return _run_delivery(services, spec, positions, runs, data, stored, isolation, cancel_poll_seconds)
+    finally:
+        deliveries.end(job_id, partition, batch)
+
+
+def _run_delivery(
+    services: Services,
+    spec: JobSpec,
+    positions: list[int],
+    runs: list[tuple[int, int]],
+    data: wire.RunBatchInput,
+    stored: Chunk,
+    isolation: Isolation | None,
+    cancel_poll_seconds: float,
+) -> wire.BatchOutcome:
+    """Run the batch's tasks and record them (the part of `run_batch` after its checks)."""
+    job_id, partition, batch = data["jobId"], data["partition"], data["batch"]
+    job_run = data.get("run", 1)
+    store = services.tasks
+    number = runs[0][0] // CHUNK_SIZE
     # A task settled meanwhile (abandoned by a cancel, say) is not run again.
     todo = [(p, a) for p, a in runs if rank(stored.state(p % CHUNK_SIZE)) < 2]
     runner = _Runner(

@@ -18,7 +18,7 @@ died.
 
 How a death is known: devhost fails the activity with `WorkerProcessDied: its process died (exit code 137)`;
 the Functions host fails the invocation with `WorkerProcessExitException: python exited with code 137`, or
-delivers the activity again, which RUN_BATCH recognises by the delivery row its earlier delivery left (see
+delivers the activity again, which RUN_BATCH recognises by the delivery mark its earlier delivery left (see
 `delivery_verdict`). Any other failure of RUN_BATCH (storage out of reach, a spec replaced) runs the batch again
 after `RELAUNCH_PAUSE_SECONDS`, up to `MAX_RUNS` times in all, as the partition's storage retries always did.
 """
@@ -142,13 +142,13 @@ class BatchFailures:
 
 
 class Verdict(Enum):
-    """What a RUN_BATCH delivery does, given the delivery row of the batch (see `delivery_verdict`)."""
+    """What a RUN_BATCH delivery does, given the delivery mark of the batch (see `delivery_verdict`)."""
 
     RUN = "run"
     """The first delivery: run the batch."""
     RUN_AGAIN = "run again"
-    """An earlier delivery was cut short by its host's own end (a restart, a lost machine): run it whole again,
-    as at least once promises."""
+    """An earlier delivery was cut short by its host's own end (a restart): run it whole again, as at least once
+    promises."""
     DIED = "died"
     """An earlier delivery's process died under a host that lives on: the batch is not run here; the answer
     tells the partition, which runs its tasks isolated."""
@@ -166,21 +166,20 @@ class Delivery:
 
 
 def delivery_verdict(earlier: Delivery | None, this: Delivery) -> tuple[Verdict, Delivery]:
-    """Whether this delivery of a batch runs it, and the delivery row to leave.
+    """Whether this delivery of a batch runs it, and the delivery mark to leave.
 
-    A delivery finds the row only when an earlier one started the batch and did not record it (a recorded
-    batch is answered from its record first). Under the same host, in another process, that earlier process
-    died: the Functions host had restarted its worker and delivered the activity again, and running the batch
-    here would only kill this worker too (a crash loop). Under another host, the host itself ended; the batch
-    runs again, once: should that delivery be cut short too, the next counts it as a death, so a batch that
-    takes its whole host down does not run in a loop either. The same process twice is a duplicate delivery,
-    which runs as any at-least-once run does.
+    A delivery finds a mark only when an earlier one started the batch and did not return (a recorded batch is
+    answered from its record first). Under the same host, in another process, that earlier process died: the
+    Functions host had restarted its worker and delivered the activity again, and running the batch here would
+    only kill this worker too (a crash loop). Under another host, the host itself ended (devhost restarted
+    after a crash, say): that says nothing against the batch, which runs again whole under its own number, as
+    at least once promises (its results blob is then replaced, never doubled). A task cannot end the host that
+    supervises its worker, so this does not loop. The same process twice is a duplicate delivery, which runs as
+    any at-least-once run does.
     """
     if earlier is None:
         return Verdict.RUN, this
     again = Delivery(this.host, this.process, earlier.count + 1)
-    if earlier.process == this.process:
-        return Verdict.RUN_AGAIN, again
-    if earlier.host == this.host or earlier.count >= 2:
+    if earlier.host == this.host and earlier.process != this.process:
         return Verdict.DIED, again
     return Verdict.RUN_AGAIN, again

@@ -7,7 +7,6 @@ Rows of a job (PartitionKey = the job id), in row-key order:
 ``f{taskId}``             a task that failed for good: its whole error and its last attempt's result
 ``i{bucket}``             the id index: which chunk holds each task id (task ids hash to buckets)
 ``m``                     the job's layout (tasks, chunks, buckets), written last when a job is prepared
-``b{partition}-{batch}``  a batch's delivery: which process started it (`batch.crashes.delivery_verdict`)
 
 Every chunk row is written at prepare (all tasks pending), so the task list shows pending tasks too. The
 chunk row is the truth: a failure row or a result row whose chunk does not say so (left by a crash between
@@ -70,10 +69,6 @@ _COMMIT_CHARS = 1_000_000
 """Characters of new rows per transaction at prepare: at two bytes each, under half the 4 MiB body limit."""
 _FAILURES_PER_COMMIT = 40
 """Failure rows in one transaction beside their chunk row, well inside the service's 4 MiB body limit."""
-
-
-def _delivery_key(partition: int, batch: int) -> str:
-    return f"b{partition:06d}-{batch:09d}"
 
 
 def truncate_error(text: str, limit: int = ERROR_MAX_CHARS) -> str:
@@ -493,31 +488,6 @@ class TaskStore:
         """`counts` by state (every state present, zeros included)."""
         counts = self.counts(job_id)
         return {state: getattr(counts, state.value) for state in TaskState}
-
-    # -- batch deliveries --------------------------------------------------------------------------------------
-
-    def begin_delivery(
-        self, job_id: str, partition: int, batch: int, delivery: Mapping[str, Any]
-    ) -> tuple[dict[str, Any], str] | None:
-        """Write the batch's delivery row, unless an earlier delivery of the batch left one: then that row's
-        properties and ETag. One write (a conditional insert) for a batch's first delivery."""
-        key = _delivery_key(partition, batch)
-        try:
-            self._rows.commit(job_id, [Put(key, dict(delivery), if_match="absent")])
-        except ConcurrencyConflict:
-            row = self._rows.get(job_id, key)
-            if row is not None:
-                return dict(row.props), row.etag
-            self._rows.commit(job_id, [Put(key, dict(delivery), if_match="absent")])  # deleted meanwhile
-        return None
-
-    def replace_delivery(self, job_id: str, partition: int, batch: int, delivery: Mapping[str, Any], etag: str) -> bool:
-        """Replace the delivery row read with `etag`; False when another delivery replaced it first."""
-        try:
-            self._rows.commit(job_id, [Put(_delivery_key(partition, batch), dict(delivery), if_match=etag)])
-        except ConcurrencyConflict:
-            return False
-        return True
 
     # -- deletion ----------------------------------------------------------------------------------------------
 

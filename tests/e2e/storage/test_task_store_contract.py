@@ -182,21 +182,3 @@ def test_a_rerun_reopens_only_what_did_not_succeed_and_says_which_partitions_hol
     assert store.get_task(other, "t01107").state == TaskState.SUCCEEDED  # type: ignore[union-attr]
     # A job where everything succeeded has nothing to reopen.
     assert store.reopen(job_id, 2)[0] == []
-
-
-def test_a_batch_delivery_row_is_written_once_and_replaced_only_as_read(store: TaskStore, job_id: str) -> None:
-    store.create_job(job_id, "v1", layout(10, 10))
-    first = {"host": "m:1", "process": "m:2", "count": 1}
-    assert store.begin_delivery(job_id, 0, 7, first) is None
-    found = store.begin_delivery(job_id, 0, 7, {"host": "m:1", "process": "m:3", "count": 1})
-    assert found is not None and found[0] == first
-    props, etag = found
-    again = {**props, "process": "m:3", "count": 2}
-    assert store.replace_delivery(job_id, 0, 7, again, etag)
-    assert not store.replace_delivery(job_id, 0, 7, {**again, "count": 3}, etag)  # replaced since it was read
-    found = store.begin_delivery(job_id, 0, 7, first)
-    assert found is not None and found[0] == again
-    # Another batch, another partition: rows of their own; and none of them is a task.
-    assert store.begin_delivery(job_id, 0, 8, first) is None and store.begin_delivery(job_id, 1, 7, first) is None
-    assert store.counts(job_id).total == 10 and len(list(store.iter_tasks(job_id))) == 10
-    assert store.delete_job(job_id) > 0 and store.begin_delivery(job_id, 0, 7, first) is None

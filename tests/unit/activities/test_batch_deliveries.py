@@ -1,4 +1,4 @@
-"""RUN_BATCH's delivery row and isolated batches, in memory: a delivery after its predecessor's process died
+"""RUN_BATCH's delivery mark and isolated batches, in memory: a delivery after its predecessor's process died
 does not run the batch again; an isolated batch fails only the task whose process died (its child processes
 are stood in for here; tests/e2e/activities/test_isolated_batches.py runs real ones)."""
 
@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -39,21 +40,34 @@ def three_tasks(**fields: Any) -> MemoryBatch:
     return MemoryBatch(job([{"id": f"t{i}", "handler": "t.ok", "input": i} for i in range(3)], **fields))
 
 
-def test_a_first_delivery_leaves_a_row_naming_its_process() -> None:
-    app = three_tasks()
+def plant(app: MemoryBatch, host: str, process: str, count: int = 1) -> None:
+    """The mark an earlier delivery of batch 0 left when its process ended before the batch returned."""
+    path = Path(app.work) / "deliveries" / "job-1" / "p0-b0.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"host": host, "process": process, "count": count}))
+
+
+def test_a_delivery_marks_its_batch_while_it_runs_and_clears_the_mark_when_it_returns() -> None:
+    seen: list[str | None] = []
+    tasks = [{"id": f"t{i}", "handler": "t.hook", "input": i} for i in range(3)]
+    app = MemoryBatch(job(tasks))
+    app.hook = lambda value: seen.append(_mark_text(app)) if value == 1 else None
     outcome = run_batch(app.services, app.specs, batch_of(app, 3))
     assert "interrupted" not in outcome and sum(app.attempts.values()) == 3
     this = this_delivery()
-    found = app.services.tasks.begin_delivery("job-1", 0, 0, {"host": "other", "process": "other", "count": 1})
-    assert found is not None
-    assert found[0] == {"host": this.host, "process": this.process, "count": 1}
+    assert seen == [json.dumps({"host": this.host, "process": this.process, "count": 1})]
+    assert _mark_text(app) is None
+
+
+def _mark_text(app: MemoryBatch) -> str | None:
+    path = Path(app.work) / "deliveries" / "job-1" / "p0-b0.json"
+    return path.read_text() if path.exists() else None
 
 
 def test_a_delivery_after_its_predecessors_process_died_under_this_host_does_not_run_the_batch() -> None:
     app = three_tasks()
     request = batch_of(app, 3)
-    earlier = {"host": this_delivery().host, "process": "m:12345", "count": 1}
-    assert app.services.tasks.begin_delivery("job-1", 0, 0, earlier) is None
+    plant(app, this_delivery().host, "m:12345")
     outcome = run_batch(app.services, app.specs, request)
     assert outcome == {
         "retry": [],
@@ -70,28 +84,20 @@ def test_a_delivery_after_its_predecessors_process_died_under_this_host_does_not
     assert {r["state"] for r in app.records.values()} == {"pending"}
 
 
-def test_a_delivery_after_its_host_ended_runs_the_batch_once_more_and_no_more() -> None:
+def test_a_delivery_after_its_host_ended_runs_the_batch_again() -> None:
     app = three_tasks()
-    request = batch_of(app, 3)
-    assert app.services.tasks.begin_delivery("job-1", 0, 0, {"host": "gone:1", "process": "gone:2", "count": 1}) is None
-    outcome = run_batch(app.services, app.specs, request)
+    plant(app, "gone:1", "gone:2", count=2)
+    outcome = run_batch(app.services, app.specs, batch_of(app, 3))
     assert "interrupted" not in outcome and sum(app.attempts.values()) == 3
     assert {r["state"] for r in app.records.values()} == {"succeeded"}
-
-    again = three_tasks()
-    request = batch_of(again, 3)
-    assert (
-        again.services.tasks.begin_delivery("job-1", 0, 0, {"host": "gone:1", "process": "gone:2", "count": 2}) is None
-    )
-    outcome = run_batch(again.services, again.specs, request)
-    assert outcome.get("interrupted", "").startswith("its process died: delivery 3 of batch 0 found")
-    assert sum(again.attempts.values()) == 0
+    assert _mark_text(app) is None
 
 
 def test_a_recorded_batch_delivered_again_answers_from_its_record() -> None:
     app = three_tasks()
     request = batch_of(app, 3)
     first = run_batch(app.services, app.specs, request)
+    plant(app, this_delivery().host, "m:12345")  # even a mark left by a death does not matter then
     second = run_batch(app.services, app.specs, request)
     assert second == {**first, "busyMs": 0, "ran": 0}
     assert sum(app.attempts.values()) == 3

@@ -106,9 +106,9 @@ HOST_A, HOST_B = "m1:100", "m2:200"
         (None, Verdict.RUN, 1),
         # The host restarted its dead worker and delivered the batch again: the predecessor died.
         (Delivery(HOST_A, "m1:555"), Verdict.DIED, 2),
-        # The host itself ended (a restart, a lost machine): run it again, once.
+        # The host itself ended (devhost restarted after a crash): nothing against the batch; run it again.
         (Delivery(HOST_B, "m2:201"), Verdict.RUN_AGAIN, 2),
-        (Delivery(HOST_B, "m2:201", count=2), Verdict.DIED, 3),
+        (Delivery(HOST_B, "m2:201", count=2), Verdict.RUN_AGAIN, 3),
         # The same process twice: a duplicate delivery.
         (Delivery(HOST_A, "m1:101"), Verdict.RUN_AGAIN, 2),
     ],

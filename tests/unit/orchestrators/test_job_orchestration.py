@@ -5,6 +5,9 @@ are tested through HTTP against devhost and Azurite in tests/e2e."""
 from __future__ import annotations
 
 import asyncio
+import shutil
+import tempfile
+import weakref
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -92,6 +95,10 @@ class MemoryBatch:
         self.spec: JobSpec = parse_job(body, known_handlers=set(handlers), allow_command_tasks=commands)
         self.partition_size = partition_size
         environ = {"BATCH_ALLOW_COMMAND_TASKS": "true"} if commands else {}
+        # A work folder of its own (batches' delivery marks, commands' folders), gone with this object.
+        self.work = tempfile.mkdtemp(prefix="memory-batch-")
+        weakref.finalize(self, shutil.rmtree, self.work, True)
+        environ["BATCH_WORK_DIR"] = self.work
         self.services = Services.in_memory(Settings.from_environ(environ), handlers)
         # What a submit leaves: the canonical spec in its blob and a pending record.
         self.services.results.write_job_spec(self.spec.id, self.spec.to_json())
