@@ -11,10 +11,10 @@ from activities.partitions import chunk_layout
 from activities.specs import SpecCache
 from app.services import Services
 from batch import wire
-from batch.pools import DEFAULT_POOL
 from batch.spec import JobSpec
 from batch.times import parse_time
 from storage.jobs import JobRecord, JobState, TaskCounts
+from storage.pools import undefined_pool
 
 __all__ = ["finish_job", "prepare_job", "prepare_rerun", "task_counts"]
 
@@ -27,26 +27,15 @@ def task_counts(data: dict[str, int]) -> TaskCounts:
 
 
 def pool_ref(services: Services, spec: JobSpec, record: JobRecord | None) -> wire.PoolRef:
-    """The job's pool as it starts: the pool's size (the `default` pool's from the settings while no `PUT` set
-    it) and the job's priority (a `PATCH`'s, else its spec's). A pool deleted between the submit and the start
-    (a delete is refused while the pool has jobs, but a job not started yet is not one of them) keeps the size
-    its entity last had, or gets the default pool's size: the job runs rather than waits for ever."""
-    defined = services.pools.get(spec.pool_id)
-    rates: dict[str, list[float]] = {}
-    if defined is not None:
-        slots, version = defined.task_slots, defined.version
-        rates = {limit.key: [limit.per_second, float(limit.burst)] for limit in defined.rate_limits}
-    else:
-        slots, version = services.settings.default_pool_slots, 0 if spec.pool_id == DEFAULT_POOL else -1
+    """The job's pool as it starts: its record's (a `PATCH` may have moved it), else its spec's; the pool's size
+    (the `default` pool's from the settings while no `PUT` set it) and the job's priority (a `PATCH`'s, else its
+    spec's). A pool deleted between the submit and the start (a delete is refused while the pool has jobs, but
+    a job not started yet is not one of them) keeps the size its entity last had, or gets the default pool's
+    size: the job runs rather than waits for ever."""
+    pool_id = record.pool_id if record is not None and record.pool_id else spec.pool_id
+    defined = services.pools.get(pool_id) or undefined_pool(pool_id, services.settings.default_pool_slots)
     priority = record.priority if record is not None and record.priority is not None else spec.priority
-    return {
-        "id": spec.pool_id,
-        "slots": slots,
-        "version": version,
-        "priority": priority,
-        "priorityVersion": (record.priority_version or 0) if record is not None else 0,
-        "rateLimits": rates,
-    }
+    return defined.ref(priority, (record.priority_version or 0) if record is not None else 0)
 
 
 def prepare_job(services: Services, specs: SpecCache, data: wire.PrepareJobInput) -> wire.PreparedJob:

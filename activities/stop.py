@@ -1,6 +1,7 @@
 """STOP_PARTITIONS: raise the stop event on a job's running child orchestrations: the job's partition groups,
 a group's partitions, or (from a group whose partition stopped under `terminateJob`) the job itself; or, with
-`shares`, the control event that gives each its new share of the cap (a live change, a disable or enable).
+`shares`, the control event that gives each its new share of the cap (a live change, a disable or enable) and,
+with `pool`, the pool the job moves to.
 
 The stop event's data is the reason (`cancel` or `terminate`) the orchestrators read. An instance that already
 finished is gone or unknown to the Durable client; that is what stopping wanted, so it is skipped.
@@ -57,7 +58,10 @@ async def stop_partitions(client: EventRaiser, data: wire.StopPartitionsInput) -
         async with gate:
             try:
                 if shares is not None:
-                    await client.raise_event(instance_id, data["events"][n], {"share": shares[n]})
+                    control: dict[str, Any] = {"share": shares[n]}
+                    if "pool" in data:
+                        control["pool"] = data["pool"]
+                    await client.raise_event(instance_id, data["events"][n], control)
                 else:
                     await client.raise_event(instance_id, wire.CANCEL_EVENT, reason)
             except Exception as exc:

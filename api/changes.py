@@ -1,5 +1,5 @@
-"""Changing a running job: a new cap or tolerance (`PATCH`), disable and enable. The operations behind the
-routes, over the durable client and the job record.
+"""Changing a running job: a new cap, tolerance, priority or pool (`PATCH`), disable and enable. The operations
+behind the routes, over the durable client and the job record.
 
 The record holds the job's settings as in effect and counts the control events raised so far; each change
 raises the next one (`wire.control_event`) on the job's orchestration with the whole new settings, then
@@ -21,12 +21,14 @@ import azure.durable_functions as df
 from api.control import is_final, load_job
 from api.durable import get_instance
 from api.errors import ApiError, JobConflict
+from api.submit import pool_problems, rate_keys_named
 from app.services import Services
 from batch import wire
 from batch.changes import JobChange, parse_disable, parse_job_change
 from batch.errors import SpecError
-from batch.spec import DEFAULT_MAX_PARALLEL_TASKS, DEFAULT_POOL
+from batch.spec import DEFAULT_MAX_PARALLEL_TASKS, DEFAULT_POOL, DEFAULT_PRIORITY, JobSpec
 from storage.jobs import JobRecord, JobState
+from storage.pools import undefined_pool
 
 __all__ = ["InvalidRequest", "disable_job", "enable_job", "read_change", "read_disable", "update_job"]
 
@@ -90,8 +92,9 @@ async def _settings(services: Services, record: JobRecord) -> JobRecord:
     )
 
 
-async def _apply(client: Any, services: Services, record: JobRecord) -> None:
-    """Raise the next control event with the record's settings, then write the record."""
+async def _apply(client: Any, services: Services, record: JobRecord, moved_to: wire.PoolRef | None = None) -> None:
+    """Raise the next control event with the record's settings (and the pool the job moves to), then write the
+    record."""
     number = (record.controls or 0) + 1
     new = dataclasses.replace(record, controls=number)
     change: wire.ControlChange = {
@@ -99,6 +102,8 @@ async def _apply(client: Any, services: Services, record: JobRecord) -> None:
         "toleratedFailurePercentage": float(new.tolerated_failure_percentage or 0),
         "disabled": new.state == JobState.DISABLED,
     }
+    if moved_to is not None:
+        change["pool"] = moved_to
     try:
         await client.raise_event(record.job_id, wire.control_event(number), change)
     except Exception:
@@ -109,18 +114,45 @@ async def _apply(client: Any, services: Services, record: JobRecord) -> None:
     await asyncio.to_thread(services.jobs.upsert_job, new)
 
 
+async def _pool_for(services: Services, record: JobRecord, pool_id: str, priority: int) -> wire.PoolRef:
+    """The pool a `PATCH` moves the job to, as the job carries it; `InvalidRequest` when it does not exist or
+    lacks a rate limit the job's spec names."""
+    defined = await asyncio.to_thread(services.pools.get, pool_id)
+    data = await asyncio.to_thread(services.results.read_job_spec, record.job_id) or {}
+    if "taskFactory" in data or "tasks" not in data:
+        named: list[tuple[str, str | None]] = [("rateLimitKey", data.get("rateLimitKey"))]
+    else:
+        named = rate_keys_named(JobSpec.from_json(data))
+    problems = pool_problems(pool_id, defined, named)
+    if problems:
+        first = problems[0]
+        message = f"the job cannot move to pool {pool_id!r}: {first['path']}: {first['message']}"
+        raise InvalidRequest(message, problems)
+    pool = defined or undefined_pool(pool_id, services.settings.default_pool_slots)
+    return pool.ref(priority, record.priority_version or 0)
+
+
 async def update_job(client: Any, services: Services, job_id: str, change: JobChange) -> None:
-    """Change the cap, the tolerated failure percentage and/or the priority of a running (or disabled) job.
+    """Change the cap, the tolerated failure percentage, the priority and/or the pool of a running (or
+    disabled) job.
 
     A new priority goes to the job's pool entity, which hands out slots by it from its next exchange on (the
-    newest version wins, so a job starting meanwhile with the older one cannot undo it)."""
+    newest version wins, so a job starting meanwhile with the older one cannot undo it). A new pool goes to the
+    job with its control event: each partition gives its slots in the old pool back once its running batches
+    have ended, and takes slots of the new one from then on."""
     record = await _settings(services, await _live(client, services, job_id, "change"))
+    pool_id = record.pool_id or DEFAULT_POOL
+    moved_to: wire.PoolRef | None = None
     if change.priority is not None:
         version = round(time.time() * 1000)
         record = dataclasses.replace(record, priority=change.priority, priority_version=version)
-        spec = await asyncio.to_thread(services.results.read_job_spec, job_id) or {}
-        pool_id = (spec.get("poolInfo") or {}).get("poolId", DEFAULT_POOL)
-        operation = {"job": job_id, "priority": change.priority, "version": version}
+    if change.pool_id is not None and change.pool_id != pool_id:
+        priority = record.priority if record.priority is not None else DEFAULT_PRIORITY
+        moved_to = await _pool_for(services, record, change.pool_id, priority)
+        pool_id = change.pool_id
+        record = dataclasses.replace(record, pool_id=pool_id)
+    if change.priority is not None:
+        operation = {"job": job_id, "priority": change.priority, "version": record.priority_version}
         await client.signal_entity(df.EntityId(wire.POOL_ENTITY, pool_id), "priority", operation)
     record = dataclasses.replace(
         record,
@@ -133,7 +165,7 @@ async def update_job(client: Any, services: Services, job_id: str, change: JobCh
             else record.tolerated_failure_percentage
         ),
     )
-    await _apply(client, services, record)
+    await _apply(client, services, record, moved_to)
 
 
 async def disable_job(client: Any, services: Services, job_id: str, disable_tasks: str) -> None:

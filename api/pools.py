@@ -30,7 +30,7 @@ from batch.errors import BodyTooLargeError, SpecError
 from batch.pools import DEFAULT_POOL, parse_pool, pool_id_problem
 from batch.slots import Ledger
 from batch.times import iso
-from storage.pools import PoolRecord
+from storage.pools import PoolRecord, undefined_pool
 
 __all__ = ["job_slots", "pool_entity_id", "read_ledger", "register"]
 
@@ -63,8 +63,7 @@ def register(bp: df.Blueprint, services: Services) -> None:
 
 def _default(services: Services) -> PoolRecord:
     """The `default` pool while no `PUT` has defined it: its size from the settings."""
-    epoch = datetime.fromtimestamp(0, tz=UTC)
-    return PoolRecord(DEFAULT_POOL, services.settings.default_pool_slots, 0, epoch, epoch)
+    return undefined_pool(DEFAULT_POOL, services.settings.default_pool_slots)
 
 
 async def read_ledger(client: Any, pool_id: str) -> Ledger:

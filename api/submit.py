@@ -64,24 +64,37 @@ def parse_spec(body: Any, services: Services, new_id: Callable[[], str] | None) 
         raise from_spec_error(exc) from exc
 
 
-def check_pool(spec: JobSpec, pool: PoolRecord | None) -> None:
-    """A job's pool must exist (the default pool always does) and have the rate limits its tasks name;
-    `InvalidJobSpec` with each problem's path otherwise. A task factory's tasks are checked when they run:
-    one whose key the pool does not limit starts without a limit."""
+def rate_keys_named(spec: JobSpec) -> list[tuple[str, str | None]]:
+    """The rate limit keys a job names, each with its path: the job's, and each inline task's. A task
+    factory's tasks are checked when they run: one whose key the pool does not limit starts without a limit."""
+    named = [("rateLimitKey", spec.rate_limit_key)]
+    if spec.factory is None:
+        named += [(f"tasks[{i}].rateLimitKey", task.rate_limit_key) for i, task in enumerate(spec.tasks)]
+    return named
+
+
+def pool_problems(
+    pool_id: str, pool: PoolRecord | None, named: list[tuple[str, str | None]], pool_path: str = "poolInfo.poolId"
+) -> list[dict[str, str]]:
+    """What keeps a job from running in a pool: the pool does not exist (the default pool always does), or
+    lacks a rate limit the job names (`rate_keys_named`); each problem with its path."""
+    if pool is None and pool_id != DEFAULT_POOL:
+        message = f"no pool has the id {pool_id!r}: define it first with PUT /api/pools/{pool_id}"
+        return [{"path": pool_path, "message": message}]
+    keys = {limit.key for limit in pool.rate_limits} if pool is not None else set()
     problems: list[dict[str, str]] = []
-    if pool is None and spec.pool_id != DEFAULT_POOL:
-        message = f"no pool has the id {spec.pool_id!r}: define it first with PUT /api/pools/{spec.pool_id}"
-        problems.append({"path": "poolInfo.poolId", "message": message})
-    else:
-        keys = {limit.key for limit in pool.rate_limits} if pool is not None else set()
-        named = [("rateLimitKey", spec.rate_limit_key)]
-        if spec.factory is None:
-            named += [(f"tasks[{i}].rateLimitKey", task.rate_limit_key) for i, task in enumerate(spec.tasks)]
-        for path, key in named:
-            if key is not None and key not in keys and len(problems) < 100:
-                known = ", ".join(sorted(keys)) or "none"
-                message = f"pool {spec.pool_id!r} has no rate limit {key!r} (its rate limits: {known})"
-                problems.append({"path": path, "message": message})
+    for path, key in named:
+        if key is not None and key not in keys and len(problems) < 100:
+            known = ", ".join(sorted(keys)) or "none"
+            message = f"pool {pool_id!r} has no rate limit {key!r} (its rate limits: {known})"
+            problems.append({"path": path, "message": message})
+    return problems
+
+
+def check_pool(spec: JobSpec, pool: PoolRecord | None) -> None:
+    """A job's pool must exist and have the rate limits its tasks name; `InvalidJobSpec` with each problem's
+    path otherwise."""
+    problems = pool_problems(spec.pool_id, pool, rate_keys_named(spec))
     if problems:
         first = problems[0]
         raise InvalidJobSpec(f"invalid job spec: {first['path']}: {first['message']}", problems)

@@ -15,6 +15,7 @@ from typing import Any
 
 from batch.body import ProblemCollector, decode_body, kind_of
 from batch.errors import SpecError
+from batch.pools import pool_id_problem
 from batch.spec import MAX_PARALLEL_TASKS_LIMIT, MAX_PRIORITY, MIN_PRIORITY
 
 __all__ = [
@@ -31,7 +32,7 @@ MAX_CHANGE_BYTES = 64 * 1024
 """A change is a few fields; a larger body is refused unread."""
 DISABLE_TASKS = ("wait", "requeue")
 """Azure Batch's `disableTasks` values this app supports (`terminate` is not one: cancel the job instead)."""
-_CHANGE_FIELDS = ("maxParallelTasks", "toleratedFailurePercentage", "priority")
+_CHANGE_FIELDS = ("maxParallelTasks", "toleratedFailurePercentage", "priority", "poolInfo")
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ class JobChange:
     max_parallel_tasks: int | None = None
     tolerated_failure_percentage: float | None = None
     priority: int | None = None
+    pool_id: str | None = None
 
 
 def _object(body: Any, allowed: tuple[str, ...], problems: ProblemCollector, *, optional: bool) -> dict[str, Any]:
@@ -65,8 +67,8 @@ def _is_number(value: Any) -> bool:
 
 
 def parse_job_change(body: Any) -> JobChange:
-    """A `PATCH` body: `maxParallelTasks`, `toleratedFailurePercentage` and/or `priority`; `SpecError` with
-    every problem."""
+    """A `PATCH` body: `maxParallelTasks`, `toleratedFailurePercentage`, `priority` and/or `poolInfo`;
+    `SpecError` with every problem."""
     problems = ProblemCollector(20)
     value = _object(body, _CHANGE_FIELDS, problems, optional=False)
     cap, tolerated = value.get("maxParallelTasks"), value.get("toleratedFailurePercentage")
@@ -83,11 +85,32 @@ def parse_job_change(body: Any) -> JobChange:
         problems.add("priority", f"must be an integer, not {kind_of(priority)}")
     elif priority is not None and not MIN_PRIORITY <= priority <= MAX_PRIORITY:
         problems.add("priority", f"must be from {MIN_PRIORITY:,} to {MAX_PRIORITY:,}, not {priority:,}")
-    if not problems and cap is None and tolerated is None and priority is None:
+    pool_id = _pool_id(value.get("poolInfo"), problems) if "poolInfo" in value else None
+    if not problems and cap is None and tolerated is None and priority is None and pool_id is None:
         problems.add("", f"give at least one of {', '.join(_CHANGE_FIELDS)}")
     if problems:
         raise SpecError(problems.result())
-    return JobChange(cap, None if tolerated is None else float(tolerated), priority)
+    return JobChange(cap, None if tolerated is None else float(tolerated), priority, pool_id)
+
+
+def _pool_id(value: Any, problems: ProblemCollector) -> str | None:
+    """`poolInfo`: `{"poolId": id}`, as in a job spec. Whether the pool exists is the API's to check."""
+    if not isinstance(value, dict):
+        problems.add("poolInfo", f"must be a pool reference (a JSON object), not {kind_of(value)}")
+        return None
+    for key in value:
+        if key != "poolId":
+            problems.add(f"poolInfo.{key}", f"unknown field '{key}': a pool reference has poolId")
+    pool_id = value.get("poolId")
+    if pool_id is None:
+        problems.add("poolInfo.poolId", "missing required field")
+    elif not isinstance(pool_id, str):
+        problems.add("poolInfo.poolId", f"must be a string, not {kind_of(pool_id)}")
+    elif (problem := pool_id_problem(pool_id)) is not None:
+        problems.add("poolInfo.poolId", problem)
+    else:
+        return pool_id
+    return None
 
 
 def parse_disable(body: Any) -> str:

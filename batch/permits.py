@@ -59,6 +59,12 @@ class PermitQueue:
         exchange brings."""
         return sum(min(len(tasks), self.per_exchange(key)) for key, tasks in self.waiting.items())
 
+    def rebase(self, rates: Mapping[str, list[float]]) -> None:
+        """The job moved to another pool: its rate limits count from now on, and the old pool's permits in hand
+        lapse (the tasks they were for wait for the new pool's)."""
+        self.rates = rates
+        self.permits.clear()
+
     def granted(self, permits: Mapping[str, list[float]] | None) -> None:
         self.permits.update(permits or {})
 

@@ -319,6 +319,7 @@ class ControlChange(TypedDict, total=False):
     maxParallelTasks: int
     toleratedFailurePercentage: float
     disabled: bool
+    pool: PoolRef  # the pool the job moves to (a `PATCH` of `poolInfo`)
 
 
 class StopPartitionsInput(TypedDict):
@@ -327,6 +328,7 @@ class StopPartitionsInput(TypedDict):
     reason: str  # "cancel" (abandon running tasks) or "terminate" (let running tasks finish)
     shares: NotRequired[list[int]]  # instead of a stop: each instance's new share, raised as a control event
     events: NotRequired[list[str]]  # ... under these names (`control_event`), one per instance
+    pool: NotRequired[PoolRef]  # ... and with each, the pool they move to
 
 
 class DisableJobInput(TypedDict):

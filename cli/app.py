@@ -167,12 +167,18 @@ def job_update(
     priority: Annotated[
         int | None, typer.Option("--priority", help="The job's new priority in its pool (-1000 to 1000).")
     ] = None,
+    pool: Annotated[str | None, typer.Option("--pool", help="The pool the job moves to.")] = None,
     url: UrlOption = DEFAULT_URL,
     key: KeyOption = None,
     output: OutputOption = Output.table,
 ) -> None:
-    """Change a running job's cap, tolerated failure percentage and/or priority (PATCH /api/jobs/{id})."""
-    change = {"maxParallelTasks": max_parallel_tasks, "toleratedFailurePercentage": tolerated, "priority": priority}
+    """Change a running job's cap, tolerated failure percentage, priority and/or pool (PATCH /api/jobs/{id})."""
+    change = {
+        "maxParallelTasks": max_parallel_tasks,
+        "toleratedFailurePercentage": tolerated,
+        "priority": priority,
+        "poolInfo": None if pool is None else {"poolId": pool},
+    }
     # Nothing given is sent as an empty change, which the API refuses with what to give.
     view = JobApi(url, key).update(job_id, {name: value for name, value in change.items() if value is not None})
     show(output, view, render.job_table)

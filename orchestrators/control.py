@@ -14,13 +14,13 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Callable, Generator
-from typing import Any
+from typing import Any, cast
 
 import azure.durable_functions as df
 
 from batch import wire
 
-__all__ = ["Controls", "awaiting", "event_data", "share_of"]
+__all__ = ["Controls", "awaiting", "event_data", "pool_of", "share_of"]
 
 
 def event_data(value: Any) -> Any:
@@ -37,6 +37,13 @@ def share_of(data: Any) -> int | None:
     value = event_data(data)
     share = value.get("share") if isinstance(value, dict) else None
     return share if isinstance(share, int) and not isinstance(share, bool) and share >= 0 else None
+
+
+def pool_of(data: Any) -> wire.PoolRef | None:
+    """The pool a control event moves the job to (`{"pool": {...}}`, from the job API or a parent), or None."""
+    value = event_data(data)
+    pool = value.get("pool") if isinstance(value, dict) else None
+    return cast(wire.PoolRef, pool) if isinstance(pool, dict) and isinstance(pool.get("id"), str) else None
 
 
 class Controls:

@@ -4,7 +4,9 @@ sub-orchestrations a few at a time, each with a share of a task-slot budget, unt
 The shares in use never add up to more than the budget: a finished child's share goes to the next child.
 A control event (`wire.control_event`: a live change of the cap, a disable or an enable) gives the loop a new
 budget: the shares are split again by the same rule as at the start (`rebalance`), and running children get
-their new shares through STOP_PARTITIONS (a share of 0 starts nothing: a disabled job). On a stop (a cancel or
+their new shares through STOP_PARTITIONS (a share of 0 starts nothing: a disabled job). A control event that
+moves the job to another pool (`orchestrators.control.pool_of`) goes on to every running child, and children
+started later get the new pool in their input. On a stop (a cancel or
 terminate event, a child that stopped under `terminateJob`, the deadline) no child starts any more; running
 children get the same stop event through STOP_PARTITIONS (they stop themselves at the deadline), and children
 never started run once with `skipAll`, so their tasks are recorded as skipped.
@@ -25,7 +27,7 @@ import azure.durable_functions as df
 from batch import wire
 from batch.plan import concurrency_shares
 from batch.states import TaskCounts
-from orchestrators.control import Controls
+from orchestrators.control import Controls, pool_of
 from orchestrators.partition import STORAGE_RETRY, event_reason
 
 MIN_SHARE = 32
@@ -92,6 +94,8 @@ class Fanout:
     deadline: datetime | None = None
     control: Callable[[Any], int | None] = lambda data: None
     """A control event's data -> the new budget (None: no change)."""
+    pool: wire.PoolRef | None = None
+    """The job's pool, in every child's input (None: a history from before pools)."""
     controls_seen: int = 0
     """Control events the orchestrator took before the loop (the job's, while it prepared)."""
     skip_all: bool = False
@@ -135,19 +139,22 @@ def run_children(context: df.DurableOrchestrationContext, fanout: Fanout) -> Gen
     deadline_timer = context.create_timer(fanout.deadline) if fanout.deadline is not None else None
     running: dict[Any, tuple[int, int]] = {}  # sub-orchestration task -> (child, share)
     budget = fanout.budget
+    pool = fanout.pool
     outcome = Outcome(stopping=SKIP if fanout.skip_all else None)
     started = 0
 
     def start(child: int, share: int, *, skip_all: bool = False) -> Any:
         request = dict(fanout.child_input(child, share, skip_all, outcome.task_ms))
+        if pool is not None:
+            request["pool"] = pool
         return context.call_sub_orchestrator(fanout.orchestrator, request, fanout.child_id(child))
 
     def stop(instance_ids: list[str], reason: str) -> Any:
         request: wire.StopPartitionsInput = {"jobId": fanout.job_id, "instanceIds": instance_ids, "reason": reason}
         return context.call_activity_with_retry(wire.STOP_PARTITIONS, STORAGE_RETRY, request)
 
-    def give(changed: dict[Any, int]) -> Any:
-        """Tell running children their new shares (and note them)."""
+    def give(changed: dict[Any, int], moved_to: wire.PoolRef | None = None) -> Any:
+        """Tell running children their new shares (and note them), and the pool they move to, if any."""
         ids: list[str] = []
         names: list[str] = []
         for task, share in changed.items():
@@ -163,6 +170,8 @@ def run_children(context: df.DurableOrchestrationContext, fanout: Fanout) -> Gen
             "shares": list(changed.values()),
             "events": names,
         }
+        if moved_to is not None:
+            request["pool"] = moved_to
         return context.call_activity_with_retry(wire.STOP_PARTITIONS, STORAGE_RETRY, request)
 
     def feed_starved() -> dict[Any, int]:
@@ -233,13 +242,20 @@ def run_children(context: df.DurableOrchestrationContext, fanout: Fanout) -> Gen
         came, data = controls.take() if outcome.stopping is None and new_stop is None else (False, None)
         if came:
             changed_budget = fanout.control(data)
+            changed: dict[Any, int] = {}
             if changed_budget is not None and changed_budget != budget:
                 budget = max(0, changed_budget)
                 tasks = sorted(running, key=lambda t: running[t][0])
                 shares, free_shares = rebalance(budget, len(tasks), fanout.children - started)
                 changed = {t: s for t, s in zip(tasks, shares, strict=True) if running[t][1] != s}
-                if changed:
-                    signalling.append(give(changed))
+            moved_to = pool_of(data)
+            if moved_to is not None and (pool is None or moved_to["id"] != pool["id"]):
+                pool = moved_to
+                changed = {task: changed.get(task, share) for task, (_, share) in running.items()}
+            else:
+                moved_to = None
+            if changed:
+                signalling.append(give(changed, moved_to))
         if new_stop is not None:
             outcome.stopping = new_stop
             targets = [fanout.child_id(child) for child, _ in running.values()] if new_stop != TIMEOUT else []

@@ -49,8 +49,6 @@ def group_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any
             request["skipAll"] = True
         if run > 1:
             request["run"] = run
-        if "pool" in spec:
-            request["pool"] = spec["pool"]
         return request
 
     def status(progress: Progress) -> dict[str, Any]:
@@ -71,6 +69,7 @@ def group_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any
         status=status,
         deadline=datetime.fromisoformat(deadline_text) if deadline_text else None,
         control=share_of,
+        pool=spec.get("pool"),
         skip_all=bool(spec.get("skipAll")),
         report_terminate_to=job_id,
         spec_hash=spec["specHash"],

@@ -5,9 +5,9 @@ so its own history holds a few events per group, not per partition or task: a jo
 groups of 40 partitions. It runs a few groups at a time, each with a share of `maxParallelTasks` (the shares
 always add up to at most the cap), and hands a finished group's share to the next one (`orchestrators.fanout`).
 A control event from the job API (`wire.ControlChange`) changes the cap or the tolerated failure percentage,
-or disables (a cap of 0: no task starts) and enables the job. A re-run (`batch.runs`, input `run` > 1) is the
-same instance id started again: it runs only the partitions with tasks to run again, under child ids of its
-own run (`wire.group_instance_id`), and reduces and summarises the whole job.
+disables (a cap of 0: no task starts) or enables the job, or moves it to another pool. A re-run (`batch.runs`,
+input `run` > 1) is the same instance id started again: it runs only the partitions with tasks to run again,
+under child ids of its own run (`wire.group_instance_id`), and reduces and summarises the whole job.
 
 Deterministic: no I/O, no wall clock, no randomness.
 """
@@ -24,7 +24,7 @@ from batch import wire
 from batch.plan import DEFAULT_PARTITION_SIZE, GROUP_SIZE, group_count, job_outcome
 from batch.spec import OnTaskFailure
 from batch.states import JobState, TaskCounts
-from orchestrators.control import Controls, awaiting, event_data
+from orchestrators.control import Controls, awaiting, event_data, pool_of
 from orchestrators.fanout import CANCEL, TERMINATE, TIMEOUT, Fanout, Progress, run_children
 from orchestrators.partition import STORAGE_RETRY
 
@@ -36,6 +36,7 @@ def job_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any, 
     started_at = context.current_utc_datetime
     # The settings the job API may change while the job runs: None until a change or the plan gives them.
     settings: dict[str, Any] = {"maxParallelTasks": None, "toleratedFailurePercentage": None, "disabled": False}
+    joined: list[str] = []  # the pools the job's partitions took slots of: it leaves each when it ends
 
     def note(data: Any) -> None:
         """Take a change from the job API (each event holds the whole new settings; bad fields are ignored)."""
@@ -49,6 +50,10 @@ def job_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any, 
             settings["toleratedFailurePercentage"] = tolerated
         if isinstance(change.get("disabled"), bool):
             settings["disabled"] = change["disabled"]
+        moved_to = pool_of(change)
+        if moved_to is not None:
+            settings["pool"] = moved_to
+            joined.append(moved_to["id"])
 
     def budget() -> int:
         return 0 if settings["disabled"] else int(settings["maxParallelTasks"])
@@ -113,8 +118,6 @@ def job_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any, 
         if listed is not None:
             request["run"] = run
             request["partitionList"] = partitions_of(group)
-        if "pool" in prepared:
-            request["pool"] = prepared["pool"]
         return request
 
     def status(progress: Progress) -> dict[str, Any]:
@@ -147,12 +150,16 @@ def job_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any, 
         partition_size=prepared["partitionSize"],
         run=run,
         partitions_of=partitions_of,
+        # A move that came while the job prepared counts from the start.
+        pool=settings.get("pool", prepared.get("pool")),
     )
+    if "pool" in prepared:
+        joined.insert(0, prepared["pool"]["id"])
     ran = yield from run_children(context, fanout)
     finished, failed_tasks, stopping = ran.counts + kept, ran.failed_tasks, ran.stopping
-    if "pool" in prepared:
+    for pool_id in dict.fromkeys(joined):
         # The job's tasks are done: slots a failed partition of it still held are free again.
-        context.signal_entity(df.EntityId(wire.POOL_ENTITY, prepared["pool"]["id"]), "leave", {"job": job_id})
+        context.signal_entity(df.EntityId(wire.POOL_ENTITY, pool_id), "leave", {"job": job_id})
 
     if stopping == CANCEL:
         state, reason = JobState.CANCELLED, "the job was cancelled"

@@ -36,7 +36,7 @@ from batch.records import CHUNK_SIZE, first_batch
 from batch.slots import PERMIT_HORIZON_MS, Lease
 from batch.spec import DependencyAction, JobAction, OnTaskFailure
 from batch.states import TaskCounts
-from orchestrators.control import Controls, awaiting, share_of
+from orchestrators.control import Controls, awaiting, pool_of, share_of
 
 STORAGE_RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=2_000, max_number_of_attempts=6)
 """The partition's own activities touch storage: a passing outage must not fail the partition."""
@@ -113,14 +113,19 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
     if run > 1:
         base["run"] = run
     share = max(1, spec["share"])
+    moving: wire.PoolRef | None = None  # the pool the job moves to, once this partition's batches have ended
     controls = Controls(context)
 
     def take_share(data: Any) -> None:
         # A new share of the cap (0 while the job is disabled): batches in flight keep their slots until they
         # end; no batch starts while the slots in use are at or over the share.
-        nonlocal share
+        nonlocal share, moving
         new_share = share_of(data)
         share = share if new_share is None else new_share
+        # Another pool: no batch starts until those in flight have ended and given the old pool's slots back.
+        moved_to = pool_of(data)
+        if moved_to is not None and (pool is None or moved_to["id"] != pool["id"]):
+            moving = moved_to
 
     load = context.call_activity_with_retry(wire.LOAD_PARTITION, STORAGE_RETRY, base)
     plan: wire.PartitionPlan = yield from awaiting(context, load, controls, take_share)
@@ -198,6 +203,8 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
 
     def limit() -> int:
         """The slots the partition's batches may hold in all now: its share, and of those what its pool granted."""
+        if moving is not None:
+            return 0
         return share if pool is None else lease.limit(share)
 
     def exchange() -> None:
@@ -205,10 +212,11 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
         nonlocal exchanging, boundary
         if pool is None or pool_entity is None:
             return
-        rates = limited.wanted() if rate_timer is None and not stopping and share > 0 else {}
+        idle = stopping or moving is not None
+        rates = limited.wanted() if rate_timer is None and not idle and share > 0 else {}
         # Rate-limited tasks count as far as their permits (in hand or asked for) can start them.
         ready = scheduler.ready_count + len(again) + limited.demand()
-        desired = 0 if stopping else min(share, slots_in_use() + ready)
+        desired = 0 if idle else min(share, slots_in_use() + ready)
         now_ms = round(context.current_utc_datetime.timestamp() * 1000)
         asked = lease.request(
             in_use=slots_in_use(), desired=desired, now_ms=now_ms, boundary=boundary, force=bool(rates)
@@ -436,6 +444,14 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
             disable()
 
     while True:
+        if moving is not None and not flights and exchanging is None:
+            # Moved to another pool, with no batch running: the old pool gets back what it still counts for
+            # this partition, and the new one is asked from now on (its rate limits too).
+            if pool_entity is not None and lease.ever:
+                context.signal_entity(pool_entity, "release", {"holders": [context.instance_id]})
+            pool, moving = moving, None
+            pool_entity, lease = df.EntityId(wire.POOL_ENTITY, pool["id"]), Lease()
+            limited.rebase(pool.get("rateLimits", {}))
         # The pool first: what it is asked for (more slots, fewer) decides how ready tasks go out in batches.
         exchange()
         if not stopping:

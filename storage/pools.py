@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from batch.pools import RateLimit
+from batch import wire
+from batch.pools import DEFAULT_POOL, RateLimit
 from batch.times import as_utc
 from storage._names import check_id
 from storage._tokens import keyed_page
@@ -22,7 +23,7 @@ from storage.account import connection_from_settings, get_account
 from storage.errors import ConcurrencyConflict
 from storage.rows import Delete, Put, Row, RowStore
 
-__all__ = ["TABLE", "PoolPage", "PoolRecord", "PoolStore"]
+__all__ = ["TABLE", "PoolPage", "PoolRecord", "PoolStore", "undefined_pool"]
 
 TABLE = "BatchPools"
 _PARTITION = "pools"
@@ -45,6 +46,24 @@ class PoolRecord:
         check_id("pool id", self.pool_id)
         object.__setattr__(self, "created", as_utc(self.created))
         object.__setattr__(self, "updated", as_utc(self.updated))
+
+    def ref(self, priority: int, priority_version: int) -> wire.PoolRef:
+        """The pool as a job carries it to the pool's entity: its size and rate limits, and the job's priority."""
+        return {
+            "id": self.pool_id,
+            "slots": self.task_slots,
+            "version": self.version,
+            "priority": priority,
+            "priorityVersion": priority_version,
+            "rateLimits": {limit.key: [limit.per_second, float(limit.burst)] for limit in self.rate_limits},
+        }
+
+
+def undefined_pool(pool_id: str, default_slots: int) -> PoolRecord:
+    """What stands for a pool no `PUT` defined: the `default` pool (always there, version 0, its size from the
+    settings), or a pool deleted under a job that names it (version -1: any definition wins)."""
+    epoch = datetime.fromtimestamp(0, UTC)
+    return PoolRecord(pool_id, default_slots, 0 if pool_id == DEFAULT_POOL else -1, epoch, epoch)
 
 
 @dataclass(frozen=True)

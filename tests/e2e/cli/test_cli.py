@@ -242,6 +242,13 @@ def test_update_disable_and_enable_a_running_job(batch_host: BatchHost) -> None:
         assert "maxParallelTasks: must be from 1 to 10,000, not 0" in refused.stderr
         nothing = cli(batch_host, "job", "update", job_id)
         assert nothing.returncode == 2 and "give at least one" in nothing.stderr
+        pool_id = batch_host.unique_id("cli-move")
+        assert batch_host.http.put(batch_host.url(f"/pools/{pool_id}"), json={"taskSlots": 3}, timeout=60).ok
+        moved = cli(batch_host, "job", "update", job_id, "--pool", pool_id, "--priority", "7")
+        assert moved.returncode == 0, moved.stderr
+        assert f"{pool_id}  priority=7" in moved.stdout
+        nowhere = cli(batch_host, "job", "update", job_id, "--pool", "no-such-pool")
+        assert nowhere.returncode == 2 and "poolInfo.poolId: no pool has the id 'no-such-pool'" in nowhere.stderr
 
         disabled = cli(batch_host, "job", "disable", job_id, "--requeue", "-o", "json")
         assert disabled.returncode == 0, disabled.stderr

@@ -60,6 +60,26 @@ def test_a_key_the_pool_does_not_have_is_refused_with_its_path(pool_host: Featur
     assert pool_host.get(f"/jobs/{job_id}").status_code == 404
 
 
+def test_a_running_job_cannot_move_to_a_pool_without_its_rate_limits(pool_host: FeaturesHost) -> None:
+    limited = pool_host.unique_id("crm-pool")
+    assert put_pool(pool_host, limited, {"taskSlots": 1, "rateLimits": [{"key": "crm", "perSecond": 2}]}).ok
+    plain = pool_host.unique_id("plain-pool")
+    assert put_pool(pool_host, plain, {"taskSlots": 2}).ok
+    job_id = pool_host.unique_id("keyed")
+    tasks = [
+        {"id": f"t{n}", "handler": "test.sleep", "input": {"seconds": 0.2}, "rateLimitKey": "crm"} for n in range(10)
+    ]
+    assert pool_host.submit({"id": job_id, "poolInfo": {"poolId": limited}, "tasks": tasks}).status_code == 202
+    pool_host.wait_until(lambda: pool_host.get(f"/pools/{limited}").json()["jobs"], what="the job in its pool")
+    refused = pool_host.http.patch(pool_host.url(f"/jobs/{job_id}"), json={"poolInfo": {"poolId": plain}}, timeout=60)
+    assert refused.status_code == 400, refused.text
+    assert problems(refused) == [
+        ("tasks[0].rateLimitKey", f"pool {plain!r} has no rate limit 'crm' (its rate limits: none)")
+    ] + [(f"tasks[{n}].rateLimitKey", problems(refused)[n][1]) for n in range(1, 10)]
+    view = pool_host.wait_for_job(job_id)
+    assert view["poolInfo"] == {"poolId": limited} and view["taskCounts"]["succeeded"] == 10
+
+
 @pytest.mark.parametrize(
     ("limits", "expected"),
     [

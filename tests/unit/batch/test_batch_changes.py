@@ -22,6 +22,20 @@ def test_a_change_takes_either_field_or_both() -> None:
     assert parse_job_change(b'{"maxParallelTasks": 1, "toleratedFailurePercentage": 0}') == JobChange(1, 0.0)
     assert parse_job_change(b'{"priority": -1000}') == JobChange(None, None, -1000)
     assert parse_job_change(b'{"priority": 1000, "maxParallelTasks": 2}') == JobChange(2, None, 1000)
+    assert parse_job_change(b'{"poolInfo": {"poolId": "gpu-1"}}') == JobChange(pool_id="gpu-1")
+
+
+def test_a_pool_change_names_a_pool_as_a_job_spec_does() -> None:
+    assert problems(parse_job_change, b'{"poolInfo": "gpu"}') == [
+        ("poolInfo", "must be a pool reference (a JSON object), not a string")
+    ]
+    assert problems(parse_job_change, b'{"poolInfo": {}}') == [("poolInfo.poolId", "missing required field")]
+    assert problems(parse_job_change, b'{"poolInfo": {"poolId": 7, "slots": 2}}') == [
+        ("poolInfo.slots", "unknown field 'slots': a pool reference has poolId"),
+        ("poolInfo.poolId", "must be a string, not an integer"),
+    ]
+    bad = problems(parse_job_change, b'{"poolInfo": {"poolId": "-x"}}')
+    assert bad[0][0] == "poolInfo.poolId" and "is not a valid pool id" in bad[0][1]
 
 
 def test_a_change_reports_every_problem_with_its_path() -> None:
@@ -31,7 +45,7 @@ def test_a_change_reports_every_problem_with_its_path() -> None:
     assert (
         "maxParallelTask",
         "unknown field 'maxParallelTask' (did you mean 'maxParallelTasks'?): only "
-        "maxParallelTasks, toleratedFailurePercentage, priority can be given here",
+        "maxParallelTasks, toleratedFailurePercentage, priority, poolInfo can be given here",
     ) in found
     assert ("maxParallelTasks", "must be from 1 to 10,000, not 0") in found
     assert ("toleratedFailurePercentage", "must be a number, not a string") in found
@@ -45,7 +59,7 @@ def test_a_change_reports_every_problem_with_its_path() -> None:
     assert problems(parse_job_change, b'{"priority": "high"}') == [("priority", "must be an integer, not a string")]
     assert problems(parse_job_change, b'{"toleratedFailurePercentage": 101}')[0][0] == "toleratedFailurePercentage"
     assert problems(parse_job_change, b"{}") == [
-        ("", "give at least one of maxParallelTasks, toleratedFailurePercentage, priority")
+        ("", "give at least one of maxParallelTasks, toleratedFailurePercentage, priority, poolInfo")
     ]
     assert problems(parse_job_change, b"[1]") == [("", "the body must be a JSON object, not an array")]
     assert "not valid JSON" in problems(parse_job_change, b"{")[0][1]

@@ -153,13 +153,14 @@ class MemoryBatch:
 
     def stop(self, request: dict[str, Any]) -> int:
         # What the real activity does through the durable client: raise the stop event on each partition.
-        # With `shares`, the control event that gives each its new share of the cap.
+        # With `shares`, the control event that gives each its new share of the cap (and the pool it moves to).
         if "shares" in request:
             self.shares.append(request)
             for instance_id, share, name in zip(
                 request["instanceIds"], request["shares"], request["events"], strict=True
             ):
-                self.sim.raise_event(instance_id, name, {"share": share})
+                control = {"share": share, **({"pool": request["pool"]} if "pool" in request else {})}
+                self.sim.raise_event(instance_id, name, control)
             return len(request["instanceIds"])
         self.stops.append(request)
         for instance_id in request["instanceIds"]:

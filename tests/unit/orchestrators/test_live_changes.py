@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from batch import wire
+from batch.slots import Ledger
 from orchestrators.fanout import rebalance
 from tests.unit.orchestrators.simulator import Simulator
 from tests.unit.orchestrators.test_job_orchestration import MemoryBatch, job, simulate
@@ -130,3 +132,36 @@ def test_a_raised_tolerance_decides_how_the_job_ends() -> None:
     output = sim.instances["job-1"].output
     assert output["state"] == "succeeded" and output["taskCounts"]["failed"] == 2
     assert "25%" in output["reason"]
+
+
+def ledger(sim: Simulator, pool_id: str) -> Ledger:
+    """The pool's ledger as its entity keeps it."""
+    key = next((k for k in sim.entity_states if k.lower() == f"@{wire.POOL_ENTITY}@{pool_id}".lower()), None)
+    return Ledger.from_json(sim.entity_states.get(key) if key is not None else None)
+
+
+def test_a_job_moved_to_another_pool_runs_on_its_slots_once_its_batches_in_the_old_one_end() -> None:
+    # Five partitions of 80 under a cap of 20 in the default pool; mid-job it moves to a pool of 3 slots.
+    app = MemoryBatch(job(ok_tasks(400), maxParallelTasks=20, taskBatchSize=1), partition_size=80)
+    sim = simulate(app, batch=10)
+    sim.run(until=lambda: sum(app.attempts.values()) >= 60)
+    assert sim.max_weight > 3
+    small: wire.PoolRef = {"id": "small", "slots": 3, "version": 1, "priority": 0, "priorityVersion": 0}
+    sim.raise_event("job-1", wire.control_event(1), {"maxParallelTasks": 20, "pool": small})
+    # In effect once no partition holds (or asks for) slots of the default pool any more.
+    sim.run(until=lambda: any(":p" in i for r in app.shares for i in r["instanceIds"]))
+    sim.run(until=lambda: not ledger(sim, "default").holders)
+    sim.max_weight = sim.weight
+    sim.run_with_time()
+    output = sim.instances["job-1"].output
+    assert output["state"] == "succeeded" and output["taskCounts"]["succeeded"] == 400
+    assert max(app.attempts.values()) == 1
+    assert sim.max_weight <= 3
+    # The move reached the running partitions, and later partitions started in the new pool.
+    assert all(r.get("pool") == small for r in app.shares)
+    started_later = [i for i in sim.instances.values() if i.name == wire.PARTITION_ORCHESTRATOR]
+    assert any((json.loads(i.input_value).get("pool") or {}).get("id") == "small" for i in started_later)
+    # Both pools are free at the end: the job left each.
+    assert ledger(sim, "small").slots == 3
+    assert not ledger(sim, "small").holders and not ledger(sim, "default").holders
+    assert not ledger(sim, "small").priorities and not ledger(sim, "default").priorities
