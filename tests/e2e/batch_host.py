@@ -130,6 +130,9 @@ def start_batch_host(
         "BATCH_EXAMPLES": "true",
         "BATCH_MAX_BODY_BYTES": str(TEST_MAX_BODY_BYTES),
         "BATCH_WORK_DIR": str(state_dir / "work"),
+        # Commands here run the tests' own Python (under /root) in pytest's folders (0700): as the worker's user.
+        # tests/e2e/jobs/test_command_isolation.py runs them as the default gives them out as root.
+        "BATCH_COMMAND_USER": "@worker",
         **(env or {}),
     }
     process = DevHostProcess(

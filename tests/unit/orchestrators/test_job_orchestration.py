@@ -99,6 +99,7 @@ class MemoryBatch:
         self.work = tempfile.mkdtemp(prefix="memory-batch-")
         weakref.finalize(self, shutil.rmtree, self.work, True)
         environ["BATCH_WORK_DIR"] = self.work
+        environ["BATCH_COMMAND_USER"] = "@worker"  # the tests' own Python (see tests/e2e/batch_host.py)
         self.services = Services.in_memory(Settings.from_environ(environ), handlers)
         # What a submit leaves: the canonical spec in its blob and a pending record.
         self.services.results.write_job_spec(self.spec.id, self.spec.to_json())
