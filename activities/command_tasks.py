@@ -227,7 +227,7 @@ def run_command_task(
         downloads=files.downloads,
         uploads=files.uploads,
     )
-    output_prefix = f"{ResultStore.task_prefix(job_id, task.id)}outputs/"
+    output_prefix = f"{results.task_prefix(job_id, task.id)}outputs/"
     try:
         with (
             CancelWatcher(jobs, job_id, spec_hash, poll_seconds) as watcher,

@@ -291,7 +291,7 @@ def test_tolerated_failure_percentage(tolerated: float, state: str) -> None:
     if state == "succeeded":
         # The real reduce read the results of the nine tasks that succeeded, and stored its output.
         assert output["reduce"]["result"] == sum(range(1, 10))
-        assert app.services.results.read_blob("job-1/reduce.json") == b"45"
+        assert app.services.results.read_blob("_jobs/job-1/reduce.json") == b"45"
 
 
 def test_terminate_job_stops_starting_tasks_and_skips_the_rest() -> None:
