@@ -111,6 +111,7 @@ def attempt_task(
             poll_seconds=cancel_poll_seconds,
             command_user=services.settings.command_user,
             account=lambda: services.sources,
+            max_output_bytes=services.settings.max_output_bytes,
         )
         return Attempt(
             run.ok,
