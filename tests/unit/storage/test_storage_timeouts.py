@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from storage.account import _DEV_KEY, REQUEST_CLIENT_OPTIONS, ClientOptions, StorageAccount
+from storage.account import REQUEST_CLIENT_OPTIONS, ClientOptions, StorageAccount
 from storage.container_blobs import ContainerBlobs
 from storage.errors import StorageUnreachable
 from storage.table_rows import TableRows
@@ -49,11 +49,8 @@ class SilentServer:
             self.held.append(connection)
 
     def connection_string(self) -> str:
-        base = f"http://127.0.0.1:{self.port}/devstoreaccount1"
-        return (
-            f"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={_DEV_KEY};"
-            f"BlobEndpoint={base};TableEndpoint={base};"
-        )
+        base = f"http://127.0.0.1:{self.port}/acct"  # the key is never checked: nothing answers
+        return f"AccountName=acct;AccountKey=a2V5;BlobEndpoint={base};TableEndpoint={base};"
 
     def close(self) -> None:
         self.socket.close()
