@@ -5,7 +5,7 @@ else by the orchestrator after a durable timer), its time limit, its record and 
 its `concurrency` (the task slots it holds) at once: sync handlers on threads (`activities.lanes`), `async def`
 handlers on one event loop; a command task is a batch of its own.
 
-At the end the batch writes its succeeded tasks' results as one blob (`{jobId}/results/p...-b....jsonl`) and
+At the end the batch writes its succeeded tasks' results as one blob (`results/p...-b....jsonl` in its folder) and
 then its records as one chunk row (`storage.tasks`), so a batch costs two storage writes however many tasks it
 holds. A host that dies mid-batch has recorded nothing of it: the batch runs again, whole (at least once, as
 for any activity). A batch run again after it was recorded (its completion was lost) is recognised by its

@@ -7,6 +7,9 @@ task runs: a container URL must be of this app's account, the Functions host's a
 limits, and in the results container a job reads and writes only its own folder and blobs outside any job's
 folder (`batch.paths.blob_name_problem`). A blob listed under a prefix lands at `filePath/{its name}`, and a
 name that would leave the task's folder (`..`, an empty segment) fails the task rather than being renamed.
+
+A job names its own files as `_jobs/{jobId}/tasks/...`, or as `{jobId}/tasks/...`, the spelling of the layout
+before `_jobs/` (`ResultStore.own_blob_name`): both read its own folder, whichever layout it has.
 """
 
 from __future__ import annotations
@@ -61,7 +64,7 @@ def plan_files(task: TaskSpec, job_id: str, results: ResultStore, account: Calla
             problem = blob_name_problem(resource.blob, job_id)
             if problem is not None:
                 raise CommandTaskError(f"resource file blob {resource.blob!r} {problem}")
-            files.resource_files.append((resource.blob, resource.path))
+            files.resource_files.append((results.own_blob_name(job_id, resource.blob), resource.path))
         else:
             files.downloads.extend(_downloads(resource, job_id, results, account))
     for output in task.output_files:
@@ -115,8 +118,14 @@ def _downloads(
         resource.auto_storage_container_name, resource.storage_container_url, job_id, results, files
     )
     prefix = resource.blob_prefix or ""
+    listed = prefix
+    if container == results.container_name and prefix:
+        problem = rule(prefix.rstrip("/") or prefix)
+        if problem is not None:
+            raise CommandTaskError(f"blob prefix {prefix!r} of container {container!r} {problem}")
+        listed = results.own_blob_name(job_id, prefix)
     downloads: list[Download] = []
-    for blob, _etag in files.names(container, prefix):
+    for blob, _etag in files.names(container, listed):
         if len(downloads) == MAX_PREFIX_BLOBS:
             raise CommandTaskError(
                 f"more than {MAX_PREFIX_BLOBS:,} blobs in container {container!r} start with {prefix!r}: name a "
@@ -125,7 +134,9 @@ def _downloads(
         problem = rule(blob)
         if problem is not None:
             raise CommandTaskError(f"blob {blob!r} of container {container!r} {problem}")
-        target = f"{resource.file_path}/{blob}" if resource.file_path else blob
+        # A blob of the job's own folder named by the old spelling keeps that spelling in the task's folder.
+        local = prefix + blob[len(listed) :]
+        target = f"{resource.file_path}/{local}" if resource.file_path else local
         problem = relative_path_problem(target)
         if problem is not None:
             raise CommandTaskError(
@@ -154,7 +165,7 @@ def _upload(
 ) -> Upload:
     when = _CONDITIONS[output.upload_condition]
     if output.container_url is None:
-        prefix = f"{ResultStore.task_prefix(job_id, task_id)}outputs/"
+        prefix = f"{results.task_prefix(job_id, task_id)}outputs/"
 
         def to_outputs(path: Path, relative: str) -> str:
             return results.upload_file(f"{prefix}{relative}", path)

@@ -35,6 +35,7 @@ import logging
 import os
 import re
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -215,6 +216,14 @@ def run_command(
         )
     work_root.mkdir(parents=True, exist_ok=True)
     root = work_root.resolve()
+    closed = None if user is None else _closed_to(root, user)
+    if user is not None and closed is not None:
+        return _not_run(
+            cancelled=False,
+            error=f"commands run as {user.name}, who cannot enter the work folder {root}: {closed} is closed to "
+            "other users; set BATCH_WORK_DIR to a folder they can enter (the default, under the system's "
+            "temporary folder, is one), open it (chmod o+x), or set BATCH_COMMAND_USER to @worker",
+        )
     # A task re-run after a crash must not overlap the run the dead worker left: end those first.
     recover_abandoned_runs(root)
     run_id = uuid.uuid4().hex
@@ -253,6 +262,15 @@ def run_command(
     finally:
         remove_tree(folder)
         marker.remove()
+
+
+def _closed_to(root: Path, user: CommandUser) -> Path | None:
+    """The first folder on the way to `root` that `user` may not pass through, or None."""
+    for folder in reversed([root, *root.parents]):
+        info = folder.stat()
+        if not info.st_mode & stat.S_IXOTH and info.st_uid != user.uid:
+            return folder
+    return None
 
 
 def _folder_prefix(task_id: str) -> str:

@@ -14,6 +14,7 @@ of the same id. A handler task can't be stopped that way (see `handler_tasks`); 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import tempfile
 import threading
@@ -25,8 +26,9 @@ from typing import Protocol
 
 from activities.command_files import AccountFiles, plan_files
 from activities.command_runner import CommandResult, CommandTask, CommandTaskError, run_command
+from activities.command_users import UidsExhausted, lease_uid
 from activities.outcomes import PlacedResult, place_result
-from app.settings import CommandUser
+from app.settings import CommandUids, CommandUser
 from batch.spec import ExitOptions, JobSpec, TaskSpec
 from storage.errors import NotFound, StorageError
 from storage.jobs import JobRecord, JobState
@@ -187,6 +189,15 @@ def _no_account() -> AccountFiles:
     raise CommandTaskError("this worker has no access to the storage account's other containers")
 
 
+def _identity(
+    command_user: CommandUser | CommandUids | None, work_root: Path
+) -> contextlib.AbstractContextManager[CommandUser | None]:
+    """The user a command runs as: the setting's, or a uid of its own from the setting's range."""
+    if isinstance(command_user, CommandUids):
+        return lease_uid(command_user, work_root)
+    return contextlib.nullcontext(command_user)
+
+
 def run_command_task(
     results: ResultStore,
     jobs: JobReader,
@@ -196,7 +207,7 @@ def run_command_task(
     *,
     work_root: Path,
     poll_seconds: float = CANCEL_POLL_SECONDS,
-    command_user: CommandUser | None = None,
+    command_user: CommandUser | CommandUids | None = None,
     account: Callable[[], AccountFiles] | None = None,
     max_output_bytes: int | None = None,
 ) -> CommandRun:
@@ -221,18 +232,23 @@ def run_command_task(
         downloads=files.downloads,
         uploads=files.uploads,
     )
-    output_prefix = f"{ResultStore.task_prefix(job_id, task.id)}outputs/"
+    output_prefix = f"{results.task_prefix(job_id, task.id)}outputs/"
     try:
-        with CancelWatcher(jobs, job_id, spec_hash, poll_seconds) as watcher:
+        with (
+            CancelWatcher(jobs, job_id, spec_hash, poll_seconds) as watcher,
+            _identity(command_user, work_root) as user,
+        ):
             result = run_command(
                 command,
                 work_root=work_root,
                 transfer=ResultsTransfer(results),
                 output_prefix=output_prefix,
                 cancel=watcher.cancel,
-                user=command_user,
+                user=user,
                 max_output_bytes=max_output_bytes,
             )
+    except UidsExhausted as exc:
+        return _not_started(task, f"UidsExhausted: {exc}")
     except CommandTaskError as exc:
         return _not_started(task, f"CommandTaskError: {exc}")
     except NotFound as exc:

@@ -12,7 +12,7 @@ class ActivityError(BatchError):
 
 
 class JobSpecMissing(ActivityError):
-    """The job's spec blob (`{jobId}/job.json`) does not exist: the job was deleted, or never submitted."""
+    """The job's spec blob (`job.json` in its folder) does not exist: the job was deleted, or never submitted."""
 
 
 class JobSpecMismatch(ActivityError):

@@ -135,7 +135,7 @@ def place_result(
     writer: TaskBlobWriter, job_id: str, task_id: str, value: Any, *, limit: int | None = None
 ) -> PlacedResult:
     """The result inline when its JSON is at most `wire.INLINE_RESULT_LIMIT` bytes (UTF-8); else the JSON
-    written to `{jobId}/tasks/{taskId}/result.json`, and its name.
+    written to `tasks/{taskId}/result.json` in the job's folder, and its name.
 
     The inline value is the JSON read back, so what the orchestrator sees is exactly what was measured
     (tuples become lists, keys become strings). Raises `ResultNotJson`, and `ResultTooLarge` for JSON of more

@@ -1,7 +1,7 @@
 """REDUCE: the job's reduce handler over all its results, read lazily.
 
 `JobResults` is the `ResultsView` a reduce handler gets. The results are the rows of the job's results blobs
-(`{jobId}/results/*.jsonl`, one per batch of tasks, each sorted by task position) and, for a task whose
+(`results/*.jsonl` in its folder, one per batch of tasks, each sorted by task position) and, for a task whose
 result was too large to travel inline, its own `result.json`, read only when the iteration reaches it.
 
 Iteration is in task order. The blobs are first scanned once to learn each one's smallest task position and
@@ -143,7 +143,7 @@ class JobResults:
 
 
 def reduce_job(services: Services, specs: SpecCache, data: dict[str, Any]) -> wire.ReduceOutcome:
-    """Run the job's reduce handler over `JobResults`; write its output to `{jobId}/reduce.json`, return it
+    """Run the job's reduce handler over `JobResults`; write its output to `reduce.json` in the job's folder, return it
     inline too when small. A failure (no such handler, an exception, output that isn't JSON) is returned as
     `ok: false`: the job then ends failed with the error as its reason."""
     job_id = str(data["jobId"])

@@ -75,7 +75,7 @@ def load_job_spec(read: SpecReader, job_id: str, spec_hash: str, blocks: BlocksF
     data = read(job_id)
     if data is None:
         raise JobSpecMissing(
-            f"job {job_id!r} has no stored spec ({job_id}/job.json): it was deleted, or never submitted; "
+            f"job {job_id!r} has no stored spec (job.json in its folder): it was deleted, or never submitted; "
             "its run cannot go on"
         )
     factory = data.get("taskFactory")

@@ -19,7 +19,7 @@ def task_definition(services: Services, job_id: str, record: TaskRecord) -> tupl
     """(the task as JSON, None), or (None, why it cannot be shown)."""
     data = services.results.read_job_spec(job_id)
     if data is None:
-        return None, f"the job's spec ({job_id}/job.json) is not there"
+        return None, f"the job's spec ({services.results.job_spec_name(job_id)}) is not there"
     factory = data.get("taskFactory")
     if factory is None:
         # Inline tasks: the stored spec holds them, in canonical form.

@@ -7,8 +7,11 @@
 | `GET /api/files/{container}/{path}`         | 200 the blob's bytes                        | 400, 403, 404, 413 |
 
 Only the containers of `BATCH_FILE_CONTAINERS` are reachable (by default the results container and
-`batch-inputs`), never the task hub's own. Names follow the one rule for blob names (`batch.paths`); an upload
-may not write into a job's folder (`{jobId}/job.json`, `{jobId}/results/...`): those are the job's own records.
+`batch-inputs`), never the task hub's own. Names follow the one rule for blob names (`batch.paths`); in the
+results container an upload may not write the app's own names (403 `reservedPath`): `_jobs/...` (every job's
+records and results), `_schedules/...` (schedules' templates), and a job's entries of the old layout
+(`{jobId}/job.json`, `{jobId}/results/...`, `{jobId}/source/...`). Reading them is allowed: that is how a job's
+results come out.
 The Functions host holds a body whole, so a file is at most `BATCH_MAX_FILE_BYTES` either way.
 """
 
@@ -24,7 +27,7 @@ import azure.functions as func
 from api import http
 from api.errors import ApiError, BodyTooLarge, InvalidQuery, json_response
 from app.services import Services
-from batch.paths import blob_name_problem, relative_path_problem
+from batch.paths import relative_path_problem, reserved_name_problem
 from storage.errors import NotFound
 
 DEFAULT_PAGE_SIZE = 1000
@@ -40,6 +43,11 @@ class InvalidPath(ApiError):
 class ContainerNotAllowed(ApiError):
     status = 403
     code = "containerNotAllowed"
+
+
+class ReservedPath(ApiError):
+    status = 403
+    code = "reservedPath"
 
 
 class FileNotFound(ApiError):
@@ -66,12 +74,21 @@ def _container(req: func.HttpRequest, services: Services) -> str:
     return container
 
 
-def _name(req: func.HttpRequest, *, writing: bool) -> str:
+def _name(req: func.HttpRequest) -> str:
     name = str(req.route_params.get("path", ""))
-    # Writing refuses a job's own folder too; reading may name any blob, a job's results above all.
-    problem = blob_name_problem(name, None) if writing else relative_path_problem(name)
+    problem = relative_path_problem(name)
     if problem is not None:
         raise InvalidPath(f"path: {problem}", [{"path": "path", "message": problem}])
+    return name
+
+
+def _writable(name: str, container: str, services: Services) -> str:
+    """`name`, unless it is one the app keeps for itself in the results container (`ReservedPath`): reading
+    may name any blob, a job's results above all, but only the app writes its own."""
+    problem = reserved_name_problem(name, None) if container == services.results.container_name else None
+    if problem is not None:
+        message = f"{name!r} {problem}"
+        raise ReservedPath(f"path: {message}", [{"path": "path", "message": message}])
     return name
 
 
@@ -127,7 +144,7 @@ async def list_files(req: func.HttpRequest, services: Services) -> func.HttpResp
 
 async def upload(req: func.HttpRequest, services: Services) -> func.HttpResponse:
     container = _container(req, services)
-    name = _name(req, writing=True)
+    name = _writable(_name(req), container, services)
     data = req.get_body()
     limit = services.settings.max_file_bytes
     if len(data) > limit:
@@ -140,7 +157,7 @@ async def upload(req: func.HttpRequest, services: Services) -> func.HttpResponse
 
 async def download(req: func.HttpRequest, services: Services) -> func.HttpResponse:
     container = _container(req, services)
-    name = _name(req, writing=False)
+    name = _name(req)
     limit = services.settings.max_file_bytes
     store = services.files(container)
 

@@ -15,6 +15,9 @@ from its orchestrations' status (read for each unfinished job of the page, a few
 | `POST /api/jobs/{jobId}/rerun` | 202 job view                              | 400, 404, 409        |
 | `DELETE /api/jobs/{jobId}`     | 204                                       | 404, 409             |
 
+A submitted id may not be one of a schedule's occurrences (`{scheduleId}-{YYYYmmddTHHMMSS}` of an existing
+schedule, 400): the schedule submits those itself.
+
 Routes live under `jobs/`, apart from the Durable extension's webhooks (`/runtime/webhooks/durabletask`).
 """
 
@@ -30,13 +33,15 @@ import azure.functions as func
 from api import http
 from api.changes import disable_job, enable_job, read_change, read_disable, update_job
 from api.control import cancel_job, delete_job, is_final, links_for, load_job, results_location
-from api.errors import JobNotFound, json_response
+from api.errors import InvalidJobSpec, JobNotFound, json_response
 from api.pools import job_slots, read_ledger
 from api.reruns import read_rerun, rerun_job
 from api.submit import new_job_id, parse_spec, submit_job
 from api.views import API_STATES, JobFacts, job_summary, job_view, page
 from app.services import Services
+from batch.schedules import occurrence_of
 from batch.states import JobState
+from batch.times import iso
 
 DEFAULT_PAGE_SIZE = 50
 LIVE_LOOKUPS = 8
@@ -94,6 +99,7 @@ def _view(req: func.HttpRequest, services: Services, facts: JobFacts) -> dict[st
 async def submit(req: func.HttpRequest, client: Any, services: Services) -> func.HttpResponse:
     now = datetime.now(UTC)
     spec = parse_spec(req.get_body(), services, lambda: new_job_id(now))
+    await refuse_occurrence_id(services, spec.id)
     submitted = await submit_job(client, services, spec, now)
     if submitted.created:
         # Just started: the record is all there is to show, and asking the orchestration adds nothing.
@@ -101,6 +107,20 @@ async def submit(req: func.HttpRequest, client: Any, services: Services) -> func
     else:
         view, status = _view(req, services, await load_job(client, services, spec.id)), 200
     return json_response(view, status, {"Location": view["links"]["self"]})
+
+
+async def refuse_occurrence_id(services: Services, job_id: str) -> None:
+    """`InvalidJobSpec` when `job_id` is the id of an occurrence of an existing schedule: those ids are the
+    schedule's (`batch.schedules`), and a job that took one first would make its occurrence fail."""
+    found = occurrence_of(job_id)
+    if found is None or await asyncio.to_thread(services.schedules.get, found[0]) is None:
+        return
+    schedule_id, moment = found
+    message = (
+        f"{job_id!r} is the id of the occurrence at {iso(moment)} of schedule {schedule_id!r}: ids "
+        f"'{schedule_id}-{{YYYYmmddTHHMMSS}}' are reserved for that schedule's jobs; choose another id"
+    )
+    raise InvalidJobSpec(f"invalid job spec: id: {message}", [{"path": "id", "message": message}])
 
 
 async def get(req: func.HttpRequest, client: Any, services: Services) -> func.HttpResponse:

@@ -29,7 +29,7 @@ import azure.functions as func
 from api import http
 from api.errors import ApiError, InvalidSchedule, JobConflict, ScheduleNotFound, from_spec_error, json_response
 from api.schedule_control import ensure_running, new_generation, put_schedule, terminate
-from api.schedule_runs import TemplateProblem, load_template
+from api.schedule_runs import TemplateProblem, load_template, record_template
 from api.submit import parse_spec
 from api.views import page
 from app.services import Services
@@ -84,8 +84,11 @@ def schedule_state(record: ScheduleRecord) -> str:
     return "active" if record.enabled else "disabled"
 
 
-def schedule_view(record: ScheduleRecord, root: str, template: dict[str, Any] | None = None) -> dict[str, Any]:
-    """A schedule as the API shows it. `template` is the inline template, when the caller read it."""
+def schedule_view(
+    record: ScheduleRecord, root: str, template: dict[str, Any] | None = None, template_error: str | None = None
+) -> dict[str, Any]:
+    """A schedule as the API shows it. `template` is the inline template, when the caller read it;
+    `template_error` why it could not be shown."""
     state = schedule_state(record)
     view: dict[str, Any] = {
         "id": record.schedule_id,
@@ -102,6 +105,8 @@ def schedule_view(record: ScheduleRecord, root: str, template: dict[str, Any] | 
     }
     if template is not None:
         view["jobSpecification"] = template
+    if template_error is not None:
+        view["templateError"] = template_error
     return view
 
 
@@ -169,13 +174,15 @@ async def create(req: func.HttpRequest, client: Any, services: Services) -> func
 
 async def get(req: func.HttpRequest, services: Services) -> func.HttpResponse:
     record = await _load(services, schedule_id_param(req))
-    template = None
+    template = error = None
     if record.inline:
         try:
-            template = await asyncio.to_thread(load_template, services, record.template_blob)
-        except TemplateProblem:
-            template = None  # a create that stopped before writing it; the view says nothing rather than fail
-    return _respond(req, record, template=template)
+            template = await asyncio.to_thread(record_template, services, record)
+        except TemplateProblem as exc:
+            # A create that stopped before writing it, or a copy changed behind the app's back: the view says
+            # why rather than fail, and never shows a template the schedule was not created with.
+            error = str(exc)
+    return _respond(req, record, template=template, template_error=error)
 
 
 async def list_schedules(req: func.HttpRequest, services: Services) -> func.HttpResponse:

@@ -6,7 +6,9 @@ that is due, if any; record what happened and the next occurrence; answer with i
 - **skipped** while the schedule's previous job still runs (its record unfinished and its orchestration
   active, so a record left `running` by a crashed orchestrator does not block the schedule forever);
 - an **error** when the template cannot be read or is not a valid job spec any more (a blob template may
-  change after the schedule was created), or a job of the occurrence's id exists with another spec;
+  change after the schedule was created), or a job of the occurrence's id exists with another spec. The copy of
+  an inline template is the schedule's own and never changes: one whose content does not hash to the schedule's
+  recorded hash was changed behind the app's back, and nothing is submitted from it (`record_template`);
 - else **submitted**: the template goes through the same submit as `POST /api/jobs` as the job
   `{scheduleId}-{YYYYmmddTHHMMSS}`. A tick run again (the activity retried after a crash) finds that job and
   starts nothing, and records the same outcome again.
@@ -21,13 +23,14 @@ from datetime import datetime
 from typing import Any
 
 from api.durable import get_instance
-from api.errors import ApiError
+from api.errors import ApiError, JobConflict
 from api.submit import parse_spec, submit_job
 from app.services import Services
 from batch import wire
-from batch.ncrontab import parse_cron
+from batch.ncrontab import CronError, parse_cron
 from batch.schedules import (
     MAX_RECENT_PROBLEMS,
+    ScheduleSpec,
     due_occurrence,
     latest_occurrence,
     next_occurrence,
@@ -106,11 +109,20 @@ async def fire(client: Any, services: Services, record: ScheduleRecord, moment: 
         log.warning("schedule %s: skipped the occurrence at %s: %s", record.schedule_id, iso(moment), message)
         return Occurrence(moment, SKIPPED, None, message)
     try:
-        template = await asyncio.to_thread(load_template, services, record.template_blob)
+        template = await asyncio.to_thread(record_template, services, record)
         spec = parse_spec({**template, "id": job_id}, services, None)
         submitted = await submit_job(client, services, spec, moment)
     except TemplateProblem as exc:
         return _error(record, moment, str(exc))
+    except JobConflict as exc:
+        if exc.code != "jobExists":
+            return _error(record, moment, exc.message)
+        # A job submitted before the schedule existed (ids of an existing schedule's occurrences are refused).
+        message = (
+            f"the occurrence's job id {job_id!r} is taken by a job that is not this schedule's (it has another "
+            "spec): nothing was submitted for this occurrence; delete or rename that job to free the id"
+        )
+        return _error(record, moment, message)
     except ApiError as exc:
         problems = [f"{item['path']}: {item['message']}" for item in exc.details[:_LISTED_PROBLEMS]]
         return _error(record, moment, "; ".join([exc.message, *problems]))
@@ -144,6 +156,29 @@ def load_template(services: Services, blob_name: str) -> dict[str, Any]:
             "{scheduleId}-{YYYYmmddTHHMMSS}"
         )
     return template
+
+
+def record_template(services: Services, record: ScheduleRecord) -> dict[str, Any]:
+    """The schedule's template: `load_template`, and for an inline one's copy a check that it is the body the
+    schedule was created with (its hash is the record's); `TemplateProblem` saying so when it is not."""
+    template = load_template(services, record.template_blob)
+    if record.inline and not inline_template_matches(record, template):
+        raise TemplateProblem(
+            f"the schedule's copy of its template ({services.results.container_name}/{record.template_blob}) is not "
+            "the template it was created with (its content does not match the schedule's recorded hash): it was "
+            "changed outside the API, and nothing is run from it; delete the schedule and create it again"
+        )
+    return template
+
+
+def inline_template_matches(record: ScheduleRecord, template: dict[str, Any]) -> bool:
+    """Whether `template` is the inline template of the body `record` was created from (same canonical hash)."""
+    try:
+        cron = parse_cron(record.schedule)
+    except CronError:
+        return False
+    body = ScheduleSpec(record.schedule_id, cron, template, None, record.start_at, record.end_at)
+    return body.canonical_hash() == record.spec_hash
 
 
 async def _still_runs(client: Any, services: Services, job_id: str) -> bool:

@@ -4,7 +4,9 @@
   problems reported at `line N`; the byte offset of every `BLOCK`-th task line is kept, so a batch later reads
   just its block, pinned to the ETag the blob had.
 - `taskPerFile`: the blobs under the prefix are listed; their names become a JSON Lines list in the job's
-  folder (`{jobId}/source/files.jsonl`, written once the job is created), read the same way.
+  folder (`_jobs/{jobId}/source/files.jsonl`, written once the job is created), read the same way, each block
+  checked against the digest of what was written (`blockDigests`): the list is the app's, and a list that is not
+  the one written is never read as the job's tasks.
 - `parametricSweep`: nothing to read (its count is known from its parameter sets).
 
 The result is the factory with its `resolved` part, which the spec's hash covers: the same job submitted
@@ -26,12 +28,12 @@ from batch.factories import BLOCK, MAX_FACTORY_TASKS, file_values, substitute
 from batch.spec import ID_PATTERN, JobSpec, factory_tasks
 from batch.validation import MAX_REPORTED_PROBLEMS, lines_validator
 from storage.errors import NotFound
-from storage.results import ResultStore
+from storage.sources import block_digest
 
 __all__ = ["FILE_LIST", "resolve_factory"]
 
-FILE_LIST = "source/files.jsonl"
-"""Under the job's folder: the names a task-per-file factory found, one JSON string a line."""
+FILE_LIST = "files.jsonl"
+"""In the job's `source/` folder: the names a task-per-file factory found, one JSON string a line."""
 
 Write = Callable[[], None]
 
@@ -125,11 +127,12 @@ class FileTaskIds:
 
 def _per_file(services: Services, spec: JobSpec, factory: dict[str, Any]) -> tuple[dict[str, Any], Write]:
     container, prefix = factory["container"], factory["prefix"]
-    blobs = services.sources
+    blobs, results = services.sources, services.results
     digest = hashlib.sha256()
     text: list[str] = []
     size = 0
     offsets: list[int] = []
+    blocks: list[hashlib._Hash] = []
     ids = FileTaskIds(factory, blobs.url(container))
     try:
         for count, (name, etag) in enumerate(blobs.names(container, prefix)):
@@ -138,22 +141,24 @@ def _per_file(services: Services, spec: JobSpec, factory: dict[str, Any]) -> tup
                 raise _refuse("taskFactory.prefix", f"more than {MAX_FACTORY_TASKS:,} blobs are under the prefix")
             if count % BLOCK == 0:
                 offsets.append(size)
+                blocks.append(hashlib.sha256())
             line = json.dumps(name, ensure_ascii=False) + "\n"
             digest.update(f"{name}\n{etag}\n".encode())
             text.append(line)
+            blocks[-1].update(line.encode())
             size += len(line.encode())
     except NotFound as exc:
         raise _refuse("taskFactory.container", str(exc)) from exc
     if not text:
         raise _refuse("taskFactory.prefix", f"no blob in container {container!r} starts with {prefix!r}")
     ids.finish()
-    results = services.results
-    listing = f"{ResultStore.job_prefix(spec.id)}{FILE_LIST}"
+    listing = results.source_name(spec.id, FILE_LIST)
     resolved = {
         "count": len(text),
         "digest": digest.hexdigest(),
         "source": {"container": results.container_name, "blob": listing, "etag": None},
         "offsets": offsets,
+        "blockDigests": [block_digest(block) for block in blocks],
         "size": size,
         "url": blobs.url(container),
     }

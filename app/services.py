@@ -17,7 +17,7 @@ from storage.account import ClientOptions, StorageAccount, connection_from_setti
 from storage.blobs import BlobStore, MemoryBlobs
 from storage.jobs import JobStore
 from storage.pools import PoolStore
-from storage.results import ResultStore, container_name
+from storage.results import ResultStore, container_name, layout_of_record
 from storage.rows import MemoryRows
 from storage.schedules import ScheduleStore
 from storage.sources import SourceBlobs
@@ -47,22 +47,28 @@ class Services:
         Task factories' source blobs live in other containers of a real account, so `sources` still needs
         ``AzureWebJobsStorage``; jobs with inline tasks need no storage at all.
         """
-        return cls(
+        services = cls(
             settings,
             handlers,
-            _results=ResultStore(MemoryBlobs(container_name(settings.storage))),
             _tasks=TaskStore(MemoryRows()),
             _jobs=JobStore(MemoryRows()),
             _files={},
             _schedules=ScheduleStore(MemoryRows()),
             _pools=PoolStore(MemoryRows()),
         )
+        services._results = ResultStore(MemoryBlobs(container_name(settings.storage)), services.job_layout)
+        return services
+
+    def job_layout(self, job_id: str) -> int:
+        """Where the job's files are, as its record says (`storage.results.layout_of_record`)."""
+        record = self.jobs.get_job(job_id)
+        return layout_of_record(record is not None, record.layout if record is not None else None)
 
     @property
     def results(self) -> ResultStore:
         with self._lock:
             if self._results is None:
-                self._results = ResultStore.from_settings(self.settings.storage, self.client_options)
+                self._results = ResultStore.from_settings(self.settings.storage, self.job_layout, self.client_options)
             return self._results
 
     @property

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import pwd
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -148,6 +149,51 @@ class CommandUser:
 
 
 @dataclass(frozen=True)
+class CommandUids:
+    """A range of OS user ids, `first` to `last`: each running command gets one of them to itself
+    (`activities.command_users`), so commands can reach neither the worker nor each other."""
+
+    first: int
+    last: int
+
+    @classmethod
+    def parse(cls, value: str) -> CommandUids:
+        setting = "app setting BATCH_COMMAND_USER"
+        first_text, _, last_text = value.partition("-")
+        if not (first_text.strip().isdigit() and last_text.strip().isdigit()):
+            raise SettingsError(
+                f"{setting} must be a user, a uid, a range of uids (first-last) or @worker, not {value!r}"
+            )
+        first, last = int(first_text), int(last_text)
+        if not 1 <= first <= last <= MAX_UID:
+            raise SettingsError(f"{setting}: a range of uids must go up from 1 to at most {MAX_UID:,}, not {value!r}")
+        return cls(first, last)
+
+
+DEFAULT_COMMAND_UIDS = CommandUids(60100, 61099)
+"""The uids commands get when the worker runs as root and `BATCH_COMMAND_USER` is not set: above the ids Debian
+gives people (1000-59999), below systemd's dynamic users (61184-65519) and `nobody` (65534), and inside the
+65,536 ids a container's user namespace usually maps. Ids the user database knows are skipped."""
+MAX_UID = 2**31 - 2
+WORKER_USER = "@worker"
+"""`BATCH_COMMAND_USER=@worker`: commands run as the worker's own user, even when it is root."""
+
+
+def command_identity(value: str, euid: int) -> CommandUser | CommandUids | None:
+    """Who command tasks run as, from `BATCH_COMMAND_USER`: a named user or uid, a range of uids (one each),
+    the worker's own user (`@worker`), or, unset, a uid each from `DEFAULT_COMMAND_UIDS` when the worker is root
+    (else its own user: only root can switch)."""
+    value = value.strip()
+    if value == WORKER_USER:
+        return None
+    if not value:
+        return DEFAULT_COMMAND_UIDS if euid == 0 else None
+    if "-" in value and value.replace("-", "").replace(" ", "").isdigit():
+        return CommandUids.parse(value)
+    return CommandUser.resolve(value)
+
+
+@dataclass(frozen=True)
 class Settings:
     """See the README's "Configuration" section for what each one means."""
 
@@ -159,8 +205,8 @@ class Settings:
     max_tasks: int = DEFAULT_MAX_TASKS
     work_dir: Path | None = None
     """Where command tasks get their working folders (default: the system's temporary folder)."""
-    command_user: CommandUser | None = None
-    """The OS user command tasks run as; None runs them as the worker's own user."""
+    command_user: CommandUser | CommandUids | None = None
+    """Who command tasks run as (`command_identity`); None runs them as the worker's own user."""
     schedule_template: str | None = None
     """The job template a scheduled run submits: a file shipped with the app, or `blob:<name>` in the
     results container."""
@@ -187,7 +233,7 @@ class Settings:
             max_body_bytes=_positive_int(environ, "BATCH_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES),
             max_tasks=_positive_int(environ, "BATCH_MAX_TASKS", DEFAULT_MAX_TASKS),
             work_dir=Path(work_dir) if work_dir else None,
-            command_user=CommandUser.resolve(command_user) if command_user else None,
+            command_user=command_identity(command_user, os.geteuid()),
             schedule_template=environ.get("BATCH_SCHEDULE_TEMPLATE", "").strip() or None,
             file_containers=_file_containers(environ),
             max_file_bytes=_positive_int(environ, "BATCH_MAX_FILE_BYTES", DEFAULT_MAX_FILE_BYTES),

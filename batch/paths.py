@@ -6,10 +6,16 @@ canonical spelling: segments joined by `/`, none of them empty, `.` or `..`, no 
 drive letter, no control characters. One spelling per file means no check can be walked around: storage
 services and HTTP clients resolve `..` and `.` in a blob's URL, and Azure Storage reads `\\` as `/`.
 
-Blob names have one more rule (`blob_name_problem`): the results container holds every job's files under
-`{jobId}/`, so a name whose first segment could be a job id and whose second is an entry of that layout
-(`JOB_LAYOUT_ENTRIES`) belongs to that job, and only that job may read it. Decided from the name alone: no
-storage lookup, and a job created later cannot make an accepted spec unsafe.
+Blob names have one more rule (`reserved_name_problem`): the results container holds the app's own files, which
+no upload may write and a job reads only when they are its own:
+
+- the app's folders (`APP_FOLDERS`): every job's files under `_jobs/{jobId}/` and schedules' own files under
+  `_schedules/` (a job id starts with a letter or digit, so no user's job or folder name is one of them);
+- jobs stored before `_jobs/` existed keep their files under `{jobId}/` (`storage.results` says which layout a
+  job has): a name whose first segment could be a job id and whose second is an entry of that old layout
+  (`JOB_LAYOUT_ENTRIES`) belongs to that job.
+
+Decided from the name alone: no storage lookup, and a job created later cannot make an accepted spec unsafe.
 """
 
 from __future__ import annotations
@@ -21,8 +27,14 @@ from batch.spec import ID_PATTERN
 
 MAX_PATH_LENGTH = 1_024
 """The longest path or blob name, in characters (Azure Storage's limit on blob names)."""
-JOB_LAYOUT_ENTRIES = frozenset({"job.json", "summary.json", "reduce.json", "results", "tasks"})
-"""What the results container holds under each `{jobId}/` (see `storage.results`)."""
+JOBS_FOLDER = "_jobs"
+"""Every job's files, under `_jobs/{jobId}/` (see `storage.results`)."""
+SCHEDULES_FOLDER = "_schedules"
+"""Schedules' own files (the copies of inline templates)."""
+APP_FOLDERS = frozenset({JOBS_FOLDER, SCHEDULES_FOLDER})
+"""First segments of the results container that only the app writes."""
+JOB_LAYOUT_ENTRIES = frozenset({"job.json", "summary.json", "reduce.json", "results", "tasks", "source"})
+"""What a job's folder holds (see `storage.results`); under the old layout the folder is `{jobId}/` itself."""
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _DRIVE = re.compile(r"[A-Za-z]:")
@@ -66,11 +78,22 @@ def blob_name_problem(name: str, own_job_id: str | None) -> str | None:
 
     `own_job_id` is the reading job's id (None when it has none yet, or for a schedule's template): its own
     folder is allowed, so a task can read the output files of a task it depends on."""
-    problem = relative_path_problem(name)
-    if problem is not None:
-        return problem
+    return relative_path_problem(name) or reserved_name_problem(name, own_job_id)
+
+
+def reserved_name_problem(name: str, own_job_id: str | None) -> str | None:
+    """Why `name` (a canonical blob name) is the app's, not the caller's, or None; see the module. `own_job_id`
+    as in `blob_name_problem`; None for an upload, which may write none of the app's names."""
     first, _, rest = name.partition("/")
     second = rest.partition("/")[0]
+    if first in APP_FOLDERS:
+        if first == JOBS_FOLDER and own_job_id is not None and second == own_job_id:
+            return None
+        return (
+            f"is in '{first}/', where the app keeps its own files (jobs' records and results under "
+            f"'{JOBS_FOLDER}/{{jobId}}/', schedules' templates under '{SCHEDULES_FOLDER}/'): keep files in a "
+            "folder such as 'inputs/'"
+        )
     if second in JOB_LAYOUT_ENTRIES and first != own_job_id and ID_PATTERN.fullmatch(first):
         return (
             f"names a blob of job '{first}' ('{first}/{second}' is in that job's results): a job may read its "

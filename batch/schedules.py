@@ -4,7 +4,9 @@ A schedule is an id, an NCRONTAB expression (`batch.ncrontab`), a job template (
 Azure Batch names it in job schedules, or `jobSpecificationBlob`, a blob in the results container) and an
 optional window (`startAt`, `endAt`). Each occurrence submits the template as the job
 `{scheduleId}-{YYYYmmddTHHMMSS}` (UTC): the occurrence's time is in the job's id, so an occurrence that is fired
-twice (a retried activity, a restarted host) finds its job and starts nothing.
+twice (a retried activity, a restarted host) finds its job and starts nothing. Those ids are the schedule's: a
+job submitted through the API may not take one while the schedule exists (`occurrence_of` finds the schedule
+an id would belong to), so nobody can take an occurrence's id before it fires.
 
 The template itself (a job spec without `id`) is checked by the caller with the same validation as
 `POST /api/jobs`; this module only checks its shape, so it stays free of the app's handlers and limits.
@@ -37,12 +39,14 @@ __all__ = [
     "latest_occurrence",
     "next_occurrence",
     "occurrence_job_id",
+    "occurrence_of",
     "parse_schedule_body",
     "template_object",
 ]
 
 OCCURRENCE_FORMAT = "%Y%m%dT%H%M%S"
-MAX_SCHEDULE_ID = 128 - len("-YYYYmmddTHHMMSS")
+_OCCURRENCE_CHARS = len("-YYYYmmddTHHMMSS")
+MAX_SCHEDULE_ID = 128 - _OCCURRENCE_CHARS
 """A job id is at most 128 characters, and a schedule's jobs are named `{scheduleId}-{occurrence}`."""
 MAX_RECENT_PROBLEMS = 20
 """Skips and errors a schedule's view keeps, newest first: enough to see a pattern, small enough for one row."""
@@ -224,15 +228,21 @@ def occurrence_job_id(schedule_id: str, occurrence: datetime) -> str:
 
 def is_occurrence_of(job_id: str, schedule_id: str) -> bool:
     """True when `job_id` is the job of an occurrence of the schedule `schedule_id`."""
-    prefix = f"{schedule_id}-"
-    rest = job_id[len(prefix) :]
-    if not job_id.startswith(prefix) or len(rest) != len("YYYYmmddTHHMMSS"):
-        return False
+    found = occurrence_of(job_id)
+    return found is not None and found[0] == schedule_id
+
+
+def occurrence_of(job_id: str) -> tuple[str, datetime] | None:
+    """(schedule id, occurrence time) when `job_id` has the form of an occurrence's job, `{scheduleId}-{time}`;
+    else None. The time has a fixed width, so an id has at most one such reading."""
+    schedule_id, dash, rest = job_id[:-_OCCURRENCE_CHARS], job_id[-_OCCURRENCE_CHARS:][:1], job_id[-15:]
+    if dash != "-" or not ID_PATTERN.fullmatch(schedule_id) or len(schedule_id) > MAX_SCHEDULE_ID:
+        return None
     try:
-        datetime.strptime(rest, OCCURRENCE_FORMAT)
+        moment = datetime.strptime(rest, OCCURRENCE_FORMAT).replace(tzinfo=UTC)
     except ValueError:
-        return False
-    return True
+        return None
+    return (schedule_id, moment) if f"{moment:{OCCURRENCE_FORMAT}}" == rest else None
 
 
 def next_occurrence(

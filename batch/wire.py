@@ -102,7 +102,7 @@ class PoolAnswer(TypedDict):
 
 
 class JobInput(TypedDict):
-    """The job orchestrator's input. The spec itself is in Blob Storage (`{jobId}/job.json`)."""
+    """The job orchestrator's input. The spec itself is in Blob Storage (`_jobs/{jobId}/job.json`)."""
 
     jobId: str
     specHash: str

@@ -239,8 +239,8 @@ def storage_warning(script_root: str | Path, environ: Mapping[str, str]) -> str 
     root = Path(script_root).resolve()
     if (root / LOCAL_SETTINGS_EXAMPLE).is_file():
         fix = (
-            f"copy {LOCAL_SETTINGS_EXAMPLE} to {LOCAL_SETTINGS_JSON} (it sets {STORAGE_SETTING}="
-            "UseDevelopmentStorage=true) and start Azurite (python -m devtools.azurite)"
+            f"install -m 600 {LOCAL_SETTINGS_EXAMPLE} {LOCAL_SETTINGS_JSON} (a copy only you can read; it sets "
+            f"{STORAGE_SETTING}=UseDevelopmentStorage=true) and start Azurite (python -m devtools.azurite)"
         )
     else:
         fix = f"set {STORAGE_SETTING} in {LOCAL_SETTINGS_JSON}'s Values or in the environment"
@@ -248,4 +248,21 @@ def storage_warning(script_root: str | Path, environ: Mapping[str, str]) -> str 
         f"warning: the app setting {STORAGE_SETTING} is not set, so the app cannot reach its storage and its "
         f"functions will fail (an API answers 503). Fix: {fix}; or run Azurite and devhost together with "
         "python -m devtools.serve."
+    )
+
+
+def settings_file_warning(script_root: str | Path) -> str | None:
+    """What to say at start-up when local.settings.json may be read by other users of the machine: it holds the
+    storage connection string, and a command task run as another user (or any other local user) could read
+    it. None when it is missing or private."""
+    path = Path(script_root).resolve() / LOCAL_SETTINGS_JSON
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return None
+    if not mode & 0o077:
+        return None
+    return (
+        f"warning: {path} can be read by other users of this machine (mode {mode & 0o777:o}), and it holds the "
+        f"app's secrets ({STORAGE_SETTING}). Fix: chmod 600 {path}"
     )

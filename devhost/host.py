@@ -20,7 +20,7 @@ from aiohttp import web
 from devhost import replay
 from devhost.client_binding import client_payload, rpc_base_url, webhook_base_url
 from devhost.clock import Clock, ManualClock, SystemClock
-from devhost.config import HostConfig, load_config, storage_warning
+from devhost.config import HostConfig, load_config, settings_file_warning, storage_warning
 from devhost.control import EngineManagement
 from devhost.engine import Engine
 from devhost.http.app import MAX_REQUEST_LINE, build_http_app, http_routes
@@ -70,7 +70,9 @@ class DevHost:
         self.options = options
         self.environ = os.environ if environ is None else environ
         self.config: HostConfig = load_config(options.script_root, self.environ)
-        self.warnings = [warning for warning in (storage_warning(self.config.script_root, self.environ),) if warning]
+        root = self.config.script_root
+        warnings = (storage_warning(root, self.environ), settings_file_warning(root))
+        self.warnings = [warning for warning in warnings if warning]
         self.index: FunctionIndex = load_app(self.config.script_root)
         self.clock: Clock = ManualClock() if options.manual_clock else SystemClock()
         if self.environ.get("DEVHOST_FAST_TIMESTAMPS", "1") != "0":

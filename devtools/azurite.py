@@ -276,7 +276,9 @@ def start_azurite(
     script = find_azurite_script(root)
     node = _find_node()
     folder = Path(location).resolve()
-    folder.mkdir(parents=True, exist_ok=True)
+    # Its data (every blob, table and queue, the account key's work) is the user's alone.
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    folder.chmod(0o700)
     log_path = folder / "azurite.log"
     wanted = (blob_port, queue_port, table_port)
     # Only picked ports can lose a race with another process; fixed ports fail on the first attempt.

@@ -37,6 +37,7 @@ from storage._names import check_id
 from storage._tokens import decode_token, encode_token
 from storage.account import ClientOptions, connection_from_settings, get_account
 from storage.errors import ConcurrencyConflict
+from storage.results import CURRENT_LAYOUT
 from storage.rows import Delete, Operation, Put, Row, RowStore
 from storage.tasks import ERROR_MAX_CHARS, truncate_error
 
@@ -77,6 +78,9 @@ class JobRecord:
     """The job's priority: its spec's, or the last `PATCH`'s."""
     priority_version: int | None = None
     """When that `PATCH` was made, in ms: the pool entity keeps the newest priority it is told."""
+    layout: int | None = None
+    """Where the job's files are (`storage.results`): a record created here gets the current layout; one read
+    without it was created before layouts were recorded (the old layout)."""
 
     def __post_init__(self) -> None:
         check_id("job id", self.job_id)
@@ -128,6 +132,7 @@ def _properties(record: JobRecord) -> dict[str, Any]:
         "poolId": record.pool_id,
         "priority": record.priority,
         "priorityVersion": record.priority_version,
+        "layout": record.layout,
     }
     values.update({prop: getattr(record.task_counts, name) for name, prop in _COUNT_PROPERTIES.items()})
     return {key: value for key, value in values.items() if value is not None}
@@ -154,7 +159,13 @@ def _from_props(entity: Mapping[str, Any]) -> JobRecord:
         pool_id=entity.get("poolId"),
         priority=_int_or_none(entity.get("priority")),
         priority_version=_int_or_none(entity.get("priorityVersion")),
+        layout=_int_or_none(entity.get("layout")),
     )
+
+
+def _created(props: dict[str, Any]) -> dict[str, Any]:
+    """A new record's properties: it names the layout its job's files get, unless told another."""
+    return {"layout": CURRENT_LAYOUT, **props}
 
 
 def _runs(value: Any) -> tuple[dict[str, Any], ...] | None:
@@ -208,7 +219,7 @@ class JobStore:
             operations: list[Operation] = []
             if current is None:
                 index = _index_key(record.created, record.job_id)
-                merged = new
+                merged = _created(new)
                 operations.append(Put(f"id|{record.job_id}", {**merged, "indexKey": index}, if_match="absent"))
             else:
                 stored_run = _int_or_none(current.props.get("run")) or 1
@@ -242,7 +253,7 @@ class JobStore:
         same id exactly one creates the record.
         """
         index = _index_key(record.created, record.job_id)
-        props = _properties(record)
+        props = _created(_properties(record))
         operations: list[Operation] = [Put(f"id|{record.job_id}", {**props, "indexKey": index}, if_match="absent")]
         operations += [Put(key, props) for key in (f"all|{index}", f"state|{record.state.value}|{index}")]
         try:

@@ -1,15 +1,24 @@
-"""Job results in blobs (Blob Storage on Azure), in one documented layout under the job id.
+"""Job results in blobs (Blob Storage on Azure), in one documented layout under the job's folder.
 
 Container: the app setting ``BATCH_RESULTS_CONTAINER`` (default ``batch-results``), created on first use.
 Layout (ids follow the job spec's id grammar, so they are safe path segments)::
 
-    {jobId}/job.json                              the job's canonical spec
-    {jobId}/summary.json                          counts, failures, the reduce output
-    {jobId}/reduce.json                           the reduce handler's output
-    {jobId}/results/part-{n:05d}.jsonl            small results of many tasks, one JSON object per line
-    {jobId}/tasks/{taskId}/result.json            one task's result when too large to keep inline
-    {jobId}/tasks/{taskId}/stdout.txt             a command task's logs (stderr.txt likewise)
-    {jobId}/tasks/{taskId}/outputs/{path}         a command task's output files
+    _jobs/{jobId}/job.json                        the job's canonical spec
+    _jobs/{jobId}/summary.json                    counts, failures, the reduce output
+    _jobs/{jobId}/reduce.json                     the reduce handler's output
+    _jobs/{jobId}/results/part-{n:05d}.jsonl      small results of many tasks, one JSON object per line
+    _jobs/{jobId}/tasks/{taskId}/result.json      one task's result when too large to keep inline
+    _jobs/{jobId}/tasks/{taskId}/stdout.txt       a command task's logs (stderr.txt likewise)
+    _jobs/{jobId}/tasks/{taskId}/outputs/{path}   a command task's output files
+    _jobs/{jobId}/source/files.jsonl              the blob names a taskPerFile factory found
+    _schedules/{scheduleId}/template-{hash}.json  a schedule's copy of its inline template
+
+The same container holds users' uploads (the files routes), so the app's files are under folders no upload may
+write (`batch.paths.APP_FOLDERS`). Jobs submitted before `_jobs/` existed keep their files in the old layout,
+under `{jobId}/` itself: a job's record says which (`JobRecord.layout`; a record without it is from before),
+and `ResultStore` resolves it for every name it makes, so nothing else needs to know. Deleting a job of the old
+layout deletes the entries of that layout only (`JOB_LAYOUT_ENTRIES`), never a user's other files under a
+folder that happens to carry the job's id.
 
 The layout is decided here, once; the blobs themselves are kept by a `storage.blobs.BlobStore` (the container on
 Azure, or memory in tests). Every write has a deterministic name and overwrites, so an activity retried after a
@@ -22,10 +31,13 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from batch.paths import JOB_LAYOUT_ENTRIES, JOBS_FOLDER, SCHEDULES_FOLDER
 from storage import _json
 from storage._names import check_id, check_relative_path
 from storage.account import ClientOptions, connection_from_settings, get_account
@@ -34,10 +46,15 @@ from storage.errors import InvalidName, NotFound, SerializationError
 
 __all__ = [
     "CONTAINER_SETTING",
+    "CURRENT_LAYOUT",
     "DEFAULT_CONTAINER",
+    "OLD_LAYOUT",
     "TASK_LOGS",
+    "LayoutOf",
     "ResultStore",
     "container_name",
+    "job_folder",
+    "layout_of_record",
 ]
 
 CONTAINER_SETTING = "BATCH_RESULTS_CONTAINER"
@@ -45,8 +62,16 @@ DEFAULT_CONTAINER = "batch-results"
 TASK_LOGS = {"stdout": "stdout.txt", "stderr": "stderr.txt"}
 """A command task's logs, by stream: files in its folder (`task_prefix`), the tails its runner kept."""
 _JSON = "application/json"
-SCHEDULES_PREFIX = "_schedules/"
+SCHEDULES_PREFIX = f"{SCHEDULES_FOLDER}/"
 """Schedules' own files (inline templates). A job id starts with a letter or digit, so no job's folder is here."""
+JOBS_PREFIX = f"{JOBS_FOLDER}/"
+OLD_LAYOUT = 1
+"""A job's files under `{jobId}/`: jobs submitted before `_jobs/` existed (their records have no layout)."""
+CURRENT_LAYOUT = 2
+"""A job's files under `_jobs/{jobId}/`: every job whose record was created since."""
+LayoutOf = Callable[[str], int]
+"""The layout of a job id's files (`layout_of_record` of its record)."""
+_KNOWN_CURRENT = 4096
 _JSONL = "application/x-ndjson"
 _TEXT = "text/plain; charset=utf-8"
 _LOGS = ("stdout", "stderr")
@@ -59,25 +84,61 @@ def container_name(settings: Mapping[str, str]) -> str:
     return settings.get(CONTAINER_SETTING, "").strip() or DEFAULT_CONTAINER
 
 
+def layout_of_record(exists: bool, layout: int | None) -> int:
+    """The layout of a job's files from its record: the one it names, the old one when it names none (it was
+    created before layouts were recorded); a job with no record (not submitted yet, or deleted) gets the
+    current one, as anything created from now on."""
+    if not exists:
+        return CURRENT_LAYOUT
+    return OLD_LAYOUT if layout is None else layout
+
+
+def job_folder(job_id: str, layout: int) -> str:
+    """The folder of a job's files in a given layout (with its trailing `/`)."""
+    check_id("job id", job_id)
+    if layout == OLD_LAYOUT:
+        return f"{job_id}/"
+    if layout == CURRENT_LAYOUT:
+        return f"{JOBS_PREFIX}{job_id}/"
+    raise InvalidName(f"job {job_id!r} names layout {layout}, which this version does not know: upgrade the app")
+
+
+def _current_only(_job_id: str) -> int:
+    return CURRENT_LAYOUT
+
+
 def _partition_batch_stem(partition: int, batch: int) -> str:
     return f"p{partition:05d}-b{batch:05d}"
 
 
 class ResultStore:
-    """Reads and writes a job's blobs in the results container. Thread-safe; cheap to construct."""
+    """Reads and writes a job's blobs in the results container. Thread-safe; cheap to construct.
 
-    def __init__(self, blobs: BlobStore) -> None:
+    `layout_of` says which layout a job's files are in (from its record: `layout_of_record`); without it every
+    job is taken to be in the current layout. A job known to be in the current layout stays so (a job id gets
+    the old layout only from a record made before it existed), so that answer is kept and asked once per job;
+    an old layout's is asked again each time, as such a job deleted and submitted again is in the current one.
+    """
+
+    def __init__(self, blobs: BlobStore, layout_of: LayoutOf | None = None) -> None:
         self._blobs = blobs
+        self._layout_of = layout_of or _current_only
+        self._current: OrderedDict[str, None] = OrderedDict()
+        self._lock = threading.Lock()
 
     @classmethod
     def from_settings(
-        cls, settings: Mapping[str, str] | None = None, options: ClientOptions | None = None
+        cls,
+        settings: Mapping[str, str] | None = None,
+        layout_of: LayoutOf | None = None,
+        options: ClientOptions | None = None,
     ) -> ResultStore:
         """From app settings (``os.environ`` when None): ``AzureWebJobsStorage`` and ``BATCH_RESULTS_CONTAINER``."""
         from storage.container_blobs import ContainerBlobs
 
         source = os.environ if settings is None else settings
-        return cls(ContainerBlobs(get_account(connection_from_settings(source), options), container_name(source)))
+        account = get_account(connection_from_settings(source), options)
+        return cls(ContainerBlobs(account, container_name(source)), layout_of)
 
     @property
     def container_name(self) -> str:
@@ -90,36 +151,56 @@ class ResultStore:
 
     # -- layout ------------------------------------------------------------------------------------------------
 
-    @staticmethod
-    def job_prefix(job_id: str) -> str:
-        return f"{check_id('job id', job_id)}/"
+    def layout(self, job_id: str) -> int:
+        """The layout of the job's files (`OLD_LAYOUT` or `CURRENT_LAYOUT`)."""
+        with self._lock:
+            if job_id in self._current:
+                self._current.move_to_end(job_id)
+                return CURRENT_LAYOUT
+        layout = self._layout_of(check_id("job id", job_id))
+        if layout == CURRENT_LAYOUT:
+            with self._lock:
+                self._current[job_id] = None
+                while len(self._current) > _KNOWN_CURRENT:
+                    self._current.popitem(last=False)
+        return layout
 
-    @classmethod
-    def job_spec_name(cls, job_id: str) -> str:
-        return f"{cls.job_prefix(job_id)}job.json"
+    def job_prefix(self, job_id: str) -> str:
+        """The folder of the job's files, with its trailing `/`: `_jobs/{jobId}/`, or `{jobId}/` for an old job."""
+        return job_folder(job_id, self.layout(job_id))
 
-    @classmethod
-    def summary_name(cls, job_id: str) -> str:
-        return f"{cls.job_prefix(job_id)}summary.json"
+    def job_spec_name(self, job_id: str) -> str:
+        return f"{self.job_prefix(job_id)}job.json"
 
-    @classmethod
-    def reduce_name(cls, job_id: str) -> str:
-        return f"{cls.job_prefix(job_id)}reduce.json"
+    def summary_name(self, job_id: str) -> str:
+        return f"{self.job_prefix(job_id)}summary.json"
 
-    @classmethod
-    def task_prefix(cls, job_id: str, task_id: str) -> str:
-        return f"{cls.job_prefix(job_id)}tasks/{check_id('task id', task_id)}/"
+    def reduce_name(self, job_id: str) -> str:
+        return f"{self.job_prefix(job_id)}reduce.json"
 
-    @classmethod
-    def task_result_name(cls, job_id: str, task_id: str) -> str:
-        return f"{cls.task_prefix(job_id, task_id)}result.json"
+    def task_prefix(self, job_id: str, task_id: str) -> str:
+        return f"{self.job_prefix(job_id)}tasks/{check_id('task id', task_id)}/"
 
-    @classmethod
-    def task_output_name(cls, job_id: str, task_id: str, relative_path: str) -> str:
-        return f"{cls.task_prefix(job_id, task_id)}outputs/{check_relative_path(relative_path)}"
+    def task_result_name(self, job_id: str, task_id: str) -> str:
+        return f"{self.task_prefix(job_id, task_id)}result.json"
 
-    @classmethod
-    def result_batch_name(cls, job_id: str, batch: int | str) -> str:
+    def task_output_name(self, job_id: str, task_id: str, relative_path: str) -> str:
+        return f"{self.task_prefix(job_id, task_id)}outputs/{check_relative_path(relative_path)}"
+
+    def source_name(self, job_id: str, name: str) -> str:
+        """A file of the job's task source, kept at submit (`source/files.jsonl`)."""
+        return f"{self.job_prefix(job_id)}source/{check_relative_path(name)}"
+
+    def own_blob_name(self, job_id: str, name: str) -> str:
+        """The blob a job means by `name` when it names its own files as `{jobId}/tasks/...` (the old layout's
+        spelling, which specs written before `_jobs/` use): in the job's folder whatever its layout. Any other
+        name is returned as it is."""
+        first, _, rest = name.partition("/")
+        if first == job_id and rest.partition("/")[0] in JOB_LAYOUT_ENTRIES:
+            return f"{self.job_prefix(job_id)}{rest}"
+        return name
+
+    def result_batch_name(self, job_id: str, batch: int | str) -> str:
         """``part-{n:05d}.jsonl`` for an int; a str (``p0003-b0001``) is used as given, with ``.jsonl``."""
         if isinstance(batch, int):
             if batch < 0:
@@ -129,13 +210,12 @@ class ResultStore:
             stem = batch
         else:
             raise InvalidName(f"result batch name {batch!r} must match {_BATCH_NAME.pattern}")
-        return f"{cls.job_prefix(job_id)}results/{stem}.jsonl"
+        return f"{self.job_prefix(job_id)}results/{stem}.jsonl"
 
-    @classmethod
-    def partition_batch_name(cls, job_id: str, partition: int, batch: int) -> str:
+    def partition_batch_name(self, job_id: str, partition: int, batch: int) -> str:
         """The results blob of one batch of a partition's tasks: fixed by (partition, batch), so a batch
         run again after a crash replaces its own blob instead of adding a second one."""
-        return cls.result_batch_name(job_id, _partition_batch_stem(partition, batch))
+        return self.result_batch_name(job_id, _partition_batch_stem(partition, batch))
 
     def write_partition_batch(self, job_id: str, partition: int, batch: int, rows: Iterable[Mapping[str, Any]]) -> str:
         """`write_result_batch` under `partition_batch_name`."""
@@ -265,7 +345,7 @@ class ResultStore:
         return blob_name
 
     def upload_task_output(self, job_id: str, task_id: str, path: str | os.PathLike[str], relative_path: str) -> str:
-        """Upload a command task's output file to ``{jobId}/tasks/{taskId}/outputs/{relative_path}``."""
+        """Upload a command task's output file to ``tasks/{taskId}/outputs/{relative_path}`` in the job's folder."""
         return self.upload_file(self.task_output_name(job_id, task_id, relative_path), path)
 
     def download_to_file(self, blob_name: str, path: str | os.PathLike[str]) -> int:
@@ -304,15 +384,22 @@ class ResultStore:
 
     def delete_schedule_templates(self, schedule_id: str) -> int:
         """Delete the schedule's own template copies. Idempotent."""
-        names = list(self._blobs.list_names(f"{SCHEDULES_PREFIX}{check_id('schedule id', schedule_id)}/"))
-        return sum(self._blobs.delete(names[start : start + MAX_DELETE]) for start in range(0, len(names), MAX_DELETE))
+        return self._delete(list(self._blobs.list_names(f"{SCHEDULES_PREFIX}{check_id('schedule id', schedule_id)}/")))
 
     # -- deletion ----------------------------------------------------------------------------------------------
 
     def delete_job(self, job_id: str) -> int:
-        """Delete every blob under ``{jobId}/``. Returns how many were deleted. Idempotent."""
+        """Delete the job's files: its whole folder, or under the old layout (`{jobId}/`, a folder a user's
+        uploads may share) the entries of that layout only. Returns how many were deleted. Idempotent."""
+        prefix = self.job_prefix(job_id)
         # Names are collected first: deleting while listing could make the listing skip blobs.
-        names = list(self._blobs.list_names(self.job_prefix(job_id)))
+        if prefix.startswith(JOBS_PREFIX):
+            names = list(self._blobs.list_names(prefix))
+        else:
+            names = [name for name in self._blobs.list_names(prefix) if _entry(name[len(prefix) :])]
+        return self._delete(names)
+
+    def _delete(self, names: list[str]) -> int:
         return sum(self._blobs.delete(names[start : start + MAX_DELETE]) for start in range(0, len(names), MAX_DELETE))
 
     # -- plumbing ----------------------------------------------------------------------------------------------
@@ -326,3 +413,8 @@ class ResultStore:
         if not isinstance(value, dict):
             raise SerializationError(f"blob {name} does not hold a JSON object")
         return value
+
+
+def _entry(relative: str) -> bool:
+    """Whether a name inside an old job's folder is one of the layout's entries (`job.json`, `tasks/...`)."""
+    return relative.partition("/")[0] in JOB_LAYOUT_ENTRIES

@@ -17,7 +17,16 @@ from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
 from storage.account import StorageAccount, translate_errors
 from storage.errors import NotFound, StorageRequestError
 
-__all__ = ["LineStream", "SourceBlobs", "SourceChanged"]
+__all__ = ["LineStream", "SourceBlobs", "SourceChanged", "block_digest"]
+
+_DIGEST_CHARS = 32
+"""A block's digest is the first 128 bits of its SHA-256, in hex: a million tasks' list keeps 2,000 of them."""
+
+
+def block_digest(data: bytes | hashlib._Hash) -> str:
+    """The digest a resolved source keeps of one block of its line list (`blockDigests`)."""
+    digest = hashlib.sha256(data) if isinstance(data, bytes) else data
+    return digest.hexdigest()[:_DIGEST_CHARS]
 
 
 class SourceChanged(StorageRequestError):
@@ -142,13 +151,22 @@ class SourceBlobs:
 
     def block_reader(self, factory: Mapping[str, Any]) -> Callable[[int], list[Any]]:
         """Reads block `number` of a resolved task factory's line source (`api.sources`): one ranged read of
-        its bytes, pinned to the ETag the source had at submit, decoded a JSON value a line."""
+        its bytes, pinned to the ETag the source had at submit, decoded a JSON value a line. A source the app
+        wrote itself (a task-per-file list) has each block's digest (`blockDigests`) instead of an ETag, and a
+        block that does not match it is `SourceChanged`: never read as the job's tasks."""
         resolved = factory["resolved"]
         source, offsets, size = resolved["source"], resolved["offsets"], resolved["size"]
+        digests = resolved.get("blockDigests")
 
         def read(number: int) -> list[Any]:
             end = offsets[number + 1] if number + 1 < len(offsets) else size
             data = self.read_range(source["container"], source["blob"], offsets[number], end, source.get("etag"))
+            if isinstance(digests, list) and (number >= len(digests) or block_digest(data) != digests[number]):
+                raise SourceChanged(
+                    f"the task list {source['container']}/{source['blob']} (block {number}) is not the one written "
+                    "when the job was submitted: it was changed since, and is not read as the job's tasks",
+                    status=412,
+                )
             return [json.loads(line) for line in data.split(b"\n") if line.strip()]
 
         return read

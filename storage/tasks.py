@@ -21,6 +21,7 @@ import os
 import threading
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -149,6 +150,19 @@ def _entry_record(entry: TaskEntry) -> TaskRecord:
     )
 
 
+@dataclass
+class _Write:
+    """One `record` call waiting for its chunk's row: what it applies, and then what came of it."""
+
+    updates: Sequence[TaskUpdate]
+    batch: int | None
+    failures: Mapping[str, Failure] | None
+    before_commit: Callable[[Chunk, list[int]], None] | None
+    chunk: Chunk | None = None
+    error: BaseException | None = None
+    done: bool = False
+
+
 class TaskStore:
     """Task records of all jobs over one `RowStore`. Thread-safe."""
 
@@ -157,8 +171,12 @@ class TaskStore:
         # Batches of one chunk that end together in one process take turns at its row: without this, all
         # but one of them would lose the ETag race and read, merge and write again (a storm, when dozens of
         # one-task batches of long tasks end at once). Writers in other processes still race, and retry.
+        # While one holds the row, the others queue their writes, and the next to get it writes them all at
+        # once: one read and one write of the row for every batch that ended meanwhile, not for each.
         self._chunk_locks: dict[tuple[str, str], threading.Lock] = {}
+        self._queued: dict[tuple[str, str], list[_Write]] = {}
         self._locks_lock = threading.Lock()
+        self._writers: ThreadPoolExecutor | None = None
 
     def _chunk_lock(self, job_id: str, key: str) -> threading.Lock:
         with self._locks_lock:
@@ -257,31 +275,44 @@ class TaskStore:
         merge and write again.
         """
         key = chunk_key(partition, number)
+        mine = _Write(updates, batch, failures, before_commit)
+        with self._locks_lock:
+            self._queued.setdefault((job_id, key), []).append(mine)
         with self._chunk_lock(job_id, key):
-            return self._record(job_id, key, updates, batch, failures, before_commit)
+            if not mine.done:
+                # Its turn: it writes every write queued for the row meanwhile, its own among them.
+                with self._locks_lock:
+                    group = self._queued.pop((job_id, key), [])
+                try:
+                    chunk = self._record(job_id, key, group)
+                except BaseException as exc:
+                    for write in group:
+                        write.error, write.done = exc, True
+                else:
+                    for write in group:
+                        write.chunk, write.done = chunk, True
+        if mine.error is not None:
+            raise mine.error
+        assert mine.chunk is not None
+        return mine.chunk
 
-    def _record(
-        self,
-        job_id: str,
-        key: str,
-        updates: Sequence[TaskUpdate],
-        batch: int | None,
-        failures: Mapping[str, Failure] | None,
-        before_commit: Callable[[Chunk, list[int]], None] | None,
-    ) -> Chunk:
+    def _record(self, job_id: str, key: str, group: Sequence[_Write]) -> Chunk:
         for attempt in range(_CHUNK_ROUNDS):
             row = self._rows.get(job_id, key)
             if row is None:
                 raise SerializationError(f"job {job_id!r} has no task chunk {key}: was it prepared, or deleted?")
             chunk = self._chunk_of(row)
-            if batch is not None and batch in chunk.done:
+            applied: list[tuple[_Write, list[int]]] = []
+            for write in group:
+                if write.batch is not None and write.batch in chunk.done:
+                    continue  # run again after a crash: it changes nothing
+                applied.append((write, chunk.apply(write.updates)))
+                if write.batch is not None:
+                    chunk.done.append(write.batch)
+            if not applied:
                 return chunk
-            changed = chunk.apply(updates)
-            if batch is not None:
-                chunk.done.append(batch)
-            if before_commit is not None:
-                before_commit(chunk, changed)
-            details = self._failure_puts(chunk, changed, failures or {})
+            self._before_commit(chunk, [(w.before_commit, changed) for w, changed in applied if w.before_commit])
+            details = [p for w, changed in applied for p in self._failure_puts(chunk, changed, w.failures or {})]
             # Failure rows that do not fit beside the chunk go first: a crash then leaves rows that the
             # chunk does not confirm, which every read ignores.
             while len(details) > _FAILURES_PER_COMMIT:
@@ -294,6 +325,20 @@ class TaskStore:
                 continue
             return chunk
         raise ConcurrencyConflict(f"task chunk {key} of job {job_id!r} kept changing; retry the write")
+
+    def _before_commit(self, chunk: Chunk, calls: list[tuple[Callable[[Chunk, list[int]], None], list[int]]]) -> None:
+        """Run each write's `before_commit` on the chunk about to be written: side by side when there are
+        several (each writes a blob of its own)."""
+        if len(calls) == 1:
+            call, changed = calls[0]
+            call(chunk, changed)
+            return
+        with self._locks_lock:
+            if self._writers is None:
+                self._writers = ThreadPoolExecutor(max_workers=8, thread_name_prefix="task-results")
+            writers = self._writers
+        for future in [writers.submit(call, chunk, changed) for call, changed in calls]:
+            future.result()
 
     @staticmethod
     def _failure_puts(chunk: Chunk, changed: list[int], failures: Mapping[str, Failure]) -> list[Put]:

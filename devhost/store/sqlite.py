@@ -7,6 +7,7 @@ only a power loss can lose the last ones, which is the trade SQLite documents fo
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from datetime import datetime
 from pathlib import Path
@@ -103,7 +104,12 @@ class SqliteStore:
     """The default store: `<script root>/.devhost/<hub>.sqlite3`."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        # The state holds what the app's functions took and returned: the folder is the user's alone (SQLite
+        # gives its journal files the database's mode).
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path.parent.chmod(0o700)
+        os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+        path.chmod(0o600)
         self.path = path
         # The engine uses the store from one thread at a time, but not always the same one.
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)

@@ -25,7 +25,7 @@ from devhost.testing import REPO_ROOT, DevHostProcess
 from devtools.azurite import Azurite
 from storage import ContainerBlobs, JobStore, ResultStore, TableRows, TaskStore, get_account
 from storage.jobs import TABLE as JOBS_TABLE
-from storage.results import DEFAULT_CONTAINER
+from storage.results import DEFAULT_CONTAINER, layout_of_record
 
 FINISHED = frozenset({"succeeded", "failed", "cancelled"})
 # Small enough that a test can send a body over it cheaply; large enough for every other test's jobs.
@@ -98,7 +98,14 @@ class BatchHost:
 
     @property
     def results(self) -> ResultStore:
-        return ResultStore(ContainerBlobs(get_account(self.azurite.connection_string), DEFAULT_CONTAINER))
+        """The results container, each job's files where its record says, as the app finds them."""
+        jobs = self.jobs
+
+        def layout_of(job_id: str) -> int:
+            record = jobs.get_job(job_id)
+            return layout_of_record(record is not None, record.layout if record is not None else None)
+
+        return ResultStore(ContainerBlobs(get_account(self.azurite.connection_string), DEFAULT_CONTAINER), layout_of)
 
     @staticmethod
     def unique_id(stem: str) -> str:
@@ -130,6 +137,9 @@ def start_batch_host(
         "BATCH_EXAMPLES": "true",
         "BATCH_MAX_BODY_BYTES": str(TEST_MAX_BODY_BYTES),
         "BATCH_WORK_DIR": str(state_dir / "work"),
+        # Commands here run the tests' own Python (under /root) in pytest's folders (0700): as the worker's user.
+        # tests/e2e/jobs/test_command_isolation.py runs them as the default gives them out as root.
+        "BATCH_COMMAND_USER": "@worker",
         **(env or {}),
     }
     process = DevHostProcess(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -31,6 +32,7 @@ def test_an_outage_mid_run_is_retried_reported_once_and_the_run_completes(tmp_pa
     location, counters = tmp_path / "azurite", tmp_path / "counters"
     counters.mkdir()
     azurite = start_azurite(location)
+    assert stat.S_IMODE(location.stat().st_mode) == 0o700, "its data is the user's alone"
     ports = {"blob_port": azurite.blob_port, "queue_port": azurite.queue_port, "table_port": azurite.table_port}
     env = {
         "FEATURES_COUNTER_DIR": str(counters),

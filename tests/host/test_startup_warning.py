@@ -3,6 +3,9 @@ answers 503 naming the setting (the app still imports and serves)."""
 
 from __future__ import annotations
 
+import json
+import shutil
+import stat
 from pathlib import Path
 
 import pytest
@@ -35,3 +38,30 @@ def test_no_warning_when_the_setting_is_there(tmp_path: Path) -> None:
         assert not any(line.startswith("warning: ") for line in host.output), host.output
     finally:
         host.stop()
+
+
+def test_a_settings_file_others_can_read_is_warned_about_and_the_state_is_private(tmp_path: Path) -> None:
+    app = tmp_path / "app"
+    shutil.copytree(REPO_ROOT / "tests" / "apps" / "devhost_http", app)
+    settings = app / "local.settings.json"
+    settings.write_text(
+        json.dumps({"IsEncrypted": False, "Values": {"AzureWebJobsStorage": "UseDevelopmentStorage=true"}})
+    )
+    settings.chmod(0o644)
+    state = tmp_path / "state"
+    host = DevHostProcess(app, state_dir=state).start()
+    try:
+        warning = next(line for line in host.output if line.startswith("warning: "))
+        assert f"{settings} can be read by other users of this machine (mode 644)" in warning
+        assert f"chmod 600 {settings}" in warning
+        # Its durable state is the user's alone.
+        assert stat.S_IMODE(state.stat().st_mode) == 0o700
+        assert {stat.S_IMODE(p.stat().st_mode) for p in state.glob("*.sqlite3")} == {0o600}
+    finally:
+        host.stop()
+    settings.chmod(0o600)
+    again = DevHostProcess(app, state_dir=state).start()
+    try:
+        assert not any(line.startswith("warning: ") for line in again.output), again.output
+    finally:
+        again.stop()

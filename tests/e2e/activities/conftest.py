@@ -48,6 +48,7 @@ def make_services(azurite: Azurite, work_dir: Path, *, commands: bool = False) -
         "AzureWebJobsStorage": azurite.connection_string,
         "BATCH_ALLOW_COMMAND_TASKS": "true" if commands else "false",
         "BATCH_WORK_DIR": str(work_dir),
+        "BATCH_COMMAND_USER": "@worker",  # the tests' own Python, in pytest's folders (see tests/e2e/batch_host.py)
     }
     return Services(Settings.from_environ(environ), make_handlers())
 

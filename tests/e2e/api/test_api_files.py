@@ -89,8 +89,8 @@ def test_an_uploaded_script_is_a_resource_file_of_a_command_task(batch_host: Bat
     assert view["state"] == "succeeded", view
     listed = batch_host.get(view["results"]["url"]).json()
     names = {item["name"]: item["url"] for item in listed["value"]}
-    assert f"{job_id}/job.json" in names
-    output = names[f"{job_id}/tasks/t/outputs/out/r.txt"]
+    assert f"_jobs/{job_id}/job.json" in names
+    output = names[f"_jobs/{job_id}/tasks/t/outputs/out/r.txt"]
     assert batch_host.get(output).content == b"ran"
 
 
@@ -102,8 +102,8 @@ def test_the_results_link_of_a_job_lists_its_folder(batch_host: BatchHost) -> No
     listed = batch_host.get(view["results"]["url"])
     assert listed.status_code == 200
     names = [item["name"] for item in listed.json()["value"]]
-    assert f"{job_id}/summary.json" in names and all(name.startswith(f"{job_id}/") for name in names)
-    summary = batch_host.get(f"/files/batch-results/{job_id}/summary.json")
+    assert f"_jobs/{job_id}/summary.json" in names and all(name.startswith(f"_jobs/{job_id}/") for name in names)
+    summary = batch_host.get(f"/files/batch-results/_jobs/{job_id}/summary.json")
     assert summary.json()["state"] == "succeeded"
 
 
@@ -126,12 +126,14 @@ def test_an_upload_into_a_jobs_folder_is_refused(batch_host: BatchHost) -> None:
     job_id = batch_host.unique_id("files-own")
     assert batch_host.submit(billing_job(job_id, 1)).status_code == 202
     batch_host.wait_for_job(job_id)
-    spec = batch_host.get(f"/files/batch-results/{job_id}/job.json").content
-    for name in ("job.json", "summary.json", "results/p0-b0.jsonl", "tasks/inv-000001/result.json"):
-        answer = put(batch_host, f"/files/batch-results/{job_id}/{name}", b"{}")
-        assert error_code(answer, 400) == "invalidPath"
-        assert job_id in answer.json()["error"]["message"]
-    assert batch_host.get(f"/files/batch-results/{job_id}/job.json").content == spec
+    spec = batch_host.get(f"/files/batch-results/_jobs/{job_id}/job.json").content
+    for name in ("job.json", "summary.json", "results/p0-b0.jsonl", "tasks/inv-000001/result.json", "source/x"):
+        for folder in (f"_jobs/{job_id}", job_id):  # its folder, and the folder of the layout before it
+            answer = put(batch_host, f"/files/batch-results/{folder}/{name}", b"{}")
+            assert error_code(answer, 403) == "reservedPath"
+            assert answer.json()["error"]["details"][0]["message"].startswith(f"'{folder}/{name}' ")
+    assert batch_host.get(f"/files/batch-results/_jobs/{job_id}/job.json").content == spec
+    assert batch_host.get("/files/batch-results", params={"prefix": f"{job_id}/"}).json()["value"] == []
 
 
 def test_a_missing_file_is_404_and_a_file_over_the_limit_413(batch_host: BatchHost) -> None:

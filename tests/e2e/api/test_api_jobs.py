@@ -24,7 +24,7 @@ def test_submit_answers_202_with_links_and_runs_the_job(batch_host: BatchHost) -
     assert view["links"]["tasks"] == batch_host.url(f"/jobs/{job_id}/tasks")
     assert view["links"]["cancel"] == batch_host.url(f"/jobs/{job_id}/cancel")
     assert view["state"] == "pending" and view["taskCounts"]["total"] == 4
-    assert view["results"]["container"] == "batch-results" and view["results"]["prefix"] == f"{job_id}/"
+    assert view["results"]["container"] == "batch-results" and view["results"]["prefix"] == f"_jobs/{job_id}/"
 
     done = batch_host.wait_for_job(job_id)
     assert done["state"] == "succeeded", done
@@ -39,7 +39,7 @@ def test_submit_answers_202_with_links_and_runs_the_job(batch_host: BatchHost) -
     }
     assert done["createdAt"] and done["startedAt"] and done["endedAt"]
     assert done["startedAt"] <= done["endedAt"]
-    assert done["results"]["summaryBlob"] == f"{job_id}/summary.json"
+    assert done["results"]["summaryBlob"] == f"_jobs/{job_id}/summary.json"
     assert done["reduce"]["ok"] is True and done["failedTasks"] == []
     assert batch_host.results.read_summary(job_id) is not None
 

@@ -47,13 +47,13 @@ def test_every_route_answers_as_the_document_says(batch_host: BatchHost) -> None
             batch_host.post(f"/jobs/{job_id}/cancel"),  # 409: finished
             batch_host.post("/jobs/no-such-job/cancel"),
             batch_host.get("/openapi.json"),
-            batch_host.get("/files/batch-results", params={"prefix": f"{job_id}/"}),
+            batch_host.get("/files/batch-results", params={"prefix": f"_jobs/{job_id}/"}),
             batch_host.get("/files/batch-results", params={"prefix": "../x"}),
             batch_host.get("/files/private"),
-            batch_host.get(f"/files/batch-results/{job_id}/job.json"),
+            batch_host.get(f"/files/batch-results/_jobs/{job_id}/job.json"),
             batch_host.get("/files/batch-results/inputs/missing.txt"),
             batch_host.http.put(batch_host.url("/files/batch-inputs/openapi/a.txt"), data=b"a", timeout=60),
-            batch_host.http.put(batch_host.url(f"/files/batch-results/{job_id}/job.json"), data=b"x", timeout=60),
+            batch_host.http.put(batch_host.url(f"/files/batch-results/_jobs/{job_id}/job.json"), data=b"x", timeout=60),
             batch_host.delete(f"/jobs/{job_id}"),
             batch_host.delete("/jobs/no-such-job"),
         ]

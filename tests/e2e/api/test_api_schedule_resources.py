@@ -259,6 +259,80 @@ def test_a_blob_template_that_became_invalid_is_an_error_in_the_view(host: Batch
         host.delete(f"/schedules/{schedule_id}")
 
 
+def test_a_changed_copy_of_an_inline_template_runs_nothing_and_the_view_says_why(host: BatchHost) -> None:
+    schedule_id = unique("tampered")
+    create(host, {"id": schedule_id, "schedule": EVERY_MINUTE, "jobSpecification": quick_template()})
+    try:
+        listed = host.get("/files/batch-results", params={"prefix": f"_schedules/{schedule_id}/"}).json()["value"]
+        assert len(listed) == 1
+        blob = listed[0]["name"]
+        injected = template([{"id": "x", "commandLine": ["sh", "-c", "echo injected"]}])
+        refused = host.http.put(host.url(f"/files/batch-results/{blob}"), data=json.dumps(injected), timeout=60)
+        assert refused.status_code == 403 and refused.json()["error"]["code"] == "reservedPath"
+        assert view(host, schedule_id)["jobSpecification"] == quick_template()
+
+        # Written to storage directly, as anything holding the account's key could.
+        host.results.write_text(blob, json.dumps(injected), "application/json")
+        reason = (
+            f"the schedule's copy of its template (batch-results/{blob}) is not the template it was created with (its "
+            "content does not match the schedule's recorded hash): it was changed outside the API, and nothing is "
+            "run from it; delete the schedule and create it again"
+        )
+        shown = view(host, schedule_id)
+        assert "jobSpecification" not in shown and shown["templateError"] == reason
+        first = armed(host, schedule_id)
+        advance_to(host, first)
+        failed = wait_view(host, schedule_id, lambda v: v["lastOccurrence"] is not None, "the first occurrence")
+        assert failed["lastOccurrence"] == {"time": iso(first), "jobId": None, "outcome": "error", "message": reason}
+        assert schedule_jobs(host, schedule_id) == []
+    finally:
+        host.delete(f"/schedules/{schedule_id}")
+
+
+def test_an_occurrences_id_is_refused_to_a_submit_while_its_schedule_exists(host: BatchHost) -> None:
+    schedule_id = unique("reserved")
+    create(host, {"id": schedule_id, "schedule": "0 0 2 * * *", "jobSpecification": quick_template()})
+    try:
+        job_id = f"{schedule_id}-20991231T020000"
+        answer = host.post("/jobs", json=billing_job(job_id, 1))
+        assert answer.status_code == 400, answer.text
+        error = answer.json()["error"]
+        message = (
+            f"'{job_id}' is the id of the occurrence at 2099-12-31T02:00:00.000Z of schedule '{schedule_id}': ids "
+            f"'{schedule_id}-{{YYYYmmddTHHMMSS}}' are reserved for that schedule's jobs; choose another id"
+        )
+        assert error["code"] == "invalidJobSpec" and error["details"] == [{"path": "id", "message": message}]
+        assert host.get(f"/jobs/{job_id}").status_code == 404
+    finally:
+        host.delete(f"/schedules/{schedule_id}")
+    # Without the schedule, the id is anyone's.
+    assert host.post("/jobs", json=billing_job(job_id, 1)).status_code == 202
+    host.wait_for_job(job_id)
+    assert host.delete(f"/jobs/{job_id}").status_code == 204
+
+
+def test_an_occurrence_whose_id_was_taken_before_the_schedule_existed_says_so(host: BatchHost) -> None:
+    schedule_id = unique("taken")
+    first = next_minute(host_now(host))
+    job_id = f"{schedule_id}-{first:%Y%m%dT%H%M%S}"
+    assert host.post("/jobs", json=billing_job(job_id, 1)).status_code == 202
+    host.wait_for_job(job_id)
+    create(host, {"id": schedule_id, "schedule": EVERY_MINUTE, "jobSpecification": quick_template()})
+    try:
+        assert armed(host, schedule_id) == first
+        advance_to(host, first)
+        failed = wait_view(host, schedule_id, lambda v: v["lastOccurrence"] is not None, "the first occurrence")
+        assert failed["lastOccurrence"]["outcome"] == "error" and failed["recentProblems"] == [failed["lastOccurrence"]]
+        assert failed["lastOccurrence"]["message"] == (
+            f"the occurrence's job id '{job_id}' is taken by a job that is not this schedule's (it has another spec): "
+            "nothing was submitted for this occurrence; delete or rename that job to free the id"
+        )
+        assert host.get(f"/jobs/{job_id}").json()["taskCounts"]["total"] == 1
+    finally:
+        host.delete(f"/schedules/{schedule_id}")
+        host.delete(f"/jobs/{job_id}")
+
+
 def test_a_restarted_host_fires_each_occurrence_once(azurite: Azurite, tmp_path: Path) -> None:
     schedule_id = unique("restart")
     state = tmp_path / "state"

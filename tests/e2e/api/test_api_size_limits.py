@@ -56,7 +56,7 @@ def test_a_result_over_the_limit_fails_its_task_at_once_with_the_reason(host: Fe
         "Write large output to Blob Storage and return where it is, or raise the setting"
     )
     assert host.task(job_id, "fits")["state"] == "succeeded"
-    listed = host.get(f"/files/batch-results?prefix={job_id}/tasks/big/").json()
+    listed = host.get(f"/files/batch-results?prefix=_jobs/{job_id}/tasks/big/").json()
     assert listed["value"] == [], "nothing of the refused result is stored"
 
 
@@ -69,7 +69,7 @@ def test_the_task_view_links_a_result_over_one_mib_and_the_link_downloads_it(hos
     assert response.status_code == 200, response.text
     assert len(response.content) < 10_000, "the view does not carry the result"
     view = response.json()
-    blob = f"{job_id}/tasks/big/result.json"
+    blob = f"_jobs/{job_id}/tasks/big/result.json"
     url = f"{host.api}/files/batch-results/{blob}"
     assert {key: value for key, value in view.items() if key.startswith("result")} == {
         "result": None,
@@ -86,7 +86,7 @@ def test_the_task_view_links_a_result_over_one_mib_and_the_link_downloads_it(hos
     small = host.task(job_id, "small")
     assert small["result"] == {"pad": "x" * (100_000 - PAD)}
     assert small["resultSize"] == 100_000 and small["resultOmitted"] is False
-    assert small["resultUrl"] == f"{host.api}/files/batch-results/{job_id}/tasks/small/result.json"
+    assert small["resultUrl"] == f"{host.api}/files/batch-results/_jobs/{job_id}/tasks/small/result.json"
 
 
 def test_a_command_whose_output_files_pass_the_limit_fails_naming_the_largest_and_uploads_none(
@@ -107,11 +107,11 @@ def test_a_command_whose_output_files_pass_the_limit_fails_naming_the_largest_an
         "large output in Blob Storage from the command itself"
     )
     assert task["result"]["exitCode"] == 0 and task["result"]["outputFiles"] == []
-    listed = host.get(f"/files/batch-results?prefix={job_id}/tasks/over/outputs/").json()
+    listed = host.get(f"/files/batch-results?prefix=_jobs/{job_id}/tasks/over/outputs/").json()
     assert listed["value"] == []
 
     kept = host.task(job_id, "within")
     assert kept["state"] == "succeeded"
     assert kept["result"]["outputFiles"] == [
-        f"{job_id}/tasks/within/outputs/{name}" for name in ("big.bin", "small.txt")
+        f"_jobs/{job_id}/tasks/within/outputs/{name}" for name in ("big.bin", "small.txt")
     ]

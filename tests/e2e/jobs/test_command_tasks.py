@@ -63,7 +63,7 @@ def test_command_tasks_get_their_files_keep_their_logs_and_upload_their_outputs(
     assert view["failedTasks"] == ["bad"]
 
     ok = features_host.task(job_id, "ok")
-    prefix = f"{job_id}/tasks/ok/"
+    prefix = f"_jobs/{job_id}/tasks/ok/"
     assert ok["state"] == "succeeded" and ok["attempts"] == 1
     assert ok["result"] == {
         "exitCode": 0,
@@ -91,7 +91,7 @@ def test_command_tasks_get_their_files_keep_their_logs_and_upload_their_outputs(
     assert bad["state"] == "failed" and bad["attempts"] == 1
     assert bad["error"] == "exit code 3; stderr ends with: the end of stderr"
     # A failed command's logs and outputs are kept too, and its record says where: they often say why.
-    bad_prefix = f"{job_id}/tasks/bad/"
+    bad_prefix = f"_jobs/{job_id}/tasks/bad/"
     assert features_host.task(job_id, "bad")["result"] == {
         "exitCode": 3,
         "stdoutBlob": f"{bad_prefix}stdout.txt",
@@ -100,7 +100,7 @@ def test_command_tasks_get_their_files_keep_their_logs_and_upload_their_outputs(
     }
     assert text_of(blobs, f"{bad_prefix}outputs/out/a.txt") == "alpha bad"
     assert json.loads(text_of(blobs, f"{bad_prefix}stdout.txt").splitlines()[-1])["env"]["BATCH_TASK_ID"] == "bad"
-    names = set(blobs.list_blob_names(name_starts_with=f"{job_id}/tasks/"))
+    names = set(blobs.list_blob_names(name_starts_with=f"_jobs/{job_id}/tasks/"))
     assert not [name for name in names if name.endswith("not-an-output.log")]
 
 

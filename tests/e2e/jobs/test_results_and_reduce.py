@@ -36,34 +36,34 @@ def test_results_layout_and_reduce_output(features_host: FeaturesHost) -> None:
 
     expected = {"sum": sum(range(SMALL)) + 1000, "count": SMALL + 1, "first": ["t00", "t01", "t02"]}
     expected["input"] = {"label": "total"}
-    reduce_blob = f"{job_id}/reduce.json"
+    reduce_blob = f"_jobs/{job_id}/reduce.json"
     assert view["reduce"] == {"ok": True, "result": expected, "resultBlob": reduce_blob}
-    assert view["results"]["container"] == "batch-results" and view["results"]["prefix"] == f"{job_id}/"
-    assert view["results"]["summaryBlob"] == f"{job_id}/summary.json"
+    assert view["results"]["container"] == "batch-results" and view["results"]["prefix"] == f"_jobs/{job_id}/"
+    assert view["results"]["summaryBlob"] == f"_jobs/{job_id}/summary.json"
 
     blobs = container(features_host, view["results"]["container"])
-    names = set(blobs.list_blob_names(name_starts_with=f"{job_id}/"))
-    batches = sorted(name for name in names if name.startswith(f"{job_id}/results/"))
+    names = set(blobs.list_blob_names(name_starts_with=f"_jobs/{job_id}/"))
+    batches = sorted(name for name in names if name.startswith(f"_jobs/{job_id}/results/"))
     # One blob per batch of tasks, named by partition and batch: each partition wrote at least one.
-    layout = [re.fullmatch(rf"{job_id}/results/(p\d{{5}})-b\d{{5}}\.jsonl", name) for name in batches]
+    layout = [re.fullmatch(rf"_jobs/{job_id}/results/(p\d{{5}})-b\d{{5}}\.jsonl", name) for name in batches]
     assert {match.group(1) for match in layout if match} == {"p00000", "p00001"}
     assert all(layout), batches
     assert names == {
-        f"{job_id}/job.json",
-        f"{job_id}/summary.json",
+        f"_jobs/{job_id}/job.json",
+        f"_jobs/{job_id}/summary.json",
         reduce_blob,
-        f"{job_id}/tasks/big/result.json",
+        f"_jobs/{job_id}/tasks/big/result.json",
         *batches,
     }
 
     assert read_json(blobs, reduce_blob) == expected
-    summary = read_json(blobs, f"{job_id}/summary.json")
+    summary = read_json(blobs, f"_jobs/{job_id}/summary.json")
     assert isinstance(summary, dict)
     assert summary["state"] == "succeeded" and summary["failedTasks"] == []
     assert summary["taskCounts"]["succeeded"] == SMALL + 1
     assert summary["reduce"] == view["reduce"]
     assert summary["results"]["reduce"] == reduce_blob
-    assert summary["results"]["taskResults"] == f"{job_id}/results/"
+    assert summary["results"]["taskResults"] == f"_jobs/{job_id}/results/"
 
     rows = {}
     for name in batches:
@@ -72,13 +72,13 @@ def test_results_layout_and_reduce_output(features_host: FeaturesHost) -> None:
             assert row["id"] not in rows, f"{row['id']} has two result rows"
             rows[row["id"]] = row
     assert len(rows) == SMALL + 1
-    assert rows["big"] == {"id": "big", "index": 7, "resultBlob": f"{job_id}/tasks/big/result.json"}
+    assert rows["big"] == {"id": "big", "index": 7, "resultBlob": f"_jobs/{job_id}/tasks/big/result.json"}
     assert rows["t00"] == {"id": "t00", "index": 0, "result": {"value": 0}}
     assert rows["t59"] == {"id": "t59", "index": SMALL, "result": {"value": 59}}
-    assert read_json(blobs, f"{job_id}/tasks/big/result.json") == big_result
+    assert read_json(blobs, f"_jobs/{job_id}/tasks/big/result.json") == big_result
 
     big = features_host.task(job_id, "big")
-    assert big["state"] == "succeeded" and big["resultBlob"] == f"{job_id}/tasks/big/result.json"
+    assert big["state"] == "succeeded" and big["resultBlob"] == f"_jobs/{job_id}/tasks/big/result.json"
     assert big["result"] == big_result and big["resultError"] is None
     small = features_host.task(job_id, "t42")
     assert small["result"] == {"value": 42} and small["resultBlob"] is None

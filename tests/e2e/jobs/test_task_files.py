@@ -203,10 +203,10 @@ def test_output_files_follow_their_upload_conditions_and_destinations(features_h
     results = container(features_host, "batch-results")
     ok, bad = features_host.task(job_id, "ok")["result"], features_host.task(job_id, "bad")["result"]
     assert f"{outputs.url}/{job_id}/ok/out/a.txt" in ok["outputFiles"]
-    assert f"{job_id}/tasks/ok/outputs/run.log" in ok["outputFiles"]
-    assert f"{job_id}/tasks/ok/outputs/out/a.txt" not in ok["outputFiles"]
-    assert f"{job_id}/tasks/bad/outputs/out/a.txt" in bad["outputFiles"]
-    assert text_of(results, f"{job_id}/tasks/bad/outputs/run.log") == "log"
+    assert f"_jobs/{job_id}/tasks/ok/outputs/run.log" in ok["outputFiles"]
+    assert f"_jobs/{job_id}/tasks/ok/outputs/out/a.txt" not in ok["outputFiles"]
+    assert f"_jobs/{job_id}/tasks/bad/outputs/out/a.txt" in bad["outputFiles"]
+    assert text_of(results, f"_jobs/{job_id}/tasks/bad/outputs/run.log") == "log"
 
 
 def test_bad_file_specs_get_a_400_with_their_paths(features_host: FeaturesHost) -> None:

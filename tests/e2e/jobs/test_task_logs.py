@@ -32,8 +32,8 @@ def test_a_handler_tasks_prints_logs_and_traceback_are_kept_with_it(features_hos
     for n in range(4):
         task = features_host.task(job_id, f"sync{n}")
         assert task["logs"] == {
-            "stdout": f"{job_id}/tasks/sync{n}/stdout.txt",
-            "stderr": f"{job_id}/tasks/sync{n}/stderr.txt",
+            "stdout": f"_jobs/{job_id}/tasks/sync{n}/stdout.txt",
+            "stderr": f"_jobs/{job_id}/tasks/sync{n}/stderr.txt",
         }
         assert text_of(blobs, task["logs"]["stdout"]) == f"stdout line of sync{n}\n"
         stderr = text_of(blobs, task["logs"]["stderr"]).splitlines()
@@ -62,4 +62,4 @@ def test_a_handler_tasks_prints_logs_and_traceback_are_kept_with_it(features_hos
 
     quiet = features_host.task(job_id, "quiet")
     assert quiet["logs"] == {"stdout": None, "stderr": None}
-    assert not list(blobs.list_blob_names(name_starts_with=f"{job_id}/tasks/quiet/"))
+    assert not list(blobs.list_blob_names(name_starts_with=f"_jobs/{job_id}/tasks/quiet/"))

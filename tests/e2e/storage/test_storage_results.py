@@ -12,6 +12,7 @@ from devtools.azurite import Azurite
 from storage import (
     ContainerBlobs,
     InvalidName,
+    MemoryBlobs,
     NotFound,
     ResultStore,
     SerializationError,
@@ -23,24 +24,25 @@ pytestmark = pytest.mark.e2e
 
 
 def test_layout_is_under_the_job_id() -> None:
-    assert ResultStore.job_spec_name("j1") == "j1/job.json"
-    assert ResultStore.summary_name("j1") == "j1/summary.json"
-    assert ResultStore.task_result_name("j1", "t-1") == "j1/tasks/t-1/result.json"
-    assert ResultStore.task_output_name("j1", "t-1", "out\\a.png") == "j1/tasks/t-1/outputs/out/a.png"
-    assert ResultStore.result_batch_name("j1", 7) == "j1/results/part-00007.jsonl"
-    assert ResultStore.result_batch_name("j1", "p0003-b0001") == "j1/results/p0003-b0001.jsonl"
+    layout = ResultStore(MemoryBlobs())
+    assert layout.job_spec_name("j1") == "_jobs/j1/job.json"
+    assert layout.summary_name("j1") == "_jobs/j1/summary.json"
+    assert layout.task_result_name("j1", "t-1") == "_jobs/j1/tasks/t-1/result.json"
+    assert layout.task_output_name("j1", "t-1", "out\\a.png") == "_jobs/j1/tasks/t-1/outputs/out/a.png"
+    assert layout.result_batch_name("j1", 7) == "_jobs/j1/results/part-00007.jsonl"
+    assert layout.result_batch_name("j1", "p0003-b0001") == "_jobs/j1/results/p0003-b0001.jsonl"
 
 
 @pytest.mark.parametrize("bad", ["../x", "a/b", "", ".hidden", "x" * 129])
 def test_unsafe_ids_are_refused(bad: str) -> None:
     with pytest.raises(InvalidName):
-        ResultStore.job_prefix(bad)
+        ResultStore(MemoryBlobs()).job_prefix(bad)
 
 
 @pytest.mark.parametrize("bad", ["../etc/passwd", "/abs", "a/../../b", ""])
 def test_unsafe_output_paths_are_refused(bad: str) -> None:
     with pytest.raises(InvalidName):
-        ResultStore.task_output_name("j1", "t1", bad)
+        ResultStore(MemoryBlobs()).task_output_name("j1", "t1", bad)
 
 
 def test_job_spec_and_summary_round_trip(results: ResultStore, job_id: str) -> None:
@@ -51,7 +53,7 @@ def test_job_spec_and_summary_round_trip(results: ResultStore, job_id: str) -> N
     results.write_summary(job_id, {"taskCounts": {"total": 1}, "reduce": [1.5, None]})
     assert results.read_job_spec(job_id) == spec
     assert results.read_summary(job_id) == {"taskCounts": {"total": 1}, "reduce": [1.5, None]}
-    assert results.url(ResultStore.summary_name(job_id)).endswith(f"/batch-results/{job_id}/summary.json")
+    assert results.url(results.summary_name(job_id)).endswith(f"/batch-results/_jobs/{job_id}/summary.json")
 
 
 def test_values_that_are_not_json_are_refused(results: ResultStore, job_id: str) -> None:
@@ -63,7 +65,7 @@ def test_values_that_are_not_json_are_refused(results: ResultStore, job_id: str)
 
 def test_a_partition_batch_and_its_rows(results: ResultStore, job_id: str) -> None:
     name = results.write_partition_batch(job_id, 3, 12, [{"id": "a", "result": 1}, {"id": "b", "resultBlob": "x"}])
-    assert name == results.partition_batch_name(job_id, 3, 12) == f"{job_id}/results/p00003-b00012.jsonl"
+    assert name == results.partition_batch_name(job_id, 3, 12) == f"_jobs/{job_id}/results/p00003-b00012.jsonl"
     assert results.find_result_row(name, "b") == {"id": "b", "resultBlob": "x"}
     assert results.find_result_row(name, "c") is None
     with pytest.raises(NotFound):
@@ -73,9 +75,9 @@ def test_a_partition_batch_and_its_rows(results: ResultStore, job_id: str) -> No
 def test_task_logs_round_trip(results: ResultStore, job_id: str) -> None:
     name = results.write_task_blob(job_id, "t1", "stdout.txt", "line 1\nline 2\n")
     results.write_task_blob(job_id, "t1", "stderr.txt", b"\xff raw")
-    assert name == f"{job_id}/tasks/t1/stdout.txt"
+    assert name == f"_jobs/{job_id}/tasks/t1/stdout.txt"
     assert results.read_blob(name) == b"line 1\nline 2\n"
-    assert results.read_blob(f"{job_id}/tasks/t1/stderr.txt") == b"\xff raw"
+    assert results.read_blob(f"_jobs/{job_id}/tasks/t1/stderr.txt") == b"\xff raw"
 
 
 def test_result_batches_iterate_in_order_and_rewrites_are_harmless(results: ResultStore, job_id: str) -> None:
@@ -87,7 +89,7 @@ def test_result_batches_iterate_in_order_and_rewrites_are_harmless(results: Resu
 
     rows = list(results.iter_results(job_id))
     assert [row["taskId"] for row in rows] == [f"t{p}-{i}" for p in range(3) for i in range(4)]
-    assert list(results.list_result_batches(job_id)) == [f"{job_id}/results/part-{n:05d}.jsonl" for n in range(3)]
+    assert list(results.list_result_batches(job_id)) == [f"_jobs/{job_id}/results/part-{n:05d}.jsonl" for n in range(3)]
 
 
 def test_iteration_reads_one_batch_blob_at_a_time(results: ResultStore, job_id: str) -> None:
@@ -122,7 +124,7 @@ def test_files_upload_and_download(results: ResultStore, job_id: str, tmp_path: 
     assert target.read_bytes() == source.read_bytes()
 
     output = results.upload_task_output(job_id, "t1", source, "out/frame-1.png")
-    assert output == f"{job_id}/tasks/t1/outputs/out/frame-1.png"
+    assert output == f"_jobs/{job_id}/tasks/t1/outputs/out/frame-1.png"
     assert results.read_blob(output) == source.read_bytes()
 
 
@@ -135,6 +137,7 @@ def test_downloading_a_missing_blob_names_it_and_leaves_no_file(
 
 
 def test_delete_job_removes_only_that_jobs_blobs(results: ResultStore, job_id: str) -> None:
+    results.write_text(f"{job_id}/inputs.csv", "a user's file in a folder named like the job")
     other = f"{job_id}x"  # shares the prefix as a string, but not as a folder
     results.write_summary(other, {"kept": True})
     results.write_job_spec(job_id, {"id": job_id})
@@ -147,6 +150,7 @@ def test_delete_job_removes_only_that_jobs_blobs(results: ResultStore, job_id: s
     assert list(results.iter_results(job_id)) == []
     assert results.read_job_spec(job_id) is None
     assert results.read_summary(other) == {"kept": True}
+    assert results.read_blob(f"{job_id}/inputs.csv") == b"a user's file in a folder named like the job"
 
 
 def test_container_comes_from_settings(azurite: Azurite, job_id: str) -> None:
@@ -154,7 +158,7 @@ def test_container_comes_from_settings(azurite: Azurite, job_id: str) -> None:
     store = ResultStore.from_settings(settings)
     store.write_summary(job_id, {"ok": 1})
     assert store.container_name == "custom-results"
-    assert store.url(ResultStore.summary_name(job_id)).endswith(f"/custom-results/{job_id}/summary.json")
+    assert store.url(store.summary_name(job_id)).endswith(f"/custom-results/_jobs/{job_id}/summary.json")
     assert ResultStore.from_settings(settings).read_summary(job_id) == {"ok": 1}
     default = ResultStore.from_settings({"AzureWebJobsStorage": azurite.connection_string})
     assert default.container_name == "batch-results"

@@ -1,11 +1,16 @@
 """The task store's contract, on both row backends: in memory and on a real Azurite table. Chunk rows, the
-no-downgrade rule, batches applied once, failure rows, paging by state, counts, lookups by id, deletion."""
+no-downgrade rule, batches applied once (also when many end at once), failure rows, paging by state, counts,
+lookups by id, deletion."""
 
 from __future__ import annotations
 
+import threading
+import time
+from typing import Any, cast
+
 import pytest
 
-from batch.records import CHUNK_SIZE, TaskUpdate
+from batch.records import CHUNK_SIZE, Chunk, TaskUpdate
 from storage import InvalidContinuationToken, TaskState, TaskStore
 from storage.rows import Put, RowStore
 from storage.tasks import ERROR_MAX_CHARS, Failure, truncate_error
@@ -182,3 +187,51 @@ def test_a_rerun_reopens_only_what_did_not_succeed_and_says_which_partitions_hol
     assert store.get_task(other, "t01107").state == TaskState.SUCCEEDED  # type: ignore[union-attr]
     # A job where everything succeeded has nothing to reopen.
     assert store.reopen(job_id, 2)[0] == []
+
+
+class CountingRows:
+    """A row store that counts the writes of each key and takes a moment for each, as a real store does."""
+
+    def __init__(self, rows: RowStore) -> None:
+        self._rows = rows
+        self.commits: list[list[str]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._rows, name)
+
+    def commit(self, partition: str, operations: Any) -> Any:
+        time.sleep(0.02)
+        self.commits.append([op.key for op in operations])
+        return self._rows.commit(partition, operations)
+
+
+def test_batches_of_a_chunk_that_end_together_are_written_together_each_once(rows: RowStore, job_id: str) -> None:
+    counting = CountingRows(rows)
+    store = TaskStore(cast(RowStore, counting))
+    store.create_job(job_id, "v1", layout(40, 40))
+    counting.commits.clear()
+    seen: dict[int, list[tuple[int, list[int]]]] = {}
+
+    def one_task_batch(position: int) -> None:
+        def before_commit(chunk: Chunk, changed: list[int]) -> None:
+            # Each batch's own result goes out before the row that says so, with the chunk about to be written.
+            assert chunk.state(position) == TaskState.SUCCEEDED
+            seen.setdefault(position, []).append((position, changed))
+
+        update = TaskUpdate(position, TaskState.SUCCEEDED, 1, 1_000, 2_000, batch=100 + position)
+        store.record(job_id, 0, 0, [update], batch=100 + position, before_commit=before_commit)
+
+    threads = [threading.Thread(target=one_task_batch, args=(p,)) for p in range(40)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert store.counts(job_id).succeeded == 40
+    chunk = store.read_chunk(job_id, 0, 0)
+    assert chunk is not None and sorted(chunk.done) == [100 + p for p in range(40)]
+    assert sorted(seen) == list(range(40)) and all(changed == [(p, [p])] for p, changed in seen.items())
+    # One read and one write of the row for all the batches that ended while another wrote it.
+    assert len(counting.commits) < 20, len(counting.commits)
+    # Run again (after a crash, say), a batch changes nothing and writes nothing.
+    store.record(job_id, 0, 0, [TaskUpdate(3, TaskState.FAILED, 2, error="late")], batch=103)
+    assert store.get_task(job_id, "t00003").state == TaskState.SUCCEEDED  # type: ignore[union-attr]

@@ -148,4 +148,4 @@ def test_an_isolated_batch_fails_only_the_task_whose_process_died(retries: int, 
         "t2": ("succeeded", 1),
     }
     # What a task printed in its own process is its log, as in the activity's.
-    assert app.services.results.read_blob("job-1/tasks/t0/stdout.txt") == b"printed by t0\n"
+    assert app.services.results.read_blob("_jobs/job-1/tasks/t0/stdout.txt") == b"printed by t0\n"

@@ -80,4 +80,7 @@ def test_a_command_task_over_the_limit_fails_at_once_and_is_not_retried() -> Non
     record = app.records["big"]
     assert record["state"] == "failed" and record["attempts"] == 1
     assert record["error"].startswith("OutputTooLarge: output file 'big.bin' is 1,001 bytes;")
-    assert list(app.services.results.blobs.list_names("job-1/tasks/big/outputs/")) == []
+    results = app.services.results
+    assert list(results.blobs.list_names(results.task_prefix("job-1", "big"))) == [
+        results.task_prefix("job-1", "big") + name for name in ("stderr.txt", "stdout.txt")
+    ], "its logs, and none of its outputs"

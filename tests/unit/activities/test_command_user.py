@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import os
 import pwd
-import shutil
 import subprocess
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +18,7 @@ import pytest
 
 from activities.command_runner import CommandTask
 from app.settings import CommandUser, Settings, SettingsError
-from tests.unit.activities.command_support import PREFIX, MemoryBlobs, cancel_when_ready, is_alive, run
+from tests.unit.activities.command_support import PREFIX, MemoryBlobs, cancel_when_ready, is_alive, public_folder, run
 
 pytestmark = [
     pytest.mark.unit,
@@ -58,12 +56,8 @@ def command_user() -> Iterator[CommandUser]:
 @pytest.fixture
 def public_tmp() -> Iterator[Path]:
     """A folder the command user may traverse (pytest's own are 0700), as a real work root's parents are."""
-    folder = Path(tempfile.mkdtemp(prefix="batch-user-test-"))
-    folder.chmod(0o755)
-    try:
+    with public_folder("batch-user-test-") as folder:
         yield folder
-    finally:
-        shutil.rmtree(folder)
 
 
 PROBE = """
@@ -140,7 +134,7 @@ def test_the_users_setsid_grandchild_is_killed_on_cancel(command_user: CommandUs
 def test_the_setting_names_a_user_or_a_uid_and_never_root(command_user: CommandUser) -> None:
     assert Settings.from_environ({"BATCH_COMMAND_USER": USER}).command_user == command_user
     assert CommandUser.resolve(str(command_user.uid)) == command_user
-    assert Settings.from_environ({}).command_user is None
+    assert Settings.from_environ({"BATCH_COMMAND_USER": "@worker"}).command_user is None
     known = {entry.pw_uid for entry in pwd.getpwall()}
     bare = next(uid for uid in range(64000, 65000) if uid not in known)
     assert CommandUser.resolve(str(bare)) == CommandUser(str(bare), bare, bare)

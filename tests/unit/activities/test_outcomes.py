@@ -45,16 +45,16 @@ def test_result_at_the_limit_is_inline_and_one_byte_more_goes_to_a_blob() -> Non
     assert placed.blob is None and placed.value == at_limit
     over = at_limit + "a"
     placed = place_result(results, "j", "t2", over)
-    assert placed.blob == "j/tasks/t2/result.json"
-    assert blobs.get("j/tasks/t2/result.json") == f'"{over}"'.encode()
-    assert blobs.content_type("j/tasks/t2/result.json") == "application/json"
+    assert placed.blob == "_jobs/j/tasks/t2/result.json"
+    assert blobs.get("_jobs/j/tasks/t2/result.json") == f'"{over}"'.encode()
+    assert blobs.content_type("_jobs/j/tasks/t2/result.json") == "application/json"
 
 
 def test_the_limit_counts_utf8_bytes_not_characters() -> None:
     blobs = MemoryBlobs()
     results = ResultStore(blobs)
     text = "é" * 600  # 600 characters, 1,200 bytes
-    assert place_result(results, "j", "t", text).blob == "j/tasks/t/result.json"
+    assert place_result(results, "j", "t", text).blob == "_jobs/j/tasks/t/result.json"
 
 
 def test_inline_results_are_what_json_gives_back() -> None:

@@ -27,14 +27,14 @@ def test_a_result_at_the_limit_is_stored_and_one_byte_more_is_refused_unwritten(
     blobs = MemoryBlobs()
     results = ResultStore(blobs)
     at_limit = "a" * (LIMIT - 2)  # the JSON adds two quotes
-    assert place_result(results, "j", "t1", at_limit, limit=LIMIT).blob == "j/tasks/t1/result.json"
+    assert place_result(results, "j", "t1", at_limit, limit=LIMIT).blob == results.task_result_name("j", "t1")
     with pytest.raises(ResultTooLarge) as raised:
         place_result(results, "j", "t2", at_limit + "a", limit=LIMIT)
     assert str(raised.value) == (
         "the result is 2,001 bytes of JSON; the limit is 2,000 (BATCH_MAX_RESULT_BYTES). Write large output to "
         "Blob Storage and return where it is, or raise the setting"
     )
-    assert list(blobs.list_names("j/tasks/t2/")) == []
+    assert list(blobs.list_names(results.task_prefix("j", "t2"))) == []
 
 
 def test_the_limit_counts_utf8_bytes() -> None:
@@ -55,7 +55,8 @@ def test_a_task_whose_result_is_over_the_limit_fails_at_once_with_the_reason() -
         f"ResultTooLarge: the result is {LIMIT + 2:,} bytes of JSON; the limit is {LIMIT:,} (BATCH_MAX_RESULT_BYTES). "
         "Write large output to Blob Storage and return where it is, or raise the setting"
     )
-    assert list(app.services.results.blobs.list_names("job-1/tasks/big/")) == []
+    results = app.services.results
+    assert list(results.blobs.list_names(results.task_prefix("job-1", "big"))) == []
 
 
 def test_a_reduce_output_over_the_limit_fails_the_job_with_the_reason() -> None:
@@ -68,4 +69,5 @@ def test_a_reduce_output_over_the_limit_fails_the_job_with_the_reason() -> None:
     assert output["state"] == "failed" and app.states()["succeeded"] == 5
     reason = output["reason"]
     assert "ResultTooLarge: the reduce output is 2 bytes of JSON; the limit is 1 (BATCH_MAX_RESULT_BYTES)" in reason
-    assert list(app.services.results.blobs.list_names("job-1/reduce.json")) == []
+    results = app.services.results
+    assert list(results.blobs.list_names(results.reduce_name("job-1"))) == []

@@ -4,6 +4,7 @@ submitting, a retried wake that starts nothing twice, skipping while the previou
 from __future__ import annotations
 
 import asyncio
+import json
 from dataclasses import replace
 from datetime import UTC, datetime
 from types import SimpleNamespace
@@ -15,8 +16,10 @@ from api.schedule_runs import tick
 from app.services import Services
 from app.settings import Settings
 from batch import wire
+from batch.ncrontab import parse_cron
+from batch.schedules import ScheduleSpec
 from examples.handlers import all_handlers
-from storage.jobs import JobState
+from storage.jobs import JobRecord, JobState
 from storage.schedules import ScheduleRecord
 
 pytestmark = pytest.mark.unit
@@ -52,20 +55,34 @@ class FakeDurable:
         )
 
 
-@pytest.fixture
-def services() -> Services:
-    found = Services.in_memory(Settings(storage={}), all_handlers)
-    found.results.write_schedule_template("every-minute", "hash", TEMPLATE)
+def put_schedule(services: Services, end_at: datetime | None = None, blob: str | None = None) -> None:
+    """The schedule `every-minute` as `put_schedule` stores it: its inline template's copy (or the user's blob
+    `blob`) and its record, whose hash is its body's."""
+    template = None if blob is not None else TEMPLATE
+    spec = ScheduleSpec("every-minute", parse_cron("0 * * * * *"), template, blob, end_at=end_at)
+    spec_hash = spec.canonical_hash()
+    if blob is None:
+        services.results.write_schedule_template("every-minute", spec_hash, TEMPLATE)
+    else:
+        services.results.write_text(blob, json.dumps(TEMPLATE))
     record = ScheduleRecord(
         schedule_id="every-minute",
         schedule="0 * * * * *",
-        spec_hash="hash",
-        template_blob=found.results.schedule_template_name("every-minute", "hash"),
-        inline=True,
+        spec_hash=spec_hash,
+        template_blob=blob or services.results.schedule_template_name("every-minute", spec_hash),
+        inline=blob is None,
         generation="g1",
         created=T0,
+        end_at=end_at,
     )
-    assert found.schedules.create(record)
+    services.schedules.delete("every-minute")
+    assert services.schedules.create(record)
+
+
+@pytest.fixture
+def services() -> Services:
+    found = Services.in_memory(Settings(storage={}), all_handlers)
+    put_schedule(found)
     return found
 
 
@@ -130,6 +147,7 @@ def test_an_occurrence_is_skipped_while_the_previous_job_runs(services: Services
 
 def test_a_template_gone_or_invalid_is_an_error_and_the_schedule_goes_on(services: Services) -> None:
     client = FakeDurable()
+    put_schedule(services, blob="inputs/nightly.json")
     services.results.write_text(stored(services).template_blob, '{"tasks": [{"id": "a", "handler": "nope"}]}')
     result = wake(services, client, "2030-01-01T00:01:00.000Z", "2030-01-01T00:01:00Z")
     assert result["stop"] is False
@@ -159,9 +177,41 @@ def test_the_wake_stops_when_the_schedule_is_gone_disabled_or_replaced(services:
     assert client.started == []
 
 
+def test_a_changed_copy_of_an_inline_template_runs_nothing_and_says_why(services: Services) -> None:
+    client = FakeDurable()
+    injected = {"tasks": [{"id": "a", "handler": "billing.invoice", "input": {"customer": "evil", "seed": 1}}]}
+    blob = stored(services).template_blob
+    services.results.write_text(blob, json.dumps(injected))
+    assert wake(services, client, "2030-01-01T00:01:00.000Z", "2030-01-01T00:01:00Z")["stop"] is False
+    last = stored(services).last
+    assert last is not None and last.outcome == "error" and last.job_id is None
+    assert last.message == (
+        f"the schedule's copy of its template (batch-results/{blob}) is not the template it was created with (its "
+        "content does not match the schedule's recorded hash): it was changed outside the API, and nothing is run "
+        "from it; delete the schedule and create it again"
+    )
+    assert client.started == [] and services.jobs.get_job("every-minute-20300101T000100") is None
+
+
+def test_an_occurrence_whose_id_another_job_took_says_so(services: Services) -> None:
+    client = FakeDurable()
+    other = services.jobs.create_job(
+        JobRecord(job_id="every-minute-20300101T000100", state=JobState.PENDING, created=T0, spec_hash="another")
+    )
+    assert other
+    wake(services, client, "2030-01-01T00:01:00.000Z", "2030-01-01T00:01:00Z")
+    last = stored(services).last
+    assert last is not None and last.outcome == "error" and stored(services).recent_problems == (last,)
+    assert last.message == (
+        "the occurrence's job id 'every-minute-20300101T000100' is taken by a job that is not this schedule's (it "
+        "has another spec): nothing was submitted for this occurrence; delete or rename that job to free the id"
+    )
+    assert client.started == []
+
+
 def test_a_schedule_past_its_end_completes(services: Services) -> None:
     client = FakeDurable()
-    services.schedules.update("every-minute", lambda r: replace(r, end_at=datetime(2030, 1, 1, 0, 1, 30, tzinfo=UTC)))
+    put_schedule(services, end_at=datetime(2030, 1, 1, 0, 1, 30, tzinfo=UTC))
     assert wake(services, client, "2030-01-01T00:01:00.000Z", "2030-01-01T00:01:00Z") == {"next": None, "stop": True}
     record = stored(services)
     assert record.completed and record.next_occurrence is None and client.started == ["every-minute-20300101T000100"]

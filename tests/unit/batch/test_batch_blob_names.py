@@ -9,9 +9,16 @@ import pytest
 
 from api.schedules import TemplateError, load_template
 from batch.errors import SpecError
-from batch.paths import JOB_LAYOUT_ENTRIES, blob_name_problem, normalise_path, relative_path_problem
+from batch.paths import (
+    JOB_LAYOUT_ENTRIES,
+    blob_name_problem,
+    normalise_path,
+    relative_path_problem,
+    reserved_name_problem,
+)
 from batch.validation import parse_job
-from storage.results import ResultStore
+from storage.blobs import MemoryBlobs
+from storage.results import CURRENT_LAYOUT, OLD_LAYOUT, ResultStore
 
 pytestmark = pytest.mark.unit
 
@@ -69,6 +76,7 @@ def test_blobs_outside_the_rule_are_refused_at_submit_with_their_path(blob: str,
         "not a job id/tasks/x",
         "job-1/tasks/t0/outputs/frame.png",
         "job-1/job.json",
+        "_jobs/job-1/tasks/t0/outputs/frame.png",
         "données/été.csv",
     ],
 )
@@ -85,21 +93,48 @@ def test_a_job_without_an_id_yet_reads_no_job_folder() -> None:
         parse_job(body, known_handlers=(), allow_command_tasks=True, new_job_id=lambda: "x")
 
 
-def test_the_layout_entries_are_every_top_level_name_storage_writes_for_a_job() -> None:
+@pytest.mark.parametrize(("layout", "folder"), [(OLD_LAYOUT, "j/"), (CURRENT_LAYOUT, "_jobs/j/")])
+def test_the_layout_entries_are_every_top_level_name_storage_writes_for_a_job(layout: int, folder: str) -> None:
+    results = ResultStore(MemoryBlobs(), lambda _job_id: layout)
     names = [
-        ResultStore.job_spec_name("j"),
-        ResultStore.summary_name("j"),
-        ResultStore.reduce_name("j"),
-        ResultStore.result_batch_name("j", 0),
-        ResultStore.result_batch_name("j", "p00001-b0002"),
-        ResultStore.task_result_name("j", "t"),
-        ResultStore.task_output_name("j", "t", "out/a.png"),
-        ResultStore.task_prefix("j", "t") + "stdout.txt",
+        results.job_spec_name("j"),
+        results.summary_name("j"),
+        results.reduce_name("j"),
+        results.result_batch_name("j", 0),
+        results.result_batch_name("j", "p00001-b0002"),
+        results.task_result_name("j", "t"),
+        results.task_output_name("j", "t", "out/a.png"),
+        results.task_prefix("j", "t") + "stdout.txt",
+        results.source_name("j", "files.jsonl"),
     ]
-    entries = {name.split("/")[1] for name in names}
+    assert all(name.startswith(folder) for name in names)
+    entries = {name[len(folder) :].split("/")[0] for name in names}
     assert entries == JOB_LAYOUT_ENTRIES
     assert all(blob_name_problem(name, "other") is not None for name in names)
     assert all(blob_name_problem(name, "j") is None for name in names)
+    assert all(reserved_name_problem(name, None) is not None for name in names)
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("_jobs/j/job.json", "is in '_jobs/', where the app keeps its own files"),
+        ("_jobs/other/tasks/t/outputs/a", "is in '_jobs/', where the app keeps its own files"),
+        ("_jobs", "is in '_jobs/', where the app keeps its own files"),
+        ("_schedules/s/template-0123.json", "is in '_schedules/', where the app keeps its own files"),
+        ("inputs/source/files.jsonl", "names a blob of job 'inputs'"),
+        ("inputs/job.json", "names a blob of job 'inputs'"),
+    ],
+)
+def test_the_apps_own_names_are_reserved_for_uploads_and_other_jobs(name: str, message: str) -> None:
+    problem = reserved_name_problem(name, None)
+    assert problem is not None and problem.startswith(message)
+    assert blob_name_problem(name, "someone") == problem
+
+
+@pytest.mark.parametrize("name", ["inputs/x.csv", "_private/x", "jobs/j/job.json", "inputs/sources/x", "x_jobs/a"])
+def test_names_outside_the_apps_are_anyones(name: str) -> None:
+    assert reserved_name_problem(name, None) is None
 
 
 @pytest.mark.parametrize(

@@ -17,6 +17,7 @@ from batch.schedules import (
     latest_occurrence,
     next_occurrence,
     occurrence_job_id,
+    occurrence_of,
     parse_schedule_body,
 )
 from batch.spec import ID_PATTERN
@@ -112,6 +113,23 @@ def test_occurrence_ids_carry_the_time_to_the_second() -> None:
     assert not is_occurrence_of("nightly-20261399T020030", "nightly")
     longest = occurrence_job_id("s" * MAX_SCHEDULE_ID, moment)
     assert len(longest) == 128 and ID_PATTERN.fullmatch(longest)
+
+
+@pytest.mark.parametrize(
+    ("job_id", "found"),
+    [
+        ("nightly-20261107T020030", ("nightly", utc(2026, 11, 7, 2, 0, 30))),
+        ("a-b-20261107T020030", ("a-b", utc(2026, 11, 7, 2, 0, 30))),
+        ("nightly-20261399T020030", None),
+        ("nightly-2026117T1020030", None),
+        ("nightly_20261107T020030", None),
+        ("-20261107T020030", None),
+        ("20261107T020030", None),
+        ("job-20261107T120301Z-3f9a1c2b", None),
+    ],
+)
+def test_an_id_of_the_form_of_an_occurrence_names_its_schedule(job_id: str, found: tuple[str, datetime] | None) -> None:
+    assert occurrence_of(job_id) == found
 
 
 def test_the_next_occurrence_keeps_to_the_window() -> None:

@@ -107,6 +107,7 @@ class MemoryBatch:
         self.work = tempfile.mkdtemp(prefix="memory-batch-")
         weakref.finalize(self, shutil.rmtree, self.work, True)
         environ["BATCH_WORK_DIR"] = self.work
+        environ["BATCH_COMMAND_USER"] = "@worker"  # the tests' own Python (see tests/e2e/batch_host.py)
         environ.update(settings or {})
         self.services = Services.in_memory(Settings.from_environ(environ), handlers)
         # What a submit leaves: the canonical spec in its blob and a pending record.
@@ -299,7 +300,7 @@ def test_tolerated_failure_percentage(tolerated: float, state: str) -> None:
     if state == "succeeded":
         # The real reduce read the results of the nine tasks that succeeded, and stored its output.
         assert output["reduce"]["result"] == sum(range(1, 10))
-        assert app.services.results.read_blob("job-1/reduce.json") == b"45"
+        assert app.services.results.read_blob("_jobs/job-1/reduce.json") == b"45"
 
 
 def test_terminate_job_stops_starting_tasks_and_skips_the_rest() -> None:
