@@ -27,7 +27,7 @@ from activities.handler_tasks import (
     unknown_handler_error,
 )
 from activities.isolation import Died, Lane
-from activities.outcomes import PlacedResult, ResultNotJson, place_result
+from activities.outcomes import PlacedResult, ResultNotJson, ResultTooLarge, place_result
 from activities.task_logs import TaskLog
 from app.services import Services
 from batch.handlers import TaskContext
@@ -78,9 +78,11 @@ def _placed(services: Services, spec: JobSpec, task: TaskSpec, run: HandlerRun, 
     if not run.ok:
         return _handler_failed(started, run)
     try:
-        placed = place_result(services.results, spec.id, task.id, run.value)
+        placed = place_result(services.results, spec.id, task.id, run.value, limit=services.settings.max_result_bytes)
     except ResultNotJson as exc:
         return Attempt(False, started, ended, error=f"ResultNotJson: {exc}")
+    except ResultTooLarge as exc:
+        return Attempt(False, started, ended, error=f"ResultTooLarge: {exc}", options=_NOT_RETRIED)
     return Attempt(True, started, ended, placed=placed)
 
 
@@ -109,6 +111,7 @@ def attempt_task(
             poll_seconds=cancel_poll_seconds,
             command_user=services.settings.command_user,
             account=lambda: services.sources,
+            max_output_bytes=services.settings.max_output_bytes,
         )
         return Attempt(
             run.ok,

@@ -16,7 +16,8 @@
    killed. The run returns only once they are all dead, so nothing outlives the task or holds its folder;
 6. uploads the files matching the output globs to `{output_prefix}{path relative to the folder}` (also when
    the command failed, since its outputs often explain why; not when the run was cancelled); symlinks out of
-   the folder and files with other hard links are skipped;
+   the folder and files with other hard links are skipped; when the files sum to more than
+   `max_output_bytes`, none is uploaded and the run fails, naming the largest;
 7. removes the folder and the marker.
 
 A command that can't be started (not found, not executable) gives a result with `error` set, not an
@@ -139,11 +140,13 @@ class CommandResult:
     output_files: list[str]
     duration_seconds: float
     error: str | None = None
+    outputs_too_large: bool = False
+    """Its output files summed to more than the run's limit: none was uploaded, and `error` says which."""
 
     @property
     def succeeded(self) -> bool:
-        """Exit code 0, within the time limit, and not cancelled."""
-        return self.exit_code == 0 and not self.timed_out and not self.cancelled
+        """Exit code 0, within the time limit, not cancelled, and its output files within their limit."""
+        return self.exit_code == 0 and not self.timed_out and not self.cancelled and not self.outputs_too_large
 
 
 _ENV_NAME = re.compile(r"^[^=\x00]+$")
@@ -196,9 +199,10 @@ def run_command(
     tail_bytes: int = DEFAULT_TAIL_BYTES,
     kill_grace_seconds: float = DEFAULT_KILL_GRACE_SECONDS,
     user: CommandUser | None = None,
+    max_output_bytes: int | None = None,
 ) -> CommandResult:
     """Run `task` once in a fresh working folder under `work_root`, as `user` if given (the worker must then
-    be root); see the module docstring."""
+    be root), its output files limited to `max_output_bytes` in all (None: no limit); see the module docstring."""
     problems = validate_command_task(task)
     if problems:
         raise CommandTaskError(f"command task {task.task_id!r}: " + "; ".join(problems))
@@ -249,13 +253,12 @@ def run_command(
         result = _execute(task, folder, marker, cancel, tail_bytes, kill_grace_seconds, user)
         if result.exit_code is None or result.cancelled:
             return result
-        uploaded = _upload_outputs(task.output_files, folder, transfer, output_prefix)
-        for rule in task.uploads:
-            if rule.when(result.succeeded):
-                uploaded += [
-                    rule.put(path, path.relative_to(folder).as_posix()) for path in _matches(rule.pattern, folder)
-                ]
-        return replace(result, output_files=uploaded)
+        uploads = _uploads(task, folder, transfer, output_prefix, result.succeeded)
+        problem = _outputs_problem([path for path, _ in uploads], folder, max_output_bytes)
+        if problem is not None:
+            error = problem if result.error is None else f"{result.error}; {problem}"
+            return replace(result, error=error, outputs_too_large=True)
+        return replace(result, output_files=[put(path, path.relative_to(folder).as_posix()) for path, put in uploads])
     finally:
         remove_tree(folder)
         marker.remove()
@@ -418,14 +421,43 @@ def _tail(stream: IO[bytes], limit: int) -> str:
     return data.decode("utf-8", errors="replace")
 
 
-def _upload_outputs(patterns: Sequence[str], folder: Path, transfer: BlobTransfer, prefix: str) -> list[str]:
-    files = {path for pattern in patterns for path in _matches(pattern, folder)}
-    uploaded: list[str] = []
-    for path in sorted(files):
-        blob_name = f"{prefix}{path.relative_to(folder).as_posix()}"
-        transfer.upload_file(path, blob_name)
-        uploaded.append(blob_name)
-    return uploaded
+def _uploads(
+    task: CommandTask, folder: Path, transfer: BlobTransfer, prefix: str, succeeded: bool
+) -> list[tuple[Path, Callable[[Path, str], str]]]:
+    """The files to upload after the run, each with what uploads it (given its path relative to the folder) and
+    returns the name the result lists: the plain globs' files under `prefix`, then each rule's that applies."""
+
+    def to_prefix(path: Path, relative: str) -> str:
+        transfer.upload_file(path, f"{prefix}{relative}")
+        return f"{prefix}{relative}"
+
+    plain = sorted({path for pattern in task.output_files for path in _matches(pattern, folder)})
+    uploads: list[tuple[Path, Callable[[Path, str], str]]] = [(path, to_prefix) for path in plain]
+    for rule in task.uploads:
+        if rule.when(succeeded):
+            uploads += [(path, rule.put) for path in _matches(rule.pattern, folder)]
+    return uploads
+
+
+def _outputs_problem(paths: Sequence[Path], folder: Path, limit: int | None) -> str | None:
+    """Why these output files may not be uploaded (they sum to more than `limit` bytes), or None."""
+    if limit is None:
+        return None
+    sizes = [(path.stat().st_size, path) for path in paths]
+    total = sum(size for size, _ in sizes)
+    if total <= limit:
+        return None
+    size, largest = max(sizes, key=lambda item: item[0])
+    name = largest.relative_to(folder).as_posix()
+    what = (
+        f"output file {name!r} is {size:,} bytes"
+        if len(sizes) == 1
+        else f"the output files sum to {total:,} bytes (the largest, {name!r}, is {size:,})"
+    )
+    return (
+        f"OutputTooLarge: {what}; a task's output files may sum to {limit:,} bytes (BATCH_MAX_OUTPUT_BYTES), so "
+        "none was uploaded. Write less, or put large output in Blob Storage from the command itself"
+    )
 
 
 def _matches(pattern: str, folder: Path) -> list[Path]:

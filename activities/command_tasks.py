@@ -165,6 +165,9 @@ class CommandRun:
     """The task's exit condition for how the attempt ended (None: the defaults)."""
 
 
+_NOT_RETRIED = ExitOptions(retry=False)
+
+
 def _not_started(task: TaskSpec, error: str) -> CommandRun:
     """A command that could not start: a resource file missing, say (Azure Batch's pre-processing error)."""
     options = task.exit_conditions.pre_processing_error if task.exit_conditions is not None else None
@@ -206,8 +209,10 @@ def run_command_task(
     poll_seconds: float = CANCEL_POLL_SECONDS,
     command_user: CommandUser | CommandUids | None = None,
     account: Callable[[], AccountFiles] | None = None,
+    max_output_bytes: int | None = None,
 ) -> CommandRun:
-    """Run one attempt of a command task; see the module. Storage outages raise; the task's failures return."""
+    """Run one attempt of a command task; see the module. Storage outages raise; the task's failures return.
+    Output files that sum to more than `max_output_bytes` fail the attempt, not retried (they would again)."""
     if task.command_line is None:
         raise ValueError(f"task {task.id!r} is not a command task")
     job_id = spec.id
@@ -240,6 +245,7 @@ def run_command_task(
                 output_prefix=output_prefix,
                 cancel=watcher.cancel,
                 user=user,
+                max_output_bytes=max_output_bytes,
             )
     except UidsExhausted as exc:
         return _not_started(task, f"UidsExhausted: {exc}")
@@ -264,5 +270,5 @@ def run_command_task(
         error=command_error(result),
         timed_out=result.timed_out,
         cancelled=result.cancelled,
-        options=exit_options(task, result),
+        options=_NOT_RETRIED if result.outputs_too_large else exit_options(task, result),
     )

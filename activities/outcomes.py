@@ -16,10 +16,12 @@ __all__ = [
     "ERROR_LIMIT",
     "PlacedResult",
     "ResultNotJson",
+    "ResultTooLarge",
     "TaskBlobWriter",
     "describe_exception",
     "format_user_traceback",
     "json_text",
+    "measured_json",
     "place_result",
     "user_frames",
 ]
@@ -31,6 +33,11 @@ TRACEBACK_FRAMES = 3
 
 class ResultNotJson(ValueError):
     """A handler returned something that is not JSON data."""
+
+
+class ResultTooLarge(ValueError):
+    """A handler returned more JSON than `BATCH_MAX_RESULT_BYTES` allows. Not worth another attempt: it would
+    return as much again."""
 
 
 class TaskBlobWriter(Protocol):
@@ -110,14 +117,31 @@ class PlacedResult:
             outcome["result"] = self.value
 
 
-def place_result(writer: TaskBlobWriter, job_id: str, task_id: str, value: Any) -> PlacedResult:
+def measured_json(value: Any, limit: int | None, what: str = "the result") -> str:
+    """`json_text(value)`, refused with `ResultTooLarge` when its UTF-8 is more than `limit` bytes (None: no
+    limit). The message names the size and the limit, and says what to do instead."""
+    text = json_text(value)
+    if limit is not None and len(text) > limit // 4:  # a character is at most 4 bytes: short texts need no count
+        size = len(text.encode("utf-8"))
+        if size > limit:
+            raise ResultTooLarge(
+                f"{what} is {size:,} bytes of JSON; the limit is {limit:,} (BATCH_MAX_RESULT_BYTES). Write large "
+                "output to Blob Storage and return where it is, or raise the setting"
+            )
+    return text
+
+
+def place_result(
+    writer: TaskBlobWriter, job_id: str, task_id: str, value: Any, *, limit: int | None = None
+) -> PlacedResult:
     """The result inline when its JSON is at most `wire.INLINE_RESULT_LIMIT` bytes (UTF-8); else the JSON
     written to `tasks/{taskId}/result.json` in the job's folder, and its name.
 
     The inline value is the JSON read back, so what the orchestrator sees is exactly what was measured
-    (tuples become lists, keys become strings). Raises `ResultNotJson`.
+    (tuples become lists, keys become strings). Raises `ResultNotJson`, and `ResultTooLarge` for JSON of more
+    than `limit` bytes (nothing is written then).
     """
-    text = json_text(value)
+    text = measured_json(value, limit)
     if len(text.encode("utf-8")) <= wire.INLINE_RESULT_LIMIT:
         return PlacedResult(value=json.loads(text))
     return PlacedResult(blob=writer.write_task_blob(job_id, task_id, "result.json", text, "application/json"))

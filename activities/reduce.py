@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from activities.outcomes import ResultNotJson, describe_exception, json_text
+from activities.outcomes import ResultNotJson, ResultTooLarge, describe_exception, measured_json
 from activities.specs import SpecCache
 from app.services import Services
 from batch import wire
@@ -159,9 +159,11 @@ def reduce_job(services: Services, specs: SpecCache, data: dict[str, Any]) -> wi
     view = JobResults(services.results, job_id, spec.reduce.input)
     try:
         output = handler(view, TaskContext(job_id=job_id, task_id=REDUCE_TASK_ID, attempt=1))
-        text = json_text(output)
+        text = measured_json(output, services.settings.max_result_bytes, "the reduce output")
     except ResultNotJson as exc:
         return {"ok": False, "error": f"ResultNotJson: the reduce output: {exc}"}
+    except ResultTooLarge as exc:
+        return {"ok": False, "error": f"ResultTooLarge: {exc}"}
     except Exception as exc:
         return {"ok": False, "error": describe_exception(exc)}
     try:

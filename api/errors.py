@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 import azure.functions as func
@@ -20,10 +21,11 @@ JSON_MIMETYPE = "application/json"
 
 
 class ApiError(Exception):
-    """An answer other than success, with its HTTP status and error code."""
+    """An answer other than success, with its HTTP status, error code and any headers of its own."""
 
     status = 400
     code = "badRequest"
+    headers: Mapping[str, str] = MappingProxyType({})
 
     def __init__(self, message: str, details: Sequence[Mapping[str, str]] = ()) -> None:
         super().__init__(message)
@@ -113,9 +115,15 @@ class JobConflict(ApiError):
         self.code = code
 
 
+RETRY_AFTER_SECONDS = 10
+"""When a client should try again after a 503: storage outages rarely end sooner, and a struggling store is
+better left alone a while than asked again at once."""
+
+
 class ServiceUnavailable(ApiError):
     status = 503
     code = "serviceUnavailable"
+    headers = MappingProxyType({"Retry-After": str(RETRY_AFTER_SECONDS)})
 
 
 class InternalError(ApiError):
@@ -149,4 +157,4 @@ def _response(text: str, status: int, headers: Mapping[str, str] | None) -> func
 
 
 def error_response(error: ApiError) -> func.HttpResponse:
-    return json_response(error.to_json(), error.status)
+    return json_response(error.to_json(), error.status, error.headers)

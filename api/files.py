@@ -161,16 +161,20 @@ async def download(req: func.HttpRequest, services: Services) -> func.HttpRespon
     limit = services.settings.max_file_bytes
     store = services.files(container)
 
+    too_large = BodyTooLarge(
+        f"{container}/{name} is larger than {limit:,} bytes (BATCH_MAX_FILE_BYTES); read it from Blob Storage directly"
+    )
+
     def read() -> bytes:
+        # Its size first: a first ranged read of a large blob is already tens of MiB.
+        if store.size(name) > limit:
+            raise too_large
         parts: list[bytes] = []
         size = 0
         for chunk in store.chunks(name):
             size += len(chunk)
             if size > limit:
-                raise BodyTooLarge(
-                    f"{container}/{name} is larger than {limit:,} bytes (BATCH_MAX_FILE_BYTES); read it from "
-                    "Blob Storage directly"
-                )
+                raise too_large  # it grew since
             parts.append(chunk)
         return b"".join(parts)
 

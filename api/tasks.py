@@ -8,13 +8,12 @@
 
 `?state=` is one of pending, running, succeeded, failed, skipped, cancelled; `?top=` 1-1000 (default 100);
 `?continuationToken=` the token of the previous page, unchanged (it is bound to the job and the filter).
+A result larger than 1 MiB is not in the task view: its size and a link to download it are (`api.task_results`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
-from typing import Any
 
 import azure.durable_functions as df
 import azure.functions as func
@@ -22,6 +21,7 @@ import azure.functions as func
 from api import http
 from api.definitions import task_definition
 from api.errors import JobNotFound, TaskNotFound, json_response
+from api.task_results import result_fields
 from api.views import page, task_view
 from app.services import Services
 from batch.spec import ID_PATTERN
@@ -93,47 +93,9 @@ async def get_task(req: func.HttpRequest, services: Services) -> func.HttpRespon
     view["definition"] = definition
     if problem is not None:
         view["definitionError"] = problem
-    view.update(await asyncio.to_thread(_read_result, services, job_id, record))
+    view.update(await asyncio.to_thread(result_fields, services.results, job_id, record, http.api_root(req.url)))
     view["logs"] = await asyncio.to_thread(services.results.task_log_blobs, job_id, record.task_id)
     return json_response(view)
-
-
-def _read_result(services: Services, job_id: str, record: TaskRecord) -> dict[str, Any]:
-    """`result` (from its batch's results blob, inline or in its own blob), `resultBlob` (its own blob, if
-    any), and `resultError` when it cannot be read. A failed task's result is its last attempt's (a
-    command's exit code and logs)."""
-    inline, blob = record.result_json, record.result_blob
-    if record.result_batch is not None and record.partition is not None:
-        name = services.results.partition_batch_name(job_id, record.partition, record.result_batch)
-        try:
-            row = services.results.find_result_row(name, record.task_id)
-        except NotFound:
-            row = None
-        except RecursionError:
-            error = f"the results blob {name!r} nests too deeply to read"
-            return {"result": None, "resultError": error, "resultBlob": None}
-        if row is None:
-            error = f"the results blob {name!r} has no row for this task"
-            return {"result": None, "resultError": error, "resultBlob": None}
-        if not row.get("resultBlob"):
-            return {"result": row.get("result"), "resultError": None, "resultBlob": None}
-        blob = str(row["resultBlob"])
-    if blob is None:
-        try:
-            return {"result": None if inline is None else json.loads(inline), "resultError": None, "resultBlob": None}
-        except ValueError as exc:
-            return {"result": None, "resultError": f"the stored result is not JSON: {exc}", "resultBlob": None}
-    try:
-        data = services.results.read_blob(blob)
-    except NotFound:
-        return {"result": None, "resultError": f"the result blob {blob!r} does not exist", "resultBlob": blob}
-    try:
-        return {"result": json.loads(data), "resultError": None, "resultBlob": blob}
-    except RecursionError:
-        # A handler's own result, nested deeper than the decoder follows: say so rather than fail the request.
-        return {"result": None, "resultError": f"the result blob {blob!r} nests too deeply to read", "resultBlob": blob}
-    except ValueError as exc:
-        return {"result": None, "resultError": f"the result blob {blob!r} is not JSON: {exc}", "resultBlob": blob}
 
 
 async def get_logs(req: func.HttpRequest, services: Services) -> func.HttpResponse:

@@ -10,13 +10,14 @@ import orchestrators
 from app.services import Services
 from app.settings import Settings
 from batch.handlers import TaskHandlers
+from storage.account import REQUEST_CLIENT_OPTIONS
 
 
 def create_blueprint(handlers: TaskHandlers, settings: Settings) -> df.Blueprint:
     """A blueprint to register on the app: `app.register_functions(create_blueprint(handlers, settings))`."""
-    services = Services(settings, handlers)
     bp = df.Blueprint()
-    api.register(bp, services)
+    # The API's requests wait on storage a bounded time (503 past it); activities wait as long as it takes.
+    api.register(bp, Services(settings, handlers, REQUEST_CLIENT_OPTIONS))
     orchestrators.register(bp)
-    activities.register(bp, services)
+    activities.register(bp, Services(settings, handlers))
     return bp

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from app.settings import Settings
 from batch.handlers import TaskHandlers
-from storage.account import connection_from_settings, get_account
+from storage.account import ClientOptions, StorageAccount, connection_from_settings, get_account
 from storage.blobs import BlobStore, MemoryBlobs
 from storage.jobs import JobStore
 from storage.pools import PoolStore
@@ -28,6 +28,8 @@ from storage.tasks import TaskStore
 class Services:
     settings: Settings
     handlers: TaskHandlers
+    client_options: ClientOptions | None = None
+    """How its storage clients wait and retry (None: `ClientOptions()`, the activities' patient defaults)."""
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _results: ResultStore | None = field(default=None, repr=False)
     _tasks: TaskStore | None = field(default=None, repr=False)
@@ -66,35 +68,35 @@ class Services:
     def results(self) -> ResultStore:
         with self._lock:
             if self._results is None:
-                self._results = ResultStore.from_settings(self.settings.storage, self.job_layout)
+                self._results = ResultStore.from_settings(self.settings.storage, self.job_layout, self.client_options)
             return self._results
 
     @property
     def tasks(self) -> TaskStore:
         with self._lock:
             if self._tasks is None:
-                self._tasks = TaskStore.from_settings(self.settings.storage)
+                self._tasks = TaskStore.from_settings(self.settings.storage, self.client_options)
             return self._tasks
 
     @property
     def jobs(self) -> JobStore:
         with self._lock:
             if self._jobs is None:
-                self._jobs = JobStore.from_settings(self.settings.storage)
+                self._jobs = JobStore.from_settings(self.settings.storage, self.client_options)
             return self._jobs
 
     @property
     def schedules(self) -> ScheduleStore:
         with self._lock:
             if self._schedules is None:
-                self._schedules = ScheduleStore.from_settings(self.settings.storage)
+                self._schedules = ScheduleStore.from_settings(self.settings.storage, self.client_options)
             return self._schedules
 
     @property
     def pools(self) -> PoolStore:
         with self._lock:
             if self._pools is None:
-                self._pools = PoolStore.from_settings(self.settings.storage)
+                self._pools = PoolStore.from_settings(self.settings.storage, self.client_options)
             return self._pools
 
     @property
@@ -102,8 +104,11 @@ class Services:
         """Task factories' source blobs, in any container of the account."""
         with self._lock:
             if self._sources is None:
-                self._sources = SourceBlobs(get_account(connection_from_settings(self.settings.storage)))
+                self._sources = SourceBlobs(self._account())
             return self._sources
+
+    def _account(self) -> StorageAccount:
+        return get_account(connection_from_settings(self.settings.storage), self.client_options)
 
     def files(self, container: str) -> BlobStore:
         """The blobs of `container`, one of `settings.file_containers` (the caller checks which)."""
@@ -114,4 +119,4 @@ class Services:
                 return self._files.setdefault(container, MemoryBlobs(container))
         from storage.container_blobs import ContainerBlobs  # azure-storage-blob loads only when used
 
-        return ContainerBlobs(get_account(connection_from_settings(self.settings.storage)), container)
+        return ContainerBlobs(self._account(), container)

@@ -20,6 +20,11 @@ DEFAULT_MAX_TASKS = 100_000
 DEFAULT_MAX_FILE_BYTES = 64 * 1024 * 1024
 """The largest file the files routes move: the Functions host holds a request's or answer's body whole, and
 its own request limit is 100 MB."""
+DEFAULT_MAX_RESULT_BYTES = 16 * 1024 * 1024
+"""The largest result (its JSON, in UTF-8) a task handler or a reduce may return: a result is held whole while it
+is measured and stored, and read whole by a reduce, so one far larger belongs in a blob of the handler's own."""
+DEFAULT_MAX_OUTPUT_BYTES = 1024 * 1024 * 1024
+"""The most bytes a command task's output files may sum to: a command that writes more fails and uploads none."""
 DEFAULT_INPUTS_CONTAINER = "batch-inputs"
 DEFAULT_POOL_SLOTS = 1_000
 """The `default` pool's task slots until a `PUT /api/pools/default` sets them: ten jobs at the default
@@ -49,6 +54,8 @@ APP_SETTINGS = frozenset(
         "BATCH_EXAMPLES",
         FILE_CONTAINERS_SETTING,
         "BATCH_MAX_FILE_BYTES",
+        "BATCH_MAX_RESULT_BYTES",
+        "BATCH_MAX_OUTPUT_BYTES",
         "BATCH_DEFAULT_POOL_SLOTS",
         "BATCH_SCHEDULE",  # api/schedules.py
         "BATCH_SCHEDULE_TEMPLATE",
@@ -206,6 +213,10 @@ class Settings:
     file_containers: tuple[str, ...] = ("batch-results", DEFAULT_INPUTS_CONTAINER)
     """The containers the files routes reach (`BATCH_FILE_CONTAINERS`)."""
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+    max_result_bytes: int = DEFAULT_MAX_RESULT_BYTES
+    """The largest result a task may return (`BATCH_MAX_RESULT_BYTES`); a larger one fails the task."""
+    max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES
+    """What a command task's output files may sum to (`BATCH_MAX_OUTPUT_BYTES`)."""
     examples: bool = False
     """Register the example handlers (`BATCH_EXAMPLES`): for local runs and demos, not production."""
     default_pool_slots: int = DEFAULT_POOL_SLOTS
@@ -226,6 +237,8 @@ class Settings:
             schedule_template=environ.get("BATCH_SCHEDULE_TEMPLATE", "").strip() or None,
             file_containers=_file_containers(environ),
             max_file_bytes=_positive_int(environ, "BATCH_MAX_FILE_BYTES", DEFAULT_MAX_FILE_BYTES),
+            max_result_bytes=_positive_int(environ, "BATCH_MAX_RESULT_BYTES", DEFAULT_MAX_RESULT_BYTES),
+            max_output_bytes=_positive_int(environ, "BATCH_MAX_OUTPUT_BYTES", DEFAULT_MAX_OUTPUT_BYTES),
             examples=_flag(environ, "BATCH_EXAMPLES"),
             default_pool_slots=min(
                 MAX_TASK_SLOTS, _positive_int(environ, "BATCH_DEFAULT_POOL_SLOTS", DEFAULT_POOL_SLOTS)

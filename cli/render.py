@@ -160,7 +160,7 @@ def _first_line(value: Any) -> str:
 
 def task_table(view: Mapping[str, Any]) -> Table:
     """One task as the API gives it: what it runs and its input, state, attempts, times, error, and its result
-    (as JSON)."""
+    (as JSON; a result too large for the view, by its size and link)."""
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold")
     table.add_column()
@@ -178,10 +178,14 @@ def task_table(view: Mapping[str, Any]) -> Table:
     elif view.get("definitionError"):
         table.add_row("definition", _cell(view.get("definitionError")))
     table.add_row("state", _styled(view.get("state")))
-    for name in ("attempts", "startedAt", "endedAt", "error", "resultBlob", "resultError"):
+    for name in ("attempts", "startedAt", "endedAt", "error", "resultBlob", "resultUrl", "resultError"):
         if view.get(name) is not None:
             table.add_row(name, _cell(view.get(name)))
-    if "result" in view:
+    if isinstance(view.get("resultSize"), int):
+        table.add_row("resultSize", f"{view['resultSize']:,} bytes")
+    if view.get("resultOmitted"):
+        table.add_row("result", "(too large to show here: download it from resultUrl)")
+    elif "result" in view:
         table.add_row("result", to_json(view.get("result")))
     return table
 

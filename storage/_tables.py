@@ -13,7 +13,7 @@ from typing import Any, Self
 from azure.core.exceptions import HttpResponseError
 from azure.data.tables import TableClient
 
-from storage.account import StorageAccount, connection_from_settings, get_account, translate_errors
+from storage.account import ClientOptions, StorageAccount, connection_from_settings, get_account, translate_errors
 
 # The service refuses a transaction of more than 100 operations, or of a body above 4 MiB; stay well under both.
 MAX_OPERATIONS = 100
@@ -48,10 +48,10 @@ class TableStore:
         self.table_name = table or self.TABLE
 
     @classmethod
-    def from_settings(cls, settings: Mapping[str, str] | None = None) -> Self:
+    def from_settings(cls, settings: Mapping[str, str] | None = None, options: ClientOptions | None = None) -> Self:
         """From app settings (``os.environ`` when None): ``AzureWebJobsStorage``."""
         source = os.environ if settings is None else settings
-        return cls(get_account(connection_from_settings(source)))
+        return cls(get_account(connection_from_settings(source), options))
 
     def _table(self) -> TableClient:
         return self._account.table(self.table_name)

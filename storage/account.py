@@ -50,6 +50,7 @@ __all__ = [
     "CONNECTION_SETTING",
     "DEVELOPMENT_STORAGE",
     "IDENTITY_SUFFIXES",
+    "REQUEST_CLIENT_OPTIONS",
     "ClientOptions",
     "StorageAccount",
     "StorageConnection",
@@ -74,10 +75,13 @@ _DEV_CONNECTION = (
 
 @dataclass(frozen=True)
 class ClientOptions:
-    """Network behaviour of the clients.
+    """Network behaviour of the clients (every store's `from_settings` takes them; the default is this).
 
     The SDK's default blob retry waits 15 s and more between attempts; activities are retried by the
-    orchestrator anyway, so a short budget that surfaces an outage within seconds serves better.
+    orchestrator anyway, so a short budget that surfaces an outage within seconds serves better. The n-th blob
+    retry waits `blob_backoff + blob_increment ** n` seconds, give or take `blob_jitter` (the SDK's
+    `ExponentialRetry`); a table retry goes at once, then waits longer. A write that may have reached the
+    service (a table POST) is not retried after a read timeout.
     """
 
     retry_total: int = 3
@@ -85,6 +89,18 @@ class ClientOptions:
     read_timeout: float = 60.0
     # Activities run on many threads in one worker; a pool smaller than that discards and reopens connections.
     pool_size: int = 64
+    blob_backoff: int = 1
+    blob_increment: int = 2
+    blob_jitter: int = 3
+
+
+REQUEST_CLIENT_OPTIONS = ClientOptions(
+    retry_total=1, connection_timeout=3.0, read_timeout=4.0, blob_backoff=0, blob_increment=1, blob_jitter=0
+)
+"""For the job API's requests: a storage that does not answer (paused, overloaded, unreachable) costs a request
+at most two tries of 4 s and a second between them, so it answers 503 within about 10 s instead of hanging (and
+holding a thread) as long as the activities' clients wait. Activities keep `ClientOptions()`: they must ride out
+an outage, and the orchestrator retries them."""
 
 
 def resolve_connection_string(value: str) -> str:
@@ -261,7 +277,12 @@ class StorageAccount:
         self._session = session
         blob_options: dict[str, Any] = {
             "transport": self._transport(),
-            "retry_policy": ExponentialRetry(initial_backoff=1, increment_base=2, retry_total=self.options.retry_total),
+            "retry_policy": ExponentialRetry(
+                initial_backoff=self.options.blob_backoff,
+                increment_base=self.options.blob_increment,
+                retry_total=self.options.retry_total,
+                random_jitter_range=self.options.blob_jitter,
+            ),
         }
         table_options: dict[str, Any] = {
             "transport": self._transport(),

@@ -1,11 +1,12 @@
 """The seam under the result store: named blobs in one container.
 
 `BlobStore` is what a backend implements: write a blob (from memory or an open file), read it whole, as a
-stream of chunks or into a file, list names under a prefix in name order, delete some names. It is Blob
-Storage's model cut down to what `storage.results` needs, so the Azure backend (`storage.container_blobs`) is a
-thin translation and the in-memory backend here is exact enough for fast tests of the activities and
-orchestrations. Both pass one contract suite (`tests/e2e/storage/test_blob_store_contract.py`), and the result
-store's tests run on both. Where a blob goes is decided above, in `storage.results`; a backend only stores.
+stream of chunks or into a file, tell its size without reading it, list names under a prefix in name order,
+delete some names. It is Blob Storage's model cut down to what `storage.results` needs, so the Azure backend
+(`storage.container_blobs`) is a thin translation and the in-memory backend here is exact enough for fast tests
+of the activities and orchestrations. Both pass one contract suite
+(`tests/e2e/storage/test_blob_store_contract.py`), and the result store's tests run on both. Where a blob goes
+is decided above, in `storage.results`; a backend only stores.
 
 A blob that does not exist is `NotFound`, with one message in both backends: it names the blob and container.
 """
@@ -65,6 +66,10 @@ class BlobStore(Protocol):
         """Write the blob into `stream`, chunk by chunk; returns its size. `NotFound` if it does not exist."""
         ...
 
+    def size(self, name: str) -> int:
+        """The blob's size in bytes, without reading it; `NotFound` if it does not exist."""
+        ...
+
     def list_names(self, prefix: str) -> Iterator[str]:
         """Names that start with `prefix`, in name order, fetched lazily."""
         ...
@@ -115,6 +120,13 @@ class MemoryBlobs:
             stream.write(chunk)
             size += len(chunk)
         return size
+
+    def size(self, name: str) -> int:
+        with self._lock:
+            stored = self._blobs.get(name)
+        if stored is None:
+            raise missing(name, self.container_name)
+        return len(stored[0])
 
     def list_names(self, prefix: str) -> Iterator[str]:
         with self._lock:

@@ -71,6 +71,14 @@ class ContainerBlobs:
             except ResourceNotFoundError as exc:
                 raise missing(name, self.container_name) from exc
 
+    def size(self, name: str) -> int:
+        container = self._container()
+        with self._errors(f"read the properties of {name}"):
+            try:
+                return int(container.get_blob_client(name).get_blob_properties().size)
+            except ResourceNotFoundError as exc:
+                raise missing(name, self.container_name) from exc
+
     def list_names(self, prefix: str) -> Iterator[str]:
         container = self._container()
         with self._errors(f"list {prefix}"):

@@ -35,7 +35,7 @@ from batch.times import as_utc
 from storage import _tables
 from storage._names import check_id
 from storage._tokens import decode_token, encode_token
-from storage.account import connection_from_settings, get_account
+from storage.account import ClientOptions, connection_from_settings, get_account
 from storage.errors import ConcurrencyConflict
 from storage.results import CURRENT_LAYOUT
 from storage.rows import Delete, Operation, Put, Row, RowStore
@@ -201,12 +201,12 @@ class JobStore:
         self._rows = rows
 
     @classmethod
-    def from_settings(cls, settings: Mapping[str, str] | None = None) -> JobStore:
+    def from_settings(cls, settings: Mapping[str, str] | None = None, options: ClientOptions | None = None) -> JobStore:
         """On the table ``BatchJobs`` of the account in ``AzureWebJobsStorage`` (``os.environ`` when None)."""
         from storage.table_rows import TableRows
 
         source = os.environ if settings is None else settings
-        return cls(TableRows(get_account(connection_from_settings(source)), TABLE))
+        return cls(TableRows(get_account(connection_from_settings(source), options), TABLE))
 
     def _lookup(self, job_id: str) -> Row | None:
         return self._rows.get(_PARTITION, f"id|{job_id}")

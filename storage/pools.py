@@ -19,7 +19,7 @@ from batch.pools import DEFAULT_POOL, RateLimit
 from batch.times import as_utc
 from storage._names import check_id
 from storage._tokens import keyed_page
-from storage.account import connection_from_settings, get_account
+from storage.account import ClientOptions, connection_from_settings, get_account
 from storage.errors import ConcurrencyConflict
 from storage.rows import Delete, Put, Row, RowStore
 
@@ -109,12 +109,14 @@ class PoolStore:
         self._rows = rows
 
     @classmethod
-    def from_settings(cls, settings: Mapping[str, str] | None = None) -> PoolStore:
+    def from_settings(
+        cls, settings: Mapping[str, str] | None = None, options: ClientOptions | None = None
+    ) -> PoolStore:
         """On the table ``BatchPools`` of the account in ``AzureWebJobsStorage`` (``os.environ`` when None)."""
         from storage.table_rows import TableRows
 
         source = os.environ if settings is None else settings
-        return cls(TableRows(get_account(connection_from_settings(source)), TABLE))
+        return cls(TableRows(get_account(connection_from_settings(source), options), TABLE))
 
     def get(self, pool_id: str) -> PoolRecord | None:
         check_id("pool id", pool_id)

@@ -40,7 +40,7 @@ from typing import Any
 from batch.paths import JOB_LAYOUT_ENTRIES, JOBS_FOLDER, SCHEDULES_FOLDER
 from storage import _json
 from storage._names import check_id, check_relative_path
-from storage.account import connection_from_settings, get_account
+from storage.account import ClientOptions, connection_from_settings, get_account
 from storage.blobs import MAX_DELETE, BlobStore
 from storage.errors import InvalidName, NotFound, SerializationError
 
@@ -127,12 +127,18 @@ class ResultStore:
         self._lock = threading.Lock()
 
     @classmethod
-    def from_settings(cls, settings: Mapping[str, str] | None = None, layout_of: LayoutOf | None = None) -> ResultStore:
+    def from_settings(
+        cls,
+        settings: Mapping[str, str] | None = None,
+        layout_of: LayoutOf | None = None,
+        options: ClientOptions | None = None,
+    ) -> ResultStore:
         """From app settings (``os.environ`` when None): ``AzureWebJobsStorage`` and ``BATCH_RESULTS_CONTAINER``."""
         from storage.container_blobs import ContainerBlobs
 
         source = os.environ if settings is None else settings
-        return cls(ContainerBlobs(get_account(connection_from_settings(source)), container_name(source)), layout_of)
+        account = get_account(connection_from_settings(source), options)
+        return cls(ContainerBlobs(account, container_name(source)), layout_of)
 
     @property
     def container_name(self) -> str:

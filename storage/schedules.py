@@ -22,7 +22,7 @@ from batch.times import as_utc, iso, parse_time
 from storage import _tables
 from storage._names import check_id
 from storage._tokens import keyed_page
-from storage.account import connection_from_settings, get_account
+from storage.account import ClientOptions, connection_from_settings, get_account
 from storage.errors import ConcurrencyConflict
 from storage.rows import Delete, Put, Row, RowStore
 
@@ -152,12 +152,14 @@ class ScheduleStore:
         self._rows = rows
 
     @classmethod
-    def from_settings(cls, settings: Mapping[str, str] | None = None) -> ScheduleStore:
+    def from_settings(
+        cls, settings: Mapping[str, str] | None = None, options: ClientOptions | None = None
+    ) -> ScheduleStore:
         """On the table ``BatchSchedules`` of the account in ``AzureWebJobsStorage`` (``os.environ`` when None)."""
         from storage.table_rows import TableRows
 
         source = os.environ if settings is None else settings
-        return cls(TableRows(get_account(connection_from_settings(source)), TABLE))
+        return cls(TableRows(get_account(connection_from_settings(source), options), TABLE))
 
     def create(self, record: ScheduleRecord) -> bool:
         """Store a new schedule; False (and nothing written) when one with its id exists."""

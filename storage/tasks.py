@@ -41,7 +41,7 @@ from batch.times import from_ms
 from storage import _json, _tables
 from storage._names import check_id
 from storage._tokens import decode_token, encode_token
-from storage.account import connection_from_settings, get_account
+from storage.account import ClientOptions, connection_from_settings, get_account
 from storage.errors import ConcurrencyConflict, SerializationError
 from storage.rows import MAX_COMMIT, Put, Row, RowStore
 
@@ -188,12 +188,14 @@ class TaskStore:
             return lock
 
     @classmethod
-    def from_settings(cls, settings: Mapping[str, str] | None = None) -> TaskStore:
+    def from_settings(
+        cls, settings: Mapping[str, str] | None = None, options: ClientOptions | None = None
+    ) -> TaskStore:
         """On the table ``BatchTasks`` of the account in ``AzureWebJobsStorage`` (``os.environ`` when None)."""
         from storage.table_rows import TableRows
 
         source = os.environ if settings is None else settings
-        return cls(TableRows(get_account(connection_from_settings(source)), TABLE))
+        return cls(TableRows(get_account(connection_from_settings(source), options), TABLE))
 
     # -- prepare -----------------------------------------------------------------------------------------------
 

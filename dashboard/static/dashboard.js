@@ -78,6 +78,25 @@ async function api(path, { method = "GET", query } = {}) {
   return body;
 }
 
+// A file from the API (a result too large for the task view), saved under `name`: fetched with the key as a
+// header, as every call is, so the key never goes into a link.
+async function download(url, name) {
+  const headers = {};
+  if (KEY) headers["x-functions-key"] = KEY;
+  try {
+    const response = await fetch(url, { headers, cache: "no-store", credentials: "omit" });
+    if (!response.ok) {
+      const body = await response.json().catch(() => null);
+      throw new Error((body && body.error && body.error.message) || response.statusText);
+    }
+    const link = el("a", { href: URL.createObjectURL(await response.blob()), download: name });
+    link.click();
+    setTimeout(() => URL.revokeObjectURL(link.href), 60000); // once the browser has taken the file
+  } catch (exc) {
+    status(`could not download ${name}: ${exc.message}`, true);
+  }
+}
+
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
   for (const [name, value] of Object.entries(attrs)) {
@@ -552,7 +571,11 @@ async function openTask(jobId, taskId) {
       task.error ? [el("h2", {}, "Error"), el("pre", { id: "task-error" }, task.error)] : null,
       el("h2", {}, "Result"),
       task.resultError ? el("p", { class: "error-box" }, task.resultError) : null,
-      el("pre", { id: "task-result" }, task.result === null ? "(none)" : jsonText(task.result)),
+      task.resultOmitted
+        ? el("p", { id: "task-result" },
+          `${number(task.resultSize)} bytes: too large to show here. `,
+          el("button", { id: "task-result-download", onclick: () => download(task.resultUrl, `${taskId}-result.json`) }, "Download"))
+        : el("pre", { id: "task-result" }, task.result === null ? "(none)" : jsonText(task.result)),
       ["stdout", "stderr"].map((stream) => logs[stream] === null ? null : [
         el("h2", {}, stream),
         logs[stream] ? el("pre", { id: `task-${stream}` }, logs[stream]) : el("p", { class: "muted", id: `task-${stream}` }, "(empty)"),

@@ -176,6 +176,12 @@ def blow_memory(value: Any, ctx: TaskContext) -> int:
         resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
 
+@handlers.task("test.sized")
+def sized(value: dict[str, Any]) -> dict[str, str]:
+    """A result of about `bytes` bytes of JSON: `{"pad": "xxx..."}`, 10 bytes more than `bytes`."""
+    return {"pad": "x" * int(value["bytes"])}
+
+
 @handlers.task("test.value")
 def value_of(value: Any) -> Any:
     """A trivial task that leaves no probe behind: for jobs of many thousands of tasks."""

@@ -1,9 +1,15 @@
-"""Storage really down: the job API answers 503 in the documented error shape while Azurite is stopped, and
-serves again once Azurite is back on the same folder and ports."""
+"""Storage really down: the job API answers 503 in the documented error shape, with `Retry-After`, while Azurite
+is stopped, and serves again once Azurite is back on the same folder and ports. Storage that hangs (Azurite
+paused: connections are taken, nothing answers) answers the same within about 10 s, not after 15 s and more,
+and the API's other routes go on answering meanwhile."""
 
 from __future__ import annotations
 
+import os
+import signal
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +18,7 @@ import requests
 
 from devtools.azurite import Azurite, start_azurite
 from tests.e2e.batch_host import BatchHost, start_batch_host
+from tests.openapi_check import attach
 
 pytestmark = pytest.mark.e2e
 
@@ -31,6 +38,7 @@ def own_azurite(tmp_path: Path) -> Iterator[list[Azurite]]:
 def assert_unavailable(response: requests.Response) -> None:
     assert response.status_code == 503, (response.status_code, response.text)
     assert response.headers["Content-Type"].startswith("application/json"), response.headers
+    assert response.headers["Retry-After"] == "10", response.headers
     body: dict[str, Any] = response.json()
     assert set(body) == {"error"}, body
     assert set(body["error"]) == {"code", "message", "details"}, body
@@ -73,3 +81,55 @@ def test_job_api_answers_503_while_storage_is_down_and_recovers(own_azurite: lis
         assert host.wait_for_job(during)["state"] == "succeeded"
     finally:
         host.close()
+
+
+BOUND = 12.0
+"""The longest a request may wait on storage that does not answer: the API's clients give up after about 9 s."""
+
+
+def test_job_api_answers_503_within_a_bounded_time_while_storage_hangs(
+    own_azurite: list[Azurite], tmp_path: Path
+) -> None:
+    azurite = own_azurite[0]
+    host: BatchHost = start_batch_host(azurite, tmp_path / "devhost")
+    checker = attach(host.http)
+    try:
+        before = host.unique_id("before-pause")
+        assert host.submit(job(before)).status_code == 202
+        assert host.wait_for_job(before)["state"] == "succeeded"
+        paths = [f"/jobs/{before}", "/jobs", f"/jobs/{before}/tasks", f"/jobs/{before}/tasks/t1", "/pools"]
+        paused = requests.Session()  # for the requests made side by side; their answers are checked too
+        paused_checker = attach(paused)
+
+        def timed(path: str) -> tuple[requests.Response, float]:
+            started = time.monotonic()
+            response = paused.get(host.url(path), timeout=60)
+            return response, time.monotonic() - started
+
+        os.kill(azurite.pid, signal.SIGSTOP)  # it keeps its ports: connections are taken, nothing answers
+        try:
+            with ThreadPoolExecutor(len(paths)) as pool:
+                waiting = [pool.submit(timed, path) for path in paths]
+                # Meanwhile a route that needs no storage answers at once: the hung requests hold no one up.
+                time.sleep(1.0)
+                started = time.monotonic()
+                assert host.get("/openapi.json").status_code == 200
+                assert time.monotonic() - started < 2.0
+                answers = [future.result() for future in waiting]
+        finally:
+            os.kill(azurite.pid, signal.SIGCONT)
+        for path, (response, seconds) in zip(paths, answers, strict=True):
+            assert_unavailable(response)
+            assert seconds < BOUND, f"GET {path} took {seconds:.1f} s"
+        paused.close()
+        paused_checker.assert_clean()
+
+        view = host.get(f"/jobs/{before}")
+        assert view.status_code == 200, view.text
+        assert view.json()["state"] == "succeeded"
+        after = host.unique_id("after-pause")
+        assert host.submit(job(after)).status_code == 202
+        assert host.wait_for_job(after)["state"] == "succeeded"
+    finally:
+        host.close()
+    checker.assert_clean()

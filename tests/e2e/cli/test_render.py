@@ -7,7 +7,15 @@ import requests
 from rich.console import Console, RenderableType
 
 from cli.client import ApiError, ErrorDetail, JobApi
-from cli.render import Progress, error_lines, jobs_table, latest_failures, progress_between, watch_view
+from cli.render import (
+    Progress,
+    error_lines,
+    jobs_table,
+    latest_failures,
+    progress_between,
+    task_table,
+    watch_view,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -96,3 +104,20 @@ def test_a_function_key_goes_in_the_x_functions_key_header_of_every_request() ->
     assert api.jobs(state="running") == {"value": []}
     assert sent[0].url == "https://app.example/api/jobs?state=running"
     assert sent[0].headers["x-functions-key"] == "secret"
+
+
+def rows_of(text: str) -> dict[str, str]:
+    """A two-column grid's text as {first cell: second cell}."""
+    return {line.split(None, 1)[0]: line.split(None, 1)[1].strip() for line in text.splitlines() if line.strip()}
+
+
+def test_a_result_too_large_for_the_task_view_shows_as_its_size_and_link() -> None:
+    url = "http://127.0.0.1:7071/api/files/batch-results/j/tasks/t/result.json"
+    view = {"id": "t", "state": "succeeded", "result": None, "resultBlob": "j/tasks/t/result.json"}
+    view.update({"resultSize": 3_145_730, "resultUrl": url, "resultOmitted": True, "resultError": None})
+    rows = rows_of(text_of(task_table(view)))
+    assert rows["resultSize"] == "3,145,730 bytes"
+    assert rows["resultUrl"] == url
+    assert rows["result"] == "(too large to show here: download it from resultUrl)"
+    small = rows_of(text_of(task_table({**view, "result": 17, "resultSize": 2, "resultOmitted": False})))
+    assert small["result"] == "17" and small["resultSize"] == "2 bytes"

@@ -1,5 +1,5 @@
 """The `BlobStore` seam, on both backends (in memory and a real Azurite container): what the result store relies
-on. Round trips of text, bytes and files, streamed reads, listing in name order under a prefix, deletes that
+on. Round trips of text, bytes and files, streamed reads, sizes, listing in name order under a prefix, deletes that
 count what existed, and one `NotFound` that names the blob."""
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ def test_text_and_bytes_round_trip_and_rewrites_replace(blobs: BlobStore, job_id
     blobs.put(f"{job_id}/a.txt", "héllo", "text/plain; charset=utf-8")
     blobs.put(f"{job_id}/b.bin", b"\x00\xff")
     assert blobs.get(f"{job_id}/a.txt") == "héllo".encode()
+    assert blobs.size(f"{job_id}/a.txt") == 6
     assert blobs.get(f"{job_id}/b.bin") == b"\x00\xff"
     blobs.put(f"{job_id}/a.txt", "again")
     assert blobs.get(f"{job_id}/a.txt") == b"again"
@@ -47,6 +48,8 @@ def test_a_missing_blob_is_not_found_by_name_in_every_read(blobs: BlobStore, job
         next(stream)
     with pytest.raises(NotFound, match=name):
         blobs.download_into(name, io.BytesIO())
+    with pytest.raises(NotFound, match=f"{name}.*{CONTAINER}"):
+        blobs.size(name)
 
 
 def test_chunks_stream_the_whole_blob_in_order(blobs: BlobStore, job_id: str) -> None:
@@ -63,6 +66,7 @@ def test_files_upload_from_a_stream_and_download_into_one(blobs: BlobStore, job_
     with source.open("rb") as stream:
         blobs.put_file(f"{job_id}/in.bin", stream, "application/octet-stream")
     target = io.BytesIO()
+    assert blobs.size(f"{job_id}/in.bin") == 25_600
     assert blobs.download_into(f"{job_id}/in.bin", target) == 25_600
     assert target.getvalue() == source.read_bytes()
 

@@ -40,9 +40,17 @@ class MemoryBatch:
     """The batch app's activities over in-memory stores: the real PREPARE_JOB, PREPARE_RERUN, LOAD_PARTITION,
     RUN_BATCH, SETTLE_TASKS, REDUCE and FINISH_JOB, and DISABLE_JOB over a durable client on the simulator. Only
     STOP_PARTITIONS is a stand-in: the real one raises events through the durable client, this one through the
-    simulator. With `commands`, the job may have command tasks (they run as real processes)."""
+    simulator. With `commands`, the job may have command tasks (they run as real processes); `settings` adds app
+    settings."""
 
-    def __init__(self, body: dict[str, Any], *, partition_size: int = 100, commands: bool = False) -> None:
+    def __init__(
+        self,
+        body: dict[str, Any],
+        *,
+        partition_size: int = 100,
+        commands: bool = False,
+        settings: dict[str, str] | None = None,
+    ) -> None:
         handlers = TaskHandlers()
         self.attempts: Counter[str] = Counter()
         self.reduced = 0
@@ -100,6 +108,7 @@ class MemoryBatch:
         weakref.finalize(self, shutil.rmtree, self.work, True)
         environ["BATCH_WORK_DIR"] = self.work
         environ["BATCH_COMMAND_USER"] = "@worker"  # the tests' own Python (see tests/e2e/batch_host.py)
+        environ.update(settings or {})
         self.services = Services.in_memory(Settings.from_environ(environ), handlers)
         # What a submit leaves: the canonical spec in its blob and a pending record.
         self.services.results.write_job_spec(self.spec.id, self.spec.to_json())
