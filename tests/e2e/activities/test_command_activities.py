@@ -75,7 +75,7 @@ def test_a_command_task_with_resource_and_output_files(
 ) -> None:
     spec_hash = submit(command_services, command_job(job_id, tmp_path, command_services))
     outcome = run(command_services, spec_hash, job_id)
-    prefix = f"{job_id}/tasks/render-1/"
+    prefix = command_services.results.task_prefix(job_id, "render-1")
     assert outcome["ok"], outcome
     assert outcome["result"] == {
         "exitCode": 0,
