@@ -3,6 +3,7 @@ listing, state filter, create-if-absent, no downgrade, deletion."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -14,6 +15,7 @@ from storage import (
     JobStore,
     TaskCounts,
 )
+from storage.results import CURRENT_LAYOUT
 from storage.rows import RowStore
 
 pytestmark = pytest.mark.e2e
@@ -46,7 +48,8 @@ def test_round_trip(jobs: JobStore) -> None:
     )
     assert jobs.get_job("billing-2026-11") is None
     assert jobs.upsert_job(record)
-    assert jobs.get_job("billing-2026-11") == record
+    # A record created here names the layout of its job's files (`storage.results`).
+    assert jobs.get_job("billing-2026-11") == dataclasses.replace(record, layout=CURRENT_LAYOUT)
 
 
 def test_listing_is_newest_first_and_paged(jobs: JobStore) -> None:
@@ -118,7 +121,7 @@ def test_create_is_only_if_absent_and_writes_nothing_otherwise(jobs: JobStore) -
     first = JobRecord("job-00", JobState.PENDING, created=T0, spec_hash="h1")
     assert jobs.create_job(first)
     assert not jobs.create_job(JobRecord("job-00", JobState.RUNNING, created=T0 + timedelta(hours=1), spec_hash="h2"))
-    assert jobs.get_job("job-00") == first
+    assert jobs.get_job("job-00") == dataclasses.replace(first, layout=CURRENT_LAYOUT)
     assert [r.job_id for r in jobs.list_jobs().records] == ["job-00"]
     assert jobs.list_jobs("running").records == []
 
