@@ -29,6 +29,10 @@ param maximumInstanceCount int = 100
 @allowed([512, 2048, 4096])
 param instanceMemoryMB int = 2048
 
+@description('The Python version the app runs on (tested on each: see the README).')
+@allowed(['3.11', '3.12', '3.13'])
+param pythonVersion string = '3.11'
+
 @description('Premium: the plan size (EP1 1 core, EP2 2 cores, EP3 4 cores).')
 @allowed(['EP1', 'EP2', 'EP3'])
 param premiumSku string = 'EP1'
@@ -203,11 +207,11 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
             maximumInstanceCount: maximumInstanceCount
             instanceMemoryMB: instanceMemoryMB
           }
-          runtime: { name: 'python', version: '3.11' }
+          runtime: { name: 'python', version: pythonVersion }
         }
       : null
     siteConfig: {
-      linuxFxVersion: isFlex ? null : 'Python|3.11'
+      linuxFxVersion: isFlex ? null : 'Python|${pythonVersion}'
       minTlsVersion: '1.2'
       ftpsState: 'Disabled'
       appSettings: isFlex ? commonSettings : concat(commonSettings, premiumSettings)
