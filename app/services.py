@@ -18,7 +18,7 @@ from storage.blobs import BlobStore, MemoryBlobs
 from storage.jobs import JobStore
 from storage.pools import PoolStore
 from storage.results import ResultStore, container_name
-from storage.rows import MemoryRows
+from storage.rows import MemoryRows, RowStore
 from storage.schedules import ScheduleStore
 from storage.sources import SourceBlobs
 from storage.tasks import TaskStore
@@ -39,17 +39,25 @@ class Services:
     _pools: PoolStore | None = field(default=None, repr=False)
 
     @classmethod
-    def in_memory(cls, settings: Settings, handlers: TaskHandlers) -> Services:
+    def in_memory(
+        cls,
+        settings: Settings,
+        handlers: TaskHandlers,
+        *,
+        task_rows: RowStore | None = None,
+        result_blobs: BlobStore | None = None,
+    ) -> Services:
         """Services whose job, task and result stores are in memory, empty, and private to this object.
 
         Task factories' source blobs live in other containers of a real account, so `sources` still needs
-        ``AzureWebJobsStorage``; jobs with inline tasks need no storage at all.
+        ``AzureWebJobsStorage``; jobs with inline tasks need no storage at all. `task_rows` and `result_blobs`
+        put the task records and the results on stores of a test's own (one that loses writes, say).
         """
         return cls(
             settings,
             handlers,
-            _results=ResultStore(MemoryBlobs(container_name(settings.storage))),
-            _tasks=TaskStore(MemoryRows()),
+            _results=ResultStore(result_blobs or MemoryBlobs(container_name(settings.storage))),
+            _tasks=TaskStore(task_rows or MemoryRows()),
             _jobs=JobStore(MemoryRows()),
             _files={},
             _schedules=ScheduleStore(MemoryRows()),

@@ -293,6 +293,42 @@ class TaskStore:
             return chunk
         raise ConcurrencyConflict(f"task chunk {key} of job {job_id!r} kept changing; retry the write")
 
+    def mark_lost(
+        self,
+        job_id: str,
+        partition: int,
+        number: int,
+        ids: Sequence[str],
+        indexes: Sequence[int],
+        error: str,
+        *,
+        run: int = 1,
+        ended_ms: int | None = None,
+    ) -> Chunk:
+        """Record the tasks at `indexes` of a chunk as failed with `error`, whatever their records say
+        (`Chunk.lose`): the audit of a job that ended found their records or results lost by storage. A chunk
+        row that is gone is written again from `ids` (its tasks as prepared). Returns the chunk as stored."""
+        key = chunk_key(partition, number)
+        with self._chunk_lock(job_id, key):
+            for attempt in range(_CHUNK_ROUNDS):
+                row = self._rows.get(job_id, key)
+                chunk = Chunk(partition, number, list(ids)) if row is None else self._chunk_of(row)
+                for i in indexes:
+                    chunk.lose(i, error, ended_ms, run)
+                failures = {chunk.ids[i]: Failure(chunk.ids[i], error) for i in indexes}
+                details = self._failure_puts(chunk, list(indexes), failures)
+                while len(details) > _FAILURES_PER_COMMIT:
+                    self._rows.commit(job_id, details[:_FAILURES_PER_COMMIT])
+                    details = details[_FAILURES_PER_COMMIT:]
+                put = Put(key, self._chunk_props(chunk), if_match="absent" if row is None else row.etag)
+                try:
+                    self._rows.commit(job_id, [put, *details])
+                except ConcurrencyConflict:
+                    _tables.back_off(min(attempt, 5))
+                    continue
+                return chunk
+        raise ConcurrencyConflict(f"task chunk {key} of job {job_id!r} kept changing; retry the write")
+
     @staticmethod
     def _failure_puts(chunk: Chunk, changed: list[int], failures: Mapping[str, Failure]) -> list[Put]:
         puts: list[Put] = []
