@@ -36,10 +36,10 @@ def register(bp: df.Blueprint, services: Services) -> None:
         blocks=lambda factory: services.sources.block_reader(factory),
     )
 
-    def batch_prepare_job(data: wire.PrepareJobInput) -> wire.PreparedJob:
+    def batch_prepare_job(data: wire.PrepareJobInput) -> wire.PreparedJob | wire.EndedBeforeStart:
         return prepare_job(services, specs, data)
 
-    def batch_prepare_rerun(data: wire.PrepareRerunInput) -> wire.PreparedRerun:
+    def batch_prepare_rerun(data: wire.PrepareRerunInput) -> wire.PreparedRerun | wire.EndedBeforeStart:
         return prepare_rerun(services, specs, data)
 
     def batch_load_partition(data: wire.LoadPartitionInput) -> wire.PartitionPlan:

@@ -132,6 +132,15 @@ class PreparedJob(TypedDict):
     pool: NotRequired[PoolRef]  # absent only in histories from before pools
 
 
+class EndedBeforeStart(TypedDict):
+    """PREPARE_JOB's (or PREPARE_RERUN's) answer for a job deleted or cancelled while its orchestration was
+    starting: it runs nothing, and returns this as it ended."""
+
+    ended: str  # the job's state: cancelled
+    reason: str
+    taskCounts: dict[str, int]
+
+
 class PrepareRerunInput(PrepareJobInput):
     run: int
 

@@ -72,7 +72,22 @@ def job_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any, 
         wire.PREPARE_RERUN if run > 1 else wire.PREPARE_JOB, STORAGE_RETRY, request
     )
     # A change may come while the job prepares (its record says running from then on).
-    prepared: wire.PreparedJob = yield from awaiting(context, prepare, controls, note)
+    answer: wire.PreparedJob | wire.EndedBeforeStart = yield from awaiting(context, prepare, controls, note)
+    if "ended" in answer:
+        # Deleted or cancelled while its orchestration was starting (a race with its submit): nothing runs.
+        ended = cast(wire.EndedBeforeStart, answer)
+        at = context.current_utc_datetime.isoformat()
+        return {
+            "jobId": job_id,
+            "state": ended["ended"],
+            "reason": ended["reason"],
+            "taskCounts": ended["taskCounts"],
+            "failedTasks": [],
+            "reduce": None,
+            "startedAt": at,
+            "endedAt": at,
+        }
+    prepared = answer
     partitions = len(prepared["partitionSizes"])
     listed: list[int] | None = None
     kept = TaskCounts()
