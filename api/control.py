@@ -121,12 +121,25 @@ async def _settle(client: Any, services: Services, facts: JobFacts) -> JobFacts:
     return dataclasses.replace(facts, record=record)
 
 
+async def _children(client: Any, instance: Instance) -> list[str]:
+    """The groups the job's last custom status lists as running, and the partitions their statuses list."""
+    groups = running_children(instance.custom_status)
+    statuses = await get_custom_statuses(client, groups)
+    return [*groups, *(pid for status in statuses for pid in running_children(status))]
+
+
+async def _active_children(client: Any, instance: Instance) -> bool:
+    for child in await _children(client, instance):
+        found = await get_instance(client, child)
+        if found is not None and found.is_active:
+            return True
+    return False
+
+
 async def _cancel_children(client: Any, instance: Instance) -> None:
     """Raise the cancel event on the groups and partitions the job's last custom status lists as running: they
     stop starting tasks and end. One that has ended meanwhile refuses the event, which is then needless."""
-    groups = running_children(instance.custom_status)
-    statuses = await get_custom_statuses(client, groups)
-    for child in [*groups, *(pid for status in statuses for pid in running_children(status))]:
+    for child in await _children(client, instance):
         with contextlib.suppress(Exception):
             await client.raise_event(child, wire.CANCEL_EVENT, "cancel")
 
@@ -198,6 +211,16 @@ async def delete_job(client: Any, services: Services, job_id: str) -> None:
         raise JobConflict(
             f"job {job_id!r} is still running: cancel it (POST .../cancel), wait until it ends, then delete it",
             "jobRunning",
+        )
+    if instance is not None and instance.is_finished and not is_final(record):
+        # Its end is recorded first (and its open tasks settled): commands still running are then killed.
+        record = (await _settle(client, services, JobFacts(job_id, record, current_run(record, instance)))).record
+    if instance is not None and instance.runtime_status != "Completed" and await _active_children(client, instance):
+        # Terminated from outside (or failed): its groups and partitions run on until they hear of it.
+        await _cancel_children(client, instance)
+        raise JobConflict(
+            f"job {job_id!r} ended but its partitions are still stopping; delete it again in a few seconds",
+            "jobStopping",
         )
     partitions = _partition_count(services, record, instance)
     known_groups = partition_total(instance.custom_status, "groups") if instance is not None else None
