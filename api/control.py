@@ -234,7 +234,7 @@ async def delete_job(client: Any, services: Services, job_id: str) -> None:
         await purge(client, [job_id])
     except Exception:
         # The durable client refuses to purge an instance that runs: the job's, started by a submit (or a
-        # re-run) at this moment, or a child of a job terminated from outside that has not stopped yet.
+        # re-run) at this moment. (Children of a job terminated from outside are waited for above.)
         now = await get_instance(client, job_id)
         if now is None or not now.is_active:
             raise
