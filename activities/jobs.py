@@ -13,10 +13,10 @@ from app.services import Services
 from batch import wire
 from batch.spec import JobSpec
 from batch.times import parse_time
-from storage.jobs import JobRecord, JobState, TaskCounts
+from storage.jobs import JOB_STATE_RANK, JobRecord, JobState, TaskCounts
 from storage.pools import undefined_pool
 
-__all__ = ["finish_job", "prepare_job", "prepare_rerun", "task_counts"]
+__all__ = ["ended_before_start", "finish_job", "prepare_job", "prepare_rerun", "task_counts"]
 
 _COUNT_FIELDS = tuple(f.name for f in fields(TaskCounts))
 
@@ -38,14 +38,33 @@ def pool_ref(services: Services, spec: JobSpec, record: JobRecord | None) -> wir
     return defined.ref(priority, (record.priority_version or 0) if record is not None else 0)
 
 
-def prepare_job(services: Services, specs: SpecCache, data: wire.PrepareJobInput) -> wire.PreparedJob:
+def ended_before_start(services: Services, job_id: str, run: int) -> wire.EndedBeforeStart | None:
+    """The job's end, when it ended before its orchestration started: deleted (a `DELETE` between the submit's
+    record and its start; the spec the submit wrote after the delete's sweep goes too) or cancelled (its
+    record says so for this run). None when it is to run."""
+    known = services.jobs.get_job(job_id)
+    if known is None:
+        services.results.delete_job(job_id)
+        return {"ended": JobState.CANCELLED.value, "reason": "deleted before it started", "taskCounts": {}}
+    if (known.run or 1) == run and JOB_STATE_RANK[known.state] >= JOB_STATE_RANK[JobState.SUCCEEDED]:
+        reason = known.reason or f"{known.state.value} before it started"
+        return {"ended": known.state.value, "reason": reason, "taskCounts": known.task_counts.to_json()}
+    return None
+
+
+def prepare_job(
+    services: Services, specs: SpecCache, data: wire.PrepareJobInput
+) -> wire.PreparedJob | wire.EndedBeforeStart:
     """Read and check the job's spec, plan it, write its task records, mark the job `running`; return the
-    plan by counts only.
+    plan by counts only (or how the job ended, if it did before it started: `ended_before_start`).
 
     The job record's write follows the store's no-downgrade rule: a job already cancelling or ended stays
     so (its orchestrator learns of the cancel by its event). Fields left None keep their stored values.
     """
     job_id, spec_hash = data["jobId"], data["specHash"]
+    ended = ended_before_start(services, job_id, 1)
+    if ended is not None:
+        return ended
     cached = specs.get(job_id, spec_hash)
     spec = cached.spec
     plan = cached.plan(data["partitionSize"])
@@ -81,11 +100,16 @@ def prepare_job(services: Services, specs: SpecCache, data: wire.PrepareJobInput
     }
 
 
-def prepare_rerun(services: Services, specs: SpecCache, data: wire.PrepareRerunInput) -> wire.PreparedRerun:
+def prepare_rerun(
+    services: Services, specs: SpecCache, data: wire.PrepareRerunInput
+) -> wire.PreparedRerun | wire.EndedBeforeStart:
     """Start a re-run (`batch.runs`): every task that did not succeed goes back to pending as the run's
     (`TaskStore.reopen`), and the record says running. The plan is the job's as it first ran; the settings
     are those in effect when it ended (a `PATCH` made then still holds). Repeating it changes nothing more."""
     job_id, spec_hash, run = data["jobId"], data["specHash"], data["run"]
+    ended = ended_before_start(services, job_id, run)
+    if ended is not None:
+        return ended
     cached = specs.get(job_id, spec_hash)
     spec = cached.spec
     plan = cached.plan(data["partitionSize"])

@@ -12,6 +12,7 @@ from typing import Any
 
 import azure.durable_functions as df
 
+from activities.audit import audit_job
 from activities.batches import run_batch
 from activities.job_actions import disable_for_exit
 from activities.jobs import finish_job, prepare_job, prepare_rerun
@@ -35,10 +36,10 @@ def register(bp: df.Blueprint, services: Services) -> None:
         blocks=lambda factory: services.sources.block_reader(factory),
     )
 
-    def batch_prepare_job(data: wire.PrepareJobInput) -> wire.PreparedJob:
+    def batch_prepare_job(data: wire.PrepareJobInput) -> wire.PreparedJob | wire.EndedBeforeStart:
         return prepare_job(services, specs, data)
 
-    def batch_prepare_rerun(data: wire.PrepareRerunInput) -> wire.PreparedRerun:
+    def batch_prepare_rerun(data: wire.PrepareRerunInput) -> wire.PreparedRerun | wire.EndedBeforeStart:
         return prepare_rerun(services, specs, data)
 
     def batch_load_partition(data: wire.LoadPartitionInput) -> wire.PartitionPlan:
@@ -55,6 +56,9 @@ def register(bp: df.Blueprint, services: Services) -> None:
 
     def batch_reduce(data: dict[str, Any]) -> wire.ReduceOutcome:
         return reduce_job(services, specs, data)
+
+    def batch_audit_job(data: wire.AuditJobInput) -> wire.JobAudit:
+        return audit_job(services, specs, data)
 
     def batch_finish_job(data: wire.FinishJobInput) -> str:
         return finish_job(services, data)
@@ -81,6 +85,7 @@ def register(bp: df.Blueprint, services: Services) -> None:
         (wire.SETTLE_TASKS, batch_settle_tasks),
         (wire.SETTLE_PARTITIONS, batch_settle_partitions),
         (wire.REDUCE, batch_reduce),
+        (wire.AUDIT_JOB, batch_audit_job),
         (wire.FINISH_JOB, batch_finish_job),
     ):
         bp.activity_trigger(input_name="data", activity=name)(function)

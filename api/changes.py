@@ -111,7 +111,19 @@ async def _apply(client: Any, services: Services, record: JobRecord, moved_to: w
         if instance is not None and instance.is_active:
             raise
         raise JobConflict(f"job {record.job_id!r} finished while it was being changed", "jobFinished") from None
-    await asyncio.to_thread(services.jobs.upsert_job, new)
+    if not await asyncio.to_thread(services.jobs.upsert_job, new):
+        # A cancel (or the job's end) was written first: the job does not take changes any more, whatever the
+        # orchestration made of the event. Say so rather than answer as if the change held.
+        raise _not_applied(record.job_id, await asyncio.to_thread(services.jobs.get_job, record.job_id))
+
+
+def _not_applied(job_id: str, now: JobRecord | None) -> JobConflict:
+    if now is not None and now.state == JobState.CANCELLING:
+        return JobConflict(f"job {job_id!r} is being cancelled; the change was not applied", "jobCancelling")
+    if now is not None and is_final(now):
+        state = now.state.value
+        return JobConflict(f"job {job_id!r} has finished ({state}); the change was not applied", "jobFinished")
+    return JobConflict(f"job {job_id!r} changed meanwhile; the change was not applied: read it and try again")
 
 
 async def _pool_for(services: Services, record: JobRecord, pool_id: str, priority: int) -> wire.PoolRef:

@@ -4,6 +4,7 @@ client and the stores (blocking storage calls run on threads, the event loop is 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import functools
 import math
@@ -25,8 +26,8 @@ from api.views import (
 from app.services import Services
 from batch import wire
 from batch.plan import group_count
-from batch.states import TaskCounts
-from batch.times import parse_time
+from batch.states import TaskCounts, TaskState
+from batch.times import parse_time, to_ms
 from storage.jobs import JOB_STATE_RANK, JobRecord, JobState
 
 _FINAL_RANK = JOB_STATE_RANK[JobState.SUCCEEDED]
@@ -85,26 +86,62 @@ async def load_job(client: Any, services: Services, job_id: str) -> JobFacts:
         if summary is not None:
             summary["summaryBlob"] = services.results.summary_name(job_id)
     facts = JobFacts(job_id, record, instance, tuple(live), summary)
-    return await _settle(services, facts)
+    return await _settle(client, services, facts)
 
 
-async def _settle(services: Services, facts: JobFacts) -> JobFacts:
+async def _settle(client: Any, services: Services, facts: JobFacts) -> JobFacts:
     """Write the final state to a record that missed it: an orchestrator that crashed or was terminated never
-    ran the activity that writes it, and the job list (which reads records only) would show it running."""
+    ran the activity that writes it, and the job list (which reads records only) would show it running.
+
+    Its tasks are settled too, so its counts match its state: its running groups and partitions (which a
+    terminate from outside leaves running) are cancelled, its pending tasks are recorded skipped and its
+    running ones cancelled (failed, when the orchestrator failed), and the counts are the records'."""
     instance = facts.instance
     if instance is None or not instance.is_finished or is_final(facts.record):
         return facts
     status = derive_status(facts)
+    counts = status.counts
+    if counts.pending or counts.running:
+        await _cancel_children(client, instance)
+        running = TaskState.CANCELLED if status.state == JobState.CANCELLED.value else TaskState.FAILED
+        error = f"abandoned: {status.reason}"
+        ended = to_ms(_time_or_none(status.ended_at))
+        counts = await asyncio.to_thread(
+            functools.partial(services.tasks.close_open, facts.job_id, running, error, ended_ms=ended)
+        )
     record = dataclasses.replace(
         facts.record,
         state=JobState(status.state),
         end_time=_time_or_none(status.ended_at),
         start_time=facts.record.start_time or _time_or_none(status.started_at),
-        task_counts=status.counts,
+        task_counts=counts,
         reason=status.reason,
     )
     await asyncio.to_thread(services.jobs.upsert_job, record)
     return dataclasses.replace(facts, record=record)
+
+
+async def _children(client: Any, instance: Instance) -> list[str]:
+    """The groups the job's last custom status lists as running, and the partitions their statuses list."""
+    groups = running_children(instance.custom_status)
+    statuses = await get_custom_statuses(client, groups)
+    return [*groups, *(pid for status in statuses for pid in running_children(status))]
+
+
+async def _active_children(client: Any, instance: Instance) -> bool:
+    for child in await _children(client, instance):
+        found = await get_instance(client, child)
+        if found is not None and found.is_active:
+            return True
+    return False
+
+
+async def _cancel_children(client: Any, instance: Instance) -> None:
+    """Raise the cancel event on the groups and partitions the job's last custom status lists as running: they
+    stop starting tasks and end. One that has ended meanwhile refuses the event, which is then needless."""
+    for child in await _children(client, instance):
+        with contextlib.suppress(Exception):
+            await client.raise_event(child, wire.CANCEL_EVENT, "cancel")
 
 
 def _time_or_none(value: Any) -> datetime | None:
@@ -124,7 +161,11 @@ async def cancel_job(client: Any, services: Services, job_id: str, now: datetime
         raise JobConflict(
             f"job {job_id!r} has already finished ({record.state.value}); nothing to cancel", "jobFinished"
         )
-    await asyncio.to_thread(services.jobs.upsert_job, dataclasses.replace(record, state=JobState.CANCELLING))
+    # Only the state (and the counts, always written): settings a `PATCH` wrote since the read stay.
+    cancelling = JobRecord(
+        record.job_id, JobState.CANCELLING, record.created, task_counts=record.task_counts, run=record.run
+    )
+    await asyncio.to_thread(services.jobs.upsert_job, cancelling)
     if instance is None:
         # Not started: its submit (or re-run) stopped before starting the orchestration, or is starting it now.
         instance = current_run(record, await get_instance(client, job_id, with_input=True))
@@ -171,15 +212,39 @@ async def delete_job(client: Any, services: Services, job_id: str) -> None:
             f"job {job_id!r} is still running: cancel it (POST .../cancel), wait until it ends, then delete it",
             "jobRunning",
         )
+    if instance is not None and instance.is_finished and not is_final(record):
+        # Its end is recorded first (and its open tasks settled): commands still running are then killed.
+        record = (await _settle(client, services, JobFacts(job_id, record, current_run(record, instance)))).record
+    if instance is not None and instance.runtime_status != "Completed" and await _active_children(client, instance):
+        # Terminated from outside (or failed): its groups and partitions run on until they hear of it.
+        await _cancel_children(client, instance)
+        raise JobConflict(
+            f"job {job_id!r} ended but its partitions are still stopping; delete it again in a few seconds",
+            "jobStopping",
+        )
     partitions = _partition_count(services, record, instance)
     known_groups = partition_total(instance.custom_status, "groups") if instance is not None else None
     groups = max(group_count(partitions), known_groups or 0)
     # Every run's partitions and groups have ids of their own (`batch.runs`); the job's is one instance.
     runs = max(record.run or 1, run_of_instance(instance) if instance is not None else 1)
-    for run in range(1, runs + 1):
-        await _purge_numbered(client, functools.partial(_partition_id, job_id, run), partitions)
-        await _purge_numbered(client, functools.partial(_group_id, job_id, run), groups)
-    await purge(client, [job_id])
+    try:
+        for run in range(1, runs + 1):
+            await _purge_numbered(client, functools.partial(_partition_id, job_id, run), partitions)
+            await _purge_numbered(client, functools.partial(_group_id, job_id, run), groups)
+        await purge(client, [job_id])
+    except Exception:
+        # The durable client refuses to purge an instance that runs: the job's, started by a submit (or a
+        # re-run) at this moment. (Children of a job terminated from outside are waited for above.)
+        now = await get_instance(client, job_id)
+        if now is None or not now.is_active:
+            raise
+        raise JobConflict(
+            f"job {job_id!r} started while it was being deleted: cancel it (POST .../cancel), wait until it ends, "
+            "then delete it",
+            "jobRunning",
+        ) from None
+    # A submit that started the job's orchestration after the purge finds its record gone: it runs nothing
+    # (`activities.jobs.prepare_job`).
     await asyncio.to_thread(services.tasks.delete_job, job_id)
     await asyncio.to_thread(services.results.delete_job, job_id)
     await asyncio.to_thread(services.jobs.delete_job, job_id)

@@ -18,7 +18,7 @@ from storage.blobs import BlobStore, MemoryBlobs
 from storage.jobs import JobStore
 from storage.pools import PoolStore
 from storage.results import ResultStore, container_name, layout_of_record
-from storage.rows import MemoryRows
+from storage.rows import MemoryRows, RowStore
 from storage.schedules import ScheduleStore
 from storage.sources import SourceBlobs
 from storage.tasks import TaskStore
@@ -41,22 +41,31 @@ class Services:
     _pools: PoolStore | None = field(default=None, repr=False)
 
     @classmethod
-    def in_memory(cls, settings: Settings, handlers: TaskHandlers) -> Services:
+    def in_memory(
+        cls,
+        settings: Settings,
+        handlers: TaskHandlers,
+        *,
+        task_rows: RowStore | None = None,
+        result_blobs: BlobStore | None = None,
+    ) -> Services:
         """Services whose job, task and result stores are in memory, empty, and private to this object.
 
         Task factories' source blobs live in other containers of a real account, so `sources` still needs
-        ``AzureWebJobsStorage``; jobs with inline tasks need no storage at all.
+        ``AzureWebJobsStorage``; jobs with inline tasks need no storage at all. `task_rows` and `result_blobs`
+        put the task records and the results on stores of a test's own (one that loses writes, say).
         """
         services = cls(
             settings,
             handlers,
-            _tasks=TaskStore(MemoryRows()),
+            _tasks=TaskStore(task_rows or MemoryRows()),
             _jobs=JobStore(MemoryRows()),
             _files={},
             _schedules=ScheduleStore(MemoryRows()),
             _pools=PoolStore(MemoryRows()),
         )
-        services._results = ResultStore(MemoryBlobs(container_name(settings.storage)), services.job_layout)
+        blobs = result_blobs or MemoryBlobs(container_name(settings.storage))
+        services._results = ResultStore(blobs, services.job_layout)
         return services
 
     def job_layout(self, job_id: str) -> int:

@@ -218,6 +218,17 @@ class Chunk:
             changed.append(i)
         return changed
 
+    def lose(self, index: int, error: str, ended_ms: int | None, run: int) -> None:
+        """Record the task at `index` as failed with `error`, whatever its record says now: the one write that
+        breaks the no-downgrade rule, for a task whose record or result storage lost after acknowledging it (a
+        record left open, a success whose result is gone). It was never recorded in full, so it counts as not
+        run: failed, for a re-run to run again."""
+        self.codes[index] = _CODES[TaskState.FAILED]
+        self.runs[index] = run
+        self.ended[index] = ended_ms
+        self.batches[index] = None
+        self.errors[index] = _head(error) or ""
+
     def entry(self, index: int) -> TaskEntry:
         return TaskEntry(
             self.ids[index],

@@ -22,6 +22,7 @@ FINISH_JOB = "batch_finish_job"
 STOP_PARTITIONS = "batch_stop_partitions"
 DISABLE_JOB = "batch_disable_job"
 SETTLE_PARTITIONS = "batch_settle_partitions"
+AUDIT_JOB = "batch_audit_job"
 SCHEDULE_ORCHESTRATOR = "batch_schedule"
 SCHEDULE_TICK = "batch_schedule_tick"
 POOL_ENTITY = "batch_pool"
@@ -129,6 +130,15 @@ class PreparedJob(TypedDict):
     toleratedFailurePercentage: float
     hasReduce: bool
     pool: NotRequired[PoolRef]  # absent only in histories from before pools
+
+
+class EndedBeforeStart(TypedDict):
+    """PREPARE_JOB's (or PREPARE_RERUN's) answer for a job deleted or cancelled while its orchestration was
+    starting: it runs nothing, and returns this as it ended."""
+
+    ended: str  # the job's state: cancelled
+    reason: str
+    taskCounts: dict[str, int]
 
 
 class PrepareRerunInput(PrepareJobInput):
@@ -311,6 +321,22 @@ class FinishJobInput(TypedDict):
     startedAt: str
     endedAt: str
     run: NotRequired[int]
+
+
+class AuditJobInput(TypedDict):
+    """A job about to say `succeeded`: its records and results are checked against the orchestration's counts."""
+
+    jobId: str
+    specHash: str
+    partitionSize: int
+    taskCounts: dict[str, int]  # what the orchestration counted
+    run: NotRequired[int]
+
+
+class JobAudit(TypedDict):
+    taskCounts: dict[str, int]  # the job's tasks as recorded once the audit has marked the lost ones failed
+    lost: int  # tasks whose record or result storage lost: recorded failed now
+    lostIds: list[str]  # the first MAX_LISTED_FAILURES of them
 
 
 class ControlChange(TypedDict, total=False):

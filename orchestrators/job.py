@@ -77,7 +77,22 @@ def job_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any, 
         wire.PREPARE_RERUN if run > 1 else wire.PREPARE_JOB, STORAGE_RETRY, request
     )
     # A change may come while the job prepares (its record says running from then on).
-    prepared: wire.PreparedJob = yield from awaiting(context, prepare, controls, note)
+    answer: wire.PreparedJob | wire.EndedBeforeStart = yield from awaiting(context, prepare, controls, note)
+    if "ended" in answer:
+        # Deleted or cancelled while its orchestration was starting (a race with its submit): nothing runs.
+        ended = cast(wire.EndedBeforeStart, answer)
+        at = context.current_utc_datetime.isoformat()
+        return {
+            "jobId": job_id,
+            "state": ended["ended"],
+            "reason": ended["reason"],
+            "taskCounts": ended["taskCounts"],
+            "failedTasks": [],
+            "reduce": None,
+            "startedAt": at,
+            "endedAt": at,
+        }
+    prepared = answer
     partitions = len(prepared["partitionSizes"])
     listed: list[int] | None = None
     kept = TaskCounts()
@@ -182,6 +197,24 @@ def job_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any, 
             shown = "; ".join(ran.errors[:3]) + (f"; and {len(ran.errors) - 3} more" if len(ran.errors) > 3 else "")
             state, reason = JobState.FAILED, f"{shown} ({outcome.reason})"
 
+    if state == JobState.SUCCEEDED:
+        # Before it says succeeded, the job checks that its records and results account for every task it
+        # counted (`activities.audit`): storage that lost writes it had acknowledged must not make a success.
+        check: wire.AuditJobInput = {
+            "jobId": job_id,
+            "specHash": job["specHash"],
+            "partitionSize": prepared["partitionSize"],
+            "taskCounts": finished.to_json(),
+        }
+        if run > 1:
+            check["run"] = run
+        audit: wire.JobAudit = yield context.call_activity_with_retry(wire.AUDIT_JOB, STORAGE_RETRY, check)
+        recorded = TaskCounts.from_json(audit["taskCounts"])
+        if audit["lost"] or recorded != finished:
+            state, reason = JobState.FAILED, audit_reason(audit, finished)
+            failed_tasks = [*audit["lostIds"], *failed_tasks][: wire.MAX_LISTED_FAILURES]
+            finished = recorded
+
     reduce: wire.ReduceOutcome | None = None
     if state == JobState.SUCCEEDED and prepared["hasReduce"]:
         # The counts of partitions and groups stay: deleting the job reads them from its last custom status.
@@ -213,3 +246,20 @@ def job_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any, 
         summary["run"] = run
     summary_blob = yield context.call_activity_with_retry(wire.FINISH_JOB, STORAGE_RETRY, summary)
     return {**summary, "summaryBlob": summary_blob}
+
+
+def audit_reason(audit: wire.JobAudit, counted: TaskCounts) -> str:
+    """Why a job whose audit found its records short failed: the lost tasks by id (the first few), or the
+    counts that disagree."""
+    lost, ids = audit["lost"], audit["lostIds"]
+    if not lost:
+        recorded = TaskCounts.from_json(audit["taskCounts"])
+        return (
+            f"the task records count {recorded.succeeded} succeeded of {recorded.total}, the job counted "
+            f"{counted.succeeded} of {counted.total}: the records are not to be trusted; re-run the job"
+        )
+    shown = ", ".join(repr(task_id) for task_id in ids[:5]) + (f" and {lost - 5} more" if lost > 5 else "")
+    return (
+        f"storage lost the records or results of {lost} {'task' if lost == 1 else 'tasks'} after acknowledging "
+        f"them: {shown}; they are recorded failed: re-run the job (POST .../rerun) to run them again"
+    )

@@ -340,6 +340,70 @@ class TaskStore:
         for future in [writers.submit(call, chunk, changed) for call, changed in calls]:
             future.result()
 
+    def mark_lost(
+        self,
+        job_id: str,
+        partition: int,
+        number: int,
+        ids: Sequence[str],
+        indexes: Sequence[int],
+        error: str,
+        *,
+        run: int = 1,
+        ended_ms: int | None = None,
+    ) -> Chunk:
+        """Record the tasks at `indexes` of a chunk as failed with `error`, whatever their records say
+        (`Chunk.lose`): the audit of a job that ended found their records or results lost by storage. A chunk
+        row that is gone is written again from `ids` (its tasks as prepared). Returns the chunk as stored."""
+        key = chunk_key(partition, number)
+        with self._chunk_lock(job_id, key):
+            for attempt in range(_CHUNK_ROUNDS):
+                row = self._rows.get(job_id, key)
+                chunk = Chunk(partition, number, list(ids)) if row is None else self._chunk_of(row)
+                for i in indexes:
+                    chunk.lose(i, error, ended_ms, run)
+                failures = {chunk.ids[i]: Failure(chunk.ids[i], error) for i in indexes}
+                details = self._failure_puts(chunk, list(indexes), failures)
+                while len(details) > _FAILURES_PER_COMMIT:
+                    self._rows.commit(job_id, details[:_FAILURES_PER_COMMIT])
+                    details = details[_FAILURES_PER_COMMIT:]
+                put = Put(key, self._chunk_props(chunk), if_match="absent" if row is None else row.etag)
+                try:
+                    self._rows.commit(job_id, [put, *details])
+                except ConcurrencyConflict:
+                    _tables.back_off(min(attempt, 5))
+                    continue
+                return chunk
+        raise ConcurrencyConflict(f"task chunk {key} of job {job_id!r} kept changing; retry the write")
+
+    def close_open(self, job_id: str, running: TaskState, error: str, *, ended_ms: int | None = None) -> TaskCounts:
+        """Settle every task of the job still open, for a job whose orchestration ended without doing so (it
+        was terminated from outside, or failed): pending ones as skipped, running ones as `running` (cancelled
+        or failed, with `error`). Returns the job's counts as recorded then, every task finished.
+
+        Cost: the state codes of every chunk, and a write of each chunk with an open task. A batch still
+        running that ends later cannot change a task settled here (`batch.records`: finished stays finished).
+        """
+        check_id("job id", job_id)
+        for light in self._rows.range(job_id, "c", "d", select=["s"]):
+            if not any(code in str(light.props["s"]) for code in ("p", "r")):
+                continue
+            partition, number = parse_chunk_key(light.key)
+            chunk = self.read_chunk(job_id, partition, number)
+            if chunk is None:
+                continue
+            updates: list[TaskUpdate] = []
+            failures: dict[str, Failure] = {}
+            for i in range(len(chunk)):
+                state, run = chunk.state(i), chunk.runs[i]
+                if state == TaskState.PENDING:
+                    updates.append(TaskUpdate(i, TaskState.SKIPPED, chunk.attempts[i], run=run))
+                elif state == TaskState.RUNNING:
+                    updates.append(TaskUpdate(i, running, chunk.attempts[i], ended_ms=ended_ms, error=error, run=run))
+                    failures[chunk.ids[i]] = Failure(chunk.ids[i], error)
+            self.record(job_id, partition, number, updates, failures=failures)
+        return self.counts(job_id)
+
     @staticmethod
     def _failure_puts(chunk: Chunk, changed: list[int], failures: Mapping[str, Failure]) -> list[Put]:
         puts: list[Put] = []

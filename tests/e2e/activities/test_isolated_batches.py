@@ -7,6 +7,7 @@ from __future__ import annotations
 import inspect
 import os
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from app.services import Services
 from app.settings import Settings
 from batch import wire
 from batch.validation import parse_job
+from storage.jobs import JobRecord, JobState
 from tests.e2e.activities import crash_handlers
 from tests.e2e.activities.crash_handlers import handlers
 from tests.e2e.jobs.support import child_processes, kill_leftovers
@@ -56,6 +58,9 @@ def run_isolated(isolation: Isolation, tasks: list[dict[str, Any]], **fields: An
     spec = parse_job({"id": "iso", "tasks": tasks, **fields}, known_handlers=set(handlers), allow_command_tasks=False)
     services = Services.in_memory(Settings.from_environ({}), handlers)
     services.results.write_job_spec(spec.id, spec.to_json())
+    # What a submit leaves beside the spec: without a record, prepare takes the job as deleted.
+    created = datetime(2030, 1, 1, tzinfo=UTC)
+    services.jobs.create_job(JobRecord("iso", JobState.PENDING, created, spec_hash=spec.canonical_hash()))
     specs = SpecCache(services.results.read_job_spec)
     base = {"jobId": "iso", "specHash": spec.canonical_hash(), "partitionSize": 100}
     prepare_job(services, specs, {**base, "startedAt": "2030-01-01T00:00:00+00:00"})  # type: ignore[typeddict-item]
@@ -101,7 +106,7 @@ def test_a_task_that_ends_its_process_fails_alone(isolation: Isolation, handler:
     assert len(set(before)) == 1 and len(set(after)) == 1 and before[0] != after[0]
     assert os.getpid() not in before + after
     # What a task printed in its child is its log.
-    assert services.results.read_blob("iso/tasks/t3/stdout.txt") == b"t3 says hello\n"
+    assert services.results.read_blob(services.results.task_prefix("iso", "t3") + "stdout.txt") == b"t3 says hello\n"
 
 
 def test_retries_of_a_task_that_ends_its_process_each_get_a_new_process(isolation: Isolation) -> None:

@@ -67,6 +67,7 @@ def batch_request(job_id: str, spec_hash: str, partition: int, batch: int, first
 def test_a_job_from_prepare_to_finish(services: Services, specs: SpecCache, job_id: str, submit: Submit) -> None:
     spec = job(job_id)
     spec_hash = submit(services, spec)
+    folder = services.results.job_prefix(job_id)
     started = datetime.now(UTC).isoformat()
 
     prepared = prepare_job(
@@ -127,7 +128,7 @@ def test_a_job_from_prepare_to_finish(services: Services, specs: SpecCache, job_
     row = services.results.find_result_row(services.results.partition_batch_name(job_id, 0, 1), "task-0003")
     assert row == {"id": "task-0003", "index": 3, "result": {"n": 3, "square": 9}}
     big_row = services.results.find_result_row(services.results.partition_batch_name(job_id, 0, 1), "task-0007")
-    assert big_row == {"id": "task-0007", "index": 7, "resultBlob": f"{job_id}/tasks/task-{BIG_TASK:04d}/result.json"}
+    assert big_row == {"id": "task-0007", "index": 7, "resultBlob": f"{folder}tasks/task-{BIG_TASK:04d}/result.json"}
     assert json.loads(services.results.read_blob(big_row["resultBlob"]))["padding"] == BIG
     failed = services.tasks.get_task(job_id, f"task-{FAILING_TASK:04d}")
     assert failed is not None and failed.state == TaskState.FAILED and failed.attempts == 2
@@ -143,10 +144,10 @@ def test_a_job_from_prepare_to_finish(services: Services, specs: SpecCache, job_
     expected_sum = sum(i * i for i in range(TASKS) if i != FAILING_TASK)
     assert reduce == {
         "ok": True,
-        "resultBlob": f"{job_id}/reduce.json",
+        "resultBlob": f"{folder}reduce.json",
         "result": {"count": TASKS - 1, "sum": expected_sum, "order": [0, 1, 4, 9, 16], "input": {"k": 1}},
     }
-    assert json.loads(services.results.read_blob(f"{job_id}/reduce.json")) == reduce["result"]
+    assert json.loads(services.results.read_blob(f"{folder}reduce.json")) == reduce["result"]
 
     finish: wire.FinishJobInput = {
         "jobId": job_id,
@@ -159,13 +160,13 @@ def test_a_job_from_prepare_to_finish(services: Services, specs: SpecCache, job_
         "endedAt": datetime.now(UTC).isoformat(),
     }
     name = finish_job(services, finish)
-    assert name == f"{job_id}/summary.json"
+    assert name == f"{folder}summary.json"
     summary = services.results.read_summary(job_id)
     assert summary is not None
     assert summary["taskCounts"]["succeeded"] == TASKS - 1 and summary["failedTasks"] == [f"task-{FAILING_TASK:04d}"]
     assert summary["results"]["container"] == "batch-results"
-    assert summary["results"]["prefix"] == f"{job_id}/"
-    assert summary["results"]["reduce"] == f"{job_id}/reduce.json"
+    assert summary["results"]["prefix"] == folder
+    assert summary["results"]["reduce"] == f"{folder}reduce.json"
     final = services.jobs.get_job(job_id)
     assert final is not None and final.state == JobState.FAILED
     assert final.task_counts.failed == 1 and final.task_counts.succeeded == TASKS - 1
@@ -185,18 +186,19 @@ def prepared(services: Services, specs: SpecCache, spec: JobSpec, submit: Submit
 def test_a_batch_run_again_is_not_run_twice(services: Services, specs: SpecCache, job_id: str, submit: Submit) -> None:
     spec = JobSpec(id=job_id, tasks=tuple(TaskSpec(id=f"t{i}", handler="e2e.square", input={"n": i}) for i in range(5)))
     spec_hash = prepared(services, specs, spec, submit)
+    folder = services.results.job_prefix(job_id)
     request = batch_request(job_id, spec_hash, 0, 0, 0, 5)
     first_outcome = run_batch(services, specs, request)
-    first = services.results.read_blob(f"{job_id}/results/p00000-b00000.jsonl")
+    first = services.results.read_blob(f"{folder}results/p00000-b00000.jsonl")
     before = services.tasks.get_task(job_id, "t1")
     # The same batch again (its completion was lost in a crash): recognised, nothing runs or changes.
     assert run_batch(services, specs, request) == {**first_outcome, "busyMs": 0, "ran": 0}
-    assert services.results.read_blob(f"{job_id}/results/p00000-b00000.jsonl") == first
+    assert services.results.read_blob(f"{folder}results/p00000-b00000.jsonl") == first
     assert services.tasks.get_task(job_id, "t1") == before
     # A later batch of finished tasks (a late retry) does not run them or take them back.
     late = run_batch(services, specs, {**request, "batch": 1, "tasks": [[1, 2, 2]]})
     assert late["ran"] == 0 and services.tasks.get_task(job_id, "t1") == before
-    assert list(services.results.list_result_batches(job_id)) == [f"{job_id}/results/p00000-b00000.jsonl"]
+    assert list(services.results.list_result_batches(job_id)) == [f"{folder}results/p00000-b00000.jsonl"]
     assert [json.loads(line)["id"] for line in first.splitlines()] == [f"t{i}" for i in range(5)]
     assert services.tasks.count_by_state(job_id)[TaskState.SUCCEEDED] == 5
 

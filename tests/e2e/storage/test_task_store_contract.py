@@ -235,3 +235,31 @@ def test_batches_of_a_chunk_that_end_together_are_written_together_each_once(row
     # Run again (after a crash, say), a batch changes nothing and writes nothing.
     store.record(job_id, 0, 0, [TaskUpdate(3, TaskState.FAILED, 2, error="late")], batch=103)
     assert store.get_task(job_id, "t00003").state == TaskState.SUCCEEDED  # type: ignore[union-attr]
+
+
+def test_a_task_storage_lost_is_recorded_failed_whatever_its_record_says(store: TaskStore, job_id: str) -> None:
+    store.create_job(job_id, "v1", layout(20, 10))
+    store.record(job_id, 0, 0, [TaskUpdate(i, TaskState.SUCCEEDED, 1, batch=3) for i in range(10)], batch=3)
+    # Two successes whose results are gone: failed, whatever the no-downgrade rule says, with failure rows.
+    chunk = store.mark_lost(job_id, 0, 0, [f"t{i:05d}" for i in range(10)], [2, 5], "lost: gone", run=1, ended_ms=9)
+    assert [chunk.state(i) for i in (1, 2, 5)] == [TaskState.SUCCEEDED, TaskState.FAILED, TaskState.FAILED]
+    assert [r.task_id for r in store.query_tasks(job_id, TaskState.FAILED).records] == ["t00002", "t00005"]
+    record = store.get_task(job_id, "t00002")
+    assert record is not None and record.error == "lost: gone" and record.result_batch is None
+    # A chunk row gone whole (the job's rows deleted here) is written again from the ids given.
+    store.delete_job(job_id)
+    store.mark_lost(job_id, 1, 0, [f"t{i:05d}" for i in range(10, 20)], list(range(10)), "lost: gone")
+    assert store.counts(job_id).failed == 10
+
+
+def test_closing_a_job_settles_every_open_task(store: TaskStore, job_id: str) -> None:
+    store.create_job(job_id, "v1", layout(1200, 700))
+    store.record(job_id, 0, 0, [TaskUpdate(0, TaskState.SUCCEEDED, 1, batch=0), TaskUpdate(1, TaskState.RUNNING, 2)])
+    counts = store.close_open(job_id, TaskState.CANCELLED, "abandoned: terminated", ended_ms=5)
+    assert (counts.total, counts.succeeded, counts.cancelled, counts.skipped) == (1200, 1, 1, 1198)
+    assert (counts.pending, counts.running) == (0, 0)
+    running = store.get_task(job_id, "t00001")
+    assert running is not None and running.state == TaskState.CANCELLED and running.attempts == 2
+    # A batch that ends afterwards changes nothing.
+    store.record(job_id, 0, 0, [TaskUpdate(1, TaskState.SUCCEEDED, 2, batch=1)], batch=1)
+    assert store.counts(job_id) == counts

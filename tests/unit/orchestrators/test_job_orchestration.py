@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from activities.audit import audit_job
 from activities.batches import run_batch
 from activities.job_actions import disable_for_exit
 from activities.jobs import finish_job, prepare_job, prepare_rerun
@@ -32,16 +33,19 @@ from orchestrators.group import group_orchestrator
 from orchestrators.job import job_orchestrator
 from orchestrators.partition import partition_orchestrator
 from orchestrators.pool import apply as apply_pool_operation
+from storage.blobs import BlobStore
 from storage.jobs import JobRecord, JobState
+from storage.rows import RowStore
 from tests.unit.orchestrators.simulator import SimulatedClient, Simulator
 
 
 class MemoryBatch:
     """The batch app's activities over in-memory stores: the real PREPARE_JOB, PREPARE_RERUN, LOAD_PARTITION,
-    RUN_BATCH, SETTLE_TASKS, REDUCE and FINISH_JOB, and DISABLE_JOB over a durable client on the simulator. Only
-    STOP_PARTITIONS is a stand-in: the real one raises events through the durable client, this one through the
-    simulator. With `commands`, the job may have command tasks (they run as real processes); `settings` adds app
-    settings."""
+    RUN_BATCH, SETTLE_TASKS, REDUCE, AUDIT_JOB and FINISH_JOB, and DISABLE_JOB over a durable client on the
+    simulator. Only STOP_PARTITIONS is a stand-in: the real one raises events through the durable client, this one
+    through the simulator. With `commands`, the job may have command tasks (they run as real processes);
+    `settings` adds app settings; `task_rows` and `result_blobs`: stores of the test's own under the task records
+    and the results."""
 
     def __init__(
         self,
@@ -50,6 +54,8 @@ class MemoryBatch:
         partition_size: int = 100,
         commands: bool = False,
         settings: dict[str, str] | None = None,
+        task_rows: RowStore | None = None,
+        result_blobs: BlobStore | None = None,
     ) -> None:
         handlers = TaskHandlers()
         self.attempts: Counter[str] = Counter()
@@ -109,7 +115,9 @@ class MemoryBatch:
         environ["BATCH_WORK_DIR"] = self.work
         environ["BATCH_COMMAND_USER"] = "@worker"  # the tests' own Python (see tests/e2e/batch_host.py)
         environ.update(settings or {})
-        self.services = Services.in_memory(Settings.from_environ(environ), handlers)
+        self.services = Services.in_memory(
+            Settings.from_environ(environ), handlers, task_rows=task_rows, result_blobs=result_blobs
+        )
         # What a submit leaves: the canonical spec in its blob and a pending record.
         self.services.results.write_job_spec(self.spec.id, self.spec.to_json())
         created = datetime(2026, 11, 7, 12, 0, tzinfo=UTC)
@@ -131,6 +139,7 @@ class MemoryBatch:
             wire.RUN_BATCH: lambda request: run_batch(services, specs, request),
             wire.SETTLE_TASKS: lambda request: settle_tasks(services, specs, request),
             wire.REDUCE: lambda request: reduce_job(services, specs, request),
+            wire.AUDIT_JOB: lambda request: audit_job(services, specs, request),
             wire.FINISH_JOB: lambda request: finish_job(services, request),
             wire.STOP_PARTITIONS: self.stop,
             wire.DISABLE_JOB: self.disable,
