@@ -30,6 +30,7 @@ from api.sources import resolve_factory
 from app.services import Services
 from batch import wire
 from batch.errors import SpecError
+from batch.plan import partition_size_for
 from batch.spec import DEFAULT_POOL, JobSpec
 from batch.validation import parse_job
 from storage.jobs import JobRecord, JobState, TaskCounts
@@ -146,7 +147,7 @@ async def submit_job(client: Any, services: Services, spec: JobSpec, now: dateti
     job_input: wire.JobInput = {
         "jobId": spec.id,
         "specHash": spec_hash,
-        "partitionSize": services.settings.partition_size,
+        "partitionSize": partition_size_for(spec, services.settings.partition_size),
     }
     await _start(client, job_input)
     return Submitted(record, created=created)

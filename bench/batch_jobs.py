@@ -19,11 +19,13 @@ same session, so the job layer's cost shows as a ratio to devhost's own.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import tempfile
 import time
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +98,23 @@ def finish(base_url: str, job_id: str) -> dict[str, Any]:
         if job.get("state") in ("succeeded", "failed", "cancelled"):
             return dict(job)
         time.sleep(0.05)
+
+
+@contextlib.contextmanager
+def first_job(app: Path, spec: dict[str, Any]) -> Iterator[tuple[dict[str, Any], float, float, str]]:
+    """Run `spec` as the first job of a fresh Azurite and devhost (`devhost start`'s defaults, as a user starts
+    it): yields the finished job's view, when it was submitted and when it was seen finished (`time.time()`),
+    and Azurite's connection string (both still run inside the block)."""
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        with start_azurite(root / "azurite") as azurite:
+            env = {"AzureWebJobsStorage": azurite.connection_string}
+            with DevHostProcess(app, state_dir=root / "state", env=env) as host:
+                started = time.time()
+                status, body = call("POST", f"{host.base_url}/api/jobs", spec)
+                assert status == 202, body
+                job = finish(host.base_url, spec["id"])
+                yield job, started, time.time(), azurite.connection_string
 
 
 def warm_up(base_url: str, worker_processes: int) -> None:

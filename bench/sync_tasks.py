@@ -14,16 +14,11 @@ started, while tasks ran, and after the last one ended.
 from __future__ import annotations
 
 import argparse
-import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
-from bench.batch_jobs import finish
-from devhost.testing import DevHostProcess
-from devtools.azurite import start_azurite
+from bench.batch_jobs import first_job
 from devtools.overlap import overlap
-from devtools.run_example import call
 from storage import ContainerBlobs, ResultStore, get_account
 from storage.results import DEFAULT_CONTAINER
 
@@ -39,19 +34,10 @@ def run(kind: str, tasks: int, max_parallel: int, wait_ms: float) -> dict[str, f
         "maxParallelTasks": max_parallel,
         "tasks": [{"id": f"t{i:06d}", "handler": HANDLERS[kind], "input": wait_ms / 1000} for i in range(tasks)],
     }
-    with tempfile.TemporaryDirectory() as folder:
-        root = Path(folder)
-        with start_azurite(root / "azurite") as azurite:
-            env = {"AzureWebJobsStorage": azurite.connection_string}
-            with DevHostProcess(APP, state_dir=root / "state", env=env) as host:
-                started = time.time()
-                status, body = call("POST", f"{host.base_url}/api/jobs", spec)
-                assert status == 202, body
-                job = finish(host.base_url, job_id)
-                ended = time.time()
-                assert job["state"] == "succeeded" and job["taskCounts"]["succeeded"] == tasks, job
-                results = ResultStore(ContainerBlobs(get_account(azurite.connection_string), DEFAULT_CONTAINER))
-                times = [(row["result"]["start"], row["result"]["end"]) for row in results.iter_results(job_id)]
+    with first_job(APP, spec) as (job, started, ended, connection_string):
+        assert job["state"] == "succeeded" and job["taskCounts"]["succeeded"] == tasks, job
+        results = ResultStore(ContainerBlobs(get_account(connection_string), DEFAULT_CONTAINER))
+        times = [(row["result"]["start"], row["result"]["end"]) for row in results.iter_results(job_id)]
     assert len(times) == tasks, f"{len(times)} results for {tasks} tasks"
     seen = overlap(times)
     first = min(start for start, _ in times)

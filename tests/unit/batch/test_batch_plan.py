@@ -8,7 +8,16 @@ import pytest
 
 from batch.errors import PlanError
 from batch.graph import weak_components
-from batch.plan import DEFAULT_PARTITION_SIZE, JobPlan, Partition, concurrency_shares, plan_job, plan_tasks
+from batch.plan import (
+    DEFAULT_PARTITION_SIZE,
+    PER_CALL_PARTITION_SIZE,
+    JobPlan,
+    Partition,
+    concurrency_shares,
+    partition_size_for,
+    plan_job,
+    plan_tasks,
+)
 from batch.spec import JobSpec, TaskSpec
 
 pytestmark = pytest.mark.unit
@@ -122,3 +131,16 @@ def test_concurrency_shares_reject_nonsense() -> None:
         concurrency_shares(0, 1)
     with pytest.raises(PlanError):
         concurrency_shares(1, -1)
+
+
+def test_jobs_whose_tasks_get_a_call_each_get_smaller_partitions() -> None:
+    handlers = tuple(TaskSpec(id=f"h{i}", handler="t.ok", input=i) for i in range(3))
+    commands = tuple(TaskSpec(id=f"c{i}", command_line=("true",)) for i in range(3))
+    assert partition_size_for(JobSpec(id="batched", tasks=handlers), 2000) == 2000
+    assert (
+        partition_size_for(JobSpec(id="one-call", tasks=handlers, task_batch_size=1), 2000) == PER_CALL_PARTITION_SIZE
+    )
+    assert partition_size_for(JobSpec(id="commands", tasks=commands), 2000) == PER_CALL_PARTITION_SIZE
+    assert partition_size_for(JobSpec(id="mixed", tasks=handlers + commands), 2000) == 2000
+    # A smaller configured size stays.
+    assert partition_size_for(JobSpec(id="small", tasks=commands), 40) == 40
