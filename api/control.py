@@ -34,6 +34,9 @@ _FINAL_RANK = JOB_STATE_RANK[JobState.SUCCEEDED]
 # Partition and group histories are purged this many at a time; the loop goes on past the expected count
 # while purges still find instances (the partition or group size may have changed since the job ran).
 _PURGE_BATCH = 16
+_RETURN_WAIT_SECONDS = 5.0
+"""How long a delete waits for the orchestration of a job whose end is recorded to return (it does within a
+moment: its last step is writing that end)."""
 
 
 def results_location(services: Services, api_root: str, job_id: str) -> ResultsLocation:
@@ -207,6 +210,10 @@ async def delete_job(client: Any, services: Services, job_id: str) -> None:
     if record is None:
         raise JobNotFound(job_id)
     instance = await get_instance(client, job_id, with_input=True)
+    if instance is not None and instance.is_active and is_final(record):
+        # Its end is recorded (the view says so) and its orchestration returns a moment later: wait for that
+        # rather than refuse to delete a job shown as finished.
+        instance = await _returned(client, job_id, instance)
     if instance is not None and instance.is_active:
         raise JobConflict(
             f"job {job_id!r} is still running: cancel it (POST .../cancel), wait until it ends, then delete it",
@@ -248,6 +255,16 @@ async def delete_job(client: Any, services: Services, job_id: str) -> None:
     await asyncio.to_thread(services.tasks.delete_job, job_id)
     await asyncio.to_thread(services.results.delete_job, job_id)
     await asyncio.to_thread(services.jobs.delete_job, job_id)
+
+
+async def _returned(client: Any, job_id: str, instance: Instance) -> Instance | None:
+    """The job's orchestration once it has returned, or as it is after `_RETURN_WAIT_SECONDS`."""
+    deadline = asyncio.get_running_loop().time() + _RETURN_WAIT_SECONDS
+    current: Instance | None = instance
+    while current is not None and current.is_active and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.05)
+        current = await get_instance(client, job_id, with_input=True)
+    return current
 
 
 def _partition_id(job_id: str, run: int, number: int) -> str:
