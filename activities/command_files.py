@@ -80,9 +80,11 @@ def _mode(resource: ResourceFile) -> int | None:
 
 
 def _container(
-    name: str | None, url: str | None, job_id: str, results: ResultStore, account: AccountFiles
+    name: str | None, url: str | None, job_id: str, results: ResultStore, account: AccountFiles, *, writing: bool
 ) -> tuple[str, Callable[[str], str | None]]:
-    """The container a source or destination names, and the rule its blob names are held to."""
+    """The container a source or destination names, and the rule its blob names are held to. In the results
+    container a task reads its own job's folder too, but writes none of the app's names, its own job's
+    `job.json`, summary and results included (its own outputs go to its folder without a `containerUrl`)."""
     if name is None:
         assert url is not None
         name = account.container_of(url)
@@ -95,7 +97,8 @@ def _container(
     if problem is not None:
         raise CommandTaskError(problem)
     if name == results.container_name:
-        return name, lambda blob: blob_name_problem(blob, job_id)
+        own = None if writing else job_id
+        return name, lambda blob: blob_name_problem(blob, own)
     return name, lambda _blob: None
 
 
@@ -115,7 +118,7 @@ def _downloads(
         return [Download(target, fetch, mode)]
     files = account()
     container, rule = _container(
-        resource.auto_storage_container_name, resource.storage_container_url, job_id, results, files
+        resource.auto_storage_container_name, resource.storage_container_url, job_id, results, files, writing=False
     )
     prefix = resource.blob_prefix or ""
     listed = prefix
@@ -172,7 +175,7 @@ def _upload(
 
         return Upload(output.file_pattern, when, to_outputs)
     files = account()
-    container, rule = _container(None, output.container_url, job_id, results, files)
+    container, rule = _container(None, output.container_url, job_id, results, files, writing=True)
     single = not (_WILDCARDS & set(output.file_pattern))
     base = output.path
 

@@ -209,6 +209,33 @@ def test_output_files_follow_their_upload_conditions_and_destinations(features_h
     assert text_of(results, f"_jobs/{job_id}/tasks/bad/outputs/run.log") == "log"
 
 
+def test_a_command_writes_none_of_its_own_jobs_files_through_a_container_url(features_host: FeaturesHost) -> None:
+    results = container(features_host, "batch-results")
+    job_id = features_host.unique_id("files-own")
+    write = "import pathlib; pathlib.Path('forged.json').write_text('{}')"
+
+    def to_results(task_id: str, blob: str) -> dict[str, Any]:
+        destination = {"container": {"containerUrl": results.url, "path": blob}}
+        rule = {
+            "filePattern": "forged.json",
+            "destination": destination,
+            "uploadOptions": {"uploadCondition": "taskCompletion"},
+        }
+        return python_command(task_id, write, outputFiles=[rule])
+
+    forged = f"_jobs/{job_id}/tasks/other/result.json"
+    tasks = [to_results("forger", forged), to_results("sharer", f"inputs/{job_id}/forged.json")]
+    view = features_host.run({"id": job_id, "toleratedFailurePercentage": 100, "tasks": tasks})
+    assert view["state"] == "succeeded", view
+    failed = features_host.tasks_of(job_id, "failed")
+    assert set(failed) == {"forger"}
+    assert f"cannot upload 'forged.json' as blob '{forged}'" in failed["forger"]["error"]
+    assert "is in '_jobs/', where the app keeps its own files" in failed["forger"]["error"]
+    assert not results.get_blob_client(forged).exists()
+    # Outside the app's names the results container takes a task's files.
+    assert text_of(results, f"inputs/{job_id}/forged.json") == "{}"
+
+
 def test_bad_file_specs_get_a_400_with_their_paths(features_host: FeaturesHost) -> None:
     job_id = features_host.unique_id("files-bad")
     spec = {
