@@ -34,6 +34,7 @@ from api import http
 from api.changes import disable_job, enable_job, read_change, read_disable, update_job
 from api.control import cancel_job, delete_job, is_final, links_for, load_job, results_location
 from api.errors import InvalidJobSpec, JobNotFound, json_response
+from api.job_turns import one_at_a_time
 from api.pools import job_slots, read_ledger
 from api.reruns import read_rerun, rerun_job
 from api.submit import new_job_id, parse_spec, submit_job
@@ -100,7 +101,8 @@ async def submit(req: func.HttpRequest, client: Any, services: Services) -> func
     now = datetime.now(UTC)
     spec = parse_spec(req.get_body(), services, lambda: new_job_id(now))
     await refuse_occurrence_id(services, spec.id)
-    submitted = await submit_job(client, services, spec, now)
+    async with one_at_a_time(spec.id):
+        submitted = await submit_job(client, services, spec, now)
     if submitted.created:
         # Just started: the record is all there is to show, and asking the orchestration adds nothing.
         view, status = _view(req, services, JobFacts(spec.id, submitted.record)), 202
@@ -206,5 +208,7 @@ async def rerun(req: func.HttpRequest, client: Any, services: Services) -> func.
 
 
 async def delete(req: func.HttpRequest, client: Any, services: Services) -> func.HttpResponse:
-    await delete_job(client, services, http.job_id_param(req))
+    job_id = http.job_id_param(req)
+    async with one_at_a_time(job_id):
+        await delete_job(client, services, job_id)
     return func.HttpResponse(status_code=204)
