@@ -313,18 +313,25 @@ class TaskStore:
                 return chunk
             self._before_commit(chunk, [(w.before_commit, changed) for w, changed in applied if w.before_commit])
             details = [p for w, changed in applied for p in self._failure_puts(chunk, changed, w.failures or {})]
-            # Failure rows that do not fit beside the chunk go first: a crash then leaves rows that the
-            # chunk does not confirm, which every read ignores.
-            while len(details) > _FAILURES_PER_COMMIT:
-                self._rows.commit(job_id, details[:_FAILURES_PER_COMMIT])
-                details = details[_FAILURES_PER_COMMIT:]
-            try:
-                self._rows.commit(job_id, [Put(key, self._chunk_props(chunk), if_match=row.etag), *details])
-            except ConcurrencyConflict:
-                _tables.back_off(min(attempt, 5))
+            if not self._write_chunk(job_id, key, chunk, row.etag, details, attempt):
                 continue
             return chunk
         raise ConcurrencyConflict(f"task chunk {key} of job {job_id!r} kept changing; retry the write")
+
+    def _write_chunk(self, job_id: str, key: str, chunk: Chunk, etag: str, details: list[Put], attempt: int) -> bool:
+        """Write the chunk row with its failure rows while the stored row still has `etag` (`"absent"`: there is
+        none); False, after a pause that grows with `attempt`, when another writer changed it first."""
+        # Failure rows that do not fit beside the chunk go first: a crash then leaves rows that the chunk does
+        # not confirm, which every read ignores.
+        while len(details) > _FAILURES_PER_COMMIT:
+            self._rows.commit(job_id, details[:_FAILURES_PER_COMMIT])
+            details = details[_FAILURES_PER_COMMIT:]
+        try:
+            self._rows.commit(job_id, [Put(key, self._chunk_props(chunk), if_match=etag), *details])
+        except ConcurrencyConflict:
+            _tables.back_off(min(attempt, 5))
+            return False
+        return True
 
     def _before_commit(self, chunk: Chunk, calls: list[tuple[Callable[[Chunk, list[int]], None], list[int]]]) -> None:
         """Run each write's `before_commit` on the chunk about to be written: side by side when there are
@@ -364,14 +371,8 @@ class TaskStore:
                     chunk.lose(i, error, ended_ms, run)
                 failures = {chunk.ids[i]: Failure(chunk.ids[i], error) for i in indexes}
                 details = self._failure_puts(chunk, list(indexes), failures)
-                while len(details) > _FAILURES_PER_COMMIT:
-                    self._rows.commit(job_id, details[:_FAILURES_PER_COMMIT])
-                    details = details[_FAILURES_PER_COMMIT:]
-                put = Put(key, self._chunk_props(chunk), if_match="absent" if row is None else row.etag)
-                try:
-                    self._rows.commit(job_id, [put, *details])
-                except ConcurrencyConflict:
-                    _tables.back_off(min(attempt, 5))
+                etag = "absent" if row is None else row.etag
+                if not self._write_chunk(job_id, key, chunk, etag, details, attempt):
                     continue
                 return chunk
         raise ConcurrencyConflict(f"task chunk {key} of job {job_id!r} kept changing; retry the write")
