@@ -276,7 +276,7 @@ def run_batch(
     if any(p // CHUNK_SIZE != number or not 0 <= p < len(positions) for p, _ in runs):
         raise WrongTask(f"batch {batch} of partition {partition} of job {job_id!r} is not within one chunk")
     store = services.tasks
-    stored = store.read_chunk(job_id, partition, number)
+    stored = store.read_chunk(job_id, partition, number, remember=True)
     if stored is None:
         raise WrongTask(f"job {job_id!r} has no task records for partition {partition}: it was deleted")
     if batch in stored.done:

@@ -19,6 +19,7 @@ import dataclasses
 import math
 import os
 import threading
+import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -65,6 +66,11 @@ IDS_PER_BUCKET = 2000
 _PIECE = 15_000
 """Characters of JSON per property: 64 KiB holds 32,768 UTF-16 units, and a character takes at most two."""
 _CHUNK_ROUNDS = 50
+RECENT_SECONDS = 2.0
+"""How long a chunk row read by a batch before it ran (`read_chunk(remember=True)`) stays the first guess of
+the row that batch's record writes over. A guess still current saves the record a read (a batch of one short
+task costs a read, a results blob and a write instead of two reads); a stale one costs only a refused write,
+after which the record reads the row as always."""
 """Tries at a chunk row that other processes keep changing, with a random pause of up to 0.32 s between."""
 _COMMIT_CHARS = 1_000_000
 """Characters of new rows per transaction at prepare: at two bytes each, under half the 4 MiB body limit."""
@@ -166,8 +172,10 @@ class _Write:
 class TaskStore:
     """Task records of all jobs over one `RowStore`. Thread-safe."""
 
-    def __init__(self, rows: RowStore) -> None:
+    def __init__(self, rows: RowStore, clock: Callable[[], float] = time.monotonic) -> None:
         self._rows = rows
+        self._clock = clock
+        self._recent: dict[tuple[str, str], tuple[float, Row]] = {}
         # Batches of one chunk that end together in one process take turns at its row: without this, all
         # but one of them would lose the ETag race and read, merge and write again (a storm, when dozens of
         # one-task batches of long tasks end at once). Writers in other processes still race, and retry.
@@ -250,9 +258,24 @@ class TaskStore:
     def _chunk_of(row: Row) -> Chunk:
         return Chunk.from_parts(str(row.props["s"]), _joined(row.props))
 
-    def read_chunk(self, job_id: str, partition: int, number: int) -> Chunk | None:
-        row = self._rows.get(job_id, chunk_key(partition, number))
-        return None if row is None else self._chunk_of(row)
+    def read_chunk(self, job_id: str, partition: int, number: int, *, remember: bool = False) -> Chunk | None:
+        """The chunk as stored, or None. With `remember`, a `record` of the chunk soon after (a batch's, once
+        its tasks ran) first tries to write over the row read here (see `RECENT_SECONDS`)."""
+        key = chunk_key(partition, number)
+        row = self._rows.get(job_id, key)
+        if row is None:
+            return None
+        if remember:
+            with self._locks_lock:
+                if len(self._recent) > 1_000:
+                    self._recent.clear()  # bounded: batches that never recorded leave theirs behind
+                self._recent[(job_id, key)] = (self._clock(), row)
+        return self._chunk_of(row)
+
+    def _recent_row(self, job_id: str, key: str) -> Row | None:
+        with self._locks_lock:
+            read = self._recent.pop((job_id, key), None)
+        return read[1] if read is not None and self._clock() - read[0] <= RECENT_SECONDS else None
 
     def record(
         self,
@@ -297,8 +320,9 @@ class TaskStore:
         return mine.chunk
 
     def _record(self, job_id: str, key: str, group: Sequence[_Write]) -> Chunk:
+        guess = self._recent_row(job_id, key)
         for attempt in range(_CHUNK_ROUNDS):
-            row = self._rows.get(job_id, key)
+            row = guess or self._rows.get(job_id, key)
             if row is None:
                 raise SerializationError(f"job {job_id!r} has no task chunk {key}: was it prepared, or deleted?")
             chunk = self._chunk_of(row)
@@ -313,14 +337,19 @@ class TaskStore:
                 return chunk
             self._before_commit(chunk, [(w.before_commit, changed) for w, changed in applied if w.before_commit])
             details = [p for w, changed in applied for p in self._failure_puts(chunk, changed, w.failures or {})]
-            if not self._write_chunk(job_id, key, chunk, row.etag, details, attempt):
+            # A guess that was stale lost no race: the read that follows needs no pause first.
+            if not self._write_chunk(job_id, key, chunk, row.etag, details, attempt, pause=guess is None):
+                guess = None
                 continue
             return chunk
         raise ConcurrencyConflict(f"task chunk {key} of job {job_id!r} kept changing; retry the write")
 
-    def _write_chunk(self, job_id: str, key: str, chunk: Chunk, etag: str, details: list[Put], attempt: int) -> bool:
+    def _write_chunk(
+        self, job_id: str, key: str, chunk: Chunk, etag: str, details: list[Put], attempt: int, *, pause: bool = True
+    ) -> bool:
         """Write the chunk row with its failure rows while the stored row still has `etag` (`"absent"`: there is
-        none); False, after a pause that grows with `attempt`, when another writer changed it first."""
+        none); False when another writer changed it first (after a pause that grows with `attempt`, unless
+        `pause` is False)."""
         # Failure rows that do not fit beside the chunk go first: a crash then leaves rows that the chunk does
         # not confirm, which every read ignores.
         while len(details) > _FAILURES_PER_COMMIT:
@@ -329,7 +358,8 @@ class TaskStore:
         try:
             self._rows.commit(job_id, [Put(key, self._chunk_props(chunk), if_match=etag), *details])
         except ConcurrencyConflict:
-            _tables.back_off(min(attempt, 5))
+            if pause:
+                _tables.back_off(min(attempt, 5))
             return False
         return True
 

@@ -63,6 +63,22 @@ def test_a_commit_applies_all_or_nothing_under_its_conditions(rows: RowStore) ->
     assert current is not None and current.props["v"] == 2 and current.etag != stale.etag
 
 
+def test_a_conditional_write_alone_or_with_others_keeps_its_condition(rows: RowStore) -> None:
+    # One write goes to the service alone, several as a transaction: both refuse what the condition refuses.
+    rows.commit("p", [Put("a", {"v": 1})])
+    row = rows.get("p", "a")
+    assert row is not None
+    for operations in ([Put("gone", {"v": 1}, if_match=row.etag)], [Put("a", {"v": 2}, if_match="absent")]):
+        with pytest.raises(ConcurrencyConflict):
+            rows.commit("p", operations)
+        with pytest.raises(ConcurrencyConflict):
+            rows.commit("p", [Put("other", {"v": 1}), *operations])
+    assert keys(rows) == ["a"]
+    rows.commit("p", [Put("a", {"v": 2}, if_match=row.etag)])
+    current = rows.get("p", "a")
+    assert current is not None and current.props == {"v": 2} and current.etag != row.etag
+
+
 def test_a_delete_needs_the_row_and_its_etag(rows: RowStore) -> None:
     rows.commit("p", [Put("a", {"v": 1}), Put("b", {"v": 1})])
     stale = rows.get("p", "a")

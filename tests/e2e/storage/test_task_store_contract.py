@@ -237,6 +237,45 @@ def test_batches_of_a_chunk_that_end_together_are_written_together_each_once(row
     assert store.get_task(job_id, "t00003").state == TaskState.SUCCEEDED  # type: ignore[union-attr]
 
 
+class ReadCountingRows:
+    def __init__(self, rows: RowStore) -> None:
+        self._rows = rows
+        self.reads = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._rows, name)
+
+    def get(self, partition: str, key: str) -> Any:
+        self.reads += 1
+        return self._rows.get(partition, key)
+
+
+def test_a_batch_records_over_the_row_it_read_and_over_a_newer_one_when_that_changed(
+    rows: RowStore, job_id: str
+) -> None:
+    counting = ReadCountingRows(rows)
+    now = [100.0]
+    store = TaskStore(cast(RowStore, counting), clock=lambda: now[0])
+    other = TaskStore(rows)  # a batch of the same chunk in another process
+    store.create_job(job_id, "v1", layout(10, 10))
+
+    def run(position: int, batch: int, *, written_meanwhile: int | None = None, later: float = 0.0) -> int:
+        counting.reads = 0
+        assert store.read_chunk(job_id, 0, 0, remember=True) is not None
+        if written_meanwhile is not None:
+            other.record(job_id, 0, 0, [TaskUpdate(written_meanwhile, TaskState.SUCCEEDED, 1)], batch=50 + batch)
+        now[0] += later
+        store.record(job_id, 0, 0, [TaskUpdate(position, TaskState.SUCCEEDED, 1)], batch=batch)
+        return counting.reads
+
+    assert run(0, 1) == 1  # the row read before the batch ran is the one its record writes over
+    assert run(1, 2, written_meanwhile=2) == 2  # changed meanwhile: the write is refused, read again, merged
+    assert run(3, 3, later=60) == 2  # read long ago: not trusted, read again
+    chunk = store.read_chunk(job_id, 0, 0)
+    assert chunk is not None and sorted(chunk.done) == [1, 2, 3, 52]
+    assert [chunk.state(i) for i in range(5)] == [TaskState.SUCCEEDED] * 4 + [TaskState.PENDING]
+
+
 def test_a_task_storage_lost_is_recorded_failed_whatever_its_record_says(store: TaskStore, job_id: str) -> None:
     store.create_job(job_id, "v1", layout(20, 10))
     store.record(job_id, 0, 0, [TaskUpdate(i, TaskState.SUCCEEDED, 1, batch=3) for i in range(10)], batch=3)
