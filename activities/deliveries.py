@@ -52,7 +52,13 @@ class Deliveries:
         path = self._path(job_id, partition, batch)
         this = this_delivery()
         for _ in range(10):  # another batch's `end` may remove the (empty) folders in between
-            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                # (Not `exist_ok`: a folder removed between its "exists" and its check raises all the same.)
+                path.parent.mkdir(parents=True)
+            except FileExistsError:
+                pass
+            except FileNotFoundError:
+                continue  # a parent removed while its child was made
             try:
                 with open(path, "x") as mark:  # created only if there is none: one system call, no network
                     mark.write(_text(this))

@@ -5,6 +5,8 @@ are stood in for here; tests/e2e/activities/test_isolated_batches.py runs real o
 from __future__ import annotations
 
 import json
+import sys
+import threading
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,7 +15,7 @@ from typing import Any
 import pytest
 
 from activities.batches import run_batch
-from activities.deliveries import this_delivery
+from activities.deliveries import Deliveries, this_delivery
 from activities.handler_tasks import HandlerRun
 from activities.isolation import Died, Isolation, Lane, Ran
 from batch import wire
@@ -149,3 +151,33 @@ def test_an_isolated_batch_fails_only_the_task_whose_process_died(retries: int, 
     }
     # What a task printed in its own process is its log, as in the activity's.
     assert app.services.results.read_blob("_jobs/job-1/tasks/t0/stdout.txt") == b"printed by t0\n"
+
+
+def test_marks_made_and_removed_at_once_by_many_batches_never_fail_one(tmp_path: Path) -> None:
+    # Each `end` removes the folders it leaves empty while other batches make them again for their marks:
+    # a folder gone between "it exists" and the check of it must not fail a batch (it cost a relaunch pause).
+    deliveries = Deliveries(tmp_path / "deliveries")
+    errors: list[BaseException] = []
+    verdicts: list[str | None] = []
+
+    def batches(first: int) -> None:
+        try:
+            for batch in range(first, first + 400):
+                verdicts.append(deliveries.begin("job-1", 0, batch))
+                deliveries.end("job-1", 0, batch)
+        except BaseException as exc:  # what a batch would have raised, reported by the test
+            errors.append(exc)
+
+    threads = [threading.Thread(target=batches, args=(1000 * i,)) for i in range(8)]
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads switch as often as they can: the folders come and go between calls
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+    finally:
+        sys.setswitchinterval(previous)
+    assert errors == []
+    assert verdicts == [None] * 3200
+    assert not (tmp_path / "deliveries").exists()
