@@ -7,7 +7,9 @@ handlers on one event loop; a command task is a batch of its own.
 
 At the end the batch writes its succeeded tasks' results as one blob (`results/p...-b....jsonl` in its folder) and
 then its records as one chunk row (`storage.tasks`), so a batch costs two storage writes however many tasks it
-holds. A host that dies mid-batch has recorded nothing of it: the batch runs again, whole (at least once, as
+holds. A batch asked to hand its records back (`handBack`: one short task, `wire.PARTITION_VERSION`) reads
+and writes nothing: it returns them, and its partition writes those of many batches at once (SETTLE_TASKS).
+A host that dies mid-batch has recorded nothing of it: the batch runs again, whole (at least once, as
 for any activity). A batch run again after it was recorded (its completion was lost) is recognised by its
 number in the chunk row and not run twice. What it returns is what the chunk records, so the orchestrator's
 counts and the task records agree.
@@ -56,7 +58,7 @@ from storage.jobs import JobStore
 from storage.results import ResultStore
 from storage.tasks import Failure
 
-__all__ = ["outcome_of", "run_batch"]
+__all__ = ["hand_back", "handed_back_outcome", "outcome_of", "results_writer", "run_batch"]
 
 
 @dataclass
@@ -275,12 +277,15 @@ def run_batch(
     number = runs[0][0] // CHUNK_SIZE
     if any(p // CHUNK_SIZE != number or not 0 <= p < len(positions) for p, _ in runs):
         raise WrongTask(f"batch {batch} of partition {partition} of job {job_id!r} is not within one chunk")
-    store = services.tasks
-    stored = store.read_chunk(job_id, partition, number, remember=True)
-    if stored is None:
-        raise WrongTask(f"job {job_id!r} has no task records for partition {partition}: it was deleted")
-    if batch in stored.done:
-        return outcome_of(stored, runs, 0, 0)
+    stored: Chunk | None = None
+    if not data.get("handBack"):
+        # (A batch that hands its records back has none to read: the partition writes them, and knows which of
+        # its tasks it settled meanwhile.)
+        stored = services.tasks.read_chunk(job_id, partition, number, remember=True)
+        if stored is None:
+            raise WrongTask(f"job {job_id!r} has no task records for partition {partition}: it was deleted")
+        if batch in stored.done:
+            return outcome_of(stored, runs, 0, 0)
     deliveries = Deliveries(default_work_root(services.settings.work_dir) / "deliveries")
     interrupted = deliveries.begin(job_id, partition, batch)
     if interrupted is not None:
@@ -297,17 +302,18 @@ def _run_delivery(
     positions: list[int],
     runs: list[tuple[int, int]],
     data: wire.RunBatchInput,
-    stored: Chunk,
+    stored: Chunk | None,
     isolation: Isolation | None,
     cancel_poll_seconds: float,
 ) -> wire.BatchOutcome:
-    """Run the batch's tasks and record them (the part of `run_batch` after its checks)."""
+    """Run the batch's tasks and record them, or hand the records back (the part of `run_batch` after its
+    checks; `stored`: the chunk as read before, None when the batch hands its records back)."""
     job_id, partition, batch = data["jobId"], data["partition"], data["batch"]
     job_run = data.get("run", 1)
     store = services.tasks
     number = runs[0][0] // CHUNK_SIZE
     # A task settled meanwhile (abandoned by a cancel, say) is not run again.
-    todo = [(p, a) for p, a in runs if rank(stored.state(p % CHUNK_SIZE)) < 2]
+    todo = runs if stored is None else [(p, a) for p, a in runs if rank(stored.state(p % CHUNK_SIZE)) < 2]
     runner = _Runner(
         services, spec, data["specHash"], cancel_poll_seconds, partition, batch, data.get("checkFirst", False)
     )
@@ -337,6 +343,13 @@ def _run_delivery(
         if (data["markRunning"] and run is None) or (requeued and run is not None and run.last.cancelled):
             # Recorded as running at attempt `a`: back to pending, as if this batch had not run it.
             updates.append(TaskUpdate(p % CHUNK_SIZE, TaskState.PENDING, a - 1, requeue=True))
+    actions = _actions(spec, positions, done)
+    if stored is None:
+        ids = {p: spec.tasks[positions[p]].id for p, _ in runs}
+        handed = hand_back(number, updates, failures, rows, ids)
+        if handed is not None:
+            outcome = handed_back_outcome(runs, handed, ids, round(runner.busy * 1000), runner.ran)
+            return _with_actions(outcome, actions, runner.gate.closed)
     final = store.record(
         job_id,
         partition,
@@ -344,14 +357,73 @@ def _run_delivery(
         [dataclasses.replace(update, run=job_run) for update in updates],
         batch=batch,
         failures=failures,
-        before_commit=_results_writer(services.results, job_id, partition, batch, rows),
+        before_commit=results_writer(services.results, job_id, partition, batch, rows),
     )
     outcome = outcome_of(final, runs, round(runner.busy * 1000), runner.ran)
-    actions = _actions(spec, positions, done)
+    return _with_actions(outcome, actions, runner.gate.closed)
+
+
+def _with_actions(outcome: wire.BatchOutcome, actions: list[list[Any]], held: bool) -> wire.BatchOutcome:
     if actions:
         outcome["actions"] = actions
-    if runner.gate.closed:
+    if held:
         outcome["held"] = True
+    return outcome
+
+
+def hand_back(
+    number: int,
+    updates: list[TaskUpdate],
+    failures: dict[str, Failure],
+    rows: dict[int, dict[str, Any]],
+    ids: dict[int, str],
+) -> list[wire.RanTask] | None:
+    """A batch's records as it hands them back to its partition (`wire.RanTask`; `ids`: its tasks' ids by
+    position), or None when they are too large for that (`wire.HAND_BACK_MAX_BYTES`): the batch then writes
+    them itself."""
+    handed: list[wire.RanTask] = []
+    for update in updates:
+        position = number * CHUNK_SIZE + update.index
+        task: wire.RanTask = {
+            "position": position,
+            "state": update.state.value,
+            "attempts": update.attempts,
+            "startedMs": update.started_ms,
+            "endedMs": update.ended_ms,
+        }
+        if update.error is not None:
+            task["error"] = update.error
+        if position in rows:
+            task["row"] = rows[position]
+        failure = failures.get(ids[position]) if update.state == TaskState.FAILED else None
+        if failure is not None and failure.result_json is not None:
+            task["resultJson"] = failure.result_json
+        if failure is not None and failure.result_blob is not None:
+            task["resultBlob"] = failure.result_blob
+        handed.append(task)
+    return handed if len(json_text(handed)) <= wire.HAND_BACK_MAX_BYTES else None
+
+
+def handed_back_outcome(
+    runs: list[tuple[int, int]], handed: list[wire.RanTask], ids: dict[int, str], busy_ms: int, ran: int
+) -> wire.BatchOutcome:
+    """The batch's outcome from the records it hands back, as `outcome_of` reads it from a chunk: tasks it did
+    not run go back as pending."""
+    outcome: wire.BatchOutcome = {"retry": [], "failed": [], "other": [], "busyMs": busy_ms, "ran": ran}
+    by_position = {task["position"]: task for task in handed}
+    for position, _ in runs:
+        task = by_position.get(position)
+        state = TaskState(task["state"]) if task is not None else TaskState.PENDING
+        if task is None or state == TaskState.PENDING:
+            outcome["other"].append([position, TaskState.PENDING.value])
+        elif state == TaskState.FAILED:
+            outcome["failed"].append([position, task["attempts"], ids[position]])
+        elif state == TaskState.CANCELLED:
+            outcome.setdefault("cancelled", []).append([position, task["attempts"]])
+        elif state == TaskState.RUNNING:
+            outcome["retry"].append([position, task["attempts"]])
+    if handed:
+        outcome["handedBack"] = handed
     return outcome
 
 
@@ -527,7 +599,7 @@ def _updates(
     return updates, failures, rows
 
 
-def _results_writer(
+def results_writer(
     results: ResultStore, job_id: str, partition: int, batch: int, rows: dict[int, dict[str, Any]]
 ) -> Callable[[Chunk, list[int]], None]:
     """Writes, before the chunk row, the result rows of the tasks the chunk is about to record as succeeded

@@ -1,4 +1,5 @@
-"""LOAD_PARTITION and SETTLE_TASKS: a partition's plan, and the tasks it settles without running them.
+"""LOAD_PARTITION and SETTLE_TASKS: a partition's plan, the tasks it settles without running them, and the
+records that batches of one task handed back to it (`wire.PARTITION_VERSION`).
 
 A partition's tasks are numbered by their position in it (0 .. size-1); its chunk `k` holds positions
 `k * CHUNK_SIZE` onwards (`batch.records`). The job's prepare step writes every chunk row.
@@ -8,7 +9,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
+from typing import Any
 
+from activities.batches import results_writer
+from activities.errors import WrongTask
 from activities.specs import CachedJob, SpecCache
 from app.services import Services
 from batch import wire
@@ -91,7 +95,8 @@ def _succeeded_ranges(services: Services, job_id: str, partition: int, size: int
 
 
 def settle_tasks(services: Services, specs: SpecCache, data: wire.SettleTasksInput) -> wire.SettleOutcome:
-    """Record tasks as skipped, as failed without a result (abandoned), or as cancelled, chunk by chunk.
+    """Record tasks as skipped, as failed without a result (abandoned), or as cancelled, and the tasks that
+    batches handed back as they ran them (their results in one blob, numbered `batch`), chunk by chunk.
 
     The no-downgrade rule keeps a task that finished meanwhile (a batch abandoned by a cancel that returned
     anyway) as it finished; the outcome says how each task is recorded, so the partition's counts are the
@@ -115,11 +120,50 @@ def settle_tasks(services: Services, specs: SpecCache, data: wire.SettleTasksInp
     for position, attempts, error in data.get("cancelled") or ():
         update = TaskUpdate(position % CHUNK_SIZE, TaskState.CANCELLED, attempts, ended_ms=now, error=error, run=run)
         by_chunk[position // CHUNK_SIZE].append(update)
+    asked = {number: list(updates) for number, updates in by_chunk.items()}
+    batch = data.get("batch")
+    rows: dict[int, dict[str, Any]] = {}
+    handed = data.get("handedBack") or []
+    if len({task["position"] // CHUNK_SIZE for task in handed}) > 1:
+        raise WrongTask(f"tasks handed back to partition {partition} of job {job_id!r} are not of one chunk")
+    for task in handed:
+        # Tasks batches ran and handed back: recorded as those batches would have, their results in one blob.
+        position, state = task["position"], TaskState(task["state"])
+        number = position // CHUNK_SIZE
+        by_chunk[number].append(
+            TaskUpdate(
+                position % CHUNK_SIZE,
+                state,
+                task["attempts"],
+                task["startedMs"],
+                task["endedMs"],
+                error=task.get("error"),
+                batch=batch if state == TaskState.SUCCEEDED else None,
+                run=run,
+            )
+        )
+        if "row" in task:
+            rows[position] = task["row"]
+        if state == TaskState.FAILED:
+            task_id = cached.spec.tasks[positions[position]].id
+            failures[number][task_id] = Failure(
+                task_id, task.get("error") or "the task failed", task.get("resultJson"), task.get("resultBlob")
+            )
+    writer = results_writer(services.results, job_id, partition, batch, rows) if rows and batch is not None else None
     recorded: dict[str, int] = defaultdict(int)
     failed_ids: list[str] = []
     for number, updates in sorted(by_chunk.items()):
-        chunk = services.tasks.record(job_id, partition, number, updates, failures=failures[number])
-        for update in updates:
+        chunk = services.tasks.record(
+            job_id,
+            partition,
+            number,
+            updates,
+            batch=batch,
+            failures=failures[number],
+            before_commit=writer,
+        )
+        # The partition counted the tasks handed back as they ran: only what it asked to settle is counted here.
+        for update in asked.get(number, ()):
             state = chunk.state(update.index)
             recorded[state.value] += 1
             if state == TaskState.FAILED and update.state == TaskState.FAILED:

@@ -165,6 +165,7 @@ class PartitionInput(TypedDict):
     taskMs: NotRequired[float | None]  # mean task time measured by earlier partitions: first batch sizes
     run: NotRequired[int]  # the job's run (1 when absent)
     pool: NotRequired[PoolRef]  # the job's pool: batches start only on slots it grants (absent: no pool)
+    version: NotRequired[int]  # PARTITION_VERSION when started; absent: 1, a history from before it
 
 
 class GroupInput(TypedDict):
@@ -214,6 +215,31 @@ TaskRun = list[int]
 """[first, stop, attempt]: positions first .. stop-1 of the partition, each at that attempt."""
 
 
+PARTITION_VERSION = 2
+"""The partition orchestrator's version a new partition starts at (`PartitionInput.version`). Version 2: a
+batch of one short handler task hands its records back to the partition (`RunBatchInput.handBack`), which
+writes those of many such batches at once (`SettleTasksInput.handedBack`). A partition started at version 1 keeps
+the older path, so a history it left replays unchanged."""
+
+HAND_BACK_MAX_BYTES = 16 * 1024
+"""The most a batch hands back of its records (`BatchOutcome.handedBack`, as JSON): a batch with more (a long error)
+writes them itself, so histories stay small."""
+
+
+class RanTask(TypedDict):
+    """A task a batch ran and handed back to the partition to record (`BatchOutcome.handedBack`)."""
+
+    position: int
+    state: str  # succeeded, failed (for good), running (retries remain) or cancelled
+    attempts: int
+    startedMs: int | None
+    endedMs: int | None
+    error: NotRequired[str]
+    row: NotRequired[dict[str, Any]]  # a succeeded task's result row
+    resultJson: NotRequired[str]  # a failed task's last result, when it returned one inline
+    resultBlob: NotRequired[str]  # ... or in a blob of its own
+
+
 class RunBatchInput(TypedDict):
     """One RUN_BATCH call: tasks of one chunk of a partition, run by one activity."""
 
@@ -229,6 +255,7 @@ class RunBatchInput(TypedDict):
     checkFirst: NotRequired[bool]  # read the job's record before the first task: a disable may be on its way
     paced: NotRequired[list[float]]  # [first ms, interval ms, tolerance ms]: the start permits of rate-limited tasks
     isolate: NotRequired[bool]  # each task in a process of its own, one after another (batch.crashes)
+    handBack: NotRequired[bool]  # return the records (`BatchOutcome.handedBack`), not write them: PARTITION_VERSION
 
 
 class BatchOutcome(TypedDict):
@@ -243,6 +270,7 @@ class BatchOutcome(TypedDict):
     ran: int  # attempts made
     actions: NotRequired[list[list[Any]]]  # [position, jobAction | None, dependencyAction | None]: exit conditions
     interrupted: NotRequired[str]  # not run: an earlier delivery's process died running it (batch.crashes)
+    handedBack: NotRequired[list[RanTask]]  # with `handBack`: the records the partition writes (absent: written)
 
 
 class SettleTasksInput(TypedDict):
@@ -257,6 +285,8 @@ class SettleTasksInput(TypedDict):
     failed: list[list[Any]]  # [position, attempts, error]
     cancelled: NotRequired[list[list[Any]]]  # [position, attempts, error]: running or retrying at a cancel
     run: NotRequired[int]
+    handedBack: NotRequired[list[RanTask]]  # tasks batches ran and handed back (`RunBatchInput.handBack`)
+    batch: NotRequired[int]  # with `handedBack`: the number of the results blob they go to (as a batch's)
 
 
 class ChildResult(TypedDict):

@@ -44,6 +44,7 @@ def group_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any
             "deadline": deadline_text,
             "onTaskFailure": spec["onTaskFailure"],
             "taskMs": task_ms if task_ms is not None else spec.get("taskMs"),
+            "version": wire.PARTITION_VERSION,
         }
         if skip_all:
             request["skipAll"] = True

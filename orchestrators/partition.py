@@ -6,6 +6,9 @@ from the durations earlier batches measured), and records them itself, so the hi
 per batch, not per task. A batch holds task slots and runs that many of its tasks at once (sync handlers on
 threads, `async def` handlers on an event loop, a command alone); the slots in use never exceed the
 partition's share, so neither do the tasks running.
+A batch of one short handler task (what `taskBatchSize: 1` gives) hands its records back rather than write
+them (from `wire.PARTITION_VERSION` on): the partition writes those of many such batches at once through
+SETTLE_TASKS, so such a task costs an activity call, not three storage round trips.
 Failed attempts with retries left are retried after the job's retry interval (a durable timer). Tasks it
 settles without running them (skipped, abandoned, cancelled) are recorded through SETTLE_TASKS. A task whose
 exit condition says `jobAction: disable` has the job disabled through DISABLE_JOB: the partition starts
@@ -42,6 +45,10 @@ STORAGE_RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=2_000, max_
 """The partition's own activities touch storage: a passing outage must not fail the partition."""
 SETTLE_AT = 2_000
 """Settled tasks are written once this many have piled up (and always before the partition returns)."""
+RECORD_AT = 64
+"""Tasks handed back by batches (`wire.PARTITION_VERSION`) are written once this many have piled up, or when no
+batch runs, or RECORD_WAIT_SECONDS after the first of them came (and always before the partition returns)."""
+RECORD_WAIT_SECONDS = 1.0
 
 
 def event_reason(value: Any) -> str:
@@ -113,6 +120,8 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
     if run > 1:
         base["run"] = run
     share = max(1, spec["share"])
+    # Batches of one short handler task hand their records back, to be written many at once (see the wire).
+    hands_back = spec.get("version", 1) >= 2
     moving: wire.PoolRef | None = None  # the pool the job moves to, once this partition's batches have ended
     controls = Controls(context)
 
@@ -178,8 +187,10 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
     to_cancel: list[list[Any]] = []
     failed_ids: list[str] = []
     moved: dict[str, int] = {}
-    asked: dict[int, tuple[int, int]] = {}  # settle call number -> (failed, skipped) it was given
-    settles_done = 0
+    asked: list[tuple[int, int]] = []  # (failed, skipped) each settle call in flight was given, in order
+    handed: list[wire.RanTask] = []  # records batches handed back, not written yet
+    record_timer: Any = None
+    record_due = False
     batches = first_batch(run)
     probe_timer: Any = None
     probes_timed_out = False
@@ -260,6 +271,8 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
             request["paced"] = paced
         if isolate:
             request["isolate"] = True
+        elif hands_back and kind == "handler" and len(tasks) == 1 and not request["markRunning"]:
+            request["handBack"] = True
         batches += 1
         # No SDK retry: it would run a batch that kills its process again and again. `failures` decides.
         task = context.call_activity(wire.RUN_BATCH, request)
@@ -376,18 +389,32 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
         )
 
     def settle_due(final: bool) -> bool:
+        if settling:
+            return False
         pending = len(to_skip) + len(to_fail) + len(to_cancel)
-        return pending > 0 and not settling and (final or pending >= SETTLE_AT)
+        if pending > 0 and (final or pending >= SETTLE_AT):
+            return True
+        return bool(handed) and (final or record_due or not flights or len(handed) >= RECORD_AT)
 
     def settle() -> None:
+        nonlocal batches, record_due
         request: wire.SettleTasksInput = {
             **base,  # type: ignore[typeddict-item]
             "skipped": _ranges(to_skip),
             "failed": list(to_fail),
             "cancelled": list(to_cancel),
         }
+        if handed:
+            # Those of one chunk (the rest go next), their results to a blob numbered as a batch's, which no
+            # batch of this partition uses: a chunk's record says which blob holds each task's result.
+            number = handed[0]["position"] // CHUNK_SIZE
+            request["handedBack"] = [t for t in handed if t["position"] // CHUNK_SIZE == number]
+            request["batch"] = batches
+            batches += 1
+            handed[:] = [t for t in handed if t["position"] // CHUNK_SIZE != number]
+            record_due = bool(handed)
         # The scheduler counts a cancelled task as failed (its dependents are skipped): both come off `failed`.
-        asked[len(asked)] = (len(to_fail) + len(to_cancel), len(to_skip))
+        asked.append((len(to_fail) + len(to_cancel), len(to_skip)))
         to_skip.clear()
         to_fail.clear()
         to_cancel.clear()
@@ -470,8 +497,7 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
             settled = cast(wire.SettleOutcome, done.result)
             failed_ids.extend(settled["failedIds"][: max(0, wire.MAX_LISTED_FAILURES - len(failed_ids))])
             # What was asked comes off the counts, what was recorded goes on (see `final_counts`).
-            asked_failed, asked_skipped = asked.pop(settles_done)
-            settles_done += 1
+            asked_failed, asked_skipped = asked.pop(0)
             moved["failed"] = moved.get("failed", 0) - asked_failed
             moved["skipped"] = moved.get("skipped", 0) - asked_skipped
             for state, count in settled["recorded"].items():
@@ -491,7 +517,7 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
         )
         if settle_due(finished or stopping):
             settle()
-        if finished and not settling:
+        if finished and not settling and not handed:
             break
         status: dict[str, Any] = {"taskCounts": counts().to_json(), "share": share}
         if pool is not None:
@@ -504,6 +530,10 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
             waiting.append(poll_timer)
         if rate_timer is not None and not stopping:
             waiting.append(rate_timer)
+        if handed and flights and record_timer is None:
+            record_timer = context.create_timer(context.current_utc_datetime + timedelta(seconds=RECORD_WAIT_SECONDS))
+        if record_timer is not None:
+            waiting.append(record_timer)
         if not stopping:
             waiting.append(stop_event)
             waiting.append(controls.waiting)
@@ -532,6 +562,8 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
             lease.poll_fired()
         if rate_timer is not None and rate_timer.is_completed:
             rate_timer = None
+        if record_timer is not None and record_timer.is_completed:
+            record_timer, record_due = None, True
         came, data = controls.take()
         if came:
             take_share(data)
@@ -561,6 +593,7 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
                     fail_for_good(position, None)
                 continue
             timing.add(flight.kind, outcome["busyMs"], outcome["ran"])
+            handed.extend(outcome.get("handedBack", ()))
             actions = {int(action[0]): action for action in outcome.get("actions", ())}
             if outcome.get("held") and flight.controls == controls.seen:
                 holding = True
