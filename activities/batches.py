@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import functools
 import math
 import threading
@@ -314,6 +313,8 @@ def _run_delivery(
     number = runs[0][0] // CHUNK_SIZE
     # A task settled meanwhile (abandoned by a cancel, say) is not run again.
     todo = runs if stored is None else [(p, a) for p, a in runs if rank(stored.state(p % CHUNK_SIZE)) < 2]
+    # Each task's spec, made once: a factory's tasks are built on every access (a line source's from its block).
+    tasks = {p: spec.tasks[positions[p]] for p, _ in todo}
     runner = _Runner(
         services, spec, data["specHash"], cancel_poll_seconds, partition, batch, data.get("checkFirst", False)
     )
@@ -330,22 +331,22 @@ def _run_delivery(
     with contextlib.ExitStack() as stack:
         if data.get("isolate"):
             runner.lane = stack.enter_context((isolation or SHARED_ISOLATION).lane())
-            done = _run_isolated(runner, spec, positions, todo)
+            done = _run_isolated(runner, spec, tasks, todo)
         else:
-            done = _run_tasks(runner, spec, positions, todo, slots, pace, turns)
+            done = _run_tasks(runner, spec, tasks, todo, slots, pace, turns)
 
     # Tasks this batch did not start, and (with `requeue`) commands it stopped, go back to pending.
     killed = any(run is not None and run.last.cancelled for run in done.values())
     requeued = killed and is_requeue(services.jobs.get_job(job_id))
-    updates, failures, rows = _updates(spec, positions, done, batch, runner, requeued)
+    updates, failures, rows = _updates(spec, positions, tasks, done, batch, job_run, requeued)
     for p, a in todo:
         run = done.get(p)
         if (data["markRunning"] and run is None) or (requeued and run is not None and run.last.cancelled):
             # Recorded as running at attempt `a`: back to pending, as if this batch had not run it.
-            updates.append(TaskUpdate(p % CHUNK_SIZE, TaskState.PENDING, a - 1, requeue=True))
-    actions = _actions(spec, positions, done)
+            updates.append(TaskUpdate(p % CHUNK_SIZE, TaskState.PENDING, a - 1, requeue=True, run=job_run))
+    actions = _actions(spec, tasks, done)
     if stored is None:
-        ids = {p: spec.tasks[positions[p]].id for p, _ in runs}
+        ids = {p: tasks[p].id for p, _ in runs}  # (a batch that hands back runs all its tasks: `todo` is `runs`)
         handed = hand_back(number, updates, failures, rows, ids)
         if handed is not None:
             outcome = handed_back_outcome(runs, handed, ids, round(runner.busy * 1000), runner.ran)
@@ -354,7 +355,7 @@ def _run_delivery(
         job_id,
         partition,
         number,
-        [dataclasses.replace(update, run=job_run) for update in updates],
+        updates,
         batch=batch,
         failures=failures,
         before_commit=results_writer(services.results, job_id, partition, batch, rows),
@@ -430,7 +431,7 @@ def handed_back_outcome(
 def _run_tasks(
     runner: _Runner,
     spec: JobSpec,
-    positions: list[int],
+    tasks: dict[int, TaskSpec],
     todo: list[tuple[int, int]],
     slots: int,
     pace: Pace,
@@ -439,18 +440,18 @@ def _run_tasks(
     """Run the batch's tasks up to its slots at once: sync ones on lanes, `async def` ones on one event loop.
     None (or no entry) for a task the batch did not start."""
     done: dict[int, _Done | None] = {}
-    is_async = {p: _is_async(runner.services.handlers, spec.tasks[positions[p]]) for p, _ in todo}
+    is_async = {p: _is_async(runner.services.handlers, tasks[p]) for p, _ in todo}
     sync = [(p, a) for p, a in todo if not is_async[p]]
     if sync:
-        done.update(_SyncTasks(runner, spec, positions, pace, turns).run_all(sync, slots))
+        done.update(_SyncTasks(runner, spec, tasks, pace, turns).run_all(sync, slots))
     waiting = [(p, a) for p, a in todo if is_async[p]]
     if waiting:
-        done.update(asyncio.run(_run_all_async(runner, spec, positions, waiting, slots, pace, turns)))
+        done.update(asyncio.run(_run_all_async(runner, tasks, waiting, slots, pace, turns)))
     return done
 
 
 def _run_isolated(
-    runner: _Runner, spec: JobSpec, positions: list[int], todo: list[tuple[int, int]]
+    runner: _Runner, spec: JobSpec, tasks: dict[int, TaskSpec], todo: list[tuple[int, int]]
 ) -> dict[int, _Done | None]:
     """An isolated batch (`batch.crashes`): its tasks one after another, each attempt in a process of its own
     (the lane's child), so a task that kills its process fails alone."""
@@ -458,7 +459,7 @@ def _run_isolated(
     for p, a in todo:
         if not runner.may_start():
             break  # the job was disabled or stopped, or a task failed for good: the rest are returned unrun
-        task = spec.tasks[positions[p]]
+        task = tasks[p]
         ran = done[p] = runner.run_isolated(task, a)
         if spec.on_task_failure == OnTaskFailure.TERMINATE_JOB and ran is not None and _final(spec, task, ran):
             runner.stopped = runner.stopped or not ran.last.ok
@@ -471,14 +472,14 @@ def _final(spec: JobSpec, task: TaskSpec, run: _Done) -> bool:
     return run.last.ok or run.attempts > spec.retry_count_for(task) or not run.last.retryable
 
 
-def _actions(spec: JobSpec, positions: list[int], done: dict[int, _Done | None]) -> list[list[Any]]:
+def _actions(spec: JobSpec, tasks: dict[int, TaskSpec], done: dict[int, _Done | None]) -> list[list[Any]]:
     """The job and dependency actions that exit conditions set for the tasks this batch settled."""
     actions: list[list[Any]] = []
     for position, run in done.items():
         options = run.last.options if run is not None else None
         if run is None or options is None or (options.job_action is None and options.dependency_action is None):
             continue
-        if _final(spec, spec.tasks[positions[position]], run):
+        if _final(spec, tasks[position], run):
             job, dependency = options.job_action, options.dependency_action
             actions.append([position, job and job.value, dependency and dependency.value])
     return actions
@@ -495,8 +496,10 @@ class _SyncTasks:
     """A batch's sync tasks on lanes (`activities.lanes`), up to the slots it holds, each attempt of a handler
     called on its lane's thread and watched against its time limit from the activity's."""
 
-    def __init__(self, runner: _Runner, spec: JobSpec, positions: list[int], pace: Pace, turns: dict[int, int]) -> None:
-        self.runner, self.spec, self.positions = runner, spec, positions
+    def __init__(
+        self, runner: _Runner, spec: JobSpec, tasks: dict[int, TaskSpec], pace: Pace, turns: dict[int, int]
+    ) -> None:
+        self.runner, self.spec, self.tasks = runner, spec, tasks
         self.pace, self.turns = pace, turns
         self.done: dict[int, _Done | None] = {}
 
@@ -509,7 +512,7 @@ class _SyncTasks:
 
     def run(self, item: _Next, lanes: Lanes[_Next]) -> None:
         runner = self.runner
-        task = self.spec.tasks[self.positions[item.position]]
+        task = self.tasks[item.position]
         done, number = item.before, item.attempt
         if done is None and not self.pace.turn(self.turns[item.position]):
             return  # its start permit's time passed: it goes back unrun, to wait for another
@@ -539,24 +542,28 @@ class _SyncTasks:
 
 async def _run_all_async(
     runner: _Runner,
-    spec: JobSpec,
-    positions: list[int],
+    tasks: dict[int, TaskSpec],
     waiting: list[tuple[int, int]],
     concurrency: int,
     pace: Pace,
     turns: dict[int, int],
 ) -> dict[int, _Done | None]:
     slots = asyncio.Semaphore(concurrency)
-    results = await asyncio.gather(
-        *(runner.run_async(spec.tasks[positions[p]], a, slots, pace, turns[p]) for p, a in waiting)
-    )
+    results = await asyncio.gather(*(runner.run_async(tasks[p], a, slots, pace, turns[p]) for p, a in waiting))
     return {p: result for (p, _), result in zip(waiting, results, strict=True)}
 
 
 def _updates(
-    spec: JobSpec, positions: list[int], done: dict[int, _Done | None], batch: int, runner: _Runner, requeued: bool
+    spec: JobSpec,
+    positions: list[int],
+    tasks: dict[int, TaskSpec],
+    done: dict[int, _Done | None],
+    batch: int,
+    run_number: int,
+    requeued: bool,
 ) -> tuple[list[TaskUpdate], dict[str, Failure], dict[int, dict[str, Any]]]:
-    """The chunk updates, failure details and result rows (by position) of the batch's attempts."""
+    """The chunk updates (of the job's run `run_number`), failure details and result rows (by position) of the
+    batch's attempts."""
     updates: list[TaskUpdate] = []
     failures: dict[str, Failure] = {}
     rows: dict[int, dict[str, Any]] = {}
@@ -564,7 +571,7 @@ def _updates(
         if run is None:
             continue
         index = positions[position]
-        task = spec.tasks[index]
+        task = tasks[position]
         last = run.last
         started, ended = to_ms(run.first_started), to_ms(last.ended)
         i = position % CHUNK_SIZE
@@ -575,20 +582,24 @@ def _updates(
             else:
                 row["result"] = last.placed.value if last.placed is not None else None
             rows[position] = row
-            updates.append(TaskUpdate(i, TaskState.SUCCEEDED, run.attempts, started, ended, batch=batch))
+            updates.append(
+                TaskUpdate(i, TaskState.SUCCEEDED, run.attempts, started, ended, batch=batch, run=run_number)
+            )
             continue
         error = last.error or "the task failed"
         if last.cancelled and requeued:
             continue  # stopped by a disable with `requeue`: it goes back to pending (see `run_batch`)
         if last.cancelled:
             # Killed because its job was cancelled: that is the job's doing, not a failure, and not retried.
-            updates.append(TaskUpdate(i, TaskState.CANCELLED, run.attempts, started, ended, error=error))
+            updates.append(
+                TaskUpdate(i, TaskState.CANCELLED, run.attempts, started, ended, error=error, run=run_number)
+            )
             continue
         if not _final(spec, task, run):
             # Retries remain: the task stays running until the orchestrator's timer starts the next attempt.
-            updates.append(TaskUpdate(i, TaskState.RUNNING, run.attempts, started, ended, error=error))
+            updates.append(TaskUpdate(i, TaskState.RUNNING, run.attempts, started, ended, error=error, run=run_number))
             continue
-        updates.append(TaskUpdate(i, TaskState.FAILED, run.attempts, started, ended, error=error))
+        updates.append(TaskUpdate(i, TaskState.FAILED, run.attempts, started, ended, error=error, run=run_number))
         placed = last.placed
         failures[task.id] = Failure(
             task.id,

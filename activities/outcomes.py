@@ -91,10 +91,17 @@ def describe_exception(exc: BaseException, limit: int = ERROR_LIMIT) -> str:
     return text[: limit - 3] + "..."
 
 
+# One encoder for every call: `json.dumps` with options builds a new one each time, which costs more than
+# encoding a small result.
+_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+# Values whose JSON reads back as an equal value of the same type: placing them needs no decode.
+_SAME_READ_BACK = frozenset({str, int, float, bool, type(None)})
+
+
 def json_text(value: Any) -> str:
     """Compact, standard JSON text of `value`; `ResultNotJson` when it is not JSON data (NaN, a set...)."""
     try:
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        return _COMPACT.encode(value)
     except (TypeError, ValueError) as exc:
         raise ResultNotJson(
             f"the result cannot be stored as JSON: {exc}. Return plain dicts, lists, strings, finite numbers, "
@@ -142,6 +149,6 @@ def place_result(
     than `limit` bytes (nothing is written then).
     """
     text = measured_json(value, limit)
-    if len(text.encode("utf-8")) <= wire.INLINE_RESULT_LIMIT:
-        return PlacedResult(value=json.loads(text))
+    if len(text) * 4 <= wire.INLINE_RESULT_LIMIT or len(text.encode("utf-8")) <= wire.INLINE_RESULT_LIMIT:
+        return PlacedResult(value=value if type(value) in _SAME_READ_BACK else json.loads(text))
     return PlacedResult(blob=writer.write_task_blob(job_id, task_id, "result.json", text, "application/json"))

@@ -7,6 +7,7 @@ API can show. Pure: `iso_now` is the only function that reads the clock.
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
 __all__ = ["as_utc", "from_ms", "iso", "iso_now", "parse_time", "to_ms"]
@@ -24,13 +25,27 @@ def iso(moment: datetime | None) -> str | None:
     return None if moment is None else _text(as_utc(moment))
 
 
+_second: tuple[int, str] = (-1, "")
+"""The last second `iso_now` spelled, and its text up to the milliseconds (replaced whole: thread-safe)."""
+
+
 def iso_now() -> str:
-    """The current time in the format of `iso`."""
-    return _text(datetime.now(UTC))
+    """The current time in the format of `iso`. Each attempt of a task takes two: the text of the second is
+    kept, so most calls only add the milliseconds."""
+    global _second
+    second, milli = divmod(time.time_ns() // 1_000_000, 1000)
+    known, head = _second
+    if known != second:
+        head = _text(datetime.fromtimestamp(second, UTC))[:-4]
+        _second = (second, head)
+    return f"{head}{milli:03d}Z"
 
 
 def _text(utc: datetime) -> str:
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    if utc.year < 1000:  # strftime's %Y does not pad: keep its spelling for such years
+        return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    # isoformat truncates to milliseconds as the line above does, at a tenth of strftime's cost (once an attempt).
+    return utc.isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 def parse_time(value: str | None) -> datetime | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import math
 
 import pytest
@@ -69,3 +70,20 @@ def test_inline_results_are_what_json_gives_back() -> None:
 def test_results_that_are_not_json_are_refused(value: object) -> None:
     with pytest.raises(ResultNotJson, match="cannot be stored as JSON"):
         place_result(ResultStore(MemoryBlobs()), "j", "t", value)
+
+
+class Level(enum.IntEnum):
+    HIGH = 3
+
+
+class Name(str):
+    pass
+
+
+@pytest.mark.parametrize(
+    ("value", "inline"),
+    [(7, 7), (-0.5, -0.5), ("é", "é"), (True, True), (None, None), (Level.HIGH, 3), (Name("x"), "x")],
+)
+def test_scalar_results_are_inline_as_json_gives_them_back(value: object, inline: object) -> None:
+    placed = place_result(ResultStore(MemoryBlobs()), "j", "t", value)
+    assert placed.blob is None and placed.value == inline and type(placed.value) is type(inline)

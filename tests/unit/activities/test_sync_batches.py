@@ -205,3 +205,33 @@ def test_an_attempt_over_its_time_limit_is_abandoned_and_its_retry_runs_in_the_b
     # The abandoned attempt's log was saved at its limit.
     prefix = app.services.results.task_prefix("job-1", "slow")
     assert app.services.results.read_blob(f"{prefix}stdout.txt").decode() == "before the limit\n"
+
+
+@pytest.mark.parametrize("slots", [1, 4])
+def test_a_task_stuck_past_its_limit_in_a_batch_of_many_fails_alone(slots: int) -> None:
+    tasks = [{"id": f"t{i:03d}", "handler": "t.hook", "input": i} for i in range(100)]
+    tasks[37] = {"id": "stuck", "handler": "t.hook", "input": "stuck", "timeoutSeconds": 0.05}
+    app = MemoryBatch(job(tasks))
+    release = threading.Event()
+
+    def hook(value: Any) -> None:
+        if value == "stuck":
+            release.wait(STUCK)  # it runs on, abandoned, until the test ends
+
+    app.hook = hook
+    try:
+        outcome = run_batch(app.services, app.specs, batch_of(app, 100, slots))
+    finally:
+        release.set()
+    assert outcome["failed"] == [[37, 1, "stuck"]] and outcome["retry"] == outcome["other"] == []
+    assert outcome["ran"] == 100
+    records = app.records
+    assert records.pop("stuck") == {
+        "state": "failed",
+        "attempts": 1,
+        "error": "TimeoutError: handler 't.hook' did not finish within its time limit of 0.05 s; the attempt was "
+        "abandoned (the handler may still be running in the background, and its result will be discarded)",
+    }
+    assert {r["state"] for r in records.values()} == {"succeeded"} and len(records) == 99
+    results = {row["id"]: row["result"] for row in app.services.results.iter_results("job-1")}
+    assert results == {task["id"]: task["input"] for task in tasks if task["id"] != "stuck"}

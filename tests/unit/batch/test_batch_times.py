@@ -8,6 +8,8 @@ import pytest
 
 from batch.times import as_utc, from_ms, iso, iso_now, parse_time, to_ms
 
+pytestmark = pytest.mark.unit
+
 
 def test_iso_is_the_api_format_with_milliseconds_and_z() -> None:
     assert iso(datetime(2026, 11, 7, 12, 3, 1, 123_999, tzinfo=UTC)) == "2026-11-07T12:03:01.123Z"
@@ -23,6 +25,27 @@ def test_now_is_iso_and_parses_back() -> None:
     assert parsed is not None and parsed.tzinfo is not None
     assert abs((datetime.now(UTC) - parsed).total_seconds()) < 5
     assert iso(parsed) == now
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        datetime(2026, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC),
+        datetime(2027, 1, 1, 0, 0, 0, 0, tzinfo=UTC),
+        datetime(9999, 12, 31, 23, 59, 59, 1_000, tzinfo=UTC),
+        datetime(999, 3, 4, 5, 6, 7, 8_000, tzinfo=UTC),
+    ],
+)
+def test_iso_spells_a_time_as_strftime_does(moment: datetime) -> None:
+    assert iso(moment) == moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def test_now_lies_between_the_clock_readings_around_it() -> None:
+    for _ in range(2000):  # enough calls to cross a millisecond, and now and then a second
+        before = iso(datetime.now(UTC))
+        now = iso_now()
+        after = iso(datetime.now(UTC))
+        assert before is not None and after is not None and before <= now <= after
 
 
 def test_parse_time_reads_z_offsets_and_naive_as_utc() -> None:
