@@ -101,14 +101,16 @@ def finish(base_url: str, job_id: str) -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def first_job(app: Path, spec: dict[str, Any]) -> Iterator[tuple[dict[str, Any], float, float, str]]:
+def first_job(
+    app: Path, spec: dict[str, Any], settings: dict[str, str] | None = None
+) -> Iterator[tuple[dict[str, Any], float, float, str]]:
     """Run `spec` as the first job of a fresh Azurite and devhost (`devhost start`'s defaults, as a user starts
-    it): yields the finished job's view, when it was submitted and when it was seen finished (`time.time()`),
-    and Azurite's connection string (both still run inside the block)."""
+    it, with the app `settings` given): yields the finished job's view, when it was submitted and when it was
+    seen finished (`time.time()`), and Azurite's connection string (both still run inside the block)."""
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
         with start_azurite(root / "azurite") as azurite:
-            env = {"AzureWebJobsStorage": azurite.connection_string}
+            env = {**(settings or {}), "AzureWebJobsStorage": azurite.connection_string}
             with DevHostProcess(app, state_dir=root / "state", env=env) as host:
                 started = time.time()
                 status, body = call("POST", f"{host.base_url}/api/jobs", spec)

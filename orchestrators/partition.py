@@ -519,10 +519,12 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
             settle()
         if finished and not settling and not handed:
             break
-        status: dict[str, Any] = {"taskCounts": counts().to_json(), "share": share}
-        if pool is not None:
-            status["slots"] = lease.held
-        context.set_custom_status(status)
+        if not context.is_replaying:
+            # Only the episode's last status is kept: a replayed step's would be overwritten, so none is made.
+            status: dict[str, Any] = {"taskCounts": counts().to_json(), "share": share}
+            if pool is not None:
+                status["slots"] = lease.held
+            context.set_custom_status(status)
         waiting = [*flights, *backing_off, *settling, *([disabling] if asking else [])]
         if exchanging is not None:
             waiting.append(exchanging)
