@@ -1,11 +1,14 @@
 """The management surface (`devhost.management.Management`) over the engine.
 
-Each request runs on the engine thread between ticks, so it sees and changes engine state consistently, and
-commits what it changes before it answers: a 202 means the request is durable.
+Each request that changes state runs on the engine thread between ticks, so it sees and changes engine state
+consistently, and commits what it changes before it answers: a 202 means the request is durable. Status reads
+and queries read the committed state from other threads (`Store.reads`), so they wait for no tick of a busy
+engine.
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -82,27 +85,31 @@ class EngineManagement:
         show_history_output: bool = False,
         show_input: bool = True,
     ) -> dict[str, Any] | None:
+        reads = self.engine.store.reads()
+
         def read() -> dict[str, Any] | None:
-            record = self.engine.store.get_instance(instance_id)
+            record = reads.get_instance(instance_id)
             if record is None:
                 return None
-            history = self.engine.store.load_history(instance_id) if show_history else None
+            history = reads.load_history(instance_id) if show_history else None
             return status_json(record, history, show_input=show_input, show_history_output=show_history_output)
 
-        result: dict[str, Any] | None = await self._run(read)
+        result: dict[str, Any] | None = await asyncio.to_thread(read)
         return result
 
     async def list_instances(self, query: InstanceQuery) -> InstancePage:
+        reads = self.engine.store.reads()
+
         def read() -> InstancePage:
             limit = query.top
-            records = self.engine.store.query_instances(_filter(query, limit=None if limit is None else limit + 1))
+            records = reads.query_instances(_filter(query, limit=None if limit is None else limit + 1))
             token = None
             if limit is not None and len(records) > limit:
                 records = records[:limit]
                 token = records[-1].instance_id
             return InstancePage([status_json(r, show_input=True) for r in records], token)
 
-        result: InstancePage = await self._run(read)
+        result: InstancePage = await asyncio.to_thread(read)
         return result
 
     def _send_control(
@@ -192,11 +199,13 @@ class EngineManagement:
         await self._run(send)
 
     async def read_entity(self, name: str, key: str) -> str | None:
+        reads = self.engine.store.reads()
+
         def read() -> str | None:
-            record = self.engine.store.get_entity(entities.scheduler_id(name, key))
+            record = reads.get_entity(entities.scheduler_id(name, key))
             return record.state_text if record is not None and record.exists else None
 
-        result: str | None = await self._run(read)
+        result: str | None = await asyncio.to_thread(read)
         return result
 
 

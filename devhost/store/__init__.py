@@ -15,6 +15,7 @@ from devhost.store.base import (
     Message,
     Recovered,
     Store,
+    StoreReads,
 )
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "Recovered",
     "Store",
     "StoreConfigError",
+    "StoreReads",
     "open_store",
 ]
 

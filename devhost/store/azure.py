@@ -48,6 +48,7 @@ from devhost.store.base import (
     InstanceRecord,
     Message,
     Recovered,
+    StoreReads,
 )
 from devhost.store.pending import pending_work
 from storage import _tables
@@ -252,11 +253,19 @@ class AzureStore:
         return rows.instance_record(dict(entity), self._download)
 
     def load_history(self, instance_id: str) -> list[Event]:
+        events = self.read_history(instance_id)
+        self._history_len[instance_id] = len(events)
+        return events
+
+    def read_history(self, instance_id: str) -> list[Event]:
+        """The instance's history as stored, leaving what `apply` knows of it alone (any thread may call it)."""
         events: list[Event] = []
         for entity in self._partition(self._history, rows.escape_key(instance_id)):
             events.extend(rows.history_events(entity, self._download))
-        self._history_len[instance_id] = len(events)
         return events
+
+    def reads(self) -> StoreReads:
+        return _AzureReads(self)
 
     def query_instances(self, query: InstanceFilter) -> list[InstanceRecord]:
         clauses: list[str] = []
@@ -543,3 +552,23 @@ def _delete_if_there(container: ContainerClient, name: str) -> None:
 def _create_container(container: ContainerClient) -> None:
     with contextlib.suppress(ResourceExistsError):
         container.create_container()
+
+
+class _AzureReads:
+    """`StoreReads` over the store's own clients, which any thread may use: the reads change nothing the engine's
+    thread keeps (`read_history` leaves the history lengths alone)."""
+
+    def __init__(self, store: AzureStore) -> None:
+        self._store = store
+
+    def get_instance(self, instance_id: str) -> InstanceRecord | None:
+        return self._store.get_instance(instance_id)
+
+    def load_history(self, instance_id: str) -> list[Event]:
+        return self._store.read_history(instance_id)
+
+    def query_instances(self, query: InstanceFilter) -> list[InstanceRecord]:
+        return self._store.query_instances(query)
+
+    def get_entity(self, entity_id: str) -> EntityRecord | None:
+        return self._store.get_entity(entity_id)

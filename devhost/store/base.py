@@ -127,8 +127,21 @@ class InstanceFilter:
     after_id: str | None = None  # paging: instances sort by id
 
 
+class StoreReads(Protocol):
+    """Reads of a task hub's committed state that any thread may make while the engine works (status queries),
+    so that they wait for no tick. They see what the last committed batch left."""
+
+    def get_instance(self, instance_id: str) -> InstanceRecord | None: ...
+
+    def load_history(self, instance_id: str) -> list[Event]: ...
+
+    def query_instances(self, query: InstanceFilter) -> list[InstanceRecord]: ...
+
+    def get_entity(self, entity_id: str) -> EntityRecord | None: ...
+
+
 class Store(Protocol):
-    """Durable state of one task hub. Used from one thread at a time (the engine's)."""
+    """Durable state of one task hub. Used from one thread at a time (the engine's), but for `reads()`."""
 
     @property
     def location(self) -> str:
@@ -144,6 +157,10 @@ class Store(Protocol):
     def query_instances(self, query: InstanceFilter) -> list[InstanceRecord]: ...
 
     def get_entity(self, entity_id: str) -> EntityRecord | None: ...
+
+    def reads(self) -> StoreReads:
+        """Reads of the committed state for threads other than the engine's (see `StoreReads`)."""
+        ...
 
     def apply(self, batch: Batch) -> None:
         """Write the whole batch in one transaction."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import threading
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from devhost.store.base import (
     InstanceRecord,
     Message,
     Recovered,
+    StoreReads,
 )
 
 SCHEMA = """
@@ -100,6 +102,75 @@ def _message_body(message: Message) -> str:
     return json.dumps({"event": message.event, "control": message.control, "reason": message.reason})
 
 
+def _get_instance(db: sqlite3.Connection, instance_id: str) -> InstanceRecord | None:
+    row = db.execute(f"SELECT {_INSTANCE_COLUMNS} FROM instances WHERE instance_id = ?", (instance_id,)).fetchone()
+    return None if row is None else _instance(row)
+
+
+def _load_history(db: sqlite3.Connection, instance_id: str) -> list[Event]:
+    rows = db.execute("SELECT event FROM history WHERE instance_id = ? ORDER BY idx", (instance_id,))
+    return [json.loads(row[0]) for row in rows]
+
+
+def _query_instances(db: sqlite3.Connection, query: InstanceFilter) -> list[InstanceRecord]:
+    clauses: list[str] = []
+    params: list[Any] = []
+    if query.created_from is not None:
+        clauses.append("created_at >= ?")
+        params.append(query.created_from.isoformat())
+    if query.created_to is not None:
+        clauses.append("created_at <= ?")
+        params.append(query.created_to.isoformat())
+    if query.statuses:
+        clauses.append(f"status IN ({', '.join('?' for _ in query.statuses)})")
+        params.extend(sorted(query.statuses))
+    if query.id_prefix:
+        # Prefix match by range, so ids with LIKE wildcards in them match literally.
+        clauses.append("instance_id >= ? AND instance_id < ?")
+        params.extend([query.id_prefix, query.id_prefix + "\U0010ffff"])
+    if query.after_id is not None:
+        clauses.append("instance_id > ?")
+        params.append(query.after_id)
+    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+    limit = f"LIMIT {int(query.limit)}" if query.limit else ""
+    rows = db.execute(f"SELECT {_INSTANCE_COLUMNS} FROM instances {where} ORDER BY instance_id {limit}", params)
+    return [_instance(row) for row in rows]
+
+
+def _get_entity(db: sqlite3.Connection, entity_id: str) -> EntityRecord | None:
+    row = db.execute("SELECT entity_id, state, exists_ FROM entities WHERE entity_id = ?", (entity_id,)).fetchone()
+    return None if row is None else EntityRecord(row[0], row[1], bool(row[2]))
+
+
+class _SqliteReads:
+    """`StoreReads` on a connection of its own: in WAL mode it reads the last committed state while the engine's
+    connection writes, and neither waits for the other."""
+
+    def __init__(self, path: Path) -> None:
+        self._db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)
+        self._lock = threading.Lock()  # one connection: one reader at a time
+
+    def get_instance(self, instance_id: str) -> InstanceRecord | None:
+        with self._lock:
+            return _get_instance(self._db, instance_id)
+
+    def load_history(self, instance_id: str) -> list[Event]:
+        with self._lock:
+            return _load_history(self._db, instance_id)
+
+    def query_instances(self, query: InstanceFilter) -> list[InstanceRecord]:
+        with self._lock:
+            return _query_instances(self._db, query)
+
+    def get_entity(self, entity_id: str) -> EntityRecord | None:
+        with self._lock:
+            return _get_entity(self._db, entity_id)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
 class SqliteStore:
     """The default store: `<script root>/.devhost/<hub>.sqlite3`."""
 
@@ -117,6 +188,8 @@ class SqliteStore:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
         self._history_len: dict[str, int] = {}
+        self._reads: _SqliteReads | None = None
+        self._reads_lock = threading.Lock()
 
     @property
     def location(self) -> str:
@@ -148,48 +221,24 @@ class SqliteStore:
         )
 
     def get_instance(self, instance_id: str) -> InstanceRecord | None:
-        row = self._db.execute(
-            f"SELECT {_INSTANCE_COLUMNS} FROM instances WHERE instance_id = ?", (instance_id,)
-        ).fetchone()
-        return None if row is None else _instance(row)
+        return _get_instance(self._db, instance_id)
 
     def load_history(self, instance_id: str) -> list[Event]:
-        rows = self._db.execute("SELECT event FROM history WHERE instance_id = ? ORDER BY idx", (instance_id,))
-        events = [json.loads(row[0]) for row in rows]
+        events = _load_history(self._db, instance_id)
         self._history_len[instance_id] = len(events)
         return events
 
     def query_instances(self, query: InstanceFilter) -> list[InstanceRecord]:
-        clauses: list[str] = []
-        params: list[Any] = []
-        if query.created_from is not None:
-            clauses.append("created_at >= ?")
-            params.append(query.created_from.isoformat())
-        if query.created_to is not None:
-            clauses.append("created_at <= ?")
-            params.append(query.created_to.isoformat())
-        if query.statuses:
-            clauses.append(f"status IN ({', '.join('?' for _ in query.statuses)})")
-            params.extend(sorted(query.statuses))
-        if query.id_prefix:
-            # Prefix match by range, so ids with LIKE wildcards in them match literally.
-            clauses.append("instance_id >= ? AND instance_id < ?")
-            params.extend([query.id_prefix, query.id_prefix + "\U0010ffff"])
-        if query.after_id is not None:
-            clauses.append("instance_id > ?")
-            params.append(query.after_id)
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        limit = f"LIMIT {int(query.limit)}" if query.limit else ""
-        rows = self._db.execute(
-            f"SELECT {_INSTANCE_COLUMNS} FROM instances {where} ORDER BY instance_id {limit}", params
-        )
-        return [_instance(row) for row in rows]
+        return _query_instances(self._db, query)
+
+    def reads(self) -> StoreReads:
+        with self._reads_lock:
+            if self._reads is None:
+                self._reads = _SqliteReads(self.path)
+            return self._reads
 
     def get_entity(self, entity_id: str) -> EntityRecord | None:
-        row = self._db.execute(
-            "SELECT entity_id, state, exists_ FROM entities WHERE entity_id = ?", (entity_id,)
-        ).fetchone()
-        return None if row is None else EntityRecord(row[0], row[1], bool(row[2]))
+        return _get_entity(self._db, entity_id)
 
     def apply(self, batch: Batch) -> None:
         if batch.is_empty():
@@ -268,4 +317,6 @@ class SqliteStore:
         return None  # SQLite never waits on an outage
 
     def close(self) -> None:
+        if self._reads is not None:
+            self._reads.close()
         self._db.close()

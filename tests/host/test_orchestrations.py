@@ -257,3 +257,20 @@ def test_sub_orchestration_with_retry_runs_the_child_again(client: Client) -> No
     status = client.wait(instance_id, advance=1)
     assert status.runtime_status.value == "Completed"
     assert status.output == f"{instance_id} ok after 3"
+
+
+def test_status_reads_do_not_wait_for_a_busy_engine(client: Client, tmp_path: Path) -> None:
+    # The orchestration holds the engine's thread until the release file exists; the status reads below must
+    # answer meanwhile (if they waited for the engine, they would time out, and the release would never come).
+    flags = {"holding": str(tmp_path / "holding"), "release": str(tmp_path / "release")}
+    instance_id = client.start_new("holds_the_engine", None, flags)
+    client.wait_for(lambda: Path(flags["holding"]).exists(), what="the orchestration to hold the engine")
+    try:
+        status = client.get_status(instance_id)
+        assert status.runtime_status.value in ("Pending", "Running")
+        listed = client.get_status_by(runtime_status=[status.runtime_status])
+        assert instance_id in {s.instance_id for s in listed}
+        assert not client.read_entity_state(_entity("never-signalled")).entity_exists
+    finally:
+        Path(flags["release"]).touch()
+    assert client.wait(instance_id).output == "released"

@@ -11,11 +11,12 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -39,6 +40,7 @@ from devtools.azurite import connection_string as azurite_connection_string
 pytestmark = pytest.mark.host
 
 T0 = datetime(2026, 1, 5, 12, 0, 0, 123456, tzinfo=UTC)
+T = TypeVar("T")
 
 
 @dataclass
@@ -207,6 +209,33 @@ def test_history_appends_keep_order_across_batches_and_restarts(hub: Hub, store:
         assert again.load_history("i1") == first + many + tail
     finally:
         again.close()
+
+
+def in_thread(read: Callable[[], T]) -> T:
+    """`read()` on a thread of its own, as a status query runs beside the engine's."""
+    with ThreadPoolExecutor(max_workers=1) as other:
+        return other.submit(read).result(timeout=30)
+
+
+def test_reads_from_other_threads_see_what_was_committed_and_change_nothing(store: Store) -> None:
+    record = instance("r1")
+    started, completed = h.orchestrator_started(T0), h.orchestrator_completed(T0)
+    store.apply(Batch(instances={"r1": record}, history_appends={"r1": [started]}))
+    reads = store.reads()
+    assert in_thread(lambda: reads.get_instance("r1")) == record
+    assert in_thread(lambda: reads.load_history("r1")) == [started]
+    assert in_thread(lambda: reads.get_instance("nope")) is None and in_thread(lambda: reads.load_history("x")) == []
+    done = replace(record, status="Completed", updated_at=T0 + timedelta(seconds=1))
+    store.apply(Batch(instances={"r1": done}, history_appends={"r1": [completed]}))
+    assert in_thread(lambda: reads.get_instance("r1")) == done
+    assert in_thread(lambda: reads.query_instances(InstanceFilter(statuses=frozenset({"Completed"})))) == [done]
+    assert in_thread(lambda: reads.get_entity("@counter@k")) is None
+    store.apply(Batch(entities={"@counter@k": EntityRecord("@counter@k", "5", True)}))
+    assert in_thread(lambda: reads.get_entity("@counter@k")) == EntityRecord("@counter@k", "5", True)
+    # What the reads loaded is not what the store appends after: its own count of the history stands.
+    store.apply(Batch(history_appends={"r1": [started]}))
+    assert store.load_history("r1") == [started, completed, started]
+    assert in_thread(lambda: reads.load_history("r1")) == [started, completed, started]
 
 
 def test_history_reset_replaces_the_old_execution(store: Store) -> None:

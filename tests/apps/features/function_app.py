@@ -65,6 +65,21 @@ def with_retry(context: df.DurableOrchestrationContext):
 
 
 @app.orchestration_trigger(context_name="context")
+def holds_the_engine(context: df.DurableOrchestrationContext):
+    """Its first episode holds the host's engine until a file appears (at most 60 s): what reaches the host
+    meanwhile shows whether it waited for the engine. It says it is holding by a file of its own."""
+    flags = context.get_input()
+    if not context.is_replaying:
+        with open(flags["holding"], "w") as f:
+            f.write(context.instance_id)
+        deadline = time.monotonic() + 60
+        while not os.path.exists(flags["release"]) and time.monotonic() < deadline:
+            time.sleep(0.01)
+    return "released"
+    yield  # an orchestrator is a generator
+
+
+@app.orchestration_trigger(context_name="context")
 def sleeper(context: df.DurableOrchestrationContext):
     start = context.current_utc_datetime
     yield context.create_timer(start + timedelta(hours=1))
