@@ -57,6 +57,43 @@ class HostConfig:
     """`Host.LocalHttpPort` from local.settings.json, when set."""
     app_settings: Mapping[str, str] = field(default_factory=dict)
     """The `Values` of local.settings.json, as read (before environment variables take precedence)."""
+    durable_missing: str | None = None
+    """Why the Functions host could not register the Durable Functions bindings for this app (host.json names
+    no extension bundle that has them, and the app installs none itself), or None when it could."""
+
+
+BUNDLES_WITH_DURABLE = (
+    "microsoft.azure.functions.extensionbundle",
+    "microsoft.azure.functions.extensionbundle.preview",
+)
+"""The extension bundles that carry the Durable Functions extension (ids as the host compares them)."""
+RECOMMENDED_BUNDLE = '"extensionBundle": {"id": "Microsoft.Azure.Functions.ExtensionBundle", "version": "[4.*, 5.0.0)"}'
+
+
+def _durable_missing(host: Mapping[str, Any], root: Path, host_path: Path) -> str | None:
+    """Why the host would have no Durable Functions bindings (see `HostConfig.durable_missing`), or None."""
+    bundle = _get(host, "extensionBundle")
+    if bundle is not None:
+        bundle_id = _get(bundle, "id") if isinstance(bundle, Mapping) else None
+        version = _get(bundle, "version") if isinstance(bundle, Mapping) else None
+        if not isinstance(bundle_id, str) or not bundle_id.strip() or not isinstance(version, str):
+            raise ConfigError(
+                f"'extensionBundle' must be an object with an 'id' and a 'version' range, got {json.dumps(bundle)}",
+                file=host_path,
+            )
+        if bundle_id.strip().lower() in BUNDLES_WITH_DURABLE:
+            return None
+        reason = f"the extension bundle '{bundle_id}' named in host.json does not carry Durable Functions"
+    else:
+        reason = "host.json names no extension bundle"
+    # An app may install its extensions itself instead (`func extensions install`): the host loads those.
+    for installed in (root / "extensions.csproj", root / "bin" / "extensions.json"):
+        try:
+            if "durabletask" in installed.read_text(encoding="utf-8", errors="replace").lower():
+                return None
+        except OSError:
+            continue
+    return f"{reason}, and the app installs no Durable Functions extension; add {RECOMMENDED_BUNDLE} to host.json"
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -70,9 +107,18 @@ def _read_json(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
+        if exc.msg == "Extra data":
+            where = f"line {exc.lineno}, column {exc.colno}"
+            raise ConfigError(f"expected one JSON object, but another value starts at {where}", file=path) from exc
         raise ConfigError(f"malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}", file=path) from exc
     if not isinstance(data, dict):
-        raise ConfigError("expected a JSON object at the top level", file=path)
+        # Where the value that is not an object starts: its first character that is not white space.
+        offset = len(text) - len(text.lstrip())
+        line = text.count("\n", 0, offset) + 1
+        column = offset - (text.rfind("\n", 0, offset) + 1) + 1
+        kinds = {list: "an array", str: "a string", bool: "true or false", int: "a number", float: "a number"}
+        kind = kinds.get(type(data), "null")
+        raise ConfigError(f"expected one JSON object, found {kind} at line {line}, column {column}", file=path)
     return data
 
 
@@ -180,6 +226,8 @@ def load_config(script_root: str | Path, environ: MutableMapping[str, str]) -> H
 
     host_path = root / HOST_JSON
     host = _read_json(host_path)
+    # Without a host.json at all devhost runs the app as it always did (Core Tools would not start it at all).
+    durable_missing = _durable_missing(host, root, host_path) if host_path.is_file() else None
     _apply_overrides(host, environ)
     durable = _section(host, "extensions.durableTask", host_path)
     http = _section(host, "extensions.http", host_path)
@@ -223,6 +271,7 @@ def load_config(script_root: str | Path, environ: MutableMapping[str, str]) -> H
         script_file=environ.get(SCRIPT_FILE_SETTING) or DEFAULT_SCRIPT_FILE,
         local_http_port=port,
         app_settings=settings,
+        durable_missing=durable_missing,
     )
 
 

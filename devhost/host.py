@@ -27,7 +27,7 @@ from devhost.http.app import MAX_REQUEST_LINE, build_http_app, http_routes
 from devhost.http.keys import KeySet
 from devhost.http_activity import HttpActivity
 from devhost.invoke import invoke_timer
-from devhost.loader import FunctionIndex, IndexedFunction, load_app
+from devhost.loader import IndexedFunction, load_app, loadable
 from devhost.store import open_store
 from devhost.timers import TimerScheduler, TimerTrigger
 from devhost.workers import ClientSettings, WorkerPool, worker_process_count
@@ -73,7 +73,8 @@ class DevHost:
         root = self.config.script_root
         warnings = (storage_warning(root, self.environ), settings_file_warning(root))
         self.warnings = [warning for warning in warnings if warning]
-        self.index: FunctionIndex = load_app(self.config.script_root)
+        # Functions whose bindings the host cannot register are in error: not loaded, and said so at start-up.
+        self.index, self.functions_in_error = loadable(load_app(self.config.script_root), self.config.durable_missing)
         self.clock: Clock = ManualClock() if options.manual_clock else SystemClock()
         if self.environ.get("DEVHOST_FAST_TIMESTAMPS", "1") != "0":
             replay.use_fast_timestamp_parsing()
@@ -170,6 +171,9 @@ class DevHost:
         for fn in self.index.functions:
             if fn.trigger_type != "httpTrigger":
                 lines.append(f"        {fn.name}: {fn.trigger_type}")
+        if self.functions_in_error:
+            lines += ["", "Functions in error (not loaded):", ""]
+            lines += [f"        {error.name}: {error.reason}" for error in self.functions_in_error]
         if self.keys is not None:
             lines += [
                 "",

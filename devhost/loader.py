@@ -205,6 +205,40 @@ def _index_function(function: Any) -> IndexedFunction:
     )
 
 
+DURABLE_BINDING_TYPES = frozenset(
+    {"orchestrationTrigger", "activityTrigger", "entityTrigger", "durableClient", "orchestrationClient", "entityClient"}
+)
+"""The binding types the Durable Functions extension registers with the host."""
+
+
+@dataclass(frozen=True)
+class FunctionInError:
+    """A function the host indexed but could not load, and why."""
+
+    name: str
+    reason: str
+
+
+def loadable(index: FunctionIndex, durable_missing: str | None) -> tuple[FunctionIndex, list[FunctionInError]]:
+    """The functions the host can load, and those in error: without the Durable Functions extension
+    (`durable_missing` says why it is absent), every function with a durable binding is in error, as the
+    Functions host leaves it, and the others still load."""
+    if durable_missing is None:
+        return index, []
+    kept: list[IndexedFunction] = []
+    errors: list[FunctionInError] = []
+    for fn in index.functions:
+        types = sorted({str(b.get("type")) for b in fn.bindings} & DURABLE_BINDING_TYPES)
+        if types:
+            named = ", ".join(f"'{t}'" for t in types)
+            errors.append(
+                FunctionInError(fn.name, f"the binding type(s) {named} are not registered: {durable_missing}")
+            )
+        else:
+            kept.append(fn)
+    return FunctionIndex(kept), errors
+
+
 def load_app(script_root: str | Path, *, script_file: str = "function_app.py") -> FunctionIndex:
     """Import and index the function app under `script_root`.
 

@@ -65,3 +65,40 @@ def test_a_settings_file_others_can_read_is_warned_about_and_the_state_is_privat
         assert not any(line.startswith("warning: ") for line in again.output), again.output
     finally:
         again.stop()
+
+
+def test_an_app_without_the_durable_extension_has_its_durable_functions_in_error(tmp_path: Path) -> None:
+    app = REPO_ROOT / "tests" / "apps" / "devhost_no_bundle"
+    host = DevHostProcess(app, state_dir=tmp_path, env={"AzureWebJobsStorage": "UseDevelopmentStorage=true"})
+    host.start()
+    try:
+        output = "".join(host.output)
+        errors = output[output.index("Functions in error (not loaded):") :]
+        for name, types in (
+            ("start", "'durableClient'"),
+            ("orchestrate", "'orchestrationTrigger'"),
+            ("work", "'activityTrigger'"),
+        ):
+            line = next(line for line in errors.splitlines() if line.strip().startswith(f"{name}:"))
+            assert f"the binding type(s) {types} are not registered" in line
+            assert "host.json names no extension bundle" in line and "Microsoft.Azure.Functions.ExtensionBundle" in line
+        assert "hello: [GET]" in output[: output.index("Functions in error")]
+        assert requests.get(f"{host.base_url}/api/hello", timeout=30).text == "hello"
+        assert requests.post(f"{host.base_url}/api/start", timeout=30).status_code == 404
+    finally:
+        host.stop()
+
+
+def test_the_same_app_with_the_bundle_loads_every_function(tmp_path: Path) -> None:
+    app = tmp_path / "app"
+    shutil.copytree(REPO_ROOT / "tests" / "apps" / "devhost_no_bundle", app)
+    bundle = {"id": "Microsoft.Azure.Functions.ExtensionBundle", "version": "[4.*, 5.0.0)"}
+    (app / "host.json").write_text(json.dumps({"version": "2.0", "extensionBundle": bundle}))
+    host = DevHostProcess(app, state_dir=tmp_path / "state", env={"AzureWebJobsStorage": "UseDevelopmentStorage=true"})
+    host.start()
+    try:
+        assert "Functions in error" not in "".join(host.output)
+        started = requests.post(f"{host.base_url}/api/start", timeout=30)
+        assert started.status_code == 202
+    finally:
+        host.stop()

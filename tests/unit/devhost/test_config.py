@@ -136,3 +136,75 @@ def test_storage_connection_name_and_overrides_from_app_settings(tmp_path: Path)
     assert config.storage_connection_name == "DurableStorage"  # connectionName wins over the older key
     write(tmp_path / "host.json", {"version": "2.0"})
     assert load_config(tmp_path, environ).storage_connection_name == "Older"
+
+
+BUNDLE = {"id": "Microsoft.Azure.Functions.ExtensionBundle", "version": "[4.*, 5.0.0)"}
+
+
+@pytest.mark.parametrize(
+    ("host", "installed", "missing"),
+    [
+        ({"version": "2.0", "extensionBundle": BUNDLE}, None, None),
+        ({"extensionBundle": {**BUNDLE, "id": "microsoft.azure.functions.extensionbundle.PREVIEW"}}, None, None),
+        ({"version": "2.0"}, None, "host.json names no extension bundle"),
+        (
+            {"extensionBundle": {"id": "Contoso.Bundle", "version": "[1.*, 2.0.0)"}},
+            None,
+            "the extension bundle 'Contoso.Bundle' named in host.json does not carry Durable Functions",
+        ),
+        (
+            {"version": "2.0"},
+            ("extensions.csproj", '<PackageReference Include="Microsoft.Azure.WebJobs.Extensions.DurableTask" />'),
+            None,
+        ),
+        ({"version": "2.0"}, ("bin/extensions.json", '{"extensions": [{"name": "DurableTask"}]}'), None),
+        ({"version": "2.0"}, ("extensions.csproj", "<Project />"), "host.json names no extension bundle"),
+    ],
+)
+def test_whether_the_durable_extension_is_there(
+    tmp_path: Path, host: dict[str, object], installed: tuple[str, str] | None, missing: str | None
+) -> None:
+    write(tmp_path / "host.json", host)
+    if installed is not None:
+        (tmp_path / installed[0]).parent.mkdir(exist_ok=True)
+        (tmp_path / installed[0]).write_text(installed[1])
+    config = load_config(tmp_path, {})
+    if missing is None:
+        assert config.durable_missing is None
+    else:
+        assert config.durable_missing is not None and config.durable_missing.startswith(missing)
+        assert '"extensionBundle": {"id": "Microsoft.Azure.Functions.ExtensionBundle"' in config.durable_missing
+
+
+def test_without_host_json_the_app_runs_as_before(tmp_path: Path) -> None:
+    assert load_config(tmp_path, {}).durable_missing is None
+
+
+@pytest.mark.parametrize(
+    "bundle", [[], "bundle", {"id": "Microsoft.Azure.Functions.ExtensionBundle"}, {"version": "4"}]
+)
+def test_a_malformed_extension_bundle_is_refused(tmp_path: Path, bundle: object) -> None:
+    write(tmp_path / "host.json", {"extensionBundle": bundle})
+    with pytest.raises(ConfigError, match=r"'extensionBundle' must be an object with an 'id' and a 'version'"):
+        load_config(tmp_path, {})
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[]", "expected one JSON object, found an array at line 1, column 1"),
+        ('\n\n   "text"', "expected one JSON object, found a string at line 3, column 4"),
+        ("null", "expected one JSON object, found null at line 1, column 1"),
+        (
+            '{"version": "2.0"}\n{"version": "2.0"}',
+            "expected one JSON object, but another value starts at line 2, column 1",
+        ),
+    ],
+)
+def test_a_host_json_that_is_not_one_object_is_refused_with_its_position(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    (tmp_path / "host.json").write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_config(tmp_path, {})
+    assert message in str(info.value) and "host.json" in str(info.value)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from devhost.errors import AppLoadError
-from devhost.loader import load_app
+from devhost.loader import load_app, loadable
 
 
 def test_dfapp_with_blueprint_and_name_overrides(apps_dir: Path) -> None:
@@ -108,3 +108,17 @@ def test_apps_loaded_in_turn_each_get_their_own_module(apps_dir: Path) -> None:
     load_app(apps_dir / "devhost_funcapp")
     again = load_app(apps_dir / "devhost_dfapp")
     assert [fn.name for fn in again.functions] == [fn.name for fn in first.functions]
+
+
+def test_without_the_durable_extension_only_functions_without_durable_bindings_load(apps_dir: Path) -> None:
+    index = load_app(apps_dir / "devhost_no_bundle")
+    assert loadable(index, None) == (index, [])
+    kept, errors = loadable(index, "host.json names no extension bundle")
+    assert [fn.name for fn in kept.functions] == ["hello"]
+    assert kept.orchestrator("orchestrate") is None and kept.activity("work") is None
+    why = "are not registered: host.json names no extension bundle"
+    assert {error.name: error.reason for error in errors} == {
+        "start": f"the binding type(s) 'durableClient' {why}",
+        "orchestrate": f"the binding type(s) 'orchestrationTrigger' {why}",
+        "work": f"the binding type(s) 'activityTrigger' {why}",
+    }
