@@ -62,11 +62,9 @@ class HostConfig:
     no extension bundle that has them, and the app installs none itself), or None when it could."""
 
 
-BUNDLES_WITH_DURABLE = (
-    "microsoft.azure.functions.extensionbundle",
-    "microsoft.azure.functions.extensionbundle.preview",
-)
-"""The extension bundles that carry the Durable Functions extension (ids as the host compares them)."""
+BUNDLES_WITH_DURABLE = "microsoft.azure.functions.extensionbundle"
+"""The extension bundles that carry the Durable Functions extension: Microsoft's bundle and its variants
+(`.Preview`, `.Experimental`), by id as the host compares them (case-insensitively)."""
 RECOMMENDED_BUNDLE = '"extensionBundle": {"id": "Microsoft.Azure.Functions.ExtensionBundle", "version": "[4.*, 5.0.0)"}'
 
 
@@ -81,7 +79,7 @@ def _durable_missing(host: Mapping[str, Any], root: Path, host_path: Path) -> st
                 f"'extensionBundle' must be an object with an 'id' and a 'version' range, got {json.dumps(bundle)}",
                 file=host_path,
             )
-        if bundle_id.strip().lower() in BUNDLES_WITH_DURABLE:
+        if bundle_id.strip().lower().startswith(BUNDLES_WITH_DURABLE):
             return None
         reason = f"the extension bundle '{bundle_id}' named in host.json does not carry Durable Functions"
     else:

@@ -146,6 +146,7 @@ BUNDLE = {"id": "Microsoft.Azure.Functions.ExtensionBundle", "version": "[4.*, 5
     [
         ({"version": "2.0", "extensionBundle": BUNDLE}, None, None),
         ({"extensionBundle": {**BUNDLE, "id": "microsoft.azure.functions.extensionbundle.PREVIEW"}}, None, None),
+        ({"extensionBundle": {**BUNDLE, "id": "Microsoft.Azure.Functions.ExtensionBundle.Experimental"}}, None, None),
         ({"version": "2.0"}, None, "host.json names no extension bundle"),
         (
             {"extensionBundle": {"id": "Contoso.Bundle", "version": "[1.*, 2.0.0)"}},
