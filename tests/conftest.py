@@ -1,7 +1,8 @@
 """Fixtures shared by every test tier.
 
 - `azurite`: a real Azurite on free ports for the whole session (tests/azurite_fixture.py).
-- A check that a run of the whole suite collected tests in every tier (`pytest_collection_finish`).
+- Checks at collection (`pytest_collection_finish`): every test carries its folder's tier marker, and a run of
+  the whole suite collected tests in every tier.
 - `sdk`: runs coroutines of the Durable Functions SDK's own client on ONE long-lived event loop. The SDK keeps a
   module-global aiohttp session bound to the first loop that used it, so every SDK call in the session must
   go through this loop.
@@ -47,9 +48,26 @@ def empty_tiers(config: pytest.Config, items: list[pytest.Item]) -> list[str]:
     ]
 
 
+def unmarked(items: list[pytest.Item]) -> list[str]:
+    """The tests that do not carry their folder's tier marker (`pytest -m unit` would leave them out)."""
+    wrong: list[str] = []
+    for item in items:
+        if not item.path.is_relative_to(TESTS):
+            continue
+        tier = item.path.resolve().relative_to(TESTS).parts[0]
+        if tier in TIERS and item.get_closest_marker(tier) is None:
+            wrong.append(item.nodeid)
+    return wrong
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """A run of the whole suite fails when a tier collected nothing (a renamed folder, an import that hides a
-    module, a marker that deselects it all): otherwise the rest would pass green without it."""
+    """Every test carries its folder's tier marker, so that a run by marker runs the whole tier. A run of the
+    whole suite fails when a tier collected nothing (a renamed folder, an import that hides a module, a marker
+    that deselects it all): otherwise the rest would pass green without it."""
+    wrong = unmarked(session.items)
+    if wrong:
+        listed = ", ".join(wrong[:5]) + (f" and {len(wrong) - 5} more" if len(wrong) > 5 else "")
+        pytest.exit(f"tests without their tier's marker (pytestmark): {listed}", returncode=pytest.ExitCode.USAGE_ERROR)
     if not whole_suite(session.config):
         return
     empty = empty_tiers(session.config, session.items)

@@ -430,11 +430,15 @@ def test_entities_keep_their_state(hub: Hub, store: Store) -> None:
     assert store.get_entity("@counter@a") == deleted
 
 
-def test_a_batch_with_only_activity_bookkeeping_is_accepted(store: Store) -> None:
+def test_a_batch_with_only_activity_bookkeeping_is_accepted(hub: Hub, store: Store) -> None:
     item = ActivityItem(1, "x", "e", 0, "work", None)
     store.apply(Batch(activities_added=[item]))
     store.apply(Batch(activities_removed=[item.id]))
     store.apply(Batch())
+    # Accepted, and nothing is left of them: no instance, no history, no work for a restarted host.
+    assert store.get_instance("x") is None and store.load_history("x") == []
+    recovered = restart(hub)
+    assert (recovered.activities, recovered.messages) == ([], [])
 
 
 # ------------------------------------------------------------------------------------------------ azure only

@@ -11,6 +11,8 @@ from app.settings import Settings, SettingsError
 from batch.builtin import ECHO
 from batch.handlers import TaskContext, TaskHandlers
 
+pytestmark = pytest.mark.unit
+
 
 def settings(**environ: str) -> Settings:
     return Settings.from_environ(environ)

@@ -7,6 +7,8 @@ import pytest
 from app.monitoring import MonitoringPlan, configure_monitoring, monitoring_plan
 from app.settings import SettingsError
 
+pytestmark = pytest.mark.unit
+
 CONNECTION = "InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=https://x.example/"
 
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from batch.records import BATCHES_PER_RUN, Chunk, TaskUpdate, first_batch
 from batch.states import TaskState
+
+pytestmark = pytest.mark.unit
 
 
 def chunk(n: int = 3) -> Chunk:

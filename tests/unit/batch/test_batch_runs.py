@@ -9,6 +9,8 @@ from batch.errors import SpecError
 from batch.runs import MAX_RERUNS, LatestRun, RerunRefused, check_rerun, next_runs, run_counts, runs_view
 from batch.states import JobState, TaskCounts, job_write_applies
 
+pytestmark = pytest.mark.unit
+
 
 def latest(state: str = "failed", succeeded: int = 8, failed: int = 2, *, finished: bool = True) -> LatestRun:
     counts = TaskCounts(succeeded + failed, succeeded=succeeded, failed=failed)

@@ -5,8 +5,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from cli.client import JobApi
 from cli.smoke import SMOKE_TASKS, run_smoke
+
+pytestmark = pytest.mark.unit
 
 
 class FakeApi(JobApi):

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from devhost.client_binding import client_payload, management_urls
+
+pytestmark = pytest.mark.unit
 
 
 def test_payload_shape() -> None:

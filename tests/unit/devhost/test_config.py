@@ -10,6 +10,8 @@ import pytest
 from devhost.config import load_config
 from devhost.errors import ConfigError
 
+pytestmark = pytest.mark.unit
+
 
 def write(path: Path, data: object) -> None:
     path.write_text(json.dumps(data), encoding="utf-8")

@@ -16,6 +16,8 @@ from devhost.config import HostConfig, load_config
 from devhost.http import build_http_app
 from devhost.loader import FunctionIndex, load_app
 
+pytestmark = pytest.mark.unit
+
 BASES = ["/durabletask", "/runtime/webhooks/durabletask"]
 JSON = {"Content-Type": "application/json"}
 

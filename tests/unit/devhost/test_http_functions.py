@@ -16,6 +16,8 @@ from devhost.http import KeySet, build_http_app
 from devhost.invoke import invoke_timer
 from devhost.loader import FunctionIndex, load_app
 
+pytestmark = pytest.mark.unit
+
 Check = Callable[[aiohttp.ClientSession, str], Awaitable[None]]
 
 

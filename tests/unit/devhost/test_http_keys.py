@@ -17,6 +17,8 @@ from devhost.config import HostConfig, load_config
 from devhost.http import KeySet, build_http_app
 from devhost.loader import FunctionIndex, load_app
 
+pytestmark = pytest.mark.unit
+
 WEBHOOKS = "/runtime/webhooks/durabletask"
 RPC = "/durabletask"
 

@@ -12,6 +12,8 @@ from devhost.config import HostConfig
 from devhost.http import build_http_app
 from devhost.loader import FunctionIndex
 
+pytestmark = pytest.mark.unit
+
 BASES = ["/durabletask", "/runtime/webhooks/durabletask"]
 
 

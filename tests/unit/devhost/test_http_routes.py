@@ -7,6 +7,8 @@ import pytest
 from devhost.errors import RouteTemplateError
 from devhost.http.routes import Router, RouteTemplate, split_path
 
+pytestmark = pytest.mark.unit
+
 
 def match(template: str, path: str) -> dict[str, str] | None:
     return RouteTemplate(template).match(split_path(path))

@@ -19,6 +19,8 @@ from devhost.config import HostConfig
 from devhost.http import build_http_app
 from devhost.loader import FunctionIndex
 
+pytestmark = pytest.mark.unit
+
 
 def make_client(origin: str, binding: dict[str, Any] | None = None) -> df.DurableOrchestrationClient:
     payload = client_payload(

@@ -16,6 +16,8 @@ from devhost.errors import InvocationError, UnsupportedBinding
 from devhost.invoke import build_kwargs, invoke, to_web_response
 from devhost.loader import FunctionIndex, IndexedFunction, load_app
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.fixture(scope="module")
 def index() -> FunctionIndex:

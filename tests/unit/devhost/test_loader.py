@@ -9,6 +9,8 @@ import pytest
 from devhost.errors import AppLoadError
 from devhost.loader import load_app, loadable
 
+pytestmark = pytest.mark.unit
+
 
 def test_dfapp_with_blueprint_and_name_overrides(apps_dir: Path) -> None:
     index = load_app(apps_dir / "devhost_dfapp")

@@ -6,9 +6,13 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from devhost.clock import ManualClock
 from devhost.loader import IndexedFunction
 from devhost.timers import TimerScheduler, TimerTrigger
+
+pytestmark = pytest.mark.unit
 
 
 def _timer(schedule: str, *, run_on_startup: bool = False) -> IndexedFunction:

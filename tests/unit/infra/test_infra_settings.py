@@ -8,7 +8,11 @@ import ast
 import re
 from pathlib import Path
 
+import pytest
+
 from app.settings import APP_SETTINGS
+
+pytestmark = pytest.mark.unit
 
 ROOT = Path(__file__).resolve().parents[3]
 APP_CODE = ["function_app.py", "app", "api", "activities", "orchestrators", "storage", "batch"]

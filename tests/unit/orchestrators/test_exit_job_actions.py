@@ -18,6 +18,8 @@ from storage.jobs import JobState
 from tests.unit.orchestrators.simulator import SimulatedClient, Simulator
 from tests.unit.orchestrators.test_job_orchestration import MemoryBatch, job, simulate
 
+pytestmark = pytest.mark.unit
+
 
 def exits_with(task_id: str, code: int, **options: Any) -> dict[str, Any]:
     """A command task exiting with `code`, whose exit options for that code are `options`."""

@@ -38,6 +38,8 @@ from storage.jobs import JobRecord, JobState
 from storage.rows import RowStore
 from tests.unit.orchestrators.simulator import SimulatedClient, Simulator
 
+pytestmark = pytest.mark.unit
+
 
 class MemoryBatch:
     """The batch app's activities over in-memory stores: the real PREPARE_JOB, PREPARE_RERUN, LOAD_PARTITION,

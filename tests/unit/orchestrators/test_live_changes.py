@@ -5,11 +5,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from batch import wire
 from batch.slots import Ledger
 from orchestrators.fanout import rebalance
 from tests.unit.orchestrators.simulator import Simulator
 from tests.unit.orchestrators.test_job_orchestration import MemoryBatch, job, simulate
+
+pytestmark = pytest.mark.unit
 
 
 def ok_tasks(count: int) -> list[dict[str, Any]]:

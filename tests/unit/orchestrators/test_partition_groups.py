@@ -7,10 +7,14 @@ import json
 from collections import Counter
 from typing import Any
 
+import pytest
+
 from batch import wire
 from batch.plan import GROUP_SIZE
 from tests.unit.orchestrators.simulator import Instance, Simulator
 from tests.unit.orchestrators.test_job_orchestration import MemoryBatch, job, simulate
+
+pytestmark = pytest.mark.unit
 
 
 def ok_tasks(count: int, **special: str) -> list[dict[str, Any]]:

@@ -8,11 +8,15 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
+import pytest
+
 from batch import wire
 from storage.jobs import JobState
 from storage.rows import MemoryRows, Operation, Put, Row
 from storage.tasks import TaskStore
 from tests.unit.orchestrators.test_job_orchestration import MemoryBatch, job, simulate
+
+pytestmark = pytest.mark.unit
 
 
 def failing_app(tasks: list[dict[str, Any]], failing: set[int], **fields: Any) -> MemoryBatch:

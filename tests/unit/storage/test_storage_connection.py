@@ -7,6 +7,8 @@ import pytest
 from storage.account import StorageConnection, connection_from_settings
 from storage.errors import StorageConfigError
 
+pytestmark = pytest.mark.unit
+
 KEY = "DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=a2V5;EndpointSuffix=core.windows.net"
 
 
