@@ -1,8 +1,8 @@
 """Fixtures shared by every test tier.
 
 - `azurite`: a real Azurite on free ports for the whole session (tests/azurite_fixture.py).
-- Checks at collection (`pytest_collection_finish`): every test carries its folder's tier marker, and a run of
-  the whole suite collected tests in every tier.
+- Tiers by folder: every test gets its folder's tier marker (`pytest_collection_modifyitems`); a test marked for
+  another tier stops the run, and so does a run of the whole suite that collected nothing in a tier.
 - `sdk`: runs coroutines of the Durable Functions SDK's own client on ONE long-lived event loop. The SDK keeps a
   module-global aiohttp session bound to the first loop that used it, so every SDK call in the session must
   go through this loop.
@@ -48,26 +48,44 @@ def empty_tiers(config: pytest.Config, items: list[pytest.Item]) -> list[str]:
     ]
 
 
-def unmarked(items: list[pytest.Item]) -> list[str]:
-    """The tests that do not carry their folder's tier marker (`pytest -m unit` would leave them out)."""
-    wrong: list[str] = []
+def tier_of(item: pytest.Item) -> str | None:
+    """The tier a test belongs to: the folder under tests/ it lives in."""
+    if not item.path.is_relative_to(TESTS):
+        return None
+    tier = item.path.resolve().relative_to(TESTS).parts[0]
+    return tier if tier in TIERS else None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test carries its folder's tier marker, written or not, so that a run by marker (`-m unit`) runs the
+    whole tier: the folder is the one rule. (Before the markers select: `tryfirst`.)"""
     for item in items:
-        if not item.path.is_relative_to(TESTS):
-            continue
-        tier = item.path.resolve().relative_to(TESTS).parts[0]
-        if tier in TIERS and item.get_closest_marker(tier) is None:
-            wrong.append(item.nodeid)
-    return wrong
+        tier = tier_of(item)
+        if tier is not None and item.get_closest_marker(tier) is None:
+            item.add_marker(tier)
+
+
+def misplaced(items: list[pytest.Item]) -> list[str]:
+    """The tests marked for another tier than their folder's: they would run in the wrong tier's runs."""
+    return [
+        item.nodeid
+        for item in items
+        if (tier := tier_of(item)) is not None
+        and any(item.get_closest_marker(other) is not None for other in TIERS if other != tier)
+    ]
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """Every test carries its folder's tier marker, so that a run by marker runs the whole tier. A run of the
-    whole suite fails when a tier collected nothing (a renamed folder, an import that hides a module, a marker
-    that deselects it all): otherwise the rest would pass green without it."""
-    wrong = unmarked(session.items)
+    """A test marked for another tier than its folder's stops the run. A run of the whole suite fails when a tier
+    collected nothing (a renamed folder, an import that hides a module, a marker that deselects it all):
+    otherwise the rest would pass green without it."""
+    wrong = misplaced(session.items)
     if wrong:
         listed = ", ".join(wrong[:5]) + (f" and {len(wrong) - 5} more" if len(wrong) > 5 else "")
-        pytest.exit(f"tests without their tier's marker (pytestmark): {listed}", returncode=pytest.ExitCode.USAGE_ERROR)
+        pytest.exit(
+            f"tests marked for another tier than their folder's: {listed}", returncode=pytest.ExitCode.USAGE_ERROR
+        )
     if not whole_suite(session.config):
         return
     empty = empty_tiers(session.config, session.items)
