@@ -222,8 +222,9 @@ writes those of many such batches at once (`SettleTasksInput.handedBack`). A par
 the older path, so a history it left replays unchanged."""
 
 HAND_BACK_MAX_BYTES = 16 * 1024
-"""The most a batch hands back of its records (`BatchOutcome.handedBack`, as JSON): a batch with more (a long error)
-writes them itself, so histories stay small."""
+"""The most a batch hands back of its records (`BatchOutcome.handedBack`, as JSON); a batch with more writes them
+itself. A guard that keeps histories small whatever changes: one task's records stay well under it, since its
+error (`activities.outcomes.ERROR_LIMIT`) and inline result (`INLINE_RESULT_LIMIT`) are capped before."""
 
 
 class RanTask(TypedDict):

@@ -10,9 +10,13 @@ from typing import Any
 
 import pytest
 
+from activities.batches import hand_back
 from batch import wire
+from batch.records import TaskUpdate
+from batch.states import TaskState
 from orchestrators.partition import RECORD_AT
 from storage.rows import MemoryRows, Row
+from storage.tasks import Failure
 from tests.unit.orchestrators.test_job_orchestration import MemoryBatch, job, simulate
 
 pytestmark = pytest.mark.unit
@@ -145,3 +149,22 @@ def test_a_cancel_keeps_the_records_handed_back_before_it() -> None:
     output = sim.instances["job-1"].output
     assert output["state"] == "cancelled" and output["taskCounts"]["succeeded"] == len(succeeded)
     assert app.states() == Counter({k: v for k, v in output["taskCounts"].items() if k != "total" and v})
+
+
+def test_records_too_large_for_a_history_are_not_handed_back() -> None:
+    # Errors (2,000 characters) and inline results (1 KiB) are capped before this: the bound is a guard.
+    small = TaskUpdate(0, TaskState.FAILED, 2, 1, 2, error="ValueError: short")
+    handed = hand_back(0, [small], {"t0": Failure("t0", "ValueError: short", '{"partial": 1}')}, {}, {0: "t0"})
+    assert handed == [
+        {
+            "position": 0,
+            "state": "failed",
+            "attempts": 2,
+            "startedMs": 1,
+            "endedMs": 2,
+            "error": "ValueError: short",
+            "resultJson": '{"partial": 1}',
+        }
+    ]
+    large = TaskUpdate(0, TaskState.FAILED, 1, error="x" * wire.HAND_BACK_MAX_BYTES)
+    assert hand_back(0, [large], {}, {}, {0: "t0"}) is None
