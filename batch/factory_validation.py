@@ -100,7 +100,8 @@ def _sweep(parser: _Parser, obj: dict[str, Any]) -> dict[str, Any] | None:
         end = parser.integer(one, where, "end", -(10**15), 10**15)
         step = parser.integer(one, where, "step", 1, 10**15)
         if start is None or end is None:
-            if "start" not in one or "end" not in one:
+            # Absent or null (a value of another kind is reported by `integer` already).
+            if one.get("start") is None or one.get("end") is None:
                 parser.add(where, "needs 'start' and 'end' (integers; 'end' is included)")
             continue
         if end < start:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -99,3 +100,19 @@ def test_lines_are_checked_as_inline_tasks_at_their_line() -> None:
     assert [path for path, _ in found] == ["line 2", "line 3.id", "line 4.dependsOn[1]", "line 5.dependsOn[0]"]
     assert "first used by line 1" in found[1][1] and "unknown task 'zz'" in found[2][1]
     assert found[3][1].startswith("dependency cycle: c -> d -> c"), found[3]
+
+
+@pytest.mark.parametrize("bounds", [{"start": 0}, {"end": 3}, {"start": 0, "end": None}, {"start": None, "end": 3}])
+def test_a_parameter_set_without_both_bounds_is_refused_where_it_is(bounds: dict[str, Any]) -> None:
+    factory = {
+        "type": "parametricSweep",
+        "parameterSets": [{"start": 1, "end": 3}, {**bounds, "step": 2}],
+        "repeatTask": {"id": "s-{0}-{1}", "handler": "noop"},
+    }
+    with pytest.raises(SpecError) as caught:
+        parse_job(
+            json.dumps({"id": "sweep", "taskFactory": factory}), known_handlers={"noop"}, allow_command_tasks=False
+        )
+    assert [(p.path, p.message) for p in caught.value.problems] == [
+        ("taskFactory.parameterSets[1]", "needs 'start' and 'end' (integers; 'end' is included)")
+    ]
