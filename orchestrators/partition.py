@@ -49,6 +49,9 @@ RECORD_AT = 64
 """Tasks handed back by batches (`wire.PARTITION_VERSION`) are written once this many have piled up, or when no
 batch runs, or RECORD_WAIT_SECONDS after the first of them came (and always before the partition returns)."""
 RECORD_WAIT_SECONDS = 1.0
+SETTLE_AGAIN_SECONDS = 30.0
+"""A SETTLE_TASKS call that failed through its retries (storage away for longer) is made again after this pause,
+as often as it takes: the records it carries (tasks handed back, tasks settled) exist nowhere else."""
 
 
 def event_reason(value: Any) -> str:
@@ -182,6 +185,8 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
     backing_off: dict[Any, list[tuple[int, int]]] = {}  # retry timer -> (position, next attempt)
     again: list[tuple[int, int]] = []  # (position, attempt) to start before new tasks
     settling: list[Any] = []
+    settle_requests: dict[Any, wire.SettleTasksInput] = {}  # SETTLE_TASKS task -> what it was given
+    settle_again: tuple[Any, wire.SettleTasksInput] | None = None  # (timer, request) of a settle that failed
     to_skip: list[int] = []
     to_fail: list[list[Any]] = []
     to_cancel: list[list[Any]] = []
@@ -389,7 +394,7 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
         )
 
     def settle_due(final: bool) -> bool:
-        if settling:
+        if settling or settle_again is not None:
             return False
         pending = len(to_skip) + len(to_fail) + len(to_cancel)
         if pending > 0 and (final or pending >= SETTLE_AT):
@@ -418,7 +423,12 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
         to_skip.clear()
         to_fail.clear()
         to_cancel.clear()
-        settling.append(context.call_activity_with_retry(wire.SETTLE_TASKS, STORAGE_RETRY, request))
+        send_settle(request)
+
+    def send_settle(request: wire.SettleTasksInput) -> None:
+        task = context.call_activity_with_retry(wire.SETTLE_TASKS, STORAGE_RETRY, request)
+        settling.append(task)
+        settle_requests[task] = request
 
     def abandon(position: int, attempts: int, why: str) -> None:
         """Settle a task that will not run again: cancelled when the job was cancelled, else failed."""
@@ -494,6 +504,13 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
         if exchanging is None:
             exchange()  # slots the batches just started did not take, given back when others wait for them
         for done in [s for s in settling if s.is_completed]:
+            request = settle_requests.pop(done)
+            if not isinstance(done.result, dict):
+                # It failed through its retries: the same call again later (it is idempotent: handed-back
+                # records carry their batch number, and a settled task's record does not go back).
+                pause = context.current_utc_datetime + timedelta(seconds=SETTLE_AGAIN_SECONDS)
+                settle_again = (context.create_timer(pause), request)
+                continue
             settled = cast(wire.SettleOutcome, done.result)
             failed_ids.extend(settled["failedIds"][: max(0, wire.MAX_LISTED_FAILURES - len(failed_ids))])
             # What was asked comes off the counts, what was recorded goes on (see `final_counts`).
@@ -517,7 +534,7 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
         )
         if settle_due(finished or stopping):
             settle()
-        if finished and not settling and not handed:
+        if finished and not settling and not handed and settle_again is None:
             break
         if not context.is_replaying:
             # Only the episode's last status is kept: a replayed step's would be overwritten, so none is made.
@@ -526,6 +543,8 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
                 status["slots"] = lease.held
             context.set_custom_status(status)
         waiting = [*flights, *backing_off, *settling, *([disabling] if asking else [])]
+        if settle_again is not None:
+            waiting.append(settle_again[0])
         if exchanging is not None:
             waiting.append(exchanging)
         if poll_timer is not None:
@@ -566,6 +585,9 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
             rate_timer = None
         if record_timer is not None and record_timer.is_completed:
             record_timer, record_due = None, True
+        if settle_again is not None and settle_again[0].is_completed:
+            send_settle(settle_again[1])
+            settle_again = None
         came, data = controls.take()
         if came:
             take_share(data)

@@ -168,3 +168,39 @@ def test_records_too_large_for_a_history_are_not_handed_back() -> None:
     ]
     large = TaskUpdate(0, TaskState.FAILED, 1, error="x" * wire.HAND_BACK_MAX_BYTES)
     assert hand_back(0, [large], {}, {}, {0: "t0"}) is None
+
+
+class FlakySettles(RecordingBatch):
+    """SETTLE_TASKS fails its first `failures` calls, as with storage away."""
+
+    def __init__(self, body: dict[str, Any], failures: int, **kwargs: Any) -> None:
+        super().__init__(body, **kwargs)
+        self.failures = failures
+
+    def activities(self) -> dict[str, Any]:
+        calls = super().activities()
+        settle = calls[wire.SETTLE_TASKS]
+
+        def flaky(request: Any) -> Any:
+            if self.failures > 0:
+                self.failures -= 1
+                self.requests[wire.SETTLE_TASKS].append(request)
+                raise ConnectionError("storage is away")
+            return settle(request)
+
+        return {**calls, wire.SETTLE_TASKS: flaky}
+
+
+def test_a_settle_that_fails_through_its_retries_is_made_again_until_storage_answers() -> None:
+    tasks = [{"id": f"t{i:02d}", "handler": "t.ok", "input": i} for i in range(20)]
+    # Every call of the first settle fails: its six attempts, and the same call again after the pause, twice.
+    app = FlakySettles(job(tasks, taskBatchSize=1, maxParallelTasks=4), 6 * 3, partition_size=100)
+    simulate(app).run_with_time()
+    output = app.sim.instances["job-1"].output
+    assert output["state"] == "succeeded" and output["taskCounts"]["succeeded"] == 20
+    assert app.states() == Counter({"succeeded": 20})
+    assert {row["id"]: row["result"] for row in app.services.results.iter_results("job-1")} == {
+        f"t{i:02d}": i for i in range(20)
+    }
+    first = app.requests[wire.SETTLE_TASKS][0]
+    assert app.requests[wire.SETTLE_TASKS][: 6 * 3 + 1] == [first] * (6 * 3 + 1)  # the same call, sent again
