@@ -40,6 +40,10 @@ def _property(value: Any) -> Any:
     return value
 
 
+def _entity(partition: str, op: Put) -> dict[str, Any]:
+    return {"PartitionKey": partition, "RowKey": op.key, **{k: _property(v) for k, v in op.props.items()}}
+
+
 def _needs_row(op: Operation) -> bool:
     """Whether the operation fails when its row does not exist (the service answers 404)."""
     return isinstance(op, Delete) or op.if_match not in (None, "absent")
@@ -109,7 +113,7 @@ class TableRows(_tables.TableStore):
                         ("delete", keys, {"etag": op.if_match, "match_condition": MatchConditions.IfNotModified})
                     )
                 continue
-            entity = {"PartitionKey": partition, "RowKey": op.key, **{k: _property(v) for k, v in op.props.items()}}
+            entity = _entity(partition, op)
             if op.if_match is None:
                 batch.append(("upsert", entity, {"mode": UpdateMode.REPLACE}))
             elif op.if_match == "absent":
@@ -133,7 +137,7 @@ class TableRows(_tables.TableStore):
                 raise
 
     def _write_one(self, partition: str, op: Put) -> None:
-        entity = {"PartitionKey": partition, "RowKey": op.key, **{k: _property(v) for k, v in op.props.items()}}
+        entity = _entity(partition, op)
         table = self._table()
         with self._errors(f"write rows of {partition!r}"):
             try:
