@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from batch.slots import POLL_MS, RENEW_MS, STALE_MS, Lease, Ledger, fair_targets, permit_window
@@ -246,6 +246,7 @@ def test_permits_are_spaced_by_the_rate_and_handed_out_a_horizon_ahead() -> None
     st.integers(0, 20),
     st.lists(st.tuples(st.integers(0, 400), st.integers(1, 300)), min_size=1, max_size=40),
 )
+@example(per_second=197.99999999999997, burst=1, asks=[(0, 2), (0, 150), (0, 37), (6, 11)])
 @settings(max_examples=200, deadline=None)
 def test_starts_at_their_permits_never_exceed_the_rate_plus_the_burst_in_any_second(
     per_second: float, burst: int, asks: list[tuple[int, int]]
@@ -263,10 +264,15 @@ def test_starts_at_their_permits_never_exceed_the_rate_plus_the_burst_in_any_sec
             earliest.append(first + i * interval)
             latest.append(first + i * interval + tolerance)
     # Each start somewhere in its window: the most in any one second is what any choice of starts could give.
+    # Windows that meet the second's edges only within float error (a microsecond) are outside it: a rate a hair
+    # under a whole number puts a window's end on the edge, and the sums of intervals land either side of it.
+    edge = 0.001
     starts = sorted(earliest + latest)
     most = 0
     for moment in starts:
-        inside = sum(1 for lo, hi in zip(earliest, latest, strict=True) if lo < moment + 1000 and hi >= moment)
+        inside = sum(
+            1 for lo, hi in zip(earliest, latest, strict=True) if lo < moment + 1000 - edge and hi >= moment + edge
+        )
         most = max(most, inside)
     assert most <= int(per_second) + 1 + max(burst, 1)
 
