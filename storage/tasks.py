@@ -66,12 +66,12 @@ IDS_PER_BUCKET = 2000
 _PIECE = 15_000
 """Characters of JSON per property: 64 KiB holds 32,768 UTF-16 units, and a character takes at most two."""
 _CHUNK_ROUNDS = 50
+"""Tries at a chunk row that other processes keep changing, with a random pause of up to 0.32 s between."""
 RECENT_SECONDS = 2.0
 """How long a chunk row read by a batch before it ran (`read_chunk(remember=True)`) stays the first guess of
 the row that batch's record writes over. A guess still current saves the record a read (a batch of one short
 task costs a read, a results blob and a write instead of two reads); a stale one costs only a refused write,
 after which the record reads the row as always."""
-"""Tries at a chunk row that other processes keep changing, with a random pause of up to 0.32 s between."""
 _COMMIT_CHARS = 1_000_000
 """Characters of new rows per transaction at prepare: at two bytes each, under half the 4 MiB body limit."""
 _FAILURES_PER_COMMIT = 40
