@@ -15,6 +15,7 @@ of the same id. A handler task can't be stopped that way (see `handler_tasks`); 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import logging
 import tempfile
 import threading
@@ -108,7 +109,10 @@ class CancelWatcher:
         self._spec_hash = spec_hash
         self._poll_seconds = poll_seconds
         self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"cancel-watch-{job_id}", daemon=True)
+        # In the activity's context: its reads count as the activity's storage requests (`storage.metering`).
+        self._thread = threading.Thread(
+            target=contextvars.copy_context().run, args=(self._run,), name=f"cancel-watch-{job_id}", daemon=True
+        )
 
     def _run(self) -> None:
         while not self._stopped.is_set():

@@ -45,6 +45,7 @@ from storage.errors import (
     StorageRequestError,
     StorageUnreachable,
 )
+from storage.metering import MeteredTransport
 
 __all__ = [
     "CONNECTION_SETTING",
@@ -276,7 +277,7 @@ class StorageAccount:
         session.mount("https://", adapter)
         self._session = session
         blob_options: dict[str, Any] = {
-            "transport": self._transport(),
+            "transport": self._transport("blob"),
             "retry_policy": ExponentialRetry(
                 initial_backoff=self.options.blob_backoff,
                 increment_base=self.options.blob_increment,
@@ -285,7 +286,7 @@ class StorageAccount:
             ),
         }
         table_options: dict[str, Any] = {
-            "transport": self._transport(),
+            "transport": self._transport("table"),
             "retry_total": self.options.retry_total,
             "retry_backoff_factor": 0.5,
         }
@@ -312,8 +313,10 @@ class StorageAccount:
         self._containers: dict[str, ContainerClient] = {}
         self._tables: dict[str, TableClient] = {}
 
-    def _transport(self) -> RequestsTransport:
-        return RequestsTransport(
+    def _transport(self, service: str) -> RequestsTransport:
+        # Metered, so an activity can report the requests it made (`storage.metering`).
+        return MeteredTransport(
+            service,
             session=self._session,
             session_owner=False,
             connection_timeout=self.options.connection_timeout,

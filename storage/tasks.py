@@ -15,6 +15,7 @@ two writes) is ignored by every read, and the batch is run again.
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import math
 import os
@@ -374,7 +375,8 @@ class TaskStore:
             if self._writers is None:
                 self._writers = ThreadPoolExecutor(max_workers=8, thread_name_prefix="task-results")
             writers = self._writers
-        for future in [writers.submit(call, chunk, changed) for call, changed in calls]:
+        # Each in the caller's context, so the storage requests count into its meter (`storage.metering`).
+        for future in [writers.submit(contextvars.copy_context().run, call, chunk, changed) for call, changed in calls]:
             future.result()
 
     def mark_lost(
