@@ -147,10 +147,11 @@ def prepare_rerun(
     }
 
 
-def finish_job(services: Services, data: wire.FinishJobInput) -> str:
+def finish_job(services: Services, data: wire.FinishJobInput) -> wire.FinishedJob:
     """Write `{jobId}/summary.json` (the input, plus where the results are) and the job's final record.
 
-    Returns the summary's blob name. Both writes have fixed names and values, so a retry repeats them.
+    Returns the summary's blob name and what the job's output takes from it (`wire.FinishedJob`). Both writes
+    have fixed names and values, so a retry repeats them.
     """
     job_id = data["jobId"]
     results = services.results
@@ -187,4 +188,7 @@ def finish_job(services: Services, data: wire.FinishJobInput) -> str:
         task_counts=dict(data["taskCounts"]),
         duration_ms=round((ended - started).total_seconds() * 1000) if started and ended else None,
     )
-    return name
+    finished: wire.FinishedJob = {"summaryBlob": name, "endedAt": data["endedAt"]}
+    if "cost" in data:
+        finished["cost"] = data["cost"]
+    return finished

@@ -8,7 +8,8 @@ they are untyped and would otherwise erase the functions' types for the type che
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar, cast
 
 import azure.durable_functions as df
 
@@ -23,8 +24,20 @@ from activities.stop import stop_partitions
 from api.schedule_runs import tick
 from app.services import Services
 from batch import wire
+from storage.metering import metered
 
-__all__ = ["register"]
+__all__ = ["register", "reporting_storage"]
+
+Reported = TypeVar("Reported", bound=Mapping[str, Any])
+
+
+def reporting_storage(work: Callable[[], Reported]) -> Reported:
+    """Run an activity's body, and put the storage requests it made (by kind) in its output's `storage`: the
+    orchestrator adds them to the job's cost (`batch.cost`)."""
+    with metered() as meter:
+        output = work()
+    cast(dict[str, Any], output)["storage"] = meter.counts()
+    return output
 
 
 def register(bp: df.Blueprint, services: Services) -> None:
@@ -37,30 +50,30 @@ def register(bp: df.Blueprint, services: Services) -> None:
     )
 
     def batch_prepare_job(data: wire.PrepareJobInput) -> wire.PreparedJob | wire.EndedBeforeStart:
-        return prepare_job(services, specs, data)
+        return reporting_storage(lambda: prepare_job(services, specs, data))
 
     def batch_prepare_rerun(data: wire.PrepareRerunInput) -> wire.PreparedRerun | wire.EndedBeforeStart:
-        return prepare_rerun(services, specs, data)
+        return reporting_storage(lambda: prepare_rerun(services, specs, data))
 
     def batch_load_partition(data: wire.LoadPartitionInput) -> wire.PartitionPlan:
-        return load_partition(services, specs, data)
+        return reporting_storage(lambda: load_partition(services, specs, data))
 
     def batch_run_batch(data: wire.RunBatchInput) -> wire.BatchOutcome:
-        return run_batch(services, specs, data)
+        return reporting_storage(lambda: run_batch(services, specs, data))
 
     def batch_settle_tasks(data: wire.SettleTasksInput) -> wire.SettleOutcome:
-        return settle_tasks(services, specs, data)
+        return reporting_storage(lambda: settle_tasks(services, specs, data))
 
     def batch_settle_partitions(data: wire.SettlePartitionsInput) -> wire.SettledPartitions:
-        return settle_partitions(services, specs, data)
+        return reporting_storage(lambda: settle_partitions(services, specs, data))
 
     def batch_reduce(data: dict[str, Any]) -> wire.ReduceOutcome:
-        return reduce_job(services, specs, data)
+        return reporting_storage(lambda: reduce_job(services, specs, data))
 
     def batch_audit_job(data: wire.AuditJobInput) -> wire.JobAudit:
-        return audit_job(services, specs, data)
+        return reporting_storage(lambda: audit_job(services, specs, data))
 
-    def batch_finish_job(data: wire.FinishJobInput) -> str:
+    def batch_finish_job(data: wire.FinishJobInput) -> wire.FinishedJob:
         return finish_job(services, data)
 
     # A Durable client binding on an activity: the function must be `async def`, and the SDK hands it a

@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from api.durable import Instance
+from batch.cost import Cost, summed
 from batch.runs import LatestRun, runs_view
 from batch.spec import DEFAULT_POOL, DEFAULT_PRIORITY
 from batch.states import API_JOB_STATES, JobState, TaskCounts
@@ -83,6 +84,12 @@ def compose_counts(total: int, finished: Any, live: Iterable[Any]) -> TaskCounts
         skipped=known.skipped,
         cancelled=known.cancelled,
     )
+
+
+def compose_cost(statuses: Iterable[Any]) -> Cost:
+    """A running job's cost: the sum of the `cost` of its custom status (its own work, finished groups'), its
+    running groups' (theirs, finished partitions') and their running partitions' (`batch.cost`)."""
+    return summed(Cost.from_json(s.get("cost")) for s in statuses if isinstance(s, Mapping))
 
 
 def running_children(custom_status: Any) -> list[str]:
@@ -158,6 +165,9 @@ class JobStatus:
     """From the orchestrator's output, so only for a job that ended normally."""
     reduce: Any = None
     summary_blob: str | None = None
+    cost: Cost | None = None
+    """What the job's orchestrations and activities cost so far (`batch.cost`); None before it started, or
+    for a job run by a version that did not count it."""
 
 
 def derive_status(facts: JobFacts) -> JobStatus:
@@ -195,6 +205,7 @@ def derive_status(facts: JobFacts) -> JobStatus:
             failed_tasks=[item for item in listed if isinstance(item, str)] if isinstance(listed, list) else [],
             reduce=output.get("reduce"),
             summary_blob=_text(output.get("summaryBlob")),
+            cost=Cost.from_json(output["cost"]) if "cost" in output else None,
         )
     if instance.is_finished:
         detail = _text(instance.output) or "no message"
@@ -206,13 +217,18 @@ def derive_status(facts: JobFacts) -> JobStatus:
             state, reason = JobState.CANCELLED.value, f"the job orchestration was terminated: {detail}"
         if record.state not in _FINISHED_RECORD_STATES:
             counts = compose_counts(counts.total, custom.get("taskCounts"), ())
-        return JobStatus(state, cancel_requested, counts, reason, started, ended or iso(instance.last_updated), True)
+        cost = compose_cost([custom]) if "cost" in custom else None
+        return JobStatus(
+            state, cancel_requested, counts, reason, started, ended or iso(instance.last_updated), True, cost=cost
+        )
     if instance.runtime_status == "Pending":
         return JobStatus(JobState.PENDING.value, cancel_requested, counts, reason, started, ended, False)
+    cost = None
     if custom:
         counts = compose_counts(counts.total, custom.get("taskCounts"), facts.live_children)
+        cost = compose_cost([custom, *facts.live_children]) if "cost" in custom else None
     running = JobState.DISABLED.value if record.state == JobState.DISABLED else JobState.RUNNING.value
-    return JobStatus(running, cancel_requested, counts, reason, started, ended, False)
+    return JobStatus(running, cancel_requested, counts, reason, started, ended, False, cost=cost)
 
 
 def latest_run(status: JobStatus) -> LatestRun:
@@ -252,6 +268,7 @@ def job_view(facts: JobFacts, links: Links, results: ResultsLocation) -> dict[st
         view["reduce"] = status.reduce
     # Each run of the job (`batch.runs`); the state and counts above are the whole job's after the latest.
     view["runs"] = runs_view(record.runs or (), iso(record.created), latest_run(status))
+    view["cost"] = status.cost.to_json() if status.cost is not None else None
     view["results"] = results.to_json(status.summary_blob)
     view["links"] = links.for_job(facts.job_id)
     return view

@@ -118,7 +118,13 @@ class PrepareJobInput(TypedDict):
     startedAt: str
 
 
-class PreparedJob(TypedDict):
+class Reported(TypedDict):
+    """An activity's output that reports the storage requests it made (`activities.registration`)."""
+
+    storage: NotRequired[dict[str, int]]  # requests by kind (`batch.cost.STORAGE_KINDS`)
+
+
+class PreparedJob(Reported):
     """PREPARE_JOB's output: the plan, by counts only."""
 
     totalTasks: int
@@ -132,7 +138,7 @@ class PreparedJob(TypedDict):
     pool: NotRequired[PoolRef]  # absent only in histories from before pools
 
 
-class EndedBeforeStart(TypedDict):
+class EndedBeforeStart(Reported):
     """PREPARE_JOB's (or PREPARE_RERUN's) answer for a job deleted or cancelled while its orchestration was
     starting: it runs nothing, and returns this as it ended."""
 
@@ -196,7 +202,7 @@ class LoadPartitionInput(TypedDict):
     run: NotRequired[int]  # a re-run: the plan says which tasks succeeded before
 
 
-class PartitionPlan(TypedDict):
+class PartitionPlan(Reported):
     """LOAD_PARTITION's output: a partition's tasks by their positions in it (0 .. size-1), compactly, since
     it stays in the partition's history. Ids, inputs and command lines stay with the activities."""
 
@@ -259,7 +265,7 @@ class RunBatchInput(TypedDict):
     handBack: NotRequired[bool]  # return the records (`BatchOutcome.handedBack`), not write them: PARTITION_VERSION
 
 
-class BatchOutcome(TypedDict):
+class BatchOutcome(Reported):
     """RUN_BATCH's output, as the chunk records it. Tasks of the batch not listed succeeded."""
 
     retry: list[list[int]]  # [position, attempts made]: the last attempt failed and retries remain
@@ -294,6 +300,7 @@ class ChildResult(TypedDict):
     """What a partition, or a group of partitions, returns to the orchestrator that started it."""
 
     errors: NotRequired[list[str]]  # one line per child that failed or was terminated (its tasks failed)
+    cost: NotRequired[dict[str, Any]]  # its durable work and storage requests, its children's included (batch.cost)
 
     taskCounts: dict[str, int]
     failedTasks: list[str]  # at most MAX_LISTED_FAILURES
@@ -313,12 +320,12 @@ class SettlePartitionsInput(TypedDict):
     run: NotRequired[int]
 
 
-class SettledPartitions(TypedDict):
+class SettledPartitions(Reported):
     taskCounts: dict[str, int]  # the partitions' tasks as recorded now, every one finished
     failedIds: list[str]  # the first MAX_LISTED_FAILURES failed ones
 
 
-class SettleOutcome(TypedDict):
+class SettleOutcome(Reported):
     failedIds: list[str]  # recorded as failed by this call (the first MAX_LISTED_FAILURES)
     recorded: dict[str, int]  # how the settled tasks are recorded, by state: a few may have finished meanwhile
 
@@ -335,7 +342,7 @@ class GroupResult(ChildResult):
     taskMs: NotRequired[float | None]
 
 
-class ReduceOutcome(TypedDict):
+class ReduceOutcome(Reported):
     ok: bool
     result: NotRequired[Any]
     resultBlob: NotRequired[str | None]
@@ -352,6 +359,18 @@ class FinishJobInput(TypedDict):
     startedAt: str
     endedAt: str
     run: NotRequired[int]
+    cost: NotRequired[dict[str, Any]]  # the job's, as far as it ran (`batch.cost`); in its summary
+
+
+class FinishedJob(TypedDict):
+    """FINISH_JOB's output: the summary's blob, and the fields of the summary as written that an episode makes
+    from its history and clock. The job's output takes them from here, not from its own last episode, which
+    would make them again from a longer history and a later clock: a finished job's view (from its summary, or
+    from its output once the orchestration has returned) never changes."""
+
+    summaryBlob: str
+    endedAt: str
+    cost: NotRequired[dict[str, Any]]
 
 
 class AuditJobInput(TypedDict):
@@ -364,7 +383,7 @@ class AuditJobInput(TypedDict):
     run: NotRequired[int]
 
 
-class JobAudit(TypedDict):
+class JobAudit(Reported):
     taskCounts: dict[str, int]  # the job's tasks as recorded once the audit has marked the lost ones failed
     lost: int  # tasks whose record or result storage lost: recorded failed now
     lostIds: list[str]  # the first MAX_LISTED_FAILURES of them

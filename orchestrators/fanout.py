@@ -25,9 +25,11 @@ from typing import Any
 import azure.durable_functions as df
 
 from batch import wire
+from batch.cost import Cost
 from batch.plan import concurrency_shares
 from batch.states import TaskCounts
 from orchestrators.control import Controls, pool_of
+from orchestrators.cost import reported
 from orchestrators.partition import STORAGE_RETRY, event_reason
 
 MIN_SHARE = 32
@@ -75,6 +77,8 @@ class Progress:
     """Children 0 .. started - 1 have been started."""
     running: tuple[int, ...]
     running_ids: list[str]
+    cost: Cost
+    """What the children that returned cost, and the loop's own activities' storage requests."""
 
 
 @dataclass(frozen=True)
@@ -126,6 +130,8 @@ class Outcome:
     """One line for each child that failed or was terminated, and those its children reported."""
     task_ms: float | None = None
     """The latest mean task time a child measured."""
+    cost: Cost = field(default_factory=Cost)
+    """The children's costs (each its own children's included), and SETTLE_PARTITIONS's storage requests."""
 
 
 def run_children(context: df.DurableOrchestrationContext, fanout: Fanout) -> Generator[Any, Any, Outcome]:
@@ -191,6 +197,7 @@ def run_children(context: df.DurableOrchestrationContext, fanout: Fanout) -> Gen
             outcome.errors.append(f"{fanout.child_id(child)} ended without a result: {one_line(str(result))}")
             return
         outcome.errors.extend(str(e) for e in result.get("errors") or ())
+        outcome.cost = outcome.cost + Cost.from_json(result.get("cost"))
         outcome.counts = outcome.counts + TaskCounts.from_json(result["taskCounts"])
         room = wire.MAX_LISTED_FAILURES - len(outcome.failed_tasks)
         outcome.failed_tasks.extend(result["failedTasks"][: max(0, room)])
@@ -209,7 +216,8 @@ def run_children(context: df.DurableOrchestrationContext, fanout: Fanout) -> Gen
             started += 1
         children = tuple(child for child, _ in running.values())
         ids = [fanout.child_id(child) for child in children]
-        context.set_custom_status(fanout.status(Progress(outcome.stopping, outcome.counts, started, children, ids)))
+        progress = Progress(outcome.stopping, outcome.counts, started, children, ids, outcome.cost)
+        context.set_custom_status(fanout.status(progress))
         if not running:
             break
         # New shares are sent while the loop goes on: it keeps waiting for the next change meanwhile.
@@ -284,6 +292,7 @@ def run_children(context: df.DurableOrchestrationContext, fanout: Fanout) -> Gen
             wire.SETTLE_PARTITIONS, STORAGE_RETRY, request
         )
         outcome.counts = outcome.counts + TaskCounts.from_json(settled["taskCounts"])
+        outcome.cost = outcome.cost + reported(settled)
         room = wire.MAX_LISTED_FAILURES - len(outcome.failed_tasks)
         outcome.failed_tasks.extend(settled["failedIds"][: max(0, room)])
     return outcome

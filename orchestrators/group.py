@@ -20,6 +20,7 @@ import azure.durable_functions as df
 
 from batch import wire
 from orchestrators.control import share_of
+from orchestrators.cost import cost_json, history_cost
 from orchestrators.fanout import CANCEL, TIMEOUT, Fanout, Progress, run_children
 
 
@@ -52,10 +53,13 @@ def group_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any
             request["run"] = run
         return request
 
+    own = history_cost(context)  # once an episode: the history is whole from its start
+
     def status(progress: Progress) -> dict[str, Any]:
-        # The job's view adds these finished counts to the live counts of the partitions listed as running.
+        # The job's view adds these finished counts (and cost) to those of the partitions listed as running.
         return {
             "taskCounts": progress.finished.to_json(),
+            "cost": (own + progress.cost).to_json(),
             "partitions": {"total": spec["partitions"], "finished": progress.started - len(progress.running)},
             "running": progress.running_ids,
         }
@@ -82,6 +86,7 @@ def group_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any
     return {
         "group": spec["group"],
         "taskCounts": ran.counts.to_json(),
+        "cost": cost_json(context, ran.cost, returning=True),
         "failedTasks": ran.failed_tasks,
         "terminated": ran.terminated,
         "timedOut": ran.timed_out or ran.stopping == TIMEOUT,

@@ -25,6 +25,7 @@ from batch.plan import DEFAULT_PARTITION_SIZE, GROUP_SIZE, group_count, job_outc
 from batch.spec import OnTaskFailure
 from batch.states import JobState, TaskCounts
 from orchestrators.control import Controls, awaiting, event_data, pool_of
+from orchestrators.cost import StorageTally, cost_json, history_cost
 from orchestrators.fanout import CANCEL, TERMINATE, TIMEOUT, Fanout, Progress, run_children
 from orchestrators.partition import STORAGE_RETRY
 
@@ -78,6 +79,8 @@ def job_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any, 
     )
     # A change may come while the job prepares (its record says running from then on).
     answer: wire.PreparedJob | wire.EndedBeforeStart = yield from awaiting(context, prepare, controls, note)
+    storage = StorageTally()  # what the job's own activities reported, for its cost
+    storage.add(answer)
     if "ended" in answer:
         # Deleted or cancelled while its orchestration was starting (a race with its submit): nothing runs.
         ended = cast(wire.EndedBeforeStart, answer)
@@ -91,6 +94,7 @@ def job_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any, 
             "reduce": None,
             "startedAt": at,
             "endedAt": at,
+            "cost": cost_json(context, storage.cost, returning=True),
         }
     prepared = answer
     partitions = len(prepared["partitionSizes"])
@@ -135,6 +139,8 @@ def job_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any, 
             request["partitionList"] = partitions_of(group)
         return request
 
+    own = history_cost(context)  # once an episode: the history is whole from its start
+
     def status(progress: Progress) -> dict[str, Any]:
         # `running` lists the running groups; each group's custom status lists its running partitions.
         # A re-run counts the partitions it does not run (and their tasks) as finished.
@@ -145,6 +151,7 @@ def job_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any, 
             if progress.stopping == CANCEL
             else (JobState.DISABLED.value if settings["disabled"] else JobState.RUNNING.value),
             "taskCounts": (progress.finished + kept).to_json(),
+            "cost": (own + storage.cost + progress.cost).to_json(),
             "partitions": {"total": partitions, "finished": finished_partitions},
             "groups": {"total": groups, "finished": len(finished_groups)},
             "running": progress.running_ids,
@@ -209,6 +216,7 @@ def job_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any, 
         if run > 1:
             check["run"] = run
         audit: wire.JobAudit = yield context.call_activity_with_retry(wire.AUDIT_JOB, STORAGE_RETRY, check)
+        storage.add(audit)
         recorded = TaskCounts.from_json(audit["taskCounts"])
         if audit["lost"] or recorded != finished:
             state, reason = JobState.FAILED, audit_reason(audit, finished)
@@ -222,13 +230,18 @@ def job_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any, 
             {
                 "state": "reducing",
                 "taskCounts": finished.to_json(),
+                "cost": (own + storage.cost + ran.cost).to_json(),
                 "partitions": {"total": partitions, "finished": partitions},
                 "groups": {"total": groups, "finished": groups},
             }
         )
-        reduce = yield context.call_activity_with_retry(
+        reduced = yield context.call_activity_with_retry(
             wire.REDUCE, STORAGE_RETRY, {"jobId": job_id, "specHash": job["specHash"]}
         )
+        storage.add(reduced)
+        # Its storage requests are the job's cost; the rest is what the job view shows of the reduce.
+        if reduced is not None:
+            reduce = cast(wire.ReduceOutcome, {key: value for key, value in reduced.items() if key != "storage"})
         if reduce is not None and not reduce.get("ok"):
             state, reason = JobState.FAILED, f"the reduce step failed: {reduce.get('error')}"
 
@@ -241,11 +254,17 @@ def job_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any, 
         "reduce": reduce,
         "startedAt": started_at.isoformat(),
         "endedAt": context.current_utc_datetime.isoformat(),
+        # What the run cost up to its summary: the summary's own write and the job's last episode are not in it.
+        "cost": cost_json(context, storage.cost, ran.cost),
     }
     if run > 1:
         summary["run"] = run
-    summary_blob = yield context.call_activity_with_retry(wire.FINISH_JOB, STORAGE_RETRY, summary)
-    return {**summary, "summaryBlob": summary_blob}
+    finished_job: wire.FinishedJob | str = yield context.call_activity_with_retry(
+        wire.FINISH_JOB, STORAGE_RETRY, summary
+    )
+    if isinstance(finished_job, str):
+        return {**summary, "summaryBlob": finished_job}  # a FINISH_JOB from before it answered with the summary
+    return {**summary, **finished_job}
 
 
 def audit_reason(audit: wire.JobAudit, counted: TaskCounts) -> str:

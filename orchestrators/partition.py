@@ -40,6 +40,7 @@ from batch.slots import PERMIT_HORIZON_MS, Lease
 from batch.spec import DependencyAction, JobAction, OnTaskFailure
 from batch.states import TaskCounts
 from orchestrators.control import Controls, awaiting, pool_of, share_of
+from orchestrators.cost import StorageTally, cost_json
 
 STORAGE_RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=2_000, max_number_of_attempts=6)
 """The partition's own activities touch storage: a passing outage must not fail the partition."""
@@ -141,6 +142,8 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
 
     load = context.call_activity_with_retry(wire.LOAD_PARTITION, STORAGE_RETRY, base)
     plan: wire.PartitionPlan = yield from awaiting(context, load, controls, take_share)
+    storage = StorageTally()  # what its activities reported, for the job's cost
+    storage.add(plan)
     size = plan["size"]
     depends_on = [[str(d) for d in plan["dependsOn"].get(str(i), ())] for i in range(size)]
     scheduler = DagScheduler([str(i) for i in range(size)], depends_on)
@@ -512,6 +515,7 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
                 settle_again = (context.create_timer(pause), request)
                 continue
             settled = cast(wire.SettleOutcome, done.result)
+            storage.add(settled)
             failed_ids.extend(settled["failedIds"][: max(0, wire.MAX_LISTED_FAILURES - len(failed_ids))])
             # What was asked comes off the counts, what was recorded goes on (see `final_counts`).
             asked_failed, asked_skipped = asked.pop(0)
@@ -538,7 +542,11 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
             break
         if not context.is_replaying:
             # Only the episode's last status is kept: a replayed step's would be overwritten, so none is made.
-            status: dict[str, Any] = {"taskCounts": counts().to_json(), "share": share}
+            status: dict[str, Any] = {
+                "taskCounts": counts().to_json(),
+                "share": share,
+                "cost": cost_json(context, storage.cost),
+            }
             if pool is not None:
                 status["slots"] = lease.held
             context.set_custom_status(status)
@@ -600,6 +608,7 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
             flight = flights.pop(activity)
             boundary = True
             outcome = activity.result
+            storage.add(outcome)
             if isinstance(outcome, Exception) or not isinstance(outcome, dict) or "interrupted" in outcome:
                 # No outcome: its process died (its tasks run again isolated), or it could not run at all
                 # (storage away, a spec replaced: it runs again after a pause), up to a bound (batch.crashes).
@@ -694,12 +703,14 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
             backing_off.clear()
             again.clear()
 
-    if pool_entity is not None and lease.ever:
+    releasing = pool_entity is not None and lease.ever
+    if releasing:
         # Whatever it still holds (or waits for) is the pool's again.
         context.signal_entity(pool_entity, "release", {"holders": [context.instance_id]})
     return {
         "partition": partition,
         "taskCounts": final_counts().to_json(),
+        "cost": cost_json(context, storage.cost, returning=True, signals=1 if releasing else 0),
         "failedTasks": failed_ids,
         "terminated": terminated,
         "timedOut": timed_out,

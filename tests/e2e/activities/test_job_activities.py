@@ -159,8 +159,9 @@ def test_a_job_from_prepare_to_finish(services: Services, specs: SpecCache, job_
         "startedAt": started,
         "endedAt": datetime.now(UTC).isoformat(),
     }
-    name = finish_job(services, finish)
-    assert name == f"{folder}summary.json"
+    finished = finish_job(services, {**finish, "cost": {"episodes": 3}})
+    # The fields an episode makes from its history and clock, as the summary has them, for the job's output.
+    assert finished == {"summaryBlob": f"{folder}summary.json", "endedAt": finish["endedAt"], "cost": {"episodes": 3}}
     summary = services.results.read_summary(job_id)
     assert summary is not None
     assert summary["taskCounts"]["succeeded"] == TASKS - 1 and summary["failedTasks"] == [f"task-{FAILING_TASK:04d}"]

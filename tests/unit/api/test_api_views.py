@@ -12,6 +12,7 @@ from api.views import (
     JobFacts,
     Links,
     ResultsLocation,
+    compose_cost,
     compose_counts,
     derive_status,
     job_summary,
@@ -20,6 +21,7 @@ from api.views import (
     running_children,
     task_view,
 )
+from batch.cost import Cost
 from batch.states import TaskCounts
 from storage.jobs import JobRecord, JobState
 from storage.jobs import TaskCounts as RecordCounts
@@ -240,3 +242,43 @@ def test_a_rerun_not_started_yet_is_its_record_not_the_earlier_runs_instance() -
     # A job never re-run shows its one run, its counts the job's.
     first = job_view(JobFacts("j", record(JobState.RUNNING)), LINKS, RESULTS)
     assert [(run["number"], run["taskCounts"]["total"]) for run in first["runs"]] == [(1, 10)]
+
+
+def cost(episodes: int, blob_writes: int = 0) -> dict[str, Any]:
+    return Cost(orchestrations=1, episodes=episodes, storage={"blobWrites": blob_writes}).to_json()
+
+
+def test_a_running_jobs_cost_adds_up_the_statuses_of_the_job_its_running_groups_and_their_partitions() -> None:
+    custom = {"taskCounts": counts(5, 0, 0, 5, 0, 0), "cost": cost(4, 1), "running": ["j:g0000"]}
+    group = {"taskCounts": counts(3, 0, 0, 3, 0, 0), "cost": cost(7, 2), "running": ["j:p00001"]}
+    partition = {"taskCounts": counts(2, 1, 1, 0, 0, 0), "cost": cost(11, 5)}
+    older = {"taskCounts": counts(2, 2, 0, 0, 0, 0)}  # a status from a version that did not count: none
+    facts = JobFacts("j", record(), Instance("Running", custom), (group, partition, older))
+    view = job_view(facts, LINKS, RESULTS)
+    assert view["cost"]["orchestrations"] == 3 and view["cost"]["episodes"] == 22
+    assert view["cost"]["storageRequests"]["blobWrites"] == view["cost"]["storageRequests"]["total"] == 8
+    assert compose_cost([custom, group, partition, older, "not a status"]) == Cost.from_json(view["cost"])
+
+
+def test_a_jobs_cost_is_none_before_it_started_or_where_its_version_did_not_count_it() -> None:
+    assert job_view(JobFacts("j", record(JobState.PENDING)), LINKS, RESULTS)["cost"] is None
+    running = JobFacts("j", record(), Instance("Running", {"taskCounts": counts(5, 5, 0, 0, 0, 0)}))
+    assert job_view(running, LINKS, RESULTS)["cost"] is None
+    output = {"state": "succeeded", "taskCounts": counts(3, 0, 0, 3, 0, 0), "failedTasks": [], "reduce": None}
+    assert job_view(JobFacts("j", record(), Instance("Completed", output=output)), LINKS, RESULTS)["cost"] is None
+
+
+def test_a_finished_jobs_cost_is_its_outputs_or_its_summarys_while_it_returns() -> None:
+    output = {
+        "state": "succeeded",
+        "taskCounts": counts(3, 0, 0, 3, 0, 0),
+        "failedTasks": [],
+        "reduce": None,
+        "cost": cost(9, 3),
+    }
+    returned = job_view(JobFacts("j", record(), Instance("Completed", output=output)), LINKS, RESULTS)
+    final = JobRecord("j", JobState.SUCCEEDED, CREATED, task_counts=RecordCounts(total=3, succeeded=3))
+    returning = JobFacts("j", final, Instance("Running", {"cost": cost(1)}), summary=output)
+    assert returned["cost"] == job_view(returning, LINKS, RESULTS)["cost"] == cost(9, 3)
+    crashed = JobFacts("j", record(), Instance("Failed", {"taskCounts": counts(5, 0, 0, 5, 0, 0), "cost": cost(6)}))
+    assert job_view(crashed, LINKS, RESULTS)["cost"] == cost(6)
