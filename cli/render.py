@@ -120,6 +120,9 @@ def job_table(view: Mapping[str, Any]) -> Table:
     results = view.get("results")
     if isinstance(results, Mapping):
         table.add_row("results", f"{_cell(results.get('container'))}/{_cell(results.get('prefix'))}")
+    cost = view.get("cost")
+    if isinstance(cost, Mapping):
+        table.add_row("cost", _cost(cost))
     runs = view.get("runs")
     if isinstance(runs, list) and len(runs) > 1:
         # A re-run job: each run's number, state and what it ran.
@@ -129,6 +132,20 @@ def job_table(view: Mapping[str, Any]) -> Table:
         # The job view lists failed tasks' ids (the first 100); `task list --state failed` has their errors.
         table.add_row("failed tasks", ", ".join(_cell(item) for item in failed))
     return table
+
+
+_COST_FIELDS = ("orchestrations", "episodes", "historyEvents", "replayedEvents", "activityCalls", "timers")
+
+
+def _cost(cost: Mapping[str, Any]) -> str:
+    """What the job cost so far (the API's `cost`): its durable work, then its storage requests, the kinds it
+    used only."""
+    storage = cost.get("storageRequests")
+    storage = storage if isinstance(storage, Mapping) else {}
+    used = [f"{kind}={_cell(n)}" for kind, n in storage.items() if kind != "total" and n]
+    return "  ".join(f"{name}={_cell(cost.get(name))}" for name in _COST_FIELDS) + (
+        f"\nstorageRequests={_cell(storage.get('total'))}" + (f" ({'  '.join(used)})" if used else "")
+    )
 
 
 def _run(run: Mapping[str, Any]) -> str:

@@ -417,6 +417,43 @@ function renderJob(node, job, refresh) {
       job.results ? [el("dt", {}, "results"), el("dd", {}, `${job.results.container}/${job.results.prefix}`)] : null,
     ),
     runsTable(job.runs || []),
+    costTable(job.cost, job.taskCounts.total, job.phase === "finished"),
+  );
+}
+
+// What the job's latest run cost so far (the API's `cost`): the quantities a deployment's bill is made of, in
+// all and per task, so a user can scale them to the jobs they plan to run.
+const COST_ROWS = [
+  ["orchestrations", "orchestrations", "the job, its groups and partitions"],
+  ["episodes", "orchestrator episodes", "each one replays its history so far"],
+  ["historyEvents", "history events", "rows the durable backend writes"],
+  ["replayedEvents", "history events replayed", "the orchestrators' CPU grows with it"],
+  ["activityCalls", "activity calls", "each a function execution, retries included"],
+  ["timers", "durable timers", "retry pauses, pacing, waits"],
+];
+const STORAGE_ROWS = [
+  ["blobReads", "blob reads"], ["blobWrites", "blob writes"], ["blobLists", "blob listings"],
+  ["blobDeletes", "blob deletes"], ["tableReads", "table point reads"], ["tableQueries", "table queries"],
+  ["tableWrites", "table row writes"], ["tableBatches", "table batch transactions"], ["tableDeletes", "table deletes"],
+];
+
+function costTable(cost, tasks, finished) {
+  if (!cost) return null;
+  const perTask = (n) => (tasks > 0 ? (n / tasks).toLocaleString(undefined, { maximumFractionDigits: 3 }) : "");
+  const row = (key, label, note, n) => el("tr", { "data-cost": key },
+    el("td", {}, label, note ? el("span", { class: "muted" }, ` (${note})`) : null),
+    el("td", { class: "num" }, number(n)),
+    el("td", { class: "num" }, perTask(n)),
+  );
+  const storage = cost.storageRequests || {};
+  return el("table", { id: "job-cost" },
+    el("thead", {}, el("tr", {}, el("th", {}, finished ? "cost" : "cost so far"), el("th", { class: "num" }, "in all"), el("th", { class: "num" }, "per task"))),
+    el("tbody", {},
+      COST_ROWS.map(([key, label, note]) => row(key, label, note, cost[key])),
+      row("storageRequests", "storage requests", "to the app's storage account, retries included", storage.total),
+      // Only the kinds this job used: the others are all zero.
+      STORAGE_ROWS.filter(([key]) => storage[key] > 0).map(([key, label]) => row(key, `\u2003${label}`, null, storage[key])),
+    ),
   );
 }
 

@@ -97,6 +97,39 @@ def test_a_finished_job_shows_the_apis_counts_chart_failures_and_pages_of_tasks(
     assert_no_markup_ran(page)
 
 
+def test_a_jobs_cost_shows_the_apis_figures_in_all_and_per_task(
+    batch_host: BatchHost, finished: dict[str, Any], page: Page
+) -> None:
+    job_id = finished["id"]
+    cost, tasks = finished["cost"], finished["taskCounts"]["total"]
+    page.goto(dashboard(batch_host, f"#/jobs/{job_id}"))
+    expect(page.locator("#job-phase")).to_have_text("finished", timeout=WAIT_MS)
+
+    def shown(key: str) -> tuple[str, str]:
+        cells = page.locator(f'#job-cost tr[data-cost="{key}"] td.num')
+        return cells.nth(0).inner_text(), cells.nth(1).inner_text()
+
+    def per_task(n: int) -> str:
+        return f"{n / tasks:,.3f}".rstrip("0").rstrip(".")
+
+    for key in ("orchestrations", "episodes", "historyEvents", "replayedEvents", "activityCalls", "timers"):
+        assert shown(key) == (f"{cost[key]:,}", per_task(cost[key])), key
+    storage = cost["storageRequests"]
+    assert shown("storageRequests") == (f"{storage['total']:,}", per_task(storage["total"]))
+    # Each kind the job used has its row; the kinds it did not use have none.
+    used = {kind for kind, n in storage.items() if kind != "total" and n > 0}
+    assert used and {"blobWrites"} <= used
+    listed = page.locator("#job-cost tr[data-cost]")
+    keys = {listed.nth(i).get_attribute("data-cost") for i in range(listed.count())}
+    assert keys - {"orchestrations", "episodes", "historyEvents", "replayedEvents", "activityCalls", "timers"} == {
+        "storageRequests",
+        *used,
+    }
+    for kind in used:
+        assert shown(kind) == (f"{storage[kind]:,}", per_task(storage[kind])), kind
+    page.locator("#job").screenshot(path=str(ARTIFACTS / "dashboard-job-cost.png"))
+
+
 def test_a_tasks_result_and_logs_open_from_its_link(
     batch_host: BatchHost, finished: dict[str, Any], page: Page
 ) -> None:

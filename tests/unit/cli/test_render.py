@@ -6,10 +6,12 @@ import pytest
 import requests
 from rich.console import Console, RenderableType
 
+from batch.cost import Cost
 from cli.client import ApiError, ErrorDetail, JobApi
 from cli.render import (
     Progress,
     error_lines,
+    job_table,
     jobs_table,
     latest_failures,
     progress_between,
@@ -121,3 +123,20 @@ def test_a_result_too_large_for_the_task_view_shows_as_its_size_and_link() -> No
     assert rows["result"] == "(too large to show here: download it from resultUrl)"
     small = rows_of(text_of(task_table({**view, "result": 17, "resultSize": 2, "resultOmitted": False})))
     assert small["result"] == "17" and small["resultSize"] == "2 bytes"
+
+
+def test_a_jobs_cost_shows_its_durable_work_and_the_kinds_of_storage_it_used() -> None:
+    cost = Cost(3, 17, 69, 373, 10, 2, {"tableReads": 16, "blobWrites": 4}).to_json()
+    shown = text_of(job_table({"id": "j", "state": "succeeded", "taskCounts": {"total": 5}, "cost": cost}))
+    line = next(line for line in shown.splitlines() if line.startswith("cost"))
+    assert line.split()[1:] == [
+        "orchestrations=3",
+        "episodes=17",
+        "historyEvents=69",
+        "replayedEvents=373",
+        "activityCalls=10",
+        "timers=2",
+    ]
+    assert "storageRequests=20 (blobWrites=4  tableReads=16)" in shown
+    assert "blobReads" not in shown  # a kind the job did not use
+    assert "cost" not in text_of(job_table({"id": "j", "state": "pending", "cost": None}))
