@@ -35,6 +35,8 @@ from devhost.workers import ClientSettings, WorkerPool, worker_process_count
 log = logging.getLogger("devhost")
 
 READY_LINE = "devhost: listening on"
+WORKER_LOAD_SECONDS = 120
+"""How long start-up waits for a worker process to load the app before it listens anyway (`DevHost.start`)."""
 
 
 @dataclass(frozen=True)
@@ -115,6 +117,8 @@ class DevHost:
                 client_settings=lambda: self.engine.client_settings,
             )
         await self.engine.start()
+        if self.engine.workers is not None:
+            await self._wait_for_a_worker()
         app = build_http_app(self.index, self.config, self.management, keys=self.keys, clock=self.clock)
         self._runner = web.AppRunner(app, access_log=None, max_line_size=MAX_REQUEST_LINE)
         await self._runner.setup()
@@ -134,6 +138,14 @@ class DevHost:
         self._timers = TimerScheduler(triggers, self.clock, self._fire_timer)
         self._timers.start()
         return self.base_url
+
+    async def _wait_for_a_worker(self) -> None:
+        """The Functions host routes requests to an app's functions once a worker has indexed the app: devhost
+        listens once a worker process has loaded it (or none can: then activities fail with the reason), so the
+        first job after start does not queue behind the workers' imports."""
+        assert self.engine.workers is not None
+        if not await asyncio.to_thread(self.engine.workers.wait_loaded, WORKER_LOAD_SECONDS):
+            log.warning("no worker process has loaded the app after %d s; listening anyway", WORKER_LOAD_SECONDS)
 
     async def stop(self) -> None:
         if self._timers is not None:

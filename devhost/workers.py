@@ -234,11 +234,17 @@ class WorkerPool:
         self._closing = False
         self._failed_starts = 0
         self._broken: str | None = None
+        self._broken_details = ""  # what an activity failed for that reason is told (set with `_broken`)
+        self._settled = threading.Event()  # a worker has loaded the app, or none can (`wait_loaded`)
         self._started = 0
         self._wake_reader, self._waker = self._context.Pipe(duplex=False)
         self._workers: list[_Worker] = [self._start() for _ in range(processes)]
         self._reader = threading.Thread(target=self._read, name="devhost-worker-replies", daemon=True)
         self._reader.start()
+
+    def wait_loaded(self, timeout: float) -> bool:
+        """Wait until a worker has loaded the app, or the pool has given up starting them; False on timeout."""
+        return self._settled.wait(timeout)
 
     @property
     def pids(self) -> list[int]:
@@ -254,8 +260,7 @@ class WorkerPool:
                 self._pending.append(item)
                 self._dispatch()
         if broken is not None:
-            details = f"No worker process could load the app ({broken}); fix the app and restart devhost."
-            self._on_replies([(item, died(item.name, broken, details))])
+            self._on_replies([(item, died(item.name, broken, self._broken_details))])
 
     # ---------------------------------------------------------------- under the lock
 
@@ -337,6 +342,7 @@ class WorkerPool:
                 worker.ready = True
                 self._failed_starts = 0
                 self._dispatch()
+            self._settled.set()
             return True
         answered: list[tuple[ActivityItem, ActivityOutcome]] = []
         with self._lock:
@@ -386,10 +392,17 @@ class WorkerPool:
                 elif not any(w.ready for w in self._workers):
                     # Workers keep dying before they load the app: starting more would only loop.
                     self._broken = f"{reason} before it loaded the app"
+                    self._broken_details = (
+                        f"{FAILED_STARTS} worker processes in a row ended before they loaded the app, the last one "
+                        f"(pid {worker.process.pid}) with {how}; devhost starts no more: fix the app and restart "
+                        "devhost."
+                    )
                     lost += self._pending
                     self._pending.clear()
                 self._dispatch()
             broken = self._broken
+        if broken is not None:
+            self._settled.set()
         for conn in (worker.requests, worker.replies):
             conn.close()
         if closing:
@@ -400,10 +413,7 @@ class WorkerPool:
         else:
             log.warning("worker process %s: %s while it ran %d activities; started another", pid, reason, len(lost))
         if broken is not None:
-            details = (
-                f"{FAILED_STARTS} worker processes in a row ended before they loaded the app, the last one "
-                f"(pid {pid}) with {how}; devhost starts no more: fix the app and restart devhost."
-            )
+            details = self._broken_details
         else:
             activities = "this activity alone" if len(lost) == 1 else f"{len(lost)} activities"
             details = (

@@ -139,3 +139,21 @@ def test_workers_that_cannot_load_the_app_fail_the_activity_instead_of_looping(
         ), details
         stopped_workers |= _workers(host)
         assert stopped_workers == set(), "the pool went on starting workers"
+
+
+def test_devhost_listens_once_a_worker_has_loaded_the_app(
+    tmp_path: Path, sdk: SdkLoop, stopped_workers: set[int]
+) -> None:
+    # Workers that take 3 s to load the app: as the Functions host routes to an app's functions only once a
+    # worker has indexed it, the first request finds a worker ready rather than queueing behind the imports.
+    loaded = tmp_path / "loaded"
+    loaded.mkdir()
+    with _start(
+        tmp_path, "devhost_slow_workers", SLOW_WORKERS_DIR=str(loaded), FUNCTIONS_WORKER_PROCESS_COUNT="2"
+    ) as host:
+        stopped_workers |= _workers(host)
+        ready = {int(path.name.removeprefix("loaded-")) for path in loaded.iterdir()}
+        assert ready and ready <= stopped_workers, "devhost listened before any worker had loaded the app"
+        client = Client(host, sdk)
+        status = client.wait(client.start_new("call_once", None, None), timeout=60)
+        assert status.output == 42
