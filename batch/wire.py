@@ -221,11 +221,12 @@ TaskRun = list[int]
 """[first, stop, attempt]: positions first .. stop-1 of the partition, each at that attempt."""
 
 
-PARTITION_VERSION = 2
+PARTITION_VERSION = 3
 """The partition orchestrator's version a new partition starts at (`PartitionInput.version`). Version 2: a
 batch of one short handler task hands its records back to the partition (`RunBatchInput.handBack`), which
-writes those of many such batches at once (`SettleTasksInput.handedBack`). A partition started at version 1 keeps
-the older path, so a history it left replays unchanged."""
+writes those of many such batches at once (`SettleTasksInput.handedBack`). Version 3: so does a command task
+measured shorter than a second, which is no longer recorded `running` when it starts. A partition keeps the
+path of the version it started at, so a history it left replays unchanged."""
 
 HAND_BACK_MAX_BYTES = 16 * 1024
 """The most a batch hands back of its records (`BatchOutcome.handedBack`, as JSON); a batch with more writes them

@@ -6,9 +6,9 @@ from the durations earlier batches measured), and records them itself, so the hi
 per batch, not per task. A batch holds task slots and runs that many of its tasks at once (sync handlers on
 threads, `async def` handlers on an event loop, a command alone); the slots in use never exceed the
 partition's share, so neither do the tasks running.
-A batch of one short handler task (what `taskBatchSize: 1` gives) hands its records back rather than write
-them (from `wire.PARTITION_VERSION` on): the partition writes those of many such batches at once through
-SETTLE_TASKS, so such a task costs an activity call, not three storage round trips.
+A batch of one short task (what `taskBatchSize: 1` gives, and a command measured shorter than a second) hands
+its records back rather than write them (`wire.PARTITION_VERSION`): the partition writes those of many such
+batches at once through SETTLE_TASKS, so such a task costs an activity call, not three storage round trips.
 Failed attempts with retries left are retried after the job's retry interval (a durable timer). Tasks it
 settles without running them (skipped, abandoned, cancelled) are recorded through SETTLE_TASKS. A task whose
 exit condition says `jobAction: disable` has the job disabled through DISABLE_JOB: the partition starts
@@ -111,6 +111,14 @@ class _Timing:
         return self.seconds[kind] / count if count else None
 
 
+def marks_running(kind: str, mean: float | None, version: int) -> bool:
+    """Whether a batch records its tasks `running` when it starts them: tasks measured longer than a second,
+    and command tasks until one has been measured (a command may run for hours; before version 3, always)."""
+    if kind == "command" and (mean is None or version < 3):
+        return True
+    return mean is not None and mean >= LONG_TASK_SECONDS
+
+
 def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any, Any, wire.PartitionResult]:
     spec = cast(wire.PartitionInput, context.get_input())
     job_id, partition = spec["jobId"], spec["partition"]
@@ -124,8 +132,10 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
     if run > 1:
         base["run"] = run
     share = max(1, spec["share"])
-    # Batches of one short handler task hand their records back, to be written many at once (see the wire).
-    hands_back = spec.get("version", 1) >= 2
+    # Batches of one short task hand their records back, to be written many at once (see the wire).
+    version = spec.get("version", 1)
+    # (From version 3, short command tasks too.)
+    hands_back = {"handler"} if version == 2 else {"handler", "command"} if version >= 3 else set()
     moving: wire.PoolRef | None = None  # the pool the job moves to, once this partition's batches have ended
     controls = Controls(context)
 
@@ -271,7 +281,7 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
             "batch": batches,
             "tasks": _runs(tasks),
             "concurrency": slots,
-            "markRunning": kind == "command" or (mean is not None and mean >= LONG_TASK_SECONDS),
+            "markRunning": marks_running(kind, mean, version),
         }
         if disabling_from is not None and controls.seen == disabling_from:
             request["checkFirst"] = True
@@ -279,7 +289,7 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
             request["paced"] = paced
         if isolate:
             request["isolate"] = True
-        elif hands_back and kind == "handler" and len(tasks) == 1 and not request["markRunning"]:
+        elif kind in hands_back and len(tasks) == 1 and not request["markRunning"]:
             request["handBack"] = True
         batches += 1
         # No SDK retry: it would run a batch that kills its process again and again. `failures` decides.
