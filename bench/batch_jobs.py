@@ -6,8 +6,8 @@
 Each run starts a fresh Azurite and devhost (on its default worker processes: one per core, 2 to 4), runs a
 small job to warm the workers up (not timed), submits the job, polls it until it ends, and prints tasks per
 second end to end (submit to finished), the peak RSS of the host and of Azurite, and the durable history events
-per task (every event of every orchestration of the job: the job, its groups and partitions, counted through
-the management API).
+per task (every event of every orchestration of the job: the job, its groups and partitions, from the job's
+`cost`; `bench.job_cost` has the rest of it).
 
 `--shape`: `flat` (independent tasks), `fan-in` (one more task that depends on all the others), `staged` (groups
 of 50 tasks, an aggregate per group, a final task over the aggregates), `async` (`async def` tasks that each
@@ -23,14 +23,13 @@ import contextlib
 import json
 import tempfile
 import time
-import urllib.parse
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from azure.storage.blob import BlobServiceClient
 
+from batch.cost import Cost
 from bench.devhost_fanout import peak_rss_mib, run_once
 from devhost.testing import DevHostProcess
 from devhost.workers import worker_process_count
@@ -56,31 +55,6 @@ def job_tasks(shape: str, tasks: int, wait_ms: float) -> list[dict[str, Any]]:
         final = {"id": "final", "handler": "bench.echo", "input": 0, "dependsOn": [a["id"] for a in aggregates]}
         return [*flat, *aggregates, final]
     raise ValueError(f"unknown shape {shape!r}")
-
-
-def _get(url: str, headers: dict[str, str] | None = None) -> tuple[Any, dict[str, str]]:
-    request = urllib.request.Request(url, headers=headers or {})
-    with urllib.request.urlopen(request, timeout=120) as response:
-        return json.loads(response.read()), dict(response.headers)
-
-
-def history_events(base_url: str, job_id: str) -> tuple[int, int]:
-    """(instances, history events) of every orchestration whose id starts with the job's."""
-    hooks = f"{base_url}/runtime/webhooks/durabletask/instances"
-    ids: list[str] = []
-    token: str | None = None
-    while True:
-        query = urllib.parse.urlencode({"instanceIdPrefix": job_id, "top": 1000})
-        body, headers = _get(f"{hooks}?{query}", {"x-ms-continuation-token": token} if token else None)
-        ids += [item["instanceId"] for item in body]
-        token = headers.get("x-ms-continuation-token")
-        if not token:
-            break
-    events = 0
-    for instance_id in ids:
-        body, _ = _get(f"{hooks}/{urllib.parse.quote(instance_id, safe='')}?showHistory=true")
-        events += len(body.get("historyEvents") or [])
-    return len(ids), events
 
 
 def upload_lines(connection_string: str, tasks: list[dict[str, Any]]) -> dict[str, str]:
@@ -167,15 +141,15 @@ def run(
                 assert job["taskCounts"]["succeeded"] == total, job
                 rss = peak_rss_mib(host.process.pid)
                 azurite_rss = peak_rss_mib(azurite.pid)
-                instances, events = history_events(host.base_url, str(spec["id"]))
+                cost = Cost.from_json(job["cost"])  # the job's own count: every event of every orchestration
     return {
         "tasks": total,
         "seconds": elapsed,
         "per_second": total / elapsed,
         "peak_rss_mib": rss,
         "azurite_rss_mib": azurite_rss,
-        "instances": instances,
-        "events_per_task": events / total,
+        "instances": cost.orchestrations,
+        "events_per_task": cost.history_events / total,
     }
 
 

@@ -17,10 +17,12 @@ import statistics
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bench.batch_jobs import APP, job_tasks, upload_lines
+from bench.devhost_fanout import peak_rss_mib
 from devhost.testing import DevHostProcess
 from devtools.azurite import start_azurite
 from devtools.run_example import call
@@ -50,14 +52,39 @@ def summary(label: str, taken: list[float]) -> str:
     )
 
 
-def run(tasks: int, source: str) -> tuple[list[float], list[float], float]:
+@dataclass(frozen=True)
+class ReadRun:
+    """One job and the reads of its view: during the job, then on the idle host."""
+
+    during: list[float]
+    idle: list[float]
+    seconds: float
+    """Submit to finished."""
+    submit_seconds: float
+    """The submit request alone."""
+    tree_mib: float
+    """The peak memory of devhost's process tree (`tree_peak_mib`)."""
+
+
+def tree_peak_mib(pid: int) -> float:
+    """The peak memory of a process and its children (each at its own peak, summed: at most what they held at
+    once)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    kids = [int(p) for p in children.read_text().split()] if children.exists() else []
+    return peak_rss_mib(pid) + sum(tree_peak_mib(kid) for kid in kids if Path(f"/proc/{kid}").exists())
+
+
+def run(tasks: int, source: str, reduce: dict[str, Any] | None = None) -> ReadRun:
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
         with start_azurite(root / "azurite") as azurite:
             env = {"AzureWebJobsStorage": azurite.connection_string}
             with DevHostProcess(APP, state_dir=root / "state", env=env) as host:
+                assert host.process is not None
                 job_id = f"bench-reads-{tasks}"
                 spec: dict[str, Any] = {"id": job_id, "maxParallelTasks": 200}
+                if reduce is not None:
+                    spec["reduce"] = reduce
                 listed = job_tasks("flat", tasks, 0)
                 if source == "jsonl":
                     spec["taskFactory"] = upload_lines(azurite.connection_string, listed)
@@ -69,6 +96,7 @@ def run(tasks: int, source: str) -> tuple[list[float], list[float], float]:
                 reader = threading.Thread(target=lambda: during.extend(timed_reads(url, done, None)))
                 started = time.time()
                 status, body = call("POST", f"{host.base_url}/api/jobs", spec)
+                submitted = time.time()
                 assert status == 202, body
                 reader.start()
                 while True:
@@ -80,8 +108,10 @@ def run(tasks: int, source: str) -> tuple[list[float], list[float], float]:
                 done.set()
                 reader.join()
                 assert job["state"] == "succeeded", job
+                assert reduce is None or job["reduce"]["ok"], job
+                tree = tree_peak_mib(host.process.pid)
                 idle = timed_reads(url, None, IDLE_READS)
-                return during, idle, seconds
+                return ReadRun(during, idle, seconds, submitted - started, tree)
 
 
 def main() -> None:
@@ -89,11 +119,11 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=100_000)
     parser.add_argument("--source", choices=("inline", "jsonl"), default="inline")
     args = parser.parse_args()
-    during, idle, seconds = run(args.tasks, args.source)
-    print(f"job of {args.tasks:,} tasks: {seconds:.1f} s")
-    print(summary("during", during))
-    print(summary("idle host", idle))
-    print(f"median during / idle: {statistics.median(during) / statistics.median(idle):.1f}x")
+    ran = run(args.tasks, args.source)
+    print(f"job of {args.tasks:,} tasks: {ran.seconds:.1f} s")
+    print(summary("during", ran.during))
+    print(summary("idle host", ran.idle))
+    print(f"median during / idle: {statistics.median(ran.during) / statistics.median(ran.idle):.1f}x")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ import azure.durable_functions as df
 
 from app.blueprint import create_blueprint
 from app.settings import Settings
-from batch.handlers import TaskHandlers
+from batch.handlers import ResultsView, TaskHandlers
 
 handlers = TaskHandlers()
 
@@ -47,6 +47,12 @@ async def await_(seconds: float) -> dict[str, float]:
     start = time.time()
     await asyncio.sleep(seconds)
     return {"start": start, "end": time.time()}
+
+
+@handlers.task("bench.count")
+def count(results: ResultsView) -> int:
+    """A reduce over every result: it reads them all, as a real reduce does."""
+    return sum(1 for _ in results)
 
 
 app = df.DFApp()
