@@ -115,7 +115,9 @@ class CancelWatcher:
         )
 
     def _run(self) -> None:
-        while not self._stopped.is_set():
+        # The first read is one poll after the start, as each later one: a command shorter than that costs no read,
+        # and a cancel is seen within a poll of its request whenever it came.
+        while not self._stopped.wait(self._poll_seconds):
             try:
                 record = self._jobs.get_job(self._job_id)
             except StorageError as exc:
@@ -125,7 +127,6 @@ class CancelWatcher:
                 if should_stop(record, self._spec_hash):
                     self.cancel.set()
                     return
-            self._stopped.wait(self._poll_seconds)
 
     def __enter__(self) -> CancelWatcher:
         self._thread.start()

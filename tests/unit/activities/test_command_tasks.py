@@ -73,6 +73,13 @@ def test_a_running_job_does_not_cancel() -> None:
     assert not watcher.cancel.is_set()
 
 
+def test_a_command_shorter_than_a_poll_costs_no_read() -> None:
+    jobs = Jobs([record(JobState.CANCELLING)])
+    with CancelWatcher(jobs, "job", "h1", poll_seconds=5) as watcher:
+        pass  # the command ended at once
+    assert jobs.reads == 0 and not watcher.cancel.is_set()
+
+
 def result(exit_code: int | None, **fields: object) -> CommandResult:
     base: dict[str, object] = {
         "timed_out": False,
