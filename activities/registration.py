@@ -28,10 +28,10 @@ from storage.metering import metered
 
 __all__ = ["register", "reporting_storage"]
 
-Reported = TypeVar("Reported", bound=Mapping[str, Any])
+Output = TypeVar("Output", bound=Mapping[str, Any])
 
 
-def reporting_storage(work: Callable[[], Reported]) -> Reported:
+def reporting_storage(work: Callable[[], Output]) -> Output:
     """Run an activity's body, and put the storage requests it made (by kind) in its output's `storage`: the
     orchestrator adds them to the job's cost (`batch.cost`)."""
     with metered() as meter:
