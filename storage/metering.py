@@ -20,7 +20,7 @@ from typing import Any
 
 from azure.core.pipeline.transport import HttpRequest, RequestsTransport
 
-__all__ = ["MeteredTransport", "RequestMeter", "metered", "request_kind"]
+__all__ = ["MeteredTransport", "RequestMeter", "count", "metered", "request_kind"]
 
 
 class RequestMeter:
@@ -53,6 +53,13 @@ def metered() -> Iterator[RequestMeter]:
         _current.reset(token)
 
 
+def count(kind: str) -> None:
+    """Count one request of `kind` into the open meter, if any."""
+    meter = _current.get()
+    if meter is not None:
+        meter.add(kind)
+
+
 def request_kind(service: str, method: str, url: str) -> str:
     """The kind of a request to `service` (``"blob"`` or ``"table"``), from its method and URL."""
     method = method.upper()
@@ -80,7 +87,5 @@ class MeteredTransport(RequestsTransport):  # type: ignore[misc]
         self._service = service
 
     def send(self, request: HttpRequest, **kwargs: Any) -> Any:
-        meter = _current.get()
-        if meter is not None:
-            meter.add(request_kind(self._service, request.method, request.url))
+        count(request_kind(self._service, request.method, request.url))
         return super().send(request, **kwargs)

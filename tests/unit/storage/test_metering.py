@@ -10,7 +10,7 @@ import threading
 import pytest
 
 from batch.cost import STORAGE_KINDS
-from storage.metering import RequestMeter, _current, metered, request_kind
+from storage.metering import RequestMeter, count, metered, request_kind
 
 pytestmark = pytest.mark.unit
 
@@ -66,13 +66,6 @@ def test_every_kind_told_is_a_kind_the_cost_knows() -> None:
         for path in ("t", "t?comp=list", "t?comp=batch", "$batch", "T(PartitionKey='p',RowKey='r')")
     }
     assert told == set(STORAGE_KINDS)
-
-
-def count(kind: str) -> None:
-    """What the transport does for each request it sends."""
-    meter = _current.get()
-    if meter is not None:
-        meter.add(kind)
 
 
 def test_requests_count_into_the_meter_open_where_they_are_made_and_where_its_context_went() -> None:
