@@ -43,6 +43,7 @@ from batch.spec import (
     ResourceFile,
     TaskSpec,
     factory_tasks,
+    is_id,
 )
 
 MAX_TASKS = 100_000
@@ -497,7 +498,7 @@ class _Parser:
         if depends_on is not None and not (type(depends_on) is list and all(type(dep) is str for dep in depends_on)):
             return False
         # Last, as it records the id unless another task has it: one look-up in a table of up to a million ids.
-        if not ID_PATTERN.fullmatch(task_id) or self.first_index.setdefault(task_id, i) != i:
+        if not is_id(task_id) or self.first_index.setdefault(task_id, i) != i:
             return False
         self.ids.append(task_id)
         self.depends_on.append(depends_on)
