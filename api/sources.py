@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 from api.errors import from_spec_error
@@ -42,22 +42,6 @@ def _refuse(path: str, message: str) -> SpecError:
     return SpecError([Problem(path, message)])
 
 
-def _index(lines: Iterable[tuple[int, bytes]], accept: Callable[[bytes], None]) -> tuple[int, list[int]]:
-    """(count, block offsets) of the non-blank lines, passing each to `accept`."""
-    count = 0
-    offsets: list[int] = []
-    for offset, line in lines:
-        if not line.strip():
-            continue
-        if count % BLOCK == 0:
-            offsets.append(offset)
-        accept(line)
-        count += 1
-        if count > MAX_FACTORY_TASKS:
-            raise _refuse("taskFactory", f"the source has more than {MAX_FACTORY_TASKS:,} tasks")
-    return count, offsets
-
-
 def _json_lines(services: Services, spec: JobSpec, factory: dict[str, Any]) -> dict[str, Any]:
     container, blob = factory["container"], factory["blob"]
     try:
@@ -69,8 +53,10 @@ def _json_lines(services: Services, spec: JobSpec, factory: dict[str, Any]) -> d
         allow_command_tasks=services.settings.allow_command_tasks,
         job_id=spec.id,
     )
-    count, offsets = _index(stream.lines, checker.add_line)
+    for start, lines in stream.runs:
+        checker.add_run(start, lines)
     checker.finish()
+    count, offsets = checker.count, checker.offsets
     if count == 0:
         raise _refuse("taskFactory.blob", f"{container}/{blob} holds no tasks (no line that is not blank)")
     return {

@@ -12,6 +12,9 @@ from typing import Any
 from batch.errors import BodyTooLargeError, Problem
 from batch.json_limits import MAX_JSON_DEPTH, HugeInteger, check_value, printable
 
+MAX_BODY_BYTES = 32 * 1024 * 1024
+"""The largest request body accepted (32 MiB): room for 100,000 tasks with small inputs."""
+
 
 class ProblemCollector:
     """Problems in the order found, keeping the first `limit` and counting the rest."""

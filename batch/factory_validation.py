@@ -3,7 +3,7 @@
 What needs no I/O is checked here: the factory's shape, parameter ranges, container and blob names, and its
 `repeatTask` template (placeholders it may use, and the task it makes for a sample value, checked like an
 inline task). The lines of a JSON Lines blob and the blobs under a prefix are read and checked by the API
-when the job is submitted (`api.sources`), with `LineChecker`.
+when the job is submitted (`api.sources`), the lines with `batch.source_lines`.
 """
 
 from __future__ import annotations
@@ -22,12 +22,11 @@ from batch.factories import (
 )
 from batch.factories import sweep_count as count_of_sweep
 from batch.paths import blob_name_problem
-from batch.spec import TaskSpec
 
 if TYPE_CHECKING:
     from batch.validation import _Parser
 
-__all__ = ["CONTAINER_PATTERN", "LineChecker", "check_factory"]
+__all__ = ["CONTAINER_PATTERN", "check_factory"]
 
 CONTAINER_PATTERN = re.compile(r"[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}")
 """Blob Storage's container names: 3-63 lowercase letters, digits and single hyphens, not at either end."""
@@ -186,18 +185,3 @@ def check_factory(parser: _Parser, value: Any) -> dict[str, Any] | None:
     if kind == "taskPerFile":
         return _per_file(parser, obj)
     return _json_lines(parser, obj)
-
-
-class LineChecker:
-    """Checks a JSON Lines source's lines as inline tasks (ids unique across the source), reporting each
-    problem at `line N` (1-based), up to the collector's cap."""
-
-    def __init__(self, parser: _Parser) -> None:
-        self.parser = parser
-        parser.position_name = lambda i: f"line {i + 1}"
-        self.count = 0
-
-    def check(self, value: Any) -> TaskSpec | None:
-        index = self.count
-        self.count += 1
-        return self.parser.task(value, index, path=f"line {index + 1}")

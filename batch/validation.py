@@ -15,12 +15,13 @@ import re
 from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
-from batch.body import ProblemCollector, decode_body, join_path, kind_of
+from batch.body import MAX_BODY_BYTES, ProblemCollector, decode_body, join_path, kind_of
 from batch.errors import BatchError, SpecError
 from batch.factories import MAX_FACTORY_TASKS
-from batch.factory_validation import LineChecker, check_factory
+from batch.factory_validation import check_factory
 from batch.file_validation import MAX_FILE_ENTRIES, check_output_files, check_resource_files
 from batch.graph import find_cycles
+from batch.source_lines import LinesValidator
 from batch.spec import (
     ID_PATTERN,
     MAX_PARALLEL_TASKS_LIMIT,
@@ -42,10 +43,9 @@ from batch.spec import (
     ResourceFile,
     TaskSpec,
     factory_tasks,
+    is_id,
 )
 
-MAX_BODY_BYTES = 32 * 1024 * 1024
-"""The largest request body accepted (32 MiB): room for 100,000 tasks with small inputs."""
 MAX_TASKS = 100_000
 """The most tasks in one job."""
 MAX_REPORTED_PROBLEMS = 1_000
@@ -91,6 +91,8 @@ TASK_FIELDS = frozenset(
         "rateLimitKey",
     }
 )
+PLAIN_TASK_FIELDS = frozenset({"id", "handler", "input", "dependsOn"})
+"""The fields of a task `_Parser.plain_task` checks: those of most generated tasks."""
 COMMAND_ONLY_FIELDS = ("resourceFiles", "outputFiles", "environment", "exitConditions")
 DEPENDS_ON_FIELDS = frozenset({"taskIds", "taskIdRanges"})
 RANGE_FIELDS = frozenset({"start", "end"})
@@ -145,57 +147,6 @@ def parse_job(
             raise BatchError(f"new_job_id returned {job_id!r}, which is not a valid job id ({_ID_RULE})")
         spec = dataclasses.replace(spec, id=job_id)
     return spec
-
-
-class LinesValidator:
-    """Checks the lines of a JSON Lines task source one at a time (see `lines_validator`)."""
-
-    def __init__(self, problems: ProblemCollector, parser: _Parser) -> None:
-        self.problems = problems
-        self.checker = LineChecker(parser)
-
-    def add_line(self, raw: bytes) -> None:
-        """Decode and check the next task line (blank lines are the caller's to skip)."""
-        line = self.checker.count + 1
-        prefixed = _Prefixed(self.problems, f"line {line}")
-        decoded, value = decode_body(raw, MAX_BODY_BYTES, prefixed)  # type: ignore[arg-type]
-        if decoded:
-            self.checker.check(value)
-        else:
-            # The line keeps its position for the dependency pass, like a task with problems.
-            self.checker.count += 1
-            self.checker.parser.ids.append(None)
-            self.checker.parser.depends_on.append(None)
-
-    @property
-    def has_dependencies(self) -> bool:
-        return any(self.checker.parser.depends_on) or bool(self.checker.parser.ranges)
-
-    def finish(self) -> None:
-        """Check the dependencies between the lines (unknown ids, cycles), then raise `SpecError` with every
-        problem found (the first `MAX_REPORTED_PROBLEMS`)."""
-        if self.has_dependencies:
-            self.checker.parser.dependencies()
-        if self.problems:
-            raise SpecError(self.problems.result())
-
-
-class _Prefixed:
-    """A `ProblemCollector` view that puts a line's problems under `line N`."""
-
-    def __init__(self, problems: ProblemCollector, base: str) -> None:
-        self.problems = problems
-        self.base = base
-
-    def add(self, path: str, message: str) -> None:
-        self.problems.add(join_path(self.base, path) if path else self.base, message)
-
-    def __bool__(self) -> bool:
-        return bool(self.problems)
-
-    @property
-    def count(self) -> int:
-        return self.problems.count
 
 
 def lines_validator(*, known_handlers: Collection[str], allow_command_tasks: bool, job_id: str) -> LinesValidator:
@@ -533,6 +484,25 @@ class _Parser:
             non_retryable_errors=non_retryable,
             rate_limit_key=rate_key,
         )
+
+    def plain_task(self, value: Any, i: int) -> bool:
+        """Record task i as `task` does and return True when it is a valid task of the plain shape (an id, a
+        registered handler, an input, `dependsOn` as a list of ids); otherwise record nothing and return
+        False, and `task` checks it. It builds no `TaskSpec`: the lines of a JSON Lines source, up to a million,
+        are checked, not kept, and a spec of fourteen fields costs more than the checks."""
+        if type(value) is not dict or not value.keys() <= PLAIN_TASK_FIELDS:
+            return False
+        task_id, handler, depends_on = value.get("id"), value.get("handler"), value.get("dependsOn")
+        if type(task_id) is not str or type(handler) is not str or handler not in self.handlers:
+            return False
+        if depends_on is not None and not (type(depends_on) is list and all(type(dep) is str for dep in depends_on)):
+            return False
+        # Last, as it records the id unless another task has it: one look-up in a table of up to a million ids.
+        if not is_id(task_id) or self.first_index.setdefault(task_id, i) != i:
+            return False
+        self.ids.append(task_id)
+        self.depends_on.append(depends_on)
+        return True
 
     def depends_on_object(
         self, obj: dict[str, Any], i: int, path: str

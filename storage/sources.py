@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,7 @@ from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
 from storage.account import StorageAccount, translate_errors
 from storage.errors import NotFound, StorageRequestError
 
-__all__ = ["LineStream", "SourceBlobs", "SourceChanged", "block_digest"]
+__all__ = ["LineStream", "SourceBlobs", "SourceChanged", "block_digest", "line_runs"]
 
 _DIGEST_CHARS = 32
 """A block's digest is the first 128 bits of its SHA-256, in hex: a million tasks' list keeps 2,000 of them."""
@@ -35,18 +35,35 @@ class SourceChanged(StorageRequestError):
 
 @dataclass
 class LineStream:
-    """The lines of one blob as they are read: `etag` of the version read; `digest` (SHA-256 of every byte)
-    and `size` are final once the lines are consumed."""
+    """The lines of one blob as they are read, in runs: `etag` of the version read; `digest` (SHA-256 of every
+    byte) and `size` are final once the runs are consumed."""
 
     etag: str
-    lines: Iterator[tuple[int, bytes]]
-    """(byte offset, line without its newline)."""
+    runs: Iterator[tuple[int, list[bytes]]]
+    """(byte offset of a run's first line, the run's lines without their newlines): every line of the blob in
+    order, a run for each part downloaded, so that a reader loops over lines, not over calls."""
     _hash: hashlib._Hash = field(default_factory=hashlib.sha256)
     size: int = 0
 
     @property
     def digest(self) -> str:
         return self._hash.hexdigest()
+
+
+def line_runs(chunks: Iterable[bytes]) -> Iterator[tuple[int, list[bytes]]]:
+    """The lines of the bytes `chunks` hold, a run of them for each chunk that completes a line (see
+    `LineStream.runs`); a last line without a newline is a run of its own."""
+    pending = b""
+    start = 0
+    for chunk in chunks:
+        data = pending + chunk
+        end = data.rfind(b"\n") + 1  # the complete lines end there; the rest waits for the next chunk
+        pending = data[end:]
+        if end:
+            yield start, data[: end - 1].split(b"\n")
+            start += end
+    if pending:
+        yield start, [pending]
 
 
 class SourceBlobs:
@@ -62,31 +79,23 @@ class SourceBlobs:
         return self._account.blob_service.get_blob_client(container, blob)
 
     def lines(self, container: str, blob: str) -> LineStream:
-        """Stream the blob's lines (see `LineStream`); `NotFound` when the container or blob is missing."""
+        """Stream the blob's lines in runs (see `LineStream`); `NotFound` when the container or blob is missing."""
         where = f"{container}/{blob}"
         with translate_errors("Blob", self._account.blob_endpoint, f"read {where}"):
             try:
                 downloader = self._blob(container, blob).download_blob()
             except ResourceNotFoundError as exc:
                 raise NotFound(f"blob {blob!r} does not exist in container {container!r}") from exc
-        stream = LineStream(etag=str(downloader.properties.etag), lines=iter(()))
+        stream = LineStream(etag=str(downloader.properties.etag), runs=iter(()))
 
-        def lines() -> Iterator[tuple[int, bytes]]:
-            pending = b""
-            start = 0
+        def chunks() -> Iterator[bytes]:
             with translate_errors("Blob", self._account.blob_endpoint, f"read {where}"):
                 for chunk in downloader.chunks():
                     stream._hash.update(chunk)
                     stream.size += len(chunk)
-                    pending += chunk
-                    *complete, pending = pending.split(b"\n")
-                    for line in complete:
-                        yield start, line
-                        start += len(line) + 1
-            if pending:
-                yield start, pending
+                    yield chunk
 
-        stream.lines = lines()
+        stream.runs = line_runs(chunks())
         return stream
 
     def read_range(self, container: str, blob: str, start: int, end: int | None, etag: str | None) -> bytes:

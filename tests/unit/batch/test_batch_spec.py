@@ -6,8 +6,10 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from batch.spec import JobSpec, OnTaskFailure, ReduceSpec, ResourceFile, TaskSpec
+from batch.spec import ID_PATTERN, JobSpec, OnTaskFailure, ReduceSpec, ResourceFile, TaskSpec, is_id
 from batch.validation import parse_job
 
 pytestmark = pytest.mark.unit
@@ -147,3 +149,17 @@ def test_task_index_and_effective_values() -> None:
     assert spec.task_index() == {"a": 0, "b": 1}
     assert [spec.retry_count_for(t) for t in spec.tasks] == [0, 4]
     assert [spec.timeout_for(t) for t in spec.tasks] == [3600, 9]
+
+
+ID_LIKE = st.text(st.sampled_from("aZ09._- \n\u00e9\u0660\u00b2"), max_size=130)
+
+
+@settings(max_examples=500, deadline=None, database=None)
+@given(st.one_of(ID_LIKE, st.text(max_size=12)))
+def test_is_id_answers_as_the_id_pattern(text: str) -> None:
+    assert is_id(text) == (ID_PATTERN.fullmatch(text) is not None)
+
+
+@pytest.mark.parametrize("text", ["a" * 128, "a" * 129, "\u0660\u0661", "a\u00b2", "", "a\n", "0", "a-b", "-a"])
+def test_is_id_answers_as_the_id_pattern_at_the_edges(text: str) -> None:
+    assert is_id(text) == (ID_PATTERN.fullmatch(text) is not None)
