@@ -23,7 +23,6 @@ from batch.file_validation import MAX_FILE_ENTRIES, check_output_files, check_re
 from batch.graph import find_cycles
 from batch.source_lines import LinesValidator
 from batch.spec import (
-    ID_PATTERN,
     MAX_PARALLEL_TASKS_LIMIT,
     MAX_PRIORITY,
     MAX_RETRY_COUNT_LIMIT,
@@ -143,7 +142,7 @@ def parse_job(
         raise SpecError(problems.result())
     if new_job_id is not None and spec.id == "":
         job_id = new_job_id()
-        if not ID_PATTERN.fullmatch(job_id):
+        if not is_id(job_id):
             raise BatchError(f"new_job_id returned {job_id!r}, which is not a valid job id ({_ID_RULE})")
         spec = dataclasses.replace(spec, id=job_id)
     return spec
@@ -254,7 +253,7 @@ class _Parser:
         text = self.string(value, path)
         if text is None:
             return None
-        if not ID_PATTERN.fullmatch(text):
+        if not is_id(text):
             self.add(path, f"{text!r} is not a valid id: {_ID_RULE}")
             return None
         return text
@@ -403,7 +402,7 @@ class _Parser:
         task_id = obj.get("id")
         if task_id is None:
             self.add(f"{path}.id", "missing required field")
-        elif type(task_id) is not str or not ID_PATTERN.fullmatch(task_id):
+        elif type(task_id) is not str or not is_id(task_id):
             task_id = self.ident(task_id, f"{path}.id")
         if task_id is not None:
             first = self.first_index.setdefault(task_id, i)
