@@ -82,7 +82,12 @@ class Cost:
         """A cost from its JSON (`to_json`); what is missing or not a count reads as 0, as with task counts."""
         source = value if isinstance(value, Mapping) else {}
         counts = {name: _count(source.get(key, 0)) for name, key in _DURABLE_FIELDS}
-        return cls(**counts, storage=add_storage(storage_counts(source.get("storageRequests"))))
+        return cls(**counts, storage=Cost.of_storage(source.get("storageRequests")).storage)
+
+    @classmethod
+    def of_storage(cls, value: object) -> Cost:
+        """Storage requests alone, from their JSON (`storage_counts`), the kinds that are none left out."""
+        return cls(storage=add_storage(storage_counts(value)))
 
     def to_json(self) -> dict[str, Any]:
         """The API's `cost` object: every field, every storage kind (0 included), and their total."""

@@ -13,7 +13,7 @@ from typing import Any
 import azure.durable_functions as df
 from azure.durable_functions.models.history import HistoryEventType
 
-from batch.cost import Cost, add_storage, storage_counts, summed
+from batch.cost import Cost, summed
 
 _CLOSING_EVENTS = 2
 """What an orchestration's last episode adds once it returns: its OrchestratorCompleted and ExecutionCompleted."""
@@ -54,7 +54,7 @@ def reported(output: object) -> Cost:
     """The storage requests an activity's output reports (`storage`); one that reports none (an older
     activity's, a failure) costs nothing here."""
     if isinstance(output, Mapping) and "storage" in output:
-        return Cost(storage=add_storage(storage_counts(output["storage"])))
+        return Cost.of_storage(output["storage"])
     return Cost()
 
 
