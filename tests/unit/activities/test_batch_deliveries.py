@@ -20,8 +20,8 @@ from activities.handler_tasks import HandlerRun
 from activities.isolation import Died, Isolation, Lane, Ran
 from batch import wire
 from batch.handlers import Handler, TaskContext
+from tests.support.memory_batch import MemoryBatch, job
 from tests.unit.activities.test_batch_gate import prepared
-from tests.unit.orchestrators.test_job_orchestration import MemoryBatch, job
 
 pytestmark = pytest.mark.unit
 

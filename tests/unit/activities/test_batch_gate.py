@@ -11,7 +11,7 @@ from activities.batches import run_batch
 from activities.jobs import prepare_job
 from batch import wire
 from storage.jobs import JobState
-from tests.unit.orchestrators.test_job_orchestration import MemoryBatch, job
+from tests.support.memory_batch import MemoryBatch, job
 
 pytestmark = pytest.mark.unit
 

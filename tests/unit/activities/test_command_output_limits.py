@@ -9,8 +9,8 @@ import pytest
 
 from activities.command_runner import Upload
 from app.settings import DEFAULT_MAX_OUTPUT_BYTES, Settings
+from tests.support.memory_batch import MemoryBatch, job, simulate
 from tests.unit.activities.command_support import PREFIX, PY, MemoryBlobs, python, run
-from tests.unit.orchestrators.test_job_orchestration import MemoryBatch, job, simulate
 
 pytestmark = pytest.mark.unit
 

@@ -8,7 +8,7 @@ import pytest
 from activities.outcomes import ResultTooLarge, place_result
 from app.settings import DEFAULT_MAX_RESULT_BYTES, Settings, SettingsError
 from storage import MemoryBlobs, ResultStore
-from tests.unit.orchestrators.test_job_orchestration import MemoryBatch, job, simulate
+from tests.support.memory_batch import MemoryBatch, job, simulate
 
 pytestmark = pytest.mark.unit
 

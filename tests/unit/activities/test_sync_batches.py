@@ -13,8 +13,8 @@ import pytest
 from activities import telemetry
 from activities.batches import run_batch
 from batch import wire
+from tests.support.memory_batch import MemoryBatch, job
 from tests.unit.activities.test_batch_gate import prepared
-from tests.unit.orchestrators.test_job_orchestration import MemoryBatch, job
 
 pytestmark = pytest.mark.unit
 

@@ -14,8 +14,8 @@ import pytest
 from activities.batches import run_batch
 from batch import wire
 from batch.crashes import MAX_DEATHS, MAX_RUNS
+from tests.support.memory_batch import MemoryBatch, job, simulate
 from tests.unit.activities.test_batch_deliveries import StandInIsolation
-from tests.unit.orchestrators.test_job_orchestration import MemoryBatch, job, simulate
 
 pytestmark = pytest.mark.unit
 

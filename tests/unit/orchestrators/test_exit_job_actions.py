@@ -15,8 +15,8 @@ from api.changes import disable_job, enable_job
 from api.control import cancel_job
 from batch import wire
 from storage.jobs import JobState
-from tests.unit.orchestrators.simulator import SimulatedClient, Simulator
-from tests.unit.orchestrators.test_job_orchestration import MemoryBatch, job, simulate
+from tests.support.memory_batch import MemoryBatch, job, simulate
+from tests.support.simulator import SimulatedClient, Simulator
 
 pytestmark = pytest.mark.unit
 

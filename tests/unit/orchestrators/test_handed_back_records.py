@@ -17,7 +17,7 @@ from batch.states import TaskState
 from orchestrators.partition import RECORD_AT
 from storage.rows import MemoryRows, Row
 from storage.tasks import Failure
-from tests.unit.orchestrators.test_job_orchestration import MemoryBatch, job, simulate
+from tests.support.memory_batch import MemoryBatch, job, simulate
 
 pytestmark = pytest.mark.unit
 

@@ -13,8 +13,8 @@ import pytest
 from batch import wire
 from batch.cost import Cost
 from devhost.history import EventType
-from tests.unit.orchestrators.simulator import Simulator
-from tests.unit.orchestrators.test_job_orchestration import MemoryBatch, job, simulate
+from tests.support.memory_batch import MemoryBatch, job, simulate
+from tests.support.simulator import Simulator
 
 pytestmark = pytest.mark.unit
 

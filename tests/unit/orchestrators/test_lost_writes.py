@@ -15,8 +15,8 @@ from batch import wire
 from batch.records import chunk_key
 from storage.jobs import JobState
 from storage.rows import Delete
-from tests.unit.orchestrators.lossy import LossyBlobs, LossyRows
-from tests.unit.orchestrators.test_job_orchestration import MemoryBatch, job, simulate
+from tests.support.lossy import LossyBlobs, LossyRows
+from tests.support.memory_batch import MemoryBatch, job, simulate
 
 pytestmark = pytest.mark.unit
 

@@ -11,8 +11,8 @@ import pytest
 
 from batch import wire
 from batch.plan import GROUP_SIZE
-from tests.unit.orchestrators.simulator import Instance, Simulator
-from tests.unit.orchestrators.test_job_orchestration import MemoryBatch, job, simulate
+from tests.support.memory_batch import MemoryBatch, job, simulate
+from tests.support.simulator import Instance, Simulator
 
 pytestmark = pytest.mark.unit
 

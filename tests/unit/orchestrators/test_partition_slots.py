@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from batch import wire
-from tests.unit.orchestrators.test_job_orchestration import MemoryBatch, job, simulate
+from tests.support.memory_batch import MemoryBatch, job, simulate
 
 pytestmark = pytest.mark.unit
 

@@ -14,7 +14,7 @@ from batch import wire
 from storage.jobs import JobState
 from storage.rows import MemoryRows, Operation, Put, Row
 from storage.tasks import TaskStore
-from tests.unit.orchestrators.test_job_orchestration import MemoryBatch, job, simulate
+from tests.support.memory_batch import MemoryBatch, job, simulate
 
 pytestmark = pytest.mark.unit
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from storage.jobs import JobState, TaskCounts
-from tests.unit.orchestrators.test_job_orchestration import MemoryBatch, job, simulate
+from tests.support.memory_batch import MemoryBatch, job, simulate
 
 pytestmark = pytest.mark.unit
 
