@@ -74,6 +74,9 @@ class Simulator:
         self.catalog = FunctionCatalog(list(orchestrators), list(activities))
         self.now = datetime(2030, 1, 1, tzinfo=UTC)
         self.instances: dict[str, Instance] = {}
+        # Executions that ended and were replaced: by a continue-as-new, or by a start of the same instance id
+        # (a re-run). With `instances`, every execution there has been, oldest first.
+        self.past: list[Instance] = []
         self.pending: list[_Pending] = []
         self.timers: list[tuple[datetime, str, dict[str, Any]]] = []
         self.in_flight: dict[str, int] = {}
@@ -86,6 +89,8 @@ class Simulator:
     def start(self, name: str, instance_id: str, value: Any, parent: tuple[str, int] | None = None) -> Instance:
         # Inputs arrive as the SDK client sends them: JSON text of the value, stored JSON-encoded once more.
         instance = Instance(instance_id, name, json.dumps(value), parent)
+        if instance_id in self.instances:
+            self.past.append(self.instances[instance_id])
         instance.inbox.append(
             h.execution_started(self.now, name=name, instance_id=instance_id, execution_id=instance_id, input_text=None)
         )
@@ -153,7 +158,9 @@ class Simulator:
             instance.custom_status = result.custom_status
             for work in result.work:
                 self._schedule(instance, work)
-            if result.outcome.status in ("Completed", "Failed"):
+            if result.outcome.status == "ContinuedAsNew":
+                self._continue_as_new(instance, result.outcome.result)
+            elif result.outcome.status in ("Completed", "Failed"):
                 instance.status = result.outcome.status
                 instance.output = (
                     json.loads(result.outcome.result or "null")
@@ -165,6 +172,37 @@ class Simulator:
                 instance.status = "Running"
             ran = True
         return ran
+
+    def _continue_as_new(self, instance: Instance, input_text: str | None) -> None:
+        """A new execution of the instance with `input_text`: its history starts again, its timers are dropped,
+        and what arrived after the episode began is the new execution's (as on devhost)."""
+        ended = Instance(
+            instance.instance_id,
+            instance.name,
+            instance.input_value,
+            instance.parent,
+            instance.history,
+            status="ContinuedAsNew",
+            output=input_text,
+            custom_status=instance.custom_status,
+        )
+        self.past.append(ended)
+        self.timers = [t for t in self.timers if t[1] != instance.instance_id]
+        instance.input_value = input_text
+        instance.history = []
+        instance.status = "Running"
+        started = h.execution_started(
+            self.now,
+            name=instance.name,
+            instance_id=instance.instance_id,
+            execution_id=instance.instance_id,
+            input_text=None,
+        )
+        instance.inbox.insert(0, started)
+
+    def executions(self) -> list[Instance]:
+        """Every execution there has been, ended ones first, then the current ones."""
+        return [*self.past, *self.instances.values()]
 
     def _schedule(self, instance: Instance, work: Any) -> None:
         if isinstance(work, ActivityWork):
@@ -259,6 +297,10 @@ class SimulatedClient:
             instance.output,
             input_=instance.input_value if show_input else None,
         )
+
+    async def start_new(self, orchestration_function_name: str, instance_id: str, client_input: Any = None) -> str:
+        self._sim.start(orchestration_function_name, instance_id, client_input)
+        return instance_id
 
     async def raise_event(self, instance_id: str, event_name: str, event_data: Any = None, **_: Any) -> None:
         self._sim.raise_event(instance_id, event_name, event_data)
