@@ -37,7 +37,7 @@ from typing import Any
 
 from activities import telemetry
 from activities.attempts import Attempt, HandlerAttempt, attempt_async, attempt_isolated, attempt_task
-from activities.command_tasks import CANCEL_POLL_SECONDS, default_work_root, is_requeue, may_start
+from activities.command_tasks import CANCEL_POLL_SECONDS, default_work_root
 from activities.deliveries import Deliveries
 from activities.errors import WrongTask
 from activities.handler_tasks import CallResult
@@ -48,6 +48,7 @@ from activities.pacing import Pace
 from activities.specs import SpecCache
 from app.services import Services
 from batch import wire
+from batch.job_stop import is_requeue, may_start
 from batch.records import CHUNK_SIZE, Chunk, TaskUpdate, rank
 from batch.spec import JobSpec, OnTaskFailure, TaskSpec
 from batch.states import TaskState

@@ -30,9 +30,10 @@ from activities.command_runner import CommandResult, CommandTask, CommandTaskErr
 from activities.command_users import UidsExhausted, lease_uid
 from activities.outcomes import PlacedResult, place_result
 from app.settings import CommandUids, CommandUser
+from batch.job_stop import should_stop
 from batch.spec import ExitOptions, JobSpec, TaskSpec
 from storage.errors import NotFound, StorageError
-from storage.jobs import JobRecord, JobState
+from storage.jobs import JobRecord
 from storage.results import ResultStore
 
 __all__ = [
@@ -44,13 +45,11 @@ __all__ = [
     "default_work_root",
     "exit_options",
     "run_command_task",
-    "should_stop",
 ]
 
 logger = logging.getLogger(__name__)
 
 CANCEL_POLL_SECONDS = 1.0
-_STOP_STATES = frozenset({JobState.CANCELLING, JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED})
 STDERR_IN_ERROR = 500
 """Characters of stderr's end quoted in the error of a failed command: usually the line that says why."""
 
@@ -70,33 +69,6 @@ class ResultsTransfer:
 
     def upload_file(self, path: Path, blob_name: str) -> None:
         self._results.upload_file(blob_name, path)
-
-
-def should_stop(record: JobRecord | None, spec_hash: str) -> bool:
-    """Whether a running command of this job must be stopped, judging by the job's record.
-
-    Yes when a cancel was requested (`cancelling`), when the job has ended (a running command of an ended
-    job was abandoned by its orchestrator: cancelled, or past the job's wall clock), when the job was
-    disabled with `requeue` (its command goes back to pending), or when the record is of another spec (the
-    job was re-submitted). A missing record is not a reason: records may lag the run.
-    """
-    if record is None:
-        return False
-    if record.state in _STOP_STATES or is_requeue(record):
-        return True
-    return record.spec_hash is not None and record.spec_hash != spec_hash
-
-
-def is_requeue(record: JobRecord | None) -> bool:
-    """Whether the job is disabled with `requeue`: its running tasks are stopped and put back to pending."""
-    return record is not None and record.state == JobState.DISABLED and record.disable_tasks == "requeue"
-
-
-def may_start(record: JobRecord | None, spec_hash: str) -> bool:
-    """Whether a batch may start its next task: not while the job is disabled, nor once it must stop."""
-    if record is None:
-        return True
-    return record.state != JobState.DISABLED and not should_stop(record, spec_hash)
 
 
 class CancelWatcher:

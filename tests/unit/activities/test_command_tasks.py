@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 import pytest
 
 from activities.command_runner import CommandResult
-from activities.command_tasks import CancelWatcher, command_error, should_stop
+from activities.command_tasks import CancelWatcher, command_error
+from batch.job_stop import should_stop
 from storage.errors import StorageUnreachable
 from storage.jobs import JobRecord, JobState
 
