@@ -67,8 +67,12 @@ class DevHostProcess:
         env: dict[str, str] | None = None,
         start_timeout: float = 60.0,
         extra_args: list[str] | None = None,
+        code_root: Path = REPO_ROOT,
     ) -> None:
+        """`code_root`: the tree devhost and the app's packages are imported from (another version's checkout,
+        to start a host on older code)."""
         self.script_root = Path(script_root).resolve()
+        self.code_root = Path(code_root).resolve()
         self.state_dir = state_dir
         self.manual_clock = manual_clock
         self.require_keys = require_keys
@@ -92,7 +96,7 @@ class DevHostProcess:
             args.append("--require-keys")
         args += self.extra_args
         env = {**os.environ, **self.env}
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(self.code_root), env.get("PYTHONPATH")]))
         env.setdefault("PYTHONUNBUFFERED", "1")
         self.process = subprocess.Popen(
             args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=self.script_root

@@ -125,12 +125,13 @@ def start_batch_host(
     script_root: Path = REPO_ROOT,
     extra_args: list[str] | None = None,
     require_keys: bool = False,
+    code_root: Path = REPO_ROOT,
 ) -> BatchHost:
     """Start devhost on a function app (the repository's own, unless `script_root` names another), with
     storage in `azurite` and durable state in `state_dir`. `env` adds or overrides app settings. Stop it with
     `BatchHost.close()`; a new host on the same `state_dir` and `azurite` carries on the old one's work.
     `extra_args` go to `devhost start` (`["--store", "azure"]`, say); with `require_keys`, every route needs
-    a key (`BatchHost.process.keys`)."""
+    a key (`BatchHost.process.keys`); `code_root`: the tree devhost and the framework are imported from."""
     settings = {
         "AzureWebJobsStorage": azurite.connection_string,
         "BATCH_ALLOW_COMMAND_TASKS": "true",
@@ -149,6 +150,7 @@ def start_batch_host(
         manual_clock=manual_clock,
         extra_args=extra_args,
         require_keys=require_keys,
+        code_root=code_root,
     )
     process.start()
     return BatchHost(process, azurite)

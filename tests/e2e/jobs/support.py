@@ -17,6 +17,7 @@ from azure.core.exceptions import ResourceExistsError
 from azure.storage.blob import BlobServiceClient, ContainerClient
 
 from batch.times import parse_time
+from devhost.testing import REPO_ROOT
 from devtools.azurite import Azurite
 from tests.apps.batch_features import probes
 from tests.e2e.batch_host import BatchHost, start_batch_host
@@ -73,14 +74,23 @@ def start_features_host(
     *,
     manual_clock: bool = False,
     extra_args: list[str] | None = None,
+    code_root: Path = REPO_ROOT,
 ) -> FeaturesHost:
     """devhost on the batch_features app; probes go to `base / "probes"`, durable state to `base / "state"`.
-    A second call with the same `base` resumes the first host's work (after a crash, say)."""
+    A second call with the same `base` resumes the first host's work (after a crash, say). `code_root`: the
+    tree devhost, the framework and the app are taken from (an older version's checkout, say)."""
     folder = base / "probes"
     folder.mkdir(parents=True, exist_ok=True)
     settings = {probes.FOLDER_SETTING: str(folder), **(env or {})}
+    script_root = code_root / APP.relative_to(REPO_ROOT)
     plain = start_batch_host(
-        azurite, base / "state", settings, manual_clock=manual_clock, script_root=APP, extra_args=extra_args
+        azurite,
+        base / "state",
+        settings,
+        manual_clock=manual_clock,
+        script_root=script_root,
+        extra_args=extra_args,
+        code_root=code_root,
     )
     return FeaturesHost(plain.process, plain.azurite, plain.http, probes=folder)
 
