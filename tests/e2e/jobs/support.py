@@ -67,6 +67,11 @@ class FeaturesHost(BatchHost):
         return self.wait_for_job(spec["id"], timeout=timeout)
 
 
+def all_succeeded(total: int) -> dict[str, int]:
+    """A job view's `taskCounts` when all of its `total` tasks succeeded."""
+    return {"total": total, "pending": 0, "running": 0, "succeeded": total, "failed": 0, "skipped": 0, "cancelled": 0}
+
+
 def start_features_host(
     azurite: Azurite,
     base: Path,
