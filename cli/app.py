@@ -12,37 +12,30 @@ from __future__ import annotations
 import mimetypes
 import sys
 import traceback
-from collections.abc import Callable
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console, RenderableType
 
 from cli import render
 from cli.client import DEFAULT_URL, ApiError, CliError, JobApi
+from cli.common import (
+    KeyOption,
+    Output,
+    OutputOption,
+    TokenOption,
+    TopOption,
+    UrlOption,
+    hint,
+    read_spec,
+    show,
+    stderr,
+    stdout,
+)
+from cli.pools import pool_app
 from cli.results import download
+from cli.schedules import schedule_app
 from cli.watch import exit_code, watch
-
-
-class Output(StrEnum):
-    """`json` prints the API's JSON unchanged; `table` is for people."""
-
-    table = "table"
-    json = "json"
-
-
-UrlOption = Annotated[
-    str, typer.Option("--url", envvar="DURABLE_BATCH_URL", help="The app's address (env DURABLE_BATCH_URL).")
-]
-KeyOption = Annotated[
-    str | None,
-    typer.Option("--key", envvar="DURABLE_BATCH_KEY", help="A function key of a deployed app (env DURABLE_BATCH_KEY)."),
-]
-OutputOption = Annotated[Output, typer.Option("--output", "-o", help="table or json.")]
-TopOption = Annotated[int | None, typer.Option("--top", min=1, help="At most this many rows (the API's page size).")]
-TokenOption = Annotated[str | None, typer.Option("--continuation-token", help="The next page, from a previous list.")]
 
 app = typer.Typer(
     name="durable-batch",
@@ -61,33 +54,6 @@ app.add_typer(job_app, name="job")
 app.add_typer(task_app, name="task")
 app.add_typer(results_app, name="results")
 app.add_typer(files_app, name="files")
-
-stdout = Console()
-stderr = Console(stderr=True)
-
-
-def show(output: Output, data: Any, table: Callable[[Any], RenderableType] | None) -> None:
-    """Print the API's JSON as it is (`json`), or the table made of it (only then)."""
-    if output is Output.json:
-        sys.stdout.write(render.to_json(data) + "\n")
-    elif table is not None:
-        stdout.print(table(data))
-
-
-def hint(page: dict[str, Any], output: Output) -> None:
-    more = render.more_hint(page)
-    if more and output is Output.table:
-        stderr.print(more, highlight=False)
-
-
-def read_spec(file: str) -> bytes:
-    """The spec's bytes from a file or, for `-`, from standard input."""
-    if file == "-":
-        return sys.stdin.buffer.read()
-    try:
-        return Path(file).read_bytes()
-    except OSError as exc:
-        raise typer.BadParameter(f"cannot read {file}: {exc.strerror}", param_hint="FILE") from exc
 
 
 def follow(api: JobApi, view: dict[str, Any], output: Output) -> None:
@@ -428,10 +394,6 @@ def main() -> None:
         traceback.print_exc()
         sys.exit(2)
 
-
-# Last: the schedule and pool commands use the options and printing defined above.
-from cli.pools import pool_app  # noqa: E402
-from cli.schedules import schedule_app  # noqa: E402
 
 app.add_typer(schedule_app, name="schedule")
 app.add_typer(pool_app, name="pool")

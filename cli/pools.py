@@ -16,8 +16,8 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from cli.app import KeyOption, Output, OutputOption, TokenOption, TopOption, UrlOption, hint, show, stderr
 from cli.client import DEFAULT_URL, JobApi
+from cli.common import KeyOption, Output, OutputOption, TokenOption, TopOption, UrlOption, hint, show, stderr
 
 pool_app = typer.Typer(help="Pools: task slots that jobs share by priority.", no_args_is_help=True)
 

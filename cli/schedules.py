@@ -14,7 +14,8 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from cli.app import (
+from cli.client import DEFAULT_URL, JobApi
+from cli.common import (
     KeyOption,
     Output,
     OutputOption,
@@ -26,7 +27,6 @@ from cli.app import (
     show,
     stderr,
 )
-from cli.client import DEFAULT_URL, JobApi
 
 schedule_app = typer.Typer(
     help="Schedules: a job submitted at each occurrence of an NCRONTAB schedule.", no_args_is_help=True
