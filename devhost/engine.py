@@ -112,7 +112,7 @@ class Engine:
         self._live_activities: dict[int, ActivityItem] = {}
         self._completions: collections.deque[tuple[ActivityItem, activity_runner.ActivityOutcome]] = collections.deque()
         self._next_id = 1
-        self.entities = entities.EntityHost(self)
+        self.entities = entities.EntityHost(self.new_id, self.index.entity, self.store.get_entity)
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -243,7 +243,8 @@ class Engine:
         inbox, self._inbox = self._inbox, {}
         for instance_id, inbound in inbox.items():
             if entities.is_entity_id(instance_id):
-                self.entities.process(instance_id, inbound_messages(inbound), batch, after, now)
+                for reply in self.entities.process(instance_id, inbound_messages(inbound), batch, now):
+                    self._send(reply, batch, after)
                 _consume(inbound, batch)
             else:
                 self._process(instance_id, inbound, batch, after, now)

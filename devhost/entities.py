@@ -15,7 +15,7 @@ from devhost import history as h
 from devhost.store import Batch, EntityRecord, InstanceRecord, Message
 
 if TYPE_CHECKING:
-    from devhost.engine import Engine
+    from devhost.loader import IndexedFunction
     from devhost.replay import EntityWork
 
 OPERATION_KEY = "EntityOperation"
@@ -35,10 +35,19 @@ def split_id(entity_id: str) -> tuple[str, str]:
 
 
 class EntityHost:
-    """Runs entity operations for the engine, on the engine thread."""
+    """Runs entity operations for the engine, on the engine thread. It knows the engine only by what it is
+    given: message ids (`new_id`), the app's entity functions by name (`function_of`) and stored entity states
+    (`stored`); the replies it makes go back to the engine to send."""
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    def __init__(
+        self,
+        new_id: Callable[[], int],
+        function_of: Callable[[str], IndexedFunction | None],
+        stored: Callable[[str], EntityRecord | None],
+    ) -> None:
+        self._new_id = new_id
+        self._function_of = function_of
+        self._stored = stored
 
     def request_message(self, record: InstanceRecord, work: EntityWork) -> Message:
         # Operation inputs reach the entity double-encoded, as the extension sends them (reference §2.12).
@@ -49,27 +58,23 @@ class EntityHost:
             "parent": record.instance_id,
             "signal": work.is_signal,
         }
-        return Message(self.engine.new_id(), work.entity_id, event={OPERATION_KEY: operation})
+        return Message(self._new_id(), work.entity_id, event={OPERATION_KEY: operation})
 
     def client_signal(self, entity_id: str, operation: str, input_text: str | None) -> Message:
         op = {"op": operation, "id": None, "input": input_text, "parent": None, "signal": True}
-        return Message(self.engine.new_id(), entity_id, event={OPERATION_KEY: op})
+        return Message(self._new_id(), entity_id, event={OPERATION_KEY: op})
 
     def state(self, entity_id: str, batch: Batch | None = None) -> EntityRecord:
         if batch is not None and entity_id in batch.entities:
             return batch.entities[entity_id]
-        return self.engine.store.get_entity(entity_id) or EntityRecord(entity_id, None, False)
+        return self._stored(entity_id) or EntityRecord(entity_id, None, False)
 
-    def process(
-        self,
-        entity_id: str,
-        messages: list[Message],
-        batch: Batch,
-        after: list[Callable[[], None]],
-        now: datetime,
-    ) -> None:
+    def process(self, entity_id: str, messages: list[Message], batch: Batch, now: datetime) -> list[Message]:
+        """Run the operations of `messages` on the entity (its new state goes into `batch`); the replies to
+        its callers, for the engine to send."""
         name, key = split_id(entity_id)
-        function = self.engine.index.entity(name)
+        function = self._function_of(name)
+        replies: list[Message] = []
         state = self.state(entity_id, batch)
         for message in messages:
             operation = (message.event or {}).get(OPERATION_KEY)
@@ -86,7 +91,8 @@ class EntityHost:
             if outcome.get("isError"):
                 reply["exceptionType"] = "Error"
             event = h.event_raised(now, str(operation["id"]), json.dumps(reply))
-            self.engine._send(Message(self.engine.new_id(), str(operation["parent"]), event=event), batch, after)
+            replies.append(Message(self._new_id(), str(operation["parent"]), event=event))
+        return replies
 
     @staticmethod
     def _run(
