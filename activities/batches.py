@@ -53,7 +53,7 @@ from batch.records import CHUNK_SIZE, Chunk, TaskUpdate, rank
 from batch.spec import JobSpec, OnTaskFailure, TaskSpec
 from batch.states import TaskState
 from batch.times import to_ms
-from storage.errors import StorageError
+from lib.azure_storage.errors import StorageError
 from storage.jobs import JobStore
 from storage.results import ResultStore
 from storage.tasks import Failure

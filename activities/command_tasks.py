@@ -32,7 +32,7 @@ from activities.outcomes import PlacedResult, place_result
 from app.settings import CommandUids, CommandUser
 from batch.job_stop import should_stop
 from batch.spec import ExitOptions, JobSpec, TaskSpec
-from storage.errors import NotFound, StorageError
+from lib.azure_storage.errors import NotFound, StorageError
 from storage.jobs import JobRecord
 from storage.results import ResultStore
 
@@ -81,7 +81,7 @@ class CancelWatcher:
         self._spec_hash = spec_hash
         self._poll_seconds = poll_seconds
         self._stopped = threading.Event()
-        # In the activity's context: its reads count as the activity's storage requests (`storage.metering`).
+        # In the activity's context: its reads count as the activity's storage requests (`lib.azure_storage.metering`).
         self._thread = threading.Thread(
             target=contextvars.copy_context().run, args=(self._run,), name=f"cancel-watch-{job_id}", daemon=True
         )

@@ -29,7 +29,7 @@ from activities.specs import SpecCache
 from app.services import Services
 from batch import wire
 from batch.handlers import TaskContext
-from storage.errors import StorageError
+from lib.azure_storage.errors import StorageError
 
 __all__ = ["KEEP_BYTES", "REDUCE_TASK_ID", "JobResults", "ResultsSource", "reduce_job"]
 

@@ -24,7 +24,7 @@ from activities.stop import stop_partitions
 from api.schedule_runs import tick
 from app.services import Services
 from batch import wire
-from storage.metering import metered
+from lib.azure_storage.metering import metered
 
 __all__ = ["register", "reporting_storage"]
 

@@ -11,7 +11,7 @@ from app.services import Services
 from batch.factories import reads_source
 from batch.plan import plan_job
 from batch.spec import JobSpec
-from storage.errors import NotFound, StorageRequestError
+from lib.azure_storage.errors import NotFound, StorageRequestError
 from storage.tasks import TaskRecord
 
 

@@ -28,7 +28,7 @@ from api import http
 from api.errors import ApiError, BodyTooLarge, InvalidQuery, json_response
 from app.services import Services
 from batch.paths import relative_path_problem, reserved_name_problem
-from storage.errors import NotFound
+from lib.azure_storage.errors import NotFound
 
 DEFAULT_PAGE_SIZE = 1000
 MAX_PAGE_SIZE = 5000

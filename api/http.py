@@ -11,7 +11,7 @@ import azure.functions as func
 
 from api.errors import ApiError, InternalError, InvalidQuery, JobNotFound, ServiceUnavailable, error_response
 from batch.spec import ID_PATTERN
-from storage.errors import (
+from lib.azure_storage.errors import (
     InvalidContinuationToken,
     StorageAuthError,
     StorageConfigError,

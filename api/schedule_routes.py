@@ -34,10 +34,10 @@ from api.submit import parse_spec
 from api.views import page
 from app.services import Services
 from batch.errors import BodyTooLargeError, Problem, SpecError
-from batch.ncrontab import parse_cron
 from batch.schedules import ScheduleSpec, next_occurrence, occurrence_job_id, parse_schedule_body, under
 from batch.spec import ID_PATTERN
 from batch.times import iso
+from lib.ncrontab import parse_cron
 from storage.schedules import ScheduleRecord
 
 DEFAULT_PAGE_SIZE = 50

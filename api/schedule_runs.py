@@ -27,7 +27,6 @@ from api.errors import ApiError, JobConflict
 from api.submit import parse_spec, submit_job
 from app.services import Services
 from batch import wire
-from batch.ncrontab import CronError, parse_cron
 from batch.schedules import (
     MAX_RECENT_PROBLEMS,
     ScheduleSpec,
@@ -39,7 +38,8 @@ from batch.schedules import (
 )
 from batch.states import ACTIVE_JOB_STATES
 from batch.times import iso, parse_time
-from storage.errors import NotFound
+from lib.azure_storage.errors import NotFound
+from lib.ncrontab import CronError, parse_cron
 from storage.schedules import Occurrence, ScheduleRecord
 
 log = logging.getLogger("api.schedules")

@@ -36,7 +36,7 @@ from batch.errors import SpecError
 from batch.paths import blob_name_problem
 from batch.schedules import MAX_SCHEDULE_ID, parse_schedule_body, template_object
 from batch.spec import ID_PATTERN
-from storage.errors import NotFound
+from lib.azure_storage.errors import NotFound
 from storage.results import ResultStore
 
 log = logging.getLogger("api.schedules")

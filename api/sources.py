@@ -27,7 +27,7 @@ from batch.errors import Problem, SpecError
 from batch.factories import BLOCK, MAX_FACTORY_TASKS, file_values, substitute
 from batch.spec import ID_PATTERN, JobSpec, factory_tasks
 from batch.validation import MAX_REPORTED_PROBLEMS, lines_validator
-from storage.errors import NotFound
+from lib.azure_storage.errors import NotFound
 from storage.sources import block_digest
 
 __all__ = ["FILE_LIST", "resolve_factory"]

@@ -14,7 +14,7 @@ import json
 from typing import Any
 
 from api.files import files_url
-from storage.errors import NotFound
+from lib.azure_storage.errors import NotFound
 from storage.results import ResultStore
 from storage.tasks import TaskRecord
 

@@ -26,7 +26,7 @@ from api.views import page, task_view
 from app.services import Services
 from batch.spec import ID_PATTERN
 from batch.states import TaskState
-from storage.errors import NotFound
+from lib.azure_storage.errors import NotFound
 from storage.results import TASK_LOGS
 from storage.tasks import TaskRecord
 

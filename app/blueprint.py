@@ -10,7 +10,7 @@ import orchestrators
 from app.services import Services
 from app.settings import Settings
 from batch.handlers import TaskHandlers
-from storage.account import REQUEST_CLIENT_OPTIONS
+from lib.azure_storage.account import REQUEST_CLIENT_OPTIONS
 
 
 def create_blueprint(handlers: TaskHandlers, settings: Settings) -> df.Blueprint:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from app.settings import Settings
 from batch.handlers import TaskHandlers
-from storage.account import ClientOptions, StorageAccount, connection_from_settings, get_account
+from lib.azure_storage.account import ClientOptions, StorageAccount, connection_from_settings, get_account
 from storage.blobs import BlobStore, MemoryBlobs
 from storage.jobs import JobStore
 from storage.pools import PoolStore

@@ -12,7 +12,7 @@ from batch.errors import BatchError
 from batch.factory_validation import CONTAINER_PATTERN
 from batch.plan import DEFAULT_PARTITION_SIZE
 from batch.pools import MAX_TASK_SLOTS
-from storage.account import CONNECTION_SETTING, IDENTITY_SUFFIXES
+from lib.azure_storage.account import CONNECTION_SETTING, IDENTITY_SUFFIXES
 from storage.results import container_name
 
 DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024

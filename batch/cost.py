@@ -6,7 +6,7 @@ each activity call and timer). So a job's cost is counted as:
 - durable work, from each orchestration's own history (`orchestrators.cost`): the orchestrations (the job, its
   groups, its partitions), their episodes (each one replays the history so far), the history events, the events
   those episodes replayed in all (the orchestrators' CPU), the activity calls (retries included) and the timers;
-- storage requests the job's activities made to the app's storage account, by kind (`storage.metering`): every
+- storage requests the job's activities made to the app's storage account, by kind (`lib.azure_storage.metering`): every
   HTTP request sent, retries included.
 
 A cost flows up as the task counts do: an activity's output carries its storage requests, a partition returns

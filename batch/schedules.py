@@ -1,6 +1,6 @@
 """Schedules as resources, the pure part: the body of `POST /api/schedules`, and which occurrence is due when.
 
-A schedule is an id, an NCRONTAB expression (`batch.ncrontab`), a job template (`jobSpecification` inline, as
+A schedule is an id, an NCRONTAB expression (`lib.ncrontab`), a job template (`jobSpecification` inline, as
 Azure Batch names it in job schedules, or `jobSpecificationBlob`, a blob in the results container) and an
 optional window (`startAt`, `endAt`). Each occurrence submits the template as the job
 `{scheduleId}-{YYYYmmddTHHMMSS}` (UTC): the occurrence's time is in the job's id, so an occurrence that is fired
@@ -24,10 +24,10 @@ from typing import Any
 
 from batch.body import ProblemCollector, decode_body, join_path, kind_of
 from batch.errors import Problem, SpecError
-from batch.ncrontab import CronError, CronSchedule, parse_cron
 from batch.paths import blob_name_problem
 from batch.spec import ID_PATTERN
 from batch.times import as_utc, iso
+from lib.ncrontab import CronError, CronSchedule, parse_cron
 
 __all__ = [
     "MAX_RECENT_PROBLEMS",

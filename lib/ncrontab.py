@@ -31,12 +31,10 @@ from calendar import monthrange
 from dataclasses import dataclass
 from datetime import MAXYEAR, MINYEAR, UTC, datetime, timedelta
 
-from batch.errors import BatchError
-
 __all__ = ["CronError", "CronSchedule", "parse_cron"]
 
 
-class CronError(BatchError, ValueError):
+class CronError(ValueError):
     """An NCRONTAB expression that cannot be parsed or never fires; the message names the field at fault."""
 
 

@@ -12,7 +12,7 @@ For tests, the same stores run in memory: ``ResultStore(MemoryBlobs())``, ``Task
 ``JobStore(MemoryRows())`` (or ``app.services.Services.in_memory``).
 """
 
-from storage.account import (
+from lib.azure_storage.account import (
     ClientOptions,
     StorageAccount,
     StorageConnection,
@@ -20,9 +20,7 @@ from storage.account import (
     get_account,
     resolve_connection_string,
 )
-from storage.blobs import BlobStore, MemoryBlobs
-from storage.container_blobs import ContainerBlobs
-from storage.errors import (
+from lib.azure_storage.errors import (
     ConcurrencyConflict,
     InvalidContinuationToken,
     InvalidName,
@@ -34,6 +32,8 @@ from storage.errors import (
     StorageRequestError,
     StorageUnreachable,
 )
+from storage.blobs import BlobStore, MemoryBlobs
+from storage.container_blobs import ContainerBlobs
 from storage.jobs import JobPage, JobRecord, JobState, JobStore, TaskCounts
 from storage.results import ResultStore
 from storage.rows import MemoryRows, RowStore

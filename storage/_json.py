@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from storage.errors import SerializationError
+from lib.azure_storage.errors import SerializationError
 
 # Built once: `json.dumps` with options builds an encoder per call, which costs more than a small row's text.
 _ENCODERS = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from batch.paths import normalise_path, relative_path_problem
-from storage.errors import InvalidName
+from lib.azure_storage.errors import InvalidName
 
 # The job and task id grammar of the job spec; it excludes '/', '\\', '#', '?' and control characters, which
 # table keys forbid, and it cannot spell '.' or '..' path segments.

@@ -2,30 +2,27 @@
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import time
 from collections.abc import Mapping
 from contextlib import AbstractContextManager
-from typing import Any, Self
+from typing import Self
 
 from azure.core.exceptions import HttpResponseError
 from azure.data.tables import TableClient
 
-from storage.account import ClientOptions, StorageAccount, connection_from_settings, get_account, translate_errors
+from lib.azure_storage.account import (
+    ClientOptions,
+    StorageAccount,
+    connection_from_settings,
+    get_account,
+    translate_errors,
+)
 
-# The service refuses a transaction of more than 100 operations, or of a body above 4 MiB; stay well under both.
-MAX_OPERATIONS = 100
-MAX_BYTES = 2 * 1024 * 1024
 # Conditional writes that lost a race are re-read and retried this many times before giving up.
 MAX_ROUNDS = 10
 CONFLICT_STATUSES = (409, 412)
-
-
-def entity_size(entity: Mapping[str, Any]) -> int:
-    """A generous estimate of an entity's size in a transaction body."""
-    return len(json.dumps(entity, default=str).encode()) + 256
 
 
 def is_conflict(exc: HttpResponseError) -> bool:

@@ -12,7 +12,7 @@ import json
 import re
 from typing import Any
 
-from storage.errors import InvalidContinuationToken
+from lib.azure_storage.errors import InvalidContinuationToken
 from storage.rows import Row, RowStore
 
 _VERSION = 1

@@ -17,7 +17,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from typing import BinaryIO, Protocol
 
-from storage.errors import NotFound
+from lib.azure_storage.errors import NotFound
 
 __all__ = ["MAX_DELETE", "BlobStore", "MemoryBlobs", "missing"]
 

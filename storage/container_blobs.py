@@ -9,7 +9,7 @@ from typing import BinaryIO
 from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.blob import ContainerClient, ContentSettings
 
-from storage.account import StorageAccount, translate_errors
+from lib.azure_storage.account import StorageAccount, translate_errors
 from storage.blobs import MAX_DELETE, missing
 
 __all__ = ["ContainerBlobs"]

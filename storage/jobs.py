@@ -32,11 +32,11 @@ from typing import Any
 
 from batch.states import JOB_STATE_RANK, JobState, TaskCounts, job_write_applies
 from batch.times import as_utc
+from lib.azure_storage.account import ClientOptions, connection_from_settings, get_account
+from lib.azure_storage.errors import ConcurrencyConflict
 from storage import _tables
 from storage._names import check_id
 from storage._tokens import decode_token, encode_token
-from storage.account import ClientOptions, connection_from_settings, get_account
-from storage.errors import ConcurrencyConflict
 from storage.results import CURRENT_LAYOUT
 from storage.rows import Delete, Operation, Put, Row, RowStore
 from storage.tasks import ERROR_MAX_CHARS, truncate_error

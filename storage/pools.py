@@ -17,10 +17,10 @@ from typing import Any
 from batch import wire
 from batch.pools import DEFAULT_POOL, RateLimit
 from batch.times import as_utc
+from lib.azure_storage.account import ClientOptions, connection_from_settings, get_account
+from lib.azure_storage.errors import ConcurrencyConflict
 from storage._names import check_id
 from storage._tokens import keyed_page
-from storage.account import ClientOptions, connection_from_settings, get_account
-from storage.errors import ConcurrencyConflict
 from storage.rows import Delete, Put, Row, RowStore
 
 __all__ = ["TABLE", "PoolPage", "PoolRecord", "PoolStore", "undefined_pool"]

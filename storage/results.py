@@ -38,11 +38,11 @@ from pathlib import Path
 from typing import Any
 
 from batch.paths import JOB_LAYOUT_ENTRIES, JOBS_FOLDER, SCHEDULES_FOLDER
+from lib.azure_storage.account import ClientOptions, connection_from_settings, get_account
+from lib.azure_storage.errors import InvalidName, NotFound, SerializationError
 from storage import _json
 from storage._names import check_id, check_relative_path
-from storage.account import ClientOptions, connection_from_settings, get_account
 from storage.blobs import MAX_DELETE, BlobStore
-from storage.errors import InvalidName, NotFound, SerializationError
 
 __all__ = [
     "CONTAINER_SETTING",

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from storage.errors import ConcurrencyConflict
+from lib.azure_storage.errors import ConcurrencyConflict
 
 __all__ = ["MAX_COMMIT", "Delete", "MemoryRows", "Operation", "Put", "Row", "RowStore"]
 

@@ -19,11 +19,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from batch.times import as_utc, iso, parse_time
+from lib.azure_storage.account import ClientOptions, connection_from_settings, get_account
+from lib.azure_storage.errors import ConcurrencyConflict
 from storage import _tables
 from storage._names import check_id
 from storage._tokens import keyed_page
-from storage.account import ClientOptions, connection_from_settings, get_account
-from storage.errors import ConcurrencyConflict
 from storage.rows import Delete, Put, Row, RowStore
 
 __all__ = ["TABLE", "Occurrence", "SchedulePage", "ScheduleRecord", "ScheduleStore"]

@@ -14,8 +14,8 @@ from typing import Any
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
 
-from storage.account import StorageAccount, translate_errors
-from storage.errors import NotFound, StorageRequestError
+from lib.azure_storage.account import StorageAccount, translate_errors
+from lib.azure_storage.errors import NotFound, StorageRequestError
 
 __all__ = ["LineStream", "SourceBlobs", "SourceChanged", "block_digest", "line_runs"]
 

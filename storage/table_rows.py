@@ -9,9 +9,9 @@ from azure.core import MatchConditions
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.data.tables import EdmType, EntityProperty, TableEntity, TableTransactionError, UpdateMode
 
+from lib.azure_storage.account import StorageAccount
+from lib.azure_storage.errors import ConcurrencyConflict
 from storage import _tables
-from storage.account import StorageAccount
-from storage.errors import ConcurrencyConflict
 from storage.rows import MAX_COMMIT, Delete, Operation, Put, Row
 
 __all__ = ["TableRows"]

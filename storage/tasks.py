@@ -40,11 +40,11 @@ from batch.records import (
 )
 from batch.states import TaskCounts, TaskState
 from batch.times import from_ms
+from lib.azure_storage.account import ClientOptions, connection_from_settings, get_account
+from lib.azure_storage.errors import ConcurrencyConflict, SerializationError
 from storage import _json, _tables
 from storage._names import check_id
 from storage._tokens import decode_token, encode_token
-from storage.account import ClientOptions, connection_from_settings, get_account
-from storage.errors import ConcurrencyConflict, SerializationError
 from storage.rows import MAX_COMMIT, Put, Row, RowStore
 
 __all__ = [
@@ -375,7 +375,7 @@ class TaskStore:
             if self._writers is None:
                 self._writers = ThreadPoolExecutor(max_workers=8, thread_name_prefix="task-results")
             writers = self._writers
-        # Each in the caller's context, so the storage requests count into its meter (`storage.metering`).
+        # Each in the caller's context, so the storage requests count into its meter (`lib.azure_storage.metering`).
         for future in [writers.submit(contextvars.copy_context().run, call, chunk, changed) for call, changed in calls]:
             future.result()
 

@@ -51,15 +51,15 @@ from devhost.store.base import (
     StoreReads,
 )
 from devhost.store.pending import pending_work
-from storage import _tables
-from storage.account import (
+from lib.azure_storage.account import (
     CONNECTION_SETTING,
     ClientOptions,
     StorageAccount,
     StorageConnection,
     connection_from_settings,
 )
-from storage.errors import NotFound, StorageConfigError, StorageError, StorageRequestError
+from lib.azure_storage.errors import NotFound, StorageConfigError, StorageError, StorageRequestError
+from lib.azure_storage.tables import MAX_BYTES, MAX_OPERATIONS, entity_size
 
 T = TypeVar("T")
 
@@ -480,8 +480,8 @@ class AzureStore:
         group: list[tuple[Any, ...]] = []
         size = 0
         for operation in operations:
-            item = _tables.entity_size(operation[1])
-            if group and (len(group) == _tables.MAX_OPERATIONS or size + item > _tables.MAX_BYTES):
+            item = entity_size(operation[1])
+            if group and (len(group) == MAX_OPERATIONS or size + item > MAX_BYTES):
                 self._submit(table, group)
                 group, size = [], 0
             group.append(operation)

@@ -37,7 +37,7 @@ from azure.core.pipeline.transport import RequestsTransport
 from azure.data.tables import TableClient, TableServiceClient
 from azure.storage.blob import BlobServiceClient, ContainerClient, ExponentialRetry
 
-from storage.errors import (
+from lib.azure_storage.errors import (
     NotFound,
     StorageAuthError,
     StorageConfigError,
@@ -45,7 +45,7 @@ from storage.errors import (
     StorageRequestError,
     StorageUnreachable,
 )
-from storage.metering import MeteredTransport
+from lib.azure_storage.metering import MeteredTransport
 
 __all__ = [
     "CONNECTION_SETTING",
@@ -314,7 +314,7 @@ class StorageAccount:
         self._tables: dict[str, TableClient] = {}
 
     def _transport(self, service: str) -> RequestsTransport:
-        # Metered, so an activity can report the requests it made (`storage.metering`).
+        # Metered, so an activity can report the requests it made (`lib.azure_storage.metering`).
         return MeteredTransport(
             service,
             session=self._session,

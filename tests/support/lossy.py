@@ -7,8 +7,8 @@ import threading
 from collections.abc import Iterator, Sequence
 from typing import BinaryIO
 
+from lib.azure_storage.errors import NotFound
 from storage.blobs import MemoryBlobs
-from storage.errors import NotFound
 from storage.rows import Delete, MemoryRows, Operation, Put, Row
 
 

@@ -28,8 +28,8 @@ from api.control import cancel_job
 from api.schedule_runs import tick as schedule_tick
 from batch import wire
 from batch.changes import JobChange
-from batch.ncrontab import parse_cron
 from batch.schedules import ScheduleSpec
+from lib.ncrontab import parse_cron
 from orchestrators.group import group_orchestrator
 from orchestrators.job import job_orchestrator
 from orchestrators.partition import partition_orchestrator

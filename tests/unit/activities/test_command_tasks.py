@@ -10,7 +10,7 @@ import pytest
 from activities.command_runner import CommandResult
 from activities.command_tasks import CancelWatcher, command_error
 from batch.job_stop import should_stop
-from storage.errors import StorageUnreachable
+from lib.azure_storage.errors import StorageUnreachable
 from storage.jobs import JobRecord, JobState
 
 pytestmark = pytest.mark.unit

@@ -16,9 +16,9 @@ from api.schedule_runs import tick
 from app.services import Services
 from app.settings import Settings
 from batch import wire
-from batch.ncrontab import parse_cron
 from batch.schedules import ScheduleSpec
 from examples.handlers import all_handlers
+from lib.ncrontab import parse_cron
 from storage.jobs import JobRecord, JobState
 from storage.schedules import ScheduleRecord
 

@@ -18,7 +18,7 @@ from app.services import Services
 from app.settings import Settings
 from batch.spec import ID_PATTERN
 from examples.handlers import all_handlers
-from storage.errors import InvalidContinuationToken, StorageUnreachable
+from lib.azure_storage.errors import InvalidContinuationToken, StorageUnreachable
 
 pytestmark = pytest.mark.unit
 

@@ -9,7 +9,7 @@ import azure.functions as func
 import pytest
 
 from api import http
-from storage.errors import StorageUnreachable
+from lib.azure_storage.errors import StorageUnreachable
 
 pytestmark = pytest.mark.unit
 

@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 from batch.errors import BodyTooLargeError, Problem, SpecError
-from batch.ncrontab import parse_cron
 from batch.schedules import (
     MAX_SCHEDULE_ID,
     due_occurrence,
@@ -21,6 +20,7 @@ from batch.schedules import (
     parse_schedule_body,
 )
 from batch.spec import ID_PATTERN
+from lib.ncrontab import parse_cron
 
 pytestmark = pytest.mark.unit
 

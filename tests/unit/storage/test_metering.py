@@ -1,5 +1,5 @@
-"""Storage requests counted by kind (`storage.metering`): what a request is, from its method and URL, and whose
-meter it counts into."""
+"""Storage requests counted by kind (`lib.azure_storage.metering`): what a request is, from its method and URL,
+and whose meter it counts into."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import threading
 import pytest
 
 from batch.cost import STORAGE_KINDS
-from storage.metering import RequestMeter, count, metered, request_kind
+from lib.azure_storage.metering import RequestMeter, count, metered, request_kind
 
 pytestmark = pytest.mark.unit
 

@@ -11,9 +11,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from storage.account import REQUEST_CLIENT_OPTIONS, ClientOptions, StorageAccount
+from lib.azure_storage.account import REQUEST_CLIENT_OPTIONS, ClientOptions, StorageAccount
+from lib.azure_storage.errors import StorageUnreachable
 from storage.container_blobs import ContainerBlobs
-from storage.errors import StorageUnreachable
 from storage.table_rows import TableRows
 
 pytestmark = pytest.mark.unit
