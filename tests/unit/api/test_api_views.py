@@ -126,14 +126,14 @@ def test_a_crashed_orchestrator_is_a_failed_job_with_its_message() -> None:
     custom = {"taskCounts": counts(5, 0, 0, 5, 0, 0)}
     status = derive_status(JobFacts("j", record(), Instance("Failed", custom, "boom", last_updated=updated)))
     assert status.state == "failed" and status.finished
-    assert status.reason is not None and "boom" in status.reason
+    assert status.reason == "the job orchestrator failed: boom"
     assert status.counts == TaskCounts(10, 5, 0, 5, 0, 0)
     assert status.ended_at == "2026-11-07T12:05:00.000Z"
 
 
 def test_a_terminated_orchestration_is_a_cancelled_job() -> None:
     status = derive_status(JobFacts("j", record(), Instance("Terminated", output="stop")))
-    assert status.state == "cancelled" and status.reason is not None and "stop" in status.reason
+    assert status.state == "cancelled" and status.reason == "the job orchestration was terminated: stop"
 
 
 def test_a_final_record_wins_while_the_orchestrator_returns() -> None:
