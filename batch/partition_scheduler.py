@@ -138,6 +138,7 @@ class PartitionScheduler:
         self.limited = PermitQueue(self.pool.get("rateLimits", {}) if self.pool is not None else {})
         self.rate_timer: int | None = None
         self.flights: dict[int, _Flight] = {}  # RUN_BATCH ticket -> what it runs
+        self._in_use = 0  # the slots the flights hold, summed (asked for many times a step, in every replay)
         self.failures = BatchFailures()  # batches that returned no outcome, and the tasks that now run isolated
         self.backing_off: dict[int, list[tuple[int, int]]] = {}  # retry timer -> (position, next attempt)
         self.again: list[tuple[int, int]] = []  # (position, attempt) to start before new tasks
@@ -206,7 +207,7 @@ class PartitionScheduler:
         return self.overrides.get(str(position), self.plan["retries"])
 
     def slots_in_use(self) -> int:
-        return sum(flight.slots for flight in self.flights.values())
+        return self._in_use
 
     def limit(self) -> int:
         """The slots the partition's batches may hold in all now: its share, and of those what its pool granted."""
@@ -318,9 +319,13 @@ class PartitionScheduler:
         # No retry policy: it would run a batch that kills its process again and again. `failures` decides.
         ticket = self._call(wire.RUN_BATCH, request, retry=False)
         self.flights[ticket] = _Flight(tasks, slots, kind, self.seen)
+        self._in_use += slots
 
     def _launch_paced(self) -> None:
         """Start the rate-limited tasks the pool's permits allow, on free slots (`batch.permits`)."""
+        if not self.limited:
+            self.limited.permits.clear()  # what `batches` does when no task waits: permits left lapse
+            return
         for group, paced in self.limited.batches(
             lambda: self.limit() - self.slots_in_use(),
             lambda a, b: self._kind_of(a) == self._kind_of(b),
@@ -482,6 +487,7 @@ class PartitionScheduler:
     def _returned(self, ticket: int, now: datetime) -> None:
         """A batch returned: what became of each of its tasks."""
         flight = self.flights.pop(ticket)
+        self._in_use -= flight.slots
         self.boundary = True
         outcome = self.results[ticket]
         if _failed(outcome) or not isinstance(outcome, dict) or "interrupted" in outcome:
@@ -566,6 +572,7 @@ class PartitionScheduler:
             keep = {t: f for t, f in self.flights.items() if self.cancelled and f.kind == "command"}
             waiting_tasks += [task for t, f in self.flights.items() if t not in keep for task in f.tasks]
             self.flights = keep
+            self._in_use = sum(flight.slots for flight in keep.values())
         for position, attempts in waiting_tasks:
             self._abandon(position, max(0, attempts), why)
         self.backing_off.clear()

@@ -13,7 +13,7 @@ from typing import Any
 import azure.durable_functions as df
 from azure.durable_functions.models.history import HistoryEventType
 
-from batch.cost import Cost, summed
+from batch.cost import Cost, storage_counts, summed
 
 _CLOSING_EVENTS = 2
 """What an orchestration's last episode adds once it returns: its OrchestratorCompleted and ExecutionCompleted."""
@@ -62,10 +62,18 @@ class StorageTally:
     """The storage requests an orchestration's activities reported, summed as their outputs come."""
 
     def __init__(self) -> None:
-        self.cost = Cost()
+        # Summed as plain counts: an output comes at every step of every replay, a `Cost` is asked for rarely.
+        self._counts: dict[str, int] = {}
 
     def add(self, output: object) -> None:
-        self.cost = self.cost + reported(output)
+        if isinstance(output, Mapping) and "storage" in output:
+            for kind, count in storage_counts(output["storage"]).items():
+                if count:
+                    self._counts[kind] = self._counts.get(kind, 0) + count
+
+    @property
+    def cost(self) -> Cost:
+        return Cost.of_storage(self._counts)
 
 
 def cost_json(
