@@ -217,7 +217,7 @@ def raw_mutations(draw: st.DrawFn, data: bytes) -> bytes:
         | st.binary(max_size=8)
     )
     values = list(_VALUE.finditer(data))
-    if values and draw(st.booleans()):
+    if bool(values) and draw(st.booleans()):
         # In place of one value, so that the rest of the text stays well formed.
         match = draw(st.sampled_from(values))
         return data[: match.start(2)] + insert + data[match.end(2) :]

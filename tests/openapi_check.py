@@ -8,8 +8,9 @@ own routes, a method a route does not take) are counted apart, so a test can sti
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import requests
@@ -22,7 +23,8 @@ from api.openapi import document
 
 @dataclass
 class OpenApiChecker:
-    openapi: OpenAPI = field(default_factory=lambda: OpenAPI.from_dict(document()))
+    # The library types a document as Mapping[Hashable, Any], which a dict[str, Any] is not (keys are invariant).
+    openapi: OpenAPI = field(default_factory=lambda: OpenAPI.from_dict(cast(Mapping[Hashable, Any], document())))
     checked: list[tuple[str, str, int]] = field(default_factory=list)
     """(method, path, status) of every answer validated."""
     failures: list[str] = field(default_factory=list)

@@ -33,7 +33,6 @@ def test_an_outage_mid_run_is_retried_reported_once_and_the_run_completes(tmp_pa
     counters.mkdir()
     azurite = start_azurite(location)
     assert stat.S_IMODE(location.stat().st_mode) == 0o700, "its data is the user's alone"
-    ports = {"blob_port": azurite.blob_port, "queue_port": azurite.queue_port, "table_port": azurite.table_port}
     env = {
         "FEATURES_COUNTER_DIR": str(counters),
         "TICK_SCHEDULE": "0 0 0 1 1 *",
@@ -47,7 +46,9 @@ def test_an_outage_mid_run_is_retried_reported_once_and_the_run_completes(tmp_pa
             client.wait_for(lambda: _executions(counters) >= n // 10, what="a tenth of the activities")
             azurite.stop()  # SIGTERM: Azurite saves its state and exits
             time.sleep(3)  # the outage: real time is the point here
-            azurite = start_azurite(location, **ports)
+            azurite = start_azurite(
+                location, blob_port=azurite.blob_port, queue_port=azurite.queue_port, table_port=azurite.table_port
+            )
             status = client.wait(instance_id, timeout=180)
             assert status.runtime_status.value == "Completed"
             assert status.output == sum(2 * i for i in range(n))

@@ -280,7 +280,8 @@ def test_activities_and_timers_pending_at_a_restart_come_back(hub: Hub, store: S
     items, timers = episode(store, record, ids, activities=5, timer_at=fire_at, consumed=[started.id])
     recovered = restart(hub)
     assert work_of(recovered) == keyed(items, timers)
-    assert recovered.next_id > max(x.id for x in [*recovered.activities, *recovered.messages])
+    pending: list[ActivityItem | Message] = [*recovered.activities, *recovered.messages]
+    assert recovered.next_id > max(x.id for x in pending)
 
     # Two results arrive in one tick: their items go, their events join the history.
     batch = Batch(instances={"fan": record}, activities_removed=[items[0].id, items[3].id])

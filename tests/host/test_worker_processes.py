@@ -22,8 +22,6 @@ from tests.host.helpers import Client
 APPS = Path(__file__).resolve().parent.parent / "apps"
 pytestmark = pytest.mark.host
 
-ACTIVITY_LIMIT = "AzureFunctionsJobHost__extensions__durableTask__maxConcurrentActivityFunctions"
-
 
 @pytest.fixture
 def stopped_workers() -> Iterator[set[int]]:
@@ -68,7 +66,11 @@ def test_a_dead_worker_fails_what_it_ran_and_its_replacement_runs_the_rest(
     tmp_path: Path, sdk: SdkLoop, stopped_workers: set[int], how: dict[str, Any], ended: str
 ) -> None:
     # One worker with three threads: two naps and `die` run on it together; the three doubles wait their turn.
-    host = _start(tmp_path, FUNCTIONS_WORKER_PROCESS_COUNT="1", **{ACTIVITY_LIMIT: "3"})
+    host = _start(
+        tmp_path,
+        FUNCTIONS_WORKER_PROCESS_COUNT="1",
+        AzureFunctionsJobHost__extensions__durableTask__maxConcurrentActivityFunctions="3",
+    )
     try:
         host.start()
         client = Client(host, sdk, hub="FeaturesHub")

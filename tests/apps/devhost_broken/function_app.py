@@ -4,4 +4,4 @@ import azure.functions as func
 
 app = func.FunctionApp()
 
-value = undefined_name  # noqa: F821  (line 7: the failure under test)
+value = undefined_name  # type: ignore[name-defined]  # noqa: F821  (line 7: the failure under test)

@@ -2,6 +2,8 @@
 the client inside a function must keep working when devhost requires keys."""
 
 import json
+from collections.abc import Generator
+from typing import Any, cast
 
 import azure.durable_functions as df
 import azure.functions as func
@@ -16,14 +18,14 @@ async def start(req: func.HttpRequest, client: df.DurableOrchestrationClient) ->
     instance_id = await client.start_new(
         req.route_params["name"], req.route_params.get("instanceId"), json.loads(body) if body else None
     )
-    return client.create_check_status_response(req, instance_id)
+    return cast(func.HttpResponse, client.create_check_status_response(req, instance_id))
 
 
 @app.route(route="keyed/start/{name}", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
 @app.durable_client_input(client_name="client")
 async def keyed_start(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     instance_id = await client.start_new(req.route_params["name"])
-    return client.create_check_status_response(req, instance_id)
+    return cast(func.HttpResponse, client.create_check_status_response(req, instance_id))
 
 
 @app.route(route="status/{instanceId}", methods=["GET"])
@@ -57,14 +59,15 @@ async def purge(req: func.HttpRequest, client: df.DurableOrchestrationClient) ->
 
 
 @app.orchestration_trigger(context_name="context")
-def waiter(context: df.DurableOrchestrationContext):  # type: ignore[no-untyped-def]
+def waiter(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict[str, Any]]:
     value = yield context.wait_for_external_event("go")
     return {"got": value}
 
 
 @app.orchestration_trigger(context_name="context")
-def hello(context: df.DurableOrchestrationContext):  # type: ignore[no-untyped-def]
-    return (yield context.call_activity("greet", context.get_input()))
+def hello(context: df.DurableOrchestrationContext) -> Generator[Any, Any, str]:
+    result: str = yield context.call_activity("greet", context.get_input())
+    return result
 
 
 @app.activity_trigger(input_name="name")
@@ -73,8 +76,9 @@ def greet(name: str) -> str:
 
 
 @app.orchestration_trigger(context_name="context")
-def via_activity(context: df.DurableOrchestrationContext):  # type: ignore[no-untyped-def]
-    return (yield context.call_activity("start_hello", context.get_input()))
+def via_activity(context: df.DurableOrchestrationContext) -> Generator[Any, Any, str]:
+    result: str = yield context.call_activity("start_hello", context.get_input())
+    return result
 
 
 @app.activity_trigger(input_name="name")

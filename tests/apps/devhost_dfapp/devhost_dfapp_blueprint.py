@@ -1,5 +1,8 @@
 """The blueprint half of the devhost_dfapp sample."""
 
+from collections.abc import Generator
+from typing import Any
+
 import azure.durable_functions as df
 
 bp = df.Blueprint()
@@ -16,5 +19,6 @@ def counter(ctx: df.DurableEntityContext) -> None:
 
 
 @bp.orchestration_trigger(context_name="context")
-def plain_orchestrator(context: df.DurableOrchestrationContext):  # type: ignore[no-untyped-def]
-    return (yield context.call_activity("RenamedActivity", "y"))
+def plain_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any, Any, str]:
+    result: str = yield context.call_activity("RenamedActivity", "y")
+    return result

@@ -1,8 +1,13 @@
 """A DFApp with a blueprint and name overrides, for devhost's loader tests."""
 
+from collections.abc import Generator
+from typing import Any, cast
+
 import azure.durable_functions as df
 import azure.functions as func
-from devhost_dfapp_blueprint import bp
+
+# The app's folder is its import root when a host loads it; the type checker sees the module under tests.apps.
+from devhost_dfapp_blueprint import bp  # type: ignore[import-not-found]
 
 app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
 
@@ -11,12 +16,12 @@ app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
 @app.durable_client_input(client_name="client")
 async def http_start(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     instance_id = await client.start_new(req.route_params["name"])
-    return client.create_check_status_response(req, instance_id)
+    return cast(func.HttpResponse, client.create_check_status_response(req, instance_id))
 
 
 @app.orchestration_trigger(context_name="ctx", orchestration="MyOrch")
-def my_orchestrator(ctx: df.DurableOrchestrationContext):  # type: ignore[no-untyped-def]
-    result = yield ctx.call_activity("BpAct", "x")
+def my_orchestrator(ctx: df.DurableOrchestrationContext) -> Generator[Any, Any, str]:
+    result: str = yield ctx.call_activity("BpAct", "x")
     return result
 
 

@@ -1,6 +1,8 @@
 """HTTP triggers of every shape devhost's HTTP layer must route, for its tests."""
 
 import json
+from collections.abc import Generator
+from typing import Any, cast
 
 import azure.durable_functions as df
 import azure.functions as func
@@ -96,7 +98,7 @@ async def http_start(req: func.HttpRequest, client: df.DurableOrchestrationClien
     instance_id = await client.start_new(
         req.route_params["name"], req.route_params.get("instanceId"), json.loads(body) if body else None
     )
-    return client.create_check_status_response(req, instance_id)
+    return cast(func.HttpResponse, client.create_check_status_response(req, instance_id))
 
 
 @app.route(route="status/{instanceId}")
@@ -109,12 +111,13 @@ async def http_status(req: func.HttpRequest, client: df.DurableOrchestrationClie
 @app.timer_trigger(arg_name="timer", schedule="0 0 * * * *")
 @app.durable_client_input(client_name="client")
 async def hourly(timer: func.TimerRequest, client: df.DurableOrchestrationClient) -> str:
-    return await client.start_new("hello_orchestrator", None, {"pastDue": timer.past_due})
+    return cast(str, await client.start_new("hello_orchestrator", None, {"pastDue": timer.past_due}))
 
 
 @app.orchestration_trigger(context_name="context")
-def hello_orchestrator(context: df.DurableOrchestrationContext):  # type: ignore[no-untyped-def]
-    return (yield context.call_activity("hello", "x"))
+def hello_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any, Any, str]:
+    result: str = yield context.call_activity("hello", "x")
+    return result
 
 
 @app.activity_trigger(input_name="name")

@@ -4,7 +4,9 @@ by the worker's pid in SLOW_WORKERS_DIR once loaded: devhost listens only once a
 import multiprocessing
 import os
 import time
+from collections.abc import Generator
 from pathlib import Path
+from typing import Any
 
 import azure.durable_functions as df
 import azure.functions as func
@@ -17,8 +19,9 @@ app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 
 
 @app.orchestration_trigger(context_name="context")
-def call_once(context: df.DurableOrchestrationContext):
-    return (yield context.call_activity("double", 21))
+def call_once(context: df.DurableOrchestrationContext) -> Generator[Any, Any, int]:
+    result: int = yield context.call_activity("double", 21)
+    return result
 
 
 @app.activity_trigger(input_name="value")

@@ -2,6 +2,8 @@
 has and the workers lack, say): its `def` activity can never run, and must fail rather than wait."""
 
 import multiprocessing
+from collections.abc import Generator
+from typing import Any
 
 import azure.durable_functions as df
 import azure.functions as func
@@ -13,9 +15,10 @@ app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 
 
 @app.orchestration_trigger(context_name="context")
-def call_once(context: df.DurableOrchestrationContext):
+def call_once(context: df.DurableOrchestrationContext) -> Generator[Any, Any, int | str]:
     try:
-        return (yield context.call_activity("never", 1))
+        result: int = yield context.call_activity("never", 1)
+        return result
     except Exception as exc:
         return str(exc)
 

@@ -5,7 +5,9 @@ import json
 import os
 import signal
 import time
-from datetime import timedelta
+from collections.abc import Generator
+from datetime import datetime, timedelta
+from typing import Any, cast
 
 import azure.durable_functions as df
 import azure.functions as func
@@ -34,11 +36,11 @@ async def http_start(req: func.HttpRequest, client: df.DurableOrchestrationClien
     body = req.get_body()
     payload = json.loads(body) if body else None
     instance_id = await client.start_new(req.route_params["name"], None, payload)
-    return client.create_check_status_response(req, instance_id)
+    return cast(func.HttpResponse, client.create_check_status_response(req, instance_id))
 
 
 @app.orchestration_trigger(context_name="context")
-def fan_out(context: df.DurableOrchestrationContext):
+def fan_out(context: df.DurableOrchestrationContext) -> Generator[Any, Any, int]:
     count = context.get_input()
     results = yield context.task_all([context.call_activity("double", i) for i in range(count)])
     return sum(results)
@@ -58,14 +60,14 @@ def flaky(key: str) -> str:
 
 
 @app.orchestration_trigger(context_name="context")
-def with_retry(context: df.DurableOrchestrationContext):
+def with_retry(context: df.DurableOrchestrationContext) -> Generator[Any, Any, str]:
     options = df.RetryOptions(first_retry_interval_in_milliseconds=60_000, max_number_of_attempts=context.get_input())
-    result = yield context.call_activity_with_retry("flaky", options, context.instance_id)
+    result: str = yield context.call_activity_with_retry("flaky", options, context.instance_id)
     return result
 
 
 @app.orchestration_trigger(context_name="context")
-def holds_the_engine(context: df.DurableOrchestrationContext):
+def holds_the_engine(context: df.DurableOrchestrationContext) -> Generator[None, None, str]:
     """Its first episode holds the host's engine until a file appears (at most 60 s): what reaches the host
     meanwhile shows whether it waited for the engine. It says it is holding by a file of its own."""
     flags = context.get_input()
@@ -80,15 +82,16 @@ def holds_the_engine(context: df.DurableOrchestrationContext):
 
 
 @app.orchestration_trigger(context_name="context")
-def sleeper(context: df.DurableOrchestrationContext):
-    start = context.current_utc_datetime
+def sleeper(context: df.DurableOrchestrationContext) -> Generator[Any, Any, float]:
+    start: datetime = context.current_utc_datetime
     yield context.create_timer(start + timedelta(hours=1))
     context.set_custom_status({"stage": "woke"})
-    return (context.current_utc_datetime - start).total_seconds()
+    now: datetime = context.current_utc_datetime
+    return (now - start).total_seconds()
 
 
 @app.orchestration_trigger(context_name="context")
-def approval(context: df.DurableOrchestrationContext):
+def approval(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict[str, Any]]:
     context.set_custom_status("waiting")
     timeout = context.create_timer(context.current_utc_datetime + timedelta(days=1))
     answer = context.wait_for_external_event("Approve")
@@ -100,7 +103,7 @@ def approval(context: df.DurableOrchestrationContext):
 
 
 @app.orchestration_trigger(context_name="context")
-def parent(context: df.DurableOrchestrationContext):
+def parent(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict[str, Any]]:
     n = context.get_input()
     children = [context.call_sub_orchestrator("fan_out", n) for _ in range(3)]
     totals = yield context.task_all(children)
@@ -112,22 +115,23 @@ def parent(context: df.DurableOrchestrationContext):
 
 
 @app.orchestration_trigger(context_name="context")
-def boom(context: df.DurableOrchestrationContext):
+def boom(context: df.DurableOrchestrationContext) -> Generator[Any, Any, None]:
     yield context.call_activity("double", 1)
     raise RuntimeError("boom went the orchestrator")
 
 
 @app.orchestration_trigger(context_name="context")
-def counter_loop(context: df.DurableOrchestrationContext):
+def counter_loop(context: df.DurableOrchestrationContext) -> Generator[Any, Any, int | None]:
     state = context.get_input()
-    value = yield context.call_activity("double", state["value"])
+    value: int = yield context.call_activity("double", state["value"])
     if state["round"] >= 3:
         return value
-    return context.continue_as_new({"value": value, "round": state["round"] + 1})
+    context.continue_as_new({"value": value, "round": state["round"] + 1})
+    return None
 
 
 @app.entity_trigger(context_name="context")
-def counter(context: df.DurableEntityContext):
+def counter(context: df.DurableEntityContext) -> None:
     current = context.get_state(lambda: 0)
     if context.operation_name == "add":
         current += context.get_input()
@@ -137,10 +141,10 @@ def counter(context: df.DurableEntityContext):
 
 
 @app.orchestration_trigger(context_name="context")
-def use_counter(context: df.DurableOrchestrationContext):
+def use_counter(context: df.DurableOrchestrationContext) -> Generator[Any, Any, int]:
     entity = df.EntityId("counter", context.get_input())
     context.signal_entity(entity, "add", 5)
-    value = yield context.call_entity(entity, "add", 2)
+    value: int = yield context.call_entity(entity, "add", 2)
     value = yield context.call_entity(entity, "get")
     return value
 
@@ -155,7 +159,7 @@ def slow_double(value: int) -> int:
 
 
 @app.orchestration_trigger(context_name="context")
-def slow_fan_out(context: df.DurableOrchestrationContext):
+def slow_fan_out(context: df.DurableOrchestrationContext) -> Generator[Any, Any, int]:
     count = context.get_input()
     results = yield context.task_all([context.call_activity("slow_double", i) for i in range(count)])
     return sum(results)
@@ -168,13 +172,13 @@ def whoami(value: int) -> int:
 
 
 @app.orchestration_trigger(context_name="context")
-def where_activities_run(context: df.DurableOrchestrationContext):
+def where_activities_run(context: df.DurableOrchestrationContext) -> Generator[Any, Any, list[int]]:
     pids = yield context.task_all([context.call_activity("whoami", i) for i in range(context.get_input())])
     return sorted(set(pids))
 
 
 @app.activity_trigger(input_name="how")
-def die(how: dict) -> int:
+def die(how: dict[str, Any]) -> int:
     """Ends its own process, after the activities started beside it have begun: with `code` (as `os._exit`),
     `signal` (sent to itself) or `segfault` (a read of address 0)."""
     time.sleep(float(how.get("after", 0.3)))
@@ -192,7 +196,7 @@ def nap(seconds: float) -> int:
 
 
 @app.orchestration_trigger(context_name="context")
-def dying(context: df.DurableOrchestrationContext):
+def dying(context: df.DurableOrchestrationContext) -> Generator[Any, Any, list[list[Any]]]:
     """Starts `naps` naps of `seconds`, then `die`, then `after` doubles: each call's result or error, in order."""
     spec = context.get_input()
     tasks = [context.call_activity("nap", spec["seconds"]) for _ in range(spec["naps"])]
@@ -206,26 +210,26 @@ def dying(context: df.DurableOrchestrationContext):
 
 
 @app.orchestration_trigger(context_name="context")
-def http_caller(context: df.DurableOrchestrationContext):
+def http_caller(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict[str, Any]]:
     response = yield context.call_http("GET", context.get_input())
     return {"status": response["statusCode"], "body": json.loads(response["content"])}
 
 
 @app.orchestration_trigger(context_name="context")
-def retried_child(context: df.DurableOrchestrationContext):
+def retried_child(context: df.DurableOrchestrationContext) -> Generator[Any, Any, str]:
     options = df.RetryOptions(first_retry_interval_in_milliseconds=1_000, max_number_of_attempts=3)
-    result = yield context.call_sub_orchestrator_with_retry("flaky_child", options, context.instance_id)
+    result: str = yield context.call_sub_orchestrator_with_retry("flaky_child", options, context.instance_id)
     return result
 
 
 @app.orchestration_trigger(context_name="context")
-def flaky_child(context: df.DurableOrchestrationContext):
-    result = yield context.call_activity("flaky", context.get_input())
+def flaky_child(context: df.DurableOrchestrationContext) -> Generator[Any, Any, str]:
+    result: str = yield context.call_activity("flaky", context.get_input())
     return result
 
 
 @app.orchestration_trigger(context_name="context")
-def drifting(context: df.DurableOrchestrationContext):
+def drifting(context: df.DurableOrchestrationContext) -> Generator[Any, Any, str]:
     """Calls the activity that DRIFT_ACTIVITY names: a host restarted with another value has changed code."""
     yield context.call_activity(os.environ.get("DRIFT_ACTIVITY", "double"), 1)
     yield context.wait_for_external_event("go")

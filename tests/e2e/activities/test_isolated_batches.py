@@ -62,10 +62,13 @@ def run_isolated(isolation: Isolation, tasks: list[dict[str, Any]], **fields: An
     created = datetime(2030, 1, 1, tzinfo=UTC)
     services.jobs.create_job(JobRecord("iso", JobState.PENDING, created, spec_hash=spec.canonical_hash()))
     specs = SpecCache(services.results.read_job_spec)
-    base = {"jobId": "iso", "specHash": spec.canonical_hash(), "partitionSize": 100}
-    prepare_job(services, specs, {**base, "startedAt": "2030-01-01T00:00:00+00:00"})  # type: ignore[typeddict-item]
-    request: wire.RunBatchInput = {  # type: ignore[typeddict-item]
-        **base,
+    spec_hash = spec.canonical_hash()
+    started_at = "2030-01-01T00:00:00+00:00"
+    prepare_job(services, specs, {"jobId": "iso", "specHash": spec_hash, "partitionSize": 100, "startedAt": started_at})
+    request: wire.RunBatchInput = {
+        "jobId": "iso",
+        "specHash": spec_hash,
+        "partitionSize": 100,
         "partition": 0,
         "batch": 0,
         "tasks": [[0, len(tasks), 1]],
@@ -110,7 +113,7 @@ def test_a_task_that_ends_its_process_fails_alone(isolation: Isolation, handler:
 
 
 def test_retries_of_a_task_that_ends_its_process_each_get_a_new_process(isolation: Isolation) -> None:
-    tasks = [{"id": "a", "handler": "c.pid", "input": 1}, {"id": "killer", "handler": "c.exit"}]
+    tasks: list[dict[str, Any]] = [{"id": "a", "handler": "c.pid", "input": 1}, {"id": "killer", "handler": "c.exit"}]
     outcome, services = run_isolated(isolation, tasks, maxTaskRetryCount=2, retryIntervalSeconds=0)
     assert outcome["failed"] == [[1, 3, "killer"]]
     record = services.tasks.get_task("iso", "killer")

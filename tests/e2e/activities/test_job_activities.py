@@ -116,7 +116,10 @@ def test_a_job_from_prepare_to_finish(services: Services, specs: SpecCache, job_
     assert outcomes[(0, 1)]["retry"] == [[FAILING_TASK, 1]] and outcomes[(0, 1)]["failed"] == []
     assert all(o["retry"] == [] and o["failed"] == [] for key, o in outcomes.items() if key != (0, 1))
     assert sum(o["ran"] for o in outcomes.values()) == TASKS
-    retry = {**batch_request(job_id, spec_hash, 0, 2, FAILING_TASK, FAILING_TASK + 1), "tasks": [[13, 14, 2]]}
+    retry: wire.RunBatchInput = {
+        **batch_request(job_id, spec_hash, 0, 2, FAILING_TASK, FAILING_TASK + 1),
+        "tasks": [[13, 14, 2]],
+    }
     again = run_batch(services, specs, retry)
     assert again["failed"] == [[FAILING_TASK, 2, f"task-{FAILING_TASK:04d}"]]
 

@@ -13,7 +13,6 @@ import itertools
 import re
 import uuid
 from collections.abc import Iterator
-from typing import Any
 from urllib.parse import quote
 
 import pytest
@@ -36,7 +35,7 @@ QUERY_EXAMPLES = 1500
 ID_EXAMPLES = 1000
 
 
-def fuzz_settings(examples: int) -> Any:
+def fuzz_settings(examples: int) -> settings:
     # No example database: CI starts from a clean clone, and shrinking a failure re-sends requests anyway.
     return settings(
         max_examples=examples,

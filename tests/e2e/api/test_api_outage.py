@@ -54,7 +54,6 @@ def job(job_id: str) -> dict[str, Any]:
 
 def test_job_api_answers_503_while_storage_is_down_and_recovers(own_azurite: list[Azurite], tmp_path: Path) -> None:
     azurite = own_azurite[0]
-    ports = {"blob_port": azurite.blob_port, "queue_port": azurite.queue_port, "table_port": azurite.table_port}
     host: BatchHost = start_batch_host(azurite, tmp_path / "devhost")
     try:
         before = host.unique_id("before-outage")
@@ -68,7 +67,14 @@ def test_job_api_answers_503_while_storage_is_down_and_recovers(own_azurite: lis
         assert_unavailable(host.get(f"/jobs/{before}/tasks"))
         assert_unavailable(host.submit(job(during)))
 
-        own_azurite.append(start_azurite(azurite.location, **ports))
+        own_azurite.append(
+            start_azurite(
+                azurite.location,
+                blob_port=azurite.blob_port,
+                queue_port=azurite.queue_port,
+                table_port=azurite.table_port,
+            )
+        )
         view = host.get(f"/jobs/{before}")
         assert view.status_code == 200, view.text
         assert view.json()["state"] == "succeeded"

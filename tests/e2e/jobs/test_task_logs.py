@@ -36,10 +36,10 @@ def test_a_handler_tasks_prints_logs_and_traceback_are_kept_with_it(features_hos
             "stderr": f"_jobs/{job_id}/tasks/sync{n}/stderr.txt",
         }
         assert text_of(blobs, task["logs"]["stdout"]) == f"stdout line of sync{n}\n"
-        stderr = text_of(blobs, task["logs"]["stderr"]).splitlines()
-        assert stderr[0] == f"stderr line of sync{n}"
-        assert stderr[1].endswith(f"WARNING batch_features.chatty: warning of sync{n}")
-        assert len(stderr) == 2
+        stderr_lines = text_of(blobs, task["logs"]["stderr"]).splitlines()
+        assert stderr_lines[0] == f"stderr line of sync{n}"
+        assert stderr_lines[1].endswith(f"WARNING batch_features.chatty: warning of sync{n}")
+        assert len(stderr_lines) == 2
 
     for n in range(6):
         task = features_host.task(job_id, f"async{n}")

@@ -221,7 +221,7 @@ def test_job_action_none_keeps_a_terminate_job_running(features_host: FeaturesHo
 
 def test_non_retryable_handler_errors_end_their_task_after_one_attempt(features_host: FeaturesHost) -> None:
     job_id = features_host.unique_id("nonretry")
-    tasks = [
+    tasks: list[dict[str, Any]] = [
         {"id": "framework-type", "handler": "test.bad_input", "input": 1},
         {"id": "named-by-job", "handler": "test.raise", "input": {"error": "KeyError"}},
         {"id": "named-base", "handler": "test.raise", "input": {"error": "UnicodeError"}},

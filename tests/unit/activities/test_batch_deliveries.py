@@ -10,7 +10,7 @@ import threading
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -27,7 +27,7 @@ pytestmark = pytest.mark.unit
 
 
 def batch_of(app: MemoryBatch, count: int, **extra: Any) -> wire.RunBatchInput:
-    request: wire.RunBatchInput = {  # type: ignore[typeddict-item]
+    request: dict[str, Any] = {
         **prepared(app),
         "batch": 0,
         "tasks": [[0, count, 1]],
@@ -35,7 +35,7 @@ def batch_of(app: MemoryBatch, count: int, **extra: Any) -> wire.RunBatchInput:
         "markRunning": False,
         **extra,
     }
-    return request
+    return cast(wire.RunBatchInput, request)
 
 
 def three_tasks(**fields: Any) -> MemoryBatch:

@@ -33,7 +33,7 @@ class Tally:
         self.asked.append(item)  # asked under the lanes' lock
         return True
 
-    def run(self, item: int, body: Callable[[], None]) -> None:
+    def run(self, item: int, body: Callable[[], object]) -> None:
         with self.lock:
             self.started.append(item)
             self.threads.add(threading.current_thread().name)
@@ -48,7 +48,7 @@ class Tally:
 
 
 def run_items(
-    items: list[int], width: int, may_start: Callable[[int], bool], body: Callable[[int], None], tally: Tally
+    items: list[int], width: int, may_start: Callable[[int], bool], body: Callable[[int], object], tally: Tally
 ) -> None:
     lanes: Lanes[int] = Lanes(width, may_start, lambda item, _: tally.run(item, lambda: body(item)))
     lanes.run_all(items)

@@ -61,7 +61,7 @@ def test_the_limit_counts_utf8_bytes_not_characters() -> None:
 def test_inline_results_are_what_json_gives_back() -> None:
     placed = place_result(ResultStore(MemoryBlobs()), "j", "t", {1: (1, 2)})
     assert placed.value == {"1": [1, 2]}
-    outcome: wire.TaskOutcome = {"ok": True, "startedAt": "s", "endedAt": "e"}
+    outcome: wire.ReduceOutcome = {"ok": True}
     placed.apply(outcome)
     assert outcome["result"] == {"1": [1, 2]} and "resultBlob" not in outcome
 

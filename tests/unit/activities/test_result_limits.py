@@ -3,6 +3,8 @@ its size and the limit, and nothing of it is stored."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from activities.outcomes import ResultTooLarge, place_result
@@ -43,7 +45,10 @@ def test_the_limit_counts_utf8_bytes() -> None:
 
 
 def test_a_task_whose_result_is_over_the_limit_fails_at_once_with_the_reason() -> None:
-    tasks = [{"id": "big", "handler": "t.ok", "input": "x" * LIMIT}, {"id": "small", "handler": "t.ok", "input": 1}]
+    tasks: list[dict[str, Any]] = [
+        {"id": "big", "handler": "t.ok", "input": "x" * LIMIT},
+        {"id": "small", "handler": "t.ok", "input": 1},
+    ]
     app = MemoryBatch(job(tasks, maxTaskRetryCount=3, retryIntervalSeconds=0), settings=SETTINGS)
     simulate(app).run_with_time()
     records = app.records

@@ -80,7 +80,7 @@ def test_a_batch_of_one_slot_runs_its_sync_tasks_one_after_another() -> None:
 
 
 def test_retries_in_the_batch_stay_with_their_task_beside_the_others() -> None:
-    tasks = [
+    tasks: list[dict[str, Any]] = [
         {"id": "f0", "handler": "t.flaky", "input": {"failures": 2}},
         {"id": "f1", "handler": "t.flaky", "input": {"failures": 5}},
         *({"id": f"ok{i}", "handler": "t.ok", "input": i} for i in range(6)),
@@ -115,7 +115,7 @@ def final_failures() -> Iterator[dict[str, threading.Event]]:
 def test_under_terminate_job_no_task_starts_after_one_failed_for_good(
     final_failures: dict[str, threading.Event],
 ) -> None:
-    tasks = [
+    tasks: list[dict[str, Any]] = [
         {"id": "beside", "handler": "t.hook", "input": "beside"},
         {"id": "fails", "handler": "t.fail"},
         *({"id": f"later{i}", "handler": "t.hook", "input": i} for i in range(6)),
@@ -162,7 +162,7 @@ def test_tasks_running_side_by_side_keep_their_own_logs() -> None:
 
 
 def test_an_async_batch_under_terminate_job_starts_no_task_after_one_failed_for_good() -> None:
-    tasks = [
+    tasks: list[dict[str, Any]] = [
         {"id": "a0", "handler": "t.async_ok", "input": 0},
         {"id": "a1", "handler": "t.async_fail"},
         *({"id": f"a{i}", "handler": "t.async_ok", "input": i} for i in range(2, 6)),

@@ -130,7 +130,9 @@ def test_the_first_wake_arms_and_a_due_wake_submits_once(services: Services) -> 
 def test_an_occurrence_is_skipped_while_the_previous_job_runs(services: Services) -> None:
     client = FakeDurable()
     wake(services, client, "2030-01-01T00:01:00.000Z", "2030-01-01T00:01:00Z")
-    services.jobs.upsert_job(replace(services.jobs.get_job("every-minute-20300101T000100"), state=JobState.RUNNING))  # type: ignore[arg-type]
+    started = services.jobs.get_job("every-minute-20300101T000100")
+    assert started is not None
+    services.jobs.upsert_job(replace(started, state=JobState.RUNNING))
     for _ in range(2):  # a retried wake records its skip once
         wake(services, client, "2030-01-01T00:02:00.000Z", "2030-01-01T00:02:00Z")
     record = stored(services)

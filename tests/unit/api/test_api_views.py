@@ -264,12 +264,17 @@ def test_a_jobs_cost_is_none_before_it_started_or_where_its_version_did_not_coun
     assert job_view(JobFacts("j", record(JobState.PENDING)), LINKS, RESULTS)["cost"] is None
     running = JobFacts("j", record(), Instance("Running", {"taskCounts": counts(5, 5, 0, 0, 0, 0)}))
     assert job_view(running, LINKS, RESULTS)["cost"] is None
-    output = {"state": "succeeded", "taskCounts": counts(3, 0, 0, 3, 0, 0), "failedTasks": [], "reduce": None}
+    output: dict[str, Any] = {
+        "state": "succeeded",
+        "taskCounts": counts(3, 0, 0, 3, 0, 0),
+        "failedTasks": [],
+        "reduce": None,
+    }
     assert job_view(JobFacts("j", record(), Instance("Completed", output=output)), LINKS, RESULTS)["cost"] is None
 
 
 def test_a_finished_jobs_cost_is_its_outputs_or_its_summarys_while_it_returns() -> None:
-    output = {
+    output: dict[str, Any] = {
         "state": "succeeded",
         "taskCounts": counts(3, 0, 0, 3, 0, 0),
         "failedTasks": [],

@@ -27,8 +27,8 @@ pytestmark = pytest.mark.unit
 TEMPLATE = {"tasks": [{"id": "a", "handler": "h"}]}
 
 
-def utc(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=UTC)  # type: ignore[misc]
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
 def body(**fields: Any) -> dict[str, Any]:

@@ -93,7 +93,7 @@ def test_a_range_must_name_only_existing_tasks() -> None:
         )
     ]
     # "03" is not the integer id 3: a range names ids as written without leading zeros.
-    padded = {"id": "job-1", "tasks": [{"id": "03", "handler": "noop"}, {"id": "x", "handler": "noop"}]}
+    padded: dict[str, Any] = {"id": "job-1", "tasks": [{"id": "03", "handler": "noop"}, {"id": "x", "handler": "noop"}]}
     padded["tasks"][1]["dependsOn"] = {"taskIdRanges": [{"start": 3, "end": 3}]}
     assert problems(padded)[0][1].startswith("no task has the id '3'")
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import requests
 from rich.console import Console, RenderableType
@@ -115,7 +117,7 @@ def rows_of(text: str) -> dict[str, str]:
 
 def test_a_result_too_large_for_the_task_view_shows_as_its_size_and_link() -> None:
     url = "http://127.0.0.1:7071/api/files/batch-results/j/tasks/t/result.json"
-    view = {"id": "t", "state": "succeeded", "result": None, "resultBlob": "j/tasks/t/result.json"}
+    view: dict[str, Any] = {"id": "t", "state": "succeeded", "result": None, "resultBlob": "j/tasks/t/result.json"}
     view.update({"resultSize": 3_145_730, "resultUrl": url, "resultOmitted": True, "resultError": None})
     rows = rows_of(text_of(task_table(view)))
     assert rows["resultSize"] == "3,145,730 bytes"

@@ -15,7 +15,9 @@ from dashboard.routes import serve
 pytestmark = pytest.mark.unit
 
 
-def request(path: str, url: str = "", params: dict[str, str] | None = None, headers: dict[str, str] | None = None):
+def request(
+    path: str, url: str = "", params: dict[str, str] | None = None, headers: dict[str, str] | None = None
+) -> func.HttpRequest:
     return func.HttpRequest(
         "GET",
         url or f"http://host/api/dashboard/{path}",

@@ -211,10 +211,10 @@ def test_answers_carry_the_system_key_only_for_callers_who_presented_it(
             assert status == 202 and f"code={keys.system_key}" in body["statusQueryGetUri"]
             assert (await call(session, "GET", body["statusQueryGetUri"]))[0] == 202
         # A function's client binding: no key for an anonymous or function-key caller of the function...
-        for key in (None, keys.function_key):
-            params = {"code": key} if key else {}
+        for presented in (None, keys.function_key):
+            params = {"code": presented} if presented else {}
             status, body = await call(session, "POST", f"{origin}/api/start/hello_orchestrator", params=params)
-            assert status == 202 and keys.system_key not in json.dumps(body), key
+            assert status == 202 and keys.system_key not in json.dumps(body), presented
             assert "code=" not in body["statusQueryGetUri"]
         # ...the system key for a caller who presented it.
         status, body = await call(

@@ -5,6 +5,7 @@ are tested through HTTP against devhost and Azurite in tests/e2e."""
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 import pytest
 
@@ -55,7 +56,7 @@ def test_a_flaky_task_is_retried_after_the_interval() -> None:
 
 
 def test_a_failed_dependency_skips_its_dependents_and_fails_the_job() -> None:
-    tasks = [
+    tasks: list[dict[str, Any]] = [
         {"id": "a", "handler": "t.fail"},
         {"id": "b", "handler": "t.ok", "dependsOn": ["a"]},
         {"id": "c", "handler": "t.ok", "dependsOn": ["b"]},
@@ -132,7 +133,10 @@ def test_cancel_ends_the_job_cancelled_and_skips_what_never_ran() -> None:
 
 
 def test_wall_clock_limit_fails_the_job() -> None:
-    tasks = [{"id": "slow", "handler": "t.slow"}, {"id": "after", "handler": "t.ok", "dependsOn": ["slow"]}]
+    tasks: list[dict[str, Any]] = [
+        {"id": "slow", "handler": "t.slow"},
+        {"id": "after", "handler": "t.ok", "dependsOn": ["slow"]},
+    ]
     app = MemoryBatch(job(tasks, maxWallClockSeconds=60))
     sim = simulate(app, hold=app.holds("slow"))
     sim.run()

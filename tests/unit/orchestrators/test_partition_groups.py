@@ -29,7 +29,8 @@ def of_kind(sim: Simulator, name: str) -> list[Instance]:
 
 def input_of(instance: Instance) -> dict[str, Any]:
     value = json.loads(instance.input_value)
-    return json.loads(value) if isinstance(value, str) else value
+    parsed: dict[str, Any] = json.loads(value) if isinstance(value, str) else value
+    return parsed
 
 
 def test_the_cap_holds_across_groups_and_every_task_runs_once() -> None:

@@ -146,7 +146,12 @@ def test_a_rerun_touches_only_the_chunks_and_partitions_of_the_tasks_it_runs_aga
     rows.written.clear()
     batches: list[Any] = []
     run_batch = sim.activities[wire.RUN_BATCH]
-    sim.activities[wire.RUN_BATCH] = lambda request: batches.append(request) or run_batch(request)
+
+    def recording(request: Any) -> Any:
+        batches.append(request)
+        return run_batch(request)
+
+    sim.activities[wire.RUN_BATCH] = recording
     rerun(app, 2, partition_size=1000)
     assert sim.instances["job-1"].output["state"] == "succeeded"
     # Only the two partitions with failures ran; the batches held only the three tasks to run again.

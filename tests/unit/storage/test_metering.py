@@ -101,7 +101,12 @@ def test_requests_count_into_the_meter_open_where_they_are_made_and_where_its_co
 
 def test_a_meter_counts_every_request_of_many_threads() -> None:
     meter = RequestMeter()
-    threads = [threading.Thread(target=lambda: [meter.add("tableWrites") for _ in range(1000)]) for _ in range(8)]
+
+    def add_many() -> None:
+        for _ in range(1000):
+            meter.add("tableWrites")
+
+    threads = [threading.Thread(target=add_many) for _ in range(8)]
     for thread in threads:
         thread.start()
     for thread in threads:
