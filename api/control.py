@@ -69,13 +69,20 @@ def current_run(record: JobRecord, instance: Instance | None) -> Instance | None
     return instance
 
 
-async def load_job(client: Any, services: Services, job_id: str) -> JobFacts:
+async def load_job(
+    client: Any, services: Services, job_id: str, known: tuple[JobRecord, Instance | None] | None = None
+) -> JobFacts:
     """The job's record and orchestration status, with its running groups' and their running partitions'
-    statuses; `JobNotFound`."""
-    record = await asyncio.to_thread(services.jobs.get_job, job_id)
-    if record is None:
-        raise JobNotFound(job_id)
-    instance = current_run(record, await get_instance(client, job_id, with_input=True))
+    statuses; `JobNotFound`. `known`: the record and the orchestration (read with its input) just read, not
+    read again."""
+    if known is not None:
+        record, read = known
+    else:
+        found = await asyncio.to_thread(services.jobs.get_job, job_id)
+        if found is None:
+            raise JobNotFound(job_id)
+        record, read = found, await get_instance(client, job_id, with_input=True)
+    instance = current_run(record, read)
     live: list[Any] = []
     summary: dict[str, Any] | None = None
     if instance is not None and instance.is_active and not is_final(record):

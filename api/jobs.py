@@ -107,7 +107,9 @@ async def submit(req: func.HttpRequest, client: Any, services: Services) -> func
         # Just started: the record is all there is to show, and asking the orchestration adds nothing.
         view, status = _view(req, services, JobFacts(spec.id, submitted.record)), 202
     else:
-        view, status = _view(req, services, await load_job(client, services, spec.id)), 200
+        # The existing job's orchestration as the submit read it; none read (it was started just now): read it.
+        known = (submitted.record, submitted.instance) if submitted.instance is not None else None
+        view, status = _view(req, services, await load_job(client, services, spec.id, known)), 200
     return json_response(view, status, {"Location": view["links"]["self"]})
 
 

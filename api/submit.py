@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from api.durable import get_instance
+from api.durable import Instance, get_instance
 from api.errors import InvalidJobSpec, JobConflict, from_spec_error
 from api.sources import resolve_factory
 from app.services import Services
@@ -106,6 +106,8 @@ class Submitted:
     record: JobRecord
     created: bool
     """False when the job existed already with the same spec: nothing new was started."""
+    instance: Instance | None = None
+    """The existing job's orchestration, as read to decide (with its input): the view needs no second read."""
 
 
 async def submit_job(client: Any, services: Services, spec: JobSpec, now: datetime) -> Submitted:
@@ -137,8 +139,9 @@ async def submit_job(client: Any, services: Services, spec: JobSpec, now: dateti
                 "job, choose another id, or delete the existing job first",
                 code="jobExists",
             )
-        if existing.state != JobState.PENDING or await get_instance(client, spec.id) is not None:
-            return Submitted(existing, created=False)
+        instance = await get_instance(client, spec.id, with_input=True)
+        if existing.state != JobState.PENDING or instance is not None:
+            return Submitted(existing, created=False, instance=instance)
         log.warning("job %s: its record exists but its orchestration does not; starting it now", spec.id)
         record = existing
     for write in writes:
