@@ -1,13 +1,21 @@
-"""The one checker of request bodies: each kind of problem in its one wording."""
+"""The one checker of request bodies: each kind of problem in its one wording, and the same words from every body
+the API takes (a job spec, a change, a pool, a schedule)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
 from batch.body import ProblemCollector
+from batch.changes import parse_job_change
 from batch.checks import Checker
+from batch.errors import SpecError
+from batch.pools import parse_pool
+from batch.schedules import parse_schedule_body
+from batch.validation import parse_job
 
 pytestmark = pytest.mark.unit
 
@@ -88,4 +96,50 @@ def test_choices_arrays_and_ids() -> None:
         ("id", f"'-x' is not a valid id: {ID_RULE}"),
         ("id", f"'{'y' * 140}'... is not a valid id: {ID_RULE}"),
         ("retry", "must be true or false, not a string"),
+    ]
+
+
+def refusal(parse: Callable[[str], object], body: dict[str, Any]) -> list[tuple[str, str]]:
+    with pytest.raises(SpecError) as caught:
+        parse(json.dumps(body))
+    return [(p.path, p.message) for p in caught.value.problems]
+
+
+def test_every_body_says_the_same_thing_the_same_way() -> None:
+    def job(text: str) -> object:
+        return parse_job(text, known_handlers={"h"}, allow_command_tasks=False)
+
+    def schedule(text: str) -> object:
+        return parse_schedule_body(text, 1 << 20)
+
+    pool_info = {"poolInfo": {"poolId": "-x", "slots": 1}, "priority": "high"}
+    pool_problems = [
+        ("poolInfo.slots", "unknown field 'slots'; known fields: poolId"),
+        ("poolInfo.poolId", f"'-x' is not a valid id: {ID_RULE}"),
+    ]
+    tasks = [{"id": "a", "handler": "h"}]
+    assert refusal(job, {"id": "j", "tasks": tasks, **pool_info}) == [
+        ("priority", "must be an integer, not a string"),
+        *pool_problems,
+    ]
+    assert refusal(parse_job_change, pool_info) == [("priority", "must be an integer, not a string"), *pool_problems]
+    assert refusal(parse_pool, {"taskSlots": "8", "rateLimits": [{"key": "-x", "perSecond": 1, "brust": 2}]}) == [
+        ("taskSlots", "must be an integer, not a string"),
+        ("rateLimits[0].brust", "unknown field 'brust' (did you mean 'burst'?)"),
+        ("rateLimits[0].key", f"'-x' is not a valid id: {ID_RULE}"),
+    ]
+    assert refusal(schedule, {"id": "-x", "schedule": 5, "jobSpecificationBlob": 3, "startAt": 1, "shedule": 1}) == [
+        ("shedule", "unknown field 'shedule' (did you mean 'schedule'?)"),
+        ("id", f"'-x' is not a valid id: {ID_RULE}"),
+        ("schedule", "must be a string (a six-field NCRONTAB expression), not an integer"),
+        ("jobSpecificationBlob", "must be a blob name in the results container, not an integer"),
+        ("startAt", "must be an ISO 8601 time with a zone, such as '2027-01-01T00:00:00Z', not an integer"),
+    ]
+    assert refusal(schedule, {}) == [
+        ("id", "missing required field: the schedule's id, which also names its jobs"),
+        ("schedule", "missing required field: a six-field NCRONTAB expression, such as '0 0 2 * * *'"),
+        ("jobSpecification", "missing required field: the job to submit at each occurrence (or jobSpecificationBlob)"),
+    ]
+    assert refusal(schedule, {"id": "n", "schedule": "0 0 2 * * *", "jobSpecificationBlob": "t/a", "endAt": "x"}) == [
+        ("endAt", "must be an ISO 8601 time with a zone, such as '2027-01-01T00:00:00Z', not 'x'")
     ]
