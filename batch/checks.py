@@ -4,17 +4,17 @@ Every body the API takes (a job spec and its factory and files, a schedule, a ch
 through `Checker`, so that each kind of problem reads the same wherever it is found, and a client can rely on
 it. The wordings, one a kind:
 
-| problem           | message                                                                      |
-|-------------------|------------------------------------------------------------------------------|
-| not an object     | `must be a pool (a JSON object), not an array`                               |
-| unknown field     | `unknown field 'slot' (did you mean 'taskSlots'?)`, or with no close name,   |
-|                   | `unknown field 'x'; known fields: rateLimits, taskSlots`                     |
-| missing field     | `missing required field`, or `missing required field: what it is for`      |
-| wrong type        | `must be an integer, not a string`                                           |
-| out of range      | `must be from 1 to 100,000, not 0`; `must be more than 0 and at most 60, not 0` |
-| not a choice      | `must be one of wait, requeue, not 'wiat' (did you mean 'wait'?)`            |
-| too many entries  | `must have at most 100 entries, not 101`                                     |
-| not an id         | `'-x' is not a valid id: use 1 to 128 letters, digits, ...`                  |
+| problem          | message                                                                         |
+|------------------|---------------------------------------------------------------------------------|
+| not an object    | `must be a pool definition (a JSON object), not an array`                       |
+| unknown field    | `unknown field 'taskSlot' (did you mean 'taskSlots'?)`, or with no close name,  |
+|                  | `unknown field 'size'; known fields: rateLimits, taskSlots`                     |
+| missing field    | `missing required field`, or `missing required field: what it is for`          |
+| wrong type       | `must be an integer, not a string`                                              |
+| out of range     | `must be from 1 to 100,000, not 0`; `must be more than 0 and at most 60, not 0` |
+| not a choice     | `must be one of wait, requeue, not 'wiat' (did you mean 'wait'?)`               |
+| too many entries | `must have at most 100 entries, not 101`                                        |
+| not an id        | `'-x' is not a valid id: use 1 to 128 letters, digits, ...`                     |
 
 A field whose value is `null` counts as absent, everywhere. The checker collects problems (each with its path,
 `tasks[3].dependsOn[0]`) rather than raising, so that a body's problems are all reported in one answer; a
