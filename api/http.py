@@ -10,7 +10,7 @@ from urllib.parse import urlencode, urlsplit
 import azure.functions as func
 
 from api.errors import ApiError, InternalError, InvalidQuery, JobNotFound, ServiceUnavailable, error_response
-from batch.spec import ID_PATTERN
+from batch.spec import is_id
 from lib.azure_storage.errors import (
     InvalidContinuationToken,
     StorageAuthError,
@@ -62,7 +62,7 @@ async def guarded(action: Callable[[], Awaitable[func.HttpResponse]]) -> func.Ht
 def job_id_param(req: func.HttpRequest) -> str:
     """The `{jobId}` of the route. An id no job can have is an unknown job (404), not a bad request."""
     job_id = str(req.route_params.get("jobId", ""))
-    if not ID_PATTERN.fullmatch(job_id):
+    if not is_id(job_id):
         raise JobNotFound(job_id)
     return job_id
 

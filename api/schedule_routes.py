@@ -35,7 +35,7 @@ from api.views import page
 from app.services import Services
 from batch.errors import BodyTooLargeError, Problem, SpecError
 from batch.schedules import ScheduleSpec, next_occurrence, occurrence_job_id, parse_schedule_body, under
-from batch.spec import ID_PATTERN
+from batch.spec import is_id
 from batch.times import iso
 from lib.ncrontab import parse_cron
 from storage.schedules import ScheduleRecord
@@ -122,7 +122,7 @@ def _respond(req: func.HttpRequest, record: ScheduleRecord, status: int = 200, *
 def schedule_id_param(req: func.HttpRequest) -> str:
     """The `{scheduleId}` of the route; an id no schedule can have is an unknown schedule (404)."""
     schedule_id = str(req.route_params.get("scheduleId", ""))
-    if not ID_PATTERN.fullmatch(schedule_id):
+    if not is_id(schedule_id):
         raise ScheduleNotFound(schedule_id)
     return schedule_id
 

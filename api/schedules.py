@@ -35,7 +35,7 @@ from app.services import Services
 from batch.errors import SpecError
 from batch.paths import blob_name_problem
 from batch.schedules import MAX_SCHEDULE_ID, parse_schedule_body, template_object
-from batch.spec import ID_PATTERN
+from batch.spec import is_id
 from lib.azure_storage.errors import NotFound
 from storage.results import ResultStore
 
@@ -104,7 +104,7 @@ def load_template(reference: str, results: ResultStore | None, app_root: Path = 
     except ValueError as exc:
         raise TemplateError(f"{TEMPLATE_SETTING}: {exc}") from None
     template_id = template.get("id")
-    if not isinstance(template_id, str) or not ID_PATTERN.fullmatch(template_id):
+    if not isinstance(template_id, str) or not is_id(template_id):
         raise TemplateError(f"{TEMPLATE_SETTING}: {where} needs an `id` (a job id): it names the schedule's jobs")
     if len(template_id) > MAX_SCHEDULE_ID:
         raise TemplateError(

@@ -23,9 +23,10 @@ from typing import Any
 
 from api.errors import from_spec_error
 from app.services import Services
+from batch.checks import id_problem
 from batch.errors import Problem, SpecError
 from batch.factories import BLOCK, MAX_FACTORY_TASKS, file_values, substitute
-from batch.spec import ID_PATTERN, JobSpec, factory_tasks
+from batch.spec import JobSpec, factory_tasks
 from batch.validation import MAX_REPORTED_PROBLEMS, lines_validator
 from lib.azure_storage.errors import NotFound
 from storage.sources import block_digest
@@ -90,12 +91,9 @@ class FileTaskIds:
         task_id = substitute(self.template, values)
         if len(self.problems) >= MAX_REPORTED_PROBLEMS:
             return
-        if not ID_PATTERN.fullmatch(task_id):
-            self.problems.append(
-                Problem(
-                    "taskFactory.repeatTask.id", f"blob {name!r} makes the task id {task_id!r}, which is not a valid id"
-                )
-            )
+        problem = id_problem(task_id)
+        if problem is not None:
+            self.problems.append(Problem("taskFactory.repeatTask.id", f"blob {name!r}: {problem}"))
         elif task_id in self.seen:
             self.problems.append(
                 Problem(

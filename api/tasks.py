@@ -24,7 +24,7 @@ from api.errors import JobNotFound, TaskNotFound, json_response
 from api.task_results import result_fields
 from api.views import page, task_view
 from app.services import Services
-from batch.spec import ID_PATTERN
+from batch.spec import is_id
 from batch.states import TaskState
 from lib.azure_storage.errors import NotFound
 from storage.results import TASK_LOGS
@@ -77,7 +77,7 @@ async def list_tasks(req: func.HttpRequest, services: Services) -> func.HttpResp
 async def _require_task(req: func.HttpRequest, services: Services) -> tuple[str, TaskRecord]:
     job_id = http.job_id_param(req)
     task_id = str(req.route_params.get("taskId", ""))
-    if not ID_PATTERN.fullmatch(task_id):
+    if not is_id(task_id):
         raise TaskNotFound(job_id, task_id)
     record = await asyncio.to_thread(services.tasks.get_task, job_id, task_id)
     if record is None:

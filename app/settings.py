@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from batch.errors import BatchError
-from batch.factory_validation import CONTAINER_PATTERN
+from batch.paths import CONTAINER_PATTERN
 from batch.plan import DEFAULT_PARTITION_SIZE
 from batch.pools import MAX_TASK_SLOTS
 from lib.azure_storage.account import CONNECTION_SETTING, IDENTITY_SUFFIXES

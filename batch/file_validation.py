@@ -1,4 +1,4 @@
-"""Checking a command task's `resourceFiles` and `outputFiles` (Azure Batch's field names), for `batch.validation`.
+"""Checking a command task's `resourceFiles` and `outputFiles` (Azure Batch's field names), for `batch.task_validation`.
 
 What needs no I/O is checked here: each entry's shape, that it names exactly one source, URLs' form, paths that
 stay inside the task's folder, file modes. What needs the account (a container URL of this app's account, a
@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import re
 import urllib.parse
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from batch.factory_validation import CONTAINER_PATTERN
-from batch.paths import blob_name_problem, relative_path_problem
+from batch.checks import Checker
+from batch.paths import CONTAINER_PATTERN, CONTAINER_RULE, blob_name_problem, relative_path_problem
 from batch.spec import RESOURCE_FILE_NAMES, OutputFile, ResourceFile, UploadCondition
-
-if TYPE_CHECKING:
-    from batch.validation import _Parser
 
 __all__ = [
     "MAX_FILE_ENTRIES",
@@ -105,34 +102,29 @@ def _container_url_problem(url: str) -> str | None:
     return reserved_container_problem(parts[1])
 
 
-def _text(parser: _Parser, obj: dict[str, Any], name: str, base: str) -> str | None:
+def _text(checker: Checker, obj: dict[str, Any], name: str, base: str) -> str | None:
     value = obj.get(name)
-    return None if value is None else parser.string(value, f"{base}.{name}")
+    return None if value is None else checker.string(value, f"{base}.{name}")
 
 
-def _relative(parser: _Parser, value: str | None, path: str) -> str | None:
+def _relative(checker: Checker, value: str | None, path: str) -> str | None:
+    return None if value is None else checker.unless(value, path, relative_path_problem(value))
+
+
+def check_resource_files(
+    checker: Checker, value: Any, path: str, job_id: str | None
+) -> tuple[ResourceFile, ...] | None:
+    """The resource files at `path`, or None with their problems reported. `job_id` is the job's own id (None
+    while unknown): the one job whose results a `blob` may name."""
+    value = checker.array(value, path, "resource files", MAX_FILE_ENTRIES)
     if value is None:
-        return None
-    problem = relative_path_problem(value)
-    if problem is not None:
-        parser.add(path, problem)
-        return None
-    return value
-
-
-def check_resource_files(parser: _Parser, value: Any, path: str) -> tuple[ResourceFile, ...] | None:
-    if not isinstance(value, list):
-        parser.add(path, f"must be an array of resource files, not {parser.kind(value)}")
-        return None
-    if len(value) > MAX_FILE_ENTRIES:
-        parser.add(path, f"must have at most {MAX_FILE_ENTRIES} entries, not {len(value)}")
         return None
     files: list[ResourceFile] = []
     seen: dict[str, int] = {}
     for j, item in enumerate(value):
         entry = f"{path}[{j}]"
-        before = parser.problems.count
-        obj = parser.fields(item, entry, RESOURCE_FILE_FIELDS, _RESOURCE_FILE)
+        before = checker.count
+        obj = checker.fields(item, entry, RESOURCE_FILE_FIELDS, _RESOURCE_FILE)
         if obj is None:
             continue
         cache: dict[str, str | None] = {}
@@ -142,111 +134,106 @@ def check_resource_files(parser: _Parser, value: Any, path: str) -> tuple[Resour
         ) -> str | None:
             # Read on first use, so that problems come in the order the fields are checked.
             if name not in cache:
-                cache[name] = _text(parser, obj, name, entry)
+                cache[name] = _text(checker, obj, name, entry)
             return cache[name]
 
         sources = [name for name in SOURCES if obj.get(name) is not None]
         if not sources and obj.get("path") is not None:
-            parser.add(f"{entry}.blob", "missing required field")
+            checker.add(f"{entry}.blob", "missing required field")
             continue
         if len(sources) != 1:
             named = " and ".join(f"'{name}'" for name in sources) if sources else "none"
-            parser.add(entry, f"a resource file has exactly one of {', '.join(SOURCES)}; this one has {named}")
+            checker.add(entry, f"a resource file has exactly one of {', '.join(SOURCES)}; this one has {named}")
             continue
         source = sources[0]
         target: str | None = None
         if source == "blob":
             for name in ("blobPrefix", "filePath"):
                 if obj.get(name) is not None:
-                    parser.add(f"{entry}.{name}", f"'{name}' goes with a container source, not 'blob' (use 'path')")
+                    checker.add(f"{entry}.{name}", f"'{name}' goes with a container source, not 'blob' (use 'path')")
             blob = text("blob")
-            if blob is not None and (problem := blob_name_problem(blob, parser.job_id)) is not None:
-                parser.add(f"{entry}.blob", problem)
+            if blob is not None and (problem := blob_name_problem(blob, job_id)) is not None:
+                checker.add(f"{entry}.blob", problem)
             if obj.get("path") is None:
-                parser.add(f"{entry}.path", "missing required field")
-            target = _relative(parser, text("path"), f"{entry}.path")
+                checker.add(f"{entry}.path", "missing required field")
+            target = _relative(checker, text("path"), f"{entry}.path")
         else:
             if obj.get("path") is not None:
-                parser.add(f"{entry}.path", "'path' goes with 'blob'; other sources take 'filePath'")
+                checker.add(f"{entry}.path", "'path' goes with 'blob'; other sources take 'filePath'")
             if source == "httpUrl":
                 if obj.get("blobPrefix") is not None:
-                    parser.add(f"{entry}.blobPrefix", "'blobPrefix' goes with a container source, not 'httpUrl'")
+                    checker.add(f"{entry}.blobPrefix", "'blobPrefix' goes with a container source, not 'httpUrl'")
                 url = text("httpUrl")
                 if url is not None and (problem := http_url_problem(url)) is not None:
-                    parser.add(f"{entry}.httpUrl", problem)
+                    checker.add(f"{entry}.httpUrl", problem)
                 if obj.get("filePath") is None:
-                    parser.add(f"{entry}.filePath", "missing required field: where the fetched file goes")
-                target = _relative(parser, text("filePath"), f"{entry}.filePath")
+                    checker.add(f"{entry}.filePath", "missing required field: where the fetched file goes")
+                target = _relative(checker, text("filePath"), f"{entry}.filePath")
             else:
                 container = text(source)
                 if container is not None and source == "autoStorageContainerName":
                     if not CONTAINER_PATTERN.fullmatch(container):
-                        parser.add(
-                            f"{entry}.{source}",
-                            "must be a Blob Storage container name: 3-63 lowercase letters, digits and single hyphens",
-                        )
+                        checker.add(f"{entry}.{source}", CONTAINER_RULE)
                     elif (problem := reserved_container_problem(container)) is not None:
-                        parser.add(f"{entry}.{source}", problem)
+                        checker.add(f"{entry}.{source}", problem)
                 elif container is not None and (problem := _container_url_problem(container)) is not None:
-                    parser.add(f"{entry}.{source}", problem)
+                    checker.add(f"{entry}.{source}", problem)
                 prefix = text("blobPrefix")
                 if prefix is not None and prefix != "" and any(ord(c) < 32 for c in prefix):
-                    parser.add(f"{entry}.blobPrefix", "must not contain control characters")
+                    checker.add(f"{entry}.blobPrefix", "must not contain control characters")
                 # A folder: each blob lands at filePath/{its name}, so it is not a file target of its own.
-                _relative(parser, text("filePath"), f"{entry}.filePath")
+                _relative(checker, text("filePath"), f"{entry}.filePath")
         mode = text("fileMode")
         if mode is not None and not _FILE_MODE.fullmatch(mode):
-            parser.add(
+            checker.add(
                 f"{entry}.fileMode",
                 f"{mode!r} is not a file mode: an octal string of permission bits, such as '0644' or '755' "
                 "(no setuid, setgid or sticky bits)",
             )
         if target is not None:
             if target in seen:
-                parser.add(
+                checker.add(
                     f"{entry}.{'path' if source == 'blob' else 'filePath'}",
                     f"duplicate path '{target}' (also at resourceFiles[{seen[target]}])",
                 )
             else:
                 seen[target] = j
-        if parser.problems.count == before:
+        if checker.count == before:
             values = {name: text(name) for name in RESOURCE_FILE_NAMES}
             files.append(ResourceFile.from_json({name: v for name, v in values.items() if v is not None}))
     return tuple(files) if len(files) == len(value) else None
 
 
-def check_output_files(parser: _Parser, value: Any, path: str) -> tuple[OutputFile, ...] | None:
-    if not isinstance(value, list):
-        parser.add(path, f"must be an array of output files (globs, or {_OUTPUT_FILE}), not {parser.kind(value)}")
-        return None
-    if len(value) > MAX_FILE_ENTRIES:
-        parser.add(path, f"must have at most {MAX_FILE_ENTRIES} entries, not {len(value)}")
+def check_output_files(checker: Checker, value: Any, path: str) -> tuple[OutputFile, ...] | None:
+    """The output files at `path`, or None with their problems reported."""
+    value = checker.array(value, path, f"output files (globs, or {_OUTPUT_FILE})", MAX_FILE_ENTRIES)
+    if value is None:
         return None
     files: list[OutputFile] = []
     for j, item in enumerate(value):
         entry = f"{path}[{j}]"
         if isinstance(item, str):
-            if _relative(parser, item, entry) is not None:
+            if _relative(checker, item, entry) is not None:
                 files.append(OutputFile(item))
             continue
-        before = parser.problems.count
-        obj = parser.fields(item, entry, OUTPUT_FILE_FIELDS, "an output file (a glob, or {'filePattern', ...})")
+        before = checker.count
+        obj = checker.fields(item, entry, OUTPUT_FILE_FIELDS, "an output file (a glob, or {'filePattern', ...})")
         if obj is None:
             continue
-        pattern = _text(parser, obj, "filePattern", entry)
+        pattern = _text(checker, obj, "filePattern", entry)
         if obj.get("filePattern") is None:
-            parser.add(f"{entry}.filePattern", "missing required field")
-        pattern = _relative(parser, pattern, f"{entry}.filePattern")
+            checker.add(f"{entry}.filePattern", "missing required field")
+        pattern = _relative(checker, pattern, f"{entry}.filePattern")
         container_url = blob_path = None
         destination = obj.get("destination")
         if destination is not None:
-            dest = parser.fields(destination, f"{entry}.destination", _DESTINATION, "a destination ({'container'})")
+            dest = checker.fields(destination, f"{entry}.destination", _DESTINATION, "a destination ({'container'})")
             container = None if dest is None else dest.get("container")
             if dest is not None and container is None:
-                parser.add(f"{entry}.destination.container", "missing required field")
+                checker.add(f"{entry}.destination.container", "missing required field")
             elif container is not None:
                 base = f"{entry}.destination.container"
-                where = parser.fields(
+                where = checker.fields(
                     container,
                     base,
                     _CONTAINER_DESTINATION,
@@ -254,15 +241,15 @@ def check_output_files(parser: _Parser, value: Any, path: str) -> tuple[OutputFi
                 )
                 if where is not None:
                     if where.get("containerUrl") is None:
-                        parser.add(f"{base}.containerUrl", "missing required field")
-                    container_url = _text(parser, where, "containerUrl", base)
+                        checker.add(f"{base}.containerUrl", "missing required field")
+                    container_url = _text(checker, where, "containerUrl", base)
                     if container_url is not None and (problem := _container_url_problem(container_url)) is not None:
-                        parser.add(f"{base}.containerUrl", problem)
-                    blob_path = _relative(parser, _text(parser, where, "path", base), f"{base}.path")
+                        checker.add(f"{base}.containerUrl", problem)
+                    blob_path = _relative(checker, _text(checker, where, "path", base), f"{base}.path")
         condition = UploadCondition.TASK_COMPLETION
         options = obj.get("uploadOptions")
         if options is not None:
-            opts = parser.fields(
+            opts = checker.fields(
                 options,
                 f"{entry}.uploadOptions",
                 _UPLOAD_OPTIONS,
@@ -270,13 +257,13 @@ def check_output_files(parser: _Parser, value: Any, path: str) -> tuple[OutputFi
             )
             raw = None if opts is None else opts.get("uploadCondition")
             if opts is not None and raw is None:
-                parser.add(f"{entry}.uploadOptions.uploadCondition", "missing required field")
+                checker.add(f"{entry}.uploadOptions.uploadCondition", "missing required field")
             elif raw is not None:
-                chosen = parser.choice(
+                chosen = checker.choice(
                     raw, f"{entry}.uploadOptions.uploadCondition", [c.value for c in UploadCondition]
                 )
                 if chosen is not None:
                     condition = UploadCondition(chosen)
-        if parser.problems.count == before and pattern is not None:
+        if checker.count == before and pattern is not None:
             files.append(OutputFile(pattern, container_url, blob_path, condition))
     return tuple(files) if len(files) == len(value) else None

@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 
 from batch.json_limits import has_surrogate
-from batch.spec import ID_PATTERN
+from batch.spec import is_id
 
 MAX_PATH_LENGTH = 1_024
 """The longest path or blob name, in characters (Azure Storage's limit on blob names)."""
@@ -35,6 +35,10 @@ APP_FOLDERS = frozenset({JOBS_FOLDER, SCHEDULES_FOLDER})
 """First segments of the results container that only the app writes."""
 JOB_LAYOUT_ENTRIES = frozenset({"job.json", "summary.json", "reduce.json", "results", "tasks", "source"})
 """What a job's folder holds (see `storage.results`); under the old layout the folder is `{jobId}/` itself."""
+
+CONTAINER_PATTERN = re.compile(r"[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}")
+"""Blob Storage's container names: 3-63 lowercase letters, digits and single hyphens, not at either end."""
+CONTAINER_RULE = "must be a Blob Storage container name: 3-63 lowercase letters, digits and single hyphens"
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _DRIVE = re.compile(r"[A-Za-z]:")
@@ -94,7 +98,7 @@ def reserved_name_problem(name: str, own_job_id: str | None) -> str | None:
             f"'{JOBS_FOLDER}/{{jobId}}/', schedules' templates under '{SCHEDULES_FOLDER}/'): keep files in a "
             "folder such as 'inputs/'"
         )
-    if second in JOB_LAYOUT_ENTRIES and first != own_job_id and ID_PATTERN.fullmatch(first):
+    if second in JOB_LAYOUT_ENTRIES and first != own_job_id and is_id(first):
         return (
             f"names a blob of job '{first}' ('{first}/{second}' is in that job's results): a job may read its "
             "own results and blobs outside any job's folder, such as 'inputs/...'"

@@ -17,11 +17,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, cast
 
-from batch.body import ProblemCollector, decode_body, kind_of
+from batch.body import ProblemCollector, decode_body
+from batch.checks import Checker, id_problem
 from batch.errors import SpecError
-from batch.spec import DEFAULT_POOL, ID_PATTERN
+from batch.spec import DEFAULT_POOL
 
-__all__ = ["DEFAULT_POOL", "MAX_POOL_BYTES", "MAX_TASK_SLOTS", "PoolSpec", "parse_pool", "pool_id_problem"]
+__all__ = [
+    "DEFAULT_POOL",
+    "MAX_POOL_BYTES",
+    "MAX_TASK_SLOTS",
+    "PoolSpec",
+    "check_pool_info",
+    "parse_pool",
+    "pool_id_problem",
+]
 
 MAX_TASK_SLOTS = 100_000
 """A pool's slots: ten times a job's largest `maxParallelTasks`, so ten such jobs can share one pool."""
@@ -29,8 +38,9 @@ MAX_POOL_BYTES = 64 * 1024
 MAX_RATE_LIMITS = 100
 MAX_PER_SECOND = 100_000
 MAX_BURST = 100_000
-_FIELDS = ("taskSlots", "rateLimits")
-_RATE_FIELDS = ("key", "perSecond", "burst")
+_FIELDS = frozenset({"taskSlots", "rateLimits"})
+_RATE_FIELDS = frozenset({"key", "perSecond", "burst"})
+POOL_INFO_FIELDS = frozenset({"poolId"})
 
 
 @dataclass(frozen=True)
@@ -56,83 +66,60 @@ class PoolSpec:
         return {"taskSlots": self.task_slots, "rateLimits": [limit.to_json() for limit in self.rate_limits]}
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def pool_id_problem(pool_id: str) -> str | None:
     """What is wrong with a pool id in a route, or None: it is spelled as a job id is."""
-    if ID_PATTERN.fullmatch(pool_id):
+    return id_problem(pool_id)
+
+
+def check_pool_info(checker: Checker, value: Any) -> str | None:
+    """`poolInfo` of a job spec or a change: `{"poolId": id}`, the pool's id. Whether the pool exists is the
+    API's to check (`api.submit`, `api.changes`)."""
+    obj = checker.fields(value, "poolInfo", POOL_INFO_FIELDS, "a pool reference")
+    if obj is None:
         return None
-    return (
-        f"{pool_id[:140]!r} is not a valid pool id: 1 to 128 letters, digits, '.', '_' or '-', starting with a "
-        "letter or a digit"
-    )
+    pool_id = checker.required(obj, "poolInfo", "poolId")
+    return None if pool_id is None else checker.ident(pool_id, "poolInfo.poolId")
 
 
 def parse_pool(body: Any) -> PoolSpec:
     """A `PUT /api/pools/{id}` body: `{"taskSlots": n}`; `SpecError` with every problem, each with its path."""
     problems = ProblemCollector(20)
     decoded, value = decode_body(body, MAX_POOL_BYTES, problems)
-    if decoded and not isinstance(value, dict):
-        problems.add("", f"the body must be a JSON object, not {kind_of(value)}")
-    if problems or not isinstance(value, dict):
+    checker = Checker(problems)
+    obj = checker.fields(value, "", _FIELDS, "a pool definition") if decoded else None
+    if obj is None:
         raise SpecError(problems.result())
-    for key in value:
-        if key not in _FIELDS:
-            problems.add(key, f"unknown field '{key}': a pool has {', '.join(_FIELDS)}")
-    slots = value.get("taskSlots")
-    if slots is None:
-        problems.add("taskSlots", "missing required field: how many tasks of the pool's jobs may run at once")
-    elif not _is_int(slots):
-        problems.add("taskSlots", f"must be an integer, not {kind_of(slots)}")
-    elif not 1 <= slots <= MAX_TASK_SLOTS:
-        problems.add("taskSlots", f"must be from 1 to {MAX_TASK_SLOTS:,}, not {slots:,}")
-    limits = _rate_limits(value.get("rateLimits"), problems)
-    if problems:
+    checker.required(obj, "", "taskSlots", "how many tasks of the pool's jobs may run at once")
+    slots = checker.integer(obj, "", "taskSlots", 1, MAX_TASK_SLOTS)
+    limits = _rate_limits(checker, obj.get("rateLimits"))
+    if checker:
         raise SpecError(problems.result())
     return PoolSpec(cast(int, slots), limits)
 
 
-def _rate_limits(value: Any, problems: ProblemCollector) -> tuple[RateLimit, ...]:
+def _rate_limits(checker: Checker, value: Any) -> tuple[RateLimit, ...]:
     if value is None:
         return ()
-    if not isinstance(value, list):
-        problems.add("rateLimits", f"must be an array of rate limits, not {kind_of(value)}")
-        return ()
-    if len(value) > MAX_RATE_LIMITS:
-        problems.add("rateLimits", f"must have at most {MAX_RATE_LIMITS} entries, not {len(value)}")
+    items = checker.array(value, "rateLimits", "rate limits", MAX_RATE_LIMITS)
+    if items is None:
         return ()
     limits: list[RateLimit] = []
     seen: dict[str, int] = {}
-    for i, item in enumerate(value):
+    for i, item in enumerate(items):
         path = f"rateLimits[{i}]"
-        if not isinstance(item, dict):
-            problems.add(path, f"must be a rate limit (a JSON object), not {kind_of(item)}")
+        obj = checker.fields(item, path, _RATE_FIELDS, "a rate limit")
+        if obj is None:
             continue
-        for name in item:
-            if name not in _RATE_FIELDS:
-                problems.add(f"{path}.{name}", f"unknown field '{name}': a rate limit has {', '.join(_RATE_FIELDS)}")
-        key, per_second, burst = item.get("key"), item.get("perSecond"), item.get("burst", 0)
-        if key is None:
-            problems.add(f"{path}.key", "missing required field: the name tasks give as their rateLimitKey")
-        elif not isinstance(key, str) or not ID_PATTERN.fullmatch(key):
-            shown = repr(key[:140]) if isinstance(key, str) else kind_of(key)
-            problems.add(f"{path}.key", f"must be 1 to 128 letters, digits, '.', '_' or '-', not {shown}")
-        elif key in seen:
-            problems.add(f"{path}.key", f"duplicate key {key!r} (first in rateLimits[{seen[key]}])")
-        else:
+        key = checker.required(obj, path, "key", "the name tasks give as their rateLimitKey")
+        if key is not None:
+            key = checker.ident(key, f"{path}.key")
+        if key is not None and key in seen:
+            checker.add(f"{path}.key", f"duplicate key {key!r} (first in rateLimits[{seen[key]}])")
+        elif key is not None:
             seen[key] = i
-        if per_second is None:
-            problems.add(f"{path}.perSecond", "missing required field: the starts allowed per second")
-        elif not isinstance(per_second, int | float) or isinstance(per_second, bool) or per_second != per_second:
-            problems.add(f"{path}.perSecond", f"must be a number, not {kind_of(per_second)}")
-        elif not 0 < per_second <= MAX_PER_SECOND:
-            problems.add(f"{path}.perSecond", f"must be more than 0 and at most {MAX_PER_SECOND:,}, not {per_second}")
-        if not _is_int(burst):
-            problems.add(f"{path}.burst", f"must be an integer, not {kind_of(burst)}")
-        elif not 0 <= burst <= MAX_BURST:
-            problems.add(f"{path}.burst", f"must be from 0 to {MAX_BURST:,}, not {burst:,}")
-        if not problems:  # with any problem the pool is refused: what is kept no longer matters
-            limits.append(RateLimit(cast(str, key), float(cast(float, per_second)), int(burst)))
+        checker.required(obj, path, "perSecond", "the starts allowed per second")
+        per_second = checker.number(obj, path, "perSecond", 0, MAX_PER_SECOND, positive=True)
+        burst = checker.integer(obj, path, "burst", 0, MAX_BURST)
+        if not checker:  # with any problem the pool is refused: what is kept no longer matters
+            limits.append(RateLimit(cast(str, key), cast(float, per_second), burst or 0))
     return tuple(limits)

@@ -14,7 +14,6 @@ The template itself (a job spec without `id`) is checked by the caller with the 
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 from collections.abc import Callable, Sequence
@@ -23,9 +22,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from batch.body import ProblemCollector, decode_body, join_path, kind_of
+from batch.checks import Checker, quoted
 from batch.errors import Problem, SpecError
 from batch.paths import blob_name_problem
-from batch.spec import ID_PATTERN
+from batch.spec import is_id
 from batch.times import as_utc, iso
 from lib.ncrontab import CronError, CronSchedule, parse_cron
 
@@ -99,21 +99,18 @@ def parse_schedule_body(body: Any, max_body_bytes: int, check_template: Template
     judges its content, and its problems are reported under `jobSpecification`, with the body's own."""
     problems = ProblemCollector(_MAX_REPORTED)
     decoded, value = decode_body(body, max_body_bytes, problems)
-    if not decoded:
+    checker = Checker(problems)
+    obj = checker.fields(value, "", _FIELDS, "a schedule") if decoded else None
+    if obj is None:
         raise SpecError(problems.result())
-    if not isinstance(value, dict):
-        raise SpecError([Problem("", f"the schedule must be a JSON object, not {kind_of(value)}")])
-    for key in value:
-        if key not in _FIELDS:
-            problems.add(key, f"unknown field '{key}'{_hint(key)}")
-    schedule_id = _schedule_id(value.get("id"), problems)
-    cron = _cron(value.get("schedule"), problems)
-    template, blob = _template(value, problems)
+    schedule_id = _schedule_id(checker, obj)
+    cron = _cron(checker, obj)
+    template, blob = _template(checker, obj)
     if template is not None and check_template is not None:
         for problem in check_template(template):
             problems.add(under("jobSpecification", problem.path), problem.message)
-    start_at = _time(value, "startAt", problems)
-    end_at = _time(value, "endAt", problems)
+    start_at = _time(checker, obj, "startAt")
+    end_at = _time(checker, obj, "endAt")
     if start_at is not None and end_at is not None and end_at <= start_at:
         problems.add("endAt", "must be later than startAt")
     if problems or schedule_id is None or cron is None or (template is None and blob is None):
@@ -128,95 +125,85 @@ def under(base: str, path: str) -> str:
     return f"{base}{path}" if path.startswith("[") else f"{base}.{path}"
 
 
-def _hint(key: str) -> str:
-    close = difflib.get_close_matches(key, _FIELDS, n=1)
-    return f" (did you mean '{close[0]}'?)" if close else ""
-
-
-def _schedule_id(value: Any, problems: ProblemCollector) -> str | None:
-    if value is None:
-        problems.add("id", "is required: the schedule's id, which also names its jobs")
-        return None
-    if not isinstance(value, str) or not ID_PATTERN.fullmatch(value):
-        problems.add("id", "must be 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit")
-        return None
-    if len(value) > MAX_SCHEDULE_ID:
-        problems.add(
+def _schedule_id(checker: Checker, body: dict[str, Any]) -> str | None:
+    value = checker.required(body, "", "id", "the schedule's id, which also names its jobs")
+    schedule_id = None if value is None else checker.ident(value, "id")
+    if schedule_id is not None and len(schedule_id) > MAX_SCHEDULE_ID:
+        checker.add(
             "id",
-            f"is {len(value)} characters; at most {MAX_SCHEDULE_ID}, leaving room for the occurrence time in the "
-            "ids of its jobs",
+            f"is {len(schedule_id)} characters; at most {MAX_SCHEDULE_ID}, leaving room for the occurrence time "
+            "in the ids of its jobs",
         )
         return None
-    return value
+    return schedule_id
 
 
-def _cron(value: Any, problems: ProblemCollector) -> CronSchedule | None:
-    if value is None:
-        problems.add("schedule", "is required: a six-field NCRONTAB expression, such as '0 0 2 * * *'")
-        return None
-    if not isinstance(value, str):
-        problems.add("schedule", f"must be a string (a six-field NCRONTAB expression), not {kind_of(value)}")
+def _cron(checker: Checker, body: dict[str, Any]) -> CronSchedule | None:
+    value = checker.required(body, "", "schedule", "a six-field NCRONTAB expression, such as '0 0 2 * * *'")
+    if value is None or checker.string(value, "schedule", "a string (a six-field NCRONTAB expression)") is None:
         return None
     if len(value) > MAX_SCHEDULE_CHARS:
-        problems.add(
+        checker.add(
             "schedule", f"is {len(value):,} characters; an NCRONTAB expression here has at most {MAX_SCHEDULE_CHARS}"
         )
         return None
     try:
         return parse_cron(value)
     except CronError as exc:
-        problems.add("schedule", str(exc))
+        checker.add("schedule", str(exc))
         return None
 
 
-def _template(body: dict[str, Any], problems: ProblemCollector) -> tuple[dict[str, Any] | None, str | None]:
+def _template(checker: Checker, body: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
     given = [name for name in TEMPLATE_FIELDS if body.get(name) is not None]
     if not given:
-        problems.add("jobSpecification", "is required: the job to submit at each occurrence (or jobSpecificationBlob)")
+        checker.add(
+            "jobSpecification", "missing required field: the job to submit at each occurrence (or jobSpecificationBlob)"
+        )
         return None, None
     if len(given) > 1:
-        problems.add("jobSpecificationBlob", "give jobSpecification or jobSpecificationBlob, not both")
+        checker.add("jobSpecificationBlob", "give jobSpecification or jobSpecificationBlob, not both")
         return None, None
     if given[0] == "jobSpecification":
         template = body["jobSpecification"]
         if not isinstance(template, dict):
-            problems.add("jobSpecification", f"must be a job spec (a JSON object), not {kind_of(template)}")
+            checker.add("jobSpecification", f"must be a job spec (a JSON object), not {kind_of(template)}")
             return None, None
         if "id" in template:
-            problems.add(
+            checker.add(
                 join_path("jobSpecification", "id"),
                 "leave it out: each occurrence's job is named {scheduleId}-{YYYYmmddTHHMMSS}",
             )
             return None, None
         return template, None
-    name = body["jobSpecificationBlob"]
-    if not isinstance(name, str):
-        problems.add("jobSpecificationBlob", f"must be a blob name in the results container, not {kind_of(name)}")
+    name = checker.string(body["jobSpecificationBlob"], "jobSpecificationBlob", "a blob name in the results container")
+    if name is None:
         return None, None
     problem = blob_name_problem(name, None)
     if problem is not None:
-        problems.add("jobSpecificationBlob", f"the blob name {name!r} {problem}")
+        checker.add("jobSpecificationBlob", f"the blob name {name!r} {problem}")
         return None, None
     return None, name
 
 
-def _time(body: dict[str, Any], name: str, problems: ProblemCollector) -> datetime | None:
+def _time(checker: Checker, body: dict[str, Any], name: str) -> datetime | None:
     value = body.get(name)
     if value is None:
         return None
+    expected = "an ISO 8601 time with a zone, such as '2027-01-01T00:00:00Z'"
+    if checker.string(value, name, expected) is None:
+        return None
     moment = None
-    if isinstance(value, str):
-        try:
-            parsed = datetime.fromisoformat(value)
-            moment = as_utc(parsed) if parsed.tzinfo is not None else None
-        except (ValueError, OverflowError):
-            moment = None
+    try:
+        parsed = datetime.fromisoformat(value)
+        moment = as_utc(parsed) if parsed.tzinfo is not None else None
+    except (ValueError, OverflowError):
+        moment = None
     if moment is None:
-        shown = value if not isinstance(value, str) or len(value) <= 60 else value[:60] + "..."
-        problems.add(name, f"must be an ISO 8601 time with a zone, such as '2027-01-01T00:00:00Z', not {shown!r}")
+        checker.add(name, f"must be {expected}, not {quoted(value)}")
         return None
     if not _EARLIEST <= moment <= _LATEST:
-        problems.add(name, f"must be from {iso(_EARLIEST)} to {iso(_LATEST)}, not {iso(moment)}")
+        checker.add(name, f"must be from {iso(_EARLIEST)} to {iso(_LATEST)}, not {iso(moment)}")
         return None
     return moment
 
@@ -236,7 +223,7 @@ def occurrence_of(job_id: str) -> tuple[str, datetime] | None:
     """(schedule id, occurrence time) when `job_id` has the form of an occurrence's job, `{scheduleId}-{time}`;
     else None. The time has a fixed width, so an id has at most one such reading."""
     schedule_id, dash, rest = job_id[:-_OCCURRENCE_CHARS], job_id[-_OCCURRENCE_CHARS:][:1], job_id[-15:]
-    if dash != "-" or not ID_PATTERN.fullmatch(schedule_id) or len(schedule_id) > MAX_SCHEDULE_ID:
+    if dash != "-" or not is_id(schedule_id) or len(schedule_id) > MAX_SCHEDULE_ID:
         return None
     try:
         moment = datetime.strptime(rest, OCCURRENCE_FORMAT).replace(tzinfo=UTC)

@@ -3,9 +3,9 @@ inline task, problems at `line N`, ids unique across the source, then the depend
 byte offset of every `BLOCK`-th task line noted, for the batches that later read one block each.
 
 A source holds up to a million lines, and its submit waits for all of them, so most lines take a fast path:
-`quick_decode` decodes a line with a decoder built once, and `_Parser.plain_task` checks a task of the plain
+`quick_decode` decodes a line with a decoder built once, and `TaskChecker.plain_task` checks a task of the plain
 shape without building its spec. Each fast step either gives exactly what the full path (`decode_body`, then
-`_Parser.task`) gives for that line, or gives up on it, and the line then takes the full path. Only the full
+`TaskChecker.task`) gives for that line, or gives up on it, and the line then takes the full path. Only the full
 path reports problems, so their wording and order never depend on the fast one.
 """
 
@@ -15,17 +15,16 @@ import json
 import math
 from collections.abc import Callable
 from json.scanner import make_scanner
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from batch.body import MAX_BODY_BYTES, ProblemCollector, decode_body, join_path
+from batch.dependency_index import DependencyIndex
 from batch.errors import Problem, SpecError
 from batch.factories import BLOCK, MAX_FACTORY_TASKS
 from batch.json_limits import MAX_JSON_DEPTH, MAX_JSON_NUMBER, within_limits
+from batch.task_validation import TaskChecker
 
-if TYPE_CHECKING:
-    from batch.validation import _Parser
-
-__all__ = ["GIVE_UP", "LinesValidator", "quick_decode"]
+__all__ = ["GIVE_UP", "LinesValidator", "line_name", "quick_decode"]
 
 GIVE_UP: Any = object()
 """What `quick_decode` returns for a line it leaves to `decode_body`."""
@@ -105,19 +104,21 @@ def quick_decode(raw: bytes) -> Any:
 
 class LinesValidator:
     """Checks the lines of a JSON Lines task source in order (see `batch.validation.lines_validator`):
-    `count` task lines so far, and `offsets`, the byte offset of every `BLOCK`-th one."""
+    `count` task lines so far, and `offsets`, the byte offset of every `BLOCK`-th one. `tasks` checks each
+    line as a task and records it in `index`, whose positions are named `line N` (`line_name`); `problems` is
+    where `tasks` reports."""
 
-    def __init__(self, problems: ProblemCollector, parser: _Parser) -> None:
+    def __init__(self, problems: ProblemCollector, tasks: TaskChecker, index: DependencyIndex) -> None:
         self.problems = problems
-        self.parser = parser
-        parser.position_name = _line_name
+        self.tasks = tasks
+        self.index = index
         self.count = 0
         self.offsets: list[int] = []
 
     def add_run(self, start: int, lines: list[bytes]) -> None:
         """Check consecutive lines of the source, the first at byte `start`, each without its newline; blank
         lines are skipped. `SpecError` once the source has more than `MAX_FACTORY_TASKS` tasks."""
-        plain_task, offsets, count = self.parser.plain_task, self.offsets, self.count
+        plain_task, offsets, count = self.tasks.plain_task, self.offsets, self.count
         for line in lines:
             size = len(line) + 1
             if not line or line.isspace():  # blank: `line.strip()` is empty, without making a copy of it
@@ -142,35 +143,35 @@ class LinesValidator:
 
     def add_line(self, raw: bytes) -> None:
         """Decode and check the next task line on the full path (blank lines are the caller's to skip)."""
-        prefixed = _Prefixed(self.problems, _line_name(self.count))
+        prefixed = _Prefixed(self.problems, line_name(self.count))
         decoded, value = decode_body(raw, MAX_BODY_BYTES, prefixed)  # type: ignore[arg-type]
         if decoded:
             self._check(value)
         else:
             # The line keeps its position for the dependency pass, like a task with problems.
             self.count += 1
-            self.parser.ids.append(None)
-            self.parser.depends_on.append(None)
+            self.index.add(None, None)
 
     def _check(self, value: Any) -> None:
         index = self.count
         self.count += 1
-        self.parser.task(value, index, path=_line_name(index))
+        self.tasks.task(value, index, path=line_name(index))
 
     @property
     def has_dependencies(self) -> bool:
-        return any(self.parser.depends_on) or bool(self.parser.ranges)
+        return self.index.has_dependencies
 
     def finish(self) -> None:
         """Check the dependencies between the lines (unknown ids, cycles), then raise `SpecError` with every
         problem found (the first `MAX_REPORTED_PROBLEMS`)."""
         if self.has_dependencies:
-            self.parser.dependencies()
+            self.index.check(self.tasks.checker)
         if self.problems:
             raise SpecError(self.problems.result())
 
 
-def _line_name(index: int) -> str:
+def line_name(index: int) -> str:
+    """How a source's task at position `index` is named in messages."""
     return f"line {index + 1}"
 
 

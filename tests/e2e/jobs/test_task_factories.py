@@ -190,9 +190,11 @@ def test_blob_names_that_make_bad_task_ids_are_refused(features_host: FeaturesHo
     }
     details = refused(features_host, {"id": features_host.unique_id("bad-ids"), "taskFactory": factory})
     assert [d["path"] for d in details] == ["taskFactory.repeatTask.id"] * 2, details
-    messages = sorted(d["message"] for d in details)
-    assert "'file-has space', which is not a valid id" in messages[0], messages
-    assert "both make the task id 'file-good'" in messages[1], messages
+    assert sorted(d["message"] for d in details) == [
+        "blob 'raw/has space.csv': 'file-has space' is not a valid id: use 1 to 128 letters, digits, '.', '_' or "
+        "'-', starting with a letter or digit",
+        "blobs 'raw/deep/good.csv' and 'raw/good.csv' both make the task id 'file-good'",
+    ]
 
 
 def test_a_sweep_whose_last_ids_are_too_long_is_refused(features_host: FeaturesHost) -> None:

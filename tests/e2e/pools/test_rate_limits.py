@@ -105,7 +105,7 @@ def test_a_running_job_cannot_move_to_a_pool_without_its_rate_limits(pool_host: 
         ({"crm": 5}, ("rateLimits", "must be an array of rate limits, not an object")),
         (
             [{"key": "crm", "perSecond": 5, "per": 1}],
-            ("rateLimits[0].per", "unknown field 'per': a rate limit has key, perSecond, burst"),
+            ("rateLimits[0].per", "unknown field 'per'; known fields: burst, key, perSecond"),
         ),
     ],
 )

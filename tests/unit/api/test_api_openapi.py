@@ -195,7 +195,8 @@ def test_every_spec_the_validator_accepts_the_schema_accepts(spec: Any) -> None:
 def test_the_schema_has_exactly_the_fields_the_validator_reads_and_the_readme_documents_them() -> None:
     from batch.factory_validation import FIELDS as FACTORY_FIELDS
     from batch.file_validation import RESOURCE_FILE_FIELDS
-    from batch.validation import JOB_FIELDS, REDUCE_FIELDS, TASK_FIELDS
+    from batch.task_validation import TASK_FIELDS
+    from batch.validation import JOB_FIELDS, REDUCE_FIELDS
 
     schema = cast(Mapping[str, Any], JOB_SCHEMA.schema)  # typed as bool | Mapping: this one is an object
     defs = schema["$defs"]

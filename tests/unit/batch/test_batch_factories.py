@@ -102,8 +102,18 @@ def test_lines_are_checked_as_inline_tasks_at_their_line() -> None:
     assert found[3][1].startswith("dependency cycle: c -> d -> c"), found[3]
 
 
-@pytest.mark.parametrize("bounds", [{"start": 0}, {"end": 3}, {"start": 0, "end": None}, {"start": None, "end": 3}])
-def test_a_parameter_set_without_both_bounds_is_refused_where_it_is(bounds: dict[str, Any]) -> None:
+@pytest.mark.parametrize(
+    ("bounds", "missing"),
+    [
+        ({"start": 0}, ("end", "the last value (included)")),
+        ({"end": 3}, ("start", "the first value")),
+        ({"start": 0, "end": None}, ("end", "the last value (included)")),
+        ({"start": None, "end": 3}, ("start", "the first value")),
+    ],
+)
+def test_a_parameter_set_without_both_bounds_is_refused_where_it_is(
+    bounds: dict[str, Any], missing: tuple[str, str]
+) -> None:
     factory = {
         "type": "parametricSweep",
         "parameterSets": [{"start": 1, "end": 3}, {**bounds, "step": 2}],
@@ -114,5 +124,5 @@ def test_a_parameter_set_without_both_bounds_is_refused_where_it_is(bounds: dict
             json.dumps({"id": "sweep", "taskFactory": factory}), known_handlers={"noop"}, allow_command_tasks=False
         )
     assert [(p.path, p.message) for p in caught.value.problems] == [
-        ("taskFactory.parameterSets[1]", "needs 'start' and 'end' (integers; 'end' is included)")
+        (f"taskFactory.parameterSets[1].{missing[0]}", f"missing required field: {missing[1]}")
     ]

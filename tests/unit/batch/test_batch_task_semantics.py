@@ -198,7 +198,11 @@ def test_exit_condition_problems_have_their_paths() -> None:
         )
     )
     assert found == [
-        ("tasks[0].exitConditions.other", "unknown field 'other'"),
+        (
+            "tasks[0].exitConditions.other",
+            "unknown field 'other'; known fields: default, exitCodeRanges, exitCodes, fileUploadError, "
+            "preProcessingError",
+        ),
         (
             "tasks[0].exitConditions.exitCodes[0].exitOptions.jobAction",
             "must be one of none, disable, terminate, not 'pause'",

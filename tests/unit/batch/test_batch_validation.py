@@ -203,7 +203,12 @@ def test_repeated_keys_are_reported_where_they_are_with_other_problems() -> None
     assert problems(body) == [
         ("id", "field is given more than once"),
         ("tasks[0].input.k", "field is given more than once"),
-        ("tasks[0].bad", "unknown field 'bad'"),
+        (
+            "tasks[0].bad",
+            "unknown field 'bad'; known fields: commandLine, dependsOn, environment, exitConditions, handler, "
+            "id, input, maxRetryCount, nonRetryableErrors, outputFiles, rateLimitKey, resourceFiles, "
+            "timeoutSeconds",
+        ),
     ]
 
 
@@ -225,7 +230,11 @@ def test_unknown_fields_at_every_level_with_suggestions() -> None:
         ("maxParallel", "unknown field 'maxParallel' (did you mean 'maxParallelTasks'?)"),
         ("reduce.inputs", "unknown field 'inputs' (did you mean 'input'?)"),
         ("tasks[0].dependOn", "unknown field 'dependOn' (did you mean 'dependsOn'?)"),
-        ("tasks[0].resourceFiles[0].mode", "unknown field 'mode'"),
+        (
+            "tasks[0].resourceFiles[0].mode",
+            "unknown field 'mode'; known fields: autoStorageContainerName, blob, blobPrefix, fileMode, filePath, "
+            "httpUrl, path, storageContainerUrl",
+        ),
     ]
 
 
@@ -542,7 +551,12 @@ def test_all_problems_at_once() -> None:
         ],
     }
     assert problems(body, allow_commands=False) == [
-        ("colour", "unknown field 'colour'"),
+        (
+            "colour",
+            "unknown field 'colour'; known fields: id, maxParallelTasks, maxTaskRetryCount, maxWallClockSeconds, "
+            "nonRetryableErrors, onTaskFailure, poolInfo, priority, rateLimitKey, reduce, retryIntervalSeconds, "
+            "taskBatchSize, taskFactory, taskTimeoutSeconds, tasks, toleratedFailurePercentage",
+        ),
         ("id", f"'bad id' is not a valid id: {ID_RULE}"),
         ("maxParallelTasks", "must be from 1 to 10,000, not 0"),
         ("reduce.handler", f"unknown handler 'missing'; {REGISTERED}"),
