@@ -77,7 +77,7 @@ def test_sync_functions_run_off_the_loop_thread_and_durable_triggers_are_refused
         "sync",
         "httpTrigger",
         {"type": "httpTrigger", "name": "req"},
-        [{"type": "httpTrigger", "name": "req"}],
+        [{"type": "httpTrigger", "name": "req"}, {"type": "http", "name": "$return", "direction": "OUT"}],
         handler,
         False,
     )
@@ -100,6 +100,7 @@ def test_response_conversion() -> None:
     )
     explicit = to_web_response(func.HttpResponse(b"{}", headers={"Content-Type": "application/problem+json"}), "f")
     assert explicit.headers["Content-Type"] == "application/problem+json"
-    assert to_web_response(None, "f").status == 204
-    with pytest.raises(InvocationError):
+    with pytest.raises(InvocationError, match='Python type "NoneType"'):
+        to_web_response(None, "f")
+    with pytest.raises(InvocationError, match='Python type "bytes"'):
         to_web_response(b"bytes", "f")

@@ -33,7 +33,7 @@ def test_dfapp_with_blueprint_and_name_overrides(apps_dir: Path) -> None:
     assert orchestrator.trigger == {
         "direction": "IN",
         "type": "orchestrationTrigger",
-        "name": "ctx",
+        "name": "context",
         "orchestration": "MyOrch",
     }
     assert index.orchestrator("my_orchestrator") is None  # the override replaces the function name
@@ -83,8 +83,10 @@ def test_import_failure_reports_file_line_and_cause(apps_dir: Path) -> None:
 
 
 def test_two_function_apps_are_refused(apps_dir: Path) -> None:
-    with pytest.raises(AppLoadError, match=r"more than one function app.*app, other"):
+    with pytest.raises(AppLoadError) as info:
         load_app(apps_dir / "devhost_two_apps")
+    cause = "ValueError: More than one FunctionApp or other top level function app instances are defined."
+    assert (info.value.cause, str(info.value).split(": ")[1]) == (cause, "the function app could not be indexed")
 
 
 def test_missing_app_file(tmp_path: Path) -> None:
@@ -94,8 +96,9 @@ def test_missing_app_file(tmp_path: Path) -> None:
 
 def test_module_without_function_app(tmp_path: Path) -> None:
     (tmp_path / "empty_app.py").write_text("x = 1\n", encoding="utf-8")
-    with pytest.raises(AppLoadError, match="no FunctionApp or DFApp"):
+    with pytest.raises(AppLoadError) as info:
         load_app(tmp_path, script_file="empty_app.py")
+    assert info.value.cause == "ValueError: Could not find top level function app instances in empty_app.py."
 
 
 def test_syntax_error_points_at_the_line(tmp_path: Path) -> None:
