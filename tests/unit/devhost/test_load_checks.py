@@ -37,13 +37,11 @@ CASES = {
     ),
     "a builtin generic annotation": (
         '@app.activity_trigger(input_name="data")\ndef act(data: dict[str, int]) -> str:\n    return ""\n',
-        "FunctionLoadError: cannot load the act function: binding data has invalid non-type annotation "
-        "dict[str, int]",
+        "FunctionLoadError: cannot load the act function: binding data has invalid non-type annotation dict[str, int]",
     ),
     "an optional annotation": (
         '@app.activity_trigger(input_name="data")\ndef act(data: str | None) -> str:\n    return ""\n',
-        "FunctionLoadError: cannot load the act function: binding data has invalid non-type annotation "
-        "str | None",
+        "FunctionLoadError: cannot load the act function: binding data has invalid non-type annotation str | None",
     ),
     "an HTTP function annotated to return a dict": (
         '@app.route(route="r")\ndef web(req: func.HttpRequest) -> dict:\n    return {}\n',
