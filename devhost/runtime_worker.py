@@ -24,11 +24,13 @@ import re
 import sys
 import threading
 import uuid
-from collections.abc import Coroutine, Iterator, Mapping
+from collections.abc import Callable, Coroutine, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
 import azure_functions_runtime as runtime
+import azure_functions_runtime.utils.threadpool as runtime_threadpool
 from azure.durable_functions.models.DurableOrchestrationContext import DurableOrchestrationContext
 
 from devhost.errors import AppLoadError
@@ -54,6 +56,41 @@ HOST_CAPABILITIES = {"RawHttpBodyBytes": "true", "TypedDataCollection": "true", 
 
 _hooks: dict[str, ContextHook] = {}
 """Orchestration context hooks by invocation id (see `_install_context_hook`)."""
+
+_caller = threading.local()
+"""Per thread: whether it waits for an invocation it made (`call_blocking`), and its event loop for that."""
+
+
+class _CallerThreadExecutor(ThreadPoolExecutor):
+    """The library's pool for sync functions, which runs one on the thread that waits for it when that thread is
+    devhost's own (`call_blocking`: an activity thread, the engine's thread), and on the pool otherwise.
+
+    A thread that only waits gains nothing from handing the call to another: each hand-off is a wake-up across
+    threads, and three of them per call made a fan-out of no-op activities three times slower than devhost's own
+    path. The function still runs the way the library runs it (its `run_sync_func`, with the invocation id set),
+    off the event loop, on a thread that does nothing else meanwhile. A call from the host's event loop (a sync
+    HTTP function, say) goes to the pool, as in Azure.
+    """
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        if not getattr(_caller, "waiting", False):
+            return super().submit(fn, *args, **kwargs)
+        done: Future[T] = Future()
+        try:
+            done.set_result(fn(*args, **kwargs))
+        except BaseException as exc:  # the library reads the failure from the future, as from the pool's
+            done.set_exception(exc)
+        return done
+
+
+class _ThreadLoop:
+    """A thread's own event loop for the library's coroutines, closed when the thread ends and drops it."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+
+    def __del__(self) -> None:
+        self.loop.close()
 
 
 class _WorkerRequest:
@@ -229,6 +266,7 @@ class RuntimeWorker:
         properties = {"protos": protos, "host": "127.0.0.1"}
         with _app_setting(SCRIPT_FILE_SETTING, script_file), _app_setting(THREAD_COUNT_SETTING, _count(threads)):
             runtime.start_threadpool_executor()
+            _use_caller_threads()
             answer = self.run(runtime.worker_init_request(_WorkerRequest("WorkerInitRequest", init, properties)))
         failed = _failure(answer.result)
         if failed is not None:
@@ -266,6 +304,17 @@ class RuntimeWorker:
             is_async=bool(info.is_async),
             worker=RuntimeFunction(self, str(entry.function_id), str(entry.name)),
         )
+
+
+def _use_caller_threads() -> None:
+    """Replace the pool the library just started by one of the same size that lets waiting callers run their own
+    sync functions (`_CallerThreadExecutor`). The library keeps its pool in a module global and reads it for each
+    invocation; there is no public way to hand it one."""
+    started = runtime.get_threadpool_executor()
+    size = started._max_workers if started is not None else None
+    if started is not None:
+        started.shutdown(wait=False)
+    runtime_threadpool._threadpool_executor = _CallerThreadExecutor(max_workers=size)
 
 
 def _count(threads: int | None) -> str | None:
@@ -307,9 +356,15 @@ class RuntimeFunction:
         invocation_id = str(uuid.uuid4())
         if context_hook is not None:
             _hooks[invocation_id] = context_hook
+        # The request runs on this thread's own loop, and a sync function on this thread (`_CallerThreadExecutor`).
+        own = getattr(_caller, "loop", None)
+        if own is None:
+            own = _caller.loop = _ThreadLoop()
+        _caller.waiting = True
         try:
-            return self._worker.run(self._call(invocation_id, inputs))
+            return own.loop.run_until_complete(self._call(invocation_id, inputs))
         finally:
+            _caller.waiting = False
             _hooks.pop(invocation_id, None)
 
 
