@@ -181,9 +181,10 @@ def _typed(value: WorkerValue) -> Any:
 def _cookie_header(cookie: Any) -> str:
     """A Set-Cookie header for one of the protocol's cookies, as the host writes it."""
     parts = [f"{cookie.name}={cookie.value}"]
-    if cookie.HasField("domain"):
+    # The library sends an attribute the cookie did not set as an empty string, not as a missing value.
+    if cookie.HasField("domain") and cookie.domain.value:
         parts.append(f"Domain={cookie.domain.value}")
-    if cookie.HasField("path"):
+    if cookie.HasField("path") and cookie.path.value:
         parts.append(f"Path={cookie.path.value}")
     if cookie.HasField("expires"):
         parts.append(f"Expires={cookie.expires.value.ToDatetime():%a, %d %b %Y %H:%M:%S GMT}")

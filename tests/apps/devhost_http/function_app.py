@@ -79,7 +79,11 @@ def nothing(req: func.HttpRequest):  # type: ignore[no-untyped-def]
 @app.route(route="created")
 def created(req: func.HttpRequest) -> func.HttpResponse:
     headers = {"X-One": "1"}
-    return func.HttpResponse(b'{"ok": true}', status_code=201, headers=headers, mimetype="application/json")
+    response = func.HttpResponse(b'{"ok": true}', status_code=201, headers=headers, mimetype="application/json")
+    # Two cookies: the worker carries them as the protocol's cookies, the host writes a Set-Cookie for each.
+    response.headers.add("Set-Cookie", "session=abc; Path=/; HttpOnly")
+    response.headers.add("Set-Cookie", "theme=dark; Max-Age=60; Secure; SameSite=Lax")
+    return response
 
 
 @app.route(route="secret", auth_level=func.AuthLevel.FUNCTION)

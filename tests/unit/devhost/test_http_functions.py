@@ -111,6 +111,10 @@ def test_responses_and_failures(
         status, body, response = await fetch(session, "GET", f"{origin}/api/created")
         assert (status, body) == (201, {"ok": True})
         assert response.headers["X-One"] == "1" and response.content_type == "application/json"
+        assert response.headers.getall("Set-Cookie") == [
+            "session=abc; Path=/; HttpOnly",
+            "theme=dark; Max-Age=60; Secure; SameSite=Lax",
+        ]
         status, body, _ = await fetch(session, "GET", f"{origin}/api/boom")
         assert status == 500
         assert (body["ExceptionMessage"], body["ExceptionType"]) == ("kaboom", "builtins.ValueError")
