@@ -23,6 +23,7 @@ import threading
 import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
+from pathlib import Path
 from typing import Any
 
 import azure.functions as func
@@ -171,8 +172,17 @@ def build_kwargs(
     """The keyword arguments the worker would pass to `fn` for one invocation."""
     kwargs = _binding_values(fn, trigger_value, client_payload, str)
     if _wants_context(fn):
-        kwargs["context"] = InvocationContext(fn.name, function_directory)
+        kwargs["context"] = InvocationContext(fn.name, _directory_of(fn.func) or function_directory)
     return kwargs
+
+
+def _directory_of(function: Any) -> str | None:
+    """The folder of the file that defines what the worker calls, which the worker gives as the context's
+    function directory (for a durable client function, the SDK's wrapper: the worker does not unwrap it)."""
+    try:
+        return str(Path(inspect.getfile(function)).parent)
+    except (TypeError, OSError):
+        return None
 
 
 def worker_inputs(

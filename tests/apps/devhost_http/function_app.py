@@ -19,6 +19,9 @@ def echo(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
         "body": req.get_body().decode(),
         "function": context.function_name,
         "invocation": bool(context.invocation_id),
+        "directory": context.function_directory,
+        "retry": [context.retry_context.retry_count, context.retry_context.max_retry_count],
+        "trace": context.trace_context.trace_parent,
     }
     return func.HttpResponse(json.dumps(body), mimetype="application/json")
 

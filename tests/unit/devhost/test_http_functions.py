@@ -17,6 +17,7 @@ from devhost.invoke import invoke_timer
 from devhost.loader import FunctionIndex, load_app
 
 pytestmark = pytest.mark.unit
+APPS = Path(__file__).resolve().parents[2] / "apps"
 
 Check = Callable[[aiohttp.ClientSession, str], Awaitable[None]]
 
@@ -66,6 +67,8 @@ def test_request_conversion_and_context(
         assert body["route"] == {"name": "Wor ld"}
         assert (body["header"], body["body"]) == ("yes", "payload")
         assert body["function"] == "echo" and body["invocation"] is True
+        # The worker's context: the folder of the function's file, no retry, no trace from a plain request.
+        assert (body["directory"], body["retry"], body["trace"]) == (str(APPS / "devhost_http"), [0, 0], "")
         status, text, response = await fetch(session, "GET", f"{origin}/api/async/x")
         assert (status, text) == (200, "async x")
         assert response.headers["Content-Type"] == "text/plain; charset=utf-8"

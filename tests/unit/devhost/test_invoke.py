@@ -36,7 +36,9 @@ def test_context_is_passed_only_when_declared(index: FunctionIndex) -> None:
     assert set(kwargs) == {"req", "context"}
     context = kwargs["context"]
     assert isinstance(context, func.Context)
-    assert (context.function_name, context.function_directory) == ("echo", "/app")
+    # The worker gives the folder of the function's file, whatever the host passes.
+    folder = str(Path(__file__).resolve().parents[2] / "apps" / "devhost_http")
+    assert (context.function_name, context.function_directory) == ("echo", folder)
     assert set(build_kwargs(function(index, "created"), request, client_payload=None)) == {"req"}
 
 
