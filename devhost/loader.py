@@ -165,9 +165,22 @@ def _import_app(root: Path, script_file: str) -> ModuleType:
     except Exception as exc:
         sys.modules.pop(module_name, None)
         file, line = _user_frame(exc, root)
-        cause = f"{type(exc).__name__}: {exc}"
+        cause = f"{type(exc).__name__}: {_module_hint(exc) if isinstance(exc, ImportError) else exc}"
         raise AppLoadError("the function app could not be indexed", file=file or path, line=line, cause=cause) from exc
     return module
+
+
+MODULE_NOT_FOUND_HELP = "https://aka.ms/functions-modulenotfound"
+
+
+def _module_hint(exc: ImportError) -> str:
+    """An import error's message with what the worker adds to it (its words, the troubleshooting guide and
+    where it looked)."""
+    message = (getattr(exc, "msg", None) or str(exc) or "").rstrip(".")
+    return (
+        f"{message}. Cannot find module. Please check the requirements.txt file for the missing module. For more "
+        f"info, please refer the troubleshooting guide: {MODULE_NOT_FOUND_HELP}. Current sys.path: {' '.join(sys.path)}"
+    )
 
 
 def _find_register(module: ModuleType, path: Path) -> func.FunctionRegister:

@@ -127,3 +127,15 @@ def test_without_the_durable_extension_only_functions_without_durable_bindings_l
         "orchestrate": f"the binding type(s) 'orchestrationTrigger' {why}",
         "work": f"the binding type(s) 'activityTrigger' {why}",
     }
+
+
+def test_a_missing_module_is_reported_with_the_workers_advice(tmp_path: Path) -> None:
+    (tmp_path / "function_app.py").write_text("import os\nimport not_installed_anywhere\n", encoding="utf-8")
+    with pytest.raises(AppLoadError) as info:
+        load_app(tmp_path)
+    assert (info.value.file, info.value.line) == (str(tmp_path / "function_app.py"), 2)
+    assert str(info.value.cause).startswith(
+        "ModuleNotFoundError: No module named 'not_installed_anywhere'. Cannot find module. Please check the "
+        "requirements.txt file for the missing module. For more info, please refer the troubleshooting guide: "
+        "https://aka.ms/functions-modulenotfound. Current sys.path: "
+    )
