@@ -33,7 +33,7 @@ import azure_functions_runtime as runtime
 import azure_functions_runtime.utils.threadpool as runtime_threadpool
 from azure.durable_functions.models.DurableOrchestrationContext import DurableOrchestrationContext
 
-from devhost.errors import AppLoadError
+from devhost.errors import AppLoadError, InvocationError
 from devhost.loader import FunctionIndex, IndexedFunction, indexed_function
 from devhost.worker_calls import (
     Bytes,
@@ -295,16 +295,21 @@ class RuntimeWorker:
 
     def _indexed(self, entry: Any) -> IndexedFunction:
         bindings = [json.loads(text) for text in entry.raw_bindings]
-        # The protocol does not tell the host whether a function is async; devhost needs that only to choose
-        # where a sync activity runs (its worker processes), so it reads the library's record of the function.
-        info = runtime.handle_event._functions.get_function(entry.function_id)
+        info = _loaded(str(entry.function_id))
         return indexed_function(
             str(entry.name),
             bindings,
             info.func,
             is_async=bool(info.is_async),
-            worker=RuntimeFunction(self, str(entry.function_id), str(entry.name)),
+            worker=RuntimeFunction(self, str(entry.function_id), str(entry.name), info),
         )
+
+
+def _loaded(function_id: str) -> Any:
+    """The library's record of a loaded function. The protocol tells the host nothing of how a function is
+    written; devhost reads the record for whether it is async (where a sync activity runs is devhost's choice)
+    and to know that the function is still the one it indexed."""
+    return runtime.handle_event._functions.get_function(function_id)
 
 
 def _use_caller_threads() -> None:
@@ -325,10 +330,11 @@ def _count(threads: int | None) -> str | None:
 class RuntimeFunction:
     """One function the worker library loaded: invocations go to it as InvocationRequests."""
 
-    def __init__(self, worker: RuntimeWorker, function_id: str, name: str) -> None:
+    def __init__(self, worker: RuntimeWorker, function_id: str, name: str, loaded: Any) -> None:
         self._worker = worker
         self.function_id = function_id
         self.name = name
+        self._loaded = loaded
 
     def _request(self, invocation_id: str, inputs: Mapping[str, WorkerValue]) -> _WorkerRequest:
         message = protos.StreamingMessage(
@@ -342,6 +348,13 @@ class RuntimeFunction:
         return _WorkerRequest("FunctionInvocationRequest", message)
 
     async def _call(self, invocation_id: str, inputs: Mapping[str, WorkerValue]) -> WorkerValue | None:
+        if _loaded(self.function_id) is not self._loaded:
+            # The library keys functions by name: a function of the same name in an app indexed since (another
+            # host in this process) has taken this one's place, and would run instead of it.
+            raise InvocationError(
+                f"function '{self.name}' is no longer loaded: the worker library holds one app a process, and "
+                "another app was indexed in this process since; run each app in a process of its own"
+            )
         response = await runtime.invocation_request(self._request(invocation_id, inputs))
         failed = _failure(response.result)
         if failed is not None:
