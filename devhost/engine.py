@@ -30,7 +30,7 @@ from devhost import history as h
 from devhost.clock import Clock, sleep_until
 from devhost.history import Event, EventType
 from devhost.invoke import ClientPayloadFactory
-from devhost.loader import FunctionIndex, IndexedFunction
+from devhost.loader import FunctionIndex
 from devhost.replay import (
     HTTP_ACTIVITY,
     ActivityWork,
@@ -38,13 +38,12 @@ from devhost.replay import (
     EpisodeInput,
     FunctionCatalog,
     HttpWork,
-    OrchestratorInvoker,
     SubOrchestrationWork,
     TimerWork,
     run_episode,
 )
 from devhost.store import ActivityItem, Batch, InstanceRecord, Message, Store
-from devhost.worker_calls import FunctionFailed, Json, Text
+from devhost.worker_calls import orchestrator_invoker
 from devhost.workers import ClientSettings, WorkerPool
 
 log = logging.getLogger("devhost.engine")
@@ -347,7 +346,7 @@ class Engine:
             ),
             self.catalog,
             input_type=getattr(function.func, "_df_input_type", None),
-            invoker=_worker_invoker(function),
+            invoker=orchestrator_invoker(function),
         )
         for warning in episode.warnings:
             log.debug("%s: %s", instance_id, warning)
@@ -568,23 +567,6 @@ class Engine:
         """Activities finished together (the worker pool's reader): one wake for all of them."""
         self._completions.extend(finished)
         self.wake()
-
-
-def _worker_invoker(function: IndexedFunction) -> OrchestratorInvoker | None:
-    """How an orchestrator loaded by the worker library (Python 3.13) is invoked: its trigger's value is the
-    context JSON; what comes back is the OrchestratorState JSON. None below 3.13: the replay calls the SDK."""
-    worker = function.worker
-    if worker is None:
-        return None
-    trigger = str(function.trigger.get("name"))
-
-    def invoke(context_json: str, hook: Callable[[Any], None]) -> str:
-        answer = worker.call_blocking({trigger: Json(context_json)}, context_hook=hook)
-        if not isinstance(answer, Json | Text):
-            raise FunctionFailed(f"the orchestrator function returned {answer!r}, not its state JSON", "")
-        return answer.text
-
-    return invoke
 
 
 def _outcome_of(future: Any, name: str) -> activity_runner.ActivityOutcome:

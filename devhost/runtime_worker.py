@@ -9,9 +9,11 @@ each function's parameters against its bindings, decodes every input with the bi
 function on its own thread pool or the caller's loop, and encodes the result: all of that is Azure's own code.
 
 The library keeps its state in module globals (the indexed functions, the message classes), so there is one
-`RuntimeWorker` a process, as there is one worker library a worker process. Its requests run on a private event
-loop thread, so the host can send them from any thread; async functions are invoked on the caller's loop, the
-host's one long-lived loop, because the SDK's client keeps its session on it.
+`RuntimeWorker` a process, as there is one worker library a worker process. Init, metadata and load requests run
+on a private event loop thread, so the host can send them from any thread. Invocations from the host's event loop
+(HTTP and timer functions, async activities) run on it, the one long-lived loop the SDK's client keeps its session
+on; a thread of devhost's that waits for an invocation (an activity thread, the engine's thread) runs it on a
+loop of its own, and the sync function on itself (`_CallerThreadExecutor`).
 """
 
 from __future__ import annotations

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from devhost.errors import HostError
+
+if TYPE_CHECKING:
+    from devhost.loader import IndexedFunction
 
 
 @dataclass(frozen=True)
@@ -103,3 +106,20 @@ class WorkerFunction(Protocol):
         """Invoke from a thread that runs no event loop, and wait for the outcome. `context_hook` sees the
         orchestration context of an orchestrator invocation. Raises FunctionFailed on a failure."""
         ...
+
+
+def orchestrator_invoker(function: IndexedFunction) -> Callable[[str, ContextHook], str] | None:
+    """How the replay runs an orchestrator the worker library loaded (Python 3.13): its trigger's value is the
+    context JSON, and what comes back the OrchestratorState JSON. None below 3.13: the replay calls the SDK."""
+    worker = function.worker
+    if worker is None:
+        return None
+    trigger = str(function.trigger.get("name"))
+
+    def invoke(context_json: str, hook: ContextHook) -> str:
+        answer = worker.call_blocking({trigger: Json(context_json)}, context_hook=hook)
+        if not isinstance(answer, Json | Text):
+            raise FunctionFailed(f"the orchestrator function returned {answer!r}, not its state JSON", "")
+        return answer.text
+
+    return invoke
