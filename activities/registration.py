@@ -9,7 +9,7 @@ they are untyped and would otherwise erase the functions' types for the type che
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar, cast
+from typing import Any, Dict, TypeVar, cast  # noqa: UP035 (Dict: see batch_reduce)
 
 import azure.durable_functions as df
 
@@ -67,7 +67,9 @@ def register(bp: df.Blueprint, services: Services) -> None:
     def batch_settle_partitions(data: wire.SettlePartitionsInput) -> wire.SettledPartitions:
         return reporting_storage(lambda: settle_partitions(services, specs, data))
 
-    def batch_reduce(data: dict[str, Any]) -> wire.ReduceOutcome:
+    # typing.Dict, not dict[...]: on Python 3.13 Azure's worker library (azure-functions-runtime) refuses to load an
+    # app whose binding parameter is annotated by a builtin generic like dict[str, Any] ("invalid non-type annotation").
+    def batch_reduce(data: Dict[str, Any]) -> wire.ReduceOutcome:  # noqa: UP006
         return reporting_storage(lambda: reduce_job(services, specs, data))
 
     def batch_audit_job(data: wire.AuditJobInput) -> wire.JobAudit:

@@ -18,8 +18,9 @@ from azure.functions.durable_functions import ActivityTriggerConverter
 
 from devhost import history as h
 from devhost.history import Event
-from devhost.invoke import ClientPayloadFactory, build_kwargs
+from devhost.invoke import ClientPayloadFactory, build_kwargs, worker_inputs
 from devhost.loader import IndexedFunction
+from devhost.worker_calls import FunctionFailed, Json, Text, WorkerValue
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,19 @@ def failure(name: str, exc: BaseException) -> ActivityOutcome:
     reason = f"Activity function '{name}' failed: {type(exc).__name__}: {exc}"
     details = "".join(traceback.format_exception(exc)).rstrip()
     return ActivityOutcome(failure=(reason, details))
+
+
+def worker_failure(name: str, failed: FunctionFailed) -> ActivityOutcome:
+    """A failure the worker library reported: its message is already `<Type>: <message>`."""
+    reason = f"Activity function '{name}' failed: {failed.message}"
+    return ActivityOutcome(failure=(reason, failed.stack_trace.rstrip()))
+
+
+def _worker_result(value: WorkerValue | None) -> str | None:
+    # The activity trigger's converter encodes every return value as JSON text.
+    if isinstance(value, Json | Text):
+        return value.text
+    return None if value is None else str(value)
 
 
 def prepare_call(
@@ -57,6 +71,14 @@ def run_sync(
     function: IndexedFunction, input_text: str | None, client_payload: ClientPayloadFactory | None = None
 ) -> ActivityOutcome:
     """Run a `def` activity (on a worker thread) and capture its outcome; never raises."""
+    if function.worker is not None:
+        try:
+            inputs = worker_inputs(function, Json(input_text or "null"), client_payload=client_payload)
+            return ActivityOutcome(result_text=_worker_result(function.worker.call_blocking(inputs)))
+        except FunctionFailed as failed:
+            return worker_failure(function.durable_name, failed)
+        except Exception as exc:
+            return failure(function.durable_name, exc)
     try:
         result = function.func(**prepare_call(function, input_text, client_payload))
         if inspect.isawaitable(result):
@@ -70,6 +92,14 @@ async def run_async(
     function: IndexedFunction, input_text: str | None, client_payload: ClientPayloadFactory | None = None
 ) -> ActivityOutcome:
     """Run an `async def` activity on the host's event loop and capture its outcome; never raises."""
+    if function.worker is not None:
+        try:
+            inputs = worker_inputs(function, Json(input_text or "null"), client_payload=client_payload)
+            return ActivityOutcome(result_text=_worker_result(await function.worker.call(inputs)))
+        except FunctionFailed as failed:
+            return worker_failure(function.durable_name, failed)
+        except Exception as exc:
+            return failure(function.durable_name, exc)
     try:
         result = await function.func(**prepare_call(function, input_text, client_payload))
         return ActivityOutcome(result_text=encode_result(result))

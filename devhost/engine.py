@@ -43,6 +43,7 @@ from devhost.replay import (
     run_episode,
 )
 from devhost.store import ActivityItem, Batch, InstanceRecord, Message, Store
+from devhost.worker_calls import orchestrator_invoker
 from devhost.workers import ClientSettings, WorkerPool
 
 log = logging.getLogger("devhost.engine")
@@ -346,6 +347,7 @@ class Engine:
             ),
             self.catalog,
             input_type=getattr(function.func, "_df_input_type", None),
+            invoker=orchestrator_invoker(function),
         )
         for warning in episode.warnings:
             log.debug("%s: %s", instance_id, warning)

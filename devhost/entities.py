@@ -12,7 +12,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from devhost import history as h
+from devhost.loader import IndexedFunction
 from devhost.store import Batch, EntityRecord, InstanceRecord, Message
+from devhost.worker_calls import FunctionFailed, Json, Text
 
 if TYPE_CHECKING:
     from devhost.loader import IndexedFunction
@@ -32,6 +34,17 @@ def scheduler_id(name: str, key: str) -> str:
 def split_id(entity_id: str) -> tuple[str, str]:
     _, name, key = entity_id.split("@", 2)
     return name, key
+
+
+def _call(function: IndexedFunction, request: str) -> str:
+    """The entity's batch response (EntityState JSON) for a batch request, from the SDK's handle: through the
+    worker library on 3.13, directly below."""
+    if function.worker is None:
+        return str(function.func(request))
+    answer = function.worker.call_blocking({str(function.trigger.get("name")): Json(request)})
+    if not isinstance(answer, Json | Text):
+        raise FunctionFailed(f"the entity function returned {answer!r}, not its state JSON", "")
+    return answer.text
 
 
 class EntityHost:
@@ -83,7 +96,7 @@ class EntityHost:
             if function is None:
                 outcome: dict[str, Any] = {"isError": True, "result": json.dumps(f"entity '{name}' does not exist")}
             else:
-                state, outcome = self._run(function.func, name, key, state, operation)
+                state, outcome = self._run(function, name, key, state, operation)
             batch.entities[entity_id] = state
             if operation.get("signal") or not operation.get("parent"):
                 continue
@@ -96,7 +109,7 @@ class EntityHost:
 
     @staticmethod
     def _run(
-        handle: Callable[..., Any], name: str, key: str, state: EntityRecord, operation: dict[str, Any]
+        function: IndexedFunction, name: str, key: str, state: EntityRecord, operation: dict[str, Any]
     ) -> tuple[EntityRecord, dict[str, Any]]:
         request = {
             "self": {"name": name, "key": key},
@@ -105,8 +118,10 @@ class EntityHost:
             "batch": [{"name": operation["op"], "input": operation.get("input"), "isSignal": operation.get("signal")}],
         }
         try:
-            response = json.loads(handle(json.dumps(request)))
-        except Exception as exc:  # a failure of the whole batch: the state stays as it was
+            response = json.loads(_call(function, json.dumps(request)))
+        except FunctionFailed as failed:  # a failure of the whole batch: the state stays as it was
+            return state, {"isError": True, "result": json.dumps(failed.message)}
+        except Exception as exc:
             return state, {"isError": True, "result": json.dumps(f"{type(exc).__name__}: {exc}")}
         exists = bool(response.get("entityExists"))
         new_state = EntityRecord(state.entity_id, response.get("entityState") if exists else None, exists)

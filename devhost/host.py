@@ -76,7 +76,11 @@ class DevHost:
         warnings = (storage_warning(root, self.environ), settings_file_warning(root))
         self.warnings = [warning for warning in warnings if warning]
         # Functions whose bindings the host cannot register are in error: not loaded, and said so at start-up.
-        self.index, self.functions_in_error = loadable(load_app(self.config.script_root), self.config.durable_missing)
+        # On 3.13 the worker library runs sync functions on a pool of its own: room for the activities the host
+        # runs at once when they run in its process, and for orchestrator and entity episodes besides.
+        threads = self.config.max_concurrent_activity_functions + 2
+        index = load_app(self.config.script_root, script_file=self.config.script_file, worker_threads=threads)
+        self.index, self.functions_in_error = loadable(index, self.config.durable_missing)
         self.clock: Clock = ManualClock() if options.manual_clock else SystemClock()
         if self.environ.get("DEVHOST_FAST_TIMESTAMPS", "1") != "0":
             replay.use_fast_timestamp_parsing()

@@ -17,11 +17,15 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import azure.functions as func
 
 from devhost.errors import AppLoadError
+from devhost.load_checks import check_function
+
+if TYPE_CHECKING:
+    from devhost.worker_calls import WorkerFunction
 
 # Binding attributes that override a durable function's name (protocol section 1.3).
 _NAME_OVERRIDES = {
@@ -45,6 +49,9 @@ class IndexedFunction:
     func: Callable[..., Any]
     """What the worker calls: for durable triggers and client functions, the SDK's wrapper."""
     is_async: bool
+    worker: WorkerFunction | None = None
+    """On Python 3.13, the function as the worker library loaded it: invocations go through it
+    (`devhost.runtime_worker`). None: devhost converts the bindings and calls `func` itself."""
 
 
 class FunctionIndex:
@@ -158,33 +165,55 @@ def _import_app(root: Path, script_file: str) -> ModuleType:
     except Exception as exc:
         sys.modules.pop(module_name, None)
         file, line = _user_frame(exc, root)
-        cause = f"{type(exc).__name__}: {exc}"
-        raise AppLoadError("the function app failed to import", file=file or path, line=line, cause=cause) from exc
+        cause = f"{type(exc).__name__}: {_module_hint(exc) if isinstance(exc, ImportError) else exc}"
+        raise AppLoadError("the function app could not be indexed", file=file or path, line=line, cause=cause) from exc
     return module
 
 
+MODULE_NOT_FOUND_HELP = "https://aka.ms/functions-modulenotfound"
+
+
+def _module_hint(exc: ImportError) -> str:
+    """An import error's message with what the worker adds to it (its words, the troubleshooting guide and
+    where it looked)."""
+    message = (getattr(exc, "msg", None) or str(exc) or "").rstrip(".")
+    return (
+        f"{message}. Cannot find module. Please check the requirements.txt file for the missing module. For more "
+        f"info, please refer the troubleshooting guide: {MODULE_NOT_FOUND_HELP}. Current sys.path: {' '.join(sys.path)}"
+    )
+
+
 def _find_register(module: ModuleType, path: Path) -> func.FunctionRegister:
+    # The worker library's wording (azure-functions-runtime's indexing), which is what Azure reports.
     registers = [
         (name, value)
         for name in module.__dir__()
         if isinstance(value := getattr(module, name, None), func.FunctionRegister)
     ]
     if not registers:
-        raise AppLoadError(
-            "no FunctionApp or DFApp found at module level; create one, e.g. `app = df.DFApp()`", file=path
-        )
+        cause = f"ValueError: Could not find top level function app instances in {path.name}."
+        raise AppLoadError("the function app could not be indexed", file=path, cause=cause)
     if len(registers) > 1:
-        names = ", ".join(name for name, _ in registers)
-        raise AppLoadError(f"more than one function app at module level ({names}); keep exactly one", file=path)
+        kind = type(registers[0][1]).__name__
+        cause = f"ValueError: More than one {kind} or other top level function app instances are defined."
+        raise AppLoadError("the function app could not be indexed", file=path, cause=cause)
     return registers[0][1]
 
 
-def _index_function(function: Any) -> IndexedFunction:
-    name = str(function.get_function_name())
-    bindings: list[dict[str, Any]] = json.loads(function.get_function_json())["bindings"]
-    trigger_obj = function.get_trigger()
-    trigger_type = str(trigger_obj.type) if trigger_obj is not None else ""
-    trigger_name = getattr(trigger_obj, "name", None)
+def indexed_function(
+    name: str,
+    bindings: list[dict[str, Any]],
+    user_function: Callable[..., Any],
+    *,
+    is_async: bool,
+    worker: WorkerFunction | None = None,
+    trigger_type: str | None = None,
+    trigger_name: str | None = None,
+) -> IndexedFunction:
+    """A function as the host sees it, from its name and binding dicts (the raw bindings a worker reports)."""
+    if trigger_type is None:
+        found = next((b for b in bindings if str(b.get("type", "")).endswith("Trigger")), {})
+        trigger_type, trigger_name = str(found.get("type", "")), found.get("name")
     trigger = next(
         (b for b in bindings if b.get("type") == trigger_type and b.get("name") == trigger_name),
         {"type": trigger_type, "name": trigger_name},
@@ -193,7 +222,6 @@ def _index_function(function: Any) -> IndexedFunction:
     durable_name = str(trigger.get(override) or name) if override else name
     if trigger_type == "entityTrigger":
         durable_name = durable_name.lower()
-    user_function = function.get_user_function()
     return IndexedFunction(
         name=name,
         durable_name=durable_name,
@@ -201,7 +229,24 @@ def _index_function(function: Any) -> IndexedFunction:
         trigger=trigger,
         bindings=bindings,
         func=user_function,
+        is_async=is_async,
+        worker=worker,
+    )
+
+
+def _index_function(function: Any) -> IndexedFunction:
+    bindings: list[dict[str, Any]] = json.loads(function.get_function_json())["bindings"]
+    trigger_obj = function.get_trigger()
+    user_function = function.get_user_function()
+    name = str(function.get_function_name())
+    check_function(name, user_function, bindings)
+    return indexed_function(
+        name,
+        bindings,
+        user_function,
         is_async=inspect.iscoroutinefunction(user_function),
+        trigger_type=str(trigger_obj.type) if trigger_obj is not None else "",
+        trigger_name=getattr(trigger_obj, "name", None),
     )
 
 
@@ -239,13 +284,22 @@ def loadable(index: FunctionIndex, durable_missing: str | None) -> tuple[Functio
     return FunctionIndex(kept), errors
 
 
-def load_app(script_root: str | Path, *, script_file: str = "function_app.py") -> FunctionIndex:
+def load_app(
+    script_root: str | Path, *, script_file: str = "function_app.py", worker_threads: int | None = None
+) -> FunctionIndex:
     """Import and index the function app under `script_root`.
 
-    Raises AppLoadError (with the user's file, line and the cause) when the app fails to import, has no or
-    several function apps, or its functions cannot be indexed.
+    On Python 3.13 the worker library `azure-functions-runtime` imports, indexes and loads it, as in Azure
+    (`devhost.runtime_worker`); below, devhost does it the way the Python worker does. Raises AppLoadError (with
+    the user's file, line and the cause) when the app fails to import, has no or several function apps, or its
+    functions cannot be indexed. `worker_threads` sizes the worker library's thread pool for sync functions
+    unless the app sets PYTHON_THREADPOOL_THREAD_COUNT (3.13 only: below, the caller's threads run them).
     """
     root = Path(script_root).resolve()
+    if uses_worker_library():
+        from devhost.runtime_worker import process_worker
+
+        return process_worker().index(root, script_file, threads=worker_threads)
     path = root / script_file
     module = _import_app(root, script_file)
     register = _find_register(module, path)
@@ -258,3 +312,8 @@ def load_app(script_root: str | Path, *, script_file: str = "function_app.py") -
             "the function app could not be indexed", file=file or path, line=line, cause=f"{type(exc).__name__}: {exc}"
         ) from exc
     return FunctionIndex(indexed, source=str(path))
+
+
+def uses_worker_library() -> bool:
+    """Whether functions run through `azure-functions-runtime`: on Python 3.13, where Azure uses it too."""
+    return sys.version_info >= (3, 13)

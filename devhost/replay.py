@@ -25,6 +25,7 @@ from azure.durable_functions.orchestrator import Orchestrator
 
 from devhost import history as h
 from devhost.history import Event, EventType
+from devhost.worker_calls import FunctionFailed
 
 OUT_OF_PROC_MARKER = "\n\n$OutOfProcData$:"
 HTTP_ACTIVITY = "BuiltIn::HttpActivity"
@@ -259,13 +260,16 @@ def _check_determinism(decisions: list[_Decision], events: Sequence[Event], prev
     return None
 
 
-def _run_sdk(
-    orchestrator_fn: Callable[..., Any], input_type: Any, context_args: dict[str, Any]
-) -> tuple[dict[str, Any], list[tuple[int, AtomicTask | None, dict[str, Any] | None]], str | None, list[str]]:
-    """Run the SDK's replay with id assignment observed. Returns (state, id log, failure details, warnings)."""
-    ctx = DurableOrchestrationContext(**context_args)
-    ctx._input_expected_type = input_type  # what the SDK's own handle() does
-    log: list[tuple[int, AtomicTask | None, dict[str, Any] | None]] = []
+OrchestratorInvoker = Callable[[str, Callable[[Any], None]], str]
+"""Runs the orchestrator function for one context JSON through a language worker (Python 3.13: the worker
+library), calling the hook with the SDK's context before the replay starts; returns the OrchestratorState JSON,
+or raises FunctionFailed with the worker's message."""
+
+Log = list[tuple[int, AtomicTask | None, dict[str, Any] | None]]
+
+
+def _instrument(ctx: Any, log: Log) -> None:
+    """Record each sequence number the SDK hands out on this context, with the task or action behind it."""
     original_add = ctx._add_to_open_tasks
     original_fire_and_forget = ctx._record_fire_and_forget_action
 
@@ -284,19 +288,41 @@ def _run_sdk(
 
     ctx._add_to_open_tasks = add_to_open_tasks
     ctx._record_fire_and_forget_action = record_fire_and_forget
+
+
+def _failed_state(message: str) -> dict[str, Any]:
+    """The state a failed invocation carries after the marker (§2.6), or a failure of its own without one."""
+    if OUT_OF_PROC_MARKER in message:
+        return dict(json.loads(message.split(OUT_OF_PROC_MARKER, 1)[1]))
+    return {"isDone": True, "error": message}
+
+
+def _run_sdk(
+    orchestrator_fn: Callable[..., Any],
+    input_type: Any,
+    context_args: dict[str, Any],
+    invoker: OrchestratorInvoker | None = None,
+) -> tuple[dict[str, Any], Log, str | None, list[str]]:
+    """Run the SDK's replay with id assignment observed. Returns (state, id log, failure details, warnings)."""
+    log: Log = []
     details: str | None = None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        try:
-            state = json.loads(Orchestrator(orchestrator_fn).handle(ctx))
-        except Exception as exc:  # the SDK reports user failures by raising (§2.6)
-            message = str(exc)
-            cause = exc.__cause__ or exc
-            details = "".join(traceback.format_exception(cause)).rstrip()
-            if OUT_OF_PROC_MARKER in message:
-                state = json.loads(message.split(OUT_OF_PROC_MARKER, 1)[1])
-            else:
-                state = {"isDone": True, "error": message or type(exc).__name__}
+        if invoker is not None:
+            try:
+                state = json.loads(invoker(json.dumps(context_args), lambda ctx: _instrument(ctx, log)))
+            except FunctionFailed as failed:
+                state, details = _failed_state(failed.message), failed.stack_trace.rstrip()
+        else:
+            ctx = DurableOrchestrationContext(**context_args)
+            ctx._input_expected_type = input_type  # what the SDK's own handle() does
+            _instrument(ctx, log)
+            try:
+                state = json.loads(Orchestrator(orchestrator_fn).handle(ctx))
+            except Exception as exc:  # the SDK reports user failures by raising (§2.6)
+                # In the worker library's words: `<Type>: <message>` and the whole traceback, chain included.
+                details = "".join(traceback.format_exception(exc)).rstrip()
+                state = _failed_state(f"{type(exc).__name__}: {exc}")
     return state, log, details, [str(w.message) for w in caught]
 
 
@@ -306,9 +332,11 @@ def run_episode(
     catalog: FunctionCatalog,
     *,
     input_type: Any = None,
+    invoker: OrchestratorInvoker | None = None,
 ) -> EpisodeResult:
     """Replay `orchestrator_fn` (the user's generator function) over the instance's history plus the new
-    events, and say what happened: the events to append, the work to dispatch and the outcome."""
+    events, and say what happened: the events to append, the work to dispatch and the outcome. With `invoker`,
+    the orchestrator function runs through a language worker instead, and `orchestrator_fn` is not called."""
     now = episode.now
     prev_next_seq = next_sequence_number(episode.history)
     fresh = [h.orchestrator_started(now), *({**e, "IsPlayed": False} for e in episode.new_events)]
@@ -323,7 +351,7 @@ def run_episode(
         "upperSchemaVersion": 1,
         "upperSchemaVersionNew": 2,
     }
-    state, log, details, caught = _run_sdk(orchestrator_fn, input_type, context_args)
+    state, log, details, caught = _run_sdk(orchestrator_fn, input_type, context_args, invoker)
 
     decisions: list[_Decision] = []
     for seq, task, action in log:

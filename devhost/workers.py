@@ -121,7 +121,8 @@ def _worker_main(
     from devhost.client_binding import client_payload
     from devhost.loader import load_app
 
-    index = load_app(Path(script_root), script_file=script_file)
+    # On 3.13 the worker library runs each activity on its own pool: as many threads as this worker takes.
+    index = load_app(Path(script_root), script_file=script_file, worker_threads=threads)
     answers: queue.SimpleQueue[tuple[int, ActivityOutcome] | None] = queue.SimpleQueue()
 
     def answer() -> None:

@@ -39,6 +39,7 @@ from devhost.http.routes import Router, RouteTemplate, split_path
 from devhost.invoke import invoke_http
 from devhost.loader import FunctionIndex, IndexedFunction
 from devhost.management import Management
+from devhost.worker_calls import FunctionFailed
 
 log = logging.getLogger("devhost.http")
 
@@ -125,7 +126,7 @@ class _HttpHost:
         except Exception as exc:
             # The host keeps serving whatever a handler or a function raises.
             log.exception("%s %s failed", request.method, request.path)
-            message = f"{type(exc).__name__}: {exc}"
+            message = exc.message if isinstance(exc, FunctionFailed) else f"{type(exc).__name__}: {exc}"
             return error_response(500, "internalError", message, extra=http_error_fields(message, exc))
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:

@@ -15,6 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from devhost.errors import HostError
+from devhost.worker_calls import FunctionFailed
 
 JSON_TYPE = "application/json"
 
@@ -67,6 +68,9 @@ def http_error_fields(message: str, exception: BaseException | None = None) -> d
     """The fields of ASP.NET's HttpError, as the extension answers and the SDK reads them."""
     if exception is None:
         return {"Message": message, "ExceptionMessage": message}
+    if isinstance(exception, FunctionFailed):  # a failure the worker library reported: its type is in the text
+        text, kind_name = exception.exception_message, exception.exception_type
+        return {"Message": message, "ExceptionMessage": text, "ExceptionType": kind_name}
     kind = type(exception)
     return {
         "Message": message,

@@ -13,9 +13,9 @@ def blueprint_activity(x: str) -> str:
     return x.upper()
 
 
-@bp.entity_trigger(context_name="ctx", entity_name="Counter")
-def counter(ctx: df.DurableEntityContext) -> None:
-    ctx.set_state((ctx.get_state(lambda: 0) or 0) + 1)
+@bp.entity_trigger(context_name="context", entity_name="Counter")
+def counter(context: df.DurableEntityContext) -> None:
+    context.set_state((context.get_state(lambda: 0) or 0) + 1)
 
 
 @bp.orchestration_trigger(context_name="context")

@@ -19,9 +19,11 @@ async def http_start(req: func.HttpRequest, client: df.DurableOrchestrationClien
     return cast(func.HttpResponse, client.create_check_status_response(req, instance_id))
 
 
-@app.orchestration_trigger(context_name="ctx", orchestration="MyOrch")
-def my_orchestrator(ctx: df.DurableOrchestrationContext) -> Generator[Any, Any, str]:
-    result: str = yield ctx.call_activity("BpAct", "x")
+# The context is named `context`: the SDK's handle takes a parameter of that name, and the Python worker refuses
+# to load an orchestrator whose trigger has another name (durabletask-python issue #171).
+@app.orchestration_trigger(context_name="context", orchestration="MyOrch")
+def my_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any, Any, str]:
+    result: str = yield context.call_activity("BpAct", "x")
     return result
 
 

@@ -21,6 +21,9 @@ def echo(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
         "body": req.get_body().decode(),
         "function": context.function_name,
         "invocation": bool(context.invocation_id),
+        "directory": context.function_directory,
+        "retry": [context.retry_context.retry_count, context.retry_context.max_retry_count],
+        "trace": context.trace_context.trace_parent,
     }
     return func.HttpResponse(json.dumps(body), mimetype="application/json")
 
@@ -47,7 +50,8 @@ def item_by_guid(req: func.HttpRequest) -> str:
 
 @app.route(route="opt/{a}/{b?}")
 def optional(req: func.HttpRequest) -> str:
-    return json.dumps(dict(req.route_params))
+    # Sorted: route parameters reach the worker as a protocol map, whose order is not kept.
+    return json.dumps(dict(req.route_params), sort_keys=True)
 
 
 @app.route(route="Mixed/Case", methods=["PUT"])
@@ -65,20 +69,26 @@ def boom(req: func.HttpRequest) -> str:
     raise ValueError("kaboom")
 
 
+# No return annotations on these two: the worker refuses to load a function annotated `-> dict` or `-> None` for an
+# HTTP output (and with it the whole app); unannotated, they load and fail when they return.
 @app.route(route="wrongtype")
-def wrongtype(req: func.HttpRequest) -> dict:  # type: ignore[type-arg]
+def wrongtype(req: func.HttpRequest):  # type: ignore[no-untyped-def]
     return {"not": "a response"}
 
 
 @app.route(route="nothing")
-def nothing(req: func.HttpRequest) -> None:
+def nothing(req: func.HttpRequest):  # type: ignore[no-untyped-def]
     return None
 
 
 @app.route(route="created")
 def created(req: func.HttpRequest) -> func.HttpResponse:
     headers = {"X-One": "1"}
-    return func.HttpResponse(b'{"ok": true}', status_code=201, headers=headers, mimetype="application/json")
+    response = func.HttpResponse(b'{"ok": true}', status_code=201, headers=headers, mimetype="application/json")
+    # Two cookies: the worker carries them as the protocol's cookies, the host writes a Set-Cookie for each.
+    response.headers.add("Set-Cookie", "session=abc; Path=/; HttpOnly")
+    response.headers.add("Set-Cookie", "theme=dark; Max-Age=60; Secure; SameSite=Lax")
+    return response
 
 
 @app.route(route="secret", auth_level=func.AuthLevel.FUNCTION)
@@ -110,8 +120,9 @@ async def http_status(req: func.HttpRequest, client: df.DurableOrchestrationClie
 
 @app.timer_trigger(arg_name="timer", schedule="0 0 * * * *")
 @app.durable_client_input(client_name="client")
-async def hourly(timer: func.TimerRequest, client: df.DurableOrchestrationClient) -> str:
-    return cast(str, await client.start_new("hello_orchestrator", None, {"pastDue": timer.past_due}))
+async def hourly(timer: func.TimerRequest, client: df.DurableOrchestrationClient) -> None:
+    # Nothing returned: a function without a `$return` binding that returns a value fails in the worker.
+    await client.start_new("hello_orchestrator", None, {"pastDue": timer.past_due})
 
 
 @app.orchestration_trigger(context_name="context")

@@ -17,6 +17,7 @@ from devhost.invoke import invoke_timer
 from devhost.loader import FunctionIndex, load_app
 
 pytestmark = pytest.mark.unit
+APPS = Path(__file__).resolve().parents[2] / "apps"
 
 Check = Callable[[aiohttp.ClientSession, str], Awaitable[None]]
 
@@ -66,6 +67,8 @@ def test_request_conversion_and_context(
         assert body["route"] == {"name": "Wor ld"}
         assert (body["header"], body["body"]) == ("yes", "payload")
         assert body["function"] == "echo" and body["invocation"] is True
+        # The worker's context: the folder of the function's file, no retry, no trace from a plain request.
+        assert (body["directory"], body["retry"], body["trace"]) == (str(APPS / "devhost_http"), [0, 0], "")
         status, text, response = await fetch(session, "GET", f"{origin}/api/async/x")
         assert (status, text) == (200, "async x")
         assert response.headers["Content-Type"] == "text/plain; charset=utf-8"
@@ -111,13 +114,18 @@ def test_responses_and_failures(
         status, body, response = await fetch(session, "GET", f"{origin}/api/created")
         assert (status, body) == (201, {"ok": True})
         assert response.headers["X-One"] == "1" and response.content_type == "application/json"
-        status, body, _ = await fetch(session, "GET", f"{origin}/api/nothing")
-        assert (status, body) == (204, "")
+        assert response.headers.getall("Set-Cookie") == [
+            "session=abc; Path=/; HttpOnly",
+            "theme=dark; Max-Age=60; Secure; SameSite=Lax",
+        ]
         status, body, _ = await fetch(session, "GET", f"{origin}/api/boom")
         assert status == 500
         assert (body["ExceptionMessage"], body["ExceptionType"]) == ("kaboom", "builtins.ValueError")
-        status, body, _ = await fetch(session, "GET", f"{origin}/api/wrongtype")
-        assert status == 500 and "HttpResponse" in body["ExceptionMessage"]
+        # What the worker's `http` converter says of a return value it cannot encode, None included.
+        for path, kind in (("wrongtype", "dict"), ("nothing", "NoneType")):
+            status, body, _ = await fetch(session, "GET", f"{origin}/api/{path}")
+            expected = f'unable to encode outgoing TypedData: unsupported type "http" for Python type "{kind}"'
+            assert (status, body["ExceptionMessage"]) == (500, expected), path
         status, _, _ = await fetch(session, "GET", f"{origin}/api/items/1")  # still serving
         assert status == 200
 
@@ -215,9 +223,8 @@ def test_timer_function_with_durable_client(
                 f"{origin}/runtime/webhooks/durabletask", f"{origin}/durabletask/", config.hub_name, binding
             )
 
-        instance_id = await invoke_timer(timer, past_due=True, client_payload=payload)
+        assert await invoke_timer(timer, past_due=True, client_payload=payload) is None
         stored = json.dumps(json.dumps({"pastDue": True}))
         assert management.calls == [("start_new", ("hello_orchestrator", None, stored))]
-        assert instance_id == "instance-1"
 
     run_with_server(loop_runner, serve, app, check)

@@ -33,7 +33,7 @@ def test_dfapp_with_blueprint_and_name_overrides(apps_dir: Path) -> None:
     assert orchestrator.trigger == {
         "direction": "IN",
         "type": "orchestrationTrigger",
-        "name": "ctx",
+        "name": "context",
         "orchestration": "MyOrch",
     }
     assert index.orchestrator("my_orchestrator") is None  # the override replaces the function name
@@ -83,8 +83,10 @@ def test_import_failure_reports_file_line_and_cause(apps_dir: Path) -> None:
 
 
 def test_two_function_apps_are_refused(apps_dir: Path) -> None:
-    with pytest.raises(AppLoadError, match=r"more than one function app.*app, other"):
+    with pytest.raises(AppLoadError) as info:
         load_app(apps_dir / "devhost_two_apps")
+    cause = "ValueError: More than one FunctionApp or other top level function app instances are defined."
+    assert (info.value.cause, str(info.value).split(": ")[1]) == (cause, "the function app could not be indexed")
 
 
 def test_missing_app_file(tmp_path: Path) -> None:
@@ -94,8 +96,9 @@ def test_missing_app_file(tmp_path: Path) -> None:
 
 def test_module_without_function_app(tmp_path: Path) -> None:
     (tmp_path / "empty_app.py").write_text("x = 1\n", encoding="utf-8")
-    with pytest.raises(AppLoadError, match="no FunctionApp or DFApp"):
+    with pytest.raises(AppLoadError) as info:
         load_app(tmp_path, script_file="empty_app.py")
+    assert info.value.cause == "ValueError: Could not find top level function app instances in empty_app.py."
 
 
 def test_syntax_error_points_at_the_line(tmp_path: Path) -> None:
@@ -124,3 +127,15 @@ def test_without_the_durable_extension_only_functions_without_durable_bindings_l
         "orchestrate": f"the binding type(s) 'orchestrationTrigger' {why}",
         "work": f"the binding type(s) 'activityTrigger' {why}",
     }
+
+
+def test_a_missing_module_is_reported_with_the_workers_advice(tmp_path: Path) -> None:
+    (tmp_path / "function_app.py").write_text("import os\nimport not_installed_anywhere\n", encoding="utf-8")
+    with pytest.raises(AppLoadError) as info:
+        load_app(tmp_path)
+    assert (info.value.file, info.value.line) == (str(tmp_path / "function_app.py"), 2)
+    assert str(info.value.cause).startswith(
+        "ModuleNotFoundError: No module named 'not_installed_anywhere'. Cannot find module. Please check the "
+        "requirements.txt file for the missing module. For more info, please refer the troubleshooting guide: "
+        "https://aka.ms/functions-modulenotfound. Current sys.path: "
+    )
