@@ -7,7 +7,7 @@ import signal
 import time
 from collections.abc import Generator
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any, Dict, cast  # noqa: UP035 (Dict: see die)
 
 import azure.durable_functions as df
 import azure.functions as func
@@ -178,7 +178,8 @@ def where_activities_run(context: df.DurableOrchestrationContext) -> Generator[A
 
 
 @app.activity_trigger(input_name="how")
-def die(how: dict[str, Any]) -> int:
+# typing.Dict, not dict[...]: the worker library refuses builtin generics on a binding (activities/registration.py).
+def die(how: Dict[str, Any]) -> int:  # noqa: UP006
     """Ends its own process, after the activities started beside it have begun: with `code` (as `os._exit`),
     `signal` (sent to itself) or `segfault` (a read of address 0)."""
     time.sleep(float(how.get("after", 0.3)))
