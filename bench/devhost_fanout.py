@@ -67,10 +67,12 @@ def _fan_out(base: str, n: int) -> Any:
         time.sleep(0.02)
 
 
-def run_once(n: int, store: str | None) -> dict[str, float]:
+def run_once(n: int, store: str | None, in_process: bool = False) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as folder:
         state = Path(folder)
         extra = ["--store", store] if store else []
+        if in_process:
+            extra.append("--in-process")
         with (
             store_env(store, state) as env,
             DevHostProcess(APP, state_dir=state, extra_args=extra, env=env) as host,
@@ -93,9 +95,16 @@ def main() -> None:
     parser.add_argument("--n", type=int, action="append", help="activities per run (repeatable)")
     parser.add_argument("--store", choices=["sqlite", "azure"], default=None, help="devhost store (default: sqlite)")
     parser.add_argument("--repeat", type=int, default=3, help="runs per N; the median run is reported")
+    parser.add_argument(
+        "--in-process",
+        action="store_true",
+        help="activities in devhost's own process (`devhost start --in-process`), not its worker processes",
+    )
     args = parser.parse_args()
     for n in args.n or [1000, 10000]:
-        runs = sorted((run_once(n, args.store) for _ in range(args.repeat)), key=lambda r: r["seconds"])
+        runs = sorted(
+            (run_once(n, args.store, args.in_process) for _ in range(args.repeat)), key=lambda r: r["seconds"]
+        )
         result = runs[len(runs) // 2]
         print(
             f"N={result['n']:>6}  {result['seconds']:7.2f} s  {result['per_second']:8.0f} activities/s  "
