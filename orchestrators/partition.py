@@ -34,12 +34,11 @@ import azure.durable_functions as df
 
 from batch import wire
 from batch.partition_commands import CONTROLS, DEADLINE, STOP, Call, Command, EntityCall, Signal, Timer
-from batch.partition_records import RECORD_AT
-from batch.partition_scheduler import PartitionScheduler, marks_running
+from batch.partition_scheduler import PartitionScheduler
 from orchestrators.control import Controls, awaiting, pool_of, share_of
 from orchestrators.cost import StorageTally, cost_json
 
-__all__ = ["RECORD_AT", "STORAGE_RETRY", "event_reason", "marks_running", "partition_orchestrator"]
+__all__ = ["STORAGE_RETRY", "event_reason", "partition_orchestrator"]
 
 STORAGE_RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=2_000, max_number_of_attempts=6)
 """The partition's own activities touch storage: a passing outage must not fail the partition."""

@@ -12,9 +12,9 @@ import pytest
 
 from activities.batches import hand_back
 from batch import wire
+from batch.partition_records import RECORD_AT
 from batch.records import TaskUpdate
 from batch.states import TaskState
-from orchestrators.partition import RECORD_AT
 from storage.rows import MemoryRows, Row
 from storage.tasks import Failure
 from tests.support.memory_batch import MemoryBatch, job, simulate
