@@ -50,12 +50,17 @@ def history_cost(context: df.DurableOrchestrationContext, *, returning: bool = F
     )
 
 
-def reported(output: object) -> Cost:
-    """The storage requests an activity's output reports (`storage`); one that reports none (an older
+def _reported_counts(output: object) -> dict[str, int]:
+    """The storage requests an activity's output reports (`storage`), by kind; one that reports none (an older
     activity's, a failure) costs nothing here."""
     if isinstance(output, Mapping) and "storage" in output:
-        return Cost.of_storage(output["storage"])
-    return Cost()
+        return storage_counts(output["storage"])
+    return {}
+
+
+def reported(output: object) -> Cost:
+    """The storage requests an activity's output reports, as a cost (`_reported_counts`)."""
+    return Cost.of_storage(_reported_counts(output))
 
 
 class StorageTally:
@@ -66,10 +71,9 @@ class StorageTally:
         self._counts: dict[str, int] = {}
 
     def add(self, output: object) -> None:
-        if isinstance(output, Mapping) and "storage" in output:
-            for kind, count in storage_counts(output["storage"]).items():
-                if count:
-                    self._counts[kind] = self._counts.get(kind, 0) + count
+        for kind, count in _reported_counts(output).items():
+            if count:
+                self._counts[kind] = self._counts.get(kind, 0) + count
 
     @property
     def cost(self) -> Cost:
