@@ -2,7 +2,7 @@
 `POST /api/jobs/{id}/disable` with `disableTasks: requeue` disables it (Azure Batch's meaning of the action):
 no task starts, running commands are stopped and put back to pending, and the job waits for an enable.
 
-It goes through the job API's own operation (`api.changes.disable_job`), so a disable has one rule wherever
+It goes through the job API's own operation (`operations.changes.disable_job`), so a disable has one rule wherever
 it comes from. A job that is disabled already, being cancelled or finished needs nothing more: that is an
 answer, not a failure. Storage and durable-client errors propagate, so the partition's retry policy retries.
 """
@@ -12,10 +12,10 @@ from __future__ import annotations
 from typing import Any
 
 from activities import telemetry
-from api.changes import disable_job
-from api.errors import JobConflict, JobNotFound
 from app.services import Services
 from batch import wire
+from operations.changes import disable_job
+from operations.errors import Conflict, JobNotFound
 
 __all__ = ["disable_for_exit"]
 
@@ -25,7 +25,7 @@ async def disable_for_exit(client: Any, services: Services, data: wire.DisableJo
     job_id = data["jobId"]
     try:
         await disable_job(client, services, job_id, "requeue")
-    except (JobConflict, JobNotFound) as exc:
+    except (Conflict, JobNotFound) as exc:
         return exc.code
     telemetry.job_disabled(job_id=job_id, partition=data["partition"])
     return wire.DISABLED_NOW

@@ -21,10 +21,10 @@ from activities.partitions import load_partition, settle_partitions, settle_task
 from activities.reduce import reduce_job
 from activities.specs import SpecCache
 from activities.stop import stop_partitions
-from api.schedule_runs import tick
 from app.services import Services
 from batch import wire
 from lib.azure_storage.metering import metered
+from operations.schedule_runs import tick
 
 __all__ = ["register", "reporting_storage"]
 

@@ -1,4 +1,4 @@
-"""The API's errors and the one JSON shape every error answer has.
+"""The API's own errors, the status of each operation's refusal, and the one JSON shape every error answer has.
 
     {"error": {"code": "jobNotFound", "message": "...", "details": [{"path": "...", "message": "..."}]}}
 
@@ -9,41 +9,28 @@ every problem of a refused job spec (empty otherwise). No answer ever carries a 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
 import azure.functions as func
 
-from batch.errors import BodyTooLargeError, SpecError
+from operations.errors import Conflict, Invalid, NotFound, OperationError, TooLarge
 
 JSON_MIMETYPE = "application/json"
 
 
-class ApiError(Exception):
-    """An answer other than success, with its HTTP status, error code and any headers of its own."""
+class ApiError(OperationError):
+    """An answer only HTTP gives (a bad query, a file route's refusal, a failure of the service), with its
+    status and any headers of its own. The operations' errors (`operations.errors`) get theirs from their kind
+    (`status_of`)."""
 
     status = 400
-    code = "badRequest"
     headers: Mapping[str, str] = MappingProxyType({})
 
-    def __init__(self, message: str, details: Sequence[Mapping[str, str]] = ()) -> None:
-        super().__init__(message)
-        self.message = message
-        self.details = [dict(item) for item in details]
 
-    def to_json(self) -> dict[str, Any]:
-        return {"error": {"code": self.code, "message": self.message, "details": self.details}}
-
-
-class InvalidJobSpec(ApiError):
-    status = 400
-    code = "invalidJobSpec"
-
-
-class BodyTooLarge(ApiError):
-    status = 413
-    code = "bodyTooLarge"
+class BodyTooLarge(TooLarge):
+    """A request body over the limit (413)."""
 
 
 class InvalidQuery(ApiError):
@@ -51,68 +38,9 @@ class InvalidQuery(ApiError):
     code = "invalidQuery"
 
 
-class JobNotFound(ApiError):
-    status = 404
-    code = "jobNotFound"
-
-    def __init__(self, job_id: str) -> None:
-        super().__init__(f"there is no job with id {job_id!r}: list jobs with GET /api/jobs")
-
-
-class ScheduleNotFound(ApiError):
-    status = 404
-    code = "scheduleNotFound"
-
-    def __init__(self, schedule_id: str) -> None:
-        super().__init__(f"there is no schedule with id {schedule_id!r}: list schedules with GET /api/schedules")
-
-
-class InvalidSchedule(ApiError):
-    status = 400
-    code = "invalidSchedule"
-
-
-class PoolNotFound(ApiError):
-    status = 404
-    code = "poolNotFound"
-
-    def __init__(self, pool_id: str) -> None:
-        super().__init__(
-            f"there is no pool with id {pool_id!r}: list pools with GET /api/pools, define one with "
-            "PUT /api/pools/{poolId}"
-        )
-
-
-class InvalidPool(ApiError):
-    status = 400
-    code = "invalidPool"
-
-
-class TaskNotFound(ApiError):
-    status = 404
-    code = "taskNotFound"
-
-    def __init__(self, job_id: str, task_id: str) -> None:
-        super().__init__(
-            f"job {job_id!r} has no recorded task {task_id!r}: list its tasks with GET /api/jobs/{job_id}/tasks "
-            "(tasks appear there once their partition has started)"
-        )
-
-
 class FileNotFound(ApiError):
     status = 404
     code = "notFound"
-
-
-class JobConflict(ApiError):
-    """The same id with another spec, or an operation the job's state does not allow."""
-
-    status = 409
-    code = "conflict"
-
-    def __init__(self, message: str, code: str = "conflict") -> None:
-        super().__init__(message)
-        self.code = code
 
 
 RETRY_AFTER_SECONDS = 10
@@ -131,13 +59,20 @@ class InternalError(ApiError):
     code = "internalError"
 
 
-def from_spec_error(exc: SpecError) -> ApiError:
-    """A refused spec as the API answers it: 413 for a body over the limit, else 400, with every problem."""
-    if isinstance(exc, BodyTooLargeError):
-        return BodyTooLarge(str(exc.problems[0]) if exc.problems else str(exc), exc.details())
-    count = len(exc.problems)
-    message = f"the job spec has {count} {'problem' if count == 1 else 'problems'}; see details"
-    return InvalidJobSpec(message, exc.details())
+_STATUS_OF_KIND: tuple[tuple[type[OperationError], int], ...] = (
+    (TooLarge, 413),
+    (NotFound, 404),
+    (Conflict, 409),
+    (Invalid, 400),
+)
+"""The one mapping of an operation's refusal to its HTTP status; the first kind that matches wins (a
+`TooLarge` is also `Invalid`)."""
+
+
+def status_of(error: OperationError) -> int:
+    if isinstance(error, ApiError):
+        return error.status
+    return next((status for kind, status in _STATUS_OF_KIND if isinstance(error, kind)), 400)
 
 
 def json_response(body: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> func.HttpResponse:
@@ -156,5 +91,6 @@ def _response(text: str, status: int, headers: Mapping[str, str] | None) -> func
     )
 
 
-def error_response(error: ApiError) -> func.HttpResponse:
-    return json_response(error.to_json(), error.status, error.headers)
+def error_response(error: OperationError) -> func.HttpResponse:
+    headers = error.headers if isinstance(error, ApiError) else None
+    return json_response(error.to_json(), status_of(error), headers)

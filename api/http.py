@@ -9,7 +9,7 @@ from urllib.parse import urlencode, urlsplit
 
 import azure.functions as func
 
-from api.errors import ApiError, InternalError, InvalidQuery, JobNotFound, ServiceUnavailable, error_response
+from api.errors import InternalError, InvalidQuery, ServiceUnavailable, error_response
 from batch.spec import is_id
 from lib.azure_storage.errors import (
     InvalidContinuationToken,
@@ -18,6 +18,7 @@ from lib.azure_storage.errors import (
     StorageError,
     StorageUnreachable,
 )
+from operations.errors import JobNotFound, OperationError
 
 log = logging.getLogger("api")
 
@@ -44,7 +45,7 @@ async def guarded(action: Callable[[], Awaitable[func.HttpResponse]]) -> func.Ht
     traceback (the traceback goes to the log)."""
     try:
         return await action()
-    except ApiError as exc:
+    except OperationError as exc:
         return error_response(exc)
     except InvalidContinuationToken as exc:
         return error_response(InvalidQuery(f"continuationToken: {exc}"))

@@ -17,9 +17,10 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from api import http
-from api.errors import JobNotFound, json_response
+from api.errors import json_response
 from app.services import Services
 from batch.insights import MAX_BUCKETS, MAX_GROUPS, Insights
+from operations.errors import JobNotFound
 
 DEFAULT_BUCKETS = 60
 DEFAULT_GROUPS = 10

@@ -31,18 +31,20 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from api import http
-from api.changes import disable_job, enable_job, read_change, read_disable, update_job
-from api.control import cancel_job, delete_job, is_final, links_for, load_job, results_location
-from api.errors import InvalidJobSpec, JobNotFound, json_response
-from api.job_turns import one_at_a_time
+from api.errors import json_response
 from api.pools import job_slots, read_ledger
-from api.reruns import read_rerun, rerun_job
-from api.submit import new_job_id, parse_spec, submit_job
-from api.views import API_STATES, JobFacts, job_summary, job_view, page
+from api.views import job_summary, job_view, links_for, page, results_location
 from app.services import Services
 from batch.schedules import occurrence_of
 from batch.states import JobState
 from batch.times import iso
+from operations.changes import disable_job, enable_job, read_change, read_disable, update_job
+from operations.control import cancel_job, delete_job, is_final, load_job
+from operations.errors import InvalidJobSpec, JobNotFound
+from operations.job_turns import one_at_a_time
+from operations.reruns import read_rerun, rerun_job
+from operations.status import API_STATES, JobFacts
+from operations.submit import new_job_id, parse_spec, submit_job
 
 DEFAULT_PAGE_SIZE = 50
 LIVE_LOOKUPS = 8

@@ -22,7 +22,7 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from api import http
-from api.errors import InvalidPool, JobConflict, PoolNotFound, from_spec_error, json_response
+from api.errors import json_response
 from api.views import page
 from app.services import Services
 from batch import wire
@@ -30,6 +30,7 @@ from batch.errors import BodyTooLargeError, SpecError
 from batch.pools import DEFAULT_POOL, parse_pool, pool_id_problem
 from batch.slots import Ledger
 from batch.times import iso
+from operations.errors import Conflict, InvalidPool, PoolNotFound, refused_spec
 from storage.pools import PoolRecord, undefined_pool
 
 __all__ = ["job_slots", "pool_entity_id", "read_ledger", "register"]
@@ -122,7 +123,7 @@ async def put(req: func.HttpRequest, client: Any, services: Services) -> func.Ht
     try:
         spec = parse_pool(req.get_body())
     except BodyTooLargeError as exc:
-        raise from_spec_error(exc) from exc
+        raise refused_spec(exc) from exc
     except SpecError as exc:
         count = len(exc.problems)
         message = f"the pool has {count} {'problem' if count == 1 else 'problems'}; see details"
@@ -162,13 +163,13 @@ async def list_pools(req: func.HttpRequest, client: Any, services: Services) -> 
 async def delete(req: func.HttpRequest, client: Any, services: Services) -> func.HttpResponse:
     pool_id = pool_id_param(req)
     if pool_id == DEFAULT_POOL:
-        raise JobConflict("the default pool cannot be deleted; give it another size with PUT", "defaultPool")
+        raise Conflict("the default pool cannot be deleted; give it another size with PUT", "defaultPool")
     await load_pool(services, pool_id)
     ledger = await read_ledger(client, pool_id)
     jobs = ledger.jobs()
     if jobs:
         shown = ", ".join(repr(job["jobId"]) for job in jobs[:5])
-        raise JobConflict(
+        raise Conflict(
             f"pool {pool_id!r} has {len(jobs)} unfinished {'job' if len(jobs) == 1 else 'jobs'} ({shown}); "
             "delete it once they have ended, or cancel them",
             "poolInUse",

@@ -1,5 +1,5 @@
 """The schedule routes: schedules as resources, many per app, each driven by its own eternal orchestration
-(`orchestrators.schedule`; what a wake does is `api.schedule_runs`).
+(`orchestrators.schedule`; what a wake does is `operations.schedule_runs`).
 
 | method and route                            | success                                      | errors         |
 |---------------------------------------------|----------------------------------------------|----------------|
@@ -10,7 +10,7 @@
 | `POST /api/schedules/{scheduleId}/enable`   | 200 view                                     | 404, 409       |
 | `DELETE /api/schedules/{scheduleId}`        | 204                                          | 404            |
 
-How a create is written is `api.schedule_control`. Disable and delete change the record first (the
+How a create is written is `operations.schedule_control`. Disable and delete change the record first (the
 orchestration reads it at every wake and stops) and then terminate the orchestration, so it stops even if the
 terminate is lost. Enable starts a new generation: an old orchestration that is still asleep stops at its
 wake, as its generation is no longer the record's.
@@ -27,10 +27,7 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from api import http
-from api.errors import ApiError, InvalidSchedule, JobConflict, ScheduleNotFound, from_spec_error, json_response
-from api.schedule_control import ensure_running, new_generation, put_schedule, terminate
-from api.schedule_runs import TemplateProblem, load_template, record_template
-from api.submit import parse_spec
+from api.errors import json_response
 from api.views import page
 from app.services import Services
 from batch.errors import BodyTooLargeError, Problem, SpecError
@@ -38,6 +35,10 @@ from batch.schedules import ScheduleSpec, next_occurrence, occurrence_job_id, pa
 from batch.spec import is_id
 from batch.times import iso
 from lib.ncrontab import parse_cron
+from operations.errors import Conflict, Invalid, InvalidSchedule, ScheduleNotFound, TemplateProblem, refused_spec
+from operations.schedule_control import ensure_running, new_generation, put_schedule, terminate
+from operations.schedule_runs import load_template, record_template
+from operations.submit import parse_spec
 from storage.schedules import ScheduleRecord
 
 DEFAULT_PAGE_SIZE = 50
@@ -132,11 +133,11 @@ def schedule_id_param(req: func.HttpRequest) -> str:
 
 def parse_schedule(body: Any, services: Services) -> ScheduleSpec:
     """The schedule body checked, and its inline template checked as `POST /api/jobs` would check it (every
-    problem at once, the template's under `jobSpecification`); `ApiError` when anything is wrong."""
+    problem at once, the template's under `jobSpecification`); `Invalid` when anything is wrong."""
     try:
         return parse_schedule_body(body, services.settings.max_body_bytes, lambda t: template_problems(t, services))
     except BodyTooLargeError as exc:
-        raise from_spec_error(exc) from exc
+        raise refused_spec(exc) from exc
     except SpecError as exc:
         raise _invalid(exc.details()) from exc
 
@@ -145,7 +146,7 @@ def template_problems(template: dict[str, Any], services: Services) -> list[Prob
     """What is wrong with `template` as the job of an occurrence, with paths inside the template."""
     try:
         parse_spec({**template, "id": occurrence_job_id("schedule", _SAMPLE_OCCURRENCE)}, services, None)
-    except ApiError as exc:
+    except Invalid as exc:
         return [Problem(item.get("path", ""), item.get("message", "")) for item in exc.details]
     return []
 
@@ -225,7 +226,7 @@ async def enable(req: func.HttpRequest, client: Any, services: Services) -> func
 
     def change(current: ScheduleRecord) -> ScheduleRecord | None:
         if current.completed:
-            raise JobConflict(
+            raise Conflict(
                 f"schedule {schedule_id!r} has no occurrence left (its endAt has passed); create a new schedule",
                 code="scheduleCompleted",
             )

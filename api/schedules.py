@@ -30,13 +30,14 @@ import azure.functions as func
 
 from api.errors import ApiError
 from api.http import registrar
-from api.schedule_control import put_schedule
 from app.services import Services
 from batch.errors import SpecError
 from batch.paths import blob_name_problem
 from batch.schedules import MAX_SCHEDULE_ID, parse_schedule_body, template_object
 from batch.spec import is_id
 from lib.azure_storage.errors import NotFound
+from operations.errors import OperationError
+from operations.schedule_control import put_schedule
 from storage.results import ResultStore
 
 log = logging.getLogger("api.schedules")
@@ -134,7 +135,7 @@ async def run_occurrence(client: Any, services: Services, schedule: str, now: da
     except SpecError as exc:
         log.error("schedule: the settings make no schedule: %s", "; ".join(str(p) for p in exc.problems))
         return None
-    except ApiError as exc:
+    except OperationError as exc:
         log.error("schedule: the occurrence at %s submitted nothing: %s", now.isoformat(), exc.message)
         return None
     if put.created:

@@ -19,14 +19,15 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from api import http
-from api.definitions import task_definition
-from api.errors import JobNotFound, TaskNotFound, json_response
+from api.errors import json_response
 from api.task_results import result_fields
 from api.views import page, task_view
 from app.services import Services
 from batch.spec import is_id
 from batch.states import TaskState
 from lib.azure_storage.errors import NotFound
+from operations.definitions import task_definition
+from operations.errors import JobNotFound, TaskNotFound
 from storage.results import TASK_LOGS
 from storage.tasks import TaskRecord
 

@@ -3,7 +3,7 @@
 What needs no I/O is checked here: the factory's shape, parameter ranges, container and blob names, and its
 `repeatTask` template (placeholders it may use, and the task it makes for a sample value, checked like an
 inline task). The lines of a JSON Lines blob and the blobs under a prefix are read and checked by the API
-when the job is submitted (`api.sources`), the lines with `batch.source_lines`.
+when the job is submitted (`operations.sources`), the lines with `batch.source_lines`.
 """
 
 from __future__ import annotations

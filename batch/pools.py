@@ -73,7 +73,7 @@ def pool_id_problem(pool_id: str) -> str | None:
 
 def check_pool_info(checker: Checker, value: Any) -> str | None:
     """`poolInfo` of a job spec or a change: `{"poolId": id}`, the pool's id. Whether the pool exists is the
-    API's to check (`api.submit`, `api.changes`)."""
+    API's to check (`operations.submit`, `operations.changes`)."""
     obj = checker.fields(value, "poolInfo", POOL_INFO_FIELDS, "a pool reference")
     if obj is None:
         return None

@@ -1,4 +1,4 @@
-"""Checking the lines of a JSON Lines task source at submit (`api.sources`): each line decoded and checked as an
+"""Checking the lines of a JSON Lines task source at submit (`operations.sources`): each line decoded and checked as an
 inline task, problems at `line N`, ids unique across the source, then the dependencies between lines; and the
 byte offset of every `BLOCK`-th task line noted, for the batches that later read one block each.
 

@@ -173,7 +173,7 @@ class _JobCheck:
             if obj.get("tasks") is not None:
                 checker.add("", "a job has 'tasks' or a 'taskFactory', not both")
             factory = check_factory(checker, tasks, obj["taskFactory"])
-            # A sweep's tasks are known now; a source's once the API has read it (`api.sources`).
+            # A sweep's tasks are known now; a source's once the API has read it (`operations.sources`).
             specs = ()
             if factory is not None and "resolved" in factory:
                 specs = factory_tasks(factory, None)

@@ -159,7 +159,7 @@ class SourceBlobs:
                 raise NotFound(f"container {container!r} does not exist") from exc
 
     def block_reader(self, factory: Mapping[str, Any]) -> Callable[[int], list[Any]]:
-        """Reads block `number` of a resolved task factory's line source (`api.sources`): one ranged read of
+        """Reads block `number` of a resolved task factory's line source (`operations.sources`): one ranged read of
         its bytes, pinned to the ETag the source had at submit, decoded a JSON value a line. A source the app
         wrote itself (a task-per-file list) has each block's digest (`blockDigests`) instead of an ETag, and a
         block that does not match it is `SourceChanged`: never read as the job's tasks."""

@@ -23,13 +23,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from api.changes import disable_job, enable_job, update_job
-from api.control import cancel_job
-from api.schedule_runs import tick as schedule_tick
 from batch import wire
 from batch.changes import JobChange
 from batch.schedules import ScheduleSpec
 from lib.ncrontab import parse_cron
+from operations.changes import disable_job, enable_job, update_job
+from operations.control import cancel_job
+from operations.schedule_runs import tick as schedule_tick
 from orchestrators.group import group_orchestrator
 from orchestrators.job import job_orchestrator
 from orchestrators.partition import partition_orchestrator

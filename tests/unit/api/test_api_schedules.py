@@ -14,11 +14,11 @@ import pytest
 
 from api.errors import ApiError
 from api.schedules import APP_ROOT, load_template, run_occurrence
-from api.submit import parse_spec
 from app.services import Services
 from app.settings import Settings
 from batch.schedules import MAX_SCHEDULE_ID, occurrence_job_id
 from examples.handlers import all_handlers
+from operations.submit import parse_spec
 
 pytestmark = pytest.mark.unit
 

@@ -11,14 +11,15 @@ from typing import Any
 import azure.functions as func
 import pytest
 
-from api.errors import ApiError, JobNotFound
+from api.errors import status_of
 from api.http import api_root, guarded, next_link
-from api.submit import new_job_id, parse_spec
 from app.services import Services
 from app.settings import Settings
 from batch.spec import ID_PATTERN
 from examples.handlers import all_handlers
 from lib.azure_storage.errors import InvalidContinuationToken, StorageUnreachable
+from operations.errors import JobNotFound, OperationError
+from operations.submit import new_job_id, parse_spec
 
 pytestmark = pytest.mark.unit
 
@@ -53,10 +54,10 @@ def test_every_problem_is_reported_with_its_path() -> None:
             {"id": "c", "commandLine": ["true"]},
         ],
     }
-    with pytest.raises(ApiError) as caught:
+    with pytest.raises(OperationError) as caught:
         parse_spec(json.dumps(body), services(), None)
     error = caught.value
-    assert (error.status, error.code) == (400, "invalidJobSpec")
+    assert (status_of(error), error.code) == (400, "invalidJobSpec")
     paths = {detail["path"] for detail in error.details}
     assert {"id", "maxParallelTasks", "colour", "tasks[0].handler", "tasks[1].id", "tasks[1].dependsOn[0]"} <= paths
     assert any(detail["path"].startswith("tasks[2]") for detail in error.details), "command tasks are off"
@@ -70,15 +71,15 @@ def test_command_tasks_pass_when_allowed() -> None:
 
 
 def test_a_body_over_the_limit_is_413() -> None:
-    with pytest.raises(ApiError) as caught:
+    with pytest.raises(OperationError) as caught:
         parse_spec(b"x" * 2000, services(max_body_bytes=1000), None)
-    assert (caught.value.status, caught.value.code) == (413, "bodyTooLarge")
+    assert (status_of(caught.value), caught.value.code) == (413, "bodyTooLarge")
 
 
 def test_not_json_is_400_at_the_root() -> None:
-    with pytest.raises(ApiError) as caught:
+    with pytest.raises(OperationError) as caught:
         parse_spec(b"{nope", services(), None)
-    assert caught.value.status == 400 and caught.value.details[0]["path"] == ""
+    assert status_of(caught.value) == 400 and caught.value.details[0]["path"] == ""
 
 
 def answer(error: BaseException) -> tuple[int, dict[str, Any]]:

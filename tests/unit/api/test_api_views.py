@@ -7,22 +7,11 @@ from typing import Any
 
 import pytest
 
-from api.durable import Instance
-from api.views import (
-    JobFacts,
-    Links,
-    ResultsLocation,
-    compose_cost,
-    compose_counts,
-    derive_status,
-    job_summary,
-    job_view,
-    partition_total,
-    running_children,
-    task_view,
-)
+from api.views import Links, ResultsLocation, job_summary, job_view, task_view
 from batch.cost import Cost
 from batch.states import TaskCounts
+from operations.durable import Instance
+from operations.status import JobFacts, compose_cost, compose_counts, derive_status, partition_total, running_children
 from storage.jobs import JobRecord, JobState
 from storage.jobs import TaskCounts as RecordCounts
 from storage.tasks import TaskRecord, TaskState
@@ -227,7 +216,7 @@ def test_a_finished_job_is_in_its_finished_phase() -> None:
 
 
 def test_a_rerun_not_started_yet_is_its_record_not_the_earlier_runs_instance() -> None:
-    from api.control import current_run
+    from operations.control import current_run
 
     earlier = Instance("Completed", output={"state": "failed", "taskCounts": counts(10, 0, 0, 8, 2, 0)}, input={})
     rerun = record(JobState.PENDING, run=2, runs=({"number": 1, "kept": 0}, {"number": 2, "kept": 8}))

@@ -15,7 +15,18 @@ from app.settings import APP_SETTINGS
 pytestmark = pytest.mark.unit
 
 ROOT = Path(__file__).resolve().parents[3]
-APP_CODE = ["function_app.py", "app", "api", "activities", "orchestrators", "storage", "batch"]
+APP_CODE = [
+    "function_app.py",
+    "app",
+    "api",
+    "operations",
+    "dashboard",
+    "activities",
+    "orchestrators",
+    "storage",
+    "batch",
+    "lib",
+]
 # The prefixes of the settings Durable Batch owns or reads; a literal like these in the app's code is a read.
 SETTING = re.compile(
     r"^(BATCH_[A-Z0-9_]+|APPLICATIONINSIGHTS_[A-Z_]+|PYTHON_APPLICATIONINSIGHTS_[A-Z_]+|AzureWebJobsStorage(__\w+)?)$"

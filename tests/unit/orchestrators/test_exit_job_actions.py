@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from api.changes import disable_job, enable_job
-from api.control import cancel_job
 from batch import wire
+from operations.changes import disable_job, enable_job
+from operations.control import cancel_job
 from storage.jobs import JobState
 from tests.support.memory_batch import MemoryBatch, job, simulate
 from tests.support.simulator import SimulatedClient, Simulator

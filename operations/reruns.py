@@ -2,7 +2,7 @@
 
 The record is written first (the new run, pending, with the runs so far), then the job's orchestration is
 started again under the same instance id with the run's number in its input. Until it starts, the job's view
-reads the record alone (`api.control.current_run`): the earlier run's instance says nothing of this one.
+reads the record alone (`operations.control.current_run`): the earlier run's instance says nothing of this one.
 """
 
 from __future__ import annotations
@@ -12,11 +12,6 @@ import dataclasses
 from datetime import datetime
 from typing import Any
 
-from api.changes import InvalidRequest
-from api.control import load_job
-from api.durable import get_instance
-from api.errors import JobConflict
-from api.views import derive_status, latest_run
 from app.services import Services
 from batch import wire
 from batch.changes import parse_rerun
@@ -24,6 +19,10 @@ from batch.errors import SpecError
 from batch.runs import RerunRefused, check_rerun, next_runs
 from batch.states import TaskCounts
 from batch.times import iso
+from operations.control import load_job
+from operations.durable import get_instance
+from operations.errors import Conflict, refused_body
+from operations.status import derive_status, latest_run
 from storage.jobs import JobState
 
 __all__ = ["read_rerun", "rerun_job"]
@@ -34,14 +33,11 @@ def read_rerun(body: Any) -> str | None:
     try:
         return parse_rerun(body)
     except SpecError as exc:
-        count = len(exc.problems)
-        raise InvalidRequest(
-            f"the request has {count} {'problem' if count == 1 else 'problems'}; see details", exc.details()
-        ) from None
+        raise refused_body(exc) from None
 
 
 async def rerun_job(client: Any, services: Services, job_id: str, reason: str | None, now: datetime) -> None:
-    """Start the next run of a finished job; `JobConflict` (`jobRunning`, `nothingToRerun`, `rerunLimit`)."""
+    """Start the next run of a finished job; `Conflict` (`jobRunning`, `nothingToRerun`, `rerunLimit`)."""
     facts = await load_job(client, services, job_id)
     record = facts.record
     latest = latest_run(derive_status(facts))
@@ -55,10 +51,10 @@ async def rerun_job(client: Any, services: Services, job_id: str, reason: str | 
     try:
         check_rerun(job_id, dataclasses.replace(latest, finished=latest.finished and not active), run)
     except RerunRefused as exc:
-        raise JobConflict(str(exc), exc.code) from None
+        raise Conflict(str(exc), exc.code) from None
     if record.spec_hash is None or partition_size is None:
         # Cancelled before it started: none of its tasks has a record to run again.
-        raise JobConflict(f"job {job_id!r} never started; there is nothing to re-run", "nothingToRerun")
+        raise Conflict(f"job {job_id!r} never started; there is nothing to re-run", "nothingToRerun")
     counts = latest.counts
     runs = next_runs(record.runs or (), iso(record.created), latest, iso(now) or "", reason)
     await asyncio.to_thread(
@@ -88,4 +84,4 @@ async def _start(client: Any, job_id: str, spec_hash: str, partition_size: int, 
         instance = await get_instance(client, job_id, with_input=True)
         if instance is None or not instance.is_active:
             raise
-        raise JobConflict(f"job {job_id!r} is running again already", "jobRunning") from None
+        raise Conflict(f"job {job_id!r} is running again already", "jobRunning") from None

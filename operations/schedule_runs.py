@@ -22,9 +22,6 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from api.durable import get_instance
-from api.errors import ApiError, JobConflict
-from api.submit import parse_spec, submit_job
 from app.services import Services
 from batch import wire
 from batch.schedules import (
@@ -40,20 +37,16 @@ from batch.states import ACTIVE_JOB_STATES
 from batch.times import iso, parse_time
 from lib.azure_storage.errors import NotFound
 from lib.ncrontab import CronError, parse_cron
+from operations.durable import get_instance
+from operations.errors import Conflict, OperationError, TemplateProblem
+from operations.submit import parse_spec, submit_job
 from storage.schedules import Occurrence, ScheduleRecord
 
-log = logging.getLogger("api.schedules")
+log = logging.getLogger("operations.schedules")
 
 SUBMITTED, SKIPPED, ERROR = "submitted", "skipped", "error"
 _UNFINISHED = ACTIVE_JOB_STATES
 _LISTED_PROBLEMS = 5
-
-
-class TemplateProblem(ApiError):
-    """The template blob cannot be read as a template; the message says what to fix."""
-
-    status = 400
-    code = "invalidTemplate"
 
 
 def with_outcome(record: ScheduleRecord, outcome: Occurrence) -> ScheduleRecord:
@@ -114,7 +107,7 @@ async def fire(client: Any, services: Services, record: ScheduleRecord, moment: 
         submitted = await submit_job(client, services, spec, moment)
     except TemplateProblem as exc:
         return _error(record, moment, str(exc))
-    except JobConflict as exc:
+    except Conflict as exc:
         if exc.code != "jobExists":
             return _error(record, moment, exc.message)
         # A job submitted before the schedule existed (ids of an existing schedule's occurrences are refused).
@@ -123,7 +116,7 @@ async def fire(client: Any, services: Services, record: ScheduleRecord, moment: 
             "spec): nothing was submitted for this occurrence; delete or rename that job to free the id"
         )
         return _error(record, moment, message)
-    except ApiError as exc:
+    except OperationError as exc:
         problems = [f"{item['path']}: {item['message']}" for item in exc.details[:_LISTED_PROBLEMS]]
         return _error(record, moment, "; ".join([exc.message, *problems]))
     if submitted.created:

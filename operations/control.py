@@ -12,22 +12,14 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from api.durable import Instance, get_custom_statuses, get_instance, purge
-from api.errors import JobConflict, JobNotFound
-from api.files import files_url
-from api.views import (
-    JobFacts,
-    Links,
-    ResultsLocation,
-    derive_status,
-    partition_total,
-    running_children,
-)
 from app.services import Services
 from batch import wire
 from batch.plan import group_count
 from batch.states import TaskCounts, TaskState
 from batch.times import parse_time, to_ms
+from operations.durable import Instance, get_custom_statuses, get_instance, purge
+from operations.errors import Conflict, JobNotFound
+from operations.status import JobFacts, derive_status, partition_total, running_children
 from storage.jobs import JOB_STATE_RANK, JobRecord, JobState
 
 _FINAL_RANK = JOB_STATE_RANK[JobState.SUCCEEDED]
@@ -37,18 +29,6 @@ _PURGE_BATCH = 16
 _RETURN_WAIT_SECONDS = 5.0
 """How long a delete waits for the orchestration of a job whose end is recorded to return (it does within a
 moment: its last step is writing that end)."""
-
-
-def results_location(services: Services, api_root: str, job_id: str) -> ResultsLocation:
-    """The job's folder; its `url` lists the folder through the files routes, which take the API's keys (the
-    container's own URL would answer 403 without the account's credentials)."""
-    results = services.results
-    prefix = results.job_prefix(job_id)
-    return ResultsLocation(results.container_name, prefix, files_url(api_root, results.container_name, prefix=prefix))
-
-
-def links_for(services: Services, api_root: str, job_id: str) -> Links:
-    return Links(api_root, results_location(services, api_root, job_id).url)
 
 
 def is_final(record: JobRecord) -> bool:
@@ -164,13 +144,11 @@ def _time_or_none(value: Any) -> datetime | None:
 
 async def cancel_job(client: Any, services: Services, job_id: str, now: datetime) -> JobFacts:
     """Mark the record `cancelling` (activities running the job's command tasks watch for it and kill them),
-    then raise the cancel event on the job's orchestration. `JobConflict` if the job has already finished."""
+    then raise the cancel event on the job's orchestration. `Conflict` if the job has already finished."""
     facts = await load_job(client, services, job_id)
     record, instance = facts.record, facts.instance
     if is_final(record):
-        raise JobConflict(
-            f"job {job_id!r} has already finished ({record.state.value}); nothing to cancel", "jobFinished"
-        )
+        raise Conflict(f"job {job_id!r} has already finished ({record.state.value}); nothing to cancel", "jobFinished")
     # Only the state (and the counts, always written): settings a `PATCH` wrote since the read stay.
     cancelling = JobRecord(
         record.job_id, JobState.CANCELLING, record.created, task_counts=record.task_counts, run=record.run
@@ -190,7 +168,7 @@ async def cancel_job(client: Any, services: Services, job_id: str, now: datetime
             if instance is not None and instance.is_active:
                 raise
             if instance is not None:
-                raise JobConflict(f"job {job_id!r} finished while it was being cancelled", "jobFinished") from None
+                raise Conflict(f"job {job_id!r} finished while it was being cancelled", "jobFinished") from None
             await _cancel_unstarted(services, record, now)
     return await load_job(client, services, job_id)
 
@@ -212,7 +190,7 @@ async def _cancel_unstarted(services: Services, record: JobRecord, now: datetime
 async def delete_job(client: Any, services: Services, job_id: str) -> None:
     """Purge the orchestration histories of the job's partitions, its groups and the job, then its task records
     and blobs, and its record last, so a delete that stopped half-way is finished by the next one (the job's
-    history, purged after its children's, says how many there were). `JobConflict` while it runs."""
+    history, purged after its children's, says how many there were). `Conflict` while it runs."""
     record = await asyncio.to_thread(services.jobs.get_job, job_id)
     if record is None:
         raise JobNotFound(job_id)
@@ -222,7 +200,7 @@ async def delete_job(client: Any, services: Services, job_id: str) -> None:
         # rather than refuse to delete a job shown as finished.
         instance = await _returned(client, job_id, instance)
     if instance is not None and instance.is_active:
-        raise JobConflict(
+        raise Conflict(
             f"job {job_id!r} is still running: cancel it (POST .../cancel), wait until it ends, then delete it",
             "jobRunning",
         )
@@ -232,7 +210,7 @@ async def delete_job(client: Any, services: Services, job_id: str) -> None:
     if instance is not None and instance.runtime_status != "Completed" and await _active_children(client, instance):
         # Terminated from outside (or failed): its groups and partitions run on until they hear of it.
         await _cancel_children(client, instance)
-        raise JobConflict(
+        raise Conflict(
             f"job {job_id!r} ended but its partitions are still stopping; delete it again in a few seconds",
             "jobStopping",
         )
@@ -252,7 +230,7 @@ async def delete_job(client: Any, services: Services, job_id: str) -> None:
         now = await get_instance(client, job_id)
         if now is None or not now.is_active:
             raise
-        raise JobConflict(
+        raise Conflict(
             f"job {job_id!r} started while it was being deleted: cancel it (POST .../cancel), wait until it ends, "
             "then delete it",
             "jobRunning",

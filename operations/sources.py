@@ -21,7 +21,6 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from api.errors import from_spec_error
 from app.services import Services
 from batch.checks import id_problem
 from batch.errors import Problem, SpecError
@@ -29,6 +28,7 @@ from batch.factories import BLOCK, MAX_FACTORY_TASKS, file_values, substitute
 from batch.spec import JobSpec, factory_tasks
 from batch.validation import MAX_REPORTED_PROBLEMS, lines_validator
 from lib.azure_storage.errors import NotFound
+from operations.errors import refused_spec
 from storage.sources import block_digest
 
 __all__ = ["FILE_LIST", "resolve_factory"]
@@ -155,7 +155,7 @@ def _per_file(services: Services, spec: JobSpec, factory: dict[str, Any]) -> tup
 
 def resolve_factory(spec: JobSpec, services: Services) -> tuple[JobSpec, list[Write]]:
     """The spec with its factory resolved (reading its source), and the writes to make once the job's record
-    exists; `ApiError` 400 for a source that is missing or holds a bad task. Inline jobs pass unchanged."""
+    exists; `Invalid` for a source that is missing or holds a bad task. Inline jobs pass unchanged."""
     factory = spec.factory
     if factory is None or "resolved" in factory:
         return spec, []
@@ -167,6 +167,6 @@ def resolve_factory(spec: JobSpec, services: Services) -> tuple[JobSpec, list[Wr
             resolved, write = _per_file(services, spec, dict(factory))
             writes.append(write)
     except SpecError as exc:
-        raise from_spec_error(exc) from exc
+        raise refused_spec(exc) from exc
     tasks = factory_tasks(resolved, services.sources.block_reader(resolved))
     return dataclasses.replace(spec, factory=resolved, tasks=tasks), writes

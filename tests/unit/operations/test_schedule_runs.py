@@ -1,4 +1,4 @@
-"""One wake of a schedule (`api.schedule_runs.tick`) on in-memory stores and a fake Durable client: arming,
+"""One wake of a schedule (`operations.schedule_runs.tick`) on in-memory stores and a fake Durable client: arming,
 submitting, a retried wake that starts nothing twice, skipping while the previous job runs, errors, stopping."""
 
 from __future__ import annotations
@@ -12,13 +12,13 @@ from typing import Any
 
 import pytest
 
-from api.schedule_runs import tick
 from app.services import Services
 from app.settings import Settings
 from batch import wire
 from batch.schedules import ScheduleSpec
 from examples.handlers import all_handlers
 from lib.ncrontab import parse_cron
+from operations.schedule_runs import tick
 from storage.jobs import JobRecord, JobState
 from storage.schedules import ScheduleRecord
 

@@ -24,19 +24,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from api.durable import Instance, get_instance
-from api.errors import InvalidJobSpec, JobConflict, from_spec_error
-from api.sources import resolve_factory
 from app.services import Services
 from batch import wire
 from batch.errors import SpecError
 from batch.plan import partition_size_for
 from batch.spec import DEFAULT_POOL, JobSpec
 from batch.validation import parse_job
+from operations.durable import Instance, get_instance
+from operations.errors import Conflict, InvalidJobSpec, refused_spec
+from operations.sources import resolve_factory
 from storage.jobs import JobRecord, JobState, TaskCounts
 from storage.pools import PoolRecord
 
-log = logging.getLogger("api.submit")
+log = logging.getLogger("operations.submit")
 
 
 def new_job_id(now: datetime, token: str | None = None) -> str:
@@ -48,7 +48,7 @@ def new_job_id(now: datetime, token: str | None = None) -> str:
 
 
 def parse_spec(body: Any, services: Services, new_id: Callable[[], str] | None) -> JobSpec:
-    """Validate a job spec with the app's handlers and limits; `ApiError` (400 or 413) with every problem.
+    """Validate a job spec with the app's handlers and limits; `InvalidJobSpec` or `TooLarge` with every problem.
 
     `new_id` names a job submitted without an id; without it, a missing id is a problem."""
     settings = services.settings
@@ -62,7 +62,7 @@ def parse_spec(body: Any, services: Services, new_id: Callable[[], str] | None) 
             new_job_id=new_id,
         )
     except SpecError as exc:
-        raise from_spec_error(exc) from exc
+        raise refused_spec(exc) from exc
 
 
 def rate_keys_named(spec: JobSpec) -> list[tuple[str, str | None]]:
@@ -111,8 +111,8 @@ class Submitted:
 
 
 async def submit_job(client: Any, services: Services, spec: JobSpec, now: datetime) -> Submitted:
-    """Create and start the job, or return the existing one of the same id and spec (`JobConflict` if its spec
-    differs). A task factory's source is read and checked first (`api.sources`)."""
+    """Create and start the job, or return the existing one of the same id and spec (`Conflict` if its spec
+    differs). A task factory's source is read and checked first (`operations.sources`)."""
     check_pool(spec, await asyncio.to_thread(services.pools.get, spec.pool_id))
     spec, writes = await asyncio.to_thread(resolve_factory, spec, services)
     spec_hash = spec.canonical_hash()
@@ -132,9 +132,9 @@ async def submit_job(client: Any, services: Services, spec: JobSpec, now: dateti
         existing = await asyncio.to_thread(jobs.get_job, spec.id)
         if existing is None:
             # Deleted between the two calls: a stale answer would be wrong either way; the client retries.
-            raise JobConflict(f"job {spec.id!r} was being deleted while it was submitted; submit it again")
+            raise Conflict(f"job {spec.id!r} was being deleted while it was submitted; submit it again")
         if existing.spec_hash != spec_hash:
-            raise JobConflict(
+            raise Conflict(
                 f"a job with id {spec.id!r} exists with another spec; submit the same spec to get the existing "
                 "job, choose another id, or delete the existing job first",
                 code="jobExists",

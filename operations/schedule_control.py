@@ -16,14 +16,14 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from api.durable import get_instance
-from api.errors import JobConflict
 from app.services import Services
 from batch import wire
 from batch.schedules import ScheduleSpec, next_occurrence
+from operations.durable import get_instance
+from operations.errors import Conflict
 from storage.schedules import ScheduleRecord
 
-log = logging.getLogger("api.schedules")
+log = logging.getLogger("operations.schedules")
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ def new_generation() -> str:
 async def put_schedule(
     client: Any, services: Services, spec: ScheduleSpec, now: datetime, *, replace_other: bool = False
 ) -> Put:
-    """Create the schedule, or return the existing one with the same body. Another body: `JobConflict`, or
+    """Create the schedule, or return the existing one with the same body. Another body: `Conflict`, or
     with `replace_other`, the record takes the new body and a new generation, and the orchestration of the
     old one is stopped. A schedule started or restarted here by `replace_other` fires the occurrence that is
     due now (the app-setting timer calls this when an occurrence fires)."""
@@ -67,11 +67,11 @@ async def put_schedule(
     if not created:
         existing = await asyncio.to_thread(services.schedules.get, spec.id)
         if existing is None:
-            raise JobConflict(f"schedule {spec.id!r} was being deleted while it was created; create it again")
+            raise Conflict(f"schedule {spec.id!r} was being deleted while it was created; create it again")
         if existing.spec_hash == spec_hash:
             record = existing
         elif not replace_other:
-            raise JobConflict(
+            raise Conflict(
                 f"a schedule with id {spec.id!r} exists with another body; post the same body to get it, choose "
                 "another id, or delete the existing schedule first",
                 code="scheduleExists",
@@ -82,7 +82,7 @@ async def put_schedule(
                 services.schedules.update, spec.id, lambda current: _with_body(current, fresh)
             )
             if changed is None:
-                raise JobConflict(f"schedule {spec.id!r} was deleted while it was replaced; try again")
+                raise Conflict(f"schedule {spec.id!r} was deleted while it was replaced; try again")
             await terminate(client, existing, "the schedule's settings changed")
             record = changed
     await ensure_running(client, record, catch_up=replace_other)

@@ -18,31 +18,19 @@ from typing import Any
 
 import azure.durable_functions as df
 
-from api.control import is_final, load_job
-from api.durable import get_instance
-from api.errors import ApiError, JobConflict
-from api.submit import pool_problems, rate_keys_named
 from app.services import Services
 from batch import wire
 from batch.changes import JobChange, parse_disable, parse_job_change
 from batch.errors import SpecError
 from batch.spec import DEFAULT_MAX_PARALLEL_TASKS, DEFAULT_POOL, DEFAULT_PRIORITY, JobSpec
+from operations.control import is_final, load_job
+from operations.durable import get_instance
+from operations.errors import Conflict, InvalidRequest, refused_body
+from operations.submit import pool_problems, rate_keys_named
 from storage.jobs import JobRecord, JobState
 from storage.pools import undefined_pool
 
-__all__ = ["InvalidRequest", "disable_job", "enable_job", "read_change", "read_disable", "update_job"]
-
-
-class InvalidRequest(ApiError):
-    status = 400
-    code = "invalidRequest"
-
-
-def _refused(exc: SpecError) -> InvalidRequest:
-    count = len(exc.problems)
-    return InvalidRequest(
-        f"the request has {count} {'problem' if count == 1 else 'problems'}; see details", exc.details()
-    )
+__all__ = ["disable_job", "enable_job", "read_change", "read_disable", "update_job"]
 
 
 def read_change(body: Any) -> JobChange:
@@ -50,7 +38,7 @@ def read_change(body: Any) -> JobChange:
     try:
         return parse_job_change(body)
     except SpecError as exc:
-        raise _refused(exc) from None
+        raise refused_body(exc) from None
 
 
 def read_disable(body: Any) -> str:
@@ -58,21 +46,21 @@ def read_disable(body: Any) -> str:
     try:
         return parse_disable(body)
     except SpecError as exc:
-        raise _refused(exc) from None
+        raise refused_body(exc) from None
 
 
 async def _live(client: Any, services: Services, job_id: str, action: str) -> JobRecord:
-    """The record of a job that is running (or disabled); `JobConflict` in any other state."""
+    """The record of a job that is running (or disabled); `Conflict` in any other state."""
     facts = await load_job(client, services, job_id)
     record = facts.record
     if is_final(record):
-        raise JobConflict(
+        raise Conflict(
             f"job {job_id!r} has already finished ({record.state.value}); nothing to {action}", "jobFinished"
         )
     if record.state == JobState.CANCELLING:
-        raise JobConflict(f"job {job_id!r} is being cancelled; it cannot {action} any more", "jobCancelling")
+        raise Conflict(f"job {job_id!r} is being cancelled; it cannot {action} any more", "jobCancelling")
     if record.state == JobState.PENDING or facts.instance is None:
-        raise JobConflict(f"job {job_id!r} has not started yet; {action} it once it runs", "jobNotStarted")
+        raise Conflict(f"job {job_id!r} has not started yet; {action} it once it runs", "jobNotStarted")
     return record
 
 
@@ -110,20 +98,20 @@ async def _apply(client: Any, services: Services, record: JobRecord, moved_to: w
         instance = await get_instance(client, record.job_id)
         if instance is not None and instance.is_active:
             raise
-        raise JobConflict(f"job {record.job_id!r} finished while it was being changed", "jobFinished") from None
+        raise Conflict(f"job {record.job_id!r} finished while it was being changed", "jobFinished") from None
     if not await asyncio.to_thread(services.jobs.upsert_job, new):
         # A cancel (or the job's end) was written first: the job does not take changes any more, whatever the
         # orchestration made of the event. Say so rather than answer as if the change held.
         raise _not_applied(record.job_id, await asyncio.to_thread(services.jobs.get_job, record.job_id))
 
 
-def _not_applied(job_id: str, now: JobRecord | None) -> JobConflict:
+def _not_applied(job_id: str, now: JobRecord | None) -> Conflict:
     if now is not None and now.state == JobState.CANCELLING:
-        return JobConflict(f"job {job_id!r} is being cancelled; the change was not applied", "jobCancelling")
+        return Conflict(f"job {job_id!r} is being cancelled; the change was not applied", "jobCancelling")
     if now is not None and is_final(now):
         state = now.state.value
-        return JobConflict(f"job {job_id!r} has finished ({state}); the change was not applied", "jobFinished")
-    return JobConflict(f"job {job_id!r} changed meanwhile; the change was not applied: read it and try again")
+        return Conflict(f"job {job_id!r} has finished ({state}); the change was not applied", "jobFinished")
+    return Conflict(f"job {job_id!r} changed meanwhile; the change was not applied: read it and try again")
 
 
 async def _pool_for(services: Services, record: JobRecord, pool_id: str, priority: int) -> wire.PoolRef:
@@ -184,7 +172,7 @@ async def disable_job(client: Any, services: Services, job_id: str, disable_task
     """Disable a running job: no task starts; with `requeue` running commands are stopped and put back."""
     record = await _settings(services, await _live(client, services, job_id, "disable"))
     if record.state == JobState.DISABLED:
-        raise JobConflict(f"job {job_id!r} is disabled already; enable it with POST .../enable", "jobDisabled")
+        raise Conflict(f"job {job_id!r} is disabled already; enable it with POST .../enable", "jobDisabled")
     await _apply(client, services, dataclasses.replace(record, state=JobState.DISABLED, disable_tasks=disable_tasks))
 
 
@@ -192,5 +180,5 @@ async def enable_job(client: Any, services: Services, job_id: str) -> None:
     """Enable a disabled job: its tasks start again, under its cap."""
     record = await _settings(services, await _live(client, services, job_id, "enable"))
     if record.state != JobState.DISABLED:
-        raise JobConflict(f"job {job_id!r} is not disabled; disable it with POST .../disable", "jobNotDisabled")
+        raise Conflict(f"job {job_id!r} is not disabled; disable it with POST .../disable", "jobNotDisabled")
     await _apply(client, services, dataclasses.replace(record, state=JobState.RUNNING, disable_tasks=""))
