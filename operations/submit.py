@@ -27,7 +27,7 @@ from typing import Any
 from app.services import Services
 from batch import wire
 from batch.errors import SpecError
-from batch.plan import partition_size_for
+from batch.plan import partition_size_for, plan_job
 from batch.spec import DEFAULT_POOL, JobSpec
 from batch.validation import parse_job
 from operations.durable import Instance, get_instance
@@ -146,14 +146,21 @@ async def submit_job(client: Any, services: Services, spec: JobSpec, now: dateti
         record = existing
     for write in writes:
         await asyncio.to_thread(write)
-    await asyncio.to_thread(services.results.write_job_spec, spec.id, spec.to_json())
-    job_input: wire.JobInput = {
-        "jobId": spec.id,
-        "specHash": spec_hash,
-        "partitionSize": partition_size_for(spec, services.settings.partition_size),
-    }
+    partition_size = partition_size_for(spec, services.settings.partition_size)
+    await asyncio.to_thread(store_spec, services, spec, partition_size)
+    job_input: wire.JobInput = {"jobId": spec.id, "specHash": spec_hash, "partitionSize": partition_size}
     await _start(client, job_input)
     return Submitted(record, created=created)
+
+
+def store_spec(services: Services, spec: JobSpec, partition_size: int) -> None:
+    """Store the spec; an inline job's with the index of its tasks, so a task's view reads that task alone
+    (`storage.task_index`). A factory's tasks are read by blocks of their source already."""
+    if spec.factory is not None:
+        services.results.write_job_spec(spec.id, spec.to_json())
+        return
+    plan = plan_job(spec, partition_size) if any(task.has_dependencies for task in spec.tasks) else None
+    services.results.write_job_spec(spec.id, spec.to_json(), partition_size, plan)
 
 
 async def _start(client: Any, job_input: wire.JobInput) -> None:

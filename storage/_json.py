@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from lib.azure_storage.errors import SerializationError
+
+T = TypeVar("T")
 
 # Built once: `json.dumps` with options builds an encoder per call, which costs more than a small row's text.
 _ENCODERS = {
@@ -16,8 +19,14 @@ _ENCODERS = {
 
 def dumps(value: Any, what: str, *, sort_keys: bool = False) -> str:
     """Compact JSON text of ``value``; `SerializationError` (naming ``what``) if it is not JSON data."""
+    return encoded(lambda encoder: encoder.encode(value), what, sort_keys=sort_keys)
+
+
+def encoded(make: Callable[[json.JSONEncoder], T], what: str, *, sort_keys: bool = False) -> T:
+    """What `make` makes with the encoder `dumps` uses; `SerializationError` (naming ``what``) if it meets
+    something that is not JSON data."""
     try:
-        return _ENCODERS[sort_keys].encode(value)
+        return make(_ENCODERS[sort_keys])
     except (TypeError, ValueError) as exc:
         raise SerializationError(
             f"{what} cannot be stored as JSON: {exc}. Return plain dicts, lists, strings, finite numbers, "

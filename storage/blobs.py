@@ -1,7 +1,7 @@
 """The seam under the result store: named blobs in one container.
 
-`BlobStore` is what a backend implements: write a blob (from memory or an open file), read it whole, as a
-stream of chunks or into a file, tell its size without reading it, list names under a prefix in name order,
+`BlobStore` is what a backend implements: write a blob (from memory or an open file), read it whole, a range of
+it, as a stream of chunks or into a file, tell its size without reading it, list names under a prefix in name order,
 delete some names. It is Blob Storage's model cut down to what `storage.results` needs, so the Azure backend
 (`storage.container_blobs`) is a thin translation and the in-memory backend here is exact enough for fast tests
 of the activities and orchestrations. Both pass one contract suite
@@ -57,6 +57,11 @@ class BlobStore(Protocol):
         """The whole blob; `NotFound` if it does not exist."""
         ...
 
+    def get_range(self, name: str, offset: int, length: int) -> bytes:
+        """`length` bytes of the blob from `offset` (fewer where the blob ends first; none past its end), in
+        one request; `NotFound` if it does not exist."""
+        ...
+
     def chunks(self, name: str) -> Iterator[bytes]:
         """The blob as consecutive chunks, fetched as they are consumed (memory holds one chunk);
         `NotFound`, when it does not exist, at the first `next`."""
@@ -89,6 +94,8 @@ class MemoryBlobs:
         self.container_name = container
         self.reads: list[str] = []
         """Names read (whole, streamed or downloaded), in order: tests check what was read, and how often."""
+        self.ranges: list[tuple[str, int, int]] = []
+        """(name, offset, length) of each ranged read, in order."""
 
     def url(self, name: str) -> str:
         return f"memory:///{self.container_name}/{name}"
@@ -108,6 +115,14 @@ class MemoryBlobs:
         if stored is None:
             raise missing(name, self.container_name)
         return stored[0]
+
+    def get_range(self, name: str, offset: int, length: int) -> bytes:
+        with self._lock:
+            self.ranges.append((name, offset, length))
+            stored = self._blobs.get(name)
+        if stored is None:
+            raise missing(name, self.container_name)
+        return stored[0][offset : offset + max(0, length)]
 
     def chunks(self, name: str) -> Iterator[bytes]:
         data = self.get(name)

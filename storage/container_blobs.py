@@ -6,13 +6,15 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import BinaryIO
 
-from azure.core.exceptions import ResourceNotFoundError
+from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.storage.blob import ContainerClient, ContentSettings
 
 from lib.azure_storage.account import StorageAccount, translate_errors
 from storage.blobs import MAX_DELETE, missing
 
 __all__ = ["ContainerBlobs"]
+
+_RANGE_NOT_SATISFIABLE = 416
 
 
 def _settings(content_type: str | None) -> ContentSettings | None:
@@ -52,6 +54,21 @@ class ContainerBlobs:
                 return container.download_blob(name).readall()
             except ResourceNotFoundError as exc:
                 raise missing(name, self.container_name) from exc
+
+    def get_range(self, name: str, offset: int, length: int) -> bytes:
+        if length <= 0:
+            self.size(name)  # `NotFound` when there is no such blob, as for any other read
+            return b""
+        container = self._container()
+        with self._errors(f"read {name}"):
+            try:
+                return container.download_blob(name, offset=offset, length=length).readall()
+            except ResourceNotFoundError as exc:
+                raise missing(name, self.container_name) from exc
+            except HttpResponseError as exc:
+                if exc.status_code == _RANGE_NOT_SATISFIABLE:  # the range starts past the blob's end
+                    return b""
+                raise
 
     def chunks(self, name: str) -> Iterator[bytes]:
         container = self._container()

@@ -4,6 +4,7 @@ Container: the app setting ``BATCH_RESULTS_CONTAINER`` (default ``batch-results`
 Layout (ids follow the job spec's id grammar, so they are safe path segments)::
 
     _jobs/{jobId}/job.json                        the job's canonical spec
+    _jobs/{jobId}/job.index                       where each of an inline job's tasks is in job.json
     _jobs/{jobId}/summary.json                    counts, failures, the reduce output
     _jobs/{jobId}/reduce.json                     the reduce handler's output
     _jobs/{jobId}/results/part-{n:05d}.jsonl      small results of many tasks, one JSON object per line
@@ -38,9 +39,10 @@ from pathlib import Path
 from typing import Any
 
 from batch.paths import JOB_LAYOUT_ENTRIES, JOBS_FOLDER, SCHEDULES_FOLDER
+from batch.plan import JobPlan
 from lib.azure_storage.account import ClientOptions, connection_from_settings, get_account
 from lib.azure_storage.errors import InvalidName, NotFound, SerializationError
-from storage import _json
+from storage import _json, task_index
 from storage._names import check_id, check_relative_path
 from storage.blobs import MAX_DELETE, BlobStore
 
@@ -227,15 +229,46 @@ class ResultStore:
 
     # -- job spec and summary ----------------------------------------------------------------------------------
 
-    def write_job_spec(self, job_id: str, spec: Mapping[str, Any]) -> str:
-        """Store the job's canonical spec (keys sorted, compact). Returns the blob name."""
+    def write_job_spec(
+        self, job_id: str, spec: Mapping[str, Any], partition_size: int | None = None, plan: JobPlan | None = None
+    ) -> str:
+        """Store the job's canonical spec (keys sorted, compact). Returns the blob name.
+
+        With `partition_size`, an inline job's tasks are indexed beside it (`job.index`, `storage.task_index`)
+        for that size: `plan` is the job's plan when its tasks have dependencies (None when they have none)."""
         name = self.job_spec_name(job_id)
-        self._blobs.put(name, _json.dumps(dict(spec), f"the spec of job {job_id!r}", sort_keys=True), _JSON)
+        what = f"the spec of job {job_id!r}"
+        document, spans = _json.encoded(
+            lambda encoder: task_index.document_with_spans(spec, encoder), what, sort_keys=True
+        )
+        if partition_size is not None and spans and name.startswith(JOBS_PREFIX):
+            # Written first: a spec is never there without its index (a re-submit rewrites both, the same).
+            self._blobs.put(self._index_name(job_id), task_index.encode(spans, partition_size, plan), _BYTES)
+        self._blobs.put(name, document, _JSON)
         return name
 
     def read_job_spec(self, job_id: str) -> dict[str, Any] | None:
         """The stored spec, or None if the job has none."""
         return self._get_json_object(self.job_spec_name(job_id))
+
+    def read_indexed_task(self, job_id: str, partition_size: int, partition: int, place: int) -> Any:
+        """The task at `place` in `partition` of an inline job planned with `partition_size`, read through the
+        job's index: a few small ranged reads, never the whole spec. None when the job has no index for that
+        size (a factory's job, an older one) or the index has no such task; the caller reads the spec then."""
+        index = self._index_name(job_id)
+        try:
+            found = task_index.locate(
+                lambda offset, length: self._blobs.get_range(index, offset, length), partition_size, partition, place
+            )
+            if found is None:
+                return None
+            data = self._blobs.get_range(self.job_spec_name(job_id), found.offset, found.length)
+        except NotFound:
+            return None
+        return _json.loads(data, f"task {found.position} of blob {self.job_spec_name(job_id)}")
+
+    def _index_name(self, job_id: str) -> str:
+        return f"{self.job_prefix(job_id)}job.index"
 
     def write_summary(self, job_id: str, summary: Mapping[str, Any]) -> str:
         """Store the job's summary (counts, failures, reduce output). Returns the blob name."""

@@ -27,6 +27,7 @@ from batch.handlers import TaskContext, TaskHandlers
 from batch.slots import Ledger
 from batch.spec import JobSpec
 from batch.validation import parse_job
+from operations.submit import store_spec
 from orchestrators.group import group_orchestrator
 from orchestrators.job import job_orchestrator
 from orchestrators.partition import partition_orchestrator
@@ -116,8 +117,8 @@ class MemoryBatch:
         self.services = Services.in_memory(
             Settings.from_environ(environ), handlers, task_rows=task_rows, result_blobs=result_blobs
         )
-        # What a submit leaves: the canonical spec in its blob and a pending record.
-        self.services.results.write_job_spec(self.spec.id, self.spec.to_json())
+        # What a submit leaves: the canonical spec in its blob (an inline job's with its index) and a pending record.
+        store_spec(self.services, self.spec, partition_size)
         created = datetime(2026, 11, 7, 12, 0, tzinfo=UTC)
         pending = JobRecord(self.spec.id, JobState.PENDING, created=created, spec_hash=self.spec.canonical_hash())
         assert self.services.jobs.create_job(pending)

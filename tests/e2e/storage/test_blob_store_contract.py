@@ -50,6 +50,18 @@ def test_a_missing_blob_is_not_found_by_name_in_every_read(blobs: BlobStore, job
         blobs.download_into(name, io.BytesIO())
     with pytest.raises(NotFound, match=f"{name}.*{CONTAINER}"):
         blobs.size(name)
+    for offset, length in ((0, 10), (5, 0)):
+        with pytest.raises(NotFound, match=f"{name}.*{CONTAINER}"):
+            blobs.get_range(name, offset, length)
+
+
+def test_a_range_is_those_bytes_cut_where_the_blob_ends(blobs: BlobStore, job_id: str) -> None:
+    data = bytes(range(256)) * 40
+    blobs.put(f"{job_id}/r.bin", data)
+    for offset, length in ((0, 1), (0, len(data)), (17, 4), (len(data) - 3, 3), (9_000, 5_000), (len(data), 8)):
+        assert blobs.get_range(f"{job_id}/r.bin", offset, length) == data[offset : offset + length], (offset, length)
+    assert blobs.get_range(f"{job_id}/r.bin", 20_000, 4) == b""
+    assert blobs.get_range(f"{job_id}/r.bin", 3, 0) == b""
 
 
 def test_chunks_stream_the_whole_blob_in_order(blobs: BlobStore, job_id: str) -> None:
