@@ -23,7 +23,7 @@ pytest_plugins = ["tests.azurite_fixture"]
 T = TypeVar("T")
 
 TESTS = Path(__file__).resolve().parent
-TIERS = ("unit", "host", "e2e")
+TIERS = ("unit", "process", "host", "e2e")
 
 
 def whole_suite(config: pytest.Config) -> bool:

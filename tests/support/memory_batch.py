@@ -8,7 +8,7 @@ import asyncio
 import shutil
 import tempfile
 import weakref
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -205,6 +205,24 @@ def pool(state: Any, operation: str, data: Any) -> tuple[Any, Any]:
     ledger = Ledger.from_json(state)
     result = apply_pool_operation(ledger, operation, data)
     return ledger.to_json(), result
+
+
+class RecordingBatch(MemoryBatch):
+    """MemoryBatch that keeps every request its activities were given, by activity."""
+
+    def __init__(self, body: dict[str, Any], **kwargs: Any) -> None:
+        super().__init__(body, **kwargs)
+        self.requests: dict[str, list[dict[str, Any]]] = defaultdict(list)
+
+    def activities(self) -> dict[str, Any]:
+        def recorded(name: str, call: Callable[[Any], Any]) -> Callable[[Any], Any]:
+            def run(request: Any) -> Any:
+                self.requests[name].append(request)
+                return call(request)
+
+            return run
+
+        return {name: recorded(name, call) for name, call in super().activities().items()}
 
 
 def simulate(app: MemoryBatch, **kwargs: Any) -> Simulator:

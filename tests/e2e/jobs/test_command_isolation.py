@@ -18,7 +18,7 @@ from activities.command_users import processes_of
 from app.settings import DEFAULT_COMMAND_UIDS
 from devtools.azurite import Azurite
 from tests.e2e.batch_host import BatchHost, start_batch_host
-from tests.unit.activities.command_support import public_folder
+from tests.process.activities.command_support import public_folder
 
 pytestmark = [
     pytest.mark.e2e,

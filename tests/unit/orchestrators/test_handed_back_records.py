@@ -1,11 +1,11 @@
 """Batches of one task hand their records back to the partition, which writes those of many batches at once
 (`wire.PARTITION_VERSION`): the records, results and failure details are what batches writing their own would
-leave, in far fewer storage round trips; a partition started at version 1 keeps the older path."""
+leave, in far fewer storage round trips; a partition started at version 1 keeps the older path. (Command
+tasks, which start processes, do the same: `tests/process/orchestrators/test_handed_back_commands.py`.)"""
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections import Counter
 from typing import Any
 
 import pytest
@@ -17,7 +17,7 @@ from batch.records import TaskUpdate
 from batch.states import TaskState
 from storage.rows import MemoryRows, Row
 from storage.tasks import Failure
-from tests.support.memory_batch import MemoryBatch, job, simulate
+from tests.support.memory_batch import MemoryBatch, RecordingBatch, job, simulate
 
 pytestmark = pytest.mark.unit
 
@@ -32,24 +32,6 @@ class CountingRows(MemoryRows):
     def get(self, partition: str, key: str) -> Row | None:
         self.reads += 1
         return super().get(partition, key)
-
-
-class RecordingBatch(MemoryBatch):
-    """MemoryBatch that keeps every request its activities were given, by activity."""
-
-    def __init__(self, body: dict[str, Any], **kwargs: Any) -> None:
-        super().__init__(body, **kwargs)
-        self.requests: dict[str, list[dict[str, Any]]] = defaultdict(list)
-
-    def activities(self) -> dict[str, Any]:
-        def recorded(name: str, call: Callable[[Any], Any]) -> Callable[[Any], Any]:
-            def run(request: Any) -> Any:
-                self.requests[name].append(request)
-                return call(request)
-
-            return run
-
-        return {name: recorded(name, call) for name, call in super().activities().items()}
 
 
 def tasks_of_each_kind() -> list[dict[str, Any]]:
@@ -204,36 +186,3 @@ def test_a_settle_that_fails_through_its_retries_is_made_again_until_storage_ans
     }
     first = app.requests[wire.SETTLE_TASKS][0]
     assert app.requests[wire.SETTLE_TASKS][: 6 * 3 + 1] == [first] * (6 * 3 + 1)  # the same call, sent again
-
-
-def command_job(version: int, monkeypatch: pytest.MonkeyPatch) -> tuple[RecordingBatch, dict[str, Any]]:
-    monkeypatch.setattr(wire, "PARTITION_VERSION", version)
-    tasks: list[dict[str, Any]] = [{"id": f"c{i:02d}", "commandLine": ["true"]} for i in range(12)]
-    tasks.append({"id": "fails", "commandLine": ["false"], "maxRetryCount": 0})
-    app = RecordingBatch(job(tasks, maxParallelTasks=3), partition_size=100, commands=True)
-    simulate(app, batch=2).run_with_time()
-    output: dict[str, Any] = app.sim.instances["job-1"].output
-    assert output["taskCounts"]["succeeded"] == 12 and output["taskCounts"]["failed"] == 1
-    assert Counter(r["state"] for r in app.records.values()) == Counter({"succeeded": 12, "failed": 1})
-    return app, output
-
-
-def test_short_commands_hand_their_records_back_once_measured(monkeypatch: pytest.MonkeyPatch) -> None:
-    app, _ = command_job(3, monkeypatch)
-    batches = app.requests[wire.RUN_BATCH]
-    # The first commands are recorded running (a command may run for hours); once one has been measured short,
-    # the rest hand their records back, as short handler tasks do.
-    assert batches[0]["markRunning"] and not batches[0].get("handBack")
-    later = [b for b in batches if not b["markRunning"]]
-    assert later and all(b.get("handBack") for b in later)
-    handed = {task["position"] for r in app.requests[wire.SETTLE_TASKS] for task in r.get("handedBack", ())}
-    assert handed == {first for b in later for first, _, _ in b["tasks"]}
-    failed = app.services.tasks.get_task("job-1", "fails")
-    assert failed is not None and failed.error is not None and "exit code 1" in failed.error
-
-
-def test_a_partition_started_before_version_3_records_every_command_running(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    app, _ = command_job(2, monkeypatch)
-    assert all(b["markRunning"] and not b.get("handBack") for b in app.requests[wire.RUN_BATCH])

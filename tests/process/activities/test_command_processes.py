@@ -20,7 +20,7 @@ import pytest
 
 from activities.command_runner import CommandResult
 from activities.command_runs import MARKER_SUFFIX, recover_abandoned_runs
-from tests.unit.activities.command_support import (
+from tests.process.activities.command_support import (
     MemoryBlobs,
     cancel_when_ready,
     is_alive,
@@ -29,7 +29,7 @@ from tests.unit.activities.command_support import (
     wait_until,
 )
 
-pytestmark = pytest.mark.unit
+pytestmark = pytest.mark.process
 
 REPO = Path(__file__).resolve().parents[3]
 

@@ -18,7 +18,7 @@ from storage.jobs import JobState
 from tests.support.memory_batch import MemoryBatch, job, simulate
 from tests.support.simulator import SimulatedClient, Simulator
 
-pytestmark = pytest.mark.unit
+pytestmark = pytest.mark.process
 
 
 def exits_with(task_id: str, code: int, **options: Any) -> dict[str, Any]:

@@ -18,10 +18,17 @@ import pytest
 
 from activities.command_runner import CommandTask
 from app.settings import CommandUser, Settings, SettingsError
-from tests.unit.activities.command_support import PREFIX, MemoryBlobs, cancel_when_ready, is_alive, public_folder, run
+from tests.process.activities.command_support import (
+    PREFIX,
+    MemoryBlobs,
+    cancel_when_ready,
+    is_alive,
+    public_folder,
+    run,
+)
 
 pytestmark = [
-    pytest.mark.unit,
+    pytest.mark.process,
     pytest.mark.skipif(os.geteuid() != 0, reason="running commands as another user needs root (CI runs as root)"),
 ]
 

@@ -19,10 +19,10 @@ import pytest
 from activities.command_runner import CommandResult, CommandTask
 from activities.command_users import UidsExhausted, lease_uid, processes_of
 from app.settings import DEFAULT_COMMAND_UIDS, CommandUids, Settings, SettingsError, command_identity
-from tests.unit.activities.command_support import is_alive, public_folder, run
+from tests.process.activities.command_support import is_alive, public_folder, run
 
 pytestmark = [
-    pytest.mark.unit,
+    pytest.mark.process,
     pytest.mark.skipif(os.geteuid() != 0, reason="running commands as other uids needs root (CI runs as root)"),
 ]
 

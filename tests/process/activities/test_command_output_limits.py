@@ -9,10 +9,10 @@ import pytest
 
 from activities.command_runner import Upload
 from app.settings import DEFAULT_MAX_OUTPUT_BYTES, Settings
+from tests.process.activities.command_support import PREFIX, PY, MemoryBlobs, python, run
 from tests.support.memory_batch import MemoryBatch, job, simulate
-from tests.unit.activities.command_support import PREFIX, PY, MemoryBlobs, python, run
 
-pytestmark = pytest.mark.unit
+pytestmark = pytest.mark.process
 
 LIMIT = 1000
 

@@ -18,7 +18,7 @@ from activities.command_runner import (
     CommandTaskError,
     validate_command_task,
 )
-from tests.unit.activities.command_support import (
+from tests.process.activities.command_support import (
     PREFIX,
     PY,
     MemoryBlobs,
@@ -29,7 +29,7 @@ from tests.unit.activities.command_support import (
     wait_gone,
 )
 
-pytestmark = pytest.mark.unit
+pytestmark = pytest.mark.process
 
 
 # Spawns a child that sleeps for a minute, prints its pid, then does `then`.
