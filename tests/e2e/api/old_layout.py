@@ -20,6 +20,8 @@ def move_to_old_layout(azurite: Azurite, job_id: str) -> list[str]:
     blobs = ContainerBlobs(get_account(azurite.connection_string), DEFAULT_CONTAINER)
     moved = []
     for name in list(blobs.list_names(new)):
+        if name == f"{new}job.index":
+            continue  # written since: a job of the old layout has none (and the spec's bytes move below)
         data = blobs.get(name).replace(new.encode(), old.encode())
         blobs.put(old + name[len(new) :], data)
         moved.append(old + name[len(new) :])

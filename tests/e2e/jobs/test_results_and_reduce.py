@@ -50,6 +50,7 @@ def test_results_layout_and_reduce_output(features_host: FeaturesHost) -> None:
     assert all(layout), batches
     assert names == {
         f"_jobs/{job_id}/job.json",
+        f"_jobs/{job_id}/job.index",  # where each task is in job.json, for the task view
         f"_jobs/{job_id}/summary.json",
         reduce_blob,
         f"_jobs/{job_id}/tasks/big/result.json",
