@@ -7,11 +7,11 @@ import azure.durable_functions as df
 import activities
 import api
 import orchestrators
-from app.durable_times import install as install_time_reader
 from app.services import Services
 from app.settings import Settings
 from batch.handlers import TaskHandlers
 from lib.azure_storage.account import REQUEST_CLIENT_OPTIONS
+from lib.durable_times import install as install_time_reader
 
 
 def create_blueprint(handlers: TaskHandlers, settings: Settings) -> df.Blueprint:

@@ -11,7 +11,6 @@ Nothing here touches storage, clocks, threads or the network: the time of the ep
 from __future__ import annotations
 
 import json
-import sys
 import traceback
 import warnings
 from collections.abc import Callable, Sequence
@@ -26,6 +25,7 @@ from azure.durable_functions.orchestrator import Orchestrator
 from devhost import history as h
 from devhost.history import Event, EventType
 from devhost.worker_calls import FunctionFailed
+from lib import durable_times
 
 OUT_OF_PROC_MARKER = "\n\n$OutOfProcData$:"
 HTTP_ACTIVITY = "BuiltIn::HttpActivity"
@@ -453,25 +453,7 @@ def _schedule(d: _Decision, episode: EpisodeInput, now: datetime) -> tuple[Event
 
 
 def use_fast_timestamp_parsing() -> None:
-    """Make the SDK parse history timestamps with `datetime.fromisoformat` (dateutil as the fallback).
-
-    Parsing timestamps is about 90% of a replay's cost in the SDK (reference §6.19); the values are the same
-    tz-aware UTC datetimes. This replaces a module global of the SDK in this process only, so it stays
-    optional (`DEVHOST_FAST_TIMESTAMPS=0` turns it off).
-    """
-    import importlib
-
-    # The package re-exports the class under the module's name, so fetch the module itself.
-    history_module: Any = importlib.import_module("azure.durable_functions.models.history.HistoryEvent")
-    if isinstance(history_module, type):
-        history_module = sys.modules["azure.durable_functions.models.history.HistoryEvent"]
-    original = getattr(history_module, "_devhost_original_dt_parse", history_module.dt_parse)
-
-    def parse(text: str) -> datetime:
-        try:
-            return datetime.fromisoformat(text)
-        except ValueError:
-            return original(text)  # type: ignore[no-any-return]
-
-    history_module._devhost_original_dt_parse = original
-    history_module.dt_parse = parse
+    """Make the SDK read history times with `datetime.fromisoformat` (dateutil for anything else): about 90% of a
+    replay's cost in the SDK was dateutil (reference §6.19), for the same values (`lib.durable_times`). Done for
+    any app devhost runs; `DEVHOST_FAST_TIMESTAMPS=0` leaves the SDK as it is (an app may still install it)."""
+    durable_times.install()

@@ -8,6 +8,10 @@ and in Azure alike. The extension and devhost write ISO 8601 times (`2026-12-07T
 events and status objects that reader; text it cannot read still goes to dateutil, so nothing the SDK read
 before reads differently. It changes nothing when the SDK no longer reads times this way (the check is on the
 very function it replaces), and `tests/unit/app/test_durable_times.py` fails then, so the change is seen.
+
+The app installs it when its blueprint is made (`app.blueprint`), so replays cost less in Azure; devhost installs
+it for any app it runs (`devhost.replay.use_fast_timestamp_parsing`). It replaces a module global of the SDK in
+the process, changing no file of it.
 """
 
 from __future__ import annotations
