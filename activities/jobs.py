@@ -71,7 +71,8 @@ def prepare_job(
     started = parse_time(data["startedAt"]) or datetime.now(UTC)
     total = len(spec.tasks)
     # Every task gets its record now (pending), a chunk row per 500 tasks, so the task list shows them all.
-    services.tasks.create_job(job_id, f"{spec_hash}:{plan.partition_size}", chunk_layout(cached, plan.partition_size))
+    layout = f"{spec_hash}:{plan.partition_size}"
+    services.tasks.create_job(job_id, layout, chunk_layout(cached, plan.partition_size), total)
     # The settings the job API may change later start as the spec's; a change made meanwhile is kept.
     known = services.jobs.get_job(job_id)
     changed = known is not None and known.max_parallel_tasks is not None

@@ -208,19 +208,31 @@ class TaskStore:
 
     # -- prepare -----------------------------------------------------------------------------------------------
 
-    def create_job(self, job_id: str, layout_key: str, chunks: Iterable[tuple[int, int, Sequence[str]]]) -> bool:
+    def create_job(
+        self,
+        job_id: str,
+        layout_key: str,
+        chunks: Iterable[tuple[int, int, Sequence[str]]],
+        total: int | None = None,
+    ) -> bool:
         """Write every chunk row (all tasks pending), the id index, and the layout row last.
 
-        `chunks` are (partition, number, task ids). Returns False, writing nothing, when the layout row says
-        this was done for `layout_key` (the spec hash and plan) already: preparing again must not reset the
-        records of a job that has started.
+        `chunks` are (partition, number, task ids); `total` is how many ids they hold, when known: the index's
+        buckets are then sized first and each id goes straight into its bucket (a million ids held once, not
+        gathered and then regrouped). Returns False, writing nothing, when the layout row says this was done
+        for `layout_key` (the spec hash and plan) already: preparing again must not reset the records of a job
+        that has started.
         """
         check_id("job id", job_id)
         meta = self._rows.get(job_id, "m")
         if meta is not None and meta.props.get("layout") == layout_key:
             return False
+        if total is None:
+            listed = [(partition, number, list(ids)) for partition, number, ids in chunks]
+            chunks, total = listed, sum(len(ids) for _, _, ids in listed)
+        buckets = max(1, math.ceil(total / IDS_PER_BUCKET))
+        grouped: list[dict[str, str]] = [{} for _ in range(buckets)]
         tasks = count = size = 0
-        index: dict[str, str] = {}
         pending: list[Put] = []
         for partition, number, ids in chunks:
             chunk = Chunk(partition, number, list(ids))
@@ -231,19 +243,20 @@ class TaskStore:
                 pending, size = [], 0
             pending.append(Put(chunk.key, props))
             size += weight
+            key = chunk.key
             for task_id in ids:
-                index[task_id] = chunk.key
+                grouped[_bucket(task_id, buckets)][task_id] = key
             tasks += len(ids)
             count += 1
         if pending:
             self._rows.commit(job_id, pending)
-        buckets = max(1, math.ceil(tasks / IDS_PER_BUCKET))
-        grouped: list[dict[str, str]] = [{} for _ in range(buckets)]
-        for task_id, key in index.items():
-            grouped[_bucket(task_id, buckets)][task_id] = key
-        puts = [Put(f"i{b:05d}", _split(_json.dumps(group, "an id index"))) for b, group in enumerate(grouped)]
-        for start in range(0, len(puts), 10):
-            self._rows.commit(job_id, puts[start : start + 10])
+        for start in range(0, buckets, 10):
+            # Ten buckets a commit, each freed once written: the index's JSON is never all in memory at once.
+            puts = []
+            for b in range(start, min(buckets, start + 10)):
+                puts.append(Put(f"i{b:05d}", _split(_json.dumps(grouped[b], "an id index"))))
+                grouped[b] = {}
+            self._rows.commit(job_id, puts)
         self._rows.commit(
             job_id, [Put("m", {"layout": layout_key, "tasks": tasks, "chunks": count, "buckets": buckets})]
         )

@@ -50,6 +50,17 @@ def test_a_prepared_job_lists_every_task_pending_and_finds_each_by_id(store: Tas
     assert store.counts(job_id).succeeded == 1
 
 
+def test_a_job_prepared_with_its_count_writes_the_same_rows_as_one_without(rows: RowStore, job_id: str) -> None:
+    # The count sizes the id index up front (a million ids are then held once); what is written is the same.
+    store = TaskStore(rows)
+    chunks = layout(4500, 1000)
+    assert store.create_job(f"{job_id}-a", "v1:1000", iter(chunks), 4500)
+    assert store.create_job(f"{job_id}-b", "v1:1000", iter(chunks))
+    written = [{row.key: row.props for row in rows.range(f"{job_id}-{side}", "", "~")} for side in "ab"]
+    assert written[0] == written[1] and len(written[0]) == 9 + 3 + 1  # chunks, index buckets, the layout row
+    assert store.get_task(f"{job_id}-a", "t04321") == store.get_task(f"{job_id}-b", "t04321") is not None
+
+
 def test_records_never_go_back_and_a_batch_applies_once(store: TaskStore, job_id: str) -> None:
     store.create_job(job_id, "v1", layout(10, 10))
     store.record(job_id, 0, 0, [TaskUpdate(1, TaskState.RUNNING, 1, started_ms=1_000)])
