@@ -76,10 +76,12 @@ class RowStore(Protocol):
         *,
         select: Sequence[str] | None = None,
         limit: int | None = None,
+        page: int | None = None,
     ) -> Iterator[Row]:
         """Rows with `low <= key < high`, in key order, fetched lazily. `select` names the properties to read
         (others may be left out, to save bandwidth); `limit` caps the rows, so that a caller that wants one
-        page does not fetch a thousand."""
+        page does not fetch a thousand; `page` caps the rows a request fetches, for rows so large that a full
+        page of them would take much memory (a backend may fetch fewer)."""
         ...
 
     def commit(self, partition: str, operations: Sequence[Operation]) -> None:
@@ -113,6 +115,7 @@ class MemoryRows:
         *,
         select: Sequence[str] | None = None,
         limit: int | None = None,
+        page: int | None = None,
     ) -> Iterator[Row]:
         with self._lock:
             rows = sorted(

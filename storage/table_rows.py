@@ -75,6 +75,7 @@ class TableRows(_tables.TableStore):
         *,
         select: Sequence[str] | None = None,
         limit: int | None = None,
+        page: int | None = None,
     ) -> Iterator[Row]:
         if limit is not None and limit < 1:
             return
@@ -84,7 +85,7 @@ class TableRows(_tables.TableStore):
             entities = table.query_entities(
                 "PartitionKey eq @pk and RowKey ge @low and RowKey lt @high",
                 parameters={"pk": partition, "low": low, "high": high},
-                results_per_page=PAGE if limit is None else min(limit, PAGE),
+                results_per_page=min(PAGE, limit or PAGE, page or PAGE),
                 select=columns,
             )
             for count, entity in enumerate(entities, start=1):

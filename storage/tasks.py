@@ -64,6 +64,8 @@ ERROR_MAX_CHARS = 4000
 MAX_PAGE_SIZE = 1000
 IDS_PER_BUCKET = 2000
 """Task ids per index row, on average: 500 rows for a job of 1,000,000 tasks."""
+CHUNK_PAGE = 50
+"""Chunk rows a request fetches when a caller walks every chunk of a job (`iter_chunks`)."""
 _PIECE = 15_000
 """Characters of JSON per property: 64 KiB holds 32,768 UTF-16 units, and a character takes at most two."""
 _CHUNK_ROUNDS = 50
@@ -631,7 +633,9 @@ class TaskStore:
         """Every chunk of the job in task order, fetched lazily (2,000 rows for a million tasks): for
         summaries that must see every task without building a record for each."""
         check_id("job id", job_id)
-        for row in self._rows.range(job_id, "c", "d"):
+        # A chunk row holds up to 500 tasks' records: a request's page of 1,000 of them was tens of MiB held at
+        # once (the audit at a million-task job's end); 50 a request keeps it to about a MiB.
+        for row in self._rows.range(job_id, "c", "d", page=CHUNK_PAGE):
             yield self._chunk_of(row)
 
     def counts(self, job_id: str) -> TaskCounts:

@@ -27,9 +27,16 @@ class LossyRows:
         return self._rows.get(partition, key)
 
     def range(
-        self, partition: str, low: str, high: str, *, select: Sequence[str] | None = None, limit: int | None = None
+        self,
+        partition: str,
+        low: str,
+        high: str,
+        *,
+        select: Sequence[str] | None = None,
+        limit: int | None = None,
+        page: int | None = None,
     ) -> Iterator[Row]:
-        return self._rows.range(partition, low, high, select=select, limit=limit)
+        return self._rows.range(partition, low, high, select=select, limit=limit, page=page)
 
     def commit(self, partition: str, operations: Sequence[Operation]) -> None:
         with self._lock:
