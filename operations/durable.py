@@ -1,6 +1,7 @@
-"""The durable-client calls the API makes, with the SDK's status object turned into a plain snapshot.
+"""The durable-client calls the operations make, with the SDK's status object turned into a plain snapshot.
 
-Keeping the SDK's objects here lets the view code (`api.views`) work on plain values that tests build by hand.
+Keeping the SDK's objects here lets the status code (`operations.status`) and the views (`api.views`) work on plain
+values that tests build by hand.
 """
 
 from __future__ import annotations
