@@ -265,7 +265,10 @@ class ResultStore:
             data = self._blobs.get_range(self.job_spec_name(job_id), found.offset, found.length)
         except NotFound:
             return None
-        return _json.loads(data, f"task {found.position} of blob {self.job_spec_name(job_id)}")
+        try:
+            return _json.loads(data, f"task {found.position} of blob {self.job_spec_name(job_id)}")
+        except SerializationError:
+            return None  # an index that does not match the spec (it was replaced behind the app's back)
 
     def _index_name(self, job_id: str) -> str:
         return f"{self.job_prefix(job_id)}job.index"

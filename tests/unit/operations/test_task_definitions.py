@@ -75,3 +75,8 @@ def test_without_an_index_or_with_one_for_another_size_the_spec_is_read_whole() 
     moved = type(record)(**{**record.__dict__, "partition": wrong.partition, "position": wrong.position})
     assert task_definition(app.services, app.spec.id, moved) == (app.spec.tasks[17].to_json(), None)
     assert blobs.reads == [app.services.results.job_spec_name(app.spec.id)]
+    # One whose spans fall where no task is (not JSON there): the spec is read whole too.
+    spec_name = app.services.results.job_spec_name(app.spec.id)
+    document = blobs.get(spec_name)
+    blobs.put(spec_name, b" " * 7 + document)
+    assert task_definition(app.services, app.spec.id, record) == (app.spec.tasks[17].to_json(), None)
