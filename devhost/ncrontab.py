@@ -21,11 +21,11 @@ import re
 from abc import abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from devhost.errors import HostError
-from lib.ncrontab import CronError, CronSchedule
+from lib.ncrontab import CronError, CronSchedule, as_utc
 
 __all__ = ["CronSchedule", "IntervalSchedule", "Schedule", "ScheduleError", "parse_schedule"]
 
@@ -103,12 +103,6 @@ def _resolve_settings(text: str, environ: Mapping[str, str]) -> str:
     return _SETTING.sub(lookup, text)
 
 
-def _as_utc(dt: datetime) -> datetime:
-    if dt.tzinfo is None or dt.utcoffset() is None:
-        raise ValueError(f"schedules need a tz-aware datetime, got naive {dt.isoformat()}")
-    return dt.astimezone(UTC)
-
-
 # --- TimeSpan intervals -------------------------------------------------------------------------------------
 
 
@@ -120,11 +114,11 @@ class IntervalSchedule:
     interval: timedelta
 
     def next_after(self, dt: datetime) -> datetime:
-        return _as_utc(dt) + self.interval
+        return as_utc(dt) + self.interval
 
     def previous_or_equal(self, dt: datetime) -> datetime | None:
         """Always None: an interval schedule counts from its last run, not from a fixed grid."""
-        _as_utc(dt)
+        as_utc(dt)
         return None
 
 

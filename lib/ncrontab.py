@@ -31,7 +31,7 @@ from calendar import monthrange
 from dataclasses import dataclass
 from datetime import MAXYEAR, MINYEAR, UTC, datetime, timedelta
 
-__all__ = ["CronError", "CronSchedule", "parse_cron"]
+__all__ = ["CronError", "CronSchedule", "as_utc", "parse_cron"]
 
 
 class CronError(ValueError):
@@ -158,7 +158,8 @@ def _last_at_most(values: tuple[int, ...], v: int) -> int | None:
     return values[i - 1] if i > 0 else None
 
 
-def _as_utc(dt: datetime) -> datetime:
+def as_utc(dt: datetime) -> datetime:
+    """`dt` in UTC; `ValueError` for a naive datetime (a schedule's moments are absolute)."""
     if dt.tzinfo is None or dt.utcoffset() is None:
         raise ValueError(f"schedules need a tz-aware datetime, got naive {dt.isoformat()}")
     return dt.astimezone(UTC)
@@ -217,7 +218,7 @@ class CronSchedule:
         Each field jumps straight to its next allowed value, so a search costs at most a few steps per month
         crossed, not one per second.
         """
-        start = _as_utc(dt).replace(microsecond=0) + timedelta(seconds=1)
+        start = as_utc(dt).replace(microsecond=0) + timedelta(seconds=1)
         year, month, day = start.year, start.month, start.day
         hour, minute, second = start.hour, start.minute, start.second
         while True:
@@ -256,7 +257,7 @@ class CronSchedule:
 
     def previous_or_equal(self, dt: datetime) -> datetime | None:
         """The last occurrence at or before `dt` (in UTC), or None if there is none since year 1."""
-        end = _as_utc(dt)
+        end = as_utc(dt)
         year, month, day = end.year, end.month, end.day
         hour, minute, second = end.hour, end.minute, end.second
         while True:
