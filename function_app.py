@@ -1,19 +1,13 @@
-"""The Durable Batch function app: the batch framework's blueprint with its built-in task handlers (and the
-examples' when the app setting BATCH_EXAMPLES is true).
+"""The reference deployment of Durable Batch: the framework's blueprint (`durable_batch`) with this app's task
+handlers (`activities/`: the examples' when the app setting BATCH_EXAMPLES is true).
 
-To run your own tasks, pass your handlers (a `batch.handlers.TaskHandlers` collection) to `app_handlers`.
+An app of your own looks the same: its handlers, and `app.register_functions(batch_blueprint(handlers))`.
 """
-
-import os
 
 import azure.durable_functions as df
 
-from app.blueprint import create_blueprint
-from app.handlers import app_handlers
-from app.monitoring import configure_monitoring
-from app.settings import Settings
+from activities import app_handlers
+from durable_batch import batch_blueprint
 
-settings = Settings.from_environ(os.environ)
-configure_monitoring(os.environ)
 app = df.DFApp()
-app.register_functions(create_blueprint(app_handlers(settings), settings))
+app.register_functions(batch_blueprint(app_handlers()))

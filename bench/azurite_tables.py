@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 
 from devtools.azurite import start_azurite
-from storage import TableRows, get_account
-from storage.rows import Put
+from durable_batch.storage import TableRows, get_account
+from durable_batch.storage.rows import Put
 
 STEP = 5_000
 BATCH = 100

@@ -29,12 +29,12 @@ from typing import Any
 
 from azure.storage.blob import BlobServiceClient
 
-from batch.cost import Cost
 from bench.devhost_fanout import peak_rss_mib, run_once
 from devhost.testing import DevHostProcess
 from devhost.workers import worker_process_count
 from devtools.azurite import start_azurite
 from devtools.run_example import call
+from durable_batch.batch.cost import Cost
 
 APP = Path(__file__).resolve().parent / "apps" / "batch"
 

@@ -3,7 +3,7 @@
     python -m bench.handler_floor --tasks 5000 --slots 1 --slots 4 --repeat 5
 
 No host and no storage: the job's stores are in memory (`Services.in_memory`), and each partition of 500 tasks
-(one chunk) runs as one RUN_BATCH call through `activities.batches.run_batch`, its records and results
+(one chunk) runs as one RUN_BATCH call through `durable_batch.activities.batches.run_batch`, its records and results
 written as a real batch writes them. The handler (`bench.noop`) returns its input. The baseline, timed in the
 same run, is a plain Python loop calling the same handler with each task's input and context: what is left
 above it is the batch's own cost per task (attempts, logs, time limits, records, results). The CPU time the
@@ -20,16 +20,16 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from activities.batches import run_batch
-from activities.jobs import prepare_job
-from activities.specs import SpecCache
-from app.services import Services
-from app.settings import Settings
-from batch import wire
-from batch.handlers import TaskContext, TaskHandlers
-from batch.records import CHUNK_SIZE
-from batch.validation import parse_job
-from storage.jobs import JobRecord, JobState
+from durable_batch.activities.batches import run_batch
+from durable_batch.activities.jobs import prepare_job
+from durable_batch.activities.specs import SpecCache
+from durable_batch.app.services import Services
+from durable_batch.app.settings import Settings
+from durable_batch.batch import wire
+from durable_batch.batch.handlers import TaskContext, TaskHandlers
+from durable_batch.batch.records import CHUNK_SIZE
+from durable_batch.batch.validation import parse_job
+from durable_batch.storage.jobs import JobRecord, JobState
 
 HANDLER = "bench.noop"
 

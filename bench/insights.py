@@ -16,11 +16,11 @@ import tracemalloc
 from pathlib import Path
 from typing import Any
 
-from batch.insights import Insights
-from batch.records import CHUNK_SIZE, TaskUpdate
-from batch.states import TaskState
 from devtools.azurite import start_azurite
-from storage import TableRows, TaskStore, get_account
+from durable_batch.batch.insights import Insights
+from durable_batch.batch.records import CHUNK_SIZE, TaskUpdate
+from durable_batch.batch.states import TaskState
+from durable_batch.storage import TableRows, TaskStore, get_account
 
 PARTITION = 2_000
 T0 = 1_800_000_000_000

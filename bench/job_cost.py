@@ -21,8 +21,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from batch.cost import STORAGE_KINDS, Cost
 from bench.batch_jobs import first_job
+from durable_batch.batch.cost import STORAGE_KINDS, Cost
 
 APP = Path(__file__).resolve().parent / "apps" / "batch"
 

@@ -19,8 +19,8 @@ from typing import Any
 
 from bench.batch_jobs import first_job
 from devtools.overlap import overlap
-from storage import ContainerBlobs, ResultStore, get_account
-from storage.results import DEFAULT_CONTAINER
+from durable_batch.storage import ContainerBlobs, ResultStore, get_account
+from durable_batch.storage.results import DEFAULT_CONTAINER
 
 APP = Path(__file__).resolve().parent / "apps" / "batch"
 HANDLERS = {"sync": "bench.block", "async": "bench.await"}

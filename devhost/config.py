@@ -23,6 +23,7 @@ from devhost.errors import ConfigError
 
 HOST_JSON = "host.json"
 LOCAL_SETTINGS_JSON = "local.settings.json"
+SCRIPT_ROOT_SETTING = "AzureWebJobsScriptRoot"
 DEFAULT_HUB_NAME = "TestHubName"
 DEFAULT_ROUTE_PREFIX = "api"
 DEFAULT_SCRIPT_FILE = "function_app.py"
@@ -221,6 +222,9 @@ def load_config(script_root: str | Path, environ: MutableMapping[str, str]) -> H
     settings, port = _load_local_settings(root)
     for name, value in settings.items():
         environ.setdefault(name, value)
+    # The Functions host tells the app's worker where the app is, as Azure does for every app (files an app
+    # reads by a path relative to its folder are found through it, whatever the process's working directory).
+    environ[SCRIPT_ROOT_SETTING] = str(root)
 
     host_path = root / HOST_JSON
     host = _read_json(host_path)

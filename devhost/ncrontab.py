@@ -5,7 +5,7 @@ extension does (azure-webjobs-sdk-extensions, `TimerSchedule.Create`): first as 
 seconds (`CronSchedule.TryCreate`, `IncludingSeconds = true`), and when that fails as a .NET `TimeSpan`
 (`ConstantSchedule`: one occurrence every interval).
 
-NCRONTAB expressions are read by `lib.ncrontab` (the app's schedule resources read them the same way): six
+NCRONTAB expressions are read by `durable_batch.lib.ncrontab` (the app's schedule resources read them the same way): six
 fields with seconds, day-of-month AND day-of-week, UTC. A step of 0 and a schedule that can never fire are
 refused with a `ScheduleError`, where the host would accept them and then misbehave. devhost evaluates
 schedules in UTC; the host's `WEBSITE_TIME_ZONE` setting is not applied.
@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from devhost.errors import HostError
-from lib.ncrontab import CronError, CronSchedule, as_utc
+from durable_batch.lib.ncrontab import CronError, CronSchedule, as_utc
 
 __all__ = ["CronSchedule", "IntervalSchedule", "Schedule", "ScheduleError", "parse_schedule"]
 

@@ -25,7 +25,7 @@ from azure.durable_functions.orchestrator import Orchestrator
 from devhost import history as h
 from devhost.history import Event, EventType
 from devhost.worker_calls import FunctionFailed
-from lib import durable_times
+from durable_batch.lib import durable_times
 
 OUT_OF_PROC_MARKER = "\n\n$OutOfProcData$:"
 HTTP_ACTIVITY = "BuiltIn::HttpActivity"
@@ -454,6 +454,6 @@ def _schedule(d: _Decision, episode: EpisodeInput, now: datetime) -> tuple[Event
 
 def use_fast_timestamp_parsing() -> None:
     """Make the SDK read history times with `datetime.fromisoformat` (dateutil for anything else): about 90% of a
-    replay's cost in the SDK was dateutil (reference §6.19), for the same values (`lib.durable_times`). Done for
-    any app devhost runs; `DEVHOST_FAST_TIMESTAMPS=0` leaves the SDK as it is (an app may still install it)."""
+    replay's cost in the SDK was dateutil (reference §6.19), for the same values (`durable_batch.lib.durable_times`).
+    Done for any app devhost runs; `DEVHOST_FAST_TIMESTAMPS=0` leaves the SDK as it is (an app may still install it)."""
     durable_times.install()

@@ -27,8 +27,8 @@ from tqdm import tqdm
 
 from devhost.testing import DevHostProcess
 from devtools.azurite import start_azurite
+from durable_batch.storage.results import ResultStore
 from examples.billing.generate import generate_job
-from storage.results import ResultStore
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PORT = 7071

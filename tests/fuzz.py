@@ -15,7 +15,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from batch.spec import ID_PATTERN
+from durable_batch.batch.spec import ID_PATTERN
 
 # Every character, lone surrogates included: the default alphabet leaves those out, and they are what broke.
 ANY_CHAR = st.characters(codec=None, exclude_categories=())

@@ -18,7 +18,7 @@ from openapi_core import OpenAPI
 from openapi_core.contrib.requests import RequestsOpenAPIRequest, RequestsOpenAPIResponse
 from openapi_core.templating.paths.exceptions import OperationNotFound, PathNotFound, ServerNotFound
 
-from api.openapi import document
+from durable_batch.api.openapi import document
 
 
 @dataclass

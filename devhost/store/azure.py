@@ -51,15 +51,15 @@ from devhost.store.base import (
     StoreReads,
 )
 from devhost.store.pending import pending_work
-from lib.azure_storage.account import (
+from durable_batch.lib.azure_storage.account import (
     CONNECTION_SETTING,
     ClientOptions,
     StorageAccount,
     StorageConnection,
     connection_from_settings,
 )
-from lib.azure_storage.errors import NotFound, StorageConfigError, StorageError, StorageRequestError
-from lib.azure_storage.tables import MAX_BYTES, MAX_OPERATIONS, entity_size
+from durable_batch.lib.azure_storage.errors import NotFound, StorageConfigError, StorageError, StorageRequestError
+from durable_batch.lib.azure_storage.tables import MAX_BYTES, MAX_OPERATIONS, entity_size
 
 T = TypeVar("T")
 

@@ -13,8 +13,13 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from lib.azure_storage.account import translate_errors
-from lib.azure_storage.errors import StorageAuthError, StorageError, StorageRequestError, StorageUnreachable
+from durable_batch.lib.azure_storage.account import translate_errors
+from durable_batch.lib.azure_storage.errors import (
+    StorageAuthError,
+    StorageError,
+    StorageRequestError,
+    StorageUnreachable,
+)
 
 log = logging.getLogger("devhost.store.azure")
 T = TypeVar("T")

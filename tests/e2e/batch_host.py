@@ -23,9 +23,9 @@ import requests
 
 from devhost.testing import REPO_ROOT, DevHostProcess
 from devtools.azurite import Azurite
-from storage import ContainerBlobs, JobStore, ResultStore, TableRows, TaskStore, get_account
-from storage.jobs import TABLE as JOBS_TABLE
-from storage.results import DEFAULT_CONTAINER, layout_of_record
+from durable_batch.storage import ContainerBlobs, JobStore, ResultStore, TableRows, TaskStore, get_account
+from durable_batch.storage.jobs import TABLE as JOBS_TABLE
+from durable_batch.storage.results import DEFAULT_CONTAINER, layout_of_record
 
 FINISHED = frozenset({"succeeded", "failed", "cancelled"})
 # Small enough that a test can send a body over it cheaply; large enough for every other test's jobs.

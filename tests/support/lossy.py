@@ -7,9 +7,9 @@ import threading
 from collections.abc import Iterator, Sequence
 from typing import BinaryIO
 
-from lib.azure_storage.errors import NotFound
-from storage.blobs import MemoryBlobs
-from storage.rows import Delete, MemoryRows, Operation, Put, Row
+from durable_batch.lib.azure_storage.errors import NotFound
+from durable_batch.storage.blobs import MemoryBlobs
+from durable_batch.storage.rows import Delete, MemoryRows, Operation, Put, Row
 
 
 class LossyRows:

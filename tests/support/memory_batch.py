@@ -13,28 +13,28 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from activities.audit import audit_job
-from activities.batches import run_batch
-from activities.job_actions import disable_for_exit
-from activities.jobs import finish_job, prepare_job, prepare_rerun
-from activities.partitions import load_partition, settle_tasks
-from activities.reduce import reduce_job
-from activities.specs import SpecCache
-from app.services import Services
-from app.settings import Settings
-from batch import wire
-from batch.handlers import TaskContext, TaskHandlers
-from batch.slots import Ledger
-from batch.spec import JobSpec
-from batch.validation import parse_job
-from operations.submit import store_spec
-from orchestrators.group import group_orchestrator
-from orchestrators.job import job_orchestrator
-from orchestrators.partition import partition_orchestrator
-from orchestrators.pool import apply as apply_pool_operation
-from storage.blobs import BlobStore
-from storage.jobs import JobRecord, JobState
-from storage.rows import RowStore
+from durable_batch.activities.audit import audit_job
+from durable_batch.activities.batches import run_batch
+from durable_batch.activities.job_actions import disable_for_exit
+from durable_batch.activities.jobs import finish_job, prepare_job, prepare_rerun
+from durable_batch.activities.partitions import load_partition, settle_tasks
+from durable_batch.activities.reduce import reduce_job
+from durable_batch.activities.specs import SpecCache
+from durable_batch.app.services import Services
+from durable_batch.app.settings import Settings
+from durable_batch.batch import wire
+from durable_batch.batch.handlers import TaskContext, TaskHandlers
+from durable_batch.batch.slots import Ledger
+from durable_batch.batch.spec import JobSpec
+from durable_batch.batch.validation import parse_job
+from durable_batch.operations.submit import store_spec
+from durable_batch.orchestrators.group import group_orchestrator
+from durable_batch.orchestrators.job import job_orchestrator
+from durable_batch.orchestrators.partition import partition_orchestrator
+from durable_batch.orchestrators.pool import apply as apply_pool_operation
+from durable_batch.storage.blobs import BlobStore
+from durable_batch.storage.jobs import JobRecord, JobState
+from durable_batch.storage.rows import RowStore
 from tests.support.simulator import SimulatedClient, Simulator
 
 

@@ -23,19 +23,19 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from batch import wire
-from batch.changes import JobChange
-from batch.schedules import ScheduleSpec
-from lib.ncrontab import parse_cron
-from operations.changes import disable_job, enable_job, update_job
-from operations.control import cancel_job
-from operations.schedule_runs import tick as schedule_tick
-from orchestrators.group import group_orchestrator
-from orchestrators.job import job_orchestrator
-from orchestrators.partition import partition_orchestrator
-from orchestrators.schedule import schedule_orchestrator
-from storage.jobs import JobState
-from storage.schedules import ScheduleRecord
+from durable_batch.batch import wire
+from durable_batch.batch.changes import JobChange
+from durable_batch.batch.schedules import ScheduleSpec
+from durable_batch.lib.ncrontab import parse_cron
+from durable_batch.operations.changes import disable_job, enable_job, update_job
+from durable_batch.operations.control import cancel_job
+from durable_batch.operations.schedule_runs import tick as schedule_tick
+from durable_batch.orchestrators.group import group_orchestrator
+from durable_batch.orchestrators.job import job_orchestrator
+from durable_batch.orchestrators.partition import partition_orchestrator
+from durable_batch.orchestrators.schedule import schedule_orchestrator
+from durable_batch.storage.jobs import JobState
+from durable_batch.storage.schedules import ScheduleRecord
 from tests.support.histories import Execution, Recording
 from tests.support.memory_batch import MemoryBatch, job, pool, simulate, slots
 from tests.support.simulator import SimulatedClient, Simulator

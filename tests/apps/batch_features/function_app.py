@@ -17,9 +17,9 @@ from typing import Any
 
 import azure.durable_functions as df
 
-from app.blueprint import create_blueprint
-from app.settings import Settings
-from batch.handlers import NonRetryableError, ResultsView, TaskContext, TaskHandlers
+from durable_batch.app.blueprint import create_blueprint
+from durable_batch.app.settings import Settings
+from durable_batch.batch.handlers import NonRetryableError, ResultsView, TaskContext, TaskHandlers
 from tests.apps.batch_features import probes
 
 handlers = TaskHandlers()

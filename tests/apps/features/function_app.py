@@ -178,7 +178,8 @@ def where_activities_run(context: df.DurableOrchestrationContext) -> Generator[A
 
 
 @app.activity_trigger(input_name="how")
-# typing.Dict, not dict[...]: the worker library refuses builtin generics on a binding (activities/registration.py).
+# typing.Dict, not dict[...]: the worker library refuses builtin generics on a binding
+# (durable_batch/activities/registration.py).
 def die(how: Dict[str, Any]) -> int:  # noqa: UP006
     """Ends its own process, after the activities started beside it have begun: with `code` (as `os._exit`),
     `signal` (sent to itself) or `segfault` (a read of address 0)."""

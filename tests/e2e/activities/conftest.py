@@ -12,13 +12,13 @@ from typing import Any
 
 import pytest
 
-from activities.specs import SpecCache
-from app.services import Services
-from app.settings import Settings
-from batch.handlers import TaskContext, TaskHandlers
-from batch.spec import JobSpec
 from devtools.azurite import Azurite
-from storage.jobs import JobRecord, JobState
+from durable_batch.activities.specs import SpecCache
+from durable_batch.app.services import Services
+from durable_batch.app.settings import Settings
+from durable_batch.batch.handlers import TaskContext, TaskHandlers
+from durable_batch.batch.spec import JobSpec
+from durable_batch.storage.jobs import JobRecord, JobState
 
 BIG = "x" * 5000
 

@@ -10,7 +10,7 @@ import signal
 import time
 from typing import Any
 
-from batch.handlers import TaskContext, TaskHandlers
+from durable_batch.batch.handlers import TaskContext, TaskHandlers
 
 handlers = TaskHandlers()
 

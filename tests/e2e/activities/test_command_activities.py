@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 
-from activities.attempts import attempt_task
-from activities.command_tasks import default_work_root
-from activities.specs import SpecCache
-from app.services import Services
-from batch.spec import JobSpec, OutputFile, ResourceFile, TaskSpec
-from storage.jobs import JobState
+from durable_batch.activities.attempts import attempt_task
+from durable_batch.activities.command_tasks import default_work_root
+from durable_batch.activities.specs import SpecCache
+from durable_batch.app.services import Services
+from durable_batch.batch.spec import JobSpec, OutputFile, ResourceFile, TaskSpec
+from durable_batch.storage.jobs import JobState
 from tests.e2e.activities.conftest import Submit
 
 pytestmark = pytest.mark.e2e

@@ -13,15 +13,15 @@ from typing import Any
 
 import pytest
 
-from activities.batches import run_batch
-from activities.isolation import Isolation
-from activities.jobs import prepare_job
-from activities.specs import SpecCache
-from app.services import Services
-from app.settings import Settings
-from batch import wire
-from batch.validation import parse_job
-from storage.jobs import JobRecord, JobState
+from durable_batch.activities.batches import run_batch
+from durable_batch.activities.isolation import Isolation
+from durable_batch.activities.jobs import prepare_job
+from durable_batch.activities.specs import SpecCache
+from durable_batch.app.services import Services
+from durable_batch.app.settings import Settings
+from durable_batch.batch import wire
+from durable_batch.batch.validation import parse_job
+from durable_batch.storage.jobs import JobRecord, JobState
 from tests.e2e.activities import crash_handlers
 from tests.e2e.activities.crash_handlers import handlers
 from tests.e2e.jobs.support import child_processes, kill_leftovers
@@ -34,7 +34,7 @@ def children() -> set[int]:
     found = set()
     for pid in child_processes(os.getpid()):
         try:
-            if b"activities.isolation" in (Path("/proc") / str(pid) / "cmdline").read_bytes():
+            if b"durable_batch.activities.isolation" in (Path("/proc") / str(pid) / "cmdline").read_bytes():
                 found.add(pid)
         except OSError:
             continue

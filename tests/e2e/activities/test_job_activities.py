@@ -9,19 +9,19 @@ from typing import Any
 
 import pytest
 
-from activities.attempts import attempt_task
-from activities.batches import run_batch
-from activities.command_tasks import default_work_root
-from activities.errors import JobSpecMismatch, WrongTask
-from activities.jobs import finish_job, prepare_job
-from activities.partitions import load_partition
-from activities.reduce import reduce_job
-from activities.specs import SpecCache
-from app.services import Services
-from batch import wire
-from batch.spec import JobSpec, ReduceSpec, TaskSpec
-from storage.jobs import JobState
-from storage.tasks import TaskState
+from durable_batch.activities.attempts import attempt_task
+from durable_batch.activities.batches import run_batch
+from durable_batch.activities.command_tasks import default_work_root
+from durable_batch.activities.errors import JobSpecMismatch, WrongTask
+from durable_batch.activities.jobs import finish_job, prepare_job
+from durable_batch.activities.partitions import load_partition
+from durable_batch.activities.reduce import reduce_job
+from durable_batch.activities.specs import SpecCache
+from durable_batch.app.services import Services
+from durable_batch.batch import wire
+from durable_batch.batch.spec import JobSpec, ReduceSpec, TaskSpec
+from durable_batch.storage.jobs import JobState
+from durable_batch.storage.tasks import TaskState
 from tests.e2e.activities.conftest import BIG, Submit, make_handlers
 
 pytestmark = pytest.mark.e2e

@@ -9,11 +9,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from activities.batches import run_batch
-from activities.jobs import finish_job, prepare_job
-from activities.specs import SpecCache
-from app.services import Services
-from batch.spec import JobSpec, TaskSpec
+from durable_batch.activities.batches import run_batch
+from durable_batch.activities.jobs import finish_job, prepare_job
+from durable_batch.activities.specs import SpecCache
+from durable_batch.app.services import Services
+from durable_batch.batch.spec import JobSpec, TaskSpec
 from tests.e2e.activities.conftest import Submit
 
 pytestmark = pytest.mark.e2e

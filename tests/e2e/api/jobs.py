@@ -6,10 +6,10 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from batch.states import TaskCounts
-from batch.validation import parse_job
+from durable_batch.batch.states import TaskCounts
+from durable_batch.batch.validation import parse_job
+from durable_batch.storage.jobs import JobRecord, JobState, JobStore
 from examples.handlers import all_handlers
-from storage.jobs import JobRecord, JobState, JobStore
 
 
 def invoice(n: int, **extra: Any) -> dict[str, Any]:

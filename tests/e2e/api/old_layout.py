@@ -7,10 +7,10 @@ from __future__ import annotations
 from azure.data.tables import TableServiceClient, UpdateMode
 
 from devtools.azurite import Azurite
-from storage import ContainerBlobs, get_account
-from storage.jobs import TABLE as JOBS_TABLE
-from storage.results import DEFAULT_CONTAINER
-from storage.tasks import TABLE as TASKS_TABLE
+from durable_batch.storage import ContainerBlobs, get_account
+from durable_batch.storage.jobs import TABLE as JOBS_TABLE
+from durable_batch.storage.results import DEFAULT_CONTAINER
+from durable_batch.storage.tasks import TABLE as TASKS_TABLE
 
 
 def move_to_old_layout(azurite: Azurite, job_id: str) -> list[str]:

@@ -1,4 +1,5 @@
-"""A job's cost in its view (`batch.cost`), through real HTTP on devhost and Azurite: the durable work agrees
+"""A job's cost in its view (`durable_batch.batch.cost`), through real HTTP on devhost and Azurite: the durable work
+agrees
 with the histories the host keeps for the job's orchestrations, and the storage requests are there by kind."""
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from batch import wire
+from durable_batch.batch import wire
 from tests.e2e.api.jobs import billing_job
 from tests.e2e.batch_host import BatchHost
 

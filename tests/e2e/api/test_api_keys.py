@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from api.openapi import document
 from devtools.azurite import Azurite
+from durable_batch.api.openapi import document
 from tests.e2e.batch_host import BatchHost, start_batch_host
 
 pytestmark = pytest.mark.e2e

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from batch import wire
+from durable_batch.batch import wire
 from tests.e2e.api.jobs import billing_job, invoice, leave_pending_record, sleeper
 from tests.e2e.batch_host import BatchHost
 from tests.e2e.jobs.support import seconds_between

@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from devtools.azurite import Azurite
-from storage import ContainerBlobs, get_account
+from durable_batch.storage import ContainerBlobs, get_account
 from tests.e2e.api.jobs import billing_job
 from tests.e2e.api.old_layout import move_to_old_layout
 from tests.e2e.batch_host import BatchHost, start_batch_host

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from api.openapi import document
+from durable_batch.api.openapi import document
 from tests.e2e.api.jobs import billing_job
 from tests.e2e.batch_host import BatchHost
 from tests.openapi_check import OpenApiChecker

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from batch.runs import MAX_RERUNS
-from storage.jobs import JobState
+from durable_batch.batch.runs import MAX_RERUNS
+from durable_batch.storage.jobs import JobState
 from tests.e2e.api.jobs import invoice
 from tests.e2e.api.test_api_errors import error_of
 from tests.e2e.batch_host import BatchHost

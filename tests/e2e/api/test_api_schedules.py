@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from batch.schedules import is_occurrence_of
 from devtools.azurite import Azurite
+from durable_batch.batch.schedules import is_occurrence_of
 from tests.e2e.api.jobs import sleeper
 from tests.e2e.batch_host import BatchHost, start_batch_host
 

@@ -1,4 +1,4 @@
-"""`durable-batch` run as a user runs it, a subprocess (`python -m cli`), against devhost + Azurite."""
+"""`durable-batch` run as a user runs it, a subprocess (`python -m durable_batch.cli`), against devhost + Azurite."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def cli(host: BatchHost, *args: str, stdin: str | None = None, **env: str) -> su
     base = {name: value for name, value in os.environ.items() if name != "AzureWebJobsStorage"}
     environment = {**base, "DURABLE_BATCH_URL": host.base_url, "COLUMNS": "250", "NO_COLOR": "1", **env}
     return subprocess.run(
-        [sys.executable, "-m", "cli", *args],
+        [sys.executable, "-m", "durable_batch.cli", *args],
         input=stdin,
         capture_output=True,
         text=True,

@@ -33,7 +33,7 @@ def keyed_host(azurite: Azurite, tmp_path_factory: pytest.TempPathFactory) -> It
 def smoke(host: DevHostProcess, *args: str) -> subprocess.CompletedProcess[str]:
     environment = {name: value for name, value in os.environ.items() if not name.startswith("DURABLE_BATCH_")}
     return subprocess.run(
-        [sys.executable, "-m", "cli", "smoke", "--url", host.base_url, *args],
+        [sys.executable, "-m", "durable_batch.cli", "smoke", "--url", host.base_url, *args],
         capture_output=True,
         text=True,
         cwd=REPO_ROOT,

@@ -83,7 +83,7 @@ def test_the_cli_downloads_results_through_the_api_with_no_storage_settings(
         [
             sys.executable,
             "-m",
-            "cli",
+            "durable_batch.cli",
             "results",
             "download",
             job_id,

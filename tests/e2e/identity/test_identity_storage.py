@@ -8,8 +8,8 @@ import uuid
 import pytest
 
 from devtools.azurite import Azurite
-from storage import ContainerBlobs, StorageAccount, StorageAuthError, TableRows, connection_from_settings
-from storage.rows import Put
+from durable_batch.storage import ContainerBlobs, StorageAccount, StorageAuthError, TableRows, connection_from_settings
+from durable_batch.storage.rows import Put
 from tests.e2e.identity.conftest import identity_settings
 from tests.e2e.identity.support import TokenEndpoint
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from batch import wire
+from durable_batch.batch import wire
 from tests.e2e.jobs.support import FeaturesHost, flaky
 
 pytestmark = pytest.mark.e2e

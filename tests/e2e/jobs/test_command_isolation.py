@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from activities.command_users import processes_of
-from app.settings import DEFAULT_COMMAND_UIDS
 from devtools.azurite import Azurite
+from durable_batch.activities.command_users import processes_of
+from durable_batch.app.settings import DEFAULT_COMMAND_UIDS
 from tests.e2e.batch_host import BatchHost, start_batch_host
 from tests.process.activities.command_support import public_folder
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from batch import wire
+from durable_batch.batch import wire
 from tests.e2e.jobs.support import FeaturesHost, echo, failing
 
 pytestmark = pytest.mark.e2e

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from batch.json_limits import MAX_JSON_DEPTH
+from durable_batch.batch.json_limits import MAX_JSON_DEPTH
 from tests.e2e.jobs.support import FeaturesHost, python_command
 
 pytestmark = pytest.mark.e2e

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from batch import wire
+from durable_batch.batch import wire
 from tests.e2e.jobs.support import FeaturesHost, echo, process_is_gone, python_command, read_pid
 
 pytestmark = pytest.mark.e2e

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from activities.audit import LOST_ERROR
 from devtools.azurite import Azurite, start_azurite
+from durable_batch.activities.audit import LOST_ERROR
 from tests.e2e.jobs.support import FeaturesHost, start_features_host
 
 pytestmark = pytest.mark.e2e

@@ -1,12 +1,12 @@
 """How a job is cut into partitions, through the job API on devhost's default partition size: a job whose tasks
-each get an activity call of their own gets smaller partitions (`batch.plan.partition_size_for`), since such a
-partition's history, replayed on every episode, grows with its tasks; a batched job keeps the default."""
+each get an activity call of their own gets smaller partitions (`durable_batch.batch.plan.partition_size_for`), since
+such a partition's history, replayed on every episode, grows with its tasks; a batched job keeps the default."""
 
 from __future__ import annotations
 
 import pytest
 
-from batch.plan import PER_CALL_PARTITION_SIZE
+from durable_batch.batch.plan import PER_CALL_PARTITION_SIZE
 from tests.e2e.jobs.support import FeaturesHost, features_host_fixture
 
 pytestmark = pytest.mark.e2e

@@ -1,6 +1,6 @@
 """A task's definition through the job API on devhost and Azurite, read through the index its inline job's submit
-wrote beside the spec (`storage.task_index`): right for every task of a job whose partitions interleave, and
-still right for a job with no index (submitted by an earlier version)."""
+wrote beside the spec (`durable_batch.storage.task_index`): right for every task of a job whose partitions interleave,
+and still right for a job with no index (submitted by an earlier version)."""
 
 from __future__ import annotations
 

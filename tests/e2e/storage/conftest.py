@@ -8,7 +8,7 @@ import uuid
 import pytest
 
 from devtools.azurite import Azurite
-from storage import (
+from durable_batch.storage import (
     ContainerBlobs,
     MemoryBlobs,
     MemoryRows,
@@ -18,8 +18,8 @@ from storage import (
     TaskStore,
     get_account,
 )
-from storage.results import DEFAULT_CONTAINER
-from storage.rows import RowStore
+from durable_batch.storage.results import DEFAULT_CONTAINER
+from durable_batch.storage.rows import RowStore
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from storage import BlobStore, ContainerBlobs, MemoryBlobs, NotFound, StorageAccount
-from storage.blobs import MAX_DELETE
+from durable_batch.storage import BlobStore, ContainerBlobs, MemoryBlobs, NotFound, StorageAccount
+from durable_batch.storage.blobs import MAX_DELETE
 
 pytestmark = pytest.mark.e2e
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from devtools.azurite import Azurite, AzuriteNotInstalled, find_azurite_script, start_azurite
-from storage import ClientOptions, ContainerBlobs, ResultStore, get_account
+from durable_batch.storage import ClientOptions, ContainerBlobs, ResultStore, get_account
 
 pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parents[3]

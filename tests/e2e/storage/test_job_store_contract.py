@@ -8,15 +8,15 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from storage import (
+from durable_batch.storage import (
     InvalidContinuationToken,
     JobRecord,
     JobState,
     JobStore,
     TaskCounts,
 )
-from storage.results import CURRENT_LAYOUT
-from storage.rows import RowStore
+from durable_batch.storage.results import CURRENT_LAYOUT
+from durable_batch.storage.rows import RowStore
 
 pytestmark = pytest.mark.e2e
 
@@ -48,7 +48,7 @@ def test_round_trip(jobs: JobStore) -> None:
     )
     assert jobs.get_job("billing-2026-11") is None
     assert jobs.upsert_job(record)
-    # A record created here names the layout of its job's files (`storage.results`).
+    # A record created here names the layout of its job's files (`durable_batch.storage.results`).
     assert jobs.get_job("billing-2026-11") == dataclasses.replace(record, layout=CURRENT_LAYOUT)
 
 

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from storage import ConcurrencyConflict
-from storage.rows import Delete, Put, RowStore
+from durable_batch.storage import ConcurrencyConflict
+from durable_batch.storage.rows import Delete, Put, RowStore
 
 pytestmark = pytest.mark.e2e
 

@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from storage import InvalidContinuationToken
-from storage.rows import RowStore
-from storage.schedules import Occurrence, ScheduleRecord, ScheduleStore
+from durable_batch.storage import InvalidContinuationToken
+from durable_batch.storage.rows import RowStore
+from durable_batch.storage.schedules import Occurrence, ScheduleRecord, ScheduleStore
 
 pytestmark = pytest.mark.e2e
 

@@ -6,7 +6,7 @@ import pytest
 
 from devtools.azurite import Azurite, free_port
 from devtools.azurite import connection_string as azurite_connection_string
-from storage import (
+from durable_batch.storage import (
     ClientOptions,
     ContainerBlobs,
     ResultStore,

@@ -1,4 +1,5 @@
-"""The account's clients count every request they send into the open meter (`lib.azure_storage.metering`), by kind, on
+"""The account's clients count every request they send into the open meter (`durable_batch.lib.azure_storage.metering`),
+by kind, on
 real Azurite: what a store's call costs in storage requests."""
 
 from __future__ import annotations
@@ -7,9 +8,9 @@ import uuid
 
 import pytest
 
-from lib.azure_storage.metering import metered
-from storage import ContainerBlobs, StorageAccount, TableRows
-from storage.rows import Delete, Put
+from durable_batch.lib.azure_storage.metering import metered
+from durable_batch.storage import ContainerBlobs, StorageAccount, TableRows
+from durable_batch.storage.rows import Delete, Put
 
 pytestmark = pytest.mark.e2e
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from devtools.azurite import Azurite
-from storage import (
+from durable_batch.storage import (
     ContainerBlobs,
     InvalidName,
     MemoryBlobs,

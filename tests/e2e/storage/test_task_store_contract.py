@@ -10,10 +10,10 @@ from typing import Any, cast
 
 import pytest
 
-from batch.records import CHUNK_SIZE, Chunk, TaskUpdate
-from storage import InvalidContinuationToken, TaskState, TaskStore
-from storage.rows import Put, RowStore
-from storage.tasks import ERROR_MAX_CHARS, Failure, truncate_error
+from durable_batch.batch.records import CHUNK_SIZE, Chunk, TaskUpdate
+from durable_batch.storage import InvalidContinuationToken, TaskState, TaskStore
+from durable_batch.storage.rows import Put, RowStore
+from durable_batch.storage.tasks import ERROR_MAX_CHARS, Failure, truncate_error
 
 pytestmark = pytest.mark.e2e
 

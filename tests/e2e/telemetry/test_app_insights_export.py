@@ -1,6 +1,6 @@
 """The app's log records reach Application Insights with the job and task ids as customDimensions: a worker
-process configures the export from app settings (`app.monitoring`), logs a task attempt as the batch runner
-does, and the records arrive at a local ingestion endpoint in the Application Insights wire format (the
+process configures the export from app settings (`durable_batch.app.monitoring`), logs a task attempt as the batch
+runner does, and the records arrive at a local ingestion endpoint in the Application Insights wire format (the
 envelope's `properties` are what the `traces` table shows as `customDimensions`)."""
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ pytestmark = pytest.mark.e2e
 
 WORKER = """
 import logging, os
-from app.monitoring import configure_monitoring
-from activities import telemetry
+from durable_batch.app.monitoring import configure_monitoring
+from durable_batch.activities import telemetry
 from opentelemetry._logs import get_logger_provider
 
 assert configure_monitoring(os.environ)
@@ -125,7 +125,10 @@ def test_without_the_switch_nothing_is_exported(ingestion: Ingestion) -> None:
         "PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY": "false",
         "PYTHONPATH": str(REPO_ROOT),
     }
-    code = "import os\nfrom app.monitoring import configure_monitoring\nassert not configure_monitoring(os.environ)\n"
+    code = (
+        "import os\nfrom durable_batch.app.monitoring import configure_monitoring\n"
+        "assert not configure_monitoring(os.environ)\n"
+    )
     done = subprocess.run([sys.executable, "-c", code], env=env, cwd=REPO_ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert ingestion.items == []

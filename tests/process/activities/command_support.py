@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from activities.command_runner import CommandResult, CommandTask, run_command
+from durable_batch.activities.command_runner import CommandResult, CommandTask, run_command
 
 PY = sys.executable
 PREFIX = "jobs/j1/tasks/t1/"

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from activities.command_runner import Upload
-from app.settings import DEFAULT_MAX_OUTPUT_BYTES, Settings
+from durable_batch.activities.command_runner import Upload
+from durable_batch.app.settings import DEFAULT_MAX_OUTPUT_BYTES, Settings
 from tests.process.activities.command_support import PREFIX, PY, MemoryBlobs, python, run
 from tests.support.memory_batch import MemoryBatch, job, simulate
 

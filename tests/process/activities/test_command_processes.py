@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from activities.command_runner import CommandResult
-from activities.command_runs import MARKER_SUFFIX, recover_abandoned_runs
+from durable_batch.activities.command_runner import CommandResult
+from durable_batch.activities.command_runs import MARKER_SUFFIX, recover_abandoned_runs
 from tests.process.activities.command_support import (
     MemoryBlobs,
     cancel_when_ready,
@@ -103,7 +103,7 @@ WORKER = """
 import sys, threading
 from pathlib import Path
 sys.path.insert(0, {repo!r})
-from activities.command_runner import CommandTask, run_command
+from durable_batch.activities.command_runner import CommandTask, run_command
 
 class NoBlobs:
     def download_to_file(self, blob_name, path): raise AssertionError(blob_name)

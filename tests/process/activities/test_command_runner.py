@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from activities.command_runner import (
+from durable_batch.activities.command_runner import (
     CommandTask,
     CommandTaskError,
     validate_command_task,
@@ -390,7 +390,7 @@ SECRETS = {
 
 
 def test_commands_do_not_inherit_the_workers_secrets() -> None:
-    from activities.command_runner import inherited_environment
+    from durable_batch.activities.command_runner import inherited_environment
 
     plain = {"PATH": "/usr/bin", "HOME": "/root", "LANG": "C.UTF-8", "FUNCTIONS_WORKER_RUNTIME": "python"}
     folders = {"PWD": "/home/site/wwwroot", "OLDPWD": "/"}

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from activities.command_runner import CommandResult, CommandTask
-from activities.command_users import UidsExhausted, lease_uid, processes_of
-from app.settings import DEFAULT_COMMAND_UIDS, CommandUids, Settings, SettingsError, command_identity
+from durable_batch.activities.command_runner import CommandResult, CommandTask
+from durable_batch.activities.command_users import UidsExhausted, lease_uid, processes_of
+from durable_batch.app.settings import DEFAULT_COMMAND_UIDS, CommandUids, Settings, SettingsError, command_identity
 from tests.process.activities.command_support import is_alive, public_folder, run
 
 pytestmark = [

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from activities.command_runner import CommandTask
-from app.settings import CommandUser, Settings, SettingsError
+from durable_batch.activities.command_runner import CommandTask
+from durable_batch.app.settings import CommandUser, Settings, SettingsError
 from tests.process.activities.command_support import (
     PREFIX,
     MemoryBlobs,

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from batch import wire
-from operations.changes import disable_job, enable_job
-from operations.control import cancel_job
-from storage.jobs import JobState
+from durable_batch.batch import wire
+from durable_batch.operations.changes import disable_job, enable_job
+from durable_batch.operations.control import cancel_job
+from durable_batch.storage.jobs import JobState
 from tests.support.memory_batch import MemoryBatch, job, simulate
 from tests.support.simulator import SimulatedClient, Simulator
 

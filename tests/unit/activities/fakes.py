@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from batch.spec import JobSpec, TaskSpec
+from durable_batch.batch.spec import JobSpec, TaskSpec
 
 
 def job_spec(job_id: str = "job-1", tasks: int = 3, **fields: Any) -> JobSpec:

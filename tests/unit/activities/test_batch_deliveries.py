@@ -14,12 +14,12 @@ from typing import Any, cast
 
 import pytest
 
-from activities.batches import run_batch
-from activities.deliveries import Deliveries, this_delivery
-from activities.handler_tasks import HandlerRun
-from activities.isolation import Died, Isolation, Lane, Ran
-from batch import wire
-from batch.handlers import Handler, TaskContext
+from durable_batch.activities.batches import run_batch
+from durable_batch.activities.deliveries import Deliveries, this_delivery
+from durable_batch.activities.handler_tasks import HandlerRun
+from durable_batch.activities.isolation import Died, Isolation, Lane, Ran
+from durable_batch.batch import wire
+from durable_batch.batch.handlers import Handler, TaskContext
 from tests.support.memory_batch import MemoryBatch, job
 from tests.unit.activities.test_batch_gate import prepared
 

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from activities.batches import run_batch
-from activities.jobs import prepare_job
-from batch import wire
-from storage.jobs import JobState
+from durable_batch.activities.batches import run_batch
+from durable_batch.activities.jobs import prepare_job
+from durable_batch.batch import wire
+from durable_batch.storage.jobs import JobState
 from tests.support.memory_batch import MemoryBatch, job
 
 pytestmark = pytest.mark.unit

@@ -8,10 +8,10 @@ from typing import cast
 
 import pytest
 
-from activities.command_tasks import run_command_task
-from batch.spec import JobSpec, ResourceFile, TaskSpec
-from storage.jobs import JobRecord
-from storage.results import ResultStore
+from durable_batch.activities.command_tasks import run_command_task
+from durable_batch.batch.spec import JobSpec, ResourceFile, TaskSpec
+from durable_batch.storage.jobs import JobRecord
+from durable_batch.storage.results import ResultStore
 
 pytestmark = pytest.mark.unit
 

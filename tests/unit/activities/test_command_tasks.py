@@ -7,11 +7,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from activities.command_runner import CommandResult
-from activities.command_tasks import CancelWatcher, command_error
-from batch.job_stop import should_stop
-from lib.azure_storage.errors import StorageUnreachable
-from storage.jobs import JobRecord, JobState
+from durable_batch.activities.command_runner import CommandResult
+from durable_batch.activities.command_tasks import CancelWatcher, command_error
+from durable_batch.batch.job_stop import should_stop
+from durable_batch.lib.azure_storage.errors import StorageUnreachable
+from durable_batch.storage.jobs import JobRecord, JobState
 
 pytestmark = pytest.mark.unit
 

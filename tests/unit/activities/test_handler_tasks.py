@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from activities.handler_tasks import call_with_timeout, run_handler
-from batch.handlers import TaskContext, TaskHandlers
+from durable_batch.activities.handler_tasks import call_with_timeout, run_handler
+from durable_batch.batch.handlers import TaskContext, TaskHandlers
 
 pytestmark = pytest.mark.unit
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from activities.http_fetch import FetchError, address_problem, fetch_to_file, shown_url
+from durable_batch.activities.http_fetch import FetchError, address_problem, fetch_to_file, shown_url
 
 pytestmark = pytest.mark.unit
 

@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from app.services import Services
-from app.settings import Settings
-from batch.handlers import TaskHandlers
-from storage import JobRecord, JobState, StorageConfigError
+from durable_batch.app.services import Services
+from durable_batch.app.settings import Settings
+from durable_batch.batch.handlers import TaskHandlers
+from durable_batch.storage import JobRecord, JobState, StorageConfigError
 
 pytestmark = pytest.mark.unit
 

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from activities.lanes import Lanes
+from durable_batch.activities.lanes import Lanes
 
 pytestmark = pytest.mark.unit
 

@@ -7,9 +7,9 @@ import math
 
 import pytest
 
-from activities.outcomes import ERROR_LIMIT, ResultNotJson, describe_exception, place_result
-from batch import wire
-from storage import MemoryBlobs, ResultStore
+from durable_batch.activities.outcomes import ERROR_LIMIT, ResultNotJson, describe_exception, place_result
+from durable_batch.batch import wire
+from durable_batch.storage import MemoryBlobs, ResultStore
 
 pytestmark = pytest.mark.unit
 

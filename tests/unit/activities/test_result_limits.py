@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from activities.outcomes import ResultTooLarge, place_result
-from app.settings import DEFAULT_MAX_RESULT_BYTES, Settings, SettingsError
-from storage import MemoryBlobs, ResultStore
+from durable_batch.activities.outcomes import ResultTooLarge, place_result
+from durable_batch.app.settings import DEFAULT_MAX_RESULT_BYTES, Settings, SettingsError
+from durable_batch.storage import MemoryBlobs, ResultStore
 from tests.support.memory_batch import MemoryBatch, job, simulate
 
 pytestmark = pytest.mark.unit

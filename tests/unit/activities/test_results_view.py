@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from activities.reduce import JobResults
-from storage import MemoryBlobs, ResultStore
+from durable_batch.activities.reduce import JobResults
+from durable_batch.storage import MemoryBlobs, ResultStore
 
 pytestmark = pytest.mark.unit
 

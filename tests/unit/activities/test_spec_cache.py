@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from activities.errors import JobSpecMismatch, JobSpecMissing
-from activities.specs import SpecCache
+from durable_batch.activities.errors import JobSpecMismatch, JobSpecMissing
+from durable_batch.activities.specs import SpecCache
 from tests.unit.activities.fakes import job_spec
 
 pytestmark = pytest.mark.unit

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from activities.stop import is_finished_instance_error, stop_partitions
-from batch import wire
+from durable_batch.activities.stop import is_finished_instance_error, stop_partitions
+from durable_batch.batch import wire
 
 pytestmark = pytest.mark.unit
 

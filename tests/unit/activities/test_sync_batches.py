@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from activities import telemetry
-from activities.batches import run_batch
-from batch import wire
+from durable_batch.activities import telemetry
+from durable_batch.activities.batches import run_batch
+from durable_batch.batch import wire
 from tests.support.memory_batch import MemoryBatch, job
 from tests.unit.activities.test_batch_gate import prepared
 

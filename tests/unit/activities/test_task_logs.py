@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from activities.task_logs import TaskLog, current_task_log
+from durable_batch.activities.task_logs import TaskLog, current_task_log
 
 pytestmark = pytest.mark.unit
 

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from api.errors import FileNotFound, InvalidQuery, ServiceUnavailable, error_response, status_of
-from batch.errors import BodyTooLargeError, Problem, SpecError
-from operations.errors import (
+from durable_batch.api.errors import FileNotFound, InvalidQuery, ServiceUnavailable, error_response, status_of
+from durable_batch.batch.errors import BodyTooLargeError, Problem, SpecError
+from durable_batch.operations.errors import (
     Conflict,
     InvalidJobSpec,
     InvalidRequest,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.settings import Settings, SettingsError
+from durable_batch.app.settings import Settings, SettingsError
 
 pytestmark = pytest.mark.unit
 

@@ -15,9 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate as validate_openapi
 
-from api.openapi import JOB_SCHEMA_FILE, OPENAPI_FILE, document
-from batch.errors import SpecError
-from batch.validation import parse_job
+from durable_batch.api.openapi import JOB_SCHEMA_FILE, OPENAPI_FILE, document
+from durable_batch.batch.errors import SpecError
+from durable_batch.batch.validation import parse_job
 from examples.billing.generate import generate_job as billing_job
 from examples.etl.generate import generate_job as etl_job
 from examples.handlers import all_handlers
@@ -193,10 +193,10 @@ def test_every_spec_the_validator_accepts_the_schema_accepts(spec: Any) -> None:
 
 
 def test_the_schema_has_exactly_the_fields_the_validator_reads_and_the_readme_documents_them() -> None:
-    from batch.factory_validation import FIELDS as FACTORY_FIELDS
-    from batch.file_validation import RESOURCE_FILE_FIELDS
-    from batch.task_validation import TASK_FIELDS
-    from batch.validation import JOB_FIELDS, REDUCE_FIELDS
+    from durable_batch.batch.factory_validation import FIELDS as FACTORY_FIELDS
+    from durable_batch.batch.file_validation import RESOURCE_FILE_FIELDS
+    from durable_batch.batch.task_validation import TASK_FIELDS
+    from durable_batch.batch.validation import JOB_FIELDS, REDUCE_FIELDS
 
     schema = cast(Mapping[str, Any], JOB_SCHEMA.schema)  # typed as bool | Mapping: this one is an object
     defs = schema["$defs"]

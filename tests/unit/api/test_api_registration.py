@@ -5,9 +5,9 @@ from __future__ import annotations
 import azure.durable_functions as df
 import pytest
 
-from api import http, register
-from app.services import Services
-from app.settings import Settings
+from durable_batch.api import http, register
+from durable_batch.app.services import Services
+from durable_batch.app.settings import Settings
 from examples.handlers import all_handlers
 
 pytestmark = pytest.mark.unit

@@ -11,10 +11,10 @@ from typing import Any
 import azure.functions as func
 import pytest
 
-from api.jobs import submit
-from app.services import Services
-from app.settings import Settings
-from batch import builtin, wire
+from durable_batch.api.jobs import submit
+from durable_batch.app.services import Services
+from durable_batch.app.settings import Settings
+from durable_batch.batch import builtin, wire
 
 pytestmark = pytest.mark.unit
 

@@ -12,13 +12,15 @@ from typing import Any
 
 import pytest
 
-from api.errors import ApiError
-from api.schedules import APP_ROOT, load_template, run_occurrence
-from app.services import Services
-from app.settings import Settings
-from batch.schedules import MAX_SCHEDULE_ID, occurrence_job_id
+from durable_batch.api.errors import ApiError
+from durable_batch.api.schedules import load_template, run_occurrence
+from durable_batch.app.services import Services
+from durable_batch.app.settings import Settings
+from durable_batch.batch.schedules import MAX_SCHEDULE_ID, occurrence_job_id
+from durable_batch.operations.submit import parse_spec
 from examples.handlers import all_handlers
-from operations.submit import parse_spec
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
 
 pytestmark = pytest.mark.unit
 
@@ -59,8 +61,15 @@ def test_a_blob_template_needs_a_store() -> None:
         load_template("blob:templates/x.json", None)
 
 
+def test_a_relative_path_is_in_the_apps_folder_the_host_names(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "job.json").write_text(json.dumps({"id": "here", "tasks": []}))
+    monkeypatch.setenv("AzureWebJobsScriptRoot", str(tmp_path))
+    monkeypatch.chdir(REPO_ROOT)
+    assert load_template("job.json", None)["id"] == "here"
+
+
 def test_the_shipped_template_is_a_valid_job() -> None:
-    template = load_template("examples/templates/billing-nightly.json", None, APP_ROOT)
+    template = load_template("examples/templates/billing-nightly.json", None, REPO_ROOT)
     job_id = occurrence_job_id(template["id"], datetime(2026, 11, 7, 2, 0, tzinfo=UTC))
     spec = parse_spec({**template, "id": job_id}, Services(Settings(storage={}), all_handlers), None)
     assert spec.id == "billing-nightly-20261107T020000"

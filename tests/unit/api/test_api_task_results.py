@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from api.task_results import VIEW_RESULT_BYTES, result_fields
-from storage import MemoryBlobs, ResultStore
-from storage.tasks import TaskRecord, TaskState
+from durable_batch.api.task_results import VIEW_RESULT_BYTES, result_fields
+from durable_batch.storage import MemoryBlobs, ResultStore
+from durable_batch.storage.tasks import TaskRecord, TaskState
 
 pytestmark = pytest.mark.unit
 

@@ -8,8 +8,8 @@ import json
 import azure.functions as func
 import pytest
 
-from api import http
-from lib.azure_storage.errors import StorageUnreachable
+from durable_batch.api import http
+from durable_batch.lib.azure_storage.errors import StorageUnreachable
 
 pytestmark = pytest.mark.unit
 

@@ -7,14 +7,21 @@ from typing import Any
 
 import pytest
 
-from api.views import Links, ResultsLocation, job_summary, job_view, task_view
-from batch.cost import Cost
-from batch.states import TaskCounts
-from operations.durable import Instance
-from operations.status import JobFacts, compose_cost, compose_counts, derive_status, partition_total, running_children
-from storage.jobs import JobRecord, JobState
-from storage.jobs import TaskCounts as RecordCounts
-from storage.tasks import TaskRecord, TaskState
+from durable_batch.api.views import Links, ResultsLocation, job_summary, job_view, task_view
+from durable_batch.batch.cost import Cost
+from durable_batch.batch.states import TaskCounts
+from durable_batch.operations.durable import Instance
+from durable_batch.operations.status import (
+    JobFacts,
+    compose_cost,
+    compose_counts,
+    derive_status,
+    partition_total,
+    running_children,
+)
+from durable_batch.storage.jobs import JobRecord, JobState
+from durable_batch.storage.jobs import TaskCounts as RecordCounts
+from durable_batch.storage.tasks import TaskRecord, TaskState
 
 pytestmark = pytest.mark.unit
 
@@ -216,7 +223,7 @@ def test_a_finished_job_is_in_its_finished_phase() -> None:
 
 
 def test_a_rerun_not_started_yet_is_its_record_not_the_earlier_runs_instance() -> None:
-    from operations.control import current_run
+    from durable_batch.operations.control import current_run
 
     earlier = Instance("Completed", output={"state": "failed", "taskCounts": counts(10, 0, 0, 8, 2, 0)}, input={})
     rerun = record(JobState.PENDING, run=2, runs=({"number": 1, "kept": 0}, {"number": 2, "kept": 8}))

@@ -1,4 +1,5 @@
-"""Which handlers the app registers: the built-in ones always, the examples' only under BATCH_EXAMPLES."""
+"""Which handlers an app registers: the built-in ones always with its own; the reference app (`activities/`)
+adds the examples' only under BATCH_EXAMPLES."""
 
 from __future__ import annotations
 
@@ -6,28 +7,18 @@ import sys
 
 import pytest
 
-from app.handlers import app_handlers
-from app.settings import Settings, SettingsError
-from batch.builtin import ECHO
-from batch.handlers import TaskContext, TaskHandlers
+import activities
+from durable_batch import SettingsError, TaskContext, TaskHandlers
+from durable_batch.app.handlers import app_handlers
+from durable_batch.batch.builtin import ECHO
 
 pytestmark = pytest.mark.unit
 
 
-def settings(**environ: str) -> Settings:
-    return Settings.from_environ(environ)
-
-
-def test_without_the_setting_only_the_built_in_handlers_are_registered() -> None:
-    handlers = app_handlers(settings())
+def test_without_handlers_of_its_own_an_app_gets_the_built_in_ones() -> None:
+    handlers = app_handlers()
     assert list(handlers) == [ECHO]
     assert handlers[ECHO]({"a": [1]}, TaskContext("j", "t", 1)) == {"a": [1]}
-
-
-def test_the_setting_adds_the_example_handlers() -> None:
-    handlers = app_handlers(settings(BATCH_EXAMPLES="true"))
-    assert ECHO in handlers
-    assert {"billing.invoice", "risk.simulate"} <= set(handlers)
 
 
 def test_the_apps_own_handlers_come_with_the_built_in_ones() -> None:
@@ -37,15 +28,25 @@ def test_the_apps_own_handlers_come_with_the_built_in_ones() -> None:
     def task(value: int) -> int:
         return value + 1
 
-    assert set(app_handlers(settings(), own)) == {ECHO, "my.task"}
+    assert set(app_handlers(own)) == {ECHO, "my.task"}
+
+
+def test_the_reference_app_registers_no_examples_without_the_setting() -> None:
+    assert list(activities.app_handlers({})) == []
+
+
+def test_the_setting_adds_the_example_handlers() -> None:
+    handlers = activities.app_handlers({"BATCH_EXAMPLES": "true"})
+    assert {"billing.invoice", "risk.simulate"} <= set(handlers)
+    assert {"billing.invoice", "risk.simulate"} <= set(app_handlers(handlers))
 
 
 def test_a_value_that_is_not_a_flag_is_refused() -> None:
     with pytest.raises(SettingsError, match="BATCH_EXAMPLES must be 'true' or 'false'"):
-        settings(BATCH_EXAMPLES="examples")
+        activities.app_handlers({"BATCH_EXAMPLES": "examples"})
 
 
 def test_examples_asked_for_but_not_deployed_name_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "examples.handlers", None)  # as when examples/ is not deployed
     with pytest.raises(SettingsError, match=r"BATCH_EXAMPLES .* requirements-examples\.txt"):
-        app_handlers(settings(BATCH_EXAMPLES="1"))
+        activities.app_handlers({"BATCH_EXAMPLES": "1"})

@@ -1,4 +1,5 @@
-"""The SDK reads history times through `lib.durable_times.parse_time` once the blueprint is made, and that reader
+"""The SDK reads history times through `durable_batch.lib.durable_times.parse_time` once the blueprint is made, and that
+reader
 gives what dateutil gives for every time the extension or devhost writes and for text it does not read itself."""
 
 from __future__ import annotations
@@ -12,11 +13,11 @@ from dateutil.parser import parse as dateutil_parse
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.blueprint import create_blueprint
-from app.settings import Settings
-from batch.handlers import TaskHandlers
 from devhost.history import timestamp
-from lib import durable_times
+from durable_batch.app.blueprint import create_blueprint
+from durable_batch.app.settings import Settings
+from durable_batch.batch.handlers import TaskHandlers
+from durable_batch.lib import durable_times
 
 pytestmark = pytest.mark.unit
 

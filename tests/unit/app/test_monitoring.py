@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.monitoring import MonitoringPlan, configure_monitoring, monitoring_plan
-from app.settings import SettingsError
+from durable_batch.app.monitoring import MonitoringPlan, configure_monitoring, monitoring_plan
+from durable_batch.app.settings import SettingsError
 
 pytestmark = pytest.mark.unit
 

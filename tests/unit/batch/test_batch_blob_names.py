@@ -7,18 +7,18 @@ import json
 
 import pytest
 
-from api.schedules import TemplateError, load_template
-from batch.errors import SpecError
-from batch.paths import (
+from durable_batch.api.schedules import TemplateError, load_template
+from durable_batch.batch.errors import SpecError
+from durable_batch.batch.paths import (
     JOB_LAYOUT_ENTRIES,
     blob_name_problem,
     normalise_path,
     relative_path_problem,
     reserved_name_problem,
 )
-from batch.validation import parse_job
-from storage.blobs import MemoryBlobs
-from storage.results import CURRENT_LAYOUT, OLD_LAYOUT, ResultStore
+from durable_batch.batch.validation import parse_job
+from durable_batch.storage.blobs import MemoryBlobs
+from durable_batch.storage.results import CURRENT_LAYOUT, OLD_LAYOUT, ResultStore
 
 pytestmark = pytest.mark.unit
 

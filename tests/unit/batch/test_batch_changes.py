@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from batch.changes import JobChange, parse_disable, parse_job_change
-from batch.errors import SpecError
+from durable_batch.batch.changes import JobChange, parse_disable, parse_job_change
+from durable_batch.batch.errors import SpecError
 
 pytestmark = pytest.mark.unit
 

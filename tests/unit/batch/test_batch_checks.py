@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
-from batch.body import ProblemCollector
-from batch.changes import parse_job_change
-from batch.checks import Checker
-from batch.errors import SpecError
-from batch.pools import parse_pool
-from batch.schedules import parse_schedule_body
-from batch.validation import parse_job
+from durable_batch.batch.body import ProblemCollector
+from durable_batch.batch.changes import parse_job_change
+from durable_batch.batch.checks import Checker
+from durable_batch.batch.errors import SpecError
+from durable_batch.batch.pools import parse_pool
+from durable_batch.batch.schedules import parse_schedule_body
+from durable_batch.batch.validation import parse_job
 
 pytestmark = pytest.mark.unit
 

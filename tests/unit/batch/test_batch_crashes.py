@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from batch.crashes import (
+from durable_batch.batch.crashes import (
     MAX_DEATHS,
     MAX_RUNS,
     BatchFailures,

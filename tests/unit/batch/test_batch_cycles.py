@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from batch.errors import SpecError
-from batch.graph import Cycle, find_cycles, weak_components
-from batch.validation import parse_job
+from durable_batch.batch.errors import SpecError
+from durable_batch.batch.graph import Cycle, find_cycles, weak_components
+from durable_batch.batch.validation import parse_job
 
 pytestmark = pytest.mark.unit
 

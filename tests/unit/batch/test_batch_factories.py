@@ -7,9 +7,17 @@ from typing import Any
 
 import pytest
 
-from batch.errors import SpecError
-from batch.factories import FactoryTasks, ParameterSet, file_values, placeholders, substitute, sweep_count, sweep_values
-from batch.validation import lines_validator, parse_job
+from durable_batch.batch.errors import SpecError
+from durable_batch.batch.factories import (
+    FactoryTasks,
+    ParameterSet,
+    file_values,
+    placeholders,
+    substitute,
+    sweep_count,
+    sweep_values,
+)
+from durable_batch.batch.validation import lines_validator, parse_job
 
 pytestmark = pytest.mark.unit
 

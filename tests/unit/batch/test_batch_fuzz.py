@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from batch.errors import SpecError
-from batch.validation import parse_job
+from durable_batch.batch.errors import SpecError
+from durable_batch.batch.validation import parse_job
 from examples.handlers import all_handlers
 from tests.fuzz import bodies, mutated_specs
 

@@ -1,12 +1,19 @@
-"""`batch.insights`: completions over time and failures grouped by error, from chunks."""
+"""`durable_batch.batch.insights`: completions over time and failures grouped by error, from chunks."""
 
 from __future__ import annotations
 
 import pytest
 
-from batch.insights import GROUP_LIMIT, MAX_BUCKETS, SAMPLE_IDS, SIGNATURE_CHARS, Insights, error_signature
-from batch.records import Chunk, TaskUpdate
-from batch.states import TaskState
+from durable_batch.batch.insights import (
+    GROUP_LIMIT,
+    MAX_BUCKETS,
+    SAMPLE_IDS,
+    SIGNATURE_CHARS,
+    Insights,
+    error_signature,
+)
+from durable_batch.batch.records import Chunk, TaskUpdate
+from durable_batch.batch.states import TaskState
 
 pytestmark = pytest.mark.unit
 

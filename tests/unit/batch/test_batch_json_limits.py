@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from batch.errors import SpecError
-from batch.json_limits import MAX_JSON_DEPTH
-from batch.validation import parse_job
+from durable_batch.batch.errors import SpecError
+from durable_batch.batch.json_limits import MAX_JSON_DEPTH
+from durable_batch.batch.validation import parse_job
 
 pytestmark = pytest.mark.unit
 

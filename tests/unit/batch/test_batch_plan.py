@@ -6,9 +6,9 @@ import random
 
 import pytest
 
-from batch.errors import PlanError
-from batch.graph import weak_components
-from batch.plan import (
+from durable_batch.batch.errors import PlanError
+from durable_batch.batch.graph import weak_components
+from durable_batch.batch.plan import (
     DEFAULT_PARTITION_SIZE,
     PER_CALL_PARTITION_SIZE,
     JobPlan,
@@ -18,7 +18,7 @@ from batch.plan import (
     plan_job,
     plan_tasks,
 )
-from batch.spec import JobSpec, TaskSpec
+from durable_batch.batch.spec import JobSpec, TaskSpec
 
 pytestmark = pytest.mark.unit
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from batch.records import BATCHES_PER_RUN, Chunk, TaskUpdate, first_batch
-from batch.states import TaskState
+from durable_batch.batch.records import BATCHES_PER_RUN, Chunk, TaskUpdate, first_batch
+from durable_batch.batch.states import TaskState
 
 pytestmark = pytest.mark.unit
 

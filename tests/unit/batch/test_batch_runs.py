@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from batch.changes import MAX_RERUN_REASON, parse_rerun
-from batch.errors import SpecError
-from batch.runs import MAX_RERUNS, LatestRun, RerunRefused, check_rerun, next_runs, run_counts, runs_view
-from batch.states import JobState, TaskCounts, job_write_applies
+from durable_batch.batch.changes import MAX_RERUN_REASON, parse_rerun
+from durable_batch.batch.errors import SpecError
+from durable_batch.batch.runs import MAX_RERUNS, LatestRun, RerunRefused, check_rerun, next_runs, run_counts, runs_view
+from durable_batch.batch.states import JobState, TaskCounts, job_write_applies
 
 pytestmark = pytest.mark.unit
 

@@ -6,10 +6,10 @@ import random
 
 import pytest
 
-from batch.errors import PlanError
-from batch.plan import DagScheduler, JobOutcome, job_outcome, plan_job
-from batch.spec import JobSpec, TaskSpec
-from batch.states import JobState, TaskCounts, TaskState
+from durable_batch.batch.errors import PlanError
+from durable_batch.batch.plan import DagScheduler, JobOutcome, job_outcome, plan_job
+from durable_batch.batch.spec import JobSpec, TaskSpec
+from durable_batch.batch.states import JobState, TaskCounts, TaskState
 
 pytestmark = pytest.mark.unit
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from batch.errors import BodyTooLargeError, Problem, SpecError
-from batch.schedules import (
+from durable_batch.batch.errors import BodyTooLargeError, Problem, SpecError
+from durable_batch.batch.schedules import (
     MAX_SCHEDULE_ID,
     due_occurrence,
     is_occurrence_of,
@@ -19,8 +19,8 @@ from batch.schedules import (
     occurrence_of,
     parse_schedule_body,
 )
-from batch.spec import ID_PATTERN
-from lib.ncrontab import parse_cron
+from durable_batch.batch.spec import ID_PATTERN
+from durable_batch.lib.ncrontab import parse_cron
 
 pytestmark = pytest.mark.unit
 

@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from batch.batching import MAX_BATCH, MIN_BATCH_SECONDS, TARGET_BATCH_SECONDS, BatchPlan, plan_batch
+from durable_batch.batch.batching import MAX_BATCH, MIN_BATCH_SECONDS, TARGET_BATCH_SECONDS, BatchPlan, plan_batch
 
 pytestmark = pytest.mark.unit
 

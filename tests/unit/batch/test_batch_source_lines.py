@@ -11,11 +11,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from batch.body import ProblemCollector, decode_body
-from batch.errors import SpecError
-from batch.factories import BLOCK
-from batch.source_lines import GIVE_UP, LinesValidator, quick_decode
-from batch.validation import lines_validator
+from durable_batch.batch.body import ProblemCollector, decode_body
+from durable_batch.batch.errors import SpecError
+from durable_batch.batch.factories import BLOCK
+from durable_batch.batch.source_lines import GIVE_UP, LinesValidator, quick_decode
+from durable_batch.batch.validation import lines_validator
 from tests.fuzz import JSON_VALUES, raw_mutations
 
 pytestmark = pytest.mark.unit

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from batch.spec import ID_PATTERN, JobSpec, OnTaskFailure, ReduceSpec, ResourceFile, TaskSpec, is_id
-from batch.validation import parse_job
+from durable_batch.batch.spec import ID_PATTERN, JobSpec, OnTaskFailure, ReduceSpec, ResourceFile, TaskSpec, is_id
+from durable_batch.batch.validation import parse_job
 
 pytestmark = pytest.mark.unit
 

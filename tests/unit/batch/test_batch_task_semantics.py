@@ -7,11 +7,19 @@ from typing import Any
 
 import pytest
 
-from batch.errors import SpecError
-from batch.handlers import NonRetryableError, is_non_retryable
-from batch.plan import DagScheduler, plan_job
-from batch.spec import DependencyAction, ExitConditions, ExitOptions, JobAction, JobSpec, OutputFile, TaskSpec
-from batch.validation import MAX_DEPENDENCIES, parse_job
+from durable_batch.batch.errors import SpecError
+from durable_batch.batch.handlers import NonRetryableError, is_non_retryable
+from durable_batch.batch.plan import DagScheduler, plan_job
+from durable_batch.batch.spec import (
+    DependencyAction,
+    ExitConditions,
+    ExitOptions,
+    JobAction,
+    JobSpec,
+    OutputFile,
+    TaskSpec,
+)
+from durable_batch.batch.validation import MAX_DEPENDENCIES, parse_job
 
 pytestmark = pytest.mark.unit
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from batch.times import as_utc, from_ms, iso, iso_now, parse_time, to_ms
+from durable_batch.batch.times import as_utc, from_ms, iso, iso_now, parse_time, to_ms
 
 pytestmark = pytest.mark.unit
 

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from batch.errors import BatchError, BodyTooLargeError, Problem, SpecError
-from batch.spec import JobSpec, OnTaskFailure, OutputFile, ResourceFile
-from batch.validation import MAX_REPORTED_PROBLEMS, parse_job
+from durable_batch.batch.errors import BatchError, BodyTooLargeError, Problem, SpecError
+from durable_batch.batch.spec import JobSpec, OnTaskFailure, OutputFile, ResourceFile
+from durable_batch.batch.validation import MAX_REPORTED_PROBLEMS, parse_job
 
 pytestmark = pytest.mark.unit
 

@@ -1,4 +1,5 @@
-"""A job's cost (`batch.cost`): read from JSON written by any version, summed, and written with every field."""
+"""A job's cost (`durable_batch.batch.cost`): read from JSON written by any version, summed, and written with every
+field."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from batch.cost import STORAGE_KINDS, Cost, summed
+from durable_batch.batch.cost import STORAGE_KINDS, Cost, summed
 
 pytestmark = pytest.mark.unit
 

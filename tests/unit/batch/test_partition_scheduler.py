@@ -1,4 +1,5 @@
-"""The partition's decisions (`batch.partition_scheduler`), driven as its orchestrator drives them, with no SDK:
+"""The partition's decisions (`durable_batch.batch.partition_scheduler`), driven as its orchestrator drives them, with
+no SDK:
 step, make the commands, complete some tickets, apply what came, again."""
 
 from __future__ import annotations
@@ -8,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from batch import wire
-from batch.batching import PROBE_WAIT_SECONDS
-from batch.partition_commands import CONTROLS, DEADLINE, STOP, Call, EntityCall, Signal, Timer
-from batch.partition_records import RECORD_AT, SETTLE_AGAIN_SECONDS
-from batch.partition_scheduler import PartitionScheduler
+from durable_batch.batch import wire
+from durable_batch.batch.batching import PROBE_WAIT_SECONDS
+from durable_batch.batch.partition_commands import CONTROLS, DEADLINE, STOP, Call, EntityCall, Signal, Timer
+from durable_batch.batch.partition_records import RECORD_AT, SETTLE_AGAIN_SECONDS
+from durable_batch.batch.partition_scheduler import PartitionScheduler
 
 pytestmark = pytest.mark.unit
 

@@ -1,12 +1,13 @@
-"""A partition's rate-limited tasks (`batch.permits`): what it asks the pool for, and the paced batches the
+"""A partition's rate-limited tasks (`durable_batch.batch.permits`): what it asks the pool for, and the paced batches
+the
 permits allow."""
 
 from __future__ import annotations
 
 import pytest
 
-from batch.permits import PermitQueue
-from batch.records import CHUNK_SIZE
+from durable_batch.batch.permits import PermitQueue
+from durable_batch.batch.records import CHUNK_SIZE
 
 pytestmark = pytest.mark.unit
 

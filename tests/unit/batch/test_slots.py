@@ -1,4 +1,5 @@
-"""A pool's slot ledger and a partition's lease (`batch.slots`): priorities, fair shares, never more than the pool."""
+"""A pool's slot ledger and a partition's lease (`durable_batch.batch.slots`): priorities, fair shares, never more than
+the pool."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from batch.slots import POLL_MS, RENEW_MS, STALE_MS, Lease, Ledger, fair_targets, permit_window
+from durable_batch.batch.slots import POLL_MS, RENEW_MS, STALE_MS, Lease, Ledger, fair_targets, permit_window
 
 pytestmark = pytest.mark.unit
 

@@ -8,9 +8,9 @@ import pytest
 import requests
 from rich.console import Console, RenderableType
 
-from batch.cost import Cost
-from cli.client import ApiError, ErrorDetail, JobApi
-from cli.render import (
+from durable_batch.batch.cost import Cost
+from durable_batch.cli.client import ApiError, ErrorDetail, JobApi
+from durable_batch.cli.render import (
     Progress,
     error_lines,
     job_table,

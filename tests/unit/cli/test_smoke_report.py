@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from cli.client import JobApi
-from cli.smoke import SMOKE_TASKS, run_smoke
+from durable_batch.cli.client import JobApi
+from durable_batch.cli.smoke import SMOKE_TASKS, run_smoke
 
 pytestmark = pytest.mark.unit
 

@@ -1,4 +1,5 @@
-"""`dashboard.assets` and the route's answers, through `dashboard.routes.serve`, without a host."""
+"""`durable_batch.dashboard.assets` and the route's answers, through `durable_batch.dashboard.routes.serve`, without a
+host."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ from pathlib import Path
 import azure.functions as func
 import pytest
 
-from dashboard.assets import INDEX, load
-from dashboard.routes import serve
+from durable_batch.dashboard.assets import INDEX, load
+from durable_batch.dashboard.routes import serve
 
 pytestmark = pytest.mark.unit
 

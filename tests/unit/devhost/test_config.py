@@ -64,7 +64,8 @@ def test_local_settings_fill_the_environment_without_overriding_it(tmp_path: Pat
     )
     environ = {"A": "from-env"}
     config = load_config(tmp_path, environ)
-    assert environ == {"A": "from-env", "B": "from-file", "N": "5", "FLAG": "True"}
+    root = str(tmp_path.resolve())
+    assert environ == {"A": "from-env", "B": "from-file", "N": "5", "FLAG": "True", "AzureWebJobsScriptRoot": root}
     assert config.app_settings["A"] == "from-file"
     assert config.local_http_port == 7072
 

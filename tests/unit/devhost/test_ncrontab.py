@@ -9,7 +9,7 @@ import pytest
 
 from devhost.errors import HostError
 from devhost.ncrontab import CronSchedule, IntervalSchedule, ScheduleError, parse_schedule
-from lib.ncrontab import CronError
+from durable_batch.lib.ncrontab import CronError
 
 pytestmark = pytest.mark.unit
 
@@ -298,7 +298,7 @@ def test_naive_datetimes_are_refused() -> None:
 
 
 def test_no_occurrence_before_the_end_of_the_calendar() -> None:
-    # The search itself is the app's (lib.ncrontab), so its error is the app's too.
+    # The search itself is the app's (durable_batch.lib.ncrontab), so its error is the app's too.
     with pytest.raises(CronError, match="no occurrence after"):
         cron("0 0 0 1 1 *").next_after(utc(9999, 6, 1))
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from batch.testing import ListResults
+from durable_batch.batch.testing import ListResults
 from examples.billing.pricing import (
     METERS,
     compute_invoice,

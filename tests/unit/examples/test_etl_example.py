@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from batch.testing import ListResults
+from durable_batch.batch.testing import ListResults
 from examples.errors import CorruptPartition, InvalidInput
 from examples.etl.clean import clean_partition
 from examples.etl.data import REGIONS, partition_csv

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from batch.handlers import TaskContext
-from batch.testing import ListResults
+from durable_batch.batch.handlers import TaskContext
+from durable_batch.batch.testing import ListResults
 from examples.billing import generate as billing_generate
 from examples.etl import generate as etl_generate
 from examples.handlers import all_handlers
@@ -79,7 +79,7 @@ def test_default_jobs_are_valid_and_fan_out(name: str) -> None:
 
 @pytest.mark.parametrize("name", GENERATORS)
 def test_default_jobs_pass_the_job_api_validation(name: str) -> None:
-    validation = pytest.importorskip("batch.validation")
+    validation = pytest.importorskip("durable_batch.batch.validation")
     spec = GENERATORS[name]()
     parsed = validation.parse_job(json.dumps(spec).encode(), known_handlers=all_handlers, allow_command_tasks=False)
     assert parsed.id == spec["id"]

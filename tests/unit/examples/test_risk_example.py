@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from batch.testing import ListResults
+from durable_batch.batch.testing import ListResults
 from examples.errors import InexactCombination, InvalidInput
 from examples.risk.portfolio import make_portfolio, simulate_losses
 from examples.risk.tail import TaskTail, combine, parse_level, tail_count, tail_size, var_es

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from app.settings import APP_SETTINGS
+from durable_batch.app.settings import APP_SETTINGS
 
 pytestmark = pytest.mark.unit
 
@@ -45,7 +45,7 @@ def documented_settings() -> set[str]:
     return set(re.findall(r"`([A-Za-z_]+)`", section))
 
 
-# Variables the app gives command tasks (activities/command_env.py), not settings it reads.
+# Variables the app gives command tasks (durable_batch/activities/command_env.py), not settings it reads.
 TASK_VARIABLES = {"BATCH_TASK_ID", "BATCH_TASK_RUN_ID", "BATCH_TASK_WORKING_DIR"}
 
 

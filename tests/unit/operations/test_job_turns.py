@@ -1,4 +1,4 @@
-"""Submits and deletes of one job id take turns (`operations.job_turns`); other ids do not wait."""
+"""Submits and deletes of one job id take turns (`durable_batch.operations.job_turns`); other ids do not wait."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from operations import job_turns
-from operations.job_turns import one_at_a_time
+from durable_batch.operations import job_turns
+from durable_batch.operations.job_turns import one_at_a_time
 
 pytestmark = pytest.mark.unit
 

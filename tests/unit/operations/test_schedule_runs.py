@@ -1,4 +1,5 @@
-"""One wake of a schedule (`operations.schedule_runs.tick`) on in-memory stores and a fake Durable client: arming,
+"""One wake of a schedule (`durable_batch.operations.schedule_runs.tick`) on in-memory stores and a fake Durable client:
+arming,
 submitting, a retried wake that starts nothing twice, skipping while the previous job runs, errors, stopping."""
 
 from __future__ import annotations
@@ -12,15 +13,15 @@ from typing import Any
 
 import pytest
 
-from app.services import Services
-from app.settings import Settings
-from batch import wire
-from batch.schedules import ScheduleSpec
+from durable_batch.app.services import Services
+from durable_batch.app.settings import Settings
+from durable_batch.batch import wire
+from durable_batch.batch.schedules import ScheduleSpec
+from durable_batch.lib.ncrontab import parse_cron
+from durable_batch.operations.schedule_runs import tick
+from durable_batch.storage.jobs import JobRecord, JobState
+from durable_batch.storage.schedules import ScheduleRecord
 from examples.handlers import all_handlers
-from lib.ncrontab import parse_cron
-from operations.schedule_runs import tick
-from storage.jobs import JobRecord, JobState
-from storage.schedules import ScheduleRecord
 
 pytestmark = pytest.mark.unit
 

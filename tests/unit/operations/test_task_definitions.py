@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from operations.definitions import task_definition
-from storage.blobs import MemoryBlobs
+from durable_batch.operations.definitions import task_definition
+from durable_batch.storage.blobs import MemoryBlobs
 from tests.support.memory_batch import MemoryBatch, job, simulate
 
 pytestmark = pytest.mark.unit

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from activities.batches import run_batch
-from batch import wire
-from batch.crashes import MAX_DEATHS, MAX_RUNS
+from durable_batch.activities.batches import run_batch
+from durable_batch.batch import wire
+from durable_batch.batch.crashes import MAX_DEATHS, MAX_RUNS
 from tests.support.memory_batch import MemoryBatch, job, simulate
 from tests.unit.activities.test_batch_deliveries import StandInIsolation
 

@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 
-from activities.batches import hand_back
-from batch import wire
-from batch.partition_records import RECORD_AT
-from batch.records import TaskUpdate
-from batch.states import TaskState
-from storage.rows import MemoryRows, Row
-from storage.tasks import Failure
+from durable_batch.activities.batches import hand_back
+from durable_batch.batch import wire
+from durable_batch.batch.partition_records import RECORD_AT
+from durable_batch.batch.records import TaskUpdate
+from durable_batch.batch.states import TaskState
+from durable_batch.storage.rows import MemoryRows, Row
+from durable_batch.storage.tasks import Failure
 from tests.support.memory_batch import MemoryBatch, RecordingBatch, job, simulate
 
 pytestmark = pytest.mark.unit

@@ -1,4 +1,5 @@
-"""A job's cost (`batch.cost`): the durable work its orchestrations did, read from their histories, and the
+"""A job's cost (`durable_batch.batch.cost`): the durable work its orchestrations did, read from their histories, and
+the
 storage requests its activities reported, summed up the tree into the job's output and custom statuses."""
 
 from __future__ import annotations
@@ -10,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from batch import wire
-from batch.cost import Cost
 from devhost.history import EventType
+from durable_batch.batch import wire
+from durable_batch.batch.cost import Cost
 from tests.support.memory_batch import MemoryBatch, job, simulate
 from tests.support.simulator import Simulator
 

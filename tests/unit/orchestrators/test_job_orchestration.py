@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from batch import wire
-from storage.jobs import JobState
+from durable_batch.batch import wire
+from durable_batch.storage.jobs import JobState
 from tests.support.memory_batch import MemoryBatch, job, simulate
 
 pytestmark = pytest.mark.unit

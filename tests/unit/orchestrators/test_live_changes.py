@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from batch import wire
-from batch.slots import Ledger
-from orchestrators.fanout import rebalance
+from durable_batch.batch import wire
+from durable_batch.batch.slots import Ledger
+from durable_batch.orchestrators.fanout import rebalance
 from tests.support.memory_batch import MemoryBatch, job, simulate
 from tests.support.simulator import Simulator
 

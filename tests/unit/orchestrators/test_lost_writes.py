@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from activities.audit import LOST_ERROR
-from batch import wire
-from batch.records import chunk_key
-from storage.jobs import JobState
-from storage.rows import Delete
+from durable_batch.activities.audit import LOST_ERROR
+from durable_batch.batch import wire
+from durable_batch.batch.records import chunk_key
+from durable_batch.storage.jobs import JobState
+from durable_batch.storage.rows import Delete
 from tests.support.lossy import LossyBlobs, LossyRows
 from tests.support.memory_batch import MemoryBatch, job, simulate
 

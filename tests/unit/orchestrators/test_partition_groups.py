@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from batch import wire
-from batch.plan import GROUP_SIZE
+from durable_batch.batch import wire
+from durable_batch.batch.plan import GROUP_SIZE
 from tests.support.memory_batch import MemoryBatch, job, simulate
 from tests.support.simulator import Instance, Simulator
 

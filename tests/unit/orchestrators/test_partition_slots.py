@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from batch import wire
+from durable_batch.batch import wire
 from tests.support.memory_batch import MemoryBatch, job, simulate
 
 pytestmark = pytest.mark.unit

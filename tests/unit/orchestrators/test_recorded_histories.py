@@ -16,12 +16,12 @@ from typing import Any
 
 import pytest
 
-from batch import wire
 from devhost.replay import FunctionCatalog
-from orchestrators.group import group_orchestrator
-from orchestrators.job import job_orchestrator
-from orchestrators.partition import partition_orchestrator
-from orchestrators.schedule import schedule_orchestrator
+from durable_batch.batch import wire
+from durable_batch.orchestrators.group import group_orchestrator
+from durable_batch.orchestrators.job import job_orchestrator
+from durable_batch.orchestrators.partition import partition_orchestrator
+from durable_batch.orchestrators.schedule import schedule_orchestrator
 from tests.support.histories import Execution, Recording, covers, replay_problems
 from tests.support.record_histories import FOLDER, SCENARIOS
 

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from batch import wire
-from storage.jobs import JobState
-from storage.rows import MemoryRows, Operation, Put, Row
-from storage.tasks import TaskStore
+from durable_batch.batch import wire
+from durable_batch.storage.jobs import JobState
+from durable_batch.storage.rows import MemoryRows, Operation, Put, Row
+from durable_batch.storage.tasks import TaskStore
 from tests.support.memory_batch import MemoryBatch, job, simulate
 
 pytestmark = pytest.mark.unit

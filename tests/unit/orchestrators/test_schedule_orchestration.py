@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from batch import wire
 from devhost import history as h
 from devhost.replay import ActivityWork, EpisodeInput, FunctionCatalog, TimerWork, run_episode
-from orchestrators.schedule import MAX_SLEEP, RETRY_LATER, schedule_orchestrator
+from durable_batch.batch import wire
+from durable_batch.orchestrators.schedule import MAX_SLEEP, RETRY_LATER, schedule_orchestrator
 
 pytestmark = pytest.mark.unit
 

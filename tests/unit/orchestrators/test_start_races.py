@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from storage.jobs import JobState, TaskCounts
+from durable_batch.storage.jobs import JobState, TaskCounts
 from tests.support.memory_batch import MemoryBatch, job, simulate
 
 pytestmark = pytest.mark.unit

@@ -1,4 +1,5 @@
-"""Storage requests counted by kind (`lib.azure_storage.metering`): what a request is, from its method and URL,
+"""Storage requests counted by kind (`durable_batch.lib.azure_storage.metering`): what a request is, from its method and
+URL,
 and whose meter it counts into."""
 
 from __future__ import annotations
@@ -9,8 +10,8 @@ import threading
 
 import pytest
 
-from batch.cost import STORAGE_KINDS
-from lib.azure_storage.metering import RequestMeter, count, metered, request_kind
+from durable_batch.batch.cost import STORAGE_KINDS
+from durable_batch.lib.azure_storage.metering import RequestMeter, count, metered, request_kind
 
 pytestmark = pytest.mark.unit
 

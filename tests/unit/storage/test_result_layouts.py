@@ -9,14 +9,14 @@ from typing import Any, cast
 
 import pytest
 
-from app.services import Services
-from app.settings import Settings
-from batch.handlers import TaskHandlers
-from storage.blobs import MemoryBlobs
-from storage.jobs import JobRecord, JobState, JobStore
-from storage.results import CURRENT_LAYOUT, OLD_LAYOUT, ResultStore, job_folder, layout_of_record
-from storage.rows import MemoryRows
-from storage.sources import SourceBlobs, SourceChanged, block_digest
+from durable_batch.app.services import Services
+from durable_batch.app.settings import Settings
+from durable_batch.batch.handlers import TaskHandlers
+from durable_batch.storage.blobs import MemoryBlobs
+from durable_batch.storage.jobs import JobRecord, JobState, JobStore
+from durable_batch.storage.results import CURRENT_LAYOUT, OLD_LAYOUT, ResultStore, job_folder, layout_of_record
+from durable_batch.storage.rows import MemoryRows
+from durable_batch.storage.sources import SourceBlobs, SourceChanged, block_digest
 
 pytestmark = pytest.mark.unit
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from lib.azure_storage.account import StorageConnection, connection_from_settings
-from lib.azure_storage.errors import StorageConfigError
+from durable_batch.lib.azure_storage.account import StorageConnection, connection_from_settings
+from durable_batch.lib.azure_storage.errors import StorageConfigError
 
 pytestmark = pytest.mark.unit
 

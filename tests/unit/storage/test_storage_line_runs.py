@@ -1,4 +1,5 @@
-"""A source blob's lines in runs (`storage.sources.line_runs`), wherever its download splits it: every line once,
+"""A source blob's lines in runs (`durable_batch.storage.sources.line_runs`), wherever its download splits it: every
+line once,
 in order, at its byte offset, a last line without a newline included."""
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from storage.sources import line_runs
+from durable_batch.storage.sources import line_runs
 
 pytestmark = pytest.mark.unit
 

@@ -11,10 +11,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from lib.azure_storage.account import REQUEST_CLIENT_OPTIONS, ClientOptions, StorageAccount
-from lib.azure_storage.errors import StorageUnreachable
-from storage.container_blobs import ContainerBlobs
-from storage.table_rows import TableRows
+from durable_batch.lib.azure_storage.account import REQUEST_CLIENT_OPTIONS, ClientOptions, StorageAccount
+from durable_batch.lib.azure_storage.errors import StorageUnreachable
+from durable_batch.storage.container_blobs import ContainerBlobs
+from durable_batch.storage.table_rows import TableRows
 
 pytestmark = pytest.mark.unit
 

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from batch.plan import JobPlan, plan_independent, plan_tasks
-from storage import _json
-from storage.task_index import MAGIC, document_with_spans, encode, locate
+from durable_batch.batch.plan import JobPlan, plan_independent, plan_tasks
+from durable_batch.storage import _json
+from durable_batch.storage.task_index import MAGIC, document_with_spans, encode, locate
 
 pytestmark = pytest.mark.unit
 

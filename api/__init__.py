@@ -1,5 +1,0 @@
-"""The job API over HTTP (`/api/jobs...`) and scheduled jobs; `register(bp, services)` adds them to the app."""
-
-from api.registration import register
-
-__all__ = ["register"]

@@ -1,0 +1,47 @@
+"""Durable Batch: Azure-Batch-style batch jobs on Azure Durable Functions.
+
+A function app registers the whole framework (HTTP API, dashboard, orchestrators, activities) as one blueprint
+with its own task handlers:
+
+    import azure.durable_functions as df
+    from durable_batch import TaskHandlers, batch_blueprint
+
+    handlers = TaskHandlers()
+
+    @handlers.task("hello.greet")
+    def greet(input: dict[str, str]) -> dict[str, str]:
+        return {"greeting": f"Hello, {input['name']}!"}
+
+    app = df.DFApp()
+    app.register_functions(batch_blueprint(handlers))
+
+The names here are the public API; the subpackages are the framework's own and may change between versions. They
+are loaded on first use, so `durable-batch` (the CLI, `durable_batch.cli`) starts without the Functions SDK.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from durable_batch.app.blueprint import batch_blueprint
+    from durable_batch.app.settings import Settings, SettingsError
+    from durable_batch.batch.handlers import TaskContext, TaskHandlers
+
+__all__ = ["Settings", "SettingsError", "TaskContext", "TaskHandlers", "batch_blueprint"]
+
+_HOMES = {
+    "batch_blueprint": "durable_batch.app.blueprint",
+    "Settings": "durable_batch.app.settings",
+    "SettingsError": "durable_batch.app.settings",
+    "TaskContext": "durable_batch.batch.handlers",
+    "TaskHandlers": "durable_batch.batch.handlers",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'durable_batch' has no attribute {name!r}")
+    return getattr(importlib.import_module(home), name)

@@ -1,0 +1,179 @@
+"""REDUCE: the job's reduce handler over all its results, read lazily.
+
+`JobResults` is the `ResultsView` a reduce handler gets. The results are the rows of the job's results blobs
+(`results/*.jsonl` in its folder, one per batch of tasks, each sorted by task position) and, for a task whose
+result was too large to travel inline, its own `result.json`, read only when the iteration reaches it.
+
+Iteration is in task order. The blobs are first scanned once to learn each one's smallest task position and
+row count (that is also `len`); then they are merged, and a blob is opened only when the merge reaches its
+smallest position. Memory holds the blobs whose position ranges overlap the current one: about a partition's
+worth of rows when partitions are contiguous ranges (jobs without dependencies, or with local ones), however
+large the job. Blobs scanned while their total stays under `KEEP_BYTES` are kept from the scan instead of
+being read twice: as their bytes, parsed again when the merge reaches them (parsed rows take about ten times
+the bytes, so 16 MiB of them held 100 MiB and more until the reduce ended).
+
+The reduce spec's `input` is passed as `results.input` (None when the spec has none), so a reduce handler
+keeps the one-parameter form `def summarize(results)`; the handler's `ctx`, if it asks for one, has task id
+`"reduce"` and attempt 1. The reduce has no time limit of its own: the job's wall clock bounds the job.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from durable_batch.activities.outcomes import ResultNotJson, ResultTooLarge, describe_exception, measured_json
+from durable_batch.activities.specs import SpecCache
+from durable_batch.app.services import Services
+from durable_batch.batch import wire
+from durable_batch.batch.handlers import TaskContext
+from durable_batch.lib.azure_storage.errors import StorageError
+
+__all__ = ["KEEP_BYTES", "REDUCE_TASK_ID", "JobResults", "ResultsSource", "reduce_job"]
+
+KEEP_BYTES = 16 * 1024 * 1024
+REDUCE_TASK_ID = "reduce"
+
+
+class ResultsSource(Protocol):
+    """The part of `durable_batch.storage.results.ResultStore` a `JobResults` reads."""
+
+    def list_result_batches(self, job_id: str) -> Iterator[str]: ...
+
+    def read_blob(self, blob_name: str) -> bytes: ...
+
+
+@dataclass(frozen=True)
+class _Blob:
+    name: str
+    first: int  # smallest task position in the blob
+    rows: int
+
+
+def _parse_rows(name: str, data: bytes) -> list[dict[str, Any]]:
+    rows = [json.loads(line) for line in data.splitlines() if line.strip()]
+    for row in rows:
+        if not isinstance(row, dict) or not isinstance(row.get("index"), int) or "id" not in row:
+            raise ValueError(f"results blob {name} has a row that is not a task result: {str(row)[:200]}")
+    rows.sort(key=lambda row: int(row["index"]))
+    return rows
+
+
+class JobResults:
+    """A job's results as a `durable_batch.batch.handlers.ResultsView`: `(task id, result)` of every succeeded task in
+    task
+    order, lazily; `len` is the number of distinct tasks with a result. See the module for the cost."""
+
+    def __init__(self, source: ResultsSource, job_id: str, input: Any = None, keep_bytes: int = KEEP_BYTES) -> None:
+        self.job_id = job_id
+        self.input = input
+        """The reduce spec's `input`, unchanged."""
+        self._source = source
+        self._keep_bytes = keep_bytes
+        self._blobs: list[_Blob] | None = None
+        self._kept: dict[str, bytes] = {}
+        self._count = 0
+
+    def _scan(self) -> list[_Blob]:
+        if self._blobs is None:
+            blobs: list[_Blob] = []
+            kept_bytes = 0
+            seen = bytearray()
+            count = 0
+            for name in self._source.list_result_batches(self.job_id):
+                data = self._source.read_blob(name)
+                rows = _parse_rows(name, data)
+                if not rows:
+                    continue
+                for row in rows:
+                    i = int(row["index"])
+                    if i >= len(seen):
+                        seen.extend(bytes(max(i + 1 - len(seen), len(seen))))
+                    if not seen[i]:
+                        seen[i] = 1
+                        count += 1
+                blobs.append(_Blob(name, int(rows[0]["index"]), len(rows)))
+                if kept_bytes + len(data) <= self._keep_bytes:
+                    self._kept[name] = data
+                    kept_bytes += len(data)
+            blobs.sort(key=lambda blob: (blob.first, blob.name))
+            self._blobs, self._count = blobs, count
+        return self._blobs
+
+    def __len__(self) -> int:
+        self._scan()
+        return self._count
+
+    def __iter__(self) -> Iterator[tuple[str, Any]]:
+        blobs = self._scan()
+        heap: list[tuple[int, int, dict[str, Any], Iterator[dict[str, Any]]]] = []
+        opened = 0
+        last: int | None = None
+        while True:
+            # Open every blob that may hold the next position before taking the smallest row.
+            while opened < len(blobs) and (not heap or blobs[opened].first <= heap[0][0]):
+                rows = iter(self._rows_of(blobs[opened].name))
+                first = next(rows, None)
+                if first is not None:
+                    heapq.heappush(heap, (int(first["index"]), opened, first, rows))
+                opened += 1
+            if not heap:
+                return
+            index, seq, row, rows = heap[0]
+            following = next(rows, None)
+            if following is None:
+                heapq.heappop(heap)
+            else:
+                heapq.heapreplace(heap, (int(following["index"]), seq, following, rows))
+            if index == last:
+                continue  # the same task written twice (a partition run again): once is enough
+            last = index
+            yield str(row["id"]), self._value(row)
+
+    def _rows_of(self, name: str) -> list[dict[str, Any]]:
+        kept = self._kept.get(name)
+        return _parse_rows(name, kept if kept is not None else self._source.read_blob(name))
+
+    def _value(self, row: dict[str, Any]) -> Any:
+        blob = row.get("resultBlob")
+        if blob:
+            return json.loads(self._source.read_blob(str(blob)))
+        return row.get("result")
+
+
+def reduce_job(services: Services, specs: SpecCache, data: dict[str, Any]) -> wire.ReduceOutcome:
+    """Run the job's reduce handler over `JobResults`; write its output to `reduce.json` in the job's folder, return it
+    inline too when small. A failure (no such handler, an exception, output that isn't JSON) is returned as
+    `ok: false`: the job then ends failed with the error as its reason."""
+    job_id = str(data["jobId"])
+    spec = specs.get(job_id, str(data["specHash"])).spec
+    if spec.reduce is None:
+        return {"ok": False, "error": f"job {job_id!r} has no reduce step"}
+    handler = services.handlers.get(spec.reduce.handler)
+    if handler is None:
+        return {
+            "ok": False,
+            "error": f"HandlerNotFound: no reduce handler named {spec.reduce.handler!r} is registered in this app",
+        }
+    view = JobResults(services.results, job_id, spec.reduce.input)
+    try:
+        output = handler(view, TaskContext(job_id=job_id, task_id=REDUCE_TASK_ID, attempt=1))
+        text = measured_json(output, services.settings.max_result_bytes, "the reduce output")
+    except ResultNotJson as exc:
+        return {"ok": False, "error": f"ResultNotJson: the reduce output: {exc}"}
+    except ResultTooLarge as exc:
+        return {"ok": False, "error": f"ResultTooLarge: {exc}"}
+    except Exception as exc:
+        return {"ok": False, "error": describe_exception(exc)}
+    try:
+        blob = services.results.write_reduce_output(job_id, output)
+    except StorageError as exc:
+        # Raising would fail the job's orchestration with no record of why; a failed reduce ends the job.
+        return {"ok": False, "error": f"{type(exc).__name__}: could not store the reduce output: {exc}"}
+    outcome: wire.ReduceOutcome = {"ok": True, "resultBlob": blob}
+    if len(text.encode("utf-8")) <= wire.INLINE_RESULT_LIMIT:
+        outcome["result"] = json.loads(text)
+    return outcome

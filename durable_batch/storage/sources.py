@@ -1,0 +1,182 @@
+"""Reading a task factory's source blobs, in any container of the app's storage account: a JSON Lines blob as
+a stream of lines with their byte offsets, byte ranges of it pinned to the ETag it had, and the blobs under a
+prefix. Nothing here creates a container: a source that is not there is `NotFound`, named."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from azure.core import MatchConditions
+from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
+
+from durable_batch.lib.azure_storage.account import StorageAccount, translate_errors
+from durable_batch.lib.azure_storage.errors import NotFound, StorageRequestError
+
+__all__ = ["LineStream", "SourceBlobs", "SourceChanged", "block_digest", "line_runs"]
+
+_DIGEST_CHARS = 32
+"""A block's digest is the first 128 bits of its SHA-256, in hex: a million tasks' list keeps 2,000 of them."""
+
+
+def block_digest(data: bytes | hashlib._Hash) -> str:
+    """The digest a resolved source keeps of one block of its line list (`blockDigests`)."""
+    digest = hashlib.sha256(data) if isinstance(data, bytes) else data
+    return digest.hexdigest()[:_DIGEST_CHARS]
+
+
+class SourceChanged(StorageRequestError):
+    """A source blob changed after its job was submitted: its tasks are no longer the ones validated."""
+
+
+@dataclass
+class LineStream:
+    """The lines of one blob as they are read, in runs: `etag` of the version read; `digest` (SHA-256 of every
+    byte) and `size` are final once the runs are consumed."""
+
+    etag: str
+    runs: Iterator[tuple[int, list[bytes]]]
+    """(byte offset of a run's first line, the run's lines without their newlines): every line of the blob in
+    order, a run for each part downloaded, so that a reader loops over lines, not over calls."""
+    _hash: hashlib._Hash = field(default_factory=hashlib.sha256)
+    size: int = 0
+
+    @property
+    def digest(self) -> str:
+        return self._hash.hexdigest()
+
+
+def line_runs(chunks: Iterable[bytes]) -> Iterator[tuple[int, list[bytes]]]:
+    """The lines of the bytes `chunks` hold, a run of them for each chunk that completes a line (see
+    `LineStream.runs`); a last line without a newline is a run of its own."""
+    pending = b""
+    start = 0
+    for chunk in chunks:
+        data = pending + chunk
+        end = data.rfind(b"\n") + 1  # the complete lines end there; the rest waits for the next chunk
+        pending = data[end:]
+        if end:
+            yield start, data[: end - 1].split(b"\n")
+            start += end
+    if pending:
+        yield start, [pending]
+
+
+class SourceBlobs:
+    """Reads blobs of any container of one account. Thread-safe."""
+
+    def __init__(self, account: StorageAccount) -> None:
+        self._account = account
+
+    def url(self, container: str) -> str:
+        return f"{self._account.blob_endpoint}/{container}"
+
+    def _blob(self, container: str, blob: str):  # type: ignore[no-untyped-def]
+        return self._account.blob_service.get_blob_client(container, blob)
+
+    def lines(self, container: str, blob: str) -> LineStream:
+        """Stream the blob's lines in runs (see `LineStream`); `NotFound` when the container or blob is missing."""
+        where = f"{container}/{blob}"
+        with translate_errors("Blob", self._account.blob_endpoint, f"read {where}"):
+            try:
+                downloader = self._blob(container, blob).download_blob()
+            except ResourceNotFoundError as exc:
+                raise NotFound(f"blob {blob!r} does not exist in container {container!r}") from exc
+        stream = LineStream(etag=str(downloader.properties.etag), runs=iter(()))
+
+        def chunks() -> Iterator[bytes]:
+            with translate_errors("Blob", self._account.blob_endpoint, f"read {where}"):
+                for chunk in downloader.chunks():
+                    stream._hash.update(chunk)
+                    stream.size += len(chunk)
+                    yield chunk
+
+        stream.runs = line_runs(chunks())
+        return stream
+
+    def read_range(self, container: str, blob: str, start: int, end: int | None, etag: str | None) -> bytes:
+        """Bytes `start` .. `end - 1` (to the end when None) of the version with `etag` (any version when None);
+        `SourceChanged` when the blob was replaced since."""
+        where = f"{container}/{blob}"
+        length = None if end is None else max(0, end - start)
+        if length == 0:
+            return b""
+        with translate_errors("Blob", self._account.blob_endpoint, f"read {where}"):
+            try:
+                client = self._blob(container, blob)
+                if etag is None:
+                    return bytes(client.download_blob(offset=start, length=length).readall())
+                condition = MatchConditions.IfNotModified
+                return bytes(
+                    client.download_blob(offset=start, length=length, etag=etag, match_condition=condition).readall()
+                )
+            except ResourceModifiedError as exc:
+                raise SourceChanged(
+                    f"the task source {where} changed after the job was submitted: its tasks are not the ones "
+                    "that were validated; submit the job again under another id",
+                    status=412,
+                ) from exc
+            except ResourceNotFoundError as exc:
+                raise NotFound(f"the task source {where} was deleted after the job was submitted") from exc
+
+    def names(self, container: str, prefix: str) -> Iterator[tuple[str, str]]:
+        """(name, ETag) of every blob under `prefix`, in name order; `NotFound` when the container is missing."""
+        client = self._account.blob_service.get_container_client(container)
+        with translate_errors("Blob", self._account.blob_endpoint, f"list {container}/{prefix}"):
+            try:
+                for item in client.list_blobs(name_starts_with=prefix or None):
+                    yield item.name, str(item.etag)
+            except ResourceNotFoundError as exc:
+                raise NotFound(f"container {container!r} does not exist") from exc
+
+    def container_of(self, url: str) -> str | None:
+        """The container a container URL names, when it is one of this account's (else None)."""
+        base, _, container = url.rstrip("/").rpartition("/")
+        return container if base.lower() == self._account.blob_endpoint.rstrip("/").lower() else None
+
+    def download_to_file(self, container: str, blob: str, path: Path) -> int:
+        """Download a blob into `path`; the bytes written. `NotFound` when the container or blob is missing."""
+        with translate_errors("Blob", self._account.blob_endpoint, f"read {container}/{blob}"):
+            try:
+                with path.open("wb") as out:
+                    return int(self._blob(container, blob).download_blob().readinto(out))
+            except ResourceNotFoundError as exc:
+                raise NotFound(f"blob {blob!r} does not exist in container {container!r}") from exc
+
+    def upload_file(self, container: str, blob: str, path: Path) -> str:
+        """Upload `path` as a blob (replacing one of that name); its URL. `NotFound` when the container is missing."""
+        with translate_errors("Blob", self._account.blob_endpoint, f"write {container}/{blob}"):
+            try:
+                client = self._blob(container, blob)
+                with path.open("rb") as data:
+                    client.upload_blob(data, overwrite=True)
+                return str(client.url)
+            except ResourceNotFoundError as exc:
+                raise NotFound(f"container {container!r} does not exist") from exc
+
+    def block_reader(self, factory: Mapping[str, Any]) -> Callable[[int], list[Any]]:
+        """Reads block `number` of a resolved task factory's line source (`durable_batch.operations.sources`): one
+        ranged read of
+        its bytes, pinned to the ETag the source had at submit, decoded a JSON value a line. A source the app
+        wrote itself (a task-per-file list) has each block's digest (`blockDigests`) instead of an ETag, and a
+        block that does not match it is `SourceChanged`: never read as the job's tasks."""
+        resolved = factory["resolved"]
+        source, offsets, size = resolved["source"], resolved["offsets"], resolved["size"]
+        digests = resolved.get("blockDigests")
+
+        def read(number: int) -> list[Any]:
+            end = offsets[number + 1] if number + 1 < len(offsets) else size
+            data = self.read_range(source["container"], source["blob"], offsets[number], end, source.get("etag"))
+            if isinstance(digests, list) and (number >= len(digests) or block_digest(data) != digests[number]):
+                raise SourceChanged(
+                    f"the task list {source['container']}/{source['blob']} (block {number}) is not the one written "
+                    "when the job was submitted: it was changed since, and is not read as the job's tasks",
+                    status=412,
+                )
+            return [json.loads(line) for line in data.split(b"\n") if line.strip()]
+
+        return read
