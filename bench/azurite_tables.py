@@ -13,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from devtools.azurite import start_azurite
+from devhost.azurite import start_azurite
 from durable_batch.storage import TableRows, get_account
 from durable_batch.storage.rows import Put
 

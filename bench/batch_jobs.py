@@ -30,9 +30,9 @@ from typing import Any
 from azure.storage.blob import BlobServiceClient
 
 from bench.devhost_fanout import peak_rss_mib, run_once
+from devhost.azurite import start_azurite
 from devhost.testing import DevHostProcess
 from devhost.workers import worker_process_count
-from devtools.azurite import start_azurite
 from devtools.run_example import call
 from durable_batch.batch.cost import Cost
 

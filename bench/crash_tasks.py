@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from bench.batch_jobs import finish, warm_up
+from devhost.azurite import start_azurite
 from devhost.testing import DevHostProcess
 from devhost.workers import worker_process_count
-from devtools.azurite import start_azurite
 from devtools.run_example import call
 
 APP = Path(__file__).resolve().parent / "apps" / "batch"

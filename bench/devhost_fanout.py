@@ -21,8 +21,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from devhost.azurite import start_azurite
 from devhost.testing import DevHostProcess
-from devtools.azurite import start_azurite
 
 APP = Path(__file__).resolve().parent / "apps" / "fanout"
 

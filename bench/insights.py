@@ -16,7 +16,7 @@ import tracemalloc
 from pathlib import Path
 from typing import Any
 
-from devtools.azurite import start_azurite
+from devhost.azurite import start_azurite
 from durable_batch.batch.insights import Insights
 from durable_batch.batch.records import CHUNK_SIZE, TaskUpdate
 from durable_batch.batch.states import TaskState

@@ -23,8 +23,8 @@ from typing import Any
 
 from bench.batch_jobs import APP, job_tasks, upload_lines
 from bench.devhost_fanout import peak_rss_mib
+from devhost.azurite import start_azurite
 from devhost.testing import DevHostProcess
-from devtools.azurite import start_azurite
 from devtools.run_example import call
 
 FINAL = ("succeeded", "failed", "cancelled")

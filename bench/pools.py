@@ -23,8 +23,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from devhost.azurite import start_azurite
 from devhost.testing import DevHostProcess
-from devtools.azurite import start_azurite
 from devtools.run_example import call
 
 APP = Path(__file__).resolve().parent / "apps" / "batch"

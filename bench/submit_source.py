@@ -32,8 +32,8 @@ from typing import Any
 from azure.storage.blob import BlobServiceClient
 
 from bench.batch_jobs import APP, job_tasks, upload_lines
+from devhost.azurite import start_azurite
 from devhost.testing import DevHostProcess
-from devtools.azurite import start_azurite
 from devtools.run_example import call
 
 _TICKS = os.sysconf("SC_CLK_TCK")

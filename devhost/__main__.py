@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
 
+from devhost.azurite import Azurite, AzuriteError, start_azurite
 from devhost.errors import HostError
 from devhost.host import HostOptions, serve
 from devhost.store import STORE_KINDS
@@ -42,6 +44,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="run def activities in devhost's own process, not in worker processes (to debug them); a handler "
         "that ends its process then ends devhost",
     )
+    start.add_argument(
+        "--azurite",
+        action="store_true",
+        help="start Azurite too (from node_modules/azurite here, or on PATH), with its data in ROOT/.azurite, and "
+        "run the app on it (AzureWebJobsStorage); it stops with devhost",
+    )
     start.add_argument("--verbose", action="store_true", help="log the engine's debug messages")
     return parser.parse_args(argv)
 
@@ -71,6 +79,16 @@ def main(argv: list[str] | None = None) -> int:
         manual_clock=args.manual_clock,
         in_process=args.in_process,
     )
+    azurite: Azurite | None = None
+    if args.azurite:
+        try:
+            azurite = start_azurite(options.script_root / ".azurite" / "devhost")
+        except AzuriteError as exc:
+            print(f"devhost: {exc}", file=sys.stderr)
+            return 2
+        # The app's storage is this Azurite, whatever local.settings.json says (the environment wins over it).
+        os.environ["AzureWebJobsStorage"] = azurite.connection_string  # noqa: SIM112 (the setting's name)
+        print(f"Azurite (pid {azurite.pid}) on blob port {azurite.blob_port}, data in {azurite.location}", flush=True)
     try:
         asyncio.run(_run(options))
     except HostError as exc:
@@ -79,6 +97,9 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         print(f"devhost: cannot listen on {args.bind}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
         return 2
+    finally:
+        if azurite is not None:
+            azurite.stop()
     return 0
 
 

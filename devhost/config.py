@@ -291,14 +291,14 @@ def storage_warning(script_root: str | Path, environ: Mapping[str, str]) -> str 
     if (root / LOCAL_SETTINGS_EXAMPLE).is_file():
         fix = (
             f"install -m 600 {LOCAL_SETTINGS_EXAMPLE} {LOCAL_SETTINGS_JSON} (a copy only you can read; it sets "
-            f"{STORAGE_SETTING}=UseDevelopmentStorage=true) and start Azurite (python -m devtools.azurite)"
+            f"{STORAGE_SETTING}=UseDevelopmentStorage=true) and start Azurite (python -m devhost.azurite)"
         )
     else:
         fix = f"set {STORAGE_SETTING} in {LOCAL_SETTINGS_JSON}'s Values or in the environment"
     return (
         f"warning: the app setting {STORAGE_SETTING} is not set, so the app cannot reach its storage and its "
         f"functions will fail (an API answers 503). Fix: {fix}; or run Azurite and devhost together with "
-        "python -m devtools.serve."
+        "devhost start --azurite."
     )
 
 

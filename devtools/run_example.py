@@ -25,8 +25,8 @@ from typing import Any
 
 from tqdm import tqdm
 
+from devhost.azurite import start_azurite
 from devhost.testing import DevHostProcess
-from devtools.azurite import start_azurite
 from durable_batch.storage.results import ResultStore
 from examples.billing.generate import generate_job
 

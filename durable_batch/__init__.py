@@ -27,14 +27,15 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from durable_batch.app.blueprint import batch_blueprint
     from durable_batch.app.settings import Settings, SettingsError
-    from durable_batch.batch.handlers import TaskContext, TaskHandlers
+    from durable_batch.batch.handlers import ResultsView, TaskContext, TaskHandlers
 
-__all__ = ["Settings", "SettingsError", "TaskContext", "TaskHandlers", "batch_blueprint"]
+__all__ = ["ResultsView", "Settings", "SettingsError", "TaskContext", "TaskHandlers", "batch_blueprint"]
 
 _HOMES = {
     "batch_blueprint": "durable_batch.app.blueprint",
     "Settings": "durable_batch.app.settings",
     "SettingsError": "durable_batch.app.settings",
+    "ResultsView": "durable_batch.batch.handlers",
     "TaskContext": "durable_batch.batch.handlers",
     "TaskHandlers": "durable_batch.batch.handlers",
 }

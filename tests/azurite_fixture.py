@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from devtools.azurite import Azurite, AzuriteNotInstalled, start_azurite
+from devhost.azurite import Azurite, AzuriteNotInstalled, start_azurite
 
 
 @pytest.fixture(scope="session")

@@ -200,7 +200,7 @@ class AzureStore:
         if is_transient(exc):
             return StoreError(
                 f"cannot reach the storage account in {self.setting} ({where}): {reason(exc)}. Check {self.setting}; "
-                "for local runs, start Azurite (`python -m devtools.azurite`)"
+                "for local runs, start Azurite (`python -m devhost.azurite`)"
             )
         if is_auth_failure(exc):
             return StoreError(

@@ -81,7 +81,8 @@ def register(bp: df.Blueprint, services: Services, schedule: str | None) -> None
 
 def load_template(reference: str, results: ResultStore | None, root: Path | None = None) -> dict[str, Any]:
     """The template named by `BATCH_SCHEDULE_TEMPLATE`: `blob:<name>` in the results container, else a file
-    path relative to `root` (the app's folder unless given). `TemplateError` when it cannot be read or is not a JSON object with an id."""
+    path relative to `root` (the app's folder unless given). `TemplateError` when it cannot be read or is not a
+    JSON object with an id."""
     if reference.startswith(BLOB_PREFIX):
         name = reference[len(BLOB_PREFIX) :]
         problem = blob_name_problem(name, None)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from durable_batch.batch.handlers import ResultsView, TaskHandlers
+from durable_batch import ResultsView, TaskHandlers
 from examples.billing.pricing import CURRENCY, compute_invoice
 from examples.billing.usage import customer_profile, usage_records, usage_totals
 from examples.common import parse_period, require_int, require_str

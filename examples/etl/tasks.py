@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from durable_batch.batch.handlers import ResultsView, TaskHandlers
+from durable_batch import ResultsView, TaskHandlers
 from examples.common import parse_period, require_int, require_str
 from examples.errors import InvalidInput
 from examples.etl.clean import Cleaned, clean_partition

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from durable_batch.batch.handlers import ResultsView, TaskHandlers
+from durable_batch import ResultsView, TaskHandlers
 from examples.common import require_int
 from examples.errors import InvalidInput
 from examples.risk.portfolio import make_portfolio, simulate_losses

@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 import requests
 
+from devhost.azurite import Azurite
 from devhost.testing import REPO_ROOT, DevHostProcess
-from devtools.azurite import Azurite
 from durable_batch.storage import ContainerBlobs, JobStore, ResultStore, TableRows, TaskStore, get_account
 from durable_batch.storage.jobs import TABLE as JOBS_TABLE
 from durable_batch.storage.results import DEFAULT_CONTAINER, layout_of_record

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from devhost.azurite import ACCOUNT_KEY, Azurite, free_port, start_azurite
+from devhost.azurite import connection_string as azurite_connection_string
 from devhost.testing import REPO_ROOT, DevHostProcess
-from devtools.azurite import ACCOUNT_KEY, Azurite, free_port, start_azurite
-from devtools.azurite import connection_string as azurite_connection_string
 from tests.conftest import SdkLoop
 from tests.host.helpers import Client
 

@@ -23,7 +23,7 @@ def test_a_missing_storage_setting_is_warned_about_with_the_fix(tmp_path: Path) 
         output = "".join(host.output)
         warning = next(line for line in host.output if line.startswith("warning: "))
         assert "AzureWebJobsStorage is not set" in warning
-        assert "local.settings.json.example" in warning and "python -m devtools.azurite" in warning
+        assert "local.settings.json.example" in warning and "python -m devhost.azurite" in warning
         assert output.index("warning: ") < output.index("Functions:"), "before the function list"
         answer = requests.get(f"{host.base_url}/api/jobs", timeout=30)
         assert answer.status_code == 503 and "AzureWebJobsStorage" in answer.json()["error"]["message"]

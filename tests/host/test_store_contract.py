@@ -21,6 +21,8 @@ from typing import Any, TypeVar
 import pytest
 
 from devhost import history as h
+from devhost.azurite import ACCOUNT_KEY, Azurite, free_port
+from devhost.azurite import connection_string as azurite_connection_string
 from devhost.errors import StoreError
 from devhost.history import EventType
 from devhost.store import (
@@ -34,8 +36,6 @@ from devhost.store import (
     Store,
     open_store,
 )
-from devtools.azurite import ACCOUNT_KEY, Azurite, free_port
-from devtools.azurite import connection_string as azurite_connection_string
 
 pytestmark = pytest.mark.host
 

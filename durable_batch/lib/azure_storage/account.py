@@ -189,7 +189,7 @@ def connection_from_settings(
     if not (account or blob or table):
         raise StorageConfigError(
             f"the app setting {setting} is not set: set it to a storage account connection string, or to "
-            f"{DEVELOPMENT_STORAGE} to use Azurite on its default ports (start it with `python -m devtools.azurite`), "
+            f"{DEVELOPMENT_STORAGE} to use Azurite on its default ports (start it with `python -m devhost.azurite`), "
             f"or connect with an identity through {setting}__accountName (or {setting}__blobServiceUri and "
             f"{setting}__tableServiceUri)"
         )
@@ -249,7 +249,7 @@ def translate_errors(service: str, endpoint: str, action: str) -> Iterator[None]
     except (ServiceRequestError, ServiceResponseError) as exc:
         raise StorageUnreachable(
             f"cannot reach {service} Storage at {endpoint} to {action}: {exc}. Check {CONNECTION_SETTING}; "
-            "for local runs, start Azurite (`python -m devtools.azurite`) on the ports it names"
+            "for local runs, start Azurite (`python -m devhost.azurite`) on the ports it names"
         ) from exc
     except HttpResponseError as exc:
         code = getattr(exc, "error_code", None)

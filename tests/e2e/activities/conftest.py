@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from devtools.azurite import Azurite
+from devhost.azurite import Azurite
 from durable_batch.activities.specs import SpecCache
 from durable_batch.app.services import Services
 from durable_batch.app.settings import Settings

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from azure.data.tables import TableServiceClient, UpdateMode
 
-from devtools.azurite import Azurite
+from devhost.azurite import Azurite
 from durable_batch.storage import ContainerBlobs, get_account
 from durable_batch.storage.jobs import TABLE as JOBS_TABLE
 from durable_batch.storage.results import DEFAULT_CONTAINER

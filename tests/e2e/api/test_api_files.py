@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from devtools.azurite import Azurite
+from devhost.azurite import Azurite
 from durable_batch.storage import ContainerBlobs, get_account
 from tests.e2e.api.jobs import billing_job
 from tests.e2e.batch_host import BatchHost, start_batch_host

@@ -20,7 +20,7 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from devtools.azurite import Azurite
+from devhost.azurite import Azurite
 from durable_batch.batch.spec import ID_PATTERN
 from tests.e2e.api.jobs import billing_job
 from tests.e2e.batch_host import BatchHost, start_batch_host

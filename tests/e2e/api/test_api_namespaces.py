@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import requests
 
-from devtools.azurite import Azurite
+from devhost.azurite import Azurite
 from durable_batch.storage import ContainerBlobs, get_account
 from tests.e2e.api.jobs import billing_job
 from tests.e2e.api.old_layout import move_to_old_layout

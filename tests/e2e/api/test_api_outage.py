@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import requests
 
-from devtools.azurite import Azurite, start_azurite
+from devhost.azurite import Azurite, start_azurite
 from tests.e2e.batch_host import BatchHost, start_batch_host
 from tests.openapi_check import attach
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from devtools.azurite import Azurite
+from devhost.azurite import Azurite
 from durable_batch.batch.schedules import is_occurrence_of
 from tests.e2e.api.jobs import billing_job, sleeper
 from tests.e2e.batch_host import BatchHost, start_batch_host

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from devtools.azurite import Azurite
+from devhost.azurite import Azurite
 from tests.e2e.jobs.support import FeaturesHost, python_command, start_features_host
 from tests.openapi_check import attach
 

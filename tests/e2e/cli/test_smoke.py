@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from devhost.azurite import Azurite
 from devhost.testing import REPO_ROOT, DevHostProcess
-from devtools.azurite import Azurite
 
 pytestmark = pytest.mark.e2e
 

@@ -14,7 +14,7 @@ import pytest
 import requests
 from playwright.sync_api import Page, expect
 
-from devtools.azurite import Azurite
+from devhost.azurite import Azurite
 from tests.e2e.batch_host import BatchHost, start_batch_host
 from tests.e2e.dashboard.jobs import finished_job
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from devtools.azurite import Azurite, AzuriteNotInstalled, TlsFiles, start_azurite
+from devhost.azurite import Azurite, AzuriteNotInstalled, TlsFiles, start_azurite
 from tests.e2e.identity.support import TokenEndpoint, make_certificate
 
 

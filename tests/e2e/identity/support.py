@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from devtools.azurite import TlsFiles
+from devhost.azurite import TlsFiles
 
 GOOD_ISSUER = "https://sts.windows.net/00000000-0000-0000-0000-000000000000/"
 

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 import requests
 
+from devhost.azurite import Azurite, TlsFiles
 from devhost.testing import REPO_ROOT, DevHostProcess
-from devtools.azurite import Azurite, TlsFiles
 from tests.e2e.identity.conftest import identity_settings
 from tests.e2e.identity.support import TokenEndpoint
 

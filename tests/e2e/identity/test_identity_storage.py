@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from devtools.azurite import Azurite
+from devhost.azurite import Azurite
 from durable_batch.storage import ContainerBlobs, StorageAccount, StorageAuthError, TableRows, connection_from_settings
 from durable_batch.storage.rows import Put
 from tests.e2e.identity.conftest import identity_settings

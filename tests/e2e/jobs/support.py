@@ -16,8 +16,8 @@ import pytest
 from azure.core.exceptions import ResourceExistsError
 from azure.storage.blob import BlobServiceClient, ContainerClient
 
+from devhost.azurite import Azurite
 from devhost.testing import REPO_ROOT
-from devtools.azurite import Azurite
 from durable_batch.batch.times import parse_time
 from tests.apps.batch_features import probes
 from tests.e2e.batch_host import BatchHost, start_batch_host

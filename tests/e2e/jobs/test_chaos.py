@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 from azure.storage.blob import BlobServiceClient
 
-from devtools.azurite import Azurite
+from devhost.azurite import Azurite
 from tests.e2e.jobs.support import FeaturesHost, child_processes, kill_leftovers, start_features_host
 from tests.host.helpers import HUB_OVERRIDE
 

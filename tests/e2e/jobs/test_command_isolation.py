@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from devtools.azurite import Azurite
+from devhost.azurite import Azurite
 from durable_batch.activities.command_users import processes_of
 from durable_batch.app.settings import DEFAULT_COMMAND_UIDS
 from tests.e2e.batch_host import BatchHost, start_batch_host

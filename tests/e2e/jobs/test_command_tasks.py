@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from devtools.azurite import Azurite
+from devhost.azurite import Azurite
 from tests.e2e.jobs.support import (
     FeaturesHost,
     echo,

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import requests
 
-from devtools.azurite import Azurite
+from devhost.azurite import Azurite
 from tests.e2e.batch_host import BatchHost
 from tests.e2e.jobs.support import (
     FeaturesHost,

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from devtools.azurite import Azurite, start_azurite
+from devhost.azurite import Azurite, start_azurite
 from durable_batch.activities.audit import LOST_ERROR
 from tests.e2e.jobs.support import FeaturesHost, start_features_host
 

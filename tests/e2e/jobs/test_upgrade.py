@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from devhost.azurite import Azurite
 from devhost.testing import REPO_ROOT
-from devtools.azurite import Azurite
 from tests.e2e.jobs.support import FeaturesHost, all_succeeded, child_processes, kill_leftovers, start_features_host
 
 pytestmark = pytest.mark.e2e

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from devtools.azurite import Azurite
+from devhost.azurite import Azurite
 from tests.e2e.jobs.support import FeaturesHost, start_features_host
 from tests.openapi_check import attach
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from devtools.azurite import Azurite
+from devhost.azurite import Azurite
 from tests.e2e.jobs.support import FeaturesHost, child_processes, kill_leftovers, process_is_gone, start_features_host
 from tests.e2e.pools.support import define_pool, most_at_once, spans, succeeded, timed_job
 

@@ -1,22 +1,30 @@
-"""The README's quickstart, followed as written in a fresh copy of the repository: its files are taken from
-the README's own code blocks, its commands run as subprocesses (`devtools.serve`, the `durable-batch` console
-script, pytest), on a free port instead of 7071."""
+"""The README's quickstart, followed as written in an empty folder: the wheel this checkout builds
+(`scripts/build-wheel`) installed in a virtual environment of the app's own, the files taken from the README's
+code blocks, its commands run as subprocesses (the `devhost` and `durable-batch` console scripts as installed,
+pytest) on a free port instead of 7071.
+
+No network here: the wheel goes in with `--no-index`, and the libraries it needs (and pytest) come from the
+environment running this test, which the app's environment sees through a `.pth` file; `npm install azurite`
+becomes a link to this checkout's `node_modules`. The framework itself is only the wheel's: the app's Python
+imports nothing from this checkout (checked)."""
 
 from __future__ import annotations
 
 import json
 import os
 import re
-import shutil
 import signal
+import site
 import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 
 from devhost.testing import REPO_ROOT
 
@@ -37,30 +45,22 @@ def blocks(language: str) -> list[str]:
 
 
 def named_files() -> dict[str, str]:
-    """The README's Python blocks that start with `# <path>`: the files the quickstart has you write."""
+    """The README's blocks that start with `# <path>`: the files the quickstart has you write."""
     files = {}
-    for block in blocks("python"):
+    for block in blocks("python") + blocks("text"):
         first, _, _ = block.partition("\n")
-        if first.startswith("# ") and first.endswith(".py"):
+        if first.startswith("# ") and "." in first and " " not in first[2:].strip():
             files[first[2:].strip()] = block
     return files
 
 
-def fresh_copy(target: Path) -> Path:
-    """The repository's files as a clone has them (tracked and new, not ignored), with the shared Azurite."""
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        check=True,
-    ).stdout.decode()
-    for name in filter(None, listed.split("\0")):
-        source = REPO_ROOT / name
-        if source.is_file() and not source.is_symlink():
-            (target / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target / name)
-    (target / "node_modules").symlink_to((REPO_ROOT / "node_modules").resolve())
-    return target
+def json_files() -> dict[str, str]:
+    """The README's JSON blocks, by what they are: the host's settings and the job."""
+    found = {}
+    for block in blocks("json"):
+        value = json.loads(block)
+        found["host.json" if "extensions" in value else "job.json" if "tasks" in value else "?"] = block
+    return found
 
 
 def free_port() -> int:
@@ -77,77 +77,106 @@ def alive(pid: int) -> bool:
     return True
 
 
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("dist")
+    built = subprocess.run(
+        [str(REPO_ROOT / "scripts" / "build-wheel"), str(out)], capture_output=True, text=True, timeout=300
+    )
+    assert built.returncode == 0, built.stdout + built.stderr
+    (found,) = out.glob("durable_batch-*.whl")
+    return found
+
+
 @pytest.fixture
-def app_folder(tmp_path: Path) -> Iterator[Path]:
-    yield fresh_copy(tmp_path / "my-batch")
+def app_folder(tmp_path: Path, wheel: Path) -> Iterator[Path]:
+    """Step 1: an empty folder with a virtual environment, the wheel installed with its extras, and Azurite."""
+    folder = tmp_path / "my-batch"
+    folder.mkdir()
+    assert '.venv/bin/pip install "$WHEEL[cli,devhost]"' in quickstart() and "npm install azurite" in quickstart()
+    subprocess.run([sys.executable, "-m", "venv", ".venv"], cwd=folder, check=True, timeout=120)
+    venv_site = next((folder / ".venv" / "lib").glob("python3.*/site-packages"))
+    (venv_site / "test-libraries.pth").write_text("\n".join(site.getsitepackages()) + "\n")
+    installed = subprocess.run(
+        [str(folder / ".venv/bin/pip"), "install", "--no-index", "--no-deps", "--quiet", f"{wheel}[cli,devhost]"],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+    (folder / "node_modules").symlink_to((REPO_ROOT / "node_modules").resolve())
+    yield folder
 
 
-def test_the_readme_quickstart_works_as_written(app_folder: Path) -> None:
+def test_the_readme_quickstart_works_from_an_empty_folder(app_folder: Path) -> None:
     files = named_files()
-    assert set(files) == {"my_tasks.py", "function_app.py", "tests/unit/test_my_tasks.py"}, files.keys()
-    for name, text in files.items():
+    assert set(files) == {"my_tasks.py", "function_app.py", "requirements.txt", "tests/test_my_tasks.py"}, files
+    for name, text in {**files, **json_files()}.items():
+        assert name != "?", "a JSON block that is neither host.json nor the job"
+        (app_folder / name).parent.mkdir(parents=True, exist_ok=True)
         (app_folder / name).write_text(text)
-    (job_text,) = blocks("json")
-    (app_folder / "job.json").write_text(job_text)
-    assert "python -m devtools.serve" in quickstart() and "durable-batch job submit job.json --watch" in quickstart()
+    python = app_folder / ".venv" / "bin" / "python"
+    env = {key: value for key, value in os.environ.items() if key not in {"AzureWebJobsStorage", "PYTHONPATH"}}
+    where = subprocess.run(
+        [str(python), "-c", "import durable_batch, devhost; print(durable_batch.__file__, devhost.__file__)"],
+        cwd=app_folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert all(Path(path).is_relative_to(app_folder / ".venv") for path in where), where
 
+    assert ".venv/bin/devhost start --azurite" in quickstart()
     port = free_port()
-    serve = subprocess.Popen(
-        [sys.executable, "-m", "devtools.serve", "--port", str(port)],
+    host = subprocess.Popen(
+        [str(app_folder / ".venv/bin/devhost"), "start", "--azurite", "--port", str(port)],
         cwd=app_folder,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env={key: value for key, value in os.environ.items() if key != "AzureWebJobsStorage"},
+        env=env,
     )
-    pids: dict[str, int] = {}
     output: list[str] = []
-    drain: threading.Thread | None = None
+    assert host.stdout is not None
+    stream = host.stdout
+    drain = threading.Thread(target=lambda: output.extend(stream), daemon=True)
+    drain.start()
+    base = f"http://localhost:{port}"
     try:
-        assert serve.stdout is not None
-        for line in serve.stdout:
-            output.append(line)
-            found = re.match(r"(Azurite|devhost) \(pid (\d+)\)", line)
-            if found:
-                pids[found.group(1)] = int(found.group(2))
-            if line.startswith("Serving "):
-                break
-        assert line.startswith(f"Serving http://127.0.0.1:{port}"), "".join(output)
-        assert set(pids) == {"Azurite", "devhost"}
-        # The rest of its output (devhost's log) is read as it comes, so the pipe never fills and blocks it.
-        stream = serve.stdout
-        drain = threading.Thread(target=lambda: output.extend(stream), daemon=True)
-        drain.start()
+        deadline = time.monotonic() + 90
+        while not any(line.startswith("devhost: listening on") for line in output):
+            assert host.poll() is None and time.monotonic() < deadline, "".join(output)
+            time.sleep(0.2)
+        assert requests.get(f"{base}/api/jobs", timeout=30).status_code == 200
 
-        cli = Path(sys.executable).with_name("durable-batch")
-        env = {**os.environ, "DURABLE_BATCH_URL": f"http://localhost:{port}", "COLUMNS": "200", "NO_COLOR": "1"}
-        env.pop("AzureWebJobsStorage", None)
+        cli = app_folder / ".venv" / "bin" / "durable-batch"
+        cli_env = {**env, "DURABLE_BATCH_URL": base, "COLUMNS": "200", "NO_COLOR": "1"}
 
         def run(*args: str) -> subprocess.CompletedProcess[str]:
             return subprocess.run(
-                [str(cli), *args], cwd=app_folder, env=env, capture_output=True, text=True, timeout=120, check=False
+                [str(cli), *args], cwd=app_folder, env=cli_env, capture_output=True, text=True, timeout=180, check=False
             )
 
         submitted = run("job", "submit", "job.json", "--watch")
         assert submitted.returncode == 0, submitted.stdout + submitted.stderr
         assert "hello-1" in submitted.stdout and "succeeded" in submitted.stdout
-        shown = run("task", "show", "hello-1", "ada", "-o", "json")
-        task = json.loads(shown.stdout)
+        task = json.loads(run("task", "show", "hello-1", "ada", "-o", "json").stdout)
         assert task["definition"]["input"] == {"name": "Ada"} and task["result"] == {"greeting": "Hello, Ada!"}
-        assert "Hello, Ada!" in run("task", "show", "hello-1", "ada").stdout
+        waited = json.loads(run("task", "show", "hello-1", "pause", "-o", "json").stdout)
+        assert waited["result"] == {"waited": 0.2}, waited
         downloaded = run("results", "download", "hello-1", "--out", "results")
         assert downloaded.returncode == 0, downloaded.stderr
         assert json.loads((app_folder / "results" / "summary.json").read_text())["state"] == "succeeded"
-        rows = [
-            json.loads(line)
-            for path in (app_folder / "results" / "results").glob("*.jsonl")
-            for line in path.read_text().splitlines()
-        ]
-        assert sorted(row["result"]["greeting"] for row in rows) == ["Hello, Ada!", "Hello, Alan!"]
+        smoke = run("smoke", "--url", base)
+        assert smoke.returncode == 0, smoke.stdout + smoke.stderr
 
+        assert ".venv/bin/python -m pytest tests" in quickstart()
         tested = subprocess.run(
-            [sys.executable, "-m", "pytest", "tests/unit/test_my_tasks.py", "-q", "-p", "no:cacheprovider"],
+            [str(python), "-m", "pytest", "tests", "-q", "-p", "no:cacheprovider"],
             cwd=app_folder,
+            env=env,
             capture_output=True,
             text=True,
             timeout=300,
@@ -155,11 +184,11 @@ def test_the_readme_quickstart_works_as_written(app_folder: Path) -> None:
         )
         assert tested.returncode == 0 and "1 passed" in tested.stdout, tested.stdout + tested.stderr
     finally:
-        serve.send_signal(signal.SIGTERM)
-        code = serve.wait(timeout=60)
-        if drain is not None:
-            drain.join(timeout=10)
-        if serve.stdout is not None:
-            serve.stdout.close()
+        host.send_signal(signal.SIGTERM)
+        code = host.wait(timeout=60)
+        drain.join(timeout=10)
+        stream.close()
     assert code == 0, "".join(output)
-    assert not any(alive(pid) for pid in pids.values()), "SIGTERM stops Azurite and devhost too"
+    azurite = [int(found.group(1)) for line in output if (found := re.match(r"Azurite \(pid (\d+)\)", line))]
+    assert len(azurite) == 1, "".join(output)
+    assert not alive(azurite[0]), "devhost stops the Azurite it started"

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from devtools.azurite import Azurite
+from devhost.azurite import Azurite
 from durable_batch.storage import (
     ContainerBlobs,
     MemoryBlobs,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from devtools.azurite import Azurite, AzuriteNotInstalled, find_azurite_script, start_azurite
+from devhost.azurite import Azurite, AzuriteNotInstalled, find_azurite_script, start_azurite
 from durable_batch.storage import ClientOptions, ContainerBlobs, ResultStore, get_account
 
 pytestmark = pytest.mark.e2e
@@ -65,7 +65,7 @@ def test_stop_ends_the_process_and_sigterm_keeps_recent_writes(tmp_path: Path) -
 
 
 def test_the_command_line_runs_until_interrupted(tmp_path: Path) -> None:
-    argv = [sys.executable, "-m", "devtools.azurite", "--location", str(tmp_path)]
+    argv = [sys.executable, "-m", "devhost.azurite", "--location", str(tmp_path)]
     argv += ["--blob-port", "0", "--queue-port", "0", "--table-port", "0"]
     process = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:

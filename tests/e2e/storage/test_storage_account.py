@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from devtools.azurite import Azurite, free_port
-from devtools.azurite import connection_string as azurite_connection_string
+from devhost.azurite import Azurite, free_port
+from devhost.azurite import connection_string as azurite_connection_string
 from durable_batch.storage import (
     ClientOptions,
     ContainerBlobs,

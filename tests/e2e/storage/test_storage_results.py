@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from devtools.azurite import Azurite
+from devhost.azurite import Azurite
 from durable_batch.storage import (
     ContainerBlobs,
     InvalidName,

@@ -2,7 +2,9 @@
 
 Used by the test fixture (`tests/azurite_fixture.py`) and by the README's run command::
 
-    python -m devtools.azurite --location .azurite            # default ports 10000-10002, until Ctrl-C
+    python -m devhost.azurite --location .azurite            # default ports 10000-10002, until Ctrl-C
+
+and by `devhost start --azurite`, which starts one for the app it runs.
 
 Azurite is launched as ``node node_modules/azurite/dist/src/azurite.js`` (never through ``npx``, which
 leaves an orphan process holding the ports) with ``--skipApiVersionCheck``, because current Azure SDKs send a
@@ -75,14 +77,22 @@ class AzuriteStartError(AzuriteError):
 
 
 def find_azurite_script(root: Path | None = None) -> Path:
-    """Return the Azurite entry script under ``root/node_modules`` (``root`` defaults to this repository)."""
-    base = root if root is not None else _REPO_ROOT
-    script = base / _SCRIPT
-    if not script.is_file():
-        raise AzuriteNotInstalled(
-            f"Azurite is not installed: {script} does not exist. Run `npm ci` in {base} to install it."
-        )
-    return script
+    """The Azurite entry script: under ``root/node_modules`` when ``root`` is given; else from the first of the
+    current folder's ``node_modules`` (``npm install azurite`` in an app's folder), this checkout's (a clone of
+    Durable Batch, after ``npm ci``) and an ``azurite`` on PATH (``npm install -g azurite``)."""
+    bases = [root] if root is not None else [Path.cwd(), _REPO_ROOT]
+    for base in bases:
+        if (base / _SCRIPT).is_file():
+            return base / _SCRIPT
+    if root is None:
+        on_path = shutil.which("azurite")
+        if on_path is not None and Path(on_path).resolve().name == _SCRIPT.name:
+            return Path(on_path).resolve()
+    raise AzuriteNotInstalled(
+        f"Azurite is not installed: no {_SCRIPT} in {' or '.join(str(base) for base in bases)}"
+        + ("" if root is not None else " and no azurite on PATH")
+        + f". Run `npm install azurite` in {bases[0]} to install it."
+    )
 
 
 def _find_node() -> str:
@@ -346,7 +356,7 @@ def _wait_ready(azurite: Azurite, timeout: float) -> bool:
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m devtools.azurite",
+        prog="python -m devhost.azurite",
         description="Run the Azurite storage emulator in the foreground until Ctrl-C.",
     )
     parser.add_argument("--location", default=".azurite", help="data folder (default: .azurite)")
