@@ -1,6 +1,7 @@
 """Fixtures shared by every test tier.
 
 - `azurite`: a real Azurite on free ports for the whole session (tests/azurite_fixture.py).
+- No process outlives the run: one left behind fails it, naming the test that started it (tests/leftovers.py).
 - Tiers by folder: every test gets its folder's tier marker (`pytest_collection_modifyitems`); a test marked for
   another tier stops the run, and so does a run of the whole suite that collected nothing in a tier.
 - `sdk`: runs coroutines of the Durable Functions SDK's own client on ONE long-lived event loop. The SDK keeps a
@@ -18,7 +19,7 @@ from typing import TypeVar
 
 import pytest
 
-pytest_plugins = ["tests.azurite_fixture"]
+pytest_plugins = ["tests.azurite_fixture", "tests.leftovers"]
 
 T = TypeVar("T")
 

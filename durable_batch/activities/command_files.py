@@ -1,5 +1,6 @@
 """Where a command task's files come from and go to: the results container (`blob`, plain output globs), any
-container of the app's storage account (`autoStorageContainerName`, `storageContainerUrl`, output destinations),
+container of the app's storage account (`blob` with a `container`, `autoStorageContainerName`,
+`storageContainerUrl`, output destinations),
 or an HTTP(S) URL (`httpUrl`, through `durable_batch.activities.http_fetch`).
 
 The spec's form was checked at submit (`durable_batch.batch.file_validation`); what needs the account is checked here,
@@ -60,7 +61,15 @@ def plan_files(task: TaskSpec, job_id: str, results: ResultStore, account: Calla
     Raises `CommandTaskError` (or `NotFound`) for a file that cannot be had: the task fails before it runs."""
     files = TaskFiles()
     for resource in task.resource_files:
-        if resource.blob is not None and resource.path is not None:
+        named = resource.container
+        if (
+            resource.blob is not None
+            and resource.path is not None
+            and named is not None
+            and named != results.container_name
+        ):
+            files.downloads.append(_named_blob(resource, named or "", job_id, results, account))
+        elif resource.blob is not None and resource.path is not None:
             problem = blob_name_problem(resource.blob, job_id)
             if problem is not None:
                 raise CommandTaskError(f"resource file blob {resource.blob!r} {problem}")
@@ -100,6 +109,16 @@ def _container(
         own = None if writing else job_id
         return name, lambda blob: blob_name_problem(blob, own)
     return name, lambda _blob: None
+
+
+def _named_blob(
+    resource: ResourceFile, container: str, job_id: str, results: ResultStore, account: Callable[[], AccountFiles]
+) -> Download:
+    """A `blob` of the container the resource file names, other than the results container."""
+    blob, path = resource.blob or "", resource.path or ""
+    files = account()
+    container, _rule = _container(container, None, job_id, results, files, writing=False)
+    return Download(path, lambda target: files.download_to_file(container, blob, target), _mode(resource))
 
 
 def _downloads(

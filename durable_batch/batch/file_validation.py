@@ -35,7 +35,8 @@ _DESTINATION = frozenset({"container"})
 _CONTAINER_DESTINATION = frozenset({"containerUrl", "path"})
 _UPLOAD_OPTIONS = frozenset({"uploadCondition"})
 _RESOURCE_FILE = (
-    "a resource file ({'blob', 'path'}, or one of 'autoStorageContainerName', 'storageContainerUrl', 'httpUrl')"
+    "a resource file ({'blob', 'path'} with an optional 'container', or one of 'autoStorageContainerName', "
+    "'storageContainerUrl', 'httpUrl')"
 )
 _OUTPUT_FILE = "objects with 'filePattern', 'destination', 'uploadOptions'"
 MAX_URL_LENGTH = 2048
@@ -156,12 +157,20 @@ def check_resource_files(
             blob = text("blob")
             if blob is not None and (problem := blob_name_problem(blob, job_id)) is not None:
                 checker.add(f"{entry}.blob", problem)
+            container = text("container")
+            if container is not None:
+                if not CONTAINER_PATTERN.fullmatch(container):
+                    checker.add(f"{entry}.container", CONTAINER_RULE)
+                elif (problem := reserved_container_problem(container)) is not None:
+                    checker.add(f"{entry}.container", problem)
             if obj.get("path") is None:
                 checker.add(f"{entry}.path", "missing required field")
             target = _relative(checker, text("path"), f"{entry}.path")
         else:
             if obj.get("path") is not None:
                 checker.add(f"{entry}.path", "'path' goes with 'blob'; other sources take 'filePath'")
+            if obj.get("container") is not None:
+                checker.add(f"{entry}.container", f"'container' goes with 'blob'; '{source}' names its own source")
             if source == "httpUrl":
                 if obj.get("blobPrefix") is not None:
                     checker.add(f"{entry}.blobPrefix", "'blobPrefix' goes with a container source, not 'httpUrl'")

@@ -184,7 +184,9 @@ class ExitConditions:
 class ResourceFile:
     """A file, or files, downloaded into a command task's working folder before it runs. Exactly one source:
 
-    - `blob`: a blob of the results container, to `path` (relative, inside the folder);
+    - `blob`: a blob of the results container, or of `container` when it names one (any container of the app's
+      storage account a container source may name, such as `batch-inputs`, where the files routes upload), to
+      `path` (relative, inside the folder);
     - `auto_storage_container_name` or `storage_container_url`: a container of the app's storage account, every
       blob whose name starts with `blob_prefix` (all of them without one), each to `file_path/{blob name}`;
     - `http_url`: a file fetched over HTTP(S), to `file_path`.
@@ -199,6 +201,7 @@ class ResourceFile:
     blob_prefix: str | None = None
     file_path: str | None = None
     file_mode: str | None = None
+    container: str | None = None
 
     def to_json(self) -> dict[str, str]:
         return {wire_name: value for wire_name, value in zip(RESOURCE_FILE_NAMES, self._values(), strict=True) if value}
@@ -213,6 +216,7 @@ class ResourceFile:
             self.blob_prefix,
             self.file_path,
             self.file_mode,
+            self.container,
         )
 
     @classmethod
@@ -229,6 +233,7 @@ RESOURCE_FILE_NAMES = (  # the wire names of `ResourceFile`'s fields, in their o
     "blobPrefix",
     "filePath",
     "fileMode",
+    "container",  # last: the fields are positional, and specs stored before it have none
 )
 
 

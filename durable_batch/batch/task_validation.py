@@ -110,6 +110,9 @@ class TaskChecker:
         self.allow_commands = allow_commands
         self.job_id = job_id
         self.index = index
+        self.commands_refused = False
+        """Whether a command task was refused for the setting already: that is said once, at the first, not for
+        each of a job's command tasks."""
         self.plain_task = _plain_task_check(handlers, index)
         """`plain_task(value, i)`: record task i as `task` does and return True when it is a valid task of the
         plain shape (an id, a registered handler, an input, `dependsOn` as a list of ids); otherwise record
@@ -273,11 +276,13 @@ class TaskChecker:
         for j, arg in enumerate(args):
             if "\x00" in arg:
                 checker.add(f"{path}[{j}]", "must not contain NUL characters")
-        if not self.allow_commands:
+        if not self.allow_commands and not self.commands_refused:
+            self.commands_refused = True
             checker.add(
                 path,
                 "command tasks are disabled on this app; they run any program with the app's identity, so "
-                f"an administrator must allow them by setting {ALLOW_COMMAND_TASKS_SETTING} to true",
+                f"an administrator must allow them by setting {ALLOW_COMMAND_TASKS_SETTING} to true (said once "
+                "for the job: every task with a commandLine is refused for it)",
             )
         return args
 

@@ -280,20 +280,26 @@ def task_logs(
 def results_download(
     job_id: Annotated[str, typer.Argument(metavar="ID")],
     out: Annotated[Path, typer.Option("--out", file_okay=False, help="The folder to write into (created).")],
-    everything: Annotated[bool, typer.Option("--all", help="Also the task folders (logs, output files).")] = False,
+    everything: Annotated[bool, typer.Option("--all", help="Also every task's logs (stdout.txt, stderr.txt).")] = False,
     url: UrlOption = DEFAULT_URL,
     key: KeyOption = None,
     output: OutputOption = Output.table,
 ) -> None:
-    """Download a job's summary.json, reduce.json, job.json and results/*.jsonl into --out."""
+    """Download a job's summary.json, reduce.json, job.json, results/*.jsonl and its tasks' output files
+    (tasks/{id}/...) into --out; the tasks' logs too with --all."""
     api = JobApi(url, key)
-    written = download(api, api.job(job_id), out, everything=everything)
+    done = download(api, api.job(job_id), out, everything=everything)
     if output is Output.json:
-        sys.stdout.write(render.to_json([str(path) for path in written]) + "\n")
+        sys.stdout.write(render.to_json([str(path) for path in done.written]) + "\n")
     else:
-        for path in written:
+        for path in done.written:
             stdout.print(str(path), highlight=False)
-        stderr.print(f"{len(written)} files written to {out}", highlight=False)
+        stderr.print(f"{len(done.written)} files written to {out}", highlight=False)
+    if done.logs_left:
+        stderr.print(
+            f"left out {done.logs_left} task log files (tasks/*/stdout.txt, stderr.txt): --all downloads them too",
+            highlight=False,
+        )
 
 
 def split_target(target: str) -> tuple[str, str]:

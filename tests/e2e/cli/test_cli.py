@@ -162,13 +162,21 @@ def test_results_download_writes_the_summary_and_results(
     assert json.loads((out / "job.json").read_text())["id"] == succeeded_job
     lines = [json.loads(line) for path in (out / "results").glob("*.jsonl") for line in path.read_text().splitlines()]
     assert sorted(line["id"] for line in lines) == ["inv-000001", "inv-000002", "inv-000003"]
-    assert not (out / "tasks").exists()
+    # A result too large to keep inline is a blob of its task's folder: it comes too; logs do not.
+    assert not list(out.glob("tasks/*/std*.txt"))
 
 
 def test_task_logs_print_a_command_tasks_output(batch_host: BatchHost, tmp_path: Path) -> None:
     job_id = batch_host.unique_id("cli-logs")
-    command = [sys.executable, "-c", "import sys; print('out-line'); print('err-line', file=sys.stderr)"]
-    spec = {"id": job_id, "tasks": [{"id": "cmd", "commandLine": command}]}
+    script = (
+        "import sys, pathlib; pathlib.Path('made.txt').write_text('made'); print('out-line'); "
+        "print('err-line', file=sys.stderr)"
+    )
+    command = [sys.executable, "-c", script]
+    spec = {
+        "id": job_id,
+        "tasks": [{"id": "cmd", "commandLine": command, "outputFiles": [{"filePattern": "made.txt"}]}],
+    }
     assert cli(batch_host, "job", "submit", "-", "--watch", stdin=json.dumps(spec)).returncode == 0
     logs = cli(batch_host, "task", "logs", job_id, "cmd")
     assert logs.returncode == 0, logs.stderr
@@ -177,9 +185,17 @@ def test_task_logs_print_a_command_tasks_output(batch_host: BatchHost, tmp_path:
     assert json.loads(as_json.stdout) == {"taskId": "cmd", "stdout": "out-line\n", "stderr": "err-line\n"}
     missing = cli(batch_host, "task", "logs", job_id, "nope")
     assert missing.returncode == 2 and missing.stderr.startswith("taskNotFound: ")
+    # By default the outputs come and the logs do not, and the CLI says so; with --all the logs come too.
+    default = cli(batch_host, "results", "download", job_id, "--out", str(tmp_path / "default"))
+    assert default.returncode == 0, default.stderr
+    assert (tmp_path / "default" / "tasks" / "cmd" / "outputs" / "made.txt").read_text() == "made"
+    assert not (tmp_path / "default" / "tasks" / "cmd" / "stdout.txt").exists()
+    assert "left out 2 task log files" in default.stderr and "--all" in default.stderr
     everything = cli(batch_host, "results", "download", job_id, "--out", str(tmp_path / "all"), "--all")
     assert everything.returncode == 0, everything.stderr
     assert (tmp_path / "all" / "tasks" / "cmd" / "stdout.txt").read_text() == "out-line\n"
+    assert (tmp_path / "all" / "tasks" / "cmd" / "outputs" / "made.txt").read_text() == "made"
+    assert "left out" not in everything.stderr
 
 
 def test_files_upload_a_folder_list_it_and_run_a_task_from_it(batch_host: BatchHost, tmp_path: Path) -> None:

@@ -101,6 +101,11 @@ def test_resource_files_from_containers_prefixes_and_http(features_host: Feature
             resourceFiles=[{"storageContainerUrl": inputs.url, "blobPrefix": "other"}],
         ),
         python_command(
+            "one-blob",
+            LIST_FILES,
+            resourceFiles=[{"blob": "data/sub/b.txt", "container": "inputs-files", "path": "b.txt", "fileMode": "600"}],
+        ),
+        python_command(
             "http",
             LIST_FILES,
             resourceFiles=[
@@ -115,6 +120,7 @@ def test_resource_files_from_containers_prefixes_and_http(features_host: Feature
         "in/data/a.txt": ["A", "0o640"],
         "in/data/sub/b.txt": ["B", "0o640"],
     }
+    assert listing(features_host, job_id, "one-blob") == {"b.txt": ["B", "0o600"]}
     by_url = listing(features_host, job_id, "by-url")
     assert list(by_url) == ["other.txt"] and by_url["other.txt"][0] == "O"
     http_files = listing(features_host, job_id, "http")

@@ -232,8 +232,8 @@ def test_unknown_fields_at_every_level_with_suggestions() -> None:
         ("tasks[0].dependOn", "unknown field 'dependOn' (did you mean 'dependsOn'?)"),
         (
             "tasks[0].resourceFiles[0].mode",
-            "unknown field 'mode'; known fields: autoStorageContainerName, blob, blobPrefix, fileMode, filePath, "
-            "httpUrl, path, storageContainerUrl",
+            "unknown field 'mode'; known fields: autoStorageContainerName, blob, blobPrefix, container, fileMode, "
+            "filePath, httpUrl, path, storageContainerUrl",
         ),
     ]
 
@@ -359,15 +359,19 @@ def test_reduce_keeps_its_input() -> None:
 
 DISABLED = (
     "command tasks are disabled on this app; they run any program with the app's identity, so an administrator "
-    "must allow them by setting BATCH_ALLOW_COMMAND_TASKS to true"
+    "must allow them by setting BATCH_ALLOW_COMMAND_TASKS to true (said once for the job: every task with a "
+    "commandLine is refused for it)"
 )
 
 
-def test_command_tasks_refused_when_not_allowed() -> None:
+def test_command_tasks_refused_when_not_allowed_said_once_for_the_job() -> None:
     assert problems(job(task("a"), command("b"), command("c")), allow_commands=False) == [
         ("tasks[1].commandLine", DISABLED),
-        ("tasks[2].commandLine", DISABLED),
     ]
+    assert problems(job(command("b", commandLine=[]), command("c")), allow_commands=False) == [
+        ("tasks[0].commandLine", "must have at least one entry: the program to run"),
+        ("tasks[1].commandLine", DISABLED),
+    ], "the tasks' own problems are still each said"
 
 
 def test_handler_tasks_are_fine_when_commands_are_not_allowed() -> None:
@@ -465,12 +469,36 @@ def test_resource_file_rules() -> None:
         ("tasks[0].resourceFiles[3].path", "must be a string, not an integer"),
         (
             "tasks[0].resourceFiles[4]",
-            "must be a resource file ({'blob', 'path'}, or one of 'autoStorageContainerName', 'storageContainerUrl', "
-            "'httpUrl') (a JSON object), not a string",
+            "must be a resource file ({'blob', 'path'} with an optional 'container', or one of "
+            "'autoStorageContainerName', 'storageContainerUrl', 'httpUrl') (a JSON object), not a string",
         ),
         ("tasks[1].resourceFiles", "must be an array of resource files, not an object"),
         ("tasks[2].resourceFiles", "must have at most 100 entries, not 101"),
     ]
+
+
+def test_a_blob_may_name_its_container_and_only_a_blob_may() -> None:
+    spec = parse(job(command("a", resourceFiles=[{"blob": "in/x.py", "path": "x.py", "container": "batch-inputs"}])))
+    assert spec.tasks[0].resource_files[0].container == "batch-inputs"
+    assert spec.tasks[0].resource_files[0].to_json() == {"blob": "in/x.py", "path": "x.py", "container": "batch-inputs"}
+    body = job(
+        command(
+            "a",
+            resourceFiles=[
+                {"blob": "x", "path": "p1", "container": "Not_A_Container"},
+                {"blob": "x", "path": "p2", "container": "azure-webjobs-secrets"},
+                {"httpUrl": "https://example.com/x", "filePath": "p3", "container": "batch-inputs"},
+            ],
+        )
+    )
+    found = problems(body)
+    assert [path for path, _ in found] == [
+        "tasks[0].resourceFiles[0].container",
+        "tasks[0].resourceFiles[1].container",
+        "tasks[0].resourceFiles[2].container",
+    ], found
+    assert "belongs to the Functions host" in found[1][1]
+    assert found[2][1] == "'container' goes with 'blob'; 'httpUrl' names its own source"
 
 
 def test_output_file_and_environment_rules() -> None:
