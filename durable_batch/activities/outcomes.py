@@ -29,6 +29,7 @@ __all__ = [
 ERROR_LIMIT = 2000
 """Characters of an error text, traceback tail included: errors travel through orchestration history."""
 TRACEBACK_FRAMES = 3
+"""Frames of a traceback an error text keeps: the handler's own and the last ones before the error."""
 
 
 class ResultNotJson(ValueError):
@@ -73,16 +74,23 @@ def format_user_traceback(exc: BaseException) -> str:
 
 
 def describe_exception(exc: BaseException, limit: int = ERROR_LIMIT) -> str:
-    """`Type: message`, then where it was raised (the last few frames), within `limit` characters.
+    """`Type: message`, then where it was raised, within `limit` characters: the handler's own frame (the first
+    of the user's) and the last few, with a line saying how many between them were left out.
 
-    The head is what a user reads in the task list; the frames say where to look, so the tail of the
-    traceback (the handler's own code) is kept rather than the framework frames that called it.
+    The head is what a user reads in the task list; the frames say where to look: the handler's line that
+    called in, and where the error came from (often a library), never the framework frames that called it.
     """
     message = str(exc).strip()
     head = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
-    frames = user_frames(exc)[-TRACEBACK_FRAMES:]
+    frames = list(user_frames(exc))
     text = head
-    if frames:
+    if len(frames) > TRACEBACK_FRAMES:
+        first, last = frames[:1], frames[-(TRACEBACK_FRAMES - 1) :]
+        skipped = len(frames) - len(first) - len(last)
+        text += "\n" + "".join(traceback.format_list(first))
+        text += f"  ... {skipped} more {'frame' if skipped == 1 else 'frames'} ...\n"
+        text += "".join(traceback.format_list(last)).rstrip()
+    elif frames:
         text += "\n" + "".join(traceback.format_list(frames)).rstrip()
     if len(text) <= limit:
         return text

@@ -73,7 +73,13 @@ def job_submit(
 ) -> None:
     """Submit a job (POST /api/jobs). The same id with the same spec answers the existing job."""
     api = JobApi(url, key)
-    view = api.submit(read_spec(file))
+    view, started = api.submit(read_spec(file))
+    if not started:
+        stderr.print(
+            f"job {view.get('id')} was submitted before with this spec: nothing new started, here it is as it is "
+            "(`job rerun` runs it again)",
+            highlight=False,
+        )
     if watch_it:
         follow(api, view, output)
     show(output, view, render.job_table)

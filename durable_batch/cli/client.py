@@ -126,10 +126,16 @@ class JobApi:
             raise ApiError.from_response(response)
         return response
 
-    def submit(self, spec: bytes) -> dict[str, Any]:
-        """Send the spec's text as it is, so that the API reports a JSON syntax error with its line and column."""
-        view: dict[str, Any] = self.request("POST", "/jobs", body=spec)
-        return view
+    def submit(self, spec: bytes) -> tuple[dict[str, Any], bool]:
+        """Send the spec's text as it is, so that the API reports a JSON syntax error with its line and column.
+        The job's view, and whether the submit started it (`202`), rather than found it submitted before with
+        the same spec (`200`)."""
+        response = self.send("POST", f"{self.base_url}/api/jobs", body=spec)
+        try:
+            view: dict[str, Any] = response.json()
+        except ValueError as exc:
+            raise CliError(f"POST {response.url} answered {response.status_code} with a body that is not JSON") from exc
+        return view, response.status_code == 202
 
     def job(self, job_id: str) -> dict[str, Any]:
         view: dict[str, Any] = self.request("GET", f"/jobs/{_segment(job_id)}")

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TextIO
 
 import typer
 from rich.console import Console, RenderableType
@@ -33,8 +33,16 @@ OutputOption = Annotated[Output, typer.Option("--output", "-o", help="table or j
 TopOption = Annotated[int | None, typer.Option("--top", min=1, help="At most this many rows (the API's page size).")]
 TokenOption = Annotated[str | None, typer.Option("--continuation-token", help="The next page, from a previous list.")]
 
-stdout = Console()
-stderr = Console(stderr=True)
+
+def _console(stream: TextIO, *, stderr: bool = False) -> Console:
+    # Piped, Rich would lay tables out for 80 columns and cut or fold ids and times: a pipe gets whole lines.
+    return Console(stderr=stderr) if stream.isatty() else Console(stderr=stderr, width=PIPED_WIDTH)
+
+
+PIPED_WIDTH = 1_000
+"""The width tables are laid out for when the output is not a terminal (a table is as wide as its content)."""
+stdout = _console(sys.stdout)
+stderr = _console(sys.stderr, stderr=True)
 
 
 def show(output: Output, data: Any, table: Callable[[Any], RenderableType] | None) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from rich.console import Group, RenderableType
@@ -120,6 +121,9 @@ def job_table(view: Mapping[str, Any]) -> Table:
     results = view.get("results")
     if isinstance(results, Mapping):
         table.add_row("results", f"{_cell(results.get('container'))}/{_cell(results.get('prefix'))}")
+    if view.get("reduce") is not None:
+        # The reduce handler's output, as the job's summary keeps it.
+        table.add_row("reduce", to_json(view.get("reduce")))
     cost = view.get("cost")
     if isinstance(cost, Mapping):
         table.add_row("cost", _cost(cost))
@@ -156,7 +160,7 @@ def _run(run: Mapping[str, Any]) -> str:
 
 def tasks_table(page: Mapping[str, Any], *, title: str = "tasks") -> Table:
     """A page of `GET /api/jobs/{id}/tasks` (or a job's `failedTasks`)."""
-    table = Table("id", "state", "attempts", "started", "ended", "error", title=title, title_justify="left")
+    table = Table("id", "state", "attempts", "started", "ended", "duration", "error", title=title, title_justify="left")
     for task in page.get("value") or []:
         table.add_row(
             _cell(task.get("id")),
@@ -164,9 +168,30 @@ def tasks_table(page: Mapping[str, Any], *, title: str = "tasks") -> Table:
             _cell(task.get("attempts")),
             _cell(task.get("startedAt")),
             _cell(task.get("endedAt")),
+            task_duration(task),
             _first_line(task.get("error")),
         )
     return table
+
+
+def task_duration(task: Mapping[str, Any]) -> str:
+    """How long a task ran, from its start to its end (its last attempt's): milliseconds below a second, so that
+    short tasks do not all read `0s`; empty until it has both times."""
+    try:
+        started = datetime.fromisoformat(str(task["startedAt"]))
+        ended = datetime.fromisoformat(str(task["endedAt"]))
+    except (KeyError, TypeError, ValueError):
+        return ""
+    return format_duration((ended - started).total_seconds())
+
+
+def format_duration(seconds: float) -> str:
+    """`12 ms`, `1.35 s`, `2:05` (minutes), `1:02:05` (hours)."""
+    if seconds < 1:
+        return f"{max(seconds, 0) * 1000:.0f} ms"
+    if seconds < 60:
+        return f"{seconds:.2f} s"
+    return _duration(seconds)
 
 
 def _first_line(value: Any) -> str:
@@ -195,7 +220,12 @@ def task_table(view: Mapping[str, Any]) -> Table:
     elif view.get("definitionError"):
         table.add_row("definition", _cell(view.get("definitionError")))
     table.add_row("state", _styled(view.get("state")))
-    for name in ("attempts", "startedAt", "endedAt", "error", "resultBlob", "resultUrl", "resultError"):
+    for name in ("attempts", "startedAt", "endedAt"):
+        if view.get(name) is not None:
+            table.add_row(name, _cell(view.get(name)))
+    if task_duration(view):
+        table.add_row("duration", task_duration(view))
+    for name in ("error", "resultBlob", "resultUrl", "resultError"):
         if view.get(name) is not None:
             table.add_row(name, _cell(view.get(name)))
     if isinstance(view.get("resultSize"), int):

@@ -57,7 +57,7 @@ def run_smoke(
     job_id = job_id or f"smoke-{nonce[:12]}"
     spec = smoke_spec(job_id, nonce)
     started = clock()
-    view = api.submit(json.dumps(spec).encode())
+    view, _started = api.submit(json.dumps(spec).encode())
     while view.get("state") not in FINISHED:
         if clock() - started > timeout:
             return SmokeReport(

@@ -57,6 +57,16 @@ def test_submit_with_watch_exits_0_when_the_job_succeeded(batch_host: BatchHost,
     assert batch_host.get(f"/jobs/{succeeded_job}").json()["state"] == "succeeded"
 
 
+def test_a_resubmit_says_it_returned_the_existing_job(
+    batch_host: BatchHost, succeeded_job: str, tmp_path: Path
+) -> None:
+    spec = write_spec(tmp_path, billing_job(succeeded_job, tasks=3))
+    again = cli(batch_host, "job", "submit", spec)
+    assert again.returncode == 0, again.stderr
+    assert f"job {succeeded_job} was submitted before with this spec: nothing new started" in again.stderr
+    assert succeeded_job in again.stdout and "succeeded" in again.stdout
+
+
 def test_job_show_and_list_print_the_api_json_or_a_table(batch_host: BatchHost, succeeded_job: str) -> None:
     shown = cli(batch_host, "job", "show", succeeded_job, "--output", "json")
     assert shown.returncode == 0, shown.stderr

@@ -20,15 +20,29 @@ def fail_deep(depth: int) -> None:
     fail_deep(depth - 1)
 
 
-def test_error_is_type_and_message_then_the_last_frames() -> None:
+def handler_calling_deep() -> None:
+    fail_deep(10)
+
+
+def test_error_is_type_and_message_then_the_handlers_frame_and_the_last_frames() -> None:
     try:
-        fail_deep(10)
+        handler_calling_deep()
     except KeyError as exc:
         text = describe_exception(exc)
-    first = text.splitlines()[0]
-    assert first == "KeyError: 'customer c-17'"
-    assert "fail_deep" in text and "raise KeyError" in text
-    assert text.count("File ") == 3  # only the tail of the traceback
+    lines = text.splitlines()
+    assert lines[0] == "KeyError: 'customer c-17'"
+    # This test's own frame first (as the handler's would be), then how many were left out, then the tail.
+    assert "test_error_is_type_and_message_then_the_handlers_frame" in lines[1]
+    assert "  ... 10 more frames ..." in lines
+    assert "raise KeyError" in text and text.count("File ") == 3
+
+
+def test_a_short_traceback_is_kept_whole() -> None:
+    try:
+        fail_deep(0)
+    except KeyError as exc:
+        text = describe_exception(exc)
+    assert text.count("File ") == 2 and "more frame" not in text
 
 
 def test_error_without_message_and_bounded_length() -> None:

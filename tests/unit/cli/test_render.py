@@ -10,14 +10,18 @@ from rich.console import Console, RenderableType
 
 from durable_batch.batch.cost import Cost
 from durable_batch.cli.client import ApiError, ErrorDetail, JobApi
+from durable_batch.cli.common import PIPED_WIDTH
 from durable_batch.cli.render import (
     Progress,
     error_lines,
+    format_duration,
     job_table,
     jobs_table,
     latest_failures,
     progress_between,
+    task_duration,
     task_table,
+    tasks_table,
     watch_view,
 )
 
@@ -142,3 +146,28 @@ def test_a_jobs_cost_shows_its_durable_work_and_the_kinds_of_storage_it_used() -
     assert "storageRequests=20 (blobWrites=4  tableReads=16)" in shown
     assert "blobReads" not in shown  # a kind the job did not use
     assert "cost" not in text_of(job_table({"id": "j", "state": "pending", "cost": None}))
+
+
+def test_durations_are_in_milliseconds_below_a_second() -> None:
+    assert format_duration(0.0123) == "12 ms" and format_duration(0) == "0 ms"
+    assert format_duration(1.349) == "1.35 s" and format_duration(125) == "2:05" and format_duration(3725) == "1:02:05"
+    task = {"id": "t", "state": "succeeded", "startedAt": "2026-12-07T10:00:00.250+00:00"}
+    assert task_duration(task) == "", "not ended yet"
+    ended = {**task, "endedAt": "2026-12-07T10:00:00.262+00:00"}
+    assert task_duration(ended) == "12 ms"
+    row = text_of(tasks_table({"value": [ended]}))
+    assert "12 ms" in row
+    assert "duration   12 ms" in text_of(task_table(ended))
+
+
+def test_a_jobs_reduce_output_is_in_its_table() -> None:
+    shown = text_of(job_table({"id": "j", "state": "succeeded", "reduce": {"invoices": 3, "totalCents": 120}}))
+    assert "reduce" in shown and '"invoices": 3' in shown and '"totalCents": 120' in shown
+    assert "reduce" not in text_of(job_table({"id": "j", "state": "running"}))
+
+
+def test_piped_tables_keep_long_ids_whole() -> None:
+    long_id = "billing-2026-11-customer-000001-with-a-very-long-suffix-" + "x" * 60
+    console = Console(width=PIPED_WIDTH, record=True, color_system=None)
+    console.print(tasks_table({"value": [{"id": long_id, "state": "failed", "error": "boom"}]}))
+    assert long_id in console.export_text()

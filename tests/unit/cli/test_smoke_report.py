@@ -22,11 +22,11 @@ class FakeApi(JobApi):
         self.inputs: dict[str, Any] = {}
         self.job_id = ""
 
-    def submit(self, spec: bytes) -> dict[str, Any]:
+    def submit(self, spec: bytes) -> tuple[dict[str, Any], bool]:
         job = json.loads(spec)
         self.job_id = job["id"]
         self.inputs = {task["id"]: task["input"] for task in job["tasks"]}
-        return {"id": self.job_id, "state": "pending"}
+        return {"id": self.job_id, "state": "pending"}, True
 
     def job(self, job_id: str) -> dict[str, Any]:
         assert job_id == self.job_id
