@@ -1,6 +1,7 @@
 """The commands, as `az batch` names them: `job submit|list|show|watch|update|disable|enable|rerun|cancel|delete`,
 `task list|show|logs`, `schedule create|list|show|disable|enable|delete` (in `durable_batch.cli.schedules`), `pool
-list|show|update|delete` (in `cli.pools`), `results download` and `files upload|list`; and `smoke`, a check after
+list|show|update|delete` (in `cli.pools`), `orchestration list|show|terminate` (in `cli.orchestrations`), `results
+download` and `files upload|list`; and `smoke`, a check after
 a deploy. Every command takes `--url` and `--key`, and all but `smoke` take `--output table|json`.
 
 Exit codes: 0 done (for `watch`: the job succeeded), 1 the watched job failed or was cancelled, 2 a usage error
@@ -32,6 +33,7 @@ from durable_batch.cli.common import (
     stderr,
     stdout,
 )
+from durable_batch.cli.orchestrations import orchestration_app
 from durable_batch.cli.pools import pool_app
 from durable_batch.cli.results import download
 from durable_batch.cli.schedules import schedule_app
@@ -409,3 +411,4 @@ def main() -> None:
 
 app.add_typer(schedule_app, name="schedule")
 app.add_typer(pool_app, name="pool")
+app.add_typer(orchestration_app, name="orchestration")

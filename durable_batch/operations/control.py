@@ -214,7 +214,7 @@ async def delete_job(client: Any, services: Services, job_id: str) -> None:
             f"job {job_id!r} ended but its partitions are still stopping; delete it again in a few seconds",
             "jobStopping",
         )
-    partitions = _partition_count(services, record, instance)
+    partitions = partition_count(services, record, instance)
     known_groups = partition_total(instance.custom_status, "groups") if instance is not None else None
     groups = max(group_count(partitions), known_groups or 0)
     # Every run's partitions and groups have ids of their own (`durable_batch.batch.runs`); the job's is one instance.
@@ -270,7 +270,7 @@ async def _purge_numbered(client: Any, instance_id: Callable[[int], str], expect
             break
 
 
-def _partition_count(services: Services, record: JobRecord, instance: Instance | None) -> int:
+def partition_count(services: Services, record: JobRecord, instance: Instance | None) -> int:
     """How many partitions the job had: none without an orchestration; else from its last custom status,
     else from its task count and the partition size it was started with (its input)."""
     if instance is None:

@@ -106,6 +106,16 @@ class TaskNotFound(NotFound):
         )
 
 
+class OrchestrationNotFound(NotFound):
+    code = "orchestrationNotFound"
+
+    def __init__(self, job_id: str, instance_id: str) -> None:
+        super().__init__(
+            f"job {job_id!r} has no orchestration {instance_id!r}: list them with "
+            f"GET /api/jobs/{job_id}/orchestrations (one not started yet, or purged, does not exist)"
+        )
+
+
 def refused_spec(exc: SpecError) -> Invalid:
     """A refused job spec: `TooLarge` for a body over the limit, else `InvalidJobSpec`, with every problem."""
     if isinstance(exc, BodyTooLargeError):

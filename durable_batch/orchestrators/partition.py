@@ -36,7 +36,7 @@ from durable_batch.batch import wire
 from durable_batch.batch.partition_commands import CONTROLS, DEADLINE, STOP, Call, Command, EntityCall, Signal, Timer
 from durable_batch.batch.partition_scheduler import PartitionScheduler
 from durable_batch.orchestrators.control import Controls, awaiting, pool_of, share_of
-from durable_batch.orchestrators.cost import StorageTally, cost_json
+from durable_batch.orchestrators.cost import StorageTally, cost_json, history_cost
 
 __all__ = ["STORAGE_RETRY", "event_reason", "partition_orchestrator"]
 
@@ -101,14 +101,16 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
             if task is not None:
                 pending[command.ticket] = task  # type: ignore[union-attr]
 
+    own = history_cost(context)  # once an episode: the history is whole from its start
     while True:
         finished = partition.step(context.current_utc_datetime)
         make_commands()
         if finished:
             break
-        if not context.is_replaying:
-            # Only the episode's last status is kept: a replayed step's would be overwritten, so none is made.
-            context.set_custom_status(partition.status(cost_json(context, storage.cost)))
+        # Every step, replayed or not: the host keeps the status the episode set last, and an episode whose new
+        # events start no step (one for a task not waited for yet) sets it only on replayed steps. Without them
+        # it set none, and the host cleared the partition's status: the job's counts lost its tasks for a while.
+        context.set_custom_status(partition.status((own + storage.cost).to_json()))
         fixed[CONTROLS] = controls.waiting
         waiting = [fixed[w] if isinstance(w, str) else pending[w] for w in partition.waiting()]
         yield context.task_any(waiting)

@@ -56,26 +56,30 @@ class ApiError extends Error {
   }
 }
 
-async function api(path, { method = "GET", query } = {}) {
+async function api(path, { method = "GET", query, body } = {}) {
   const url = new URL(API + path, location.origin);
   for (const [name, value] of Object.entries(query || {})) {
     if (value !== undefined && value !== null && value !== "") url.searchParams.set(name, String(value));
   }
   const headers = { Accept: "application/json" };
   if (KEY) headers["x-functions-key"] = KEY;
+  if (body !== undefined) headers["Content-Type"] = "application/json";
   let response;
   try {
-    response = await fetch(url, { method, headers, cache: "no-store", credentials: "omit" });
+    const sent = body === undefined ? undefined : JSON.stringify(body);
+    response = await fetch(url, { method, headers, body: sent, cache: "no-store", credentials: "omit" });
   } catch (exc) {
     throw new ApiError(0, "unreachable", `the app does not answer (${exc.message})`);
   }
-  const body = await response.json().catch(() => null);
+  const answer = await response.json().catch(() => null);
   if (!response.ok) {
-    const error = body && body.error ? body.error : {};
+    const error = answer && answer.error ? answer.error : {};
     const hint = response.status === 401 ? " (open the dashboard with ?code=<function key>)" : "";
-    throw new ApiError(response.status, error.code || "http" + response.status, (error.message || response.statusText) + hint);
+    const details = (error.details || []).map((d) => (d.path ? `${d.path}: ${d.message}` : d.message));
+    const message = [error.message || response.statusText, ...details].join("; ");
+    throw new ApiError(response.status, error.code || "http" + response.status, message + hint);
   }
-  return body;
+  return answer;
 }
 
 // A file from the API (a result too large for the task view), saved under `name`: fetched with the key as a
@@ -144,8 +148,10 @@ function href(...parts) {
 
 function duration(ms) {
   if (ms === null || ms === undefined || !isFinite(ms) || ms < 0) return "";
+  // Short tasks are most tasks: below a second in ms, below a minute with hundredths, so none reads "0s".
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 60000) return `${(ms / 1000).toFixed(2)} s`;
   const s = Math.round(ms / 1000);
-  if (s < 60) return `${s}s`;
   const m = Math.floor(s / 60);
   if (m < 60) return `${m}m ${s % 60}s`;
   const h = Math.floor(m / 60);
@@ -318,12 +324,15 @@ function jobRow(job) {
 function jobView(root, jobId, taskId) {
   const view = new View(root);
   const head = el("section", { class: "panel", id: "job" }, el("p", { class: "muted" }, "Loading…"));
+  const settings = settingsPanel(jobId);
+  const orchestrations = orchestrationsPanel(jobId);
   const chart = el("div", { id: "chart" });
   const failures = el("div", { id: "failures" });
   const tasks = el("section", { class: "panel", id: "tasks" });
   replace(
     root,
     head,
+    settings.node,
     el(
       "div",
       { class: "row" },
@@ -331,17 +340,32 @@ function jobView(root, jobId, taskId) {
       el("section", { class: "panel" }, el("h2", {}, "Failures by error"), failures),
     ),
     tasks,
+    orchestrations.node,
   );
   const table = taskTable(tasks, jobId);
   let finished = false;
   let lastInsights = 0;
   let insightsEvery = SLOW_POLL_MS;
+  let firstLook = true;
+  // (time, finished tasks) as the job was seen: the rate over the last minute of them, and the ETA at that rate.
+  const samples = [];
 
   async function refresh() {
     const job = await api(`/jobs/${encodeURIComponent(jobId)}`);
     if (!view.alive) return;
-    renderJob(head, job, refresh);
     const now = Date.now();
+    const finishedNow = done(job.taskCounts);
+    // Counts that went back (a re-run reopened tasks) start the window over.
+    if (samples.length && finishedNow < samples[samples.length - 1][1]) samples.length = 0;
+    samples.push([now, finishedNow]);
+    while (samples.length > 2 && now - samples[0][0] > 60000) samples.shift();
+    if (firstLook) {
+      firstLook = false;
+      // A failed job's question is which tasks failed: its task table starts with them.
+      if (job.state === "failed" && job.taskCounts.failed > 0) table.prefer("failed");
+    }
+    renderJob(head, job, refresh, pace(samples, job));
+    settings.update(job, refresh);
     const justFinished = job.phase === "finished" && !finished;
     if (justFinished || now - lastInsights >= insightsEvery) {
       lastInsights = now;
@@ -368,7 +392,37 @@ function jobView(root, jobId, taskId) {
   return view;
 }
 
-function renderJob(node, job, refresh) {
+// How fast the job's tasks finish and when the rest will have, from the samples of the last minute; null when
+// the job is not running or no two samples are apart yet.
+function pace(samples, job) {
+  if (job.phase === "finished" || samples.length < 2) return null;
+  const [[t0, d0], [t1, d1]] = [samples[0], samples[samples.length - 1]];
+  if (t1 <= t0) return null;
+  const rate = ((d1 - d0) * 1000) / (t1 - t0);
+  const left = job.taskCounts.total - d1;
+  return { rate, eta: rate > 0 ? (left * 1000) / rate : null };
+}
+
+function filesUrl(container, name) {
+  return `${API}/files/${encodeURIComponent(container)}/${name.split("/").map(encodeURIComponent).join("/")}`;
+}
+
+function resultsFacts(job) {
+  const r = job.results;
+  if (!r) return null;
+  const save = (name, label, id) => el("button", { id, onclick: () => download(filesUrl(r.container, name), label) }, label);
+  return [
+    el("dt", {}, "results"),
+    el("dd", { id: "job-results" },
+      el("code", {}, `${r.container}/${r.prefix}`), " ",
+      r.summaryBlob ? save(r.summaryBlob, "summary.json", "job-summary-download") : null, " ",
+      save(r.specBlob, "job.json", "job-spec-download"),
+      el("div", { class: "muted" }, `all of them: durable-batch results download ${job.id} --out results`),
+    ),
+  ];
+}
+
+function renderJob(node, job, refresh, speed) {
   const c = job.taskCounts;
   const actions = el("div", { class: "toolbar", id: "actions" });
   for (const action of JOB_ACTIONS) {
@@ -396,7 +450,8 @@ function renderJob(node, job, refresh) {
     el("div", { class: "toolbar" },
       el("h1", { id: "job-id" }, job.id),
       badge(job.state),
-      el("span", { class: "badge phase", id: "job-phase", title: "phase" }, job.phase),
+      // The phase only when it says more than the state (reducing, cancelling, planning): one badge, not two.
+      el("span", { class: "muted", id: "job-phase", title: "phase", hidden: job.phase === job.state || job.phase === "finished" }, job.phase),
       job.cancelRequested ? el("span", { class: "muted" }, "cancel requested") : null,
       el("span", { class: "spacer" }),
       actions,
@@ -411,14 +466,74 @@ function renderJob(node, job, refresh) {
       el("dt", {}, "started"), el("dd", {}, time(job.startedAt)),
       el("dt", {}, "ended"), el("dd", {}, time(job.endedAt)),
       el("dt", {}, "duration"), el("dd", {}, between(job.startedAt, job.endedAt)),
+      speed ? [
+        el("dt", {}, "throughput"), el("dd", { id: "job-rate" }, `${speed.rate.toLocaleString(undefined, { maximumFractionDigits: 1 })} tasks/s`),
+        el("dt", {}, "ETA"), el("dd", { id: "job-eta" }, speed.eta === null ? "--" : duration(speed.eta)),
+      ] : null,
       job.reason ? [el("dt", {}, "reason"), el("dd", { id: "job-reason" }, job.reason)] : null,
       job.poolInfo ? [el("dt", {}, "pool"), el("dd", { id: "job-pool" }, `${job.poolInfo.poolId}, priority ${job.priority}`)] : null,
       job.slots ? [el("dt", {}, "slots"), el("dd", { id: "job-slots" }, `${number(job.slots.held)} held, ${number(job.slots.waiting)} waiting` + (job.slots.rateLimited ? `, ${number(job.slots.rateLimited)} tasks waiting for a rate limit` : ""))] : null,
-      job.results ? [el("dt", {}, "results"), el("dd", {}, `${job.results.container}/${job.results.prefix}`)] : null,
+      resultsFacts(job),
     ),
+    job.reduce !== undefined && job.reduce !== null ? [el("h2", {}, "Reduce"), el("pre", { id: "job-reduce" }, jsonText(job.reduce))] : null,
     runsTable(job.runs || []),
     costTable(job.cost, job.taskCounts.total, job.phase === "finished"),
   );
+}
+
+// The job's settings, and while it runs a control to change its cap and priority (`PATCH /api/jobs/{id}`). Made
+// once per page: a poll refreshes the values shown, never a field being edited.
+function settingsPanel(jobId) {
+  const cap = el("input", { type: "number", id: "job-cap", min: 1, max: 100000, "aria-label": "maxParallelTasks" });
+  const priority = el("input", { type: "number", id: "job-priority", min: -1000, max: 1000, "aria-label": "priority" });
+  const tolerated = el("span", { id: "job-tolerated" });
+  const apply = el("button", { id: "job-apply" }, "Apply");
+  const node = el("section", { class: "panel", id: "job-settings" },
+    el("div", { class: "toolbar" },
+      el("h2", {}, "Settings"),
+      el("label", {}, "max parallel tasks ", cap),
+      el("label", {}, "priority ", priority),
+      el("span", { class: "muted" }, "tolerated failures ", tolerated),
+      el("span", { class: "spacer" }),
+      apply,
+    ),
+  );
+  let shown = {};
+  let onChange = null;
+  apply.addEventListener("click", async () => {
+    const change = {};
+    if (cap.value !== "" && Number(cap.value) !== shown.maxParallelTasks) change.maxParallelTasks = Number(cap.value);
+    if (priority.value !== "" && Number(priority.value) !== shown.priority) change.priority = Number(priority.value);
+    if (!Object.keys(change).length) {
+      status("settings: nothing changed");
+      return;
+    }
+    apply.disabled = true;
+    try {
+      const job = await api(`/jobs/${encodeURIComponent(jobId)}`, { method: "PATCH", body: change });
+      shown = {};
+      update(job, onChange);
+      status(`settings: ${Object.entries(change).map(([k, v]) => `${k} ${v}`).join(", ")}`);
+      if (onChange) await onChange.restart();
+    } catch (exc) {
+      status(`settings: ${exc.message}`, true);
+    } finally {
+      apply.disabled = false;
+    }
+  });
+  function update(job, refresh) {
+    onChange = refresh;
+    const live = job.phase !== "finished";
+    for (const [input, value] of [[cap, job.maxParallelTasks], [priority, job.priority]]) {
+      const key = input === cap ? "maxParallelTasks" : "priority";
+      if (document.activeElement !== input && shown[key] !== value) input.value = value ?? "";
+      input.disabled = !live;
+    }
+    shown = { maxParallelTasks: job.maxParallelTasks, priority: job.priority };
+    tolerated.textContent = `${job.toleratedFailurePercentage ?? 0}%`;
+    apply.hidden = !live;
+  }
+  return { node, update };
 }
 
 // What the job's latest run cost so far (the API's `cost`): the quantities a deployment's bill is made of, in
@@ -552,6 +667,12 @@ function taskTable(node, jobId) {
       body,
     ),
   );
+  // The filter the page starts with (a failed job's failures); the user's own choice from then on.
+  function prefer(wanted) {
+    if (state || pager.current) return;
+    state = wanted;
+    filter.value = wanted;
+  }
   async function load() {
     const page = await api(`/jobs/${encodeURIComponent(jobId)}/tasks`, {
       query: { state, top: TASKS_PAGE, continuationToken: pager.current },
@@ -572,7 +693,96 @@ function taskTable(node, jobId) {
         : el("tr", {}, el("td", { colspan: 6, class: "muted" }, "No tasks.")),
     );
   }
-  return { load };
+  return { load, prefer };
+}
+
+// ---- a job's orchestrations ------------------------------------------------------------------------------
+
+const ACTIVE_RUNTIME = ["Pending", "Running", "ContinuedAsNew", "Suspended"];
+
+// For when a job hangs: the job's orchestrations (the job's, its groups', its partitions') with their status, each
+// one's history, and a terminate. Loaded when opened, and again by its button: it reads one status a row.
+function orchestrationsPanel(jobId) {
+  const body = el("tbody");
+  const paging = el("span");
+  const pager = new Pager();
+  const base = `/jobs/${encodeURIComponent(jobId)}/orchestrations`;
+  const reload = () => load().catch((exc) => status(exc.message, true));
+  const details = el("details", { id: "orchestrations" },
+    el("summary", {}, el("h2", {}, "Orchestrations"), el("span", { class: "muted" }, " the job's, its groups' and partitions': for when a job hangs")),
+    el("div", { class: "toolbar" }, el("button", { id: "orchestrations-reload", onclick: reload }, "Reload"), el("span", { class: "spacer" }), paging),
+    el("table", { id: "orchestration-table" },
+      el("thead", {}, el("tr", {}, ["instance", "kind", "status", "updated", ""].map((c) => el("th", {}, c)))),
+      body,
+    ),
+  );
+  details.addEventListener("toggle", () => { if (details.open) reload(); });
+  async function load() {
+    const page = await api(base, { query: { top: 50, continuationToken: pager.current } });
+    pager.next = page.continuationToken;
+    replace(paging, el("span", { class: "muted" }, `${number(page.total)} in all `), pager.controls(reload));
+    replace(body, page.value.map((o) => el("tr", { "data-instance": o.instanceId },
+      el("td", { class: "id" }, o.instanceId),
+      el("td", {}, o.kind),
+      el("td", { "data-status": o.runtimeStatus || "" }, o.runtimeStatus || "not started"),
+      el("td", {}, time(o.lastUpdatedAt)),
+      el("td", {},
+        o.runtimeStatus ? el("button", { "data-history": o.instanceId, onclick: () => openHistory(jobId, o.instanceId) }, "History") : null,
+        ACTIVE_RUNTIME.includes(o.runtimeStatus) ? el("button", {
+          class: "danger",
+          "data-terminate": o.instanceId,
+          onclick: async () => {
+            if (!window.confirm(`Terminate ${o.instanceId}? A terminated group or partition fails its job.`)) return;
+            try {
+              await api(`${base}/${encodeURIComponent(o.instanceId)}/terminate`, { method: "POST", body: { reason: "terminated from the dashboard" } });
+              status(`terminated ${o.instanceId}`);
+              await load();
+            } catch (exc) {
+              status(`terminate: ${exc.message}`, true);
+            }
+          },
+        }, "Terminate") : null,
+      ),
+    )));
+  }
+  return { node: el("section", { class: "panel" }, details) };
+}
+
+async function openHistory(jobId, instanceId) {
+  closeTask();
+  const content = el("div", {}, el("p", { class: "muted" }, "Loading…"));
+  const drawer = el("div", { class: "overlay", id: "task-overlay", onclick: (e) => { if (e.target === drawer) closeTask(); } },
+    el("aside", { class: "drawer", id: "orchestration", role: "dialog", "aria-label": `orchestration ${instanceId}` },
+      el("header", {}, el("h2", {}, instanceId), el("button", { id: "orchestration-close", onclick: closeTask }, "Close")),
+      content,
+    ),
+  );
+  document.body.append(drawer);
+  try {
+    const o = await api(`/jobs/${encodeURIComponent(jobId)}/orchestrations/${encodeURIComponent(instanceId)}`);
+    if (!drawer.isConnected) return;
+    replace(content,
+      el("dl", { class: "facts" },
+        el("dt", {}, "kind"), el("dd", {}, o.kind),
+        el("dt", {}, "status"), el("dd", { id: "orchestration-status" }, o.runtimeStatus),
+        el("dt", {}, "created"), el("dd", {}, time(o.createdAt)),
+        el("dt", {}, "updated"), el("dd", {}, time(o.lastUpdatedAt)),
+      ),
+      o.customStatus !== null && o.customStatus !== undefined ? [el("h2", {}, "Custom status"), el("pre", {}, jsonText(o.customStatus))] : null,
+      el("h2", {}, `History (${number(o.history.length)} events)`),
+      el("table", { id: "history" },
+        el("thead", {}, el("tr", {}, ["#", "event", "time", "name"].map((c) => el("th", {}, c)))),
+        el("tbody", {}, o.history.map((e, i) => el("tr", { "data-event": e.EventType || "" },
+          el("td", { class: "num" }, String(i)),
+          el("td", {}, e.EventType || ""),
+          el("td", {}, time(e.Timestamp)),
+          el("td", { class: "id" }, e.Name || e.FunctionName || ""),
+        ))),
+      ),
+    );
+  } catch (exc) {
+    replace(content, el("p", { class: "error-box" }, exc.message));
+  }
 }
 
 // ---- a task ---------------------------------------------------------------------------------------------

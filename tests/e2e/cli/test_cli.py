@@ -67,6 +67,19 @@ def test_a_resubmit_says_it_returned_the_existing_job(
     assert succeeded_job in again.stdout and "succeeded" in again.stdout
 
 
+def test_a_jobs_orchestrations_are_listed_shown_and_refuse_a_terminate_once_ended(
+    batch_host: BatchHost, succeeded_job: str
+) -> None:
+    listed = cli(batch_host, "orchestration", "list", succeeded_job)
+    assert listed.returncode == 0, listed.stderr
+    assert f"{succeeded_job}:p00000" in listed.stdout and "Completed" in listed.stdout and "partition" in listed.stdout
+    shown = cli(batch_host, "orchestration", "show", succeeded_job, f"{succeeded_job}:p00000")
+    assert shown.returncode == 0, shown.stderr
+    assert "ExecutionStarted" in shown.stdout and "ExecutionCompleted" in shown.stdout
+    refused = cli(batch_host, "orchestration", "terminate", succeeded_job, succeeded_job)
+    assert refused.returncode == 2 and refused.stderr.startswith("orchestrationEnded: "), refused.stderr
+
+
 def test_job_show_and_list_print_the_api_json_or_a_table(batch_host: BatchHost, succeeded_job: str) -> None:
     shown = cli(batch_host, "job", "show", succeeded_job, "--output", "json")
     assert shown.returncode == 0, shown.stderr

@@ -66,11 +66,19 @@ def test_a_finished_job_shows_the_apis_counts_chart_failures_and_pages_of_tasks(
     examples = groups.first.locator("a")
     assert [examples.nth(i).inner_text() for i in range(examples.count())] == ["bad-1", "bad-2", "bad-3"]
 
-    # The task table: the first page as the API lists it, then the next.
+    # A failed job's task table starts with its failures; "all states" lists every task.
     rows = page.locator("#task-table tbody tr")
+    expect(rows).to_have_count(3, timeout=WAIT_MS)
+    assert page.locator("#task-state").input_value() == "failed"
+    assert {rows.nth(i).get_attribute("data-task") for i in range(3)} == {"bad-1", "bad-2", "bad-3"}
+    page.select_option("#task-state", "")
+    # The task table: the first page as the API lists it, then the next.
     first = batch_host.get(f"/jobs/{job_id}/tasks", params={"top": 50}).json()
     expect(rows).to_have_count(50, timeout=WAIT_MS)
     assert [rows.nth(i).get_attribute("data-task") for i in range(50)] == [t["id"] for t in first["value"]]
+    # Durations of short tasks in ms (or s), never a whole "0s".
+    durations = [rows.nth(i).locator("td").nth(4).inner_text() for i in range(50)]
+    assert all(re.fullmatch(r"\d+ ms|\d+\.\d\d s", shown) for shown in durations), durations
     page.locator('#tasks [data-page="next"]').click()
     second = batch_host.get(first["nextLink"]).json()
     expect(rows.first).to_have_attribute("data-task", second["value"][0]["id"], timeout=WAIT_MS)
@@ -186,6 +194,38 @@ def test_a_running_job_is_live_and_its_buttons_disable_enable_and_cancel_it(batc
     expect(page.locator("#job-slots")).to_have_text(re.compile(r"^\d+ held, \d+ waiting$"), timeout=WAIT_MS)
     page.screenshot(path=str(ARTIFACTS / "dashboard-running-job.png"), full_page=True)
 
+    # One state badge: the phase is not shown when it says what the state says.
+    assert page.locator("#job-phase").is_hidden() and page.locator("#job .toolbar .badge").count() == 1
+    # While it runs: how fast its tasks finish, and when the rest will have (after two looks at it).
+    expect(page.locator("#job-rate")).to_have_text(re.compile(r"^[\d.,]+ tasks/s$"), timeout=WAIT_MS)
+    expect(page.locator("#job-eta")).to_have_count(1)
+    # Its settings, changed from the page: the API's view has them.
+    expect(page.locator("#job-cap")).to_have_value(str(view["maxParallelTasks"]), timeout=WAIT_MS)
+    page.locator("#job-cap").fill("3")
+    page.locator("#job-priority").fill("250")
+    page.locator("#job-apply").click()
+
+    def settings() -> tuple[int, int]:
+        changed = batch_host.get(f"/jobs/{job_id}").json()
+        return changed["maxParallelTasks"], changed["priority"]
+
+    batch_host.wait_until(lambda: settings() == (3, 250), what="the PATCH from the settings")
+    expect(page.locator("#job-pool")).to_have_text("default, priority 250", timeout=WAIT_MS)
+    expect(page.locator("#job-cap")).to_have_value("3")
+
+    # Its orchestrations, for when it hangs: the job's, its group's and its partition's, each with its history.
+    page.locator("#orchestrations summary").click()
+    rows = page.locator("#orchestration-table tbody tr")
+    expect(rows).to_have_count(3, timeout=WAIT_MS)
+    partition = f"{job_id}:p00000"
+    expect(page.locator(f'#orchestration-table tr[data-instance="{partition}"] [data-status]')).to_have_text("Running")
+    assert page.locator(f'[data-terminate="{partition}"]').count() == 1
+    page.locator(f'[data-history="{partition}"]').click()
+    expect(page.locator('#history tr[data-event="ExecutionStarted"]')).to_have_count(1, timeout=WAIT_MS)
+    assert page.locator("#orchestration-status").inner_text() == "Running"
+    page.locator("#orchestration-close").click()
+    expect(page.locator("#orchestration")).to_have_count(0)
+
     # Disable, then enable: each button is offered only in the state it applies to.
     expect(page.locator('[data-action="enable"]')).to_have_count(0)
     page.once("dialog", lambda dialog: dialog.accept())
@@ -245,6 +285,24 @@ def test_a_finished_jobs_rerun_button_reruns_it_and_its_runs_are_listed(
     expect(rows).to_have_count(2, timeout=WAIT_MS)
     expect(page.locator('#runs tr[data-run="1"] .badge')).to_have_text("failed")
     expect(page.locator('#runs tr[data-run="2"] .badge')).to_have_text("succeeded")
+    # Its results: the summary and the spec download through the files routes, with the page's key.
+    with page.expect_download() as saved:
+        page.locator("#job-summary-download").click()
+    assert saved.value.suggested_filename == "summary.json"
+    assert json.loads(Path(saved.value.path()).read_text())["state"] == "succeeded"
+    assert "durable-batch results download" in page.locator("#job-results").inner_text()
     expect(page.locator('[data-action="rerun"]')).to_have_count(0)
     view = batch_host.get(f"/jobs/{job_id}").json()
     assert view["state"] == "succeeded" and [run["number"] for run in view["runs"]] == [1, 2]
+
+
+def test_a_jobs_reduce_output_is_on_its_page(batch_host: BatchHost, page: Page) -> None:
+    job_id = batch_host.unique_id("dash-reduce")
+    assert batch_host.submit(billing_job(job_id, tasks=2)).status_code == 202
+    view = batch_host.wait_for_job(job_id)
+    assert view["state"] == "succeeded" and isinstance(view["reduce"], dict) and view["reduce"]
+    page.goto(dashboard(batch_host, f"#/jobs/{job_id}"))
+    expect(page.locator("#job-reduce")).to_have_count(1, timeout=WAIT_MS)
+    assert json.loads(page.locator("#job-reduce").inner_text()) == view["reduce"]
+    # A finished job's settings are shown, not offered for change.
+    assert page.locator("#job-cap").is_disabled() and page.locator("#job-apply").is_hidden()

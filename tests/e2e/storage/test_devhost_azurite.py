@@ -42,10 +42,18 @@ def test_the_session_emulator_listens_on_its_ports(azurite: Azurite) -> None:
         assert f"http://127.0.0.1:{port}/devstoreaccount1;" in azurite.connection_string
 
 
-def test_a_missing_install_says_to_run_npm_ci(tmp_path: Path) -> None:
-    with pytest.raises(AzuriteNotInstalled, match="npm ci"):
+def test_a_missing_install_says_how_to_install_it(tmp_path: Path) -> None:
+    with pytest.raises(AzuriteNotInstalled, match="npm install azurite"):
         find_azurite_script(tmp_path)
     assert find_azurite_script().is_file()
+
+
+def test_an_apps_own_node_modules_comes_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    script = tmp_path / "node_modules" / "azurite" / "dist" / "src" / "azurite.js"
+    script.parent.mkdir(parents=True)
+    script.write_text("// an app's own Azurite\n")
+    monkeypatch.chdir(tmp_path)
+    assert find_azurite_script() == script
 
 
 def test_stop_ends_the_process_and_sigterm_keeps_recent_writes(tmp_path: Path) -> None:
