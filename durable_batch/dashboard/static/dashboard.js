@@ -641,7 +641,7 @@ function renderFailures(node, failures, jobId) {
       el("tbody", {}, failures.groups.map((g) => el("tr", {},
         el("td", { class: "num", "data-count": "failed" }, number(g.count)),
         el("td", { class: "err" }, g.error),
-        el("td", { class: "id" }, g.taskIds.map((id, i) => [i ? ", " : "", el("a", { href: href("jobs", jobId, "tasks", id) }, id)])),
+        el("td", { class: "ids" }, g.taskIds.map((id, i) => [i ? ", " : "", el("a", { href: href("jobs", jobId, "tasks", id) }, id)])),
       ))),
     ),
     failures.otherFailures ? el("p", { class: "muted" }, `and ${number(failures.otherFailures)} more failures with other errors`) : null,

@@ -17,6 +17,7 @@ pytestmark = pytest.mark.e2e
 SAMPLES = {
     "jobId": "no-such-job",
     "taskId": "t",
+    "instanceId": "no-such-job:p00000",
     "scheduleId": "no-such-schedule",
     "poolId": "no-such-pool",
     "container": "batch-inputs",

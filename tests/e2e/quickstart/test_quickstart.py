@@ -109,6 +109,36 @@ def app_folder(tmp_path: Path, wheel: Path) -> Iterator[Path]:
     yield folder
 
 
+def documented_commands() -> list[list[str]]:
+    """Every `durable-batch GROUP COMMAND` and `devhost COMMAND` the README shows in a shell block."""
+    readme = (REPO_ROOT / "README.md").read_text()
+    found: list[list[str]] = []
+    for block in re.findall(r"```sh\n(.*?)```", readme, re.S):
+        for line in block.splitlines():
+            words = line.split()
+            while words and (words[0] == "export" or "=" in words[0]):
+                words = words[1:]
+            if words and Path(words[0]).name in {"durable-batch", "devhost"}:
+                command = [Path(words[0]).name, *[w for w in words[1:3] if re.fullmatch(r"[a-z][a-z-]*", w)]]
+                if command not in found:
+                    found.append(command)
+    return found
+
+
+def test_every_documented_command_is_there_as_installed(app_folder: Path) -> None:
+    commands = documented_commands()
+    assert ["durable-batch", "job", "submit"] in commands and ["devhost", "start"] in commands, commands
+    assert len(commands) >= 20, commands
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    for command in commands:
+        script = app_folder / ".venv" / "bin" / command[0]
+        helped = subprocess.run(
+            [str(script), *command[1:], "--help"], cwd=app_folder, env=env, capture_output=True, text=True, timeout=60
+        )
+        assert helped.returncode == 0, (command, helped.stdout + helped.stderr)
+        assert "Usage" in helped.stdout or "usage" in helped.stdout, (command, helped.stdout)
+
+
 def test_the_readme_quickstart_works_from_an_empty_folder(app_folder: Path) -> None:
     files = named_files()
     assert set(files) == {"my_tasks.py", "function_app.py", "requirements.txt", "tests/test_my_tasks.py"}, files
