@@ -76,6 +76,7 @@ def test_the_command_line_runs_until_interrupted(tmp_path: Path) -> None:
     argv = [sys.executable, "-m", "devhost.azurite", "--location", str(tmp_path)]
     argv += ["--blob-port", "0", "--queue-port", "0", "--table-port", "0"]
     process = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    azurite_pid: int | None = None
     try:
         assert process.stdout is not None
         banner = process.stdout.readline()
@@ -95,6 +96,9 @@ def test_the_command_line_runs_until_interrupted(tmp_path: Path) -> None:
         if process.poll() is None:
             process.kill()
             process.wait()
+        # Killed, the launcher cannot stop its Azurite: the test does, so that a failure leaves nothing running.
+        if azurite_pid is not None and alive(azurite_pid):
+            os.kill(azurite_pid, signal.SIGKILL)
         if process.stdout is not None:
             process.stdout.close()
         if process.stderr is not None:
