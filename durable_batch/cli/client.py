@@ -95,12 +95,7 @@ class JobApi:
         response = self.send(method, f"{self.base_url}/api{path}", body=body, params=params, content_type=content_type)
         if response.status_code == 204 or not response.content:
             return None
-        try:
-            return response.json()
-        except ValueError as exc:
-            raise CliError(
-                f"{method} {response.url} answered {response.status_code} with a body that is not JSON"
-            ) from exc
+        return _json_of(method, response)
 
     def send(
         self,
@@ -131,10 +126,7 @@ class JobApi:
         The job's view, and whether the submit started it (`202`), rather than found it submitted before with
         the same spec (`200`)."""
         response = self.send("POST", f"{self.base_url}/api/jobs", body=spec)
-        try:
-            view: dict[str, Any] = response.json()
-        except ValueError as exc:
-            raise CliError(f"POST {response.url} answered {response.status_code} with a body that is not JSON") from exc
+        view: dict[str, Any] = _json_of("POST", response)
         return view, response.status_code == 202
 
     def job(self, job_id: str) -> dict[str, Any]:
@@ -210,3 +202,11 @@ class JobApi:
     def download(self, url: str) -> bytes:
         """A file's bytes from its link (`url` of a listed file)."""
         return self.send("GET", url).content
+
+
+def _json_of(method: str, response: requests.Response) -> Any:
+    """A success's JSON body; `CliError` when it is not JSON."""
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise CliError(f"{method} {response.url} answered {response.status_code} with a body that is not JSON") from exc

@@ -53,7 +53,23 @@ def _json_value(value: Any) -> Any:
 
 async def get_instance(client: Any, instance_id: str, *, with_input: bool = False) -> Instance | None:
     """The instance's status, or None if there is no such instance (never started, or purged)."""
-    status = await client.get_status(instance_id, show_input=with_input)
+    return instance_of(await client.get_status(instance_id, show_input=with_input), with_input=with_input)
+
+
+async def get_history(client: Any, instance_id: str) -> tuple[Instance, list[Any]] | None:
+    """The instance's status and its history events, or None if there is no such instance."""
+    status = await client.get_status(instance_id, show_history=True, show_history_output=True)
+    instance = instance_of(status)
+    if instance is None:
+        return None
+    # The management API answers `historyEvents`, which the SDK keeps as an attribute of that name; its own
+    # `history` property stays empty.
+    history = getattr(status, "historyEvents", None) or getattr(status, "history", None)
+    return instance, list(history) if isinstance(history, list) else []
+
+
+def instance_of(status: Any, *, with_input: bool = False) -> Instance | None:
+    """The SDK's status object as an `Instance`; None for one that says there is no such instance."""
     if not status or status.runtime_status is None:
         return None
     runtime = status.runtime_status

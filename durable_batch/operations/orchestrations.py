@@ -18,6 +18,7 @@ from typing import Any
 from durable_batch.app.services import Services
 from durable_batch.batch import wire
 from durable_batch.batch.plan import group_count
+from durable_batch.operations import durable
 from durable_batch.operations.control import partition_count, run_of_instance
 from durable_batch.operations.durable import Instance, get_instance
 from durable_batch.operations.errors import Conflict, JobNotFound, OrchestrationNotFound
@@ -120,17 +121,11 @@ async def get_history(client: Any, services: Services, job_id: str, instance_id:
     kind, number = _kind_of(job_id, instance_id)
     if await asyncio.to_thread(services.jobs.get_job, job_id) is None:
         raise JobNotFound(job_id)
-    status = await client.get_status(instance_id, show_history=True, show_history_output=True)
-    if not status or status.runtime_status is None:
+    found = await durable.get_history(client, instance_id)
+    if found is None:
         raise OrchestrationNotFound(job_id, instance_id)
-    instance = await get_instance(client, instance_id)
-    # The management API answers `historyEvents`, which the SDK keeps as an attribute of that name; its own
-    # `history` property stays empty.
-    history = getattr(status, "historyEvents", None) or getattr(status, "history", None)
-    return {
-        **Orchestration(instance_id, kind, number, instance).to_json(),
-        "history": list(history) if isinstance(history, list) else [],
-    }
+    instance, history = found
+    return {**Orchestration(instance_id, kind, number, instance).to_json(), "history": history}
 
 
 async def terminate(client: Any, services: Services, job_id: str, instance_id: str, reason: str) -> Orchestration:
