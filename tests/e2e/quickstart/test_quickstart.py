@@ -15,7 +15,6 @@ import os
 import re
 import signal
 import site
-import socket
 import subprocess
 import sys
 import threading
@@ -26,7 +25,9 @@ from pathlib import Path
 import pytest
 import requests
 
+from devhost.azurite import free_port
 from devhost.testing import REPO_ROOT
+from tests.e2e.jobs.support import process_is_gone
 
 pytestmark = pytest.mark.e2e
 
@@ -61,20 +62,6 @@ def json_files() -> dict[str, str]:
         value = json.loads(block)
         found["host.json" if "extensions" in value else "job.json" if "tasks" in value else "?"] = block
     return found
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 @pytest.fixture(scope="module")
@@ -221,4 +208,4 @@ def test_the_readme_quickstart_works_from_an_empty_folder(app_folder: Path) -> N
     assert code == 0, "".join(output)
     azurite = [int(found.group(1)) for line in output if (found := re.match(r"Azurite \(pid (\d+)\)", line))]
     assert len(azurite) == 1, "".join(output)
-    assert not alive(azurite[0]), "devhost stops the Azurite it started"
+    assert process_is_gone(azurite[0]), "devhost stops the Azurite it started"
