@@ -15,6 +15,8 @@ with its own task handlers:
     app = df.DFApp()
     app.register_functions(batch_blueprint(handlers))
 
+An app's own orchestration runs a job and waits for it with `outcome = yield from run_job(context, spec)`.
+
 The names here are the public API; the subpackages are the framework's own and may change between versions. They
 are loaded on first use, so `durable-batch` (the CLI, `durable_batch.cli`) starts without the Functions SDK.
 """
@@ -28,8 +30,20 @@ if TYPE_CHECKING:
     from durable_batch.app.blueprint import batch_blueprint
     from durable_batch.app.settings import Settings, SettingsError
     from durable_batch.batch.handlers import ResultsView, TaskContext, TaskHandlers
+    from durable_batch.batch.wire import JobOutcome
+    from durable_batch.orchestrators.run_job import JobError, run_job
 
-__all__ = ["ResultsView", "Settings", "SettingsError", "TaskContext", "TaskHandlers", "batch_blueprint"]
+__all__ = [
+    "JobError",
+    "JobOutcome",
+    "ResultsView",
+    "Settings",
+    "SettingsError",
+    "TaskContext",
+    "TaskHandlers",
+    "batch_blueprint",
+    "run_job",
+]
 
 _HOMES = {
     "batch_blueprint": "durable_batch.app.blueprint",
@@ -38,6 +52,9 @@ _HOMES = {
     "ResultsView": "durable_batch.batch.handlers",
     "TaskContext": "durable_batch.batch.handlers",
     "TaskHandlers": "durable_batch.batch.handlers",
+    "JobOutcome": "durable_batch.batch.wire",
+    "JobError": "durable_batch.orchestrators.run_job",
+    "run_job": "durable_batch.orchestrators.run_job",
 }
 
 

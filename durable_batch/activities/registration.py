@@ -24,6 +24,7 @@ from durable_batch.activities.stop import stop_partitions
 from durable_batch.app.services import Services
 from durable_batch.batch import wire
 from durable_batch.lib.azure_storage.metering import metered
+from durable_batch.operations.orchestrated_jobs import job_outcome, submit_for_orchestration
 from durable_batch.operations.schedule_runs import tick
 
 __all__ = ["register", "reporting_storage"]
@@ -92,6 +93,13 @@ def register(bp: df.Blueprint, services: Services) -> None:
     ) -> wire.ScheduleTick:
         return await tick(client, services, data)
 
+    # An app's own orchestration's job (`durable_batch.run_job`): submitted and read as the job API does.
+    async def batch_submit_job(data: wire.SubmitJobInput, client: df.DurableOrchestrationClient) -> wire.SubmittedJob:
+        return await submit_for_orchestration(client, services, data)
+
+    async def batch_job_outcome(data: str, client: df.DurableOrchestrationClient) -> wire.JobOutcome | wire.MissingJob:
+        return await job_outcome(client, services, data)
+
     for name, function in (
         (wire.PREPARE_JOB, batch_prepare_job),
         (wire.PREPARE_RERUN, batch_prepare_rerun),
@@ -104,12 +112,13 @@ def register(bp: df.Blueprint, services: Services) -> None:
         (wire.FINISH_JOB, batch_finish_job),
     ):
         bp.activity_trigger(input_name="data", activity=name)(function)
-    bp.activity_trigger(input_name="data", activity=wire.STOP_PARTITIONS)(
-        bp.durable_client_input(client_name="client")(batch_stop_partitions)
-    )
-    bp.activity_trigger(input_name="data", activity=wire.DISABLE_JOB)(
-        bp.durable_client_input(client_name="client")(batch_disable_job)
-    )
-    bp.activity_trigger(input_name="data", activity=wire.SCHEDULE_TICK)(
-        bp.durable_client_input(client_name="client")(batch_schedule_tick)
-    )
+    for name, client_function in (
+        (wire.STOP_PARTITIONS, batch_stop_partitions),
+        (wire.DISABLE_JOB, batch_disable_job),
+        (wire.SCHEDULE_TICK, batch_schedule_tick),
+        (wire.SUBMIT_JOB, batch_submit_job),
+        (wire.JOB_OUTCOME, batch_job_outcome),
+    ):
+        bp.activity_trigger(input_name="data", activity=name)(
+            bp.durable_client_input(client_name="client")(client_function)
+        )

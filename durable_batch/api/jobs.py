@@ -35,16 +35,15 @@ from durable_batch.api.errors import json_response
 from durable_batch.api.pools import job_slots, read_ledger
 from durable_batch.api.views import job_summary, job_view, links_for, page, results_location
 from durable_batch.app.services import Services
-from durable_batch.batch.schedules import occurrence_of
+from durable_batch.batch.spec import new_job_id
 from durable_batch.batch.states import JobState
-from durable_batch.batch.times import iso
 from durable_batch.operations.changes import disable_job, enable_job, read_change, read_disable, update_job
 from durable_batch.operations.control import cancel_job, delete_job, is_final, load_job
-from durable_batch.operations.errors import InvalidJobSpec, JobNotFound
+from durable_batch.operations.errors import JobNotFound
 from durable_batch.operations.job_turns import one_at_a_time
 from durable_batch.operations.reruns import read_rerun, rerun_job
 from durable_batch.operations.status import API_STATES, JobFacts
-from durable_batch.operations.submit import new_job_id, parse_spec, submit_job
+from durable_batch.operations.submit import submit_body
 
 DEFAULT_PAGE_SIZE = 50
 LIVE_LOOKUPS = 8
@@ -101,10 +100,7 @@ def _view(req: func.HttpRequest, services: Services, facts: JobFacts) -> dict[st
 
 async def submit(req: func.HttpRequest, client: Any, services: Services) -> func.HttpResponse:
     now = datetime.now(UTC)
-    spec = parse_spec(req.get_body(), services, lambda: new_job_id(now))
-    await refuse_occurrence_id(services, spec.id)
-    async with one_at_a_time(spec.id):
-        submitted = await submit_job(client, services, spec, now)
+    spec, submitted = await submit_body(client, services, req.get_body(), now, lambda: new_job_id(now))
     if submitted.created:
         # Just started: the record is all there is to show, and asking the orchestration adds nothing.
         view, status = _view(req, services, JobFacts(spec.id, submitted.record)), 202
@@ -113,20 +109,6 @@ async def submit(req: func.HttpRequest, client: Any, services: Services) -> func
         known = (submitted.record, submitted.instance) if submitted.instance is not None else None
         view, status = _view(req, services, await load_job(client, services, spec.id, known)), 200
     return json_response(view, status, {"Location": view["links"]["self"]})
-
-
-async def refuse_occurrence_id(services: Services, job_id: str) -> None:
-    """`InvalidJobSpec` when `job_id` is the id of an occurrence of an existing schedule: those ids are the
-    schedule's (`durable_batch.batch.schedules`), and a job that took one first would make its occurrence fail."""
-    found = occurrence_of(job_id)
-    if found is None or await asyncio.to_thread(services.schedules.get, found[0]) is None:
-        return
-    schedule_id, moment = found
-    message = (
-        f"{job_id!r} is the id of the occurrence at {iso(moment)} of schedule {schedule_id!r}: ids "
-        f"'{schedule_id}-{{YYYYmmddTHHMMSS}}' are reserved for that schedule's jobs; choose another id"
-    )
-    raise InvalidJobSpec(f"invalid job spec: id: {message}", [{"path": "id", "message": message}])
 
 
 async def get(req: func.HttpRequest, client: Any, services: Services) -> func.HttpResponse:

@@ -27,8 +27,10 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import secrets
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -36,6 +38,14 @@ from durable_batch.batch.factories import BlockReader, FactoryTasks, ParameterSe
 
 ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 """Job and task ids. Use `fullmatch`: `$` in a `match` would accept a trailing newline."""
+
+
+def new_job_id(now: datetime, token: str | None = None) -> str:
+    """The id of a job submitted without one: `job-{UTC time to the second}-{8 hex digits}`, e.g.
+    `job-20261107T120301Z-3f9a1c2b`. Ids of jobs submitted later sort later; the token (random unless given: an
+    orchestration gives its own replay-safe one) keeps ids of jobs submitted in the same second apart."""
+    utc = now.astimezone(UTC) if now.tzinfo else now.replace(tzinfo=UTC)
+    return f"job-{utc:%Y%m%dT%H%M%SZ}-{token if token is not None else secrets.token_hex(4)}"
 
 
 def is_id(text: str) -> bool:

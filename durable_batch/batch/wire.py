@@ -26,6 +26,10 @@ AUDIT_JOB = "batch_audit_job"
 SCHEDULE_ORCHESTRATOR = "batch_schedule"
 SCHEDULE_TICK = "batch_schedule_tick"
 POOL_ENTITY = "batch_pool"
+SUBMIT_JOB = "batch_submit_job"
+"""Submits a job for an app's own orchestration (`durable_batch.run_job`), as `POST /api/jobs` does."""
+JOB_OUTCOME = "batch_job_outcome"
+"""Reads a job's state for an app's own orchestration that waits for it (`durable_batch.run_job`)."""
 """The durable entity that keeps a pool's slot ledger (`durable_batch.batch.slots.Ledger`); its key is the pool id."""
 
 CANCEL_EVENT = "cancel"
@@ -440,3 +444,50 @@ class ScheduleTickInput(ScheduleInput):
 class ScheduleTick(TypedDict):
     next: str | None  # the next occurrence, None when there is none
     stop: bool  # the schedule is gone, disabled, replaced by a newer generation, or completed
+
+
+class SubmitJobInput(TypedDict):
+    spec: dict[str, Any]  # the job spec as a user wrote it, with its id (run_job names a job sent without one)
+
+
+class JobProblem(TypedDict):
+    """Why a job an orchestration asked for was not run or cannot be followed: the error the API would answer
+    with (`code`, `message`, `details` with each problem's path)."""
+
+    code: str
+    message: str
+    details: list[dict[str, str]]
+
+
+class SubmittedJob(TypedDict):
+    jobId: str
+    created: NotRequired[bool]  # False: the job existed with the same spec, and nothing new started
+    problem: NotRequired[JobProblem]  # the submit was refused
+
+
+class JobResults(TypedDict):
+    container: str
+    prefix: str
+    summaryBlob: str | None
+
+
+class JobOutcome(TypedDict):
+    """A job as an app's own orchestration sees it (`durable_batch.run_job`): the state, counts and failed
+    tasks of its view in the API, the reduce handler's output itself, and where its results are."""
+
+    id: str
+    state: str  # succeeded, failed or cancelled once finished
+    finished: bool
+    reason: str | None
+    taskCounts: dict[str, int]
+    failedTasks: list[str]
+    reduce: Any  # the reduce output; None without one, when it failed, or past 256 KiB (then read reduceBlob)
+    reduceBlob: str | None
+    results: JobResults
+
+
+class MissingJob(TypedDict):
+    """A job its orchestration waits for that is not there any more (deleted meanwhile)."""
+
+    id: str
+    problem: JobProblem

@@ -18,33 +18,27 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from durable_batch.app.services import Services
 from durable_batch.batch import wire
 from durable_batch.batch.errors import SpecError
 from durable_batch.batch.plan import partition_size_for, plan_job
+from durable_batch.batch.schedules import occurrence_of
 from durable_batch.batch.spec import DEFAULT_POOL, JobSpec
+from durable_batch.batch.times import iso
 from durable_batch.batch.validation import parse_job
 from durable_batch.operations.durable import Instance, get_instance
 from durable_batch.operations.errors import Conflict, InvalidJobSpec, refused_spec
+from durable_batch.operations.job_turns import one_at_a_time
 from durable_batch.operations.sources import resolve_factory
 from durable_batch.storage.jobs import JobRecord, JobState, TaskCounts
 from durable_batch.storage.pools import PoolRecord
 
 log = logging.getLogger("durable_batch.operations.submit")
-
-
-def new_job_id(now: datetime, token: str | None = None) -> str:
-    """The id of a job submitted without one: `job-{UTC time to the second}-{8 random hex digits}`, e.g.
-    `job-20261107T120301Z-3f9a1c2b`. Ids of jobs submitted later sort later; the random part (32 bits) keeps
-    ids of jobs submitted in the same second apart."""
-    utc = now.astimezone(UTC) if now.tzinfo else now.replace(tzinfo=UTC)
-    return f"job-{utc:%Y%m%dT%H%M%SZ}-{token if token is not None else secrets.token_hex(4)}"
 
 
 def parse_spec(body: Any, services: Services, new_id: Callable[[], str] | None) -> JobSpec:
@@ -108,6 +102,31 @@ class Submitted:
     """False when the job existed already with the same spec: nothing new was started."""
     instance: Instance | None = None
     """The existing job's orchestration, as read to decide (with its input): the view needs no second read."""
+
+
+async def submit_body(
+    client: Any, services: Services, body: Any, now: datetime, new_id: Callable[[], str] | None = None
+) -> tuple[JobSpec, Submitted]:
+    """A job spec as a user sends it (JSON bytes or an object), checked and submitted: what `POST /api/jobs` and
+    an app's own orchestration (`durable_batch.run_job`) both do. `new_id` names a job sent without an id."""
+    spec = parse_spec(body, services, new_id)
+    await refuse_occurrence_id(services, spec.id)
+    async with one_at_a_time(spec.id):
+        return spec, await submit_job(client, services, spec, now)
+
+
+async def refuse_occurrence_id(services: Services, job_id: str) -> None:
+    """`InvalidJobSpec` when `job_id` is the id of an occurrence of an existing schedule: those ids are the
+    schedule's (`durable_batch.batch.schedules`), and a job that took one first would make its occurrence fail."""
+    found = occurrence_of(job_id)
+    if found is None or await asyncio.to_thread(services.schedules.get, found[0]) is None:
+        return
+    schedule_id, moment = found
+    message = (
+        f"{job_id!r} is the id of the occurrence at {iso(moment)} of schedule {schedule_id!r}: ids "
+        f"'{schedule_id}-{{YYYYmmddTHHMMSS}}' are reserved for that schedule's jobs; choose another id"
+    )
+    raise InvalidJobSpec(f"invalid job spec: id: {message}", [{"path": "id", "message": message}])
 
 
 async def submit_job(client: Any, services: Services, spec: JobSpec, now: datetime) -> Submitted:

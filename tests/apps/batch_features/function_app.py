@@ -13,10 +13,12 @@ import resource
 import signal
 import sys
 import time
+from collections.abc import Generator
 from typing import Any
 
 import azure.durable_functions as df
 
+from durable_batch import JobError, run_job
 from durable_batch.app.blueprint import create_blueprint
 from durable_batch.app.settings import Settings
 from durable_batch.batch.handlers import NonRetryableError, ResultsView, TaskContext, TaskHandlers
@@ -199,5 +201,18 @@ def total(results: ResultsView) -> dict[str, Any]:
     return {"sum": values, "count": len(results), "first": ids[:3], "input": results.input}
 
 
+def run_one_job(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
+    """An app's own orchestration around one job: input `{"spec", "pollSeconds"?, "catch"?}`; with `catch`, a
+    refused job is this orchestration's output (`{"error": ...}`) rather than its failure."""
+    value = context.get_input()
+    try:
+        return (yield from run_job(context, value["spec"], poll_seconds=value.get("pollSeconds", 30)))
+    except JobError as exc:
+        if not value.get("catch"):
+            raise
+        return {"error": {"code": exc.code, "message": str(exc), "details": exc.details}}
+
+
 app = df.DFApp()
 app.register_functions(create_blueprint(handlers, Settings.from_environ(os.environ)))
+app.orchestration_trigger(context_name="context", orchestration="test_run_job")(run_one_job)

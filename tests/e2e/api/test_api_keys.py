@@ -53,3 +53,13 @@ def test_every_route_needs_a_function_key(keyed_host: BatchHost, method: str, pa
     key = {"x-functions-key": keyed_host.process.keys.function_key}
     served = requests.request(method, url, data=body, headers=key, timeout=60)
     assert served.status_code != 401 and served.status_code < 500, served.text
+
+
+def test_the_reference_apps_own_route_needs_a_function_key_too(keyed_host: BatchHost) -> None:
+    assert keyed_host.process.keys is not None
+    url = keyed_host.url("/pipelines/month-end")
+    body = b'{"stores": 0}'  # refused once the key lets it in: nothing is started
+    assert requests.post(url, data=body, timeout=60).status_code == 401
+    key = {"x-functions-key": keyed_host.process.keys.function_key}
+    served = requests.post(url, data=body, headers=key, timeout=60)
+    assert served.status_code == 400 and served.json()["error"]["details"][0]["path"] == "stores"

@@ -15,10 +15,10 @@ from durable_batch.api.errors import status_of
 from durable_batch.api.http import api_root, guarded, next_link
 from durable_batch.app.services import Services
 from durable_batch.app.settings import Settings
-from durable_batch.batch.spec import ID_PATTERN
+from durable_batch.batch.spec import ID_PATTERN, new_job_id
 from durable_batch.lib.azure_storage.errors import InvalidContinuationToken, StorageUnreachable
 from durable_batch.operations.errors import JobNotFound, OperationError
-from durable_batch.operations.submit import new_job_id, parse_spec
+from durable_batch.operations.submit import parse_spec
 from examples.handlers import all_handlers
 
 pytestmark = pytest.mark.unit

@@ -8,7 +8,6 @@ import asyncio
 import json
 from dataclasses import replace
 from datetime import UTC, datetime
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -22,38 +21,12 @@ from durable_batch.operations.schedule_runs import tick
 from durable_batch.storage.jobs import JobRecord, JobState
 from durable_batch.storage.schedules import ScheduleRecord
 from examples.handlers import all_handlers
+from tests.support.durable_client import FakeDurable
 
 pytestmark = pytest.mark.unit
 
 T0 = datetime(2030, 1, 1, tzinfo=UTC)
 TEMPLATE = {"tasks": [{"id": "a", "handler": "billing.invoice", "input": {"customer": "c", "seed": 1, "period": "p"}}]}
-
-
-class FakeDurable:
-    """The Durable client calls a submit makes: start an instance, read its status."""
-
-    def __init__(self) -> None:
-        self.statuses: dict[str, str] = {}
-        self.started: list[str] = []
-
-    async def start_new(self, name: str, instance_id: str, data: Any) -> str:
-        assert name == wire.JOB_ORCHESTRATOR
-        if self.statuses.get(instance_id) in ("Pending", "Running"):
-            raise RuntimeError("an instance with this id is running")
-        self.statuses[instance_id] = "Running"
-        self.started.append(instance_id)
-        return instance_id
-
-    async def get_status(self, instance_id: str, show_input: bool = False) -> Any:
-        status = self.statuses.get(instance_id)
-        return SimpleNamespace(
-            runtime_status=status,
-            custom_status=None,
-            output=None,
-            created_time=None,
-            last_updated_time=None,
-            input_=None,
-        )
 
 
 def put_schedule(services: Services, end_at: datetime | None = None, blob: str | None = None) -> None:
