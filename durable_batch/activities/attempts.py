@@ -112,6 +112,7 @@ def attempt_task(
             command_user=services.settings.command_user,
             account=lambda: services.sources,
             max_output_bytes=services.settings.max_output_bytes,
+            attempt=attempt,
         )
         return Attempt(
             run.ok,
@@ -147,7 +148,7 @@ class HandlerAttempt:
         # The spec is shared by every attempt in this process (the cache): a handler that changes its input in
         # place must not change what its own retry, or another thread's, receives.
         self._value = copy.deepcopy(task.input)
-        self.log = TaskLog(spec.id, task.id)
+        self.log = TaskLog(spec.id, task.id, attempt=attempt)
 
     @property
     def known(self) -> bool:
@@ -182,7 +183,7 @@ async def attempt_async(services: Services, spec: JobSpec, task: TaskSpec, attem
     if handler is None:
         return Attempt(False, started, iso_now(), error=unknown_handler_error(name))
     ctx = TaskContext(job_id=spec.id, task_id=task.id, attempt=attempt)
-    log = TaskLog(spec.id, task.id)
+    log = TaskLog(spec.id, task.id, attempt=attempt)
     value = copy.deepcopy(task.input)
     run = await run_async_handler(handler, value, ctx, spec.timeout_for(task), spec.non_retryable_for(task), log)
     # Placing a large result writes a blob: off the loop, so the batch's other tasks keep going meanwhile.
@@ -221,4 +222,4 @@ def attempt_isolated(
     if isinstance(answer, Died):
         return Attempt(False, started, iso_now(), error=f"ProcessDied: {answer.reason}")
     run = HandlerRun(ok=True, value=answer.value) if answer.run.ok else answer.run
-    return _placed(services, spec, task, run, started, answer.log(spec.id, task.id))
+    return _placed(services, spec, task, run, started, answer.log(spec.id, task.id, attempt))

@@ -29,6 +29,7 @@ from durable_batch.activities.command_files import AccountFiles, plan_files
 from durable_batch.activities.command_runner import CommandResult, CommandTask, CommandTaskError, run_command
 from durable_batch.activities.command_users import UidsExhausted, lease_uid
 from durable_batch.activities.outcomes import PlacedResult, place_result
+from durable_batch.activities.task_logs import replaces_earlier
 from durable_batch.app.settings import CommandUids, CommandUser
 from durable_batch.batch.job_stop import should_stop
 from durable_batch.batch.spec import ExitOptions, JobSpec, TaskSpec
@@ -188,9 +189,11 @@ def run_command_task(
     command_user: CommandUser | CommandUids | None = None,
     account: Callable[[], AccountFiles] | None = None,
     max_output_bytes: int | None = None,
+    attempt: int = 1,
 ) -> CommandRun:
-    """Run one attempt of a command task; see the module. Storage outages raise; the task's failures return.
-    Output files that sum to more than `max_output_bytes` fail the attempt, not retried (they would again)."""
+    """Run attempt `attempt` of a command task; see the module. Storage outages raise; the task's failures
+    return. Output files that sum to more than `max_output_bytes` fail the attempt, not retried (they would
+    again)."""
     if task.command_line is None:
         raise ValueError(f"task {task.id!r} is not a command task")
     job_id = spec.id
@@ -233,7 +236,8 @@ def run_command_task(
         # A resource file that isn't there is the job's problem, not an outage.
         return _not_started(task, f"NotFound: {exc}")
     stdout_blob = stderr_blob = None
-    if result.exit_code is not None:
+    # A quiet first attempt writes no logs: two blob writes for nothing were a large share of a short command.
+    if result.exit_code is not None and (result.stdout_tail or result.stderr_tail or replaces_earlier(attempt)):
         stdout_blob = results.write_task_blob(job_id, task.id, "stdout.txt", result.stdout_tail)
         stderr_blob = results.write_task_blob(job_id, task.id, "stderr.txt", result.stderr_tail)
     summary = {

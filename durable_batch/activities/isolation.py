@@ -61,9 +61,9 @@ class Ran:
     stdout: str
     stderr: str
 
-    def log(self, job_id: str, task_id: str) -> TaskLog:
-        """What the task printed, as the task's log in this process."""
-        log = TaskLog(job_id, task_id)
+    def log(self, job_id: str, task_id: str, attempt: int) -> TaskLog:
+        """What the task printed, as the task's log (of its attempt `attempt`) in this process."""
+        log = TaskLog(job_id, task_id, attempt=attempt)
         log.stdout.write(self.stdout)
         log.stderr.write(self.stderr)
         return log

@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, Protocol, TextIO, TypeVar
 
-__all__ = ["LOG_TAIL_BYTES", "TaskLog", "current_task_log"]
+__all__ = ["LOG_TAIL_BYTES", "TaskLog", "current_task_log", "replaces_earlier"]
 
 LOG_TAIL_BYTES = 64 * 1024
 """Bytes kept of each stream (UTF-8), its end: the same as a command task's stdout and stderr."""
@@ -78,11 +78,12 @@ class _Tail:
 class TaskLog:
     """One attempt's output of one handler task (see the module)."""
 
-    __slots__ = ("job_id", "stderr", "stdout", "task_id")
+    __slots__ = ("attempt", "job_id", "stderr", "stdout", "task_id")
 
-    def __init__(self, job_id: str, task_id: str, limit: int = LOG_TAIL_BYTES) -> None:
+    def __init__(self, job_id: str, task_id: str, limit: int = LOG_TAIL_BYTES, *, attempt: int = 1) -> None:
         self.job_id = job_id
         self.task_id = task_id
+        self.attempt = attempt
         self.stdout = _Tail(limit)
         self.stderr = _Tail(limit)
 
@@ -109,14 +110,21 @@ class TaskLog:
         return bool(self.stdout) or bool(self.stderr)
 
     def save(self, writer: TaskBlobWriter) -> dict[str, str] | None:
-        """Write `stdout.txt` and `stderr.txt` into the task's folder, when anything was written at all (a
-        retry then replaces both of an earlier attempt's); their blob names, or None."""
-        if not self:
+        """Write `stdout.txt` and `stderr.txt` into the task's folder when anything was written, and on every
+        retry (`replaces_earlier`); their blob names, or None."""
+        if not self and not replaces_earlier(self.attempt):
             return None
         return {
             name: writer.write_task_blob(self.job_id, self.task_id, f"{name}.txt", tail.text())
             for name, tail in (("stdout", self.stdout), ("stderr", self.stderr))
         }
+
+
+def replaces_earlier(attempt: int) -> bool:
+    """Whether an attempt writes its task's logs even when it wrote nothing: a first attempt that is quiet costs
+    no storage write, and a retry always replaces the logs of the attempt before it, so those never pass for its
+    own. The rule of a handler's logs and a command's alike."""
+    return attempt > 1
 
 
 class _Stream:

@@ -86,6 +86,31 @@ def test_command_not_executable_is_a_result(tmp_path: Path) -> None:
     assert result.error == "command is not executable: './run.sh'"
 
 
+def test_a_command_starts_with_only_its_three_streams_and_the_default_signals(tmp_path: Path) -> None:
+    """What the shepherd's own fork and exec must give a command, as subprocess would: nothing open of the
+    shepherd's (its status pipe above all: a command that could write to it could report a fake exit), stdin
+    from /dev/null, no signal ignored or blocked (SIGPIPE ignored would keep `yes | head` running)."""
+    code = (
+        "import json, os, signal, sys\n"
+        "fds = sorted(int(fd) for fd in os.listdir('/proc/self/fd'))\n"
+        "status = dict(line.split(':\\t', 1) for line in open('/proc/self/status').read().splitlines())\n"
+        "print(json.dumps({'fds': fds, 'stdin': os.readlink('/proc/self/fd/0'), 'ignored': status['SigIgn'],"
+        " 'blocked': status['SigBlk'], 'session': os.getsid(0) == os.getpid()}))\n"
+    )
+    # `python -S -I` would ignore SIGPIPE itself: read what the command got before Python starts, via sh.
+    shell = CommandTask("t1", ["/bin/sh", "-c", "grep -E '^Sig(Ign|Blk)' /proc/self/status; yes | head -n 1"])
+    seen = run(shell, tmp_path)
+    assert seen.exit_code == 0, seen
+    lines = dict(line.split(":\t") for line in seen.stdout_tail.splitlines()[:2])
+    assert int(lines["SigBlk"], 16) == 0 and int(lines["SigIgn"], 16) == 0, lines
+    assert seen.stdout_tail.splitlines()[2] == "y"
+    result = run(python(code), tmp_path)
+    facts = json.loads(result.stdout_tail)
+    # 0, 1, 2, and the one listdir opens to read the folder.
+    assert len(facts["fds"]) == 4 and facts["fds"][:3] == [0, 1, 2], facts
+    assert facts["stdin"] == "/dev/null" and facts["session"] is True
+
+
 # --- output tails ---------------------------------------------------------------------------------
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import pwd
+import signal
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -137,3 +139,29 @@ def test_a_work_folder_the_uid_cannot_enter_is_named_in_the_error(tmp_path: Path
     assert result.error is not None
     assert f"cannot enter the work folder {(tmp_path / 'work').resolve()}" in result.error
     assert "closed to other users" in result.error and "BATCH_COMMAND_USER to @worker" in result.error
+
+
+def test_a_uid_a_dead_worker_left_dirty_is_cleared_before_its_next_run(public_tmp: Path) -> None:
+    """The clear before a run is skipped only when the uid's lock file says its last run ended cleared: a worker
+    that died mid-run never wrote that, so what its command left running is killed before the next command."""
+    uids = free_uids(1)
+    assert run_leased(uids, public_tmp, shell("true")).succeeded
+    lock = public_tmp / "work" / ".uids" / str(uids.first)
+    assert lock.read_bytes() == b"cleared\n"
+    # A run that never finished: its lock file emptied at the start, a process of the uid still there.
+    lock.write_bytes(b"")
+    leftover = subprocess.Popen(["sleep", "600"], user=uids.first, group=uids.first, extra_groups=[])
+    # Reaped as soon as it dies, so it does not linger as this test's zombie (which the uid's clear would count).
+    ended: list[int] = []
+    reaper = threading.Thread(target=lambda: ended.append(leftover.wait()))
+    reaper.start()
+    try:
+        assert processes_of(uids.first) == [leftover.pid]
+        seen = run_leased(uids, public_tmp, shell("ps -o pid= -u $(id -u)"))
+        reaper.join(timeout=10)
+        assert ended == [-signal.SIGKILL]
+        assert str(leftover.pid) not in seen.stdout_tail.split(), "killed before the command ran"
+    finally:
+        leftover.kill()
+        reaper.join()
+    assert lock.read_bytes() == b"cleared\n" and processes_of(uids.first) == []

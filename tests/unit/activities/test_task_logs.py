@@ -83,19 +83,33 @@ def test_only_the_last_bytes_are_kept_and_a_split_character_is_dropped() -> None
     assert log.stdout.text().endswith("9998\n9999\n") and len(log.stdout.text().encode()) <= 10
 
 
-def test_a_quiet_task_saves_nothing() -> None:
-    class Writer:
-        def __init__(self) -> None:
-            self.names: list[str] = []
+class Writer:
+    def __init__(self) -> None:
+        self.written: dict[str, bytes | str] = {}
 
-        def write_task_blob(
-            self, job_id: str, task_id: str, name: str, data: bytes | str, content_type: str | None = None
-        ) -> str:
-            self.names.append(name)
-            return f"{job_id}/tasks/{task_id}/{name}"
+    def write_task_blob(
+        self, job_id: str, task_id: str, name: str, data: bytes | str, content_type: str | None = None
+    ) -> str:
+        self.written[name] = data
+        return f"{job_id}/tasks/{task_id}/{name}"
 
+
+def test_a_quiet_first_attempt_saves_nothing() -> None:
     writer = Writer()
-    assert TaskLog("j", "t").save(writer) is None and writer.names == []
+    assert TaskLog("j", "t").save(writer) is None and writer.written == {}
     log = TaskLog("j", "t")
     log.call(lambda: print("hi"))
     assert log.save(writer) == {"stdout": "j/tasks/t/stdout.txt", "stderr": "j/tasks/t/stderr.txt"}
+    assert writer.written == {"stdout.txt": "hi\n", "stderr.txt": ""}
+
+
+def test_a_quiet_retry_replaces_the_earlier_attempts_logs() -> None:
+    writer = Writer()
+    loud = TaskLog("j", "t")
+    loud.call(lambda: print("attempt 1 failed loudly"))
+    loud.save(writer)
+    assert TaskLog("j", "t", attempt=2).save(writer) == {
+        "stdout": "j/tasks/t/stdout.txt",
+        "stderr": "j/tasks/t/stderr.txt",
+    }
+    assert writer.written == {"stdout.txt": "", "stderr.txt": ""}
