@@ -103,7 +103,7 @@ def _prctl(option: int, value: int) -> None:
         raise OSError(errno, f"prctl({option}): {os.strerror(errno)}")
 
 
-def _candidates(program: str, env: dict[str, str]) -> list[str]:
+def command_paths(program: str, env: dict[str, str]) -> list[str]:
     """The paths `exec` tries for `program`, as `subprocess` (and `os.execvpe`) find them: the program itself
     when it names a folder, else each folder of the command's own PATH (an empty entry: the working folder).
     Found here, before the fork: `os.get_exec_path` imports `warnings`, which the command's uid may not read."""
@@ -119,7 +119,7 @@ def _start(config: dict[str, Any]) -> int:
     or at `exec`, and sent back through a close-on-exec pipe that an `exec` that worked closes empty)."""
     user = config.get("user")
     argv, env, cwd = config["argv"], config["env"], config["cwd"]
-    paths = _candidates(argv[0], env)
+    paths = command_paths(argv[0], env)
     failed, report = os.pipe()  # both close-on-exec
     pid = os.fork()
     if pid == 0:  # the child: only system calls from here to exec, no import, and never a return
