@@ -137,10 +137,15 @@ def _start(config: dict[str, Any]) -> int:
                 os.setgroups([])
                 os.setgid(user["gid"])
                 os.setuid(user["uid"])
-            # Python ignores SIGPIPE and SIGXFSZ, and ignored signals and the signal mask survive exec: the
-            # command gets the defaults (`yes | head` ends), and no SIGTERM blocked.
-            signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-            signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
+            # Ignored signals and the signal mask survive exec, and this process has both: Python ignores SIGPIPE
+            # and SIGXFSZ, a worker started under nohup ignores SIGHUP, and this blocks its wake signals. The
+            # command starts with every default (`yes | head` ends) and nothing blocked.
+            for signum in range(1, signal.NSIG):
+                if signum not in (signal.SIGKILL, signal.SIGSTOP):
+                    try:
+                        signal.signal(signum, signal.SIG_DFL)
+                    except (OSError, ValueError):
+                        continue  # the C library's own real-time signals
             signal.pthread_sigmask(signal.SIG_SETMASK, set())
             first: OSError | None = None
             for path in paths:
