@@ -47,7 +47,8 @@ _DURABLE_FIELDS = (
 )
 
 
-def _count(value: object) -> int:
+def count_or_zero(value: object) -> int:
+    """A count as JSON gave it; anything else (a bool, a negative, not an int) reads as 0."""
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
 
 
@@ -55,7 +56,7 @@ def storage_counts(value: object) -> dict[str, int]:
     """Storage requests by kind from their JSON (an activity's `storage`, a cost's `storageRequests`): kinds
     not known and values that are not counts read as none, so output of another version never breaks a sum."""
     source = value if isinstance(value, Mapping) else {}
-    return {kind: _count(source.get(kind, 0)) for kind in STORAGE_KINDS}
+    return {kind: count_or_zero(source.get(kind, 0)) for kind in STORAGE_KINDS}
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,7 @@ class Cost:
     def from_json(cls, value: object) -> Cost:
         """A cost from its JSON (`to_json`); what is missing or not a count reads as 0, as with task counts."""
         source = value if isinstance(value, Mapping) else {}
-        counts = {name: _count(source.get(key, 0)) for name, key in _DURABLE_FIELDS}
+        counts = {name: count_or_zero(source.get(key, 0)) for name, key in _DURABLE_FIELDS}
         return cls(**counts, storage=Cost.of_storage(source.get("storageRequests")).storage)
 
     @classmethod

@@ -33,12 +33,14 @@ orchestrations and storage calls, smaller ones more partitions running side by s
 ran at 9,080 tasks/s, 0.006 history events per task. Before batching, 50 was best (one activity per task made
 a partition's cost grow with the square of its size)."""
 
-PER_CALL_PARTITION_SIZE = 100
+PER_CALL_PARTITION_SIZE = 50
 """Tasks per partition when every task gets an activity call of its own (`taskBatchSize` 1, or only command
 tasks): then a partition's history grows with its tasks, and each of its episodes replays all of it, so the cost
-per task grows with the partition. Measured (1,000 one-call tasks, maxParallelTasks 16, devhost's defaults, the
-first job after start, 2 cores): 35 tasks/s in partitions of 2,000, 57 in partitions of 100, 55 of 50, 62 of 25;
-100 keeps the partitions (and their start-up work) few."""
+per task grows with the partition. Measured (devhost's defaults, the first job after start, 2 cores), 1,000
+one-call tasks at maxParallelTasks 16: 314-340 tasks/s in partitions of 100, 341-376 of 50, 324-343 of 32;
+10,000 at maxParallelTasks 100: 465 tasks/s of 100, 540-547 of 50. Below 50 the partitions' own start-up work
+(their plan, their pool exchanges) costs more than the shorter replays save. (Before a partition's replay got
+cheaper, 100 was best: 57 tasks/s, against 35 in partitions of 2,000.)"""
 
 
 def partition_size_for(spec: JobSpec, configured: int) -> int:

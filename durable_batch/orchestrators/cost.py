@@ -13,7 +13,9 @@ from typing import Any
 import azure.durable_functions as df
 from azure.durable_functions.models.history import HistoryEventType
 
-from durable_batch.batch.cost import Cost, storage_counts, summed
+from durable_batch.batch.cost import STORAGE_KINDS, Cost, count_or_zero, storage_counts, summed
+
+_KINDS = frozenset(STORAGE_KINDS)
 
 _CLOSING_EVENTS = 2
 """What an orchestration's last episode adds once it returns: its OrchestratorCompleted and ExecutionCompleted."""
@@ -64,20 +66,35 @@ def reported(output: object) -> Cost:
 
 
 class StorageTally:
-    """The storage requests an orchestration's activities reported, summed as their outputs come."""
+    """The storage requests an orchestration's activities reported, summed as their outputs come.
+
+    A partition adds an output and shows its cost at every step of every replay, so both are cheap: outputs are
+    summed as plain counts (only the kinds an output names are looked at), and the cost shown is composed again
+    only after a count changed (`cost_json`)."""
 
     def __init__(self) -> None:
-        # Summed as plain counts: an output comes at every step of every replay, a `Cost` is asked for rarely.
         self._counts: dict[str, int] = {}
+        self._shown: tuple[Cost, dict[str, Any]] | None = None  # (what it was composed with, the JSON)
 
     def add(self, output: object) -> None:
-        for kind, count in _reported_counts(output).items():
-            if count:
+        reported = output.get("storage") if isinstance(output, Mapping) else None
+        if not isinstance(reported, Mapping):
+            return  # an older activity's output, a failure: it costs nothing here
+        for kind, count in reported.items():
+            if kind in _KINDS and count_or_zero(count):
                 self._counts[kind] = self._counts.get(kind, 0) + count
+                self._shown = None
 
     @property
     def cost(self) -> Cost:
         return Cost.of_storage(self._counts)
+
+    def cost_json(self, own: Cost) -> dict[str, Any]:
+        """`(own + self.cost).to_json()`, composed again only when `own` or a count changed. The same dict is
+        returned until then: callers must not change it."""
+        if self._shown is None or self._shown[0] is not own:
+            self._shown = (own, (own + self.cost).to_json())
+        return self._shown[1]
 
 
 def cost_json(

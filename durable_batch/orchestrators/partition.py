@@ -110,7 +110,7 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
         # Every step, replayed or not: the host keeps the status the episode set last, and an episode whose new
         # events start no step (one for a task not waited for yet) sets it only on replayed steps. Without them
         # it set none, and the host cleared the partition's status: the job's counts lost its tasks for a while.
-        context.set_custom_status(partition.status((own + storage.cost).to_json()))
+        context.set_custom_status(partition.status(storage.cost_json(own)))
         fixed[CONTROLS] = controls.waiting
         waiting = [fixed[w] if isinstance(w, str) else pending[w] for w in partition.waiting()]
         yield context.task_any(waiting)

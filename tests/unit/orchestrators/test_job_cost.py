@@ -14,6 +14,7 @@ import pytest
 from devhost.history import EventType
 from durable_batch.batch import wire
 from durable_batch.batch.cost import Cost
+from durable_batch.orchestrators.cost import StorageTally
 from tests.support.memory_batch import MemoryBatch, job, simulate
 from tests.support.simulator import Simulator
 
@@ -130,3 +131,19 @@ def test_a_running_jobs_statuses_add_up_to_what_it_has_cost_so_far() -> None:
     # Each running orchestration's status is its history as its last episode was given it.
     assert replace(live, storage={}) == history_figures(sim)
     assert 0 < sum(live.storage.values()) <= sum(app.reported.values())
+
+
+def test_a_storage_tally_sums_only_counts_of_known_kinds_and_shows_each_change() -> None:
+    tally = StorageTally()
+    own = Cost(episodes=2)
+    tally.add({"storage": {"tableReads": 3, "blobWrites": True, "tableWrites": -1, "somethingElse": 9}})
+    tally.add({"storage": "not counts"})
+    tally.add(["not an output"])
+    tally.add({"storage": {"tableReads": 1, "blobWrites": 2}})
+    shown = tally.cost_json(own)
+    assert shown == (own + Cost(storage={"tableReads": 4, "blobWrites": 2})).to_json()
+    assert tally.cost_json(own) is shown  # nothing changed: the same JSON, not composed again
+    tally.add({"storage": {"blobReads": 1}})
+    assert tally.cost_json(own)["storageRequests"]["blobReads"] == 1
+    later = Cost(episodes=3)
+    assert tally.cost_json(later)["episodes"] == 3
