@@ -7,16 +7,17 @@ a task was never recorded in full, so it counts as not run: the audit records it
 (`TaskStore.mark_lost`), and the job fails naming it; a re-run runs it again.
 
 Cost: the job's chunk rows, read once in order (2,000 rows for a million tasks), and one listing of its
-results blobs; no read per task. The spec's layout (what prepare wrote) is walked beside the rows, so a chunk
-row that is gone is noticed too. Running it again finds the tasks it marked by their error, and counts them
-again: a retried audit answers the same.
+results blobs; no read per task. The spec's layout (which chunk holds how many tasks: what prepare wrote) is
+walked beside the rows, so a chunk row that is gone, or holds another number of tasks, is noticed too; the
+spec's task ids are read only for such a chunk. Running it again finds the tasks it marked by their error, and
+counts them again: a retried audit answers the same.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from durable_batch.activities.partitions import chunk_layout
+from durable_batch.activities.partitions import chunk_positions
 from durable_batch.activities.specs import SpecCache
 from durable_batch.app.services import Services
 from durable_batch.batch import wire
@@ -33,19 +34,22 @@ LOST_ERROR = (
 
 
 def _lost_in(
-    chunk: Chunk | None, ids: list[str], run: int, results: set[str], batch_name: Callable[[int, int], str]
+    chunk: Chunk | None, size: int, run: int, results: set[str], batch_name: Callable[[int, int], str]
 ) -> list[int]:
-    """The indexes of a chunk's tasks that are not recorded in full."""
-    if chunk is None or chunk.ids != ids:
-        return list(range(len(ids)))
+    """The indexes of a chunk's tasks that are not recorded in full (`size`: the tasks the layout gives it)."""
+    if chunk is None or len(chunk) != size:
+        return list(range(size))
     lost: list[int] = []
+    written: dict[int, bool] = {}  # batch -> its results blob is there (a chunk's tasks share a few batches)
     for i in range(len(chunk)):
         state = chunk.state(i)
         if rank(state) < 2:
             lost.append(i)  # the orchestration counted it finished: its last record was lost
         elif state == TaskState.SUCCEEDED:
             batch = chunk.batches[i]
-            if batch is None or batch_name(chunk.partition, batch) not in results:
+            if batch is not None and batch not in written:
+                written[batch] = batch_name(chunk.partition, batch) in results
+            if batch is None or not written[batch]:
                 lost.append(i)
         elif chunk.runs[i] < run:
             lost.append(i)  # a re-run reopened it (every task not succeeded): that write was lost
@@ -72,12 +76,16 @@ def audit_job(services: Services, specs: SpecCache, data: wire.AuditJobInput) ->
     lost_ids: list[str] = []
     lost = 0
     now = to_ms(iso_now())
-    for partition, number, ids in chunk_layout(cached, data["partitionSize"]):
+    for partition, number, positions in chunk_positions(cached, data["partitionSize"]):
         while row is not None and (row.partition, row.number) < (partition, number):
             row = next(rows, None)
         chunk = row if row is not None and (row.partition, row.number) == (partition, number) else None
-        missing = _lost_in(chunk, list(ids), run, results, batch_name)
+        missing = _lost_in(chunk, len(positions), run, results, batch_name)
         if missing:
+            # Only a chunk rewritten here needs its ids from the spec: a row that is there wrote them at prepare
+            # and keeps them (a million tasks' ids built again cost the audit most of its time).
+            whole = chunk is not None and len(chunk) == len(positions)
+            ids = list(chunk.ids) if whole and chunk is not None else [cached.spec.task_id(i) for i in positions]
             chunk = services.tasks.mark_lost(job_id, partition, number, ids, missing, LOST_ERROR, run=run, ended_ms=now)
             lost += len(missing)
             room = wire.MAX_LISTED_FAILURES - len(lost_ids)

@@ -21,16 +21,23 @@ from durable_batch.batch.states import TaskCounts, TaskState
 from durable_batch.batch.times import iso_now, to_ms
 from durable_batch.storage.tasks import Failure
 
-__all__ = ["chunk_layout", "load_partition", "settle_partitions", "settle_tasks"]
+__all__ = ["chunk_layout", "chunk_positions", "load_partition", "settle_partitions", "settle_tasks"]
 
 
-def chunk_layout(cached: CachedJob, partition_size: int) -> Iterator[tuple[int, int, Sequence[str]]]:
-    """(partition, chunk, task ids) of every chunk of the job, in order: what prepare writes."""
-    spec = cached.spec
+def chunk_positions(cached: CachedJob, partition_size: int) -> Iterator[tuple[int, int, Sequence[int]]]:
+    """(partition, chunk, the job positions of its tasks) of every chunk of the job, in order."""
     for partition in range(len(cached.plan(partition_size).partitions)):
         positions = cached.positions(partition_size, partition)
         for number, start in enumerate(range(0, len(positions), CHUNK_SIZE)):
-            yield partition, number, [spec.tasks[i].id for i in positions[start : start + CHUNK_SIZE]]
+            yield partition, number, positions[start : start + CHUNK_SIZE]
+
+
+def chunk_layout(cached: CachedJob, partition_size: int) -> Iterator[tuple[int, int, Sequence[str]]]:
+    """(partition, chunk, task ids) of every chunk of the job, in order: what prepare writes. A factory's ids
+    come without building its tasks (`JobSpec.task_id`)."""
+    spec = cached.spec
+    for partition, number, positions in chunk_positions(cached, partition_size):
+        yield partition, number, [spec.task_id(i) for i in positions]
 
 
 def load_partition(services: Services, specs: SpecCache, data: wire.LoadPartitionInput) -> wire.PartitionPlan:

@@ -158,10 +158,14 @@ BlockReader = Callable[[int], list[Any]]
 
 
 class FactoryTasks(Sequence[Any]):
-    """A factory's tasks as a read-only sequence, made on demand: `make(index, line)` builds the task at
-    `index` (`line` is the source line's value, None for a sweep). Blocks of a line source are read through
-    `read` and a few are kept, so a batch reading its chunk costs one blob read, and nothing holds the
-    whole task list. Thread-safe."""
+    """A factory's tasks as a read-only sequence, made on demand a block (BLOCK tasks) at a time: `make(index,
+    line)` builds the task at `index` (`line` is the source line's value, None for a sweep), and blocks of a line
+    source are read through `read`. The last `keep` blocks are kept as made tasks: a job's partition plan and its
+    batches ask for the same tasks one after another, and a task is made once while its block is kept, its line
+    read and decoded once. Nothing holds the whole task list. Thread-safe.
+
+    `id_of(index, line)`, when given, says a task's id without making it: `task_id` uses it for what only
+    needs ids (a job's chunk layout, a million tasks at a time), which then costs no task building."""
 
     def __init__(
         self,
@@ -170,32 +174,63 @@ class FactoryTasks(Sequence[Any]):
         read: BlockReader | None = None,
         *,
         keep: int = 8,
+        id_of: Callable[[int, Any], str] | None = None,
     ) -> None:
         self._count = count
         self._make = make
         self._read = read
         self._keep = keep
+        self._id_of = id_of
         self._blocks: OrderedDict[int, list[Any]] = OrderedDict()
+        self._ids: OrderedDict[int, list[str]] = OrderedDict()
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return self._count
 
-    def _line(self, index: int) -> Any:
-        if self._read is None:
-            return None
-        number, offset = divmod(index, BLOCK)
+    def _block(self, number: int) -> list[Any]:
         with self._lock:
             block = self._blocks.get(number)
             if block is not None:
                 self._blocks.move_to_end(number)
-        if block is None:
-            block = self._read(number)
+                return block
+        indexes = self._indexes(number)
+        if self._read is None:
+            block = [self._make(index, None) for index in indexes]
+        else:
+            block = [self._make(index, line) for index, line in zip(indexes, self._read(number), strict=False)]
+        with self._lock:
+            self._blocks[number] = block
+            while len(self._blocks) > self._keep:
+                self._blocks.popitem(last=False)
+        return block
+
+    def _indexes(self, number: int) -> range:
+        first = number * BLOCK
+        return range(first, min(first + BLOCK, self._count))
+
+    def task_id(self, index: int) -> str:
+        """The id of the task at `index`: from its block's tasks when they are kept, else through `id_of` (the
+        block's ids kept as the tasks are), else by making the task."""
+        if not 0 <= index < self._count:
+            raise IndexError(f"task {index} of {self._count}")
+        number, offset = divmod(index, BLOCK)
+        with self._lock:
+            made = self._blocks.get(number)
+            ids = self._ids.get(number)
+        if made is not None:
+            return str(made[offset].id)
+        if ids is None:
+            if self._id_of is None:
+                return str(self[index].id)
+            id_of = self._id_of
+            lines = self._read(number) if self._read is not None else [None] * len(self._indexes(number))
+            ids = [id_of(i, line) for i, line in zip(self._indexes(number), lines, strict=False)]
             with self._lock:
-                self._blocks[number] = block
-                while len(self._blocks) > self._keep:
-                    self._blocks.popitem(last=False)
-        return block[offset]
+                self._ids[number] = ids
+                while len(self._ids) > self._keep:
+                    self._ids.popitem(last=False)
+        return ids[offset]
 
     @overload
     def __getitem__(self, index: int) -> Any: ...
@@ -209,7 +244,8 @@ class FactoryTasks(Sequence[Any]):
             index += self._count
         if not 0 <= index < self._count:
             raise IndexError(f"task {index} of {self._count}")
-        return self._make(index, self._line(index))
+        number, offset = divmod(index, BLOCK)
+        return self._block(number)[offset]
 
     def __iter__(self) -> Iterator[Any]:
         for i in range(self._count):

@@ -471,6 +471,11 @@ class JobSpec:
     def has_command_tasks(self) -> bool:
         return any(task.command_line is not None for task in self.tasks)
 
+    def task_id(self, position: int) -> str:
+        """The id of the task at `position`; a factory's says it without building the task."""
+        tasks = self.tasks
+        return tasks.task_id(position) if isinstance(tasks, FactoryTasks) else tasks[position].id
+
     def task_index(self) -> dict[str, int]:
         """Task id -> position in `tasks`. Built on each call (O(tasks)): keep the result."""
         return {task.id: i for i, task in enumerate(self.tasks)}
@@ -562,26 +567,43 @@ def factory_tasks(factory: Mapping[str, Any], read_block: BlockReader | None) ->
     if kind == "parametricSweep":
         sets = [ParameterSet(p["start"], p["end"], p.get("step", 1)) for p in factory["parameterSets"]]
 
+        def sweep_values_at(index: int) -> dict[str, Any]:
+            return {**sweep_values(sets, index), "index": index}
+
         def sweep_task(index: int, _line: Any) -> TaskSpec:
-            values: dict[str, Any] = {**sweep_values(sets, index), "index": index}
-            task = substitute(template, values)
+            task = substitute(template, sweep_values_at(index))
             task.setdefault("id", str(index))
             return TaskSpec.from_json(task)
 
-        return FactoryTasks(count, sweep_task)
+        def sweep_id(index: int, _line: Any) -> str:
+            return _template_id(template, index, sweep_values_at(index))
+
+        return FactoryTasks(count, sweep_task, id_of=sweep_id)
     if read_block is None:
         raise ValueError(f"a {kind} task factory reads its source: pass read_block")
     if kind == "taskPerFile":
         container, base_url = factory["container"], factory["resolved"]["url"]
 
+        def file_values_at(index: int, name: Any) -> dict[str, Any]:
+            return {**file_values(container, str(name), f"{base_url}/{name}"), "index": index}
+
         def file_task(index: int, name: Any) -> TaskSpec:
-            values: dict[str, Any] = {**file_values(container, str(name), f"{base_url}/{name}"), "index": index}
-            task = substitute(template, values)
+            task = substitute(template, file_values_at(index, name))
             task.setdefault("id", str(index))
             return TaskSpec.from_json(task)
 
-        return FactoryTasks(count, file_task, read_block)
-    return FactoryTasks(count, lambda _index, line: TaskSpec.from_json(line), read_block)
+        def file_id(index: int, name: Any) -> str:
+            return _template_id(template, index, file_values_at(index, name))
+
+        return FactoryTasks(count, file_task, read_block, id_of=file_id)
+    return FactoryTasks(
+        count, lambda _index, line: TaskSpec.from_json(line), read_block, id_of=lambda _index, line: str(line["id"])
+    )
+
+
+def _template_id(template: Mapping[str, Any], index: int, values: Mapping[str, Any]) -> str:
+    """The id a repeated task's template gives the task at `index`, as `substitute` fills it in the whole task."""
+    return str(substitute(template["id"], values)) if "id" in template else str(index)
 
 
 def _number(value: float) -> float | int:

@@ -409,12 +409,15 @@ class TaskStore:
     ) -> Chunk:
         """Record the tasks at `indexes` of a chunk as failed with `error`, whatever their records say
         (`Chunk.lose`): the audit of a job that ended found their records or results lost by storage. A chunk
-        row that is gone is written again from `ids` (its tasks as prepared). Returns the chunk as stored."""
+        row that is gone, or holds other tasks than `ids` (its tasks as prepared), is written again from `ids`.
+        Returns the chunk as stored."""
         key = chunk_key(partition, number)
         with self._chunk_lock(job_id, key):
             for attempt in range(_CHUNK_ROUNDS):
                 row = self._rows.get(job_id, key)
-                chunk = Chunk(partition, number, list(ids)) if row is None else self._chunk_of(row)
+                chunk = None if row is None else self._chunk_of(row)
+                if chunk is None or chunk.ids != list(ids):
+                    chunk = Chunk(partition, number, list(ids))
                 for i in indexes:
                     chunk.lose(i, error, ended_ms, run)
                 failures = {chunk.ids[i]: Failure(chunk.ids[i], error) for i in indexes}

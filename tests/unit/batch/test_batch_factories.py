@@ -17,6 +17,7 @@ from durable_batch.batch.factories import (
     sweep_count,
     sweep_values,
 )
+from durable_batch.batch.spec import JobSpec, factory_tasks
 from durable_batch.batch.validation import lines_validator, parse_job
 
 pytestmark = pytest.mark.unit
@@ -56,6 +57,60 @@ def test_factory_tasks_read_each_block_once_while_it_is_kept() -> None:
     assert reads == [0, 1, 2, 0] and len(tasks) == 1200
     with pytest.raises(IndexError):
         tasks[1200]
+
+
+def test_factory_tasks_make_each_task_once_while_its_block_is_kept() -> None:
+    made: list[int] = []
+
+    def make(index: int, _line: Any) -> int:
+        made.append(index)
+        return index * 10
+
+    tasks = FactoryTasks(700, make, keep=1)  # a sweep's: no source to read
+    assert tasks[3] == 30 and tasks[499] == 4990 and tasks[-1] == 6990
+    assert made == [*range(500), *range(500, 700)]  # block 0 made once for two reads, then block 1
+    assert tasks[0] == 0 and made[700:] == list(range(500))  # block 0 again: dropped when block 1 came
+    assert list(tasks)[::100] == [0, 1000, 2000, 3000, 4000, 5000, 6000]
+
+
+def test_factory_task_ids_come_without_making_tasks_and_match_the_made_ones() -> None:
+    made: list[int] = []
+
+    def make(index: int, line: Any) -> Any:
+        made.append(index)
+        return line
+
+    lines = [[{"id": f"row-{n * 500 + i}"} for i in range(500)] for n in range(2)]
+    tasks = FactoryTasks(800, make, lines.__getitem__, id_of=lambda _index, line: line["id"])
+    assert [tasks.task_id(i) for i in (0, 499, 500, 799)] == ["row-0", "row-499", "row-500", "row-799"]
+    assert made == []
+    with pytest.raises(IndexError):
+        tasks.task_id(800)
+    # Each kind of factory: the id said without the task is the made task's.
+    sweep = {
+        "type": "parametricSweep",
+        "parameterSets": [{"start": 1, "end": 3}, {"start": 0, "end": 1}],
+        "repeatTask": {"id": "cell-{0:2}-{1}", "handler": "h.ok", "input": {"a": "{0}"}},
+        "resolved": {"count": 6},
+    }
+    unnamed = {**sweep, "repeatTask": {"handler": "h.ok"}}
+    files = {
+        "type": "taskPerFile",
+        "container": "inputs",
+        "repeatTask": {"id": "f-{fileNameWithoutExtension}", "handler": "h.ok"},
+        "resolved": {"count": 2, "url": "http://blobs/inputs"},
+    }
+    listed = {"type": "jsonLines", "resolved": {"count": 2}}
+    blocks: dict[str, list[list[Any]]] = {
+        "taskPerFile": [["a.txt", "dir/b.csv"]],
+        "jsonLines": [[{"id": "x", "handler": "h.ok"}, {"id": "y"}]],
+    }
+    factories: list[dict[str, Any]] = [sweep, unnamed, files, listed]
+    for factory in factories:
+        built = factory_tasks(factory, blocks.get(str(factory["type"]), [[]]).__getitem__)
+        spec = JobSpec(id="j", tasks=built)
+        assert [spec.task_id(i) for i in range(len(built))] == [task.id for task in built], factory["type"]
+    assert JobSpec(id="j", tasks=factory_tasks(sweep, None)).task_id(5) == "cell-03-1"
 
 
 def problems(factory: dict[str, Any]) -> list[tuple[str, str]]:

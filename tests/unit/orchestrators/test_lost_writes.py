@@ -14,7 +14,7 @@ from durable_batch.activities.audit import LOST_ERROR
 from durable_batch.batch import wire
 from durable_batch.batch.records import chunk_key
 from durable_batch.storage.jobs import JobState
-from durable_batch.storage.rows import Delete
+from durable_batch.storage.rows import Delete, Put
 from tests.support.lossy import LossyBlobs, LossyRows
 from tests.support.memory_batch import MemoryBatch, job, simulate
 
@@ -117,6 +117,22 @@ def test_a_chunk_row_lost_whole_is_noticed_and_written_again() -> None:
     assert audit["lost"] == 100 and audit["lostIds"] == [f"t{i:04d}" for i in range(100, 200)]
     assert audit["taskCounts"] == {**audit["taskCounts"], "total": 300, "succeeded": 200, "failed": 100}
     assert app.states() == Counter({"succeeded": 200, "failed": 100})
+
+
+def test_a_chunk_row_holding_another_number_of_tasks_is_written_again_with_the_specs_ids() -> None:
+    app, rows, _ = lossy_app(tasks=250)
+    sim = simulate(app, batch=25)
+    sim.run_with_time()
+    assert sim.instances["job-1"].output["state"] == "succeeded"
+    # Partition 1's row comes back holding partition 2's 50 tasks (a row of another layout): none of its 100
+    # tasks is recorded, and the audit does not take the row's ids for theirs.
+    other = rows.get("job-1", chunk_key(2, 0))
+    assert other is not None
+    rows.commit("job-1", [Put(chunk_key(1, 0), other.props)])
+    check = {"jobId": "job-1", "specHash": app.spec.canonical_hash(), "partitionSize": 100, "taskCounts": {}}
+    audit = app.activities()[wire.AUDIT_JOB](check)
+    assert audit["lost"] == 100 and audit["lostIds"] == [f"t{i:04d}" for i in range(100, 200)]
+    assert app.states() == Counter({"succeeded": 150, "failed": 100})
 
 
 def test_an_audit_delivered_again_answers_the_same() -> None:
