@@ -34,23 +34,35 @@ ran at 9,080 tasks/s, 0.006 history events per task. Before batching, 50 was bes
 a partition's cost grow with the square of its size)."""
 
 PER_CALL_PARTITION_SIZE = 50
-"""Tasks per partition when every task gets an activity call of its own (`taskBatchSize` 1, or only command
-tasks): then a partition's history grows with its tasks, and each of its episodes replays all of it, so the cost
-per task grows with the partition. Measured (devhost's defaults, the first job after start, 2 cores), 1,000
-one-call tasks at maxParallelTasks 16: 314-340 tasks/s in partitions of 100, 341-376 of 50, 324-343 of 32;
-10,000 at maxParallelTasks 100: 465 tasks/s of 100, 540-547 of 50. Below 50 the partitions' own start-up work
-(their plan, their pool exchanges) costs more than the shorter replays save. (Before a partition's replay got
-cheaper, 100 was best: 57 tasks/s, against 35 in partitions of 2,000.)"""
+"""Tasks per partition when every task gets an activity call of its own (`taskBatchSize` 1): then a partition's
+history grows with its tasks, and each of its episodes replays all of it, so the cost per task grows with the
+partition. Measured (devhost's defaults, the first job after start, 2 cores), 1,000 one-call tasks at
+maxParallelTasks 16: 314-340 tasks/s in partitions of 100, 341-376 of 50, 324-343 of 32; 10,000 at
+maxParallelTasks 100: 465 tasks/s of 100, 540-547 of 50. Per million tasks (`bench.job_cost`), 50 replays 21
+million history events against 26, in 276,000 episodes against 204,000. Below 50 the partitions' own start-up
+work (their plan, their pool exchanges) costs more than the shorter replays save. (Before a partition's replay
+got cheaper, 100 was best: 57 tasks/s, against 35 in partitions of 2,000.)"""
+
+COMMAND_PARTITION_SIZE = 100
+"""Tasks per partition for a job of command tasks (each gets a call of its own too). Smaller partitions cost
+commands more than they save: the commands a partition starts before it has measured one are recorded by
+writes of their own, so per million commands partitions of 50 made 2.7 million storage requests against 1.4
+million, 536,000 episodes against 296,000 and replayed 50 million history events against 39 million
+(`bench.job_cost`, the same day)."""
 
 
 def partition_size_for(spec: JobSpec, configured: int) -> int:
     """The partition size a job gets: the configured one (`BATCH_PARTITION_SIZE`), or at most
-    `PER_CALL_PARTITION_SIZE` when each of its tasks gets a call of its own. A task factory's tasks are not
-    read for this: only its `taskBatchSize` counts."""
-    per_call = spec.task_batch_size == 1 or (
-        spec.factory is None and bool(spec.tasks) and all(task.is_command for task in spec.tasks)
-    )
-    return min(configured, PER_CALL_PARTITION_SIZE) if per_call else configured
+    `COMMAND_PARTITION_SIZE` for inline tasks that are all commands (or a job with a call each that has any),
+    `PER_CALL_PARTITION_SIZE` for other jobs with a call each. A task factory's tasks are not read for this:
+    only its `taskBatchSize` counts."""
+    inline = spec.tasks if spec.factory is None else ()
+    calls_each = spec.task_batch_size == 1 or (bool(inline) and all(task.is_command for task in inline))
+    if calls_each and any(task.is_command for task in inline):
+        return min(configured, COMMAND_PARTITION_SIZE)
+    if calls_each:
+        return min(configured, PER_CALL_PARTITION_SIZE)
+    return configured
 
 
 GROUP_SIZE = 40
