@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -79,3 +81,30 @@ def test_no_results_and_the_reduce_input() -> None:
     view = JobResults(ResultStore(MemoryBlobs()), "j", input={"top": 5})
     assert len(view) == 0 and list(view) == []
     assert view.input == {"top": 5}
+
+
+def test_blobs_are_read_ahead_while_earlier_ones_are_parsed() -> None:
+    """Reads wait on storage: the next blobs' reads are under way together (one at a time, the first read
+    here would wait on the barrier for a second that never starts, and fail)."""
+    results = ResultStore(MemoryBlobs())
+    for p in range(6):
+        results.write_result_batch("j", f"p{p:05d}-b00000", [row(p, "v")])
+    together = threading.Barrier(2, timeout=10)
+
+    class Overlapping:
+        def __init__(self) -> None:
+            self.reads = 0
+
+        def list_result_batches(self, job_id: str) -> Iterator[str]:
+            return results.list_result_batches(job_id)
+
+        def read_blob(self, name: str) -> bytes:
+            self.reads += 1
+            if self.reads <= 2:
+                together.wait()
+            return results.read_blob(name)
+
+    source = Overlapping()
+    view = JobResults(source, "j", keep_bytes=0)
+    assert [task for task, _ in view] == [f"t{i}" for i in range(6)]
+    assert source.reads == 12 and not together.broken
