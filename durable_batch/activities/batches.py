@@ -29,7 +29,7 @@ import functools
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -300,7 +300,7 @@ def run_batch(
 def _run_delivery(
     services: Services,
     spec: JobSpec,
-    positions: list[int],
+    positions: Sequence[int],
     runs: list[tuple[int, int]],
     data: wire.RunBatchInput,
     stored: Chunk | None,
@@ -559,7 +559,7 @@ async def _run_all_async(
 
 def _updates(
     spec: JobSpec,
-    positions: list[int],
+    positions: Sequence[int],
     tasks: dict[int, TaskSpec],
     done: dict[int, _Done | None],
     batch: int,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from typing import Any
 
@@ -37,7 +37,7 @@ class CachedJob:
         self.spec = spec
         self.spec_hash = spec_hash
         self._plans: dict[int, JobPlan] = {}
-        self._positions: dict[tuple[int, int], list[int]] = {}
+        self._positions: dict[tuple[int, int], Sequence[int]] = {}
         self._lock = threading.Lock()
 
     def plan(self, partition_size: int) -> JobPlan:
@@ -49,9 +49,11 @@ class CachedJob:
                 self._plans[partition_size] = plan
             return plan
 
-    def positions(self, partition_size: int, partition: int) -> list[int]:
+    def positions(self, partition_size: int, partition: int) -> Sequence[int]:
         """The job positions of a partition's tasks, in order: its position i is the job's task
-        `positions(...)[i]`. Kept, since every batch of the partition needs it."""
+        `positions(...)[i]`. Kept, since every batch of the partition needs it: as a `range` for a partition of
+        one range of tasks (every partition of a job without dependencies), which holds no list of a million
+        positions in the worker that walked the whole job's layout."""
         key = (partition_size, partition)
         with self._lock:
             found = self._positions.get(key)
@@ -60,7 +62,8 @@ class CachedJob:
         plan = self.plan(partition_size)
         if not 0 <= partition < len(plan.partitions):
             raise WrongTask(f"job {self.spec.id!r} has {len(plan.partitions)} partitions, not one numbered {partition}")
-        found = list(plan.partitions[partition].task_indexes())
+        ranges = plan.partitions[partition].ranges
+        found = range(*ranges[0]) if len(ranges) == 1 else list(plan.partitions[partition].task_indexes())
         with self._lock:
             self._positions[key] = found
         return found

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from durable_batch.activities.errors import JobSpecMismatch, JobSpecMissing
-from durable_batch.activities.specs import SpecCache
+from durable_batch.activities.specs import CachedJob, SpecCache
+from durable_batch.batch.spec import JobSpec, TaskSpec
 from tests.unit.activities.fakes import job_spec
 
 pytestmark = pytest.mark.unit
@@ -103,3 +104,16 @@ def test_plans_are_made_once_per_partition_size() -> None:
     assert cached.plan(2) is cached.plan(2)
     assert [p.size for p in cached.plan(2).partitions] == [2, 1]
     assert [p.size for p in cached.plan(500).partitions] == [3]
+
+
+def test_a_partition_of_one_range_keeps_its_positions_as_a_range() -> None:
+    flat = JobSpec(id="flat", tasks=tuple(TaskSpec(id=f"t{i}", handler="h") for i in range(250)))
+    cached = CachedJob(flat, flat.canonical_hash())
+    assert cached.positions(100, 2) == range(200, 250)
+    assert isinstance(cached.positions(100, 1), range) and list(cached.positions(100, 1)) == list(range(100, 200))
+    # Dependencies can give a partition tasks from apart: its positions are listed.
+    tasks = [TaskSpec(id=f"t{i}", handler="h") for i in range(4)]
+    tasks[3] = TaskSpec(id="t3", handler="h", depends_on=("t0",))
+    linked = JobSpec(id="linked", tasks=tuple(tasks))
+    positions = [list(CachedJob(linked, "h").positions(2, p)) for p in range(2)]
+    assert sorted(p for listed in positions for p in listed) == [0, 1, 2, 3] and [0, 3] in positions
