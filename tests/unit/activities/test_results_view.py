@@ -68,6 +68,18 @@ def test_blobs_beyond_the_keep_budget_are_read_again_not_held() -> None:
     assert len(blobs.reads) == scans * 2
 
 
+def test_blobs_within_the_keep_budget_are_read_once_and_kept_compressed() -> None:
+    blobs, results = stores()
+    for p in range(4):
+        results.write_result_batch("j", f"p{p:05d}-b00000", [row(p * 100 + k, "v" * 50) for k in range(100)])
+    whole = sum(len(blobs.get(name)) for name in results.list_result_batches("j"))
+    blobs.reads.clear()
+    # A budget the blobs fit in only compressed: nothing is read twice.
+    view = JobResults(results, "j", keep_bytes=whole // 3)
+    assert [task for task, _ in view] == [f"t{i}" for i in range(400)]
+    assert len(blobs.reads) == 4
+
+
 def test_a_task_written_twice_is_counted_and_yielded_once() -> None:
     results = ResultStore(MemoryBlobs())
     results.write_result_batch("j", "p00000-b00000", [row(0, "a"), row(1, "b")])
