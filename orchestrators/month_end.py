@@ -118,6 +118,16 @@ def _problem(path: str, message: str) -> func.HttpResponse:
     return func.HttpResponse(json.dumps({"error": error}), status_code=400, mimetype="application/json")
 
 
+_SETTLED = {"Pending", "Running", "ContinuedAsNew", "Completed"}
+"""Runtime statuses of a close that is under way or done: a request for it answers with its links."""
+
+
+async def _settled(client: df.DurableOrchestrationClient, instance_id: str) -> bool:
+    status = await client.get_status(instance_id)
+    runtime = getattr(status, "runtime_status", None)
+    return runtime is not None and runtime.name in _SETTLED
+
+
 async def month_end_start(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     """Start the close the request asks for, or answer with the one of the same parameters that runs or
     completed already."""
@@ -125,11 +135,18 @@ async def month_end_start(req: func.HttpRequest, client: df.DurableOrchestration
         close = parse_request(req.get_body())
     except RequestProblem as exc:
         return _problem(exc.path, exc.message)
-    status = await client.get_status(close.instance_id)
-    runtime = getattr(status, "runtime_status", None)
-    settled = runtime is not None and runtime.name in {"Pending", "Running", "ContinuedAsNew", "Completed"}
+    settled = await _settled(client, close.instance_id)
     if not settled:
-        await client.start_new(ORCHESTRATION, close.instance_id, close.to_json())
+        try:
+            await client.start_new(ORCHESTRATION, close.instance_id, close.to_json())
+        except Exception as exc:
+            # Two requests for the same close at once: the other one started it, so this one answers with its
+            # links. A start that failed for any other reason started nothing: the client may try again.
+            if not await _settled(client, close.instance_id):
+                message = f"the close {close.instance_id!r} could not be started: {exc}; try again"
+                error = {"code": "unavailable", "message": message}
+                return func.HttpResponse(json.dumps({"error": error}), status_code=503, mimetype="application/json")
+            settled = True
     answer: func.HttpResponse = client.create_check_status_response(req, close.instance_id)
     if settled:
         answer = func.HttpResponse(answer.get_body(), status_code=200, headers=dict(answer.headers))

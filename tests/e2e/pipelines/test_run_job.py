@@ -7,6 +7,7 @@ from __future__ import annotations
 import random
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -110,6 +111,17 @@ def test_the_month_end_close_runs_the_etl_job_then_billing(batch_host: BatchHost
     again = month_end(batch_host, body)
     assert again.status_code == 200 and again.json()["id"] == instance_id
     assert finished(batch_host, instance_id)["output"] == output
+
+
+def test_requests_for_the_same_close_at_once_all_get_its_links(batch_host: BatchHost) -> None:
+    seed = random.randrange(10**6, 10**7)
+    body = {"period": "2026-11", "seed": seed, "stores": 1, "customers": 1}
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        answers = list(pool.map(lambda _: month_end(batch_host, body), range(4)))
+    assert all(a.status_code in (200, 202) for a in answers), [(a.status_code, a.text) for a in answers]
+    instance_id = f"month-end-2026-11-s{seed}-e1-b1"
+    assert {a.json()["id"] for a in answers} == {instance_id}
+    assert finished(batch_host, instance_id, timeout=180)["runtimeStatus"] == "Completed"
 
 
 def test_a_bad_month_end_request_is_a_400_naming_the_field(batch_host: BatchHost) -> None:

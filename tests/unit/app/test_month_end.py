@@ -3,16 +3,26 @@ pipeline on devhost's replay core: the ETL job, then billing only once the ETL r
 
 from __future__ import annotations
 
+import asyncio
 import json
+from types import SimpleNamespace
 from typing import Any
 
 import azure.durable_functions as df
+import azure.functions as func
 import pytest
 
 import orchestrators
 from devhost.replay import ActivityWork, TimerWork
 from durable_batch.batch import wire
-from orchestrators.month_end import ORCHESTRATION, MonthEnd, RequestProblem, month_end_close, parse_request
+from orchestrators.month_end import (
+    ORCHESTRATION,
+    MonthEnd,
+    RequestProblem,
+    month_end_close,
+    month_end_start,
+    parse_request,
+)
 from tests.support.episodes import Episodes, only
 
 pytestmark = pytest.mark.unit
@@ -111,3 +121,40 @@ def test_billing_never_starts_after_an_etl_job_that_failed_or_does_not_reconcile
     assert after.outcome.status == "Failed" and after.work == []
     assert f"the ETL job 'etl-2026-10-s3-n8' ended {state}" in (after.outcome.result or "")
     assert why in (after.outcome.result or "") and "billing was not started" in (after.outcome.result or "")
+
+
+class RacedClient:
+    """A Durable client for a close that is not there when asked, and that another request starts before this
+    one's start (which the runtime then refuses); or, with `started_by_other` False, a start that fails."""
+
+    def __init__(self, started_by_other: bool = True) -> None:
+        self.runtime: df.OrchestrationRuntimeStatus | None = None
+        self.started_by_other = started_by_other
+
+    async def get_status(self, instance_id: str) -> Any:
+        return SimpleNamespace(runtime_status=self.runtime)
+
+    async def start_new(self, name: str, instance_id: str, data: Any) -> str:
+        if self.started_by_other:
+            self.runtime = df.OrchestrationRuntimeStatus.Running
+        raise RuntimeError("an orchestration with this id is already running")
+
+    def create_check_status_response(self, req: func.HttpRequest, instance_id: str) -> func.HttpResponse:
+        return func.HttpResponse(json.dumps({"id": instance_id}), status_code=202, headers={"Location": "/status"})
+
+
+def start(client: RacedClient) -> func.HttpResponse:
+    request = func.HttpRequest("POST", "/api/pipelines/month-end", body=b'{"period": "2026-10"}')
+    return asyncio.run(month_end_start(request, client))
+
+
+def test_a_close_started_meanwhile_by_another_request_is_answered_with_its_links() -> None:
+    answer = start(RacedClient())
+    assert answer.status_code == 200 and json.loads(answer.get_body())["id"].startswith("month-end-2026-10")
+
+
+def test_a_start_that_failed_otherwise_is_a_503_that_says_so() -> None:
+    answer = start(RacedClient(started_by_other=False))
+    assert answer.status_code == 503
+    error = json.loads(answer.get_body())["error"]
+    assert error["code"] == "unavailable" and "try again" in error["message"]
