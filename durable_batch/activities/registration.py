@@ -47,7 +47,7 @@ def register(bp: df.Blueprint, services: Services) -> None:
     # naming the setting to fix) while storage is not configured, or configured wrongly.
     specs = SpecCache(
         lambda job_id: services.results.read_job_spec(job_id),
-        blocks=lambda factory: services.sources.block_reader(factory),
+        blocks=lambda factory: services.sources.block_reader(factory, read_ahead=True),
     )
 
     def batch_prepare_job(data: wire.PrepareJobInput) -> wire.PreparedJob | wire.EndedBeforeStart:

@@ -5,6 +5,8 @@ prefix. Nothing here creates a container: a source that is not there is `NotFoun
 from __future__ import annotations
 
 import hashlib
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,6 +66,13 @@ def line_runs(chunks: Iterable[bytes]) -> Iterator[tuple[int, list[bytes]]]:
             start += end
     if pending:
         yield start, [pending]
+
+
+READ_AHEAD_BLOCKS = 8
+"""Blocks of a task source one ranged read fetches at most: the one asked for and those after it."""
+READ_AHEAD_BYTES = 4 * 1024 * 1024
+"""Bytes one ranged read fetches at most (a block asked for is read whole, however large): with `READ_AHEAD_BLOCKS`,
+it bounds what a reader keeps of blocks not yet asked for."""
 
 
 class SourceBlobs:
@@ -158,19 +167,44 @@ class SourceBlobs:
             except ResourceNotFoundError as exc:
                 raise NotFound(f"container {container!r} does not exist") from exc
 
-    def block_reader(self, factory: Mapping[str, Any]) -> Callable[[int], list[Any]]:
-        """Reads block `number` of a resolved task factory's line source (`durable_batch.operations.sources`): one
-        ranged read of
+    def block_reader(self, factory: Mapping[str, Any], *, read_ahead: bool = False) -> Callable[[int], list[Any]]:
+        """Reads block `number` of a resolved task factory's line source (`durable_batch.operations.sources`):
         its bytes, pinned to the ETag the source had at submit, decoded a JSON value a line. A source the app
         wrote itself (a task-per-file list) has each block's digest (`blockDigests`) instead of an ETag, and a
-        block that does not match it is `SourceChanged`: never read as the job's tasks."""
+        block that does not match it is `SourceChanged`: never read as the job's tasks.
+
+        With `read_ahead` (the activities' readers), one ranged read fetches the block and the few after it (up to
+        `READ_AHEAD_BLOCKS`, `READ_AHEAD_BYTES` in all), kept for the next asks: there blocks are asked for in
+        order (a job's layout walked a million tasks at a time, a partition's blocks one batch after another), and
+        a request costs far more than its bytes. Without it (a task's view), one block a read."""
         resolved = factory["resolved"]
         source, offsets, size = resolved["source"], resolved["offsets"], resolved["size"]
         digests = resolved.get("blockDigests")
+        ahead: OrderedDict[int, bytes] = OrderedDict()  # blocks read with an earlier one, not yet asked for
+        lock = threading.Lock()
+
+        def end_of(number: int) -> int:
+            return int(offsets[number + 1]) if number + 1 < len(offsets) else int(size)
+
+        def fetch(number: int) -> bytes:
+            with lock:
+                kept = ahead.pop(number, None)
+            if kept is not None:
+                return kept
+            start, last = int(offsets[number]), number + 1
+            blocks = READ_AHEAD_BLOCKS if read_ahead else 1
+            while last < len(offsets) and last - number < blocks and end_of(last) - start <= READ_AHEAD_BYTES:
+                last += 1
+            data = self.read_range(source["container"], source["blob"], start, end_of(last - 1), source.get("etag"))
+            with lock:
+                for later in range(number + 1, last):
+                    ahead[later] = data[int(offsets[later]) - start : end_of(later) - start]
+                while len(ahead) > READ_AHEAD_BLOCKS:
+                    ahead.popitem(last=False)
+            return data[: end_of(number) - start]
 
         def read(number: int) -> list[Any]:
-            end = offsets[number + 1] if number + 1 < len(offsets) else size
-            data = self.read_range(source["container"], source["blob"], offsets[number], end, source.get("etag"))
+            data = fetch(number)
             if isinstance(digests, list) and (number >= len(digests) or block_digest(data) != digests[number]):
                 raise SourceChanged(
                     f"the task list {source['container']}/{source['blob']} (block {number}) is not the one written "

@@ -12,6 +12,7 @@ import pytest
 from durable_batch.app.services import Services
 from durable_batch.app.settings import Settings
 from durable_batch.batch.handlers import TaskHandlers
+from durable_batch.storage import sources
 from durable_batch.storage.blobs import MemoryBlobs
 from durable_batch.storage.jobs import JobRecord, JobState, JobStore
 from durable_batch.storage.results import CURRENT_LAYOUT, OLD_LAYOUT, ResultStore, job_folder, layout_of_record
@@ -150,3 +151,43 @@ def test_a_task_list_from_before_block_digests_is_read_as_it_is() -> None:
     data, factory = listing(["a.png", "b.png"])
     del factory["resolved"]["blockDigests"]
     assert StoredList(data.replace(b"b.png", b"x.png")).block_reader(factory)(1) == ["x.png"]
+
+
+class CountedList(StoredList):
+    def __init__(self, data: bytes) -> None:
+        super().__init__(data)
+        self.ranges: list[tuple[int, int | None]] = []
+
+    def read_range(self, container: str, blob: str, start: int, end: int | None, etag: str | None) -> bytes:
+        self.ranges.append((start, end))
+        return super().read_range(container, blob, start, end, etag)
+
+
+def test_a_source_is_read_a_few_blocks_a_request_when_read_in_order() -> None:
+    lines = [f'{{"id": "t{i}"}}\n'.encode() for i in range(10)]  # a block of one line each
+    data = b"".join(lines)
+    offsets = [sum(len(line) for line in lines[:i]) for i in range(10)]
+    factory = {
+        "resolved": {"source": {"container": "c", "blob": "b", "etag": "e"}, "offsets": offsets, "size": len(data)}
+    }
+    stored = CountedList(data)
+    reader = stored.block_reader(factory, read_ahead=True)
+    assert [reader(n) for n in range(10)] == [[{"id": f"t{i}"}] for i in range(10)]
+    assert stored.ranges == [(0, offsets[8]), (offsets[8], len(data))]  # READ_AHEAD_BLOCKS a request
+    assert reader(3) == [{"id": "t3"}] and len(stored.ranges) == 3  # handed out once: asked again, read again
+    single = CountedList(data)
+    assert single.block_reader(factory)(4) == [{"id": "t4"}] and single.ranges == [(offsets[4], offsets[5])]
+
+
+def test_a_read_ahead_stops_at_its_byte_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sources, "READ_AHEAD_BYTES", 40)
+    lines = [f'{{"id": "t{i}", "pad": "{"x" * 6}"}}\n'.encode() for i in range(4)]  # 30 bytes each
+    data = b"".join(lines)
+    offsets = [30 * i for i in range(4)]
+    factory = {
+        "resolved": {"source": {"container": "c", "blob": "b", "etag": None}, "offsets": offsets, "size": len(data)}
+    }
+    stored = CountedList(data)
+    reader = stored.block_reader(factory, read_ahead=True)
+    assert [reader(n)[0]["id"] for n in range(4)] == ["t0", "t1", "t2", "t3"]
+    assert stored.ranges == [(0, 30), (30, 60), (60, 90), (90, 120)]  # two blocks would be over 40 bytes
