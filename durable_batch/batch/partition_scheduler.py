@@ -20,6 +20,7 @@ Deterministic: no I/O, no clock of its own (the time is given), no randomness.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -113,7 +114,8 @@ class PartitionScheduler:
         self.seen = seen
         self.plan = plan
         size = plan["size"]
-        depends_on = [[str(d) for d in plan["dependsOn"].get(str(i), ())] for i in range(size)]
+        edges = plan["dependsOn"]
+        depends_on = [[str(d) for d in edges.get(str(i), ())] for i in range(size)] if edges else [[]] * size
         self.scheduler = DagScheduler([str(i) for i in range(size)], depends_on)
         # A re-run: tasks that succeeded before are not run again, and satisfy their dependents.
         self.scheduler.mark_done(str(p) for first, stop in plan.get("done", ()) for p in range(first, stop))
@@ -398,8 +400,17 @@ class PartitionScheduler:
             )
             end = (first // CHUNK_SIZE + 1) * CHUNK_SIZE
 
-            def same(a: str, b: str, end: int = end) -> bool:
-                return int(b) < end and self._kind_of(int(b)) == self._kind_of(int(a)) and self._key_of(int(b)) is None
+            # Once for every task of every batch in every replay: kinds and rate keys are keyed by the position's
+            # text, which is the task's id in the scheduler.
+            def same(
+                _first: str,
+                b: str,
+                end: int = end,
+                kind: str = kind,
+                kinds: Mapping[str, str] = self.kinds,
+                keys: Mapping[str, str] = self.rate_keys,
+            ) -> bool:
+                return int(b) < end and kinds.get(b, "handler") == kind and b not in keys
 
             picked = scheduler.ready_run(sizing.size, same)
             chunk_busy = any(f.tasks[0][0] // CHUNK_SIZE == first // CHUNK_SIZE for f in self.flights.values())
@@ -477,7 +488,12 @@ class PartitionScheduler:
             self._disable()
 
     def _succeed(self, position: int, action: list[Any] | None) -> None:
-        job_action, dependency_action = (action or [None, None, None])[1:]
+        if action is None:  # most tasks, once a step for every task of every batch in every replay: kept short
+            skipped = self.scheduler.mark_succeeded(str(position))
+            if skipped:
+                self.owed.skip.extend(int(t) for t in skipped)
+            return
+        job_action, dependency_action = action[1:]
         satisfy = dependency_action != DependencyAction.BLOCK.value
         self.owed.skip.extend(int(t) for t in self.scheduler.mark_succeeded(str(position), satisfy=satisfy))
         if job_action == JobAction.TERMINATE.value:
