@@ -84,8 +84,10 @@ def audit_job(services: Services, specs: SpecCache, data: wire.AuditJobInput) ->
         if missing:
             # Only a chunk rewritten here needs its ids from the spec: a row that is there wrote them at prepare
             # and keeps them (a million tasks' ids built again cost the audit most of its time).
-            whole = chunk is not None and len(chunk) == len(positions)
-            ids = list(chunk.ids) if whole and chunk is not None else [cached.spec.task_id(i) for i in positions]
+            if chunk is not None and len(chunk) == len(positions):
+                ids = list(chunk.ids)
+            else:
+                ids = [cached.spec.task_id(i) for i in positions]
             chunk = services.tasks.mark_lost(job_id, partition, number, ids, missing, LOST_ERROR, run=run, ended_ms=now)
             lost += len(missing)
             room = wire.MAX_LISTED_FAILURES - len(lost_ids)

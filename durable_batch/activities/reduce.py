@@ -12,8 +12,8 @@ large the job. Blobs scanned while their total stays under `KEEP_BYTES` are kept
 being read twice: as their bytes compressed (zlib's fastest level: result rows shrink about sevenfold, in 0.2 ms
 a blob of 500, so a million short results are kept whole and no blob is read twice), parsed again when the
 merge reaches them (parsed rows take about ten times the bytes, so 16 MiB of them held 100 MiB and more until
-the reduce ended). Both walks read blobs a few ahead
-(`READ_AHEAD`), so storage's latency is spent while the rows before are parsed.
+the reduce ended). Both walks read blobs a few ahead (`READ_AHEAD`), so storage's latency is spent while the
+rows before are parsed.
 
 The reduce spec's `input` is passed as `results.input` (None when the spec has none), so a reduce handler
 keeps the one-parameter form `def summarize(results)`; the handler's `ctx`, if it asks for one, has task id
@@ -121,8 +121,8 @@ class JobResults:
                         seen[i] = 1
                         count += 1
                 blobs.append(_Blob(name, int(rows[0]["index"]), len(rows)))
-                packed = zlib.compress(data, 1)
-                if kept_bytes + len(packed) <= self._keep_bytes:
+                packed = zlib.compress(data, 1) if kept_bytes < self._keep_bytes else None
+                if packed is not None and kept_bytes + len(packed) <= self._keep_bytes:
                     self._kept[name] = packed
                     kept_bytes += len(packed)
             blobs.sort(key=lambda blob: (blob.first, blob.name))
