@@ -80,5 +80,7 @@ def _reduce_output(services: Services, reduce: Any) -> tuple[Any, str | None]:
     blob = reduce.get("resultBlob") if isinstance(reduce.get("resultBlob"), str) else None
     if "result" in reduce or blob is None:
         return reduce.get("result"), blob
+    if services.results.blobs.size(blob) > OUTCOME_REDUCE_LIMIT:
+        return None, blob  # its size alone says so: not read (it may be up to the result limit, 16 MiB)
     data = services.results.read_blob(blob)
     return (json.loads(data) if len(data) <= OUTCOME_REDUCE_LIMIT else None), blob

@@ -117,9 +117,12 @@ def test_a_reduce_output_held_only_in_its_blob_is_read_for_the_orchestration_up_
     client.complete(
         "etl-1", {"state": "succeeded", "taskCounts": counts.to_json(), "reduce": {"ok": True, "resultBlob": blob}}
     )
+    reads = len(app.results.blobs.reads)  # type: ignore[attr-defined]
     done = asyncio.run(job_outcome(client, app, "etl-1"))
     assert "problem" not in done
     assert (done["reduce"], done["reduceBlob"]) == ((output if carried else None), blob)
+    # An output over the limit is known by its size: its bytes are never read.
+    assert app.results.blobs.reads[reads:].count(blob) == (1 if carried else 0)  # type: ignore[attr-defined]
 
 
 def test_a_failed_reduce_has_no_output() -> None:
