@@ -182,28 +182,31 @@ class FactoryTasks(Sequence[Any]):
         self._keep = keep
         self._id_of = id_of
         self._blocks: OrderedDict[int, list[Any]] = OrderedDict()
-        self._ids: OrderedDict[int, list[str]] = OrderedDict()
+        self._ids: OrderedDict[int, list[Any]] = OrderedDict()
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return self._count
 
-    def _block(self, number: int) -> list[Any]:
+    def _kept(self, cache: OrderedDict[int, list[Any]], number: int, build: Callable[[int], list[Any]]) -> list[Any]:
+        """Block `number` from `cache`, else `build(number)`, kept there as one of the last `keep`."""
         with self._lock:
-            block = self._blocks.get(number)
-            if block is not None:
-                self._blocks.move_to_end(number)
-                return block
-        indexes = self._indexes(number)
-        if self._read is None:
-            block = [self._make(index, None) for index in indexes]
-        else:
-            block = [self._make(index, line) for index, line in zip(indexes, self._read(number), strict=False)]
+            found = cache.get(number)
+            if found is not None:
+                cache.move_to_end(number)
+                return found
+        built = build(number)
         with self._lock:
-            self._blocks[number] = block
-            while len(self._blocks) > self._keep:
-                self._blocks.popitem(last=False)
-        return block
+            cache[number] = built
+            while len(cache) > self._keep:
+                cache.popitem(last=False)
+        return built
+
+    def _lines(self, number: int) -> list[Any]:
+        return self._read(number) if self._read is not None else [None] * len(self._indexes(number))
+
+    def _made(self, number: int) -> list[Any]:
+        return [self._make(i, line) for i, line in zip(self._indexes(number), self._lines(number), strict=False)]
 
     def _indexes(self, number: int) -> range:
         first = number * BLOCK
@@ -217,20 +220,16 @@ class FactoryTasks(Sequence[Any]):
         number, offset = divmod(index, BLOCK)
         with self._lock:
             made = self._blocks.get(number)
-            ids = self._ids.get(number)
         if made is not None:
             return str(made[offset].id)
-        if ids is None:
-            if self._id_of is None:
-                return str(self[index].id)
-            id_of = self._id_of
-            lines = self._read(number) if self._read is not None else [None] * len(self._indexes(number))
-            ids = [id_of(i, line) for i, line in zip(self._indexes(number), lines, strict=False)]
-            with self._lock:
-                self._ids[number] = ids
-                while len(self._ids) > self._keep:
-                    self._ids.popitem(last=False)
-        return ids[offset]
+        id_of = self._id_of
+        if id_of is None:
+            return str(self[index].id)
+
+        def ids(number: int) -> list[str]:
+            return [id_of(i, line) for i, line in zip(self._indexes(number), self._lines(number), strict=False)]
+
+        return str(self._kept(self._ids, number, ids)[offset])
 
     @overload
     def __getitem__(self, index: int) -> Any: ...
@@ -245,7 +244,7 @@ class FactoryTasks(Sequence[Any]):
         if not 0 <= index < self._count:
             raise IndexError(f"task {index} of {self._count}")
         number, offset = divmod(index, BLOCK)
-        return self._block(number)[offset]
+        return self._kept(self._blocks, number, self._made)[offset]
 
     def __iter__(self) -> Iterator[Any]:
         for i in range(self._count):
