@@ -32,26 +32,26 @@ Linux only (/proc, prctl), as Azure Functions' Python workers are.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import marshal
 import os
 import re
 import signal
 import stat
-import subprocess
-import sys
 import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any, Protocol
 
-from durable_batch.activities.command_env import RUN_ID_VARIABLE, command_environment, inherited_environment
+from durable_batch.activities.command_env import command_environment, inherited_environment
 from durable_batch.activities.command_runs import RunMarker, recover_abandoned_runs, remove_tree
-from durable_batch.activities.process_tree import ProcessRef, kill_run, wait_for
+from durable_batch.activities.process_tree import ProcessRef, kill_run
+from durable_batch.activities.shepherds import Shepherd, start_shepherd
 from durable_batch.app.settings import CommandUser
 from durable_batch.batch.errors import BatchError
 from durable_batch.batch.paths import relative_path_problem
@@ -72,7 +72,6 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_TAIL_BYTES = 64 * 1024
 DEFAULT_KILL_GRACE_SECONDS = 5.0
-_SHEPHERD = Path(__file__).with_name("shepherd.py")
 # How long past the grace period the worker waits for the shepherd before it kills the run itself: the shepherd
 # only has to send SIGKILLs and reap, which takes well under a second even for thousands of processes.
 _SHEPHERD_SLACK_SECONDS = 10.0
@@ -315,32 +314,28 @@ def _execute(
         "env": env,
         "user": None if user is None else {"uid": user.uid, "gid": user.gid},
         "grace": grace,
-        "parent": os.getpid(),
     }
     # The logs live beside the folder, not in it, so output globs never pick them up.
     work_root = folder.parent
     with (
         tempfile.TemporaryFile(dir=work_root) as out,
         tempfile.TemporaryFile(dir=work_root) as err,
-        tempfile.TemporaryFile(dir=work_root) as source,
+        _config_file(config) as source,
     ):
-        source.write(marshal.dumps(config))  # the shepherd reads it with marshal: json would slow its start
-        source.flush()
-        source.seek(0)
         started = time.monotonic()
-        shepherd, status = _start_shepherd(source.fileno(), out, err, marker)
-        with status:
+        shepherd, status = _start_shepherd(source, out, err, marker)
+        with status, contextlib.closing(shepherd):
             first = status.readline().split(" ", 2)
             if first[0] != "started":
-                shepherd.wait()
+                shepherd.wait(None, None)
                 return _not_run(cancelled=False, error=_start_error(task, first))
             deadline = started + task.timeout_seconds if task.timeout_seconds is not None else None
-            outcome = wait_for(shepherd, deadline, cancel)
+            outcome = shepherd.wait(deadline, cancel)
             if outcome != "exited":
                 shepherd.send_signal(signal.SIGTERM)  # it passes SIGTERM on, and SIGKILL after the grace
-                if wait_for(shepherd, time.monotonic() + grace + _SHEPHERD_SLACK_SECONDS, None) != "exited":
-                    shepherd.kill()
-            shepherd.wait()
+                if shepherd.wait(time.monotonic() + grace + _SHEPHERD_SLACK_SECONDS, None) != "exited":
+                    shepherd.send_signal(signal.SIGKILL)
+                    shepherd.wait(None, None)
             last = status.read().split()
         error: str | None = None
         if last[-2:-1] == ["exit"]:
@@ -349,8 +344,8 @@ def _execute(
             # The shepherd itself was killed (by the command, which may signal it when both run as one user):
             # find the run's processes by their marker instead.
             survivors = kill_run(marker.run_id, None)
-            exit_code = shepherd.returncode
-            error = f"the command's supervisor ended unexpectedly ({exit_code}); the command was killed" + (
+            exit_code = -signal.SIGKILL
+            error = "the command's supervisor ended unexpectedly; the command was killed" + (
                 f", but processes {sorted(survivors)} survived" if survivors else ""
             )
         if outcome != "exited":
@@ -371,28 +366,27 @@ def _execute(
         )
 
 
-def _start_shepherd(
-    config_fd: int, out: IO[bytes], err: IO[bytes], marker: RunMarker
-) -> tuple[subprocess.Popen[bytes], IO[str]]:
-    """Start the run's shepherd; its process and the stream of its status lines."""
+@contextlib.contextmanager
+def _config_file(config: dict[str, Any]) -> Iterator[int]:
+    """The run's config in a file of memory only (it holds the command's environment), as a descriptor."""
+    fd = os.memfd_create("command-config", os.MFD_CLOEXEC)
+    try:
+        os.write(fd, marshal.dumps(config))  # the shepherd reads it with marshal: it is the same Python
+        yield fd
+    finally:
+        os.close(fd)
+
+
+def _start_shepherd(config_fd: int, out: IO[bytes], err: IO[bytes], marker: RunMarker) -> tuple[Shepherd, IO[str]]:
+    """Start the run's shepherd; it and the stream of its status lines."""
     read_end, write_end = os.pipe()
     try:
-        shepherd = subprocess.Popen(
-            [sys.executable, "-I", "-S", str(_SHEPHERD), str(config_fd), str(write_end)],
-            cwd="/",
-            # Only the marker: the shepherd runs with the worker's privileges, so nothing of the job reaches it.
-            env={RUN_ID_VARIABLE: marker.run_id},
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=err,
-            pass_fds=(config_fd, write_end),
-            start_new_session=True,
-        )
+        shepherd = start_shepherd(config_fd, out.fileno(), err.fileno(), write_end)
     except BaseException:
         os.close(read_end)
         raise
     finally:
-        os.close(write_end)
+        os.close(write_end)  # the shepherd has its own: the stream ends when it exits
     marker.with_shepherd(ProcessRef.of(shepherd.pid)).write()
     return shepherd, os.fdopen(read_end, encoding="utf-8")
 

@@ -13,8 +13,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import subprocess
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +20,7 @@ from pathlib import Path
 from durable_batch.activities.command_env import RUN_ID_VARIABLE
 from durable_batch.activities.shepherd import all_pids, descendants, read_stat, signal_all
 
-__all__ = ["ProcessRef", "kill_run", "marked_processes", "wait_for"]
+__all__ = ["ProcessRef", "kill_run", "marked_processes"]
 
 _POLL_MAX_SECONDS = 0.05
 
@@ -94,34 +92,3 @@ def kill_run(run_id: str, shepherd: ProcessRef | None, *, timeout: float = 30.0)
 def _running(pid: int) -> bool:
     stat = read_stat(pid)
     return stat is not None and stat[1] != "Z"
-
-
-def _has_exited(proc: subprocess.Popen[bytes]) -> bool:
-    """Whether the process has exited, without reaping it: while it is an unreaped zombie its pid can't be
-    reused, so signalling it afterwards can't hit a stranger."""
-    if proc.returncode is not None:
-        return True
-    try:
-        info = os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
-    except ChildProcessError:
-        return True
-    return info is not None
-
-
-def wait_for(proc: subprocess.Popen[bytes], deadline: float | None, cancel: threading.Event | None) -> str:
-    """Wait for the process to exit, the deadline or the cancel event; say which: 'exited', 'timeout' or 'cancel'."""
-    pause = 0.001
-    while True:
-        if _has_exited(proc):
-            return "exited"
-        if cancel is not None and cancel.is_set():
-            return "cancel"
-        now = time.monotonic()
-        if deadline is not None and now >= deadline:
-            return "timeout"
-        pause = min(pause * 2, _POLL_MAX_SECONDS)
-        step = pause if deadline is None else min(pause, deadline - now)
-        if cancel is not None:
-            cancel.wait(step)
-        else:
-            time.sleep(step)

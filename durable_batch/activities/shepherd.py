@@ -1,26 +1,30 @@
 """The supervisor of one command run: a small process between the worker and the command that outlives no one.
 
-The worker starts it as `python -I -S shepherd.py CONFIG_FD STATUS_FD` (standard library only, so that it
-imports nothing a job could influence). One starts for every command a task runs, so it imports only modules
-that load fast: no `subprocess`, `json`, `pathlib`, `typing`, `contextlib` or `enum`, which took its start
-from about 14 ms to 39 (a bare `python -I -S` starts in 9). The config comes as `marshal` data (the worker is
-the same Python), and the command is started by `fork` and `exec` here, as `subprocess` would. It:
+Each worker process starts one shepherd server, `python -I -S shepherd.py --serve SOCKET_FD` (standard library
+only, so that it imports nothing a job could influence, and with an empty environment: nothing of the worker's
+secrets), and asks it over a Unix socket for a shepherd per command run. The server forks one, which is much
+cheaper than a fresh interpreter per command (one took about 14 ms of CPU to start on these cores, most of a
+short command's cost), and answers with a pidfd of it, so that the worker can wait for it and signal it with no
+chance of hitting a reused pid. A request carries four file descriptors: the run's config (`marshal` data: the
+worker is the same Python), the run's stdout and stderr logs, and the status pipe. A shepherd:
 
 - makes itself a child subreaper (`PR_SET_CHILD_SUBREAPER`), so every process the command starts, also one that
   calls `setsid` or double-forks, stays its descendant instead of escaping to init;
-- asks for SIGTERM when the worker thread that started it dies (`PR_SET_PDEATHSIG`), so a crashed worker's
-  commands are stopped, not orphaned;
-- reads the command (argv, environment, folder, user) from CONFIG_FD, not from its own argv or environment:
+- asks for SIGTERM when the server dies (`PR_SET_PDEATHSIG`), and the server exits as soon as its worker's end
+  of the socket closes, so a crashed worker's commands are stopped, not orphaned;
+- reads the command (argv, environment, folder, user) from the config, not from its own argv or environment:
   the job's environment (think `LD_PRELOAD`) must reach the command, never this process, which runs with the
   worker's privileges;
-- starts the command in a session of its own, as the configured user, and writes `started <pid>` to STATUS_FD
-  (or `error <kind> <message>` when it could not start);
+- starts the command in a session of its own, as the configured user, and writes `started <pid>` to the status
+  pipe (or `error <kind> <message>` when it could not start);
 - when the command exits by itself, SIGKILLs whatever it left running; on SIGTERM (a time limit, a cancel, the
   worker's death) sends SIGTERM to every descendant, then SIGKILL after the grace period;
 - exits only once it has no child left, alive or zombie, after writing `exit <code>` (negative: a signal).
 
-So when the worker has reaped the shepherd, every process of the run is dead. Linux only, as the Functions
-Python workers are. The `/proc` readers here are also the worker's (see `durable_batch/activities/process_tree.py`).
+So when a shepherd has exited, every process of its run is dead. Linux only (pidfds: kernel 5.3), as the
+Functions Python workers are. The `/proc` readers here are also the worker's (see
+`durable_batch/activities/process_tree.py`); the worker's side of the server is
+`durable_batch/activities/shepherds.py`.
 """
 
 from __future__ import annotations
@@ -28,18 +32,11 @@ from __future__ import annotations
 import ctypes
 import marshal
 import os
+import signal
 import sys
 import time
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:  # for the type checker only: importing these costs the start of every command
-    import signal
-    from collections.abc import Iterable
-    from typing import IO, Any
-else:
-    # The C module behind `signal`, with the same functions and numbers: `signal` itself imports `enum` for
-    # its named constants, a quarter of this process's start.
-    import _signal as signal
+from collections.abc import Iterable
+from typing import IO, Any
 
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
@@ -213,14 +210,12 @@ def _report(stream: IO[str], line: str) -> None:
     stream.flush()
 
 
-def main(argv: list[str]) -> int:
-    with os.fdopen(int(argv[1]), "rb") as source:
-        config: dict[str, Any] = marshal.loads(source.read())
-    status = os.fdopen(int(argv[2]), "w", encoding="utf-8")
+def run(config: dict[str, Any], status: IO[str], parent: int) -> int:
+    """Supervise one run (see the module): start the command, report, wait for every process of it to end."""
     signal.pthread_sigmask(signal.SIG_BLOCK, _WAKE_SIGNALS)
     _prctl(PR_SET_CHILD_SUBREAPER, 1)
     _prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    if os.getppid() != config["parent"]:
+    if os.getppid() != parent:
         _report(status, "error orphaned the worker ended before the command started")
         return 1
     try:
@@ -240,5 +235,87 @@ def main(argv: list[str]) -> int:
     return 0
 
 
+REQUEST = b"run"
+"""A request for a shepherd: with the config, stdout, stderr and status pipe as its four descriptors."""
+_REAP_SECONDS = 0.5
+"""How often an idle server reaps the shepherds that ended (their pidfds already told the worker)."""
+
+
+def serve(fd: int) -> int:
+    """The shepherd server: fork a shepherd for each request on the socket `fd` until its worker closes it."""
+    import socket  # only the server needs it, once; a shepherd forked from it imports nothing
+
+    server = os.getpid()
+    channel = socket.socket(fileno=fd)
+    channel.settimeout(_REAP_SECONDS)
+    # Shepherds are reaped here, between requests: never between a fork and the pidfd taken of it.
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
+    while True:
+        _reap_ended()
+        try:
+            message, fds, _, _ = socket.recv_fds(channel, 64, 4)
+        except TimeoutError:
+            continue
+        except OSError:
+            return 0
+        if not message:
+            return 0  # the worker is gone: exiting sends every shepherd its SIGTERM (PR_SET_PDEATHSIG)
+        if message != REQUEST or len(fds) != 4:
+            for each in fds:
+                os.close(each)
+            channel.sendall(b"error malformed request")
+            continue
+        try:
+            pid = os.fork()
+        except OSError as exc:
+            for each in fds:
+                os.close(each)
+            channel.sendall(f"error could not fork a shepherd: {exc}".encode())
+            continue
+        if pid == 0:
+            code = 1
+            try:
+                channel.close()
+                config, out, err, status = fds
+                code = _shepherd(config, out, err, status, server)
+            finally:
+                os._exit(code)
+        for each in fds:
+            os.close(each)
+        pidfd = os.pidfd_open(pid)
+        try:
+            socket.send_fds(channel, [f"started {pid}".encode()], [pidfd])
+        except OSError:
+            return 0
+        finally:
+            os.close(pidfd)
+
+
+def _reap_ended() -> None:
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def _shepherd(config_fd: int, out: int, err: int, status_fd: int, server: int) -> int:
+    """In a process forked from the server: become the run's shepherd."""
+    os.setsid()
+    null = os.open(os.devnull, os.O_RDONLY)
+    # The run's logs are this process's stdout and stderr, and so the command's.
+    for source, target in ((null, 0), (out, 1), (err, 2)):
+        os.dup2(source, target)
+        os.close(source)
+    config: dict[str, Any] = marshal.loads(os.pread(config_fd, os.fstat(config_fd).st_size, 0))
+    os.close(config_fd)
+    with os.fdopen(status_fd, "w", encoding="utf-8") as status:
+        return run(config, status, server)
+
+
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    if sys.argv[1:2] != ["--serve"] or len(sys.argv) != 3:
+        sys.exit("usage: shepherd.py --serve SOCKET_FD")
+    sys.exit(serve(int(sys.argv[2])))

@@ -27,10 +27,13 @@ pytestmark = [
 
 PROBE = """
 attempt() { if cat "$1" >/dev/null 2>&1; then echo read; else echo denied; fi; }
+parent() { sed -n 's/^PPid:[[:space:]]*//p' "/proc/$1/status"; }
 shepherd=$PPID
-worker=$(sed -n 's/^PPid:[[:space:]]*//p' /proc/$shepherd/status)
+server=$(parent "$shepherd")
+worker=$(parent "$server")
 echo "uid=$(id -u)"
 echo "worker_environ=$(attempt /proc/$worker/environ)"
+echo "worker=$worker"
 echo "secret=$(attempt "$1")"
 echo "$BATCH_TASK_WORKING_DIR" > "$2/$(id -u)"
 echo mine > note.txt
@@ -81,7 +84,8 @@ def test_each_command_gets_a_uid_of_its_own_and_leaves_nothing_behind(host: Batc
     uids = {int(s["uid"]) for s in seen}
     assert len(uids) == 2 and all(DEFAULT_COMMAND_UIDS.first <= uid <= DEFAULT_COMMAND_UIDS.last for uid in uids)
     for probe in seen:
-        # The worker's environment holds the storage connection string.
+        # The worker's environment holds the storage connection string (so the probe looked at the right process).
+        assert b"AzureWebJobsStorage=" in Path(f"/proc/{probe['worker']}/environ").read_bytes()
         assert (probe["worker_environ"], probe["secret"], probe["other"]) == ("denied", "denied", "denied")
     for uid in uids:
         escaped = int((meeting / f"escaped-{uid}").read_text())

@@ -162,9 +162,12 @@ print(json.dumps([running(pid) for pid in {pids}]))
 """
 
 
-def shepherd_of(command_pid: int) -> int:
-    stat = Path(f"/proc/{command_pid}/stat").read_text()
+def parent_of(pid: int) -> int:
+    stat = Path(f"/proc/{pid}/stat").read_text()
     return int(stat.rsplit(")", 1)[1].split()[1])
+
+
+shepherd_of = parent_of
 
 
 def kill_and_reap(process: subprocess.Popen[bytes]) -> None:
@@ -200,8 +203,12 @@ def test_a_crashed_worker_takes_its_commands_with_it_and_the_next_worker_removes
     tmp_path: Path, leftovers: list[int]
 ) -> None:
     worker, command, escaped = start_worker(tmp_path, grace=0.2, leftovers=leftovers)
+    server = parent_of(shepherd_of(command))
+    leftovers.append(server)
     kill_and_reap(worker)
-    # The shepherd sees its worker die (PR_SET_PDEATHSIG) and ends the run itself: SIGTERM, then SIGKILL.
+    # The shepherd server sees its worker's socket end and exits; the shepherd sees the server die
+    # (PR_SET_PDEATHSIG) and ends the run itself: SIGTERM, then SIGKILL.
+    wait_until(lambda: not is_alive(server), what="the dead worker's shepherd server to exit")
     wait_until(lambda: not is_alive(command) and not is_alive(escaped), what="the dead worker's command to end")
     work = tmp_path / "work"
     assert len([p for p in work.iterdir() if p.is_dir()]) == 1
