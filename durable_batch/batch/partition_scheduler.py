@@ -128,6 +128,11 @@ class PartitionScheduler:
         hint = spec.get("taskMs")
         if hint is not None:
             self.timing.add("handler", round(hint), 1)
+        # Commands measured by earlier partitions: short ones are handed back from the first, not each recorded
+        # `running` until this partition has measured one of its own (`marks_running`).
+        command_hint = spec.get("commandMs")
+        if command_hint is not None:
+            self.timing.add("command", round(command_hint), 1)
         # The job's pool hands out the slots batches start on (`durable_batch.batch.slots`); without a pool (a history
         # from before pools) the share alone limits them.
         self.pool: wire.PoolRef | None = spec.get("pool")
@@ -733,7 +738,7 @@ class PartitionScheduler:
     def result(self, cost: Any) -> wire.PartitionResult:
         """What the partition returns (`cost`: its cost, as the orchestration counts it)."""
         mean = self.timing.mean("handler")
-        return {
+        result: wire.PartitionResult = {
             "partition": self.partition,
             "taskCounts": self.final_counts().to_json(),
             "cost": cost,
@@ -743,3 +748,7 @@ class PartitionScheduler:
             "cancelled": self.cancelled,
             "taskMs": None if mean is None else mean * 1000,
         }
+        command_mean = self.timing.mean("command")
+        if command_mean is not None:
+            result["commandMs"] = command_mean * 1000
+        return result

@@ -173,6 +173,7 @@ class PartitionInput(TypedDict):
     onTaskFailure: str
     skipAll: NotRequired[bool]  # the job stopped before this partition started: record its tasks as skipped
     taskMs: NotRequired[float | None]  # mean task time measured by earlier partitions: first batch sizes
+    commandMs: NotRequired[float]  # mean command task time measured by earlier partitions (version 3: hand back)
     run: NotRequired[int]  # the job's run (1 when absent)
     pool: NotRequired[PoolRef]  # the job's pool: batches start only on slots it grants (absent: no pool)
     version: NotRequired[int]  # PARTITION_VERSION when started; absent: 1, a history from before it
@@ -193,6 +194,7 @@ class GroupInput(TypedDict):
     onTaskFailure: str
     skipAll: NotRequired[bool]  # the job stopped before this group started: its partitions skip their tasks
     taskMs: NotRequired[float | None]  # mean task time measured by earlier groups
+    commandMs: NotRequired[float]  # mean command task time measured by earlier groups
     run: NotRequired[int]  # the job's run (1 when absent)
     partitionList: NotRequired[list[int]]  # a re-run: the job's partitions it runs, instead of a range
     pool: NotRequired[PoolRef]
@@ -342,6 +344,7 @@ class SettleOutcome(Reported):
 class PartitionResult(ChildResult):
     partition: int
     taskMs: NotRequired[float | None]  # mean time of a sync handler task, measured; later partitions start from it
+    commandMs: NotRequired[float]  # mean time of a command task, measured (absent: none ran)
 
 
 class GroupResult(ChildResult):
@@ -349,6 +352,7 @@ class GroupResult(ChildResult):
 
     group: int
     taskMs: NotRequired[float | None]
+    commandMs: NotRequired[float]
 
 
 class ReduceOutcome(Reported):

@@ -82,6 +82,24 @@ class Progress:
 
 
 @dataclass(frozen=True)
+class Measured:
+    """Mean task times, in ms, that children measured (None: not yet): a sync handler task's (`taskMs`: a
+    partition sizes its first batches from it) and a command task's (`commandMs`: a partition that knows its
+    commands are short does not record each one `running` as it starts)."""
+
+    task_ms: float | None = None
+    command_ms: float | None = None
+
+    def taking(self, result: Mapping[str, Any]) -> Measured:
+        """These times, with those a child's result reports in their place."""
+        return Measured(_ms(result.get("taskMs"), self.task_ms), _ms(result.get("commandMs"), self.command_ms))
+
+
+def _ms(value: Any, otherwise: float | None) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else otherwise
+
+
+@dataclass(frozen=True)
 class Fanout:
     """What to run: `children` sub-orchestrations of `orchestrator`, numbered from 0."""
 
@@ -90,9 +108,9 @@ class Fanout:
     children: int
     budget: int
     child_id: Callable[[int], str]
-    child_input: Callable[[int, int, bool, float | None], Mapping[str, Any]]
-    """(child, share, skip_all, task_ms) -> the child's input; `task_ms` is the mean task time the children
-    that returned measured (None before any did), so later children size their first batches from it."""
+    child_input: Callable[[int, int, bool, Measured], Mapping[str, Any]]
+    """(child, share, skip_all, measured) -> the child's input; `measured` is what the children that returned
+    measured of their tasks' times, so later children start from it."""
     status: Callable[[Progress], Any]
     """The custom status to show while the loop runs."""
     deadline: datetime | None = None
@@ -128,8 +146,8 @@ class Outcome:
     timed_out: bool = False
     errors: list[str] = field(default_factory=list)
     """One line for each child that failed or was terminated, and those its children reported."""
-    task_ms: float | None = None
-    """The latest mean task time a child measured."""
+    measured: Measured = Measured()
+    """The latest mean task times a child measured."""
     cost: Cost = field(default_factory=Cost)
     """The children's costs (each its own children's included), and SETTLE_PARTITIONS's storage requests."""
 
@@ -150,7 +168,7 @@ def run_children(context: df.DurableOrchestrationContext, fanout: Fanout) -> Gen
     started = 0
 
     def start(child: int, share: int, *, skip_all: bool = False) -> Any:
-        request = dict(fanout.child_input(child, share, skip_all, outcome.task_ms))
+        request = dict(fanout.child_input(child, share, skip_all, outcome.measured))
         if pool is not None:
             request["pool"] = pool
         return context.call_sub_orchestrator(fanout.orchestrator, request, fanout.child_id(child))
@@ -202,9 +220,7 @@ def run_children(context: df.DurableOrchestrationContext, fanout: Fanout) -> Gen
         room = wire.MAX_LISTED_FAILURES - len(outcome.failed_tasks)
         outcome.failed_tasks.extend(result["failedTasks"][: max(0, room)])
         outcome.timed_out = outcome.timed_out or bool(result.get("timedOut"))
-        measured = result.get("taskMs")
-        if isinstance(measured, int | float) and not isinstance(measured, bool):
-            outcome.task_ms = float(measured)
+        outcome.measured = outcome.measured.taking(result)
 
     while True:
         starved = feed_starved()

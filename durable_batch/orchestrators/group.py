@@ -21,7 +21,7 @@ import azure.durable_functions as df
 from durable_batch.batch import wire
 from durable_batch.orchestrators.control import share_of
 from durable_batch.orchestrators.cost import cost_json, history_cost
-from durable_batch.orchestrators.fanout import CANCEL, TIMEOUT, Fanout, Progress, run_children
+from durable_batch.orchestrators.fanout import CANCEL, TIMEOUT, Fanout, Measured, Progress, run_children
 
 
 def group_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any, Any, wire.GroupResult]:
@@ -35,7 +35,7 @@ def group_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any
         # A re-run's group runs the partitions it lists (those with tasks to run again), not a range.
         return listed[child] if listed is not None else first + child
 
-    def partition_input(child: int, share: int, skip_all: bool, task_ms: float | None) -> wire.PartitionInput:
+    def partition_input(child: int, share: int, skip_all: bool, measured: Measured) -> wire.PartitionInput:
         request: wire.PartitionInput = {
             "jobId": job_id,
             "specHash": spec["specHash"],
@@ -44,9 +44,12 @@ def group_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any
             "share": share,
             "deadline": deadline_text,
             "onTaskFailure": spec["onTaskFailure"],
-            "taskMs": task_ms if task_ms is not None else spec.get("taskMs"),
+            "taskMs": measured.task_ms if measured.task_ms is not None else spec.get("taskMs"),
             "version": wire.PARTITION_VERSION,
         }
+        command_ms = measured.command_ms if measured.command_ms is not None else spec.get("commandMs")
+        if command_ms is not None:
+            request["commandMs"] = command_ms
         if skip_all:
             request["skipAll"] = True
         if run > 1:
@@ -83,7 +86,7 @@ def group_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any
         partitions_of=lambda child: [partition_of(child)],
     )
     ran = yield from run_children(context, fanout)
-    return {
+    result: wire.GroupResult = {
         "group": spec["group"],
         "taskCounts": ran.counts.to_json(),
         "cost": cost_json(context, ran.cost, returning=True),
@@ -91,6 +94,9 @@ def group_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any
         "terminated": ran.terminated,
         "timedOut": ran.timed_out or ran.stopping == TIMEOUT,
         "cancelled": ran.stopping == CANCEL,
-        "taskMs": ran.task_ms,
+        "taskMs": ran.measured.task_ms,
         "errors": ran.errors,
     }
+    if ran.measured.command_ms is not None:
+        result["commandMs"] = ran.measured.command_ms
+    return result

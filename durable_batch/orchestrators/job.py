@@ -27,7 +27,7 @@ from durable_batch.batch.spec import OnTaskFailure
 from durable_batch.batch.states import JobState, TaskCounts
 from durable_batch.orchestrators.control import Controls, awaiting, event_data, pool_of
 from durable_batch.orchestrators.cost import StorageTally, cost_json, history_cost
-from durable_batch.orchestrators.fanout import CANCEL, TERMINATE, TIMEOUT, Fanout, Progress, run_children
+from durable_batch.orchestrators.fanout import CANCEL, TERMINATE, TIMEOUT, Fanout, Measured, Progress, run_children
 from durable_batch.orchestrators.partition import STORAGE_RETRY
 
 
@@ -120,7 +120,7 @@ def job_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any, 
         numbers = range(group * GROUP_SIZE, group * GROUP_SIZE + group_partitions(group))
         return list(numbers) if listed is None else [listed[n] for n in numbers]
 
-    def group_input(group: int, share: int, skip_all: bool, task_ms: float | None) -> wire.GroupInput:
+    def group_input(group: int, share: int, skip_all: bool, measured: Measured) -> wire.GroupInput:
         request: wire.GroupInput = {
             "jobId": job_id,
             "specHash": job["specHash"],
@@ -131,8 +131,10 @@ def job_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any, 
             "share": share,
             "deadline": deadline.isoformat() if deadline else None,
             "onTaskFailure": prepared["onTaskFailure"],
-            "taskMs": task_ms,
+            "taskMs": measured.task_ms,
         }
+        if measured.command_ms is not None:
+            request["commandMs"] = measured.command_ms
         if skip_all:
             request["skipAll"] = True
         if listed is not None:

@@ -4,6 +4,7 @@ every command running."""
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from typing import Any
 
@@ -46,3 +47,19 @@ def test_a_partition_started_before_version_3_records_every_command_running(
 ) -> None:
     app, _ = command_job(2, monkeypatch)
     assert all(b["markRunning"] and not b.get("handBack") for b in app.requests[wire.RUN_BATCH])
+
+
+def test_later_partitions_start_from_the_command_time_earlier_ones_measured(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(wire, "PARTITION_VERSION", 3)
+    tasks: list[dict[str, Any]] = [{"id": f"c{i:02d}", "commandLine": ["true"]} for i in range(30)]
+    app = RecordingBatch(job(tasks, maxParallelTasks=3), partition_size=10, commands=True)
+    simulate(app, batch=2).run_with_time()
+    assert Counter(r["state"] for r in app.records.values()) == Counter({"succeeded": 30})
+    batches = app.requests[wire.RUN_BATCH]
+    marked = Counter(b["partition"] for b in batches if b["markRunning"])
+    # The first partition records its first commands running until it has measured one; with one partition
+    # at a time (a cap of 3), each later one is told what the earlier measured and records none of them.
+    assert marked[0] >= 1 and set(marked) == {0}
+    inputs = [json.loads(i.input_value) for i in app.sim.instances.values() if i.name == wire.PARTITION_ORCHESTRATOR]
+    inputs.sort(key=lambda request: request["partition"])
+    assert "commandMs" not in inputs[0] and inputs[1]["commandMs"] >= 0 and inputs[2]["commandMs"] >= 0
