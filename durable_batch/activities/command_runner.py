@@ -39,8 +39,6 @@ import os
 import re
 import signal
 import stat
-import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -50,8 +48,9 @@ from typing import IO, Any, Protocol
 
 from durable_batch.activities.command_env import command_environment, inherited_environment
 from durable_batch.activities.command_runs import RunMarker, recover_abandoned_runs, remove_tree
+from durable_batch.activities.log_files import log_files
 from durable_batch.activities.process_tree import ProcessRef, kill_run
-from durable_batch.activities.shepherds import Shepherd, start_shepherd
+from durable_batch.activities.shepherds import CancelSignal, Shepherd, start_shepherd
 from durable_batch.app.settings import CommandUser
 from durable_batch.batch.errors import BatchError
 from durable_batch.batch.paths import relative_path_problem
@@ -143,6 +142,10 @@ class CommandResult:
     error: str | None = None
     outputs_too_large: bool = False
     """Its output files summed to more than the run's limit: none was uploaded, and `error` says which."""
+    ended_whole: bool = True
+    """Every process of the run is known to have ended: its supervisor saw the last of them end (False when the
+    supervisor itself was killed: its processes were then searched for by their marker, which one that cleared
+    its environment escapes)."""
 
     @property
     def succeeded(self) -> bool:
@@ -196,7 +199,7 @@ def run_command(
     work_root: Path,
     transfer: BlobTransfer,
     output_prefix: str,
-    cancel: threading.Event | None = None,
+    cancel: CancelSignal | None = None,
     tail_bytes: int = DEFAULT_TAIL_BYTES,
     kill_grace_seconds: float = DEFAULT_KILL_GRACE_SECONDS,
     user: CommandUser | None = None,
@@ -300,7 +303,7 @@ def _execute(
     task: CommandTask,
     folder: Path,
     marker: RunMarker,
-    cancel: threading.Event | None,
+    cancel: CancelSignal | None,
     tail_bytes: int,
     grace: float,
     user: CommandUser | None,
@@ -317,11 +320,28 @@ def _execute(
     }
     # The logs live beside the folder, not in it, so output globs never pick them up.
     work_root = folder.parent
-    with (
-        tempfile.TemporaryFile(dir=work_root) as out,
-        tempfile.TemporaryFile(dir=work_root) as err,
-        _config_file(config) as source,
-    ):
+    out, err = log_files.take(work_root), log_files.take(work_root)
+    result: CommandResult | None = None
+    try:
+        result = _supervise(task, config, out, err, marker, cancel, tail_bytes, grace)
+    finally:
+        for stream in (out, err):
+            log_files.give_back(work_root, stream, reuse=result is not None and result.ended_whole)
+    return result
+
+
+def _supervise(
+    task: CommandTask,
+    config: dict[str, Any],
+    out: IO[bytes],
+    err: IO[bytes],
+    marker: RunMarker,
+    cancel: CancelSignal | None,
+    tail_bytes: int,
+    grace: float,
+) -> CommandResult:
+    """Run the command under its shepherd; how it ended."""
+    with _config_file(config) as source:
         started = time.monotonic()
         shepherd, status = _start_shepherd(source, out, err, marker)
         with status, contextlib.closing(shepherd):
@@ -338,7 +358,8 @@ def _execute(
                     shepherd.wait(None, None)
             last = status.read().split()
         error: str | None = None
-        if last[-2:-1] == ["exit"]:
+        whole = last[-2:-1] == ["exit"]
+        if whole:
             exit_code = int(last[-1])
         else:
             # The shepherd itself was killed (by the command, which may signal it when both run as one user):
@@ -354,7 +375,7 @@ def _execute(
                 if outcome == "timeout"
                 else "cancelled; the command was killed"
             )
-        return CommandResult(
+        result = CommandResult(
             exit_code=exit_code,
             timed_out=outcome == "timeout",
             cancelled=outcome == "cancel",
@@ -363,7 +384,9 @@ def _execute(
             output_files=[],
             duration_seconds=time.monotonic() - started,
             error=error,
+            ended_whole=whole,
         )
+        return result
 
 
 @contextlib.contextmanager

@@ -7,27 +7,27 @@ connection string, keys, tokens, managed identity endpoints: see `durable_batch/
 the worker's user a command can still read the worker's own environment from /proc and every file the worker can;
 `BATCH_COMMAND_USER` (a separate, unprivileged OS user) is what keeps it out of them.
 
-Cancellation: while the command runs, a watcher thread reads the job record every `poll_seconds` (about a
-second) and stops the command when the job is `cancelling`, has ended, or was replaced by a re-submitted job
-of the same id. A handler task can't be stopped that way (see `handler_tasks`); a process can.
+Cancellation: while the command runs, its wait reads the job record every `poll_seconds` (about a second; the
+first read one poll after the start, so a short command costs none) and stops the command when the job is
+`cancelling`, has ended, or was replaced by a re-submitted job of the same id. The run's own thread reads it,
+between looks at the command: a thread per command to watch was a large share of a short command's cost. A
+handler task can't be stopped that way (see `handler_tasks`); a process can.
 """
 
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import logging
 import tempfile
-import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Protocol
 
 from durable_batch.activities.command_files import AccountFiles, plan_files
 from durable_batch.activities.command_runner import CommandResult, CommandTask, CommandTaskError, run_command
-from durable_batch.activities.command_users import UidsExhausted, lease_uid
+from durable_batch.activities.command_users import UidLease, UidsExhausted, lease_uid
 from durable_batch.activities.outcomes import PlacedResult, place_result
 from durable_batch.activities.task_logs import replaces_earlier
 from durable_batch.app.settings import CommandUids, CommandUser
@@ -39,7 +39,7 @@ from durable_batch.storage.results import ResultStore
 
 __all__ = [
     "CANCEL_POLL_SECONDS",
-    "CancelWatcher",
+    "CancelPoll",
     "CommandRun",
     "ResultsTransfer",
     "command_error",
@@ -72,45 +72,38 @@ class ResultsTransfer:
         self._results.upload_file(blob_name, path)
 
 
-class CancelWatcher:
-    """A thread that sets `cancel` once `should_stop` says so; use as a context manager around the run."""
+class CancelPoll:
+    """Whether the job asks its commands to stop (`should_stop`), read from its record at most once a poll, when
+    asked: `is_set` is what `run_command` checks between looks at the command, as it would a `threading.Event`.
+    A failed read does not stop the command; the next poll reads again."""
 
-    def __init__(self, jobs: JobReader, job_id: str, spec_hash: str, poll_seconds: float = CANCEL_POLL_SECONDS):
-        self.cancel = threading.Event()
+    def __init__(
+        self,
+        jobs: JobReader,
+        job_id: str,
+        spec_hash: str,
+        poll_seconds: float = CANCEL_POLL_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._jobs = jobs
         self._job_id = job_id
         self._spec_hash = spec_hash
         self._poll_seconds = poll_seconds
-        self._stopped = threading.Event()
-        # In the activity's context: its reads count as the activity's storage requests
-        # (`durable_batch.lib.azure_storage.metering`).
-        self._thread = threading.Thread(
-            target=contextvars.copy_context().run, args=(self._run,), name=f"cancel-watch-{job_id}", daemon=True
-        )
+        self._clock = clock
+        self._next = clock() + poll_seconds
+        self._stop = False
 
-    def _run(self) -> None:
-        # The first read is one poll after the start, as each later one: a command shorter than that costs no read,
-        # and a cancel is seen within a poll of its request whenever it came.
-        while not self._stopped.wait(self._poll_seconds):
-            try:
-                record = self._jobs.get_job(self._job_id)
-            except StorageError as exc:
-                # One failed read must not fail the task; the next poll tries again.
-                logger.warning("could not read the record of job %s to watch for a cancel: %s", self._job_id, exc)
-            else:
-                if should_stop(record, self._spec_hash):
-                    self.cancel.set()
-                    return
-
-    def __enter__(self) -> CancelWatcher:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self._stopped.set()
-        self._thread.join(timeout=self._poll_seconds + 30)
+    def is_set(self) -> bool:
+        if self._stop or self._clock() < self._next:
+            return self._stop
+        self._next = self._clock() + self._poll_seconds
+        try:
+            record = self._jobs.get_job(self._job_id)
+        except StorageError as exc:
+            logger.warning("could not read the record of job %s to watch for a cancel: %s", self._job_id, exc)
+            return False
+        self._stop = should_stop(record, self._spec_hash)
+        return self._stop
 
 
 def default_work_root(configured: Path | None) -> Path:
@@ -168,13 +161,14 @@ def _no_account() -> AccountFiles:
     raise CommandTaskError("this worker has no access to the storage account's other containers")
 
 
-def _identity(
-    command_user: CommandUser | CommandUids | None, work_root: Path
-) -> contextlib.AbstractContextManager[CommandUser | None]:
+@contextlib.contextmanager
+def _identity(command_user: CommandUser | CommandUids | None, work_root: Path) -> Iterator[UidLease]:
     """The user a command runs as: the setting's, or a uid of its own from the setting's range."""
     if isinstance(command_user, CommandUids):
-        return lease_uid(command_user, work_root)
-    return contextlib.nullcontext(command_user)
+        with lease_uid(command_user, work_root) as lease:
+            yield lease
+    else:
+        yield UidLease(command_user)
 
 
 def run_command_task(
@@ -215,19 +209,18 @@ def run_command_task(
     )
     output_prefix = f"{results.task_prefix(job_id, task.id)}outputs/"
     try:
-        with (
-            CancelWatcher(jobs, job_id, spec_hash, poll_seconds) as watcher,
-            _identity(command_user, work_root) as user,
-        ):
+        with _identity(command_user, work_root) as lease:
             result = run_command(
                 command,
                 work_root=work_root,
                 transfer=ResultsTransfer(results),
                 output_prefix=output_prefix,
-                cancel=watcher.cancel,
-                user=user,
+                cancel=CancelPoll(jobs, job_id, spec_hash, poll_seconds),
+                user=lease.user,
                 max_output_bytes=max_output_bytes,
             )
+            if result.ended_whole:
+                lease.ended_whole()
     except UidsExhausted as exc:
         return _not_started(task, f"UidsExhausted: {exc}")
     except CommandTaskError as exc:

@@ -11,6 +11,9 @@ the next one. So each command gets a uid no one else has while it runs, from a r
   of them at once, so a fork bomb cannot outrun it), and what the uid left in the world-writable temporary
   folders is removed: nothing a command starts or leaves there outlives it. The same happens before a run,
   unless the uid's lock file says its last run ended that way (a worker that died mid-run did not say so).
+  A run whose supervisor saw every process of it end (`UidLease.ended_whole`) skips the search for the uid's
+  processes, which reads every process's status on the machine: only the run had the uid, and each of its
+  processes stayed below its supervisor (a child subreaper) until it was dead, so there is none to find.
 
 Linux only, and only when the worker runs as root (switching uids needs it).
 """
@@ -26,12 +29,13 @@ import shutil
 import subprocess
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from durable_batch.activities.shepherd import all_pids
 from durable_batch.app.settings import CommandUids, CommandUser
 
-__all__ = ["TEMP_FOLDERS", "UidsExhausted", "lease_uid", "processes_of", "uid_in_use_by_account"]
+__all__ = ["TEMP_FOLDERS", "UidLease", "UidsExhausted", "lease_uid", "processes_of", "uid_in_use_by_account"]
 
 log = logging.getLogger(__name__)
 
@@ -130,12 +134,26 @@ def _clear(uid: int, folders: tuple[Path, ...]) -> bool:
     return killed
 
 
+@dataclass
+class UidLease:
+    """A uid leased for one run (`user`: None when commands run as a set user or the worker's, with nothing to
+    clear)."""
+
+    user: CommandUser | None
+    whole: bool = False
+
+    def ended_whole(self) -> None:
+        """The run's supervisor saw every process of the run end: its uid has none left to search for."""
+        self.whole = True
+
+
 @contextlib.contextmanager
 def lease_uid(
     uids: CommandUids, work_root: Path, *, temp_folders: tuple[Path, ...] = TEMP_FOLDERS
-) -> Iterator[CommandUser]:
+) -> Iterator[UidLease]:
     """A uid of `uids` for one command run, to itself for as long as the block runs; its processes are killed
-    and its temporary files removed before and after. `UidsExhausted` when every uid is taken."""
+    and its temporary files removed before and after (see the module for a run that `ended_whole`).
+    `UidsExhausted` when every uid is taken."""
     locks = work_root / ".uids"
     locks.mkdir(mode=0o700, parents=True, exist_ok=True)
     count = uids.last - uids.first + 1
@@ -158,10 +176,14 @@ def lease_uid(
             if os.pread(fd, len(_CLEARED), 0) != _CLEARED:
                 _clear(uid, temp_folders)
             os.ftruncate(fd, 0)
+            lease = UidLease(CommandUser(f"uid {uid}", uid, uid))
             try:
-                yield CommandUser(f"uid {uid}", uid, uid)
+                yield lease
             finally:
-                if _clear(uid, temp_folders):
+                if lease.whole:
+                    _sweep(uid, temp_folders)
+                    os.pwrite(fd, _CLEARED, 0)
+                elif _clear(uid, temp_folders):
                     os.pwrite(fd, _CLEARED, 0)
         finally:
             os.close(fd)  # and with it the lock

@@ -9,6 +9,7 @@ the worker's death as the socket's end and takes its shepherds with it.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import select
@@ -19,14 +20,22 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Protocol
 
 from durable_batch.activities.shepherd import REQUEST
 
-__all__ = ["Shepherd", "ShepherdUnavailable", "start_shepherd"]
+__all__ = ["CancelSignal", "Shepherd", "ShepherdUnavailable", "start_shepherd"]
 
 _SERVER = Path(__file__).with_name("shepherd.py")
 _POLL_MAX_SECONDS = 0.05
 """How often a wait looks at its cancel event; the shepherd's exit itself wakes it at once."""
+
+
+class CancelSignal(Protocol):
+    """Asked between steps of a run and while the command runs (a `threading.Event` is one): once it says so,
+    the run stops."""
+
+    def is_set(self) -> bool: ...
 
 
 class ShepherdUnavailable(RuntimeError):
@@ -46,7 +55,7 @@ class Shepherd:
         """Whether it has exited, waiting up to `timeout` seconds for it."""
         return bool(self._poll.poll(max(0, round(timeout * 1000))))
 
-    def wait(self, deadline: float | None, cancel: threading.Event | None) -> str:
+    def wait(self, deadline: float | None, cancel: CancelSignal | None) -> str:
         """Wait for it to exit, the deadline (monotonic) or the cancel event: 'exited', 'timeout' or 'cancel'."""
         while True:
             if cancel is not None and cancel.is_set():
@@ -162,4 +171,14 @@ def _forget_after_fork() -> None:
         _server = None
 
 
+def _stop_at_exit() -> None:
+    # The server would exit on its own once this process has gone; stopping it here also reaps it.
+    global _server
+    with _lock:
+        if _server is not None:
+            _server.stop()
+            _server = None
+
+
 os.register_at_fork(after_in_child=_forget_after_fork)
+atexit.register(_stop_at_exit)

@@ -123,6 +123,13 @@ def test_tails_keep_the_last_64_kib(tmp_path: Path) -> None:
     assert result.stderr_tail.endswith("bEND-ERR")
 
 
+def test_a_run_after_a_chatty_one_in_the_same_folder_has_only_its_own_output(tmp_path: Path) -> None:
+    chatty = run(python("import sys; print('x' * 100_000); print('oops', file=sys.stderr)"), tmp_path)
+    assert chatty.succeeded and len(chatty.stdout_tail) == 64 * 1024
+    quiet = run(python("print('mine')"), tmp_path)
+    assert (quiet.stdout_tail, quiet.stderr_tail) == ("mine\n", "")
+
+
 def test_tail_size_is_configurable_and_short_output_is_whole(tmp_path: Path) -> None:
     result = run(python("print('x' * 50 + 'tail')"), tmp_path, tail_bytes=10)
     assert result.stdout_tail == "xxxxx" + "tail\n"

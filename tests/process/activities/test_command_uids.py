@@ -51,8 +51,11 @@ def shell(script: str, *args: str) -> CommandTask:
 
 
 def run_leased(uids: CommandUids, root: Path, task: CommandTask) -> CommandResult:
-    with lease_uid(uids, root / "work") as user:
-        return run(task, root, user=user)
+    with lease_uid(uids, root / "work") as lease:
+        result = run(task, root, user=lease.user)
+        if result.ended_whole:
+            lease.ended_whole()
+        return result
 
 
 def test_the_setting_takes_a_range_the_worker_or_by_default_a_range_as_root() -> None:
@@ -118,17 +121,41 @@ def test_nothing_a_command_starts_or_leaves_in_tmp_outlives_it(public_tmp: Path)
     assert not Path(f"/dev/shm/batch-uid-test-dir-{uids.first}").exists()
 
 
+@pytest.mark.parametrize("whole", [False, True])
+def test_after_a_lease_its_temporary_files_go_and_unless_the_run_ended_whole_its_processes_too(
+    public_tmp: Path, whole: bool
+) -> None:
+    uids = free_uids(1)
+    left = Path(f"/tmp/batch-uid-lease-test-{uids.first}")
+    with lease_uid(uids, public_tmp / "work") as lease:
+        assert lease.user is not None
+        # A process of the uid that no run started: found only by the search of every process's status.
+        stranger = subprocess.Popen(["sleep", "600"], user=lease.user.uid, group=lease.user.gid, extra_groups=[])
+        left.write_text("left")
+        os.chown(left, lease.user.uid, lease.user.gid)
+        if whole:
+            lease.ended_whole()
+    try:
+        assert not left.exists()
+        # A run that ended whole is taken at its word (only a run holds the uid, and its supervisor saw all of its
+        # processes end), so the search is skipped; otherwise the uid's every process is killed.
+        assert (stranger.poll() is None) == whole
+    finally:
+        stranger.kill()
+        stranger.wait()
+
+
 def test_uids_of_accounts_are_skipped_and_a_taken_range_says_so(public_tmp: Path) -> None:
     nobody = pwd.getpwnam("nobody").pw_uid
-    with lease_uid(CommandUids(nobody, nobody + 1), public_tmp / "work") as user:
-        assert user.uid == nobody + 1
+    with lease_uid(CommandUids(nobody, nobody + 1), public_tmp / "work") as lease:
+        assert lease.user is not None and lease.user.uid == nobody + 1
         taken = rf"all 2 uids of BATCH_COMMAND_USER \({nobody}-{nobody + 1}\)"
         with pytest.raises(UidsExhausted, match=taken), lease_uid(CommandUids(nobody, nobody + 1), public_tmp / "work"):
             pass
     # Given back: the next run gets it again.
     started = time.monotonic()
     with lease_uid(CommandUids(nobody, nobody + 1), public_tmp / "work") as again:
-        assert again.uid == nobody + 1
+        assert again.user is not None and again.user.uid == nobody + 1
     assert time.monotonic() - started < 5
 
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from durable_batch.activities.command_runner import CommandResult
-from durable_batch.activities.command_tasks import CancelWatcher, command_error
+from durable_batch.activities.command_tasks import CancelPoll, command_error
 from durable_batch.batch.job_stop import should_stop
 from durable_batch.lib.azure_storage.errors import StorageUnreachable
 from durable_batch.storage.jobs import JobRecord, JobState
@@ -60,25 +60,44 @@ class Jobs:
         return answer
 
 
-def test_the_watcher_sets_cancel_after_a_failed_read_and_a_cancel_request() -> None:
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_poll_says_stop_after_a_failed_read_and_a_cancel_request() -> None:
     jobs = Jobs([record(JobState.RUNNING), StorageUnreachable("down"), record(JobState.CANCELLING)])
-    with CancelWatcher(jobs, "job", "h1", poll_seconds=0.01) as watcher:
-        assert watcher.cancel.wait(5)
-    assert jobs.reads == 3
+    clock = Clock()
+    poll = CancelPoll(jobs, "job", "h1", poll_seconds=1.0, clock=clock)
+    seen = []
+    for _ in range(3):
+        clock.now += 1.0
+        seen.append(poll.is_set())
+    assert seen == [False, False, True] and jobs.reads == 3
+    clock.now += 5.0
+    assert poll.is_set() and jobs.reads == 3  # stopped for good: no more reads
 
 
-def test_a_running_job_does_not_cancel() -> None:
+def test_the_poll_reads_at_most_once_a_poll_and_a_running_job_does_not_stop() -> None:
     jobs = Jobs([record(JobState.RUNNING)])
-    with CancelWatcher(jobs, "job", "h1", poll_seconds=0.01) as watcher:
-        assert jobs.read.wait(5)
-    assert not watcher.cancel.is_set()
+    clock = Clock()
+    poll = CancelPoll(jobs, "job", "h1", poll_seconds=1.0, clock=clock)
+    for _ in range(50):  # asked every 50 ms for two and a half seconds, as a run's wait asks it
+        clock.now += 0.05
+        assert not poll.is_set()
+    assert jobs.reads == 2
 
 
 def test_a_command_shorter_than_a_poll_costs_no_read() -> None:
     jobs = Jobs([record(JobState.CANCELLING)])
-    with CancelWatcher(jobs, "job", "h1", poll_seconds=5) as watcher:
-        pass  # the command ended at once
-    assert jobs.reads == 0 and not watcher.cancel.is_set()
+    clock = Clock()
+    poll = CancelPoll(jobs, "job", "h1", poll_seconds=5, clock=clock)
+    clock.now += 4.9
+    assert not poll.is_set()
+    assert jobs.reads == 0
 
 
 def result(exit_code: int | None, **fields: object) -> CommandResult:
