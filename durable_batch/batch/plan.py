@@ -43,26 +43,17 @@ million history events against 26, in 276,000 episodes against 204,000. Below 50
 work (their plan, their pool exchanges) costs more than the shorter replays save. (Before a partition's replay
 got cheaper, 100 was best: 57 tasks/s, against 35 in partitions of 2,000.)"""
 
-COMMAND_PARTITION_SIZE = 100
-"""Tasks per partition for a job of command tasks (each gets a call of its own too). Smaller partitions cost
-commands more than they save: the commands a partition starts before it has measured one are recorded by
-writes of their own, so per million commands partitions of 50 made 2.7 million storage requests against 1.4
-million, 536,000 episodes against 296,000 and replayed 50 million history events against 39 million
-(`bench.job_cost`, the same day)."""
-
 
 def partition_size_for(spec: JobSpec, configured: int) -> int:
     """The partition size a job gets: the configured one (`BATCH_PARTITION_SIZE`), or at most
-    `COMMAND_PARTITION_SIZE` for inline tasks that are all commands (or a job with a call each that has any),
-    `PER_CALL_PARTITION_SIZE` for other jobs with a call each. A task factory's tasks are not read for this:
-    only its `taskBatchSize` counts."""
+    `PER_CALL_PARTITION_SIZE` for a job whose tasks get a call each (`taskBatchSize` 1, or inline tasks that
+    are all commands, which always do). A task factory's tasks are not read for this: only its
+    `taskBatchSize` counts. (Command jobs had partitions of 100 while each partition recorded the commands it
+    started before it had measured one by writes of their own; since partitions start from what earlier ones
+    measured, 2,000 commands at maxParallelTasks 32 ran alike in both, 111-130 tasks/s against 94-122.)"""
     inline = spec.tasks if spec.factory is None else ()
     calls_each = spec.task_batch_size == 1 or (bool(inline) and all(task.is_command for task in inline))
-    if calls_each and any(task.is_command for task in inline):
-        return min(configured, COMMAND_PARTITION_SIZE)
-    if calls_each:
-        return min(configured, PER_CALL_PARTITION_SIZE)
-    return configured
+    return min(configured, PER_CALL_PARTITION_SIZE) if calls_each else configured
 
 
 GROUP_SIZE = 40

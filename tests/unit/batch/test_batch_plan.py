@@ -9,7 +9,6 @@ import pytest
 from durable_batch.batch.errors import PlanError
 from durable_batch.batch.graph import weak_components
 from durable_batch.batch.plan import (
-    COMMAND_PARTITION_SIZE,
     DEFAULT_PARTITION_SIZE,
     PER_CALL_PARTITION_SIZE,
     JobPlan,
@@ -141,9 +140,9 @@ def test_jobs_whose_tasks_get_a_call_each_get_smaller_partitions() -> None:
     assert (
         partition_size_for(JobSpec(id="one-call", tasks=handlers, task_batch_size=1), 2000) == PER_CALL_PARTITION_SIZE
     )
-    assert partition_size_for(JobSpec(id="commands", tasks=commands), 2000) == COMMAND_PARTITION_SIZE
+    assert partition_size_for(JobSpec(id="commands", tasks=commands), 2000) == PER_CALL_PARTITION_SIZE
     assert partition_size_for(JobSpec(id="mixed", tasks=handlers + commands), 2000) == 2000
     mixed_calls = JobSpec(id="mixed-calls", tasks=handlers + commands, task_batch_size=1)
-    assert partition_size_for(mixed_calls, 2000) == COMMAND_PARTITION_SIZE
+    assert partition_size_for(mixed_calls, 2000) == PER_CALL_PARTITION_SIZE
     # A smaller configured size stays.
     assert partition_size_for(JobSpec(id="small", tasks=commands), 40) == 40
