@@ -20,6 +20,7 @@ import os
 import shutil
 import stat
 import sys
+import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -80,9 +81,6 @@ class RunMarker:
             return None
         return ProcessRef(self.shepherd_pid, self.shepherd_start)
 
-    def worker_alive(self) -> bool:
-        return ProcessRef(self.worker_pid, self.worker_start).alive()
-
 
 def _read(path: Path) -> RunMarker | None:
     try:
@@ -95,16 +93,50 @@ def _read(path: Path) -> RunMarker | None:
         return None
 
 
+class _KnownWorkers:
+    """Which worker wrote each marker, remembered by file name: a marker's worker never changes, so a run
+    reads each marker once, not every marker of every running command before every run (32 at a time took a
+    large share of a short command). Whether a worker is alive is still asked at every recovery."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_path: dict[Path, ProcessRef] = {}
+
+    def worker_of(self, path: Path) -> ProcessRef | None:
+        with self._lock:
+            return self._by_path.get(path)
+
+    def remember(self, path: Path, worker: ProcessRef) -> None:
+        with self._lock:
+            self._by_path[path] = worker
+
+    def keep_only(self, paths: set[Path], root: Path) -> None:
+        with self._lock:
+            self._by_path = {p: w for p, w in self._by_path.items() if p.parent != root or p in paths}
+
+
+_known = _KnownWorkers()
+
+
 def recover_abandoned_runs(work_root: Path) -> list[RunMarker]:
     """End the runs under `work_root` whose worker has died: kill their processes, remove their folders and
     markers. Returns the markers of the runs it ended (processes it could not kill are logged)."""
     root = work_root.resolve()
     ended: list[RunMarker] = []
+    alive: dict[ProcessRef, bool] = {}
     with contextlib.suppress(FileNotFoundError):
         candidates = sorted(root.glob(f"*{MARKER_SUFFIX}"))
+        _known.keep_only(set(candidates), root)
         for path in candidates:
+            worker = _known.worker_of(path)
+            if worker is not None and alive.setdefault(worker, worker.alive()):
+                continue
             marker = _read(path)
-            if marker is None or marker.worker_alive():
+            if marker is None:
+                continue
+            worker = ProcessRef(marker.worker_pid, marker.worker_start)
+            _known.remember(path, worker)
+            if alive.setdefault(worker, worker.alive()):
                 continue
             survivors = kill_run(marker.run_id, marker.shepherd)
             if survivors:

@@ -30,6 +30,7 @@ Functions Python workers are. The `/proc` readers here are also the worker's (se
 from __future__ import annotations
 
 import ctypes
+import gc
 import marshal
 import os
 import signal
@@ -43,6 +44,9 @@ PR_SET_CHILD_SUBREAPER = 36
 _STOP_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT, signal.SIGHUP})
 _WAKE_SIGNALS = _STOP_SIGNALS | {signal.SIGCHLD}
 _KILL_ROUND_SECONDS = 0.02
+_IGNORED = tuple(signum for signum in sorted(signal.valid_signals()) if signal.getsignal(signum) == signal.SIG_IGN)
+"""The signals this process ignores (from its start: it changes no disposition since), which a command's process
+sets back to their default before its exec."""
 
 
 def read_stat(pid: int) -> tuple[int, str, int] | None:
@@ -93,9 +97,14 @@ def signal_all(pids: Iterable[int], sig: int) -> None:
             continue
 
 
+_libc: ctypes.CDLL | None = None
+
+
 def _prctl(option: int, value: int) -> None:
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(option, value, 0, 0, 0) != 0:
+    global _libc
+    if _libc is None:
+        _libc = ctypes.CDLL(None, use_errno=True)  # once, in the server: every shepherd forked after has it
+    if _libc.prctl(option, value, 0, 0, 0) != 0:
         errno = ctypes.get_errno()
         raise OSError(errno, f"prctl({option}): {os.strerror(errno)}")
 
@@ -136,13 +145,10 @@ def _start(config: dict[str, Any]) -> int:
                 os.setuid(user["uid"])
             # Ignored signals and the signal mask survive exec, and this process has both: Python ignores SIGPIPE
             # and SIGXFSZ, a worker started under nohup ignores SIGHUP, and this blocks its wake signals. The
-            # command starts with every default (`yes | head` ends) and nothing blocked.
-            for signum in range(1, signal.NSIG):
-                if signum not in (signal.SIGKILL, signal.SIGSTOP):
-                    try:
-                        signal.signal(signum, signal.SIG_DFL)
-                    except (OSError, ValueError):
-                        continue  # the C library's own real-time signals
+            # command starts with every default (`yes | head` ends) and nothing blocked. (Handlers do not survive
+            # exec: only the ignored signals need their default back.)
+            for signum in _IGNORED:
+                signal.signal(signum, signal.SIG_DFL)
             signal.pthread_sigmask(signal.SIG_SETMASK, set())
             first: OSError | None = None
             for path in paths:
@@ -246,6 +252,11 @@ def serve(fd: int) -> int:
     import socket  # only the server needs it, once; a shepherd forked from it imports nothing
 
     server = os.getpid()
+    # Every shepherd is a fork of this process: a collection in one would write to (and so copy) pages of
+    # objects it never uses. Nothing here makes cycles that need collecting.
+    gc.disable()
+    gc.freeze()
+    _prctl(PR_SET_CHILD_SUBREAPER, 0)  # (a no-op, to load the C library before the first fork)
     channel = socket.socket(fileno=fd)
     channel.settimeout(_REAP_SECONDS)
     # Shepherds are reaped here, between requests: never between a fork and the pidfd taken of it.

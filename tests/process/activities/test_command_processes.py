@@ -14,12 +14,14 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import suppress
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from durable_batch.activities import command_runs
 from durable_batch.activities.command_runner import CommandResult
-from durable_batch.activities.command_runs import MARKER_SUFFIX, recover_abandoned_runs
+from durable_batch.activities.command_runs import MARKER_SUFFIX, RunMarker, recover_abandoned_runs
 from tests.process.activities.command_support import (
     MemoryBlobs,
     cancel_when_ready,
@@ -235,3 +237,28 @@ def test_the_runs_of_a_live_worker_are_left_alone(tmp_path: Path) -> None:
             runner.join(60)
     (result,) = results
     assert result.cancelled
+
+
+def test_a_live_workers_marker_is_read_once_however_many_runs_recover(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    folder = work / "live-task-0123456789ab"
+    RunMarker.for_this_worker("0123456789abcdef", "live-task", folder).write()
+    reads: list[Path] = []
+    real_read = command_runs._read
+
+    def counting_read(path: Path) -> RunMarker | None:
+        reads.append(path)
+        return real_read(path)
+
+    monkeypatch.setattr(command_runs, "_read", counting_read)
+    for _ in range(5):
+        assert recover_abandoned_runs(work) == []
+    assert reads == [RunMarker.path_for(folder)]
+    # A marker left by a worker that is gone is still read, and its run ended.
+    dead = work / "dead-task-fedcba987654"
+    replace(RunMarker.for_this_worker("fedcba9876543210", "dead-task", dead), worker_pid=2**22 + 1).write()
+    (ended,) = recover_abandoned_runs(work)
+    assert ended.task_id == "dead-task" and not RunMarker.path_for(dead).exists()
