@@ -18,7 +18,7 @@ Running orchestrations put theirs in their custom status, so a running job's cos
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +36,7 @@ STORAGE_KINDS = (
 """Kinds of storage request, as the API spells them: a blob's (or its properties') read, a write (a blob, a
 block, a container), a listing, a delete; a table's point read (one row by its keys), query, single-row write,
 batch transaction (one request for up to 100 rows), delete."""
+_KNOWN_KINDS = frozenset(STORAGE_KINDS)
 
 _DURABLE_FIELDS = (
     ("orchestrations", "orchestrations"),
@@ -52,11 +53,19 @@ def count_or_zero(value: object) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
 
 
+def reported_counts(value: object) -> Iterator[tuple[str, int]]:
+    """The storage requests by kind that JSON reports (an activity's `storage`, a cost's `storageRequests`),
+    those that are some: kinds not known and values that are not counts read as none, so output of another
+    version never breaks a sum. Only the kinds it names are looked at (a partition sums these at every step)."""
+    if isinstance(value, Mapping):
+        for kind, count in value.items():
+            if kind in _KNOWN_KINDS and count_or_zero(count):
+                yield kind, count
+
+
 def storage_counts(value: object) -> dict[str, int]:
-    """Storage requests by kind from their JSON (an activity's `storage`, a cost's `storageRequests`): kinds
-    not known and values that are not counts read as none, so output of another version never breaks a sum."""
-    source = value if isinstance(value, Mapping) else {}
-    return {kind: count_or_zero(source.get(kind, 0)) for kind in STORAGE_KINDS}
+    """Storage requests by kind from their JSON, every kind (`reported_counts`; a kind not reported is 0)."""
+    return dict.fromkeys(STORAGE_KINDS, 0) | dict(reported_counts(value))
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,7 @@ from typing import Any
 import azure.durable_functions as df
 from azure.durable_functions.models.history import HistoryEventType
 
-from durable_batch.batch.cost import STORAGE_KINDS, Cost, count_or_zero, storage_counts, summed
-
-_KINDS = frozenset(STORAGE_KINDS)
+from durable_batch.batch.cost import Cost, reported_counts, storage_counts, summed
 
 _CLOSING_EVENTS = 2
 """What an orchestration's last episode adds once it returns: its OrchestratorCompleted and ExecutionCompleted."""
@@ -77,13 +75,10 @@ class StorageTally:
         self._shown: tuple[Cost, dict[str, Any]] | None = None  # (what it was composed with, the JSON)
 
     def add(self, output: object) -> None:
-        reported = output.get("storage") if isinstance(output, Mapping) else None
-        if not isinstance(reported, Mapping):
-            return  # an older activity's output, a failure: it costs nothing here
-        for kind, count in reported.items():
-            if kind in _KINDS and count_or_zero(count):
-                self._counts[kind] = self._counts.get(kind, 0) + count
-                self._shown = None
+        # (An older activity's output, a failure, reports nothing: it costs nothing here.)
+        for kind, count in reported_counts(output.get("storage") if isinstance(output, Mapping) else None):
+            self._counts[kind] = self._counts.get(kind, 0) + count
+            self._shown = None
 
     @property
     def cost(self) -> Cost:
