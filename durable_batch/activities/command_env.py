@@ -7,6 +7,7 @@ boundary: a command run as the worker's own user can still read the worker's who
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -57,7 +58,13 @@ def is_secret_name(name: str) -> bool:
 
 def inherited_environment(environ: Mapping[str, str]) -> dict[str, str]:
     """The worker's environment less its secrets (and its current folder), as a command task inherits it."""
-    return {k: v for k, v in environ.items() if k.upper() not in _CURRENT_FOLDER and not is_secret_name(k)}
+    return {k: v for k, v in environ.items() if _inherited(k)}
+
+
+@functools.lru_cache(maxsize=4096)
+def _inherited(name: str) -> bool:
+    # Asked for every variable of the worker's environment at every command: the names hardly change.
+    return name.upper() not in _CURRENT_FOLDER and not is_secret_name(name)
 
 
 def command_environment(

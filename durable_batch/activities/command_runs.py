@@ -22,7 +22,7 @@ import stat
 import sys
 import threading
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +69,7 @@ class RunMarker:
         partial = path.with_name(f".{path.name}.partial")
         fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as stream:
-            json.dump(asdict(self), stream)
+            stream.write(json.dumps(dict(self.__dict__)))  # its fields, all plain values
         os.replace(partial, path)
 
     def remove(self) -> None:
