@@ -511,7 +511,14 @@ class _SyncTasks:
         """The tasks' attempts, by position. Tasks not started (the job was disabled or stopped, a task failed
         for good under terminateJob) are left out: they are returned unrun."""
         lanes: Lanes[_Next] = Lanes(slots, lambda _: self.runner.may_start(), self.run)
-        lanes.run_all([_Next(position, attempt) for position, attempt in tasks])
+        items = [_Next(position, attempt) for position, attempt in tasks]
+        if len(items) == 1 and self.tasks[items[0].position].command_line is not None:
+            # A command alone (as each is): its supervisor keeps its time limit, no lane need watch it, so it
+            # runs on this thread, without the handoff to a lane and back.
+            if self.runner.may_start():
+                self.run(items[0], lanes)
+            return self.done
+        lanes.run_all(items)
         return self.done
 
     def run(self, item: _Next, lanes: Lanes[_Next]) -> None:
