@@ -375,7 +375,7 @@ def _supervise(
                 if outcome == "timeout"
                 else "cancelled; the command was killed"
             )
-        result = CommandResult(
+        return CommandResult(
             exit_code=exit_code,
             timed_out=outcome == "timeout",
             cancelled=outcome == "cancel",
@@ -386,7 +386,6 @@ def _supervise(
             error=error,
             ended_whole=whole,
         )
-        return result
 
 
 @contextlib.contextmanager
