@@ -20,6 +20,7 @@ Deterministic: no I/O, no clock of its own (the time is given), no randomness.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -44,6 +45,13 @@ def marks_running(kind: str, mean: float | None, version: int) -> bool:
     if kind == "command" and (mean is None or version < 3):
         return True
     return mean is not None and mean >= LONG_TASK_SECONDS
+
+
+@functools.lru_cache(maxsize=8)
+def _position_ids(size: int) -> tuple[str, ...]:
+    """A partition's tasks as its scheduler names them, by position: the same few sizes at every step of every
+    partition's replay."""
+    return tuple(str(i) for i in range(size))
 
 
 def _runs(tasks: list[tuple[int, int]]) -> list[wire.TaskRun]:
@@ -116,7 +124,7 @@ class PartitionScheduler:
         size = plan["size"]
         edges = plan["dependsOn"]
         depends_on = [[str(d) for d in edges.get(str(i), ())] for i in range(size)] if edges else [[]] * size
-        self.scheduler = DagScheduler([str(i) for i in range(size)], depends_on)
+        self.scheduler = DagScheduler(_position_ids(size), depends_on)
         # A re-run: tasks that succeeded before are not run again, and satisfy their dependents.
         self.scheduler.mark_done(str(p) for first, stop in plan.get("done", ()) for p in range(first, stop))
         self.kinds = plan["kinds"]

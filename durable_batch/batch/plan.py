@@ -231,21 +231,30 @@ class DagScheduler:
         if len(self._index) != len(self._ids):
             raise PlanError("task ids must be unique")
         n = len(self._ids)
-        self._dependents: list[list[int]] = [[] for _ in range(n)]
         self._remaining = [0] * n
-        for i, deps in enumerate(depends_on):
-            for dep in deps:
-                k = self._index.get(dep)
-                if k is None:
-                    raise PlanError(f"task {self._ids[i]!r} depends on {dep!r}, which is not scheduled here")
-                self._dependents[k].append(i)
-                self._remaining[i] += 1
-        self._state = [_WAITING] * n
-        self._heap = [i for i in range(n) if self._remaining[i] == 0]  # ascending, so already a heap
-        for i in self._heap:
-            self._state[i] = _READY
-        if len(self._heap) < n:  # without dependencies there is no cycle (a partition is rebuilt every replay)
+        # Without dependencies every task shares one empty tuple of dependents: a partition is built again at
+        # every step of its replay, and a list per task was most of that.
+        self._dependents: Sequence[Sequence[int]] = [()] * n
+        has_dependencies = any(depends_on)
+        if has_dependencies:
+            dependents: list[list[int]] = [[] for _ in range(n)]
+            for i, deps in enumerate(depends_on):
+                for dep in deps:
+                    k = self._index.get(dep)
+                    if k is None:
+                        raise PlanError(f"task {self._ids[i]!r} depends on {dep!r}, which is not scheduled here")
+                    dependents[k].append(i)
+                    self._remaining[i] += 1
+            self._dependents = dependents
+        if has_dependencies:
+            self._state = [_WAITING] * n
+            self._heap = [i for i in range(n) if self._remaining[i] == 0]  # ascending, so already a heap
+            for i in self._heap:
+                self._state[i] = _READY
             self._check_acyclic()
+        else:  # every task ready, and no cycle to look for
+            self._state = [_READY] * n
+            self._heap = list(range(n))
         self._pending, self._running, self._succeeded, self._failed, self._skipped = n, 0, 0, 0, 0
 
     @classmethod
