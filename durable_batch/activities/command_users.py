@@ -127,9 +127,10 @@ def _sweep(uid: int, folders: tuple[Path, ...]) -> None:
                 continue
 
 
-def _clear(uid: int, folders: tuple[Path, ...]) -> bool:
-    """Kill the uid's processes and sweep its files; whether no process of it was left."""
-    killed = _kill_all(uid)
+def _clear(uid: int, folders: tuple[Path, ...], *, search: bool = True) -> bool:
+    """Kill the uid's processes (when `search`: none is known to be left) and sweep its files; whether no
+    process of it was left."""
+    killed = _kill_all(uid) if search else True
     _sweep(uid, folders)
     return killed
 
@@ -180,10 +181,8 @@ def lease_uid(
             try:
                 yield lease
             finally:
-                if lease.whole:
-                    _sweep(uid, temp_folders)
-                    os.pwrite(fd, _CLEARED, 0)
-                elif _clear(uid, temp_folders):
+                # A run that ended whole left no process of the uid (see the module): no search for one.
+                if _clear(uid, temp_folders, search=not lease.whole):
                     os.pwrite(fd, _CLEARED, 0)
         finally:
             os.close(fd)  # and with it the lock

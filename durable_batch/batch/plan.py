@@ -232,11 +232,8 @@ class DagScheduler:
             raise PlanError("task ids must be unique")
         n = len(self._ids)
         self._remaining = [0] * n
-        # Without dependencies every task shares one empty tuple of dependents: a partition is built again at
-        # every step of its replay, and a list per task was most of that.
-        self._dependents: Sequence[Sequence[int]] = [()] * n
-        has_dependencies = any(depends_on)
-        if has_dependencies:
+        self._dependents: Sequence[Sequence[int]]
+        if any(depends_on):
             dependents: list[list[int]] = [[] for _ in range(n)]
             for i, deps in enumerate(depends_on):
                 for dep in deps:
@@ -246,13 +243,15 @@ class DagScheduler:
                     dependents[k].append(i)
                     self._remaining[i] += 1
             self._dependents = dependents
-        if has_dependencies:
             self._state = [_WAITING] * n
             self._heap = [i for i in range(n) if self._remaining[i] == 0]  # ascending, so already a heap
             for i in self._heap:
                 self._state[i] = _READY
             self._check_acyclic()
-        else:  # every task ready, and no cycle to look for
+        else:
+            # Every task ready, none with dependents (they share one empty tuple), no cycle to look for: a
+            # partition is built again at every step of its replay, and a list per task was most of that.
+            self._dependents = [()] * n
             self._state = [_READY] * n
             self._heap = list(range(n))
         self._pending, self._running, self._succeeded, self._failed, self._skipped = n, 0, 0, 0, 0
