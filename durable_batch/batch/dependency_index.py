@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import bisect
 import re
+from array import array
+from collections import Counter
 from collections.abc import Callable
 
 from durable_batch.batch.checks import Checker
@@ -25,6 +27,10 @@ MAX_DEPENDENCIES = 2_000_000
 hold every one, so a few small ranges must not ask for billions."""
 MAX_RANGE_ID = 10**18 - 1
 """The largest task id a `taskIdRanges` range can name."""
+_BUCKETS = 16
+"""How many arrays the ids' hashes are kept in (a power of two): `check` looks for repeats one at a time."""
+_FLUSH = 4096
+"""Ids gathered before they are added to the text as one."""
 _INTEGER_ID = re.compile(r"0|[1-9][0-9]{0,17}")
 """A task id that a `taskIdRanges` range can name: a whole number as written without leading zeros."""
 
@@ -35,46 +41,72 @@ def _tasks_name(index: int) -> str:
 
 class DependencyIndex:
     """Each task's id and dependencies by position; `position_name` says how a position is named in messages
-    (`tasks[3]` inline, `line 4` in a JSON Lines source)."""
+    (`tasks[3]` inline, `line 4` in a JSON Lines source).
 
-    def __init__(self, position_name: Callable[[int], str] = _tasks_name) -> None:
+    A source of a million tasks is checked here, so the ids are kept compactly until `check`: as one UTF-8
+    text, an id a line (an empty line for a task without a valid id: ids are never empty and never hold a
+    newline), and their `hash` in one of `_BUCKETS` arrays by its low bits. Repeated ids are found at `check`,
+    a bucket at a time, in sets of a sixteenth of the ids; only ids whose hashes meet are compared as text. A
+    dict of the ids and their positions, which held about 140 bytes a task, is made only for a job with
+    dependencies, whose check needs it.
+    """
+
+    def __init__(
+        self, position_name: Callable[[int], str] = _tasks_name, *, digest: Callable[[str], int] = hash
+    ) -> None:
         self.position_name = position_name
-        self._ids: list[str | None] = []
-        self._depends_on: list[list[str] | None] = []
-        self._first_index: dict[str, int] = {}
+        self._digest = digest
+        """How an id is hashed: Python's own string hash (keyed afresh in each process, so ids cannot be chosen
+        to meet); a test passes one whose values meet, to see that meeting hashes are only a hint."""
+        self._count = 0
+        self._id_text = bytearray()
+        self._pending: list[str] = []
+        """Ids not yet in `_id_text`: joined and encoded `_FLUSH` at a time, not one by one."""
+        self._hashes = [array("q") for _ in range(_BUCKETS)]
+        self._depends_on: dict[int, list[str]] = {}
+        """The tasks that have `dependsOn` ids, by position."""
         # Tasks' `taskIdRanges` by position, (index in taskIdRanges, start, end), and the positions whose
         # dependsOn is the object form (`{taskIds, taskIdRanges}`), whose entries have paths of their own.
         self._ranges: dict[int, list[tuple[int, int, int]]] = {}
         self._object_form: set[int] = set()
+        # Made by `check` from the ids: each id's first position, and the ids by position.
+        self._first_index: dict[str, int] = {}
+        self._ids: list[str] = []
+        """The ids by position, "" for a task without a valid one."""
         self.add_plain = self._plain_recorder()
-        """`add_plain(task_id, depends_on, i)`: record the next task, at position i, unless another task has its
-        id (then False, and nothing is recorded): `claim` and `add` in one call, for the fast path."""
+        """`add_plain(task_id, depends_on)`: record the next task, which has a valid id: `add` for the fast
+        path."""
 
-    def _plain_recorder(self) -> Callable[[str, list[str] | None, int], bool]:
-        # A closure over the lists rather than a method: the fast path calls it once a line, up to a million
-        # times in one submit, and the lists are then in its cells, not looked up on `self` on every call.
-        claim, add_id, add_depends_on = self._first_index.setdefault, self._ids.append, self._depends_on.append
+    def _plain_recorder(self) -> Callable[[str, list[str] | None], None]:
+        # A closure rather than a method: the fast path calls it once a line, up to a million times in one
+        # submit, and what it uses is then in its cells, not looked up on `self` on every call.
+        pending, buckets, flush = self._pending, [bucket.append for bucket in self._hashes], self._flush
+        mask, depends, digest_of = _BUCKETS - 1, self._depends_on, self._digest
 
-        def add_plain(task_id: str, depends_on: list[str] | None, i: int) -> bool:
-            if claim(task_id, i) != i:
-                return False
-            add_id(task_id)
-            add_depends_on(depends_on)
-            return True
+        def add_plain(task_id: str, depends_on: list[str] | None) -> None:
+            digest = digest_of(task_id)
+            buckets[digest & mask](digest)
+            if depends_on:
+                depends[len(pending) + self._count] = depends_on
+            pending.append(task_id)
+            if len(pending) == _FLUSH:
+                flush()
 
         return add_plain
 
+    def _flush(self) -> None:
+        pending = self._pending
+        if pending:
+            self._id_text += ("\n".join(pending) + "\n").encode()
+            self._count += len(pending)
+            pending.clear()
+
     def __len__(self) -> int:
-        return len(self._ids)
+        return self._count + len(self._pending)
 
     @property
     def has_dependencies(self) -> bool:
-        return any(self._depends_on) or bool(self._ranges)
-
-    def claim(self, task_id: str, i: int) -> int:
-        """Take `task_id` for the task at position i, unless an earlier task has it; the position of the task
-        that has it."""
-        return self._first_index.setdefault(task_id, i)
+        return bool(self._depends_on) or bool(self._ranges)
 
     def add(
         self,
@@ -84,26 +116,64 @@ class DependencyIndex:
         *,
         object_form: bool = False,
     ) -> None:
-        """Record the next task: its id (claimed first), its `dependsOn` ids and the ranges that were valid
-        (index in `taskIdRanges`, start, end); None for what it does not have, or has wrong."""
-        i = len(self._ids)
-        self._ids.append(task_id)
-        self._depends_on.append(depends_on)
+        """Record the next task: its id, its `dependsOn` ids and the ranges that were valid (index in
+        `taskIdRanges`, start, end); None for what it does not have, or has wrong."""
+        i = len(self)
+        if task_id == "" or (task_id is not None and "\n" in task_id):
+            raise ValueError(f"a task id is checked before it is recorded: {task_id!r} is not one")
+        if task_id is None:
+            self._pending.append("")
+            if len(self._pending) == _FLUSH:
+                self._flush()
+            if depends_on:
+                self._depends_on[i] = depends_on
+        else:
+            self.add_plain(task_id, depends_on)
         if ranges:
             self._ranges[i] = ranges
         if object_form:
             self._object_form.add(i)
 
+    def _read_ids(self) -> list[str]:
+        """The ids by position, from the text ("" for a task without one)."""
+        self._flush()
+        return self._id_text[:-1].decode().split("\n") if self._count else []
+
+    def _repeated_ids(self, checker: Checker) -> None:
+        """Report each task whose id an earlier task has. Only ids whose hash another id in its bucket has are
+        looked at one by one (all of them when ids repeat): a job without repeats makes a set of a sixteenth
+        of its hashes at a time, and no string."""
+        shared: set[int] = set()
+        for bucket in self._hashes:
+            if len(set(bucket)) != len(bucket):
+                shared.update(digest for digest, seen in Counter(bucket).items() if seen > 1)
+        if not shared:
+            return
+        first: dict[str, int] = {}
+        for i, task_id in enumerate(self._ids or self._read_ids()):
+            if not task_id or self._digest(task_id) not in shared:
+                continue
+            earlier = first.setdefault(task_id, i)
+            if earlier != i:
+                where = self.position_name(earlier)
+                checker.add(f"{self.position_name(i)}.id", f"duplicate task id '{task_id}' (first used by {where})")
+
     def check(self, checker: Checker) -> None:
-        """Report what is wrong with the dependencies of the tasks recorded so far."""
-        n = len(self._ids)
+        """Report the repeated ids of the tasks recorded so far, and what is wrong with their dependencies."""
+        self._flush()
+        if not self.has_dependencies:
+            self._repeated_ids(checker)
+            return
+        ids = self._ids = self._read_ids()
+        n = len(ids)
+        # Each id's first position: walked backwards, so an earlier position is written over a later one.
+        first_index = self._first_index = dict(zip(reversed(ids), range(n - 1, -1, -1), strict=True))
+        first_index.pop("", None)
+        self._repeated_ids(checker)
         no_edges: list[int] = []
         successors: list[list[int]] = [no_edges] * n
-        first_index = self._first_index
         total = 0
-        for i, deps in enumerate(self._depends_on):
-            if not deps:
-                continue
+        for i, deps in self._depends_on.items():  # in position order, as they were added
             own = self._ids[i]
             succ = [first_index.get(dep, -1) for dep in deps]
             if own in deps or -1 in succ or len(set(deps)) != len(deps):
@@ -165,7 +235,7 @@ class DependencyIndex:
 
     def _edge_path(self, i: int, following: int) -> str:
         """Where task i names task `following`: its entry in the id list, else the range that holds it."""
-        deps = self._depends_on[i] or []
+        deps = self._depends_on.get(i, [])
         base = f"{self.position_name(i)}.dependsOn"
         ids = f"{base}.taskIds" if i in self._object_form else base
         for j, dep in enumerate(deps):

@@ -129,7 +129,7 @@ class LinesValidator:
                 offsets.append(start)
             start += size
             value = quick_decode(line)
-            if value is not GIVE_UP and plain_task(value, count):
+            if value is not GIVE_UP and plain_task(value):
                 count += 1
             else:
                 self.count = count
@@ -163,10 +163,9 @@ class LinesValidator:
         return self.index.has_dependencies
 
     def finish(self) -> None:
-        """Check the dependencies between the lines (unknown ids, cycles), then raise `SpecError` with every
-        problem found (the first `MAX_REPORTED_PROBLEMS`)."""
-        if self.has_dependencies:
-            self.index.check(self.tasks.checker)
+        """Check the ids and dependencies between the lines (repeated ids, unknown ids, cycles), then raise
+        `SpecError` with every problem found (the first `MAX_REPORTED_PROBLEMS`)."""
+        self.index.check(self.tasks.checker)
         if self.problems:
             raise SpecError(self.problems.result())
 

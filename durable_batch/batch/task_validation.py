@@ -74,12 +74,12 @@ def check_class_names(checker: Checker, value: Any, path: str) -> tuple[str, ...
     return tuple(names) if ok else None
 
 
-def _plain_task_check(handlers: Set[str], index: DependencyIndex) -> Callable[[Any, int], bool]:
+def _plain_task_check(handlers: Set[str], index: DependencyIndex) -> Callable[[Any], bool]:
     # A closure rather than a method: it runs once a line, up to a million times in one submit, and what it
     # uses is then in its own cells, not looked up on `self` and in the module on every call.
     add_plain, fields = index.add_plain, PLAIN_TASK_FIELDS
 
-    def plain_task(value: Any, i: int) -> bool:
+    def plain_task(value: Any) -> bool:
         if type(value) is not dict or not value.keys() <= fields:
             return False
         task_id, handler, depends_on = value.get("id"), value.get("handler"), value.get("dependsOn")
@@ -87,8 +87,10 @@ def _plain_task_check(handlers: Set[str], index: DependencyIndex) -> Callable[[A
             return False
         if depends_on is not None and not (type(depends_on) is list and all(type(dep) is str for dep in depends_on)):
             return False
-        # Last, as it records the id unless another task has it: one look-up in a table of up to a million ids.
-        return is_id(task_id) and add_plain(task_id, depends_on, i)
+        if not is_id(task_id):
+            return False
+        add_plain(task_id, depends_on)  # last: it records the task
+        return True
 
     return plain_task
 
@@ -114,14 +116,14 @@ class TaskChecker:
         """Whether a command task was refused for the setting already: that is said once, at the first, not for
         each of a job's command tasks."""
         self.plain_task = _plain_task_check(handlers, index)
-        """`plain_task(value, i)`: record task i as `task` does and return True when it is a valid task of the
+        """`plain_task(value)`: record the next task as `task` does and return True when it is a valid task of the
         plain shape (an id, a registered handler, an input, `dependsOn` as a list of ids); otherwise record
         nothing and return False, and `task` checks it. It builds no `TaskSpec`: the lines of a JSON Lines
         source, up to a million, are checked, not kept, and a spec of fourteen fields costs more than the checks."""
 
     def sample(self, value: Any, path: str) -> bool:
         """Whether `value`, a task a factory's template makes, is a valid task. It is a sample, not a task of
-        the job: it is checked against an index of its own, so it claims no id of the job."""
+        the job: it is checked against an index of its own, so it takes no id of the job."""
         alone = TaskChecker(self.checker, self.handlers, self.allow_commands, self.job_id, DependencyIndex())
         return alone.task(value, 0, path) is not None
 
@@ -156,11 +158,6 @@ class TaskChecker:
             checker.add(f"{path}.id", "missing required field")
         elif type(task_id) is not str or not is_id(task_id):
             task_id = checker.ident(task_id, f"{path}.id")
-        if task_id is not None:
-            first = self.index.claim(task_id, i)
-            if first != i:
-                where = self.index.position_name(first)
-                checker.add(f"{path}.id", f"duplicate task id '{task_id}' (first used by {where})")
         depends_on = obj.get("dependsOn")
         ranges: list[tuple[int, int]] | None = []
         if type(depends_on) is dict:

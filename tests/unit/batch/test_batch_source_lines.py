@@ -169,6 +169,15 @@ def test_a_run_notes_where_each_block_starts_and_skips_blank_lines() -> None:
     assert checker.offsets == task_starts[::BLOCK] and len(checker.offsets) == 3
 
 
+def test_a_repeated_id_far_from_its_first_line_is_reported_without_dependencies() -> None:
+    # Ids are compared once every line is in: a source without dependencies is checked for repeats too.
+    checker = validator()
+    lines = [task_line(i) for i in range(10_000)]
+    lines[9_000] = task_line(3)
+    checker.add_run(0, lines)
+    assert outcome(checker) == (10_000, [("line 9001.id", "duplicate task id 't3' (first used by line 4)")])
+
+
 def test_repeated_ids_and_dependencies_across_runs_are_reported_at_their_lines() -> None:
     checker = validator()
     checker.add_run(0, [task_line(1), task_line(2, dependsOn=["t3"])])

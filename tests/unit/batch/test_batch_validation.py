@@ -589,8 +589,9 @@ def test_all_problems_at_once() -> None:
         ("maxParallelTasks", "must be from 1 to 10,000, not 0"),
         ("reduce.handler", f"unknown handler 'missing'; {REGISTERED}"),
         ("tasks[1].handler", f"unknown handler 'nope'; {REGISTERED}"),
-        ("tasks[3].id", "duplicate task id 'b' (first used by tasks[1])"),
         ("tasks[4].commandLine", DISABLED),
+        # Repeated ids and dependencies are found once every task is in.
+        ("tasks[3].id", "duplicate task id 'b' (first used by tasks[1])"),
         ("tasks[0].dependsOn[0]", "dependency cycle: a -> c -> a"),
     ]
 
