@@ -43,7 +43,7 @@ class LineStream:
     etag: str
     runs: Iterator[tuple[int, list[bytes]]]
     """(byte offset of a run's first line, the run's lines without their newlines): every line of the blob in
-    order, a run for each part downloaded, so that a reader loops over lines, not over calls."""
+    order, in runs of about a mebibyte (`line_runs`), so that a reader loops over lines, not over calls."""
     _hash: hashlib._Hash = field(default_factory=hashlib.sha256)
     size: int = 0
 
@@ -52,18 +52,28 @@ class LineStream:
         return self._hash.hexdigest()
 
 
-def line_runs(chunks: Iterable[bytes]) -> Iterator[tuple[int, list[bytes]]]:
-    """The lines of the bytes `chunks` hold, a run of them for each chunk that completes a line (see
-    `LineStream.runs`); a last line without a newline is a run of its own."""
-    pending = b""
+RUN_BYTES = 1024 * 1024
+"""About how many bytes of lines a run holds (a longer line is a run of its own)."""
+
+
+def line_runs(chunks: Iterable[bytes], run_bytes: int = RUN_BYTES) -> Iterator[tuple[int, list[bytes]]]:
+    """The lines of the bytes `chunks` hold, in runs of about `run_bytes` (see `LineStream.runs`); a last line
+    without a newline is a run of its own. A chunk is cut into runs, not split whole: the download's first
+    part is 32 MiB, and as half a million line objects (and a copy joined to the line before it) it held
+    three times that."""
+    pending = b""  # the start of a line that a chunk before did not end
     start = 0
     for chunk in chunks:
-        data = pending + chunk
-        end = data.rfind(b"\n") + 1  # the complete lines end there; the rest waits for the next chunk
-        pending = data[end:]
-        if end:
-            yield start, data[: end - 1].split(b"\n")
-            start += end
+        at, size = 0, len(chunk)
+        while at < size:
+            end = chunk.rfind(b"\n", at, at + run_bytes) + 1 or chunk.find(b"\n", at + run_bytes) + 1
+            if not end:  # no newline in the rest of the chunk: its last line goes on in the next one
+                pending += chunk[at:]
+                break
+            body = chunk[at : end - 1]
+            yield start, (pending + body if pending else body).split(b"\n")
+            start += len(pending) + end - at
+            pending, at = b"", end
     if pending:
         yield start, [pending]
 

@@ -27,9 +27,9 @@ def lines_at(data: bytes) -> list[tuple[int, bytes]]:
     return found
 
 
-def flattened(chunks: list[bytes]) -> list[tuple[int, bytes]]:
+def flattened(chunks: list[bytes], run_bytes: int) -> list[tuple[int, bytes]]:
     found: list[tuple[int, bytes]] = []
-    for start, run in line_runs(chunks):
+    for start, run in line_runs(chunks, run_bytes):
         for line in run:
             found.append((start, line))
             start += len(line) + 1
@@ -37,14 +37,22 @@ def flattened(chunks: list[bytes]) -> list[tuple[int, bytes]]:
 
 
 @settings(max_examples=300, deadline=None, database=None)
-@given(st.binary(max_size=200), st.lists(st.integers(0, 200), max_size=8))
-def test_every_line_comes_once_at_its_offset_wherever_the_chunks_split(data: bytes, cuts: list[int]) -> None:
+@given(st.binary(max_size=200), st.lists(st.integers(0, 200), max_size=8), st.integers(1, 300))
+def test_every_line_comes_once_at_its_offset_wherever_the_chunks_split(
+    data: bytes, cuts: list[int], run_bytes: int
+) -> None:
     data = data.replace(b"\x00", b"\n")  # newlines often, next to each other and at the ends
     edges = sorted({0, len(data), *(min(cut, len(data)) for cut in cuts)})
     chunks = [data[a:b] for a, b in itertools.pairwise(edges)]
-    assert flattened(chunks) == lines_at(data)
+    assert flattened(chunks, run_bytes) == lines_at(data)
 
 
 def test_a_run_holds_the_lines_a_chunk_completes() -> None:
     runs = list(line_runs([b"a\nbb", b"b\n\nc", b"", b"d"]))
     assert runs == [(0, [b"a"]), (2, [b"bbb", b""]), (7, [b"cd"])]
+
+
+def test_a_large_chunk_comes_in_runs_of_about_the_run_size() -> None:
+    # Lines of 9 bytes and their newlines, in runs of at most 25 bytes: two lines a run, and a long line alone.
+    runs = list(line_runs([b"aaaaaaaaa\n" * 5 + b"b" * 40 + b"\nc\n"], 25))
+    assert runs == [(0, [b"a" * 9] * 2), (20, [b"a" * 9] * 2), (40, [b"a" * 9]), (50, [b"b" * 40]), (91, [b"c"])]
