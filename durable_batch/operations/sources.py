@@ -29,7 +29,7 @@ from durable_batch.batch.spec import JobSpec, factory_tasks
 from durable_batch.batch.validation import MAX_REPORTED_PROBLEMS, lines_validator
 from durable_batch.lib.azure_storage.errors import NotFound
 from durable_batch.operations.errors import refused_spec
-from durable_batch.storage.sources import block_digest
+from durable_batch.storage.sources import SourceChanged, block_digest
 
 __all__ = ["FILE_LIST", "resolve_factory"]
 
@@ -54,8 +54,11 @@ def _json_lines(services: Services, spec: JobSpec, factory: dict[str, Any]) -> d
         allow_command_tasks=services.settings.allow_command_tasks,
         job_id=spec.id,
     )
-    for start, lines in stream.runs:
-        checker.add_run(start, lines)
+    try:
+        for start, lines in stream.runs:
+            checker.add_run(start, lines)
+    except SourceChanged as exc:
+        raise _refuse("taskFactory.blob", f"{exc}: submit the job once the source is written") from exc
     checker.finish()
     count, offsets = checker.count, checker.offsets
     if count == 0:
