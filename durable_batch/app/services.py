@@ -48,18 +48,20 @@ class Services:
         *,
         task_rows: RowStore | None = None,
         result_blobs: BlobStore | None = None,
+        job_rows: RowStore | None = None,
     ) -> Services:
         """Services whose job, task and result stores are in memory, empty, and private to this object.
 
         Task factories' source blobs live in other containers of a real account, so `sources` still needs
         ``AzureWebJobsStorage``; jobs with inline tasks need no storage at all. `task_rows` and `result_blobs`
-        put the task records and the results on stores of a test's own (one that loses writes, say).
+        put the task records and the results on stores of a test's own (one that loses writes, say); `job_rows`
+        the job records (one that answers slowly, say).
         """
         services = cls(
             settings,
             handlers,
             _tasks=TaskStore(task_rows or MemoryRows()),
-            _jobs=JobStore(MemoryRows()),
+            _jobs=JobStore(job_rows or MemoryRows()),
             _files={},
             _schedules=ScheduleStore(MemoryRows()),
             _pools=PoolStore(MemoryRows()),

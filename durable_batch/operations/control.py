@@ -31,6 +31,12 @@ _RETURN_WAIT_SECONDS = 5.0
 moment: its last step is writing that end)."""
 
 
+VIEW_WAIT_SECONDS = 0.1
+"""How long the view of a running job waits for its record before it answers from the one read last."""
+RECENT_SECONDS = 10.0
+"""How old a record read earlier may be for the view of a running job to answer from it."""
+
+
 def is_final(record: JobRecord) -> bool:
     return JOB_STATE_RANK[record.state] >= _FINAL_RANK
 
@@ -77,6 +83,37 @@ async def load_job(
             summary["summaryBlob"] = services.results.summary_name(job_id)
     facts = JobFacts(job_id, record, instance, tuple(live), summary)
     return await _settle(client, services, facts)
+
+
+async def view_job(client: Any, services: Services, job_id: str) -> JobFacts:
+    """The job as its view shows it (`load_job`), without waiting behind slow storage while the job runs.
+
+    The record and the orchestration are read at once. When the orchestration is running and the record has
+    not come within `VIEW_WAIT_SECONDS`, the view answers from the record this process read last, if that was
+    within `RECENT_SECONDS`, is of the same run, not final, and nothing was written through this process's
+    store since: a running job's live counts come from its orchestrations, not its record, and what the
+    record adds (its state, settings and times) changes through the API. Storage pauses now and then under
+    load (Azurite writes its tables to disk every 5 s, half a second at a time while a million-task job runs),
+    and a dashboard that polls a job should not pause with it. A finished or missing orchestration always
+    waits for the record: what the view then says may be written back (`_settle`)."""
+    reading = asyncio.ensure_future(asyncio.to_thread(services.jobs.get_job, job_id))
+    instance = await get_instance(client, job_id, with_input=True)
+    if instance is not None and instance.is_active:
+        done, _ = await asyncio.wait({reading}, timeout=VIEW_WAIT_SECONDS)
+        recent = None if done else services.jobs.recent(job_id, RECENT_SECONDS)
+        if recent is not None and not is_final(recent) and current_run(recent, instance) is not None:
+            reading.add_done_callback(_retrieved)  # it still updates the store's recent records
+            return await load_job(client, services, job_id, (recent, instance))
+    record = await reading
+    if record is None:
+        raise JobNotFound(job_id)
+    return await load_job(client, services, job_id, (record, instance))
+
+
+def _retrieved(future: asyncio.Future[Any]) -> None:
+    # A read no one waits for any more: its failure is not news (the next view reads again).
+    if not future.cancelled():
+        future.exception()
 
 
 async def _settle(client: Any, services: Services, facts: JobFacts) -> JobFacts:

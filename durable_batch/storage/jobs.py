@@ -23,9 +23,13 @@ retried when another writer got in between.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-from collections.abc import Mapping
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
@@ -41,7 +45,7 @@ from durable_batch.storage.results import CURRENT_LAYOUT
 from durable_batch.storage.rows import Delete, Operation, Put, Row, RowStore
 from durable_batch.storage.tasks import ERROR_MAX_CHARS, truncate_error
 
-__all__ = ["JOB_STATE_RANK", "TABLE", "JobPage", "JobRecord", "JobState", "JobStore", "TaskCounts"]
+__all__ = ["JOB_STATE_RANK", "RECENT_JOBS", "TABLE", "JobPage", "JobRecord", "JobState", "JobStore", "TaskCounts"]
 
 TABLE = "BatchJobs"
 _PARTITION = "jobs"
@@ -195,11 +199,48 @@ def _record_properties(row: Row) -> dict[str, Any]:
     return {key: value for key, value in row.props.items() if key != "indexKey"}
 
 
-class JobStore:
-    """The job index of all jobs over one `RowStore`. Thread-safe; cheap to construct."""
+RECENT_JOBS = 1024
+"""Job records a store remembers having read (`JobStore.recent`), the least recently read out first."""
 
-    def __init__(self, rows: RowStore) -> None:
+
+class JobStore:
+    """The job index of all jobs over one `RowStore`. Thread-safe; cheap to construct.
+
+    It remembers the records it read last (`recent`), so that a view may answer from one while storage is
+    slow; a write through the store forgets them all, since what it wrote may differ from what was read.
+    `clock` (monotonic seconds) says how old a remembered record is."""
+
+    def __init__(self, rows: RowStore, *, clock: Callable[[], float] = time.monotonic) -> None:
         self._rows = rows
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._recent: OrderedDict[str, tuple[float, JobRecord]] = OrderedDict()
+        self._writes = 0
+        """Writes through this store so far: a read that a write overtook is not remembered."""
+
+    def recent(self, job_id: str, max_age: float) -> JobRecord | None:
+        """The job's record as this store last read it, if that was at most `max_age` seconds ago and nothing
+        was written through this store since; None otherwise. Another process's writes are not seen: a caller
+        takes it only where a record that old will do."""
+        with self._lock:
+            found = self._recent.get(job_id)
+        if found is None or self._clock() - found[0] > max_age:
+            return None
+        return found[1]
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        # Counted as it starts and as it ends: a read that began in between read what was there before.
+        self._forget()
+        try:
+            yield
+        finally:
+            self._forget()
+
+    def _forget(self) -> None:
+        with self._lock:
+            self._writes += 1
+            self._recent.clear()
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, str] | None = None, options: ClientOptions | None = None) -> JobStore:
@@ -214,6 +255,10 @@ class JobStore:
 
     def upsert_job(self, record: JobRecord) -> bool:
         """Create or update the job's record by the merge rule. Returns False if it was skipped as stale."""
+        with self._writing():
+            return self._upsert(record)
+
+    def _upsert(self, record: JobRecord) -> bool:
         for _ in range(_tables.MAX_ROUNDS):
             current = self._lookup(record.job_id)
             new = _properties(record)
@@ -257,17 +302,30 @@ class JobStore:
         props = _created(_properties(record))
         operations: list[Operation] = [Put(f"id|{record.job_id}", {**props, "indexKey": index}, if_match="absent")]
         operations += [Put(key, props) for key in (f"all|{index}", f"state|{record.state.value}|{index}")]
-        try:
-            self._rows.commit(_PARTITION, operations)
-        except ConcurrencyConflict:
-            return False
-        return True
+        with self._writing():
+            try:
+                self._rows.commit(_PARTITION, operations)
+            except ConcurrencyConflict:
+                return False
+            return True
 
     def get_job(self, job_id: str) -> JobRecord | None:
         """The job's record, or None if there is none."""
         check_id("job id", job_id)
+        with self._lock:
+            writes = self._writes
+        read_at = self._clock()
         row = self._lookup(job_id)
-        return None if row is None else _from_props(row.props)
+        record = None if row is None else _from_props(row.props)
+        with self._lock:
+            if record is None or writes != self._writes:
+                self._recent.pop(job_id, None)
+            else:
+                self._recent[job_id] = (read_at, record)
+                self._recent.move_to_end(job_id)
+                while len(self._recent) > RECENT_JOBS:
+                    self._recent.popitem(last=False)
+        return record
 
     def list_jobs(
         self, state: JobState | str | None = None, page_size: int = 50, continuation_token: str | None = None
@@ -297,6 +355,10 @@ class JobStore:
     def delete_job(self, job_id: str) -> bool:
         """Delete the job's record (all its rows). Returns False if there was none."""
         check_id("job id", job_id)
+        with self._writing():
+            return self._delete(job_id)
+
+    def _delete(self, job_id: str) -> bool:
         for _ in range(_tables.MAX_ROUNDS):
             current = self._lookup(job_id)
             if current is None:
