@@ -13,6 +13,7 @@ from pathlib import Path
 from devhost.azurite import Azurite, AzuriteError, start_azurite
 from devhost.errors import HostError
 from devhost.host import HostOptions, serve
+from devhost.memory import bound_malloc_arenas
 from devhost.store import STORE_KINDS
 
 
@@ -64,6 +65,7 @@ async def _run(options: HostOptions) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    bound_malloc_arenas()  # first, before any thread: the host's and its workers' memory
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s"
     )

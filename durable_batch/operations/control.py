@@ -31,7 +31,7 @@ _RETURN_WAIT_SECONDS = 5.0
 moment: its last step is writing that end)."""
 
 
-VIEW_WAIT_SECONDS = 0.1
+VIEW_WAIT_SECONDS = 0.05
 """How long the view of a running job waits for its record before it answers from the one read last."""
 RECENT_SECONDS = 10.0
 """How old a record read earlier may be for the view of a running job to answer from it."""

@@ -5,6 +5,7 @@ requests instead of starting processes in a loop."""
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from devhost.memory import ARENAS
 from devhost.testing import DevHostProcess
 from devhost.workers import worker_process_count
 from tests.conftest import SdkLoop
@@ -45,6 +47,10 @@ def _workers(host: DevHostProcess) -> set[int]:
     """The host's worker processes (not multiprocessing's resource tracker, its other child)."""
     assert host.process is not None
     return {pid for pid in child_processes(host.process.pid) if b"spawn_main" in _command_line(pid)}
+
+
+def _environment(pid: int) -> list[bytes]:
+    return (Path("/proc") / str(pid) / "environ").read_bytes().split(b"\0")
 
 
 def _command_line(pid: int) -> bytes:
@@ -113,6 +119,10 @@ def test_def_activities_run_in_worker_processes_by_default(
         assert host.process is not None and host.process.pid not in pids
         assert set(pids) == workers
         assert len(workers) == worker_process_count({})
+        # The host bounds its workers' malloc arenas as they start (a value of the user's own is kept).
+        arenas = os.environ.get("MALLOC_ARENA_MAX", str(ARENAS))
+        for pid in workers:
+            assert f"MALLOC_ARENA_MAX={arenas}".encode() in _environment(pid), pid
 
 
 def test_in_process_runs_def_activities_in_the_host(tmp_path: Path, sdk: SdkLoop) -> None:
