@@ -38,7 +38,7 @@ from durable_batch.app.services import Services
 from durable_batch.batch.spec import new_job_id
 from durable_batch.batch.states import JobState
 from durable_batch.operations.changes import disable_job, enable_job, read_change, read_disable, update_job
-from durable_batch.operations.control import cancel_job, delete_job, is_final, load_job, view_job
+from durable_batch.operations.control import cancel_job, delete_job, is_final, load_job, view_inputs
 from durable_batch.operations.errors import JobNotFound
 from durable_batch.operations.job_turns import one_at_a_time
 from durable_batch.operations.reruns import read_rerun, rerun_job
@@ -113,10 +113,16 @@ async def submit(req: func.HttpRequest, client: Any, services: Services) -> func
 
 async def get(req: func.HttpRequest, client: Any, services: Services) -> func.HttpResponse:
     job_id = http.job_id_param(req)
-    facts = await view_job(client, services, job_id)
+    record, instance = await view_inputs(client, services, job_id)
+    live = load_job(client, services, job_id, (record, instance))
+    if is_final(record):
+        facts, ledger = await live, None
+    else:
+        # The pool's ledger is read beside the orchestrations' statuses, not after them.
+        facts, ledger = await asyncio.gather(live, read_ledger(client, record.pool))
     view = _view(req, services, facts)
-    if not is_final(facts.record):
-        view["slots"] = job_slots(await read_ledger(client, view["poolInfo"]["poolId"]), job_id)
+    if ledger is not None and not is_final(facts.record):
+        view["slots"] = job_slots(ledger, job_id)
     return json_response(view)
 
 

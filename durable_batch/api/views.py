@@ -11,7 +11,7 @@ from typing import Any
 from durable_batch.api.files import files_url
 from durable_batch.app.services import Services
 from durable_batch.batch.runs import runs_view
-from durable_batch.batch.spec import DEFAULT_POOL, DEFAULT_PRIORITY
+from durable_batch.batch.spec import DEFAULT_PRIORITY
 from durable_batch.batch.states import JobState
 from durable_batch.batch.times import iso
 from durable_batch.operations.status import JobFacts, JobStatus, derive_status, job_phase, latest_run
@@ -102,7 +102,7 @@ def _job_fields(facts: JobFacts, status: JobStatus) -> dict[str, Any]:
         "startedAt": status.started_at,
         "endedAt": status.ended_at,
         "reason": status.reason,
-        "poolInfo": {"poolId": facts.record.pool_id or DEFAULT_POOL},
+        "poolInfo": {"poolId": facts.record.pool},
         "priority": facts.record.priority if facts.record.priority is not None else DEFAULT_PRIORITY,
     }
 

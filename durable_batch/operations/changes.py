@@ -22,7 +22,7 @@ from durable_batch.app.services import Services
 from durable_batch.batch import wire
 from durable_batch.batch.changes import JobChange, parse_disable, parse_job_change
 from durable_batch.batch.errors import SpecError
-from durable_batch.batch.spec import DEFAULT_MAX_PARALLEL_TASKS, DEFAULT_POOL, DEFAULT_PRIORITY, JobSpec
+from durable_batch.batch.spec import DEFAULT_MAX_PARALLEL_TASKS, DEFAULT_PRIORITY, JobSpec
 from durable_batch.operations.control import is_final, load_job
 from durable_batch.operations.durable import get_instance
 from durable_batch.operations.errors import Conflict, InvalidRequest, refused_body
@@ -141,7 +141,7 @@ async def update_job(client: Any, services: Services, job_id: str, change: JobCh
     job with its control event: each partition gives its slots in the old pool back once its running batches
     have ended, and takes slots of the new one from then on."""
     record = await _settings(services, await _live(client, services, job_id, "change"))
-    pool_id = record.pool_id or DEFAULT_POOL
+    pool_id = record.pool
     moved_to: wire.PoolRef | None = None
     if change.priority is not None:
         version = round(time.time() * 1000)

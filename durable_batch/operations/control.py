@@ -85,8 +85,9 @@ async def load_job(
     return await _settle(client, services, facts)
 
 
-async def view_job(client: Any, services: Services, job_id: str) -> JobFacts:
-    """The job as its view shows it (`load_job`), without waiting behind slow storage while the job runs.
+async def view_inputs(client: Any, services: Services, job_id: str) -> tuple[JobRecord, Instance | None]:
+    """The job's record and orchestration for its view (`load_job`'s `known`), without waiting behind slow
+    storage while the job runs; `JobNotFound`.
 
     The record and the orchestration are read at once. When the orchestration is running and the record has
     not come within `VIEW_WAIT_SECONDS`, the view answers from the record this process read last, if that was
@@ -103,11 +104,11 @@ async def view_job(client: Any, services: Services, job_id: str) -> JobFacts:
         recent = None if done else services.jobs.recent(job_id, RECENT_SECONDS)
         if recent is not None and not is_final(recent) and current_run(recent, instance) is not None:
             reading.add_done_callback(_retrieved)  # it still updates the store's recent records
-            return await load_job(client, services, job_id, (recent, instance))
+            return recent, instance
     record = await reading
     if record is None:
         raise JobNotFound(job_id)
-    return await load_job(client, services, job_id, (record, instance))
+    return record, instance
 
 
 def _retrieved(future: asyncio.Future[Any]) -> None:

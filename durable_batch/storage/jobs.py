@@ -34,6 +34,7 @@ from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
+from durable_batch.batch.spec import DEFAULT_POOL
 from durable_batch.batch.states import JOB_STATE_RANK, JobState, TaskCounts, job_write_applies
 from durable_batch.batch.times import as_utc
 from durable_batch.lib.azure_storage.account import ClientOptions, connection_from_settings, get_account
@@ -97,6 +98,11 @@ class JobRecord:
     @property
     def rank(self) -> int:
         return JOB_STATE_RANK[self.state]
+
+    @property
+    def pool(self) -> str:
+        """The pool the job's tasks run in: the default pool for a job from before pools."""
+        return self.pool_id or DEFAULT_POOL
 
 
 @dataclass(frozen=True)

@@ -60,9 +60,9 @@ RUN_BYTES = 1024 * 1024
 
 def line_runs(chunks: Iterable[bytes], run_bytes: int = RUN_BYTES) -> Iterator[tuple[int, list[bytes]]]:
     """The lines of the bytes `chunks` hold, in runs of about `run_bytes` (see `LineStream.runs`); a last line
-    without a newline is a run of its own. A chunk is cut into runs, not split whole: the download's first
-    part is 32 MiB, and as half a million line objects (and a copy joined to the line before it) it held
-    three times that."""
+    without a newline is a run of its own. A chunk is cut into runs, not split whole, and only a line that a
+    chunk leaves unfinished is joined to the next: a chunk of 32 MiB split whole was half a million line
+    objects at once, after a copy of it, three times its size in all."""
     pending = b""  # the start of a line that a chunk before did not end
     start = 0
     for chunk in chunks:

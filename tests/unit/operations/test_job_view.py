@@ -1,6 +1,6 @@
-"""The view of a job while storage is slow (`view_job`): a running job's view answers from the record read
-last instead of waiting; a job whose orchestration is not running, or whose record was written since, waits
-for its record."""
+"""What the view of a job starts from while storage is slow (`view_inputs`): a running job's view answers from
+the record read last instead of waiting; a job whose orchestration is not running, or whose record was written
+since, waits for its record."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from durable_batch.app.handlers import app_handlers
 from durable_batch.app.services import Services
 from durable_batch.app.settings import Settings
 from durable_batch.batch.handlers import TaskHandlers
-from durable_batch.operations.control import VIEW_WAIT_SECONDS, view_job
+from durable_batch.operations.control import VIEW_WAIT_SECONDS, view_inputs
 from durable_batch.storage.jobs import JobRecord, JobState
 from durable_batch.storage.rows import MemoryRows, Row
 from tests.support.durable_client import FakeDurable
@@ -50,19 +50,20 @@ def setup(running: bool) -> tuple[Services, SlowRows, FakeDurable]:
 
 async def timed_view(services: Services, client: FakeDurable, rows: SlowRows) -> tuple[float, JobState]:
     began = time.monotonic()
-    view = asyncio.ensure_future(view_job(client, services, "j"))
+    view = asyncio.ensure_future(view_inputs(client, services, "j"))
     await asyncio.wait({view}, timeout=1.0)
     waited = time.monotonic() - began
     rows.open.set()
-    facts = await view
-    return waited, facts.record.state
+    record, _ = await view
+    return waited, record.state
 
 
 def test_a_running_jobs_view_answers_from_the_record_read_last_while_storage_is_slow() -> None:
     services, rows, client = setup(running=True)
 
     async def scenario() -> None:
-        assert (await view_job(client, services, "j")).record.state == JobState.RUNNING  # read, remembered
+        record, instance = await view_inputs(client, services, "j")  # read, remembered
+        assert record.state == JobState.RUNNING and instance is not None and instance.is_active
         rows.open.clear()
         waited, state = await timed_view(services, client, rows)
         assert waited < 1.0 and state == JobState.RUNNING
@@ -77,7 +78,7 @@ def test_a_view_waits_for_the_record_when_the_last_one_will_not_do(case: str) ->
 
     async def scenario() -> None:
         if case != "never read":
-            await view_job(client, services, "j")
+            await view_inputs(client, services, "j")
         if case == "written since":
             services.jobs.upsert_job(JobRecord("j", JobState.CANCELLING, CREATED))
         rows.open.clear()
