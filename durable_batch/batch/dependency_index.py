@@ -121,14 +121,8 @@ class DependencyIndex:
         i = len(self)
         if task_id == "" or (task_id is not None and "\n" in task_id):
             raise ValueError(f"a task id is checked before it is recorded: {task_id!r} is not one")
-        if task_id is None:
-            self._pending.append("")
-            if len(self._pending) == _FLUSH:
-                self._flush()
-            if depends_on:
-                self._depends_on[i] = depends_on
-        else:
-            self.add_plain(task_id, depends_on)
+        # A task without an id is recorded as the empty one, which `_repeated_ids` never reports.
+        self.add_plain(task_id or "", depends_on)
         if ranges:
             self._ranges[i] = ranges
         if object_form:
