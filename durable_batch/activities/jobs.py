@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from durable_batch.activities import telemetry
-from durable_batch.activities.partitions import chunk_layout
+from durable_batch.activities.partitions import chunk_layout, shared_plan
 from durable_batch.activities.specs import SpecCache
 from durable_batch.app.services import Services
 from durable_batch.batch import wire
@@ -88,7 +88,7 @@ def prepare_job(
             tolerated_failure_percentage=None if changed else spec.tolerated_failure_percentage,
         )
     )
-    return {
+    prepared: wire.PreparedJob = {
         "totalTasks": total,
         "partitionSizes": [p.size for p in plan.partitions],
         "partitionSize": plan.partition_size,
@@ -99,6 +99,10 @@ def prepare_job(
         "hasReduce": spec.reduce is not None,
         "pool": pool_ref(services, spec, known),
     }
+    shared = shared_plan(services, cached)
+    if shared is not None:
+        prepared["partitionPlan"] = shared
+    return prepared
 
 
 def prepare_rerun(

@@ -21,7 +21,7 @@ from durable_batch.batch.states import TaskCounts, TaskState
 from durable_batch.batch.times import iso_now, to_ms
 from durable_batch.storage.tasks import Failure
 
-__all__ = ["chunk_layout", "chunk_positions", "load_partition", "settle_partitions", "settle_tasks"]
+__all__ = ["chunk_layout", "chunk_positions", "load_partition", "settle_partitions", "settle_tasks", "shared_plan"]
 
 
 def chunk_positions(cached: CachedJob, partition_size: int) -> Iterator[tuple[int, int, Sequence[int]]]:
@@ -40,11 +40,43 @@ def chunk_layout(cached: CachedJob, partition_size: int) -> Iterator[tuple[int, 
         yield partition, number, [spec.task_id(i) for i in positions]
 
 
+def shared_plan(services: Services, cached: CachedJob) -> wire.SharedPlan | None:
+    """The plan of every partition of the job but its size, when its tasks are plain handler tasks
+    (`durable_batch.batch.plain_tasks`) whose handlers this app runs as sync ones; None when a partition's plan
+    is made from its tasks (an `async def` handler's tasks are each listed in it)."""
+    named = cached.plain_handlers
+    if named is None:
+        return None
+    for name in named:
+        handler = services.handlers.get(name)
+        if handler is not None and handler.is_async:
+            return None
+    spec = cached.spec
+    return {
+        "dependsOn": {},
+        "retries": spec.max_task_retry_count,
+        "retryOverrides": {},
+        "retryIntervalSeconds": spec.retry_interval_seconds,
+        "kinds": {},
+        "batchSize": spec.task_batch_size,
+    }
+
+
 def load_partition(services: Services, specs: SpecCache, data: wire.LoadPartitionInput) -> wire.PartitionPlan:
     """What the partition orchestrator needs to schedule its tasks, and nothing it doesn't (see the wire)."""
     cached = specs.get(data["jobId"], data["specHash"])
-    spec = cached.spec
     positions = cached.positions(data["partitionSize"], data["partition"])
+    shared = shared_plan(services, cached)
+    size = len(positions)
+    plan = _plan_of_tasks(services, cached, positions) if shared is None else wire.sized_plan(shared, size)
+    if data.get("run", 1) > 1:
+        plan["done"] = _succeeded_ranges(services, data["jobId"], data["partition"], len(positions))
+    return plan
+
+
+def _plan_of_tasks(services: Services, cached: CachedJob, positions: Sequence[int]) -> wire.PartitionPlan:
+    """A partition's plan, made from its tasks."""
+    spec = cached.spec
     local = {spec.tasks[g].id: i for i, g in enumerate(positions)}
     depends_on: dict[str, list[int]] = {}
     overrides: dict[str, int] = {}
@@ -77,8 +109,6 @@ def load_partition(services: Services, specs: SpecCache, data: wire.LoadPartitio
     }
     if rate_keys:
         plan["rateKeys"] = rate_keys
-    if data.get("run", 1) > 1:
-        plan["done"] = _succeeded_ranges(services, data["jobId"], data["partition"], len(positions))
     return plan
 
 

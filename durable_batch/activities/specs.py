@@ -19,6 +19,7 @@ from typing import Any
 
 from durable_batch.activities.errors import JobSpecMismatch, JobSpecMissing, WrongTask
 from durable_batch.batch.factories import BlockReader, reads_source
+from durable_batch.batch.plain_tasks import plain_handlers
 from durable_batch.batch.plan import JobPlan, plan_job
 from durable_batch.batch.spec import JobSpec
 
@@ -38,7 +39,15 @@ class CachedJob:
         self.spec_hash = spec_hash
         self._plans: dict[int, JobPlan] = {}
         self._positions: dict[tuple[int, int], Sequence[int]] = {}
+        self._plain: tuple[frozenset[str] | None] | None = None
         self._lock = threading.Lock()
+
+    @property
+    def plain_handlers(self) -> frozenset[str] | None:
+        """`plain_handlers(spec)`, computed once: O(tasks) for inline tasks, so not once per partition."""
+        if self._plain is None:
+            self._plain = (plain_handlers(self.spec),)  # (computed twice by threads at once: the same)
+        return self._plain[0]
 
     def plan(self, partition_size: int) -> JobPlan:
         """`plan_job(spec, partition_size)`, computed once per size: O(tasks), so not once per partition."""

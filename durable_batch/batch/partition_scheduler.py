@@ -98,8 +98,8 @@ def _failed(result: Any) -> bool:
 
 class PartitionScheduler:
     """The decisions of one partition's run (see the module). `spec` is the partition's input, `plan` what
-    LOAD_PARTITION answered, `holder` the partition's instance id (its name at the pool), `seen` the control
-    events taken before the plan came."""
+    LOAD_PARTITION answered (or the one its input gave), `holder` the partition's instance id (its name at the
+    pool), `seen` the control events taken before the plan came."""
 
     def __init__(self, spec: wire.PartitionInput, plan: wire.PartitionPlan, holder: str, seen: int = 0) -> None:
         self.job_id, self.partition = spec["jobId"], spec["partition"]

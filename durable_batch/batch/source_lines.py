@@ -115,6 +115,8 @@ class LinesValidator:
         self.index = index
         self.count = 0
         self.offsets: list[int] = []
+        self.all_plain = True
+        """Whether every task line so far was a plain task (`TaskChecker.plain_task`)."""
 
     def add_run(self, start: int, lines: list[bytes]) -> None:
         """Check consecutive lines of the source, the first at byte `start`, each without its newline; blank
@@ -144,6 +146,7 @@ class LinesValidator:
 
     def add_line(self, raw: bytes) -> None:
         """Decode and check the next task line on the full path (blank lines are the caller's to skip)."""
+        self.all_plain = False
         prefixed = _Prefixed(self.problems, line_name(self.count))
         decoded, value = decode_body(raw, MAX_BODY_BYTES, prefixed)  # type: ignore[arg-type]
         if decoded:
@@ -154,6 +157,7 @@ class LinesValidator:
             self.index.add(None, None)
 
     def _check(self, value: Any) -> None:
+        self.all_plain = False
         index = self.count
         self.count += 1
         self.tasks.task(value, index, path=line_name(index))
@@ -161,6 +165,11 @@ class LinesValidator:
     @property
     def has_dependencies(self) -> bool:
         return self.index.has_dependencies
+
+    @property
+    def plain_handlers(self) -> list[str] | None:
+        """The handlers the source's tasks name, sorted, when every line is a plain task; else None."""
+        return sorted(self.tasks.plain_handlers) if self.all_plain else None
 
     def finish(self) -> None:
         """Check the ids and dependencies between the lines (repeated ids, unknown ids, cycles), then raise

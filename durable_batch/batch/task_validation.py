@@ -74,10 +74,10 @@ def check_class_names(checker: Checker, value: Any, path: str) -> tuple[str, ...
     return tuple(names) if ok else None
 
 
-def _plain_task_check(handlers: Set[str], index: DependencyIndex) -> Callable[[Any], bool]:
+def _plain_task_check(handlers: Set[str], index: DependencyIndex, named: set[str]) -> Callable[[Any], bool]:
     # A closure rather than a method: it runs once a line, up to a million times in one submit, and what it
     # uses is then in its own cells, not looked up on `self` and in the module on every call.
-    add_plain, fields = index.add_plain, PLAIN_TASK_FIELDS
+    add_plain, fields, name = index.add_plain, PLAIN_TASK_FIELDS, named.add
 
     def plain_task(value: Any) -> bool:
         if type(value) is not dict or not value.keys() <= fields:
@@ -90,6 +90,7 @@ def _plain_task_check(handlers: Set[str], index: DependencyIndex) -> Callable[[A
         if not is_id(task_id):
             return False
         add_plain(task_id, depends_on)  # last: it records the task
+        name(handler)
         return True
 
     return plain_task
@@ -115,7 +116,9 @@ class TaskChecker:
         self.commands_refused = False
         """Whether a command task was refused for the setting already: that is said once, at the first, not for
         each of a job's command tasks."""
-        self.plain_task = _plain_task_check(handlers, index)
+        self.plain_handlers: set[str] = set()
+        """The handlers the tasks `plain_task` took name."""
+        self.plain_task = _plain_task_check(handlers, index, self.plain_handlers)
         """`plain_task(value)`: record the next task as `task` does and return True when it is a valid task of the
         plain shape (an id, a registered handler, an input, `dependsOn` as a list of ids); otherwise record
         nothing and return False, and `task` checks it. It builds no `TaskSpec`: the lines of a JSON Lines

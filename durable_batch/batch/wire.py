@@ -140,6 +140,7 @@ class PreparedJob(Reported):
     toleratedFailurePercentage: float
     hasReduce: bool
     pool: NotRequired[PoolRef]  # absent only in histories from before pools
+    partitionPlan: NotRequired[SharedPlan]  # every partition's plan but its size, for a job of plain tasks
 
 
 class EndedBeforeStart(Reported):
@@ -177,6 +178,7 @@ class PartitionInput(TypedDict):
     run: NotRequired[int]  # the job's run (1 when absent)
     pool: NotRequired[PoolRef]  # the job's pool: batches start only on slots it grants (absent: no pool)
     version: NotRequired[int]  # PARTITION_VERSION when started; absent: 1, a history from before it
+    plan: NotRequired[PartitionPlan]  # its plan, when the job's is shared (`SharedPlan`): no LOAD_PARTITION
 
 
 class GroupInput(TypedDict):
@@ -198,6 +200,8 @@ class GroupInput(TypedDict):
     run: NotRequired[int]  # the job's run (1 when absent)
     partitionList: NotRequired[list[int]]  # a re-run: the job's partitions it runs, instead of a range
     pool: NotRequired[PoolRef]
+    plan: NotRequired[SharedPlan]  # the plan of each of its partitions but their sizes, `sizes` (a job of plain tasks)
+    sizes: NotRequired[list[int]]
 
 
 class LoadPartitionInput(TypedDict):
@@ -208,19 +212,39 @@ class LoadPartitionInput(TypedDict):
     run: NotRequired[int]  # a re-run: the plan says which tasks succeeded before
 
 
-class PartitionPlan(Reported):
-    """LOAD_PARTITION's output: a partition's tasks by their positions in it (0 .. size-1), compactly, since
-    it stays in the partition's history. Ids, inputs and command lines stay with the activities."""
+class SharedPlan(TypedDict):
+    """What a partition's plan says of its tasks (`PartitionPlan`, but its size). For a job of plain tasks
+    (`durable_batch.batch.plain_tasks`) it is the same for every partition: PREPARE_JOB gives it once
+    (`PreparedJob.partitionPlan`) and no partition loads its own."""
 
-    size: int
     dependsOn: dict[str, list[int]]  # position -> positions it depends on; only tasks that have dependencies
     retries: int  # the job's maxTaskRetryCount
     retryOverrides: dict[str, int]  # position -> a task's own maxRetryCount, where it differs
     retryIntervalSeconds: float
     kinds: dict[str, str]  # position -> "command" or "async"; every other task is a (sync) handler task
     batchSize: int | None  # the job's taskBatchSize, when it sets one
+
+
+class PartitionPlan(Reported, SharedPlan):
+    """LOAD_PARTITION's output: a partition's tasks by their positions in it (0 .. size-1), compactly, since
+    it stays in the partition's history. Ids, inputs and command lines stay with the activities."""
+
+    size: int
     done: NotRequired[list[list[int]]]  # a re-run: [first, stop] ranges of positions that succeeded before
     rateKeys: NotRequired[dict[str, str]]  # position -> the pool rate limit its starts count against
+
+
+def sized_plan(shared: SharedPlan, size: int) -> PartitionPlan:
+    """The plan of a partition of `size` tasks of a job whose partitions share their plan."""
+    return {
+        "size": size,
+        "dependsOn": shared["dependsOn"],
+        "retries": shared["retries"],
+        "retryOverrides": shared["retryOverrides"],
+        "retryIntervalSeconds": shared["retryIntervalSeconds"],
+        "kinds": shared["kinds"],
+        "batchSize": shared["batchSize"],
+    }
 
 
 TaskRun = list[int]

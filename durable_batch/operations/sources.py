@@ -63,7 +63,7 @@ def _json_lines(services: Services, spec: JobSpec, factory: dict[str, Any]) -> d
     count, offsets = checker.count, checker.offsets
     if count == 0:
         raise _refuse("taskFactory.blob", f"{container}/{blob} holds no tasks (no line that is not blank)")
-    return {
+    resolved: dict[str, Any] = {
         **factory,
         "resolved": {
             "count": count,
@@ -75,6 +75,11 @@ def _json_lines(services: Services, spec: JobSpec, factory: dict[str, Any]) -> d
             "dependencies": checker.has_dependencies,
         },
     }
+    handlers = checker.plain_handlers
+    if handlers is not None:
+        # Every line a plain task: its partitions are planned without reading it (`durable_batch.batch.plain_tasks`).
+        resolved["resolved"]["plainHandlers"] = handlers
+    return resolved
 
 
 class FileTaskIds:

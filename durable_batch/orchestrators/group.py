@@ -54,6 +54,9 @@ def group_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any
             request["skipAll"] = True
         if run > 1:
             request["run"] = run
+        shared, sizes = spec.get("plan"), spec.get("sizes")
+        if shared is not None and sizes is not None:
+            request["plan"] = wire.sized_plan(shared, sizes[child])
         return request
 
     own = history_cost(context)  # once an episode: the history is whole from its start

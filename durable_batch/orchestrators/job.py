@@ -140,6 +140,11 @@ def job_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any, 
         if listed is not None:
             request["run"] = run
             request["partitionList"] = partitions_of(group)
+        shared = prepared.get("partitionPlan")
+        if shared is not None:
+            # Plain tasks: every partition's plan is this one, and none loads its own.
+            request["plan"] = shared
+            request["sizes"] = [prepared["partitionSizes"][p] for p in partitions_of(group)]
         return request
 
     own = history_cost(context)  # once an episode: the history is whole from its start

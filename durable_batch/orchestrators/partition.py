@@ -81,8 +81,10 @@ def partition_orchestrator(context: df.DurableOrchestrationContext) -> Generator
         base["run"] = spec["run"]
     controls = Controls(context)
     early: list[Any] = []  # control events that came while the plan loaded: applied once it has come
-    load = context.call_activity_with_retry(wire.LOAD_PARTITION, STORAGE_RETRY, base)
-    plan: wire.PartitionPlan = yield from awaiting(context, load, controls, early.append)
+    plan = spec.get("plan")  # given for a job of plain tasks (`wire.SharedPlan`)
+    if plan is None:
+        load = context.call_activity_with_retry(wire.LOAD_PARTITION, STORAGE_RETRY, base)
+        plan = yield from awaiting(context, load, controls, early.append)
     storage = StorageTally()  # what its activities reported, for the job's cost
     storage.add(plan)
     partition = PartitionScheduler(spec, plan, context.instance_id, controls.seen)

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from azure.storage.blob import BlobServiceClient, ContainerClient
 
+from durable_batch.batch import wire
 from tests.e2e.jobs.support import FeaturesHost
 
 pytestmark = pytest.mark.e2e
@@ -20,6 +21,13 @@ def inputs(features_host: FeaturesHost) -> ContainerClient:
     """A container of the account, not the results one: sources may be anywhere in the account."""
     service = BlobServiceClient.from_connection_string(features_host.azurite.connection_string)
     return service.create_container(f"inputs-{uuid.uuid4().hex[:12]}")
+
+
+def loaded_its_plan(host: FeaturesHost, job_id: str, partition: int) -> bool:
+    """Whether the partition called LOAD_PARTITION (a job of plain tasks has its plan given)."""
+    response = host.durable_status(f"{wire.partition_instance_id(job_id, partition)}?showHistory=true")
+    assert response.status_code == 200, response.text
+    return any(e.get("FunctionName") == wire.LOAD_PARTITION for e in response.json()["historyEvents"])
 
 
 def lines(tasks: list[dict[str, Any]]) -> bytes:
@@ -53,6 +61,8 @@ def test_a_json_lines_source_runs_every_line_and_is_idempotent_by_content(
     assert last["definition"] == echo_line(count - 1) and last["partition"] == 24
     assert features_host.task(job_id, "line-00777")["definition"] == echo_line(777)
     assert features_host.calls(job_id, "line-00700") == 1
+    # Plain lines: no partition read the source to plan itself.
+    assert not any(loaded_its_plan(features_host, job_id, p) for p in (0, 24))
     # The same job over the same content is the same job; over changed content, another one.
     again = features_host.submit(spec)
     assert again.status_code == 200, again.text
@@ -74,6 +84,7 @@ def test_json_lines_tasks_may_depend_on_each_other(features_host: FeaturesHost, 
     # The plan reorders a partition's tasks by their dependencies; each record still finds its own line.
     assert features_host.task(job_id, "final")["definition"] == final
     assert features_host.task(job_id, "line-00029")["definition"] == members[29]
+    assert loaded_its_plan(features_host, job_id, 0)
 
 
 def test_a_parametric_sweep_substitutes_its_parameters(features_host: FeaturesHost) -> None:

@@ -190,3 +190,60 @@ def test_repeated_ids_and_dependencies_across_runs_are_reported_at_their_lines()
             ("line 2.dependsOn[0]", "dependency cycle: t2 -> t3 -> t2"),
         ],
     )
+
+
+PLAIN_FIELDS = {"id", "handler", "input", "dependsOn"}
+
+
+@PROPERTY
+@given(st.lists(st.one_of(lines(), st.sampled_from([*EDGE_LINES, b"", b" \t"])), max_size=12))
+def test_a_source_is_said_plain_only_when_every_task_line_is_a_plain_task(source: list[bytes]) -> None:
+    # What a partition's plan holds is then the same for every task (`durable_batch.batch.plain_tasks`).
+    checker = validator(allow_commands=True)
+    checker.add_run(0, source)
+    _, problems = outcome(checker)
+    named = checker.plain_handlers
+    if problems or named is None:
+        return  # a refused source runs nothing; one not said plain is planned task by task
+    tasks = [json.loads(line) for line in source if line.strip()]
+    assert all(task.keys() <= PLAIN_FIELDS for task in tasks)
+    assert named == sorted({task["handler"] for task in tasks})
+
+
+@PROPERTY
+@given(
+    st.lists(
+        st.fixed_dictionaries(
+            {"handler": st.just("h.ok")},
+            optional={
+                "input": JSON_VALUES,
+                "maxRetryCount": st.integers(0, 3),
+                "timeoutSeconds": st.integers(1, 9),
+                "rateLimitKey": st.just("k"),
+            },
+        ),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_valid_sources_are_said_plain_exactly_when_their_tasks_have_no_field_but_an_input(
+    tasks: list[dict[str, Any]],
+) -> None:
+    source = [json.dumps({"id": f"t{i}", **task}).encode() for i, task in enumerate(tasks)]
+    checker = validator()
+    checker.add_run(0, source)
+    _, problems = outcome(checker)
+    if problems:
+        return  # an input out of the limits, say
+    plain = all(task.keys() <= {"handler", "input"} for task in tasks)
+    assert checker.plain_handlers == (["h.ok"] if plain else None)
+
+
+def test_plain_lines_name_their_handlers_and_one_other_line_makes_the_source_not_plain() -> None:
+    plain = [json.dumps({"id": f"t{i}", "handler": "h.ok", "input": i}).encode() for i in range(3)]
+    checker = validator()
+    checker.add_run(0, [*plain, b"", b'{"id": "d", "handler": "h.ok", "dependsOn": ["t0"]}'])
+    assert outcome(checker) == (4, []) and checker.plain_handlers == ["h.ok"]
+    timed = validator()
+    timed.add_run(0, [*plain, b'{"id": "t9", "handler": "h.ok", "timeoutSeconds": 5}'])
+    assert outcome(timed) == (4, []) and timed.plain_handlers is None
