@@ -87,7 +87,7 @@ def audit_job(services: Services, specs: SpecCache, data: wire.AuditJobInput) ->
             if chunk is not None and len(chunk) == len(positions):
                 ids = list(chunk.ids)
             else:
-                ids = [cached.spec.task_id(i) for i in positions]
+                ids = cached.spec.task_ids(positions)
             chunk = services.tasks.mark_lost(job_id, partition, number, ids, missing, LOST_ERROR, run=run, ended_ms=now)
             lost += len(missing)
             room = wire.MAX_LISTED_FAILURES - len(lost_ids)

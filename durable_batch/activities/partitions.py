@@ -37,7 +37,7 @@ def chunk_layout(cached: CachedJob, partition_size: int) -> Iterator[tuple[int, 
     come without building its tasks (`JobSpec.task_id`)."""
     spec = cached.spec
     for partition, number, positions in chunk_positions(cached, partition_size):
-        yield partition, number, [spec.task_id(i) for i in positions]
+        yield partition, number, spec.task_ids(positions)
 
 
 def shared_plan(services: Services, cached: CachedJob) -> wire.SharedPlan | None:

@@ -222,14 +222,37 @@ class FactoryTasks(Sequence[Any]):
             made = self._blocks.get(number)
         if made is not None:
             return str(made[offset].id)
-        id_of = self._id_of
-        if id_of is None:
+        if self._id_of is None:
             return str(self[index].id)
+        return str(self._kept(self._ids, number, self._ids_of)[offset])
 
-        def ids(number: int) -> list[str]:
-            return [id_of(i, line) for i, line in zip(self._indexes(number), self._lines(number), strict=False)]
+    def task_ids(self, indexes: Sequence[int]) -> list[str]:
+        """`[task_id(i) for i in indexes]`, with each block's ids looked up once for a run of its indexes."""
+        ids: list[str] = []
+        number, block = -1, None
+        for index in indexes:
+            if not 0 <= index < self._count:
+                raise IndexError(f"task {index} of {self._count}")
+            if index // BLOCK != number:
+                number = index // BLOCK
+                block = self._block_ids(number)
+            assert block is not None
+            ids.append(block[index - number * BLOCK])
+        return ids
 
-        return str(self._kept(self._ids, number, ids)[offset])
+    def _block_ids(self, number: int) -> list[str]:
+        """The ids of block `number`'s tasks: from its made tasks when they are kept, else through `id_of` (kept
+        as the tasks are), else by making its tasks."""
+        with self._lock:
+            made = self._blocks.get(number)
+        if made is None and self._id_of is not None:
+            return self._kept(self._ids, number, self._ids_of)
+        return [str(task.id) for task in made or self._kept(self._blocks, number, self._made)]
+
+    def _ids_of(self, number: int) -> list[str]:
+        id_of = self._id_of
+        assert id_of is not None
+        return [id_of(i, line) for i, line in zip(self._indexes(number), self._lines(number), strict=False)]
 
     @overload
     def __getitem__(self, index: int) -> Any: ...

@@ -476,6 +476,14 @@ class JobSpec:
         tasks = self.tasks
         return tasks.task_id(position) if isinstance(tasks, FactoryTasks) else tasks[position].id
 
+    def task_ids(self, positions: Sequence[int]) -> list[str]:
+        """`[task_id(p) for p in positions]`, a block of a factory's ids at a time (a job's layout walks them
+        all, a million at a time)."""
+        tasks = self.tasks
+        if isinstance(tasks, FactoryTasks):
+            return tasks.task_ids(positions)
+        return [tasks[p].id for p in positions]
+
     def task_index(self) -> dict[str, int]:
         """Task id -> position in `tasks`. Built on each call (O(tasks)): keep the result."""
         return {task.id: i for i, task in enumerate(self.tasks)}

@@ -17,7 +17,7 @@ from durable_batch.batch.factories import (
     sweep_count,
     sweep_values,
 )
-from durable_batch.batch.spec import JobSpec, factory_tasks
+from durable_batch.batch.spec import JobSpec, TaskSpec, factory_tasks
 from durable_batch.batch.validation import lines_validator, parse_job
 
 pytestmark = pytest.mark.unit
@@ -110,7 +110,27 @@ def test_factory_task_ids_come_without_making_tasks_and_match_the_made_ones() ->
         built = factory_tasks(factory, blocks.get(str(factory["type"]), [[]]).__getitem__)
         spec = JobSpec(id="j", tasks=built)
         assert [spec.task_id(i) for i in range(len(built))] == [task.id for task in built], factory["type"]
+        assert spec.task_ids(range(len(built))) == [task.id for task in built], factory["type"]
     assert JobSpec(id="j", tasks=factory_tasks(sweep, None)).task_id(5) == "cell-03-1"
+
+
+def test_ids_asked_for_many_at_once_are_each_tasks_id_in_the_order_asked() -> None:
+    reads: list[int] = []
+
+    def read(number: int) -> list[Any]:
+        reads.append(number)
+        return [{"id": f"row-{number * 500 + i}"} for i in range(500 if number < 2 else 100)]
+
+    tasks = FactoryTasks(1100, lambda _index, line: line, read, id_of=lambda _index, line: line["id"])
+    asked = [1099, 3, 499, 500, 2, 1000, 3]  # across blocks, back and forth, one twice
+    assert tasks.task_ids(asked) == [f"row-{i}" for i in asked]
+    assert tasks.task_ids(range(0)) == [] and sorted(set(reads)) == [0, 1, 2]
+    made = FactoryTasks(600, lambda index, _line: TaskSpec(id=f"m{index}", handler="h.ok"))  # no `id_of`
+    assert made.task_ids([599, 0]) == ["m599", "m0"] and made[1].id == "m1"
+    inline = JobSpec(id="j", tasks=[TaskSpec(id=f"i{n}", handler="h.ok") for n in range(3)])
+    assert inline.task_ids([2, 0]) == ["i2", "i0"]
+    with pytest.raises(IndexError):
+        tasks.task_ids([0, 1100])
 
 
 def problems(factory: dict[str, Any]) -> list[tuple[str, str]]:
