@@ -23,6 +23,7 @@ keeps the one-parameter form `def summarize(results)`; the handler's `ctx`, if i
 from __future__ import annotations
 
 import heapq
+import itertools
 import json
 import zlib
 from collections import deque
@@ -38,6 +39,7 @@ from durable_batch.batch import wire
 from durable_batch.batch.handlers import TaskContext
 from durable_batch.lib.azure_storage.errors import StorageError
 from durable_batch.lib.json_lines import decode_lines
+from durable_batch.storage.results import ResultBatch, ResultSpan
 
 __all__ = ["KEEP_BYTES", "REDUCE_TASK_ID", "JobResults", "ResultsSource", "reduce_job"]
 
@@ -51,7 +53,7 @@ REDUCE_TASK_ID = "reduce"
 class ResultsSource(Protocol):
     """The part of `durable_batch.storage.results.ResultStore` a `JobResults` reads."""
 
-    def list_result_batches(self, job_id: str) -> Iterator[str]: ...
+    def result_batches(self, job_id: str) -> Iterator[ResultBatch]: ...
 
     def read_blob(self, blob_name: str) -> bytes: ...
 
@@ -99,35 +101,51 @@ class JobResults:
         self._source = source
         self._keep_bytes = keep_bytes
         self._blobs: list[_Blob] | None = None
+        self._spans: dict[str, ResultSpan] | None = None
+        """The blobs' spans, in position order, when their listing said each one's and none overlaps another:
+        the blobs are then read once, one after another, and never merged."""
         self._kept: dict[str, bytes] = {}
         self._count = 0
 
     def _scan(self) -> list[_Blob]:
         if self._blobs is None:
-            blobs: list[_Blob] = []
-            kept_bytes = 0
-            seen = bytearray()
-            count = 0
-            listed = self._source.list_result_batches(self.job_id)
-            for name, data in _read_ahead(self._source.read_blob, listed, READ_AHEAD):
-                rows = _parse_rows(name, data)
-                if not rows:
-                    continue
-                for row in rows:
-                    i = int(row["index"])
-                    if i >= len(seen):
-                        seen.extend(bytes(max(i + 1 - len(seen), len(seen))))
-                    if not seen[i]:
-                        seen[i] = 1
-                        count += 1
-                blobs.append(_Blob(name, int(rows[0]["index"]), len(rows)))
-                packed = zlib.compress(data, 1) if kept_bytes < self._keep_bytes else None
-                if packed is not None and kept_bytes + len(packed) <= self._keep_bytes:
-                    self._kept[name] = packed
-                    kept_bytes += len(packed)
-            blobs.sort(key=lambda blob: (blob.first, blob.name))
-            self._blobs, self._count = blobs, count
+            listed = list(self._source.result_batches(self.job_id))
+            spans = {batch.name: batch.span for batch in listed if batch.span is not None}
+            ordered = sorted(spans.items(), key=lambda item: (item[1].first, item[0]))
+            if len(spans) == len(listed) and all(a.last < b.first for (_, a), (_, b) in itertools.pairwise(ordered)):
+                self._blobs = [_Blob(name, span.first, span.tasks) for name, span in ordered]
+                self._spans = dict(ordered)
+                self._count = sum(span.tasks for span in spans.values())
+            else:
+                self._blobs = self._read_scan([batch.name for batch in listed])
         return self._blobs
+
+    def _read_scan(self, names: list[str]) -> list[_Blob]:
+        """Every blob read, for the smallest position each holds and the tasks they hold in all (kept
+        compressed while they fit, so the merge need not read them again)."""
+        blobs: list[_Blob] = []
+        kept_bytes = 0
+        seen = bytearray()
+        count = 0
+        for name, data in _read_ahead(self._source.read_blob, names, READ_AHEAD):
+            rows = _parse_rows(name, data)
+            if not rows:
+                continue
+            for row in rows:
+                i = int(row["index"])
+                if i >= len(seen):
+                    seen.extend(bytes(max(i + 1 - len(seen), len(seen))))
+                if not seen[i]:
+                    seen[i] = 1
+                    count += 1
+            blobs.append(_Blob(name, int(rows[0]["index"]), len(rows)))
+            packed = zlib.compress(data, 1) if kept_bytes < self._keep_bytes else None
+            if packed is not None and kept_bytes + len(packed) <= self._keep_bytes:
+                self._kept[name] = packed
+                kept_bytes += len(packed)
+        blobs.sort(key=lambda blob: (blob.first, blob.name))
+        self._count = count
+        return blobs
 
     def __len__(self) -> int:
         self._scan()
@@ -135,6 +153,9 @@ class JobResults:
 
     def __iter__(self) -> Iterator[tuple[str, Any]]:
         blobs = self._scan()
+        if self._spans is not None:
+            yield from self._in_order(self._spans)
+            return
         # Blobs are opened in `blobs` order, so those not kept can be read ahead in that order.
         ahead = _read_ahead(self._source.read_blob, (b.name for b in blobs if b.name not in self._kept), READ_AHEAD)
         heap: list[tuple[int, int, dict[str, Any], Iterator[dict[str, Any]]]] = []
@@ -160,6 +181,25 @@ class JobResults:
                 continue  # the same task written twice (a partition run again): once is enough
             last = index
             yield str(row["id"]), self._value(row)
+
+    def _in_order(self, spans: dict[str, ResultSpan]) -> Iterator[tuple[str, Any]]:
+        """The rows of blobs whose spans do not overlap, one blob after another. A blob that does not hold what
+        its listing said is an error, never a result out of order or a task counted wrong."""
+        for name, data in _read_ahead(self._source.read_blob, spans, READ_AHEAD):
+            span = spans[name]
+            last: int | None = None
+            tasks = 0
+            for row in _parse_rows(name, data):
+                index = int(row["index"])
+                if index == last:
+                    continue  # the same task written twice in one blob: once is enough, as in the merge
+                if not span.first <= index <= span.last:
+                    raise ValueError(f"results blob {name} holds task position {index}, outside its listed span")
+                last = index
+                tasks += 1
+                yield str(row["id"]), self._value(row)
+            if tasks != span.tasks:
+                raise ValueError(f"results blob {name} holds {tasks} tasks, not the {span.tasks} of its listed span")
 
     def _rows_of(self, name: str, ahead: Iterator[tuple[str, bytes]]) -> list[dict[str, Any]]:
         packed = self._kept.get(name)

@@ -14,7 +14,7 @@ A blob that does not exist is `NotFound`, with one message in both backends: it 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import BinaryIO, Protocol
 
 from durable_batch.lib.azure_storage.errors import NotFound
@@ -45,8 +45,11 @@ class BlobStore(Protocol):
         """The blob's URL, without credentials (whether or not it exists)."""
         ...
 
-    def put(self, name: str, data: bytes | str, content_type: str | None = None) -> None:
-        """Create or replace the blob (text as UTF-8)."""
+    def put(
+        self, name: str, data: bytes | str, content_type: str | None = None, metadata: Mapping[str, str] | None = None
+    ) -> None:
+        """Create or replace the blob (text as UTF-8), with `metadata` (names that are identifiers, ASCII values)
+        or none."""
         ...
 
     def put_file(self, name: str, stream: BinaryIO, content_type: str | None = None) -> None:
@@ -79,6 +82,11 @@ class BlobStore(Protocol):
         """Names that start with `prefix`, in name order, fetched lazily."""
         ...
 
+    def list_metadata(self, prefix: str) -> Iterator[tuple[str, Mapping[str, str]]]:
+        """(name, metadata) of the blobs whose names start with `prefix`, in name order, fetched lazily: the
+        listing carries them, no blob is read."""
+        ...
+
     def delete(self, names: Sequence[str]) -> int:
         """Delete these blobs (at most `MAX_DELETE`: one batch request); returns how many existed."""
         ...
@@ -90,6 +98,7 @@ class MemoryBlobs:
     def __init__(self, container: str = "batch-results", chunk_size: int = CHUNK) -> None:
         self._lock = threading.Lock()
         self._blobs: dict[str, tuple[bytes, str | None]] = {}
+        self._metadata: dict[str, dict[str, str]] = {}
         self._chunk_size = chunk_size
         self.container_name = container
         self.reads: list[str] = []
@@ -100,10 +109,13 @@ class MemoryBlobs:
     def url(self, name: str) -> str:
         return f"memory:///{self.container_name}/{name}"
 
-    def put(self, name: str, data: bytes | str, content_type: str | None = None) -> None:
+    def put(
+        self, name: str, data: bytes | str, content_type: str | None = None, metadata: Mapping[str, str] | None = None
+    ) -> None:
         payload = data.encode() if isinstance(data, str) else bytes(data)
         with self._lock:
             self._blobs[name] = (payload, content_type)
+            self._metadata[name] = dict(metadata or {})
 
     def put_file(self, name: str, stream: BinaryIO, content_type: str | None = None) -> None:
         self.put(name, stream.read(), content_type)
@@ -148,10 +160,22 @@ class MemoryBlobs:
             names = sorted(name for name in self._blobs if name.startswith(prefix))
         yield from names
 
+    def list_metadata(self, prefix: str) -> Iterator[tuple[str, Mapping[str, str]]]:
+        with self._lock:
+            listed = sorted((name, dict(self._metadata[name])) for name in self._blobs if name.startswith(prefix))
+        yield from listed
+
+    def metadata(self, name: str) -> dict[str, str]:
+        """The metadata the blob was written with (for assertions)."""
+        with self._lock:
+            return dict(self._metadata[name])
+
     def delete(self, names: Sequence[str]) -> int:
         if len(names) > MAX_DELETE:
             raise ValueError(f"a delete holds at most {MAX_DELETE} names, not {len(names)}")
         with self._lock:
+            for name in names:
+                self._metadata.pop(name, None)
             return sum(self._blobs.pop(name, None) is not None for name in names)
 
     def content_type(self, name: str) -> str | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import BinaryIO
 
@@ -37,10 +37,14 @@ class ContainerBlobs:
     def _errors(self, action: str) -> AbstractContextManager[None]:
         return translate_errors("Blob", self._account.blob_endpoint, action)
 
-    def put(self, name: str, data: bytes | str, content_type: str | None = None) -> None:
+    def put(
+        self, name: str, data: bytes | str, content_type: str | None = None, metadata: Mapping[str, str] | None = None
+    ) -> None:
         container = self._container()
         with self._errors(f"write {name}"):
-            container.upload_blob(name, data, overwrite=True, content_settings=_settings(content_type))
+            container.upload_blob(
+                name, data, overwrite=True, content_settings=_settings(content_type), metadata=dict(metadata or {})
+            )
 
     def put_file(self, name: str, stream: BinaryIO, content_type: str | None = None) -> None:
         container = self._container()
@@ -100,6 +104,12 @@ class ContainerBlobs:
         container = self._container()
         with self._errors(f"list {prefix}"):
             yield from container.list_blob_names(name_starts_with=prefix)
+
+    def list_metadata(self, prefix: str) -> Iterator[tuple[str, Mapping[str, str]]]:
+        container = self._container()
+        with self._errors(f"list {prefix}"):
+            for item in container.list_blobs(name_starts_with=prefix, include=["metadata"]):
+                yield item.name, dict(item.metadata or {})
 
     def delete(self, names: Sequence[str]) -> int:
         if len(names) > MAX_DELETE:

@@ -35,6 +35,7 @@ import tempfile
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,8 @@ __all__ = [
     "OLD_LAYOUT",
     "TASK_LOGS",
     "LayoutOf",
+    "ResultBatch",
+    "ResultSpan",
     "ResultStore",
     "container_name",
     "job_folder",
@@ -111,6 +114,35 @@ def _current_only(_job_id: str) -> int:
 
 def _partition_batch_stem(partition: int, batch: int) -> str:
     return f"p{partition:05d}-b{batch:05d}"
+
+
+@dataclass(frozen=True)
+class ResultSpan:
+    """The task positions a results blob holds, as its metadata says: the smallest, the largest, and how many
+    tasks."""
+
+    first: int
+    last: int
+    tasks: int
+
+
+@dataclass(frozen=True)
+class ResultBatch:
+    """A results blob (`ResultStore.write_result_batch`) as listed, with its `span` when its metadata says it
+    (None for a blob written before it did, or one of rows without positions)."""
+
+    name: str
+    span: ResultSpan | None = None
+
+    @classmethod
+    def of(cls, name: str, metadata: Mapping[str, str]) -> ResultBatch:
+        try:
+            span = ResultSpan(int(metadata["first"]), int(metadata["last"]), int(metadata["tasks"]))
+        except (KeyError, ValueError):
+            return cls(name)
+        if not 0 <= span.first <= span.last or not 0 < span.tasks <= span.last - span.first + 1:
+            return cls(name)  # not what a write says: as if it said nothing
+        return cls(name, span)
 
 
 class ResultStore:
@@ -327,16 +359,30 @@ class ResultStore:
         """Write many tasks' small results as one JSON-lines blob (see `result_batch_name`).
 
         Rows are JSON objects (for instance ``{"taskId": ..., "state": ..., "result": ...}``); the store does not
-        impose their fields. Writing the same batch again replaces it. Returns the blob name.
+        impose their fields. When every row has an integer `index` (a task's position in its job), the blob's
+        metadata says their range and how many tasks they are (`ResultBatch`). Writing the same batch again
+        replaces it. Returns the blob name.
         """
         name = self.result_batch_name(job_id, batch)
+        rows = list(rows)
         lines = [_json.dumps(dict(row), f"a result row of job {job_id!r}") for row in rows]
-        self._blobs.put(name, "".join(line + "\n" for line in lines), _JSONL)
+        indexes = [index for row in rows if type(index := row.get("index")) is int]
+        metadata: dict[str, str] = {}
+        if indexes and len(indexes) == len(rows):
+            metadata = {"first": str(min(indexes)), "last": str(max(indexes)), "tasks": str(len(set(indexes)))}
+        self._blobs.put(name, "".join(line + "\n" for line in lines), _JSONL, metadata)
         return name
 
     def list_result_batches(self, job_id: str) -> Iterator[str]:
         """Names of the job's result batch blobs, in name order, listed lazily page by page."""
         yield from self._blobs.list_names(f"{self.job_prefix(job_id)}results/")
+
+    def result_batches(self, job_id: str) -> Iterator[ResultBatch]:
+        """The job's result batch blobs, in name order, each with the range of its tasks' positions when its
+        metadata says it (a blob written before it did, or of rows without positions, has none): one listing,
+        no blob read."""
+        for name, metadata in self._blobs.list_metadata(f"{self.job_prefix(job_id)}results/"):
+            yield ResultBatch.of(name, metadata)
 
     def iter_results(self, job_id: str) -> Iterator[dict[str, Any]]:
         """Every row of every result batch of the job, batch by batch in name order.

@@ -4,7 +4,7 @@ can take back (`lose`), as Azurite killed by SIGKILL before it saved loses what 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import BinaryIO
 
 from durable_batch.lib.azure_storage.errors import NotFound
@@ -77,16 +77,18 @@ class LossyBlobs(MemoryBlobs):
 
     def __init__(self, container: str = "batch-results") -> None:
         super().__init__(container)
-        self._journal: list[tuple[str, tuple[bytes, str | None] | None]] = []
+        self._journal: list[tuple[str, tuple[bytes, str | None, dict[str, str]] | None]] = []
         self._journal_lock = threading.Lock()
 
-    def put(self, name: str, data: bytes | str, content_type: str | None = None) -> None:
+    def put(
+        self, name: str, data: bytes | str, content_type: str | None = None, metadata: Mapping[str, str] | None = None
+    ) -> None:
         with self._journal_lock:
             try:
-                before: tuple[bytes, str | None] | None = (super().get(name), self.content_type(name))
+                before = (super().get(name), self.content_type(name), self.metadata(name))
             except NotFound:
                 before = None
-            super().put(name, data, content_type)
+            super().put(name, data, content_type, metadata)
             self._journal.append((name, before))
 
     def put_file(self, name: str, stream: BinaryIO, content_type: str | None = None) -> None:
@@ -106,6 +108,6 @@ class LossyBlobs(MemoryBlobs):
                 if before is None:
                     self.delete([name])
                 else:
-                    super().put(name, before[0], before[1])
+                    super().put(name, *before)
                 taken += 1
             return taken

@@ -91,6 +91,20 @@ def test_names_list_in_order_under_their_prefix_only(blobs: BlobStore, job_id: s
     assert list(blobs.list_names(f"{job_id}/nothing/")) == []
 
 
+def test_metadata_is_listed_with_the_names_and_a_rewrite_replaces_it(blobs: BlobStore, job_id: str) -> None:
+    blobs.put(f"{job_id}/r/b", "x", "text/plain", {"first": "10", "tasks": "3"})
+    blobs.put(f"{job_id}/r/a", b"y")
+    assert list(blobs.list_metadata(f"{job_id}/r/")) == [
+        (f"{job_id}/r/a", {}),
+        (f"{job_id}/r/b", {"first": "10", "tasks": "3"}),
+    ]
+    blobs.put(f"{job_id}/r/b", "z", metadata={"last": "12"})
+    blobs.put(f"{job_id}/r/a", "z", metadata={"first": "0"})
+    blobs.put(f"{job_id}/r/a", "w")  # written again without: none
+    assert dict(blobs.list_metadata(f"{job_id}/r/")) == {f"{job_id}/r/a": {}, f"{job_id}/r/b": {"last": "12"}}
+    assert blobs.get(f"{job_id}/r/b") == b"z"
+
+
 def test_deletes_count_what_existed(blobs: BlobStore, job_id: str) -> None:
     names = [f"{job_id}/n{i}" for i in range(3)]
     for name in names:

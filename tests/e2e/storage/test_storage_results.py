@@ -19,6 +19,7 @@ from durable_batch.storage import (
     StorageAccount,
     StorageConfigError,
 )
+from durable_batch.storage.results import ResultSpan
 
 pytestmark = pytest.mark.e2e
 
@@ -90,6 +91,21 @@ def test_result_batches_iterate_in_order_and_rewrites_are_harmless(results: Resu
     rows = list(results.iter_results(job_id))
     assert [row["taskId"] for row in rows] == [f"t{p}-{i}" for p in range(3) for i in range(4)]
     assert list(results.list_result_batches(job_id)) == [f"_jobs/{job_id}/results/part-{n:05d}.jsonl" for n in range(3)]
+
+
+def test_a_batch_of_task_positions_is_listed_with_its_span(results: ResultStore, job_id: str) -> None:
+    # (A reduce orders blobs by their spans without reading them: `durable_batch.activities.reduce`.)
+    results.write_result_batch(job_id, "p00000-b00001", [{"id": f"t{i}", "index": i} for i in (7, 3, 5, 3)])
+    results.write_result_batch(job_id, "p00000-b00002", [{"id": "x", "index": 1}, {"id": "y", "index": True}])
+    results.write_result_batch(job_id, "p00000-b00003", [{"taskId": "t"}])
+    results.write_result_batch(job_id, "p00000-b00004", [])
+    listed = {batch.name.rsplit("/", 1)[1]: batch.span for batch in results.result_batches(job_id)}
+    assert listed == {
+        "p00000-b00001.jsonl": ResultSpan(first=3, last=7, tasks=3),  # task 3 twice: three tasks
+        "p00000-b00002.jsonl": None,  # a position that is not an integer
+        "p00000-b00003.jsonl": None,
+        "p00000-b00004.jsonl": None,
+    }
 
 
 def test_iteration_reads_one_batch_blob_at_a_time(results: ResultStore, job_id: str) -> None:
