@@ -425,7 +425,10 @@ class PartitionScheduler:
             ) -> bool:
                 return int(b) < end and kinds.get(b, "handler") == kind and b not in keys
 
-            picked = scheduler.ready_run(sizing.size, same)
+            if self.kinds or self.rate_keys:
+                picked = scheduler.ready_run(sizing.size, same)
+            else:  # every task a handler task without a rate limit: `same` only asks for the chunk
+                picked = scheduler.ready_below(sizing.size, end)
             chunk_busy = any(f.tasks[0][0] // CHUNK_SIZE == first // CHUNK_SIZE for f in self.flights.values())
             if chunk_busy and len(picked) < sizing.size and kind != "command":
                 # A few tasks of a chunk that a batch is writing (dependents becoming ready a few at a time):
@@ -567,9 +570,13 @@ class PartitionScheduler:
                 self._abandon(position, attempt - 1, "the job stopped before its retry")
             else:
                 not_started.append((position, attempt))
-        for position, _ in flight.tasks:
-            if position not in unsettled:
-                self._succeed(position, actions.get(position))
+        if actions:
+            for position, _ in flight.tasks:
+                if position not in unsettled:
+                    self._succeed(position, actions.get(position))
+        else:  # most batches: every task it ran succeeded, none with an exit condition's action
+            ids = _position_ids(self.plan["size"])
+            self.scheduler.mark_all_succeeded(ids[p] for p, _ in flight.tasks if p not in unsettled)
         if retry_now and self.interval > timedelta(0):
             self.backing_off[self._timer(now + self.interval)] = retry_now
         else:

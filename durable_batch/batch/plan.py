@@ -300,6 +300,22 @@ class DagScheduler:
         self._running += len(started)
         return started
 
+    def ready_below(self, limit: int, stop: int) -> list[str]:
+        """`ready_run` with a `same` that takes the tasks whose index (their place in the order this scheduler
+        was given them) is below `stop`, without a call for each: it runs for every task of every batch in
+        every replay of a partition."""
+        if limit < 0:
+            raise PlanError(f"limit must not be negative, not {limit}")
+        heap, state, ids = self._heap, self._state, self._ids
+        started: list[str] = []
+        while heap and heap[0] < stop and len(started) < limit:
+            i = heapq.heappop(heap)
+            state[i] = _RUNNING
+            started.append(ids[i])
+        self._pending -= len(started)
+        self._running += len(started)
+        return started
+
     def mark_done(self, task_ids: Iterable[str]) -> None:
         """Tasks that succeeded before (in an earlier run of the job, `durable_batch.batch.runs`): succeeded without
         being
@@ -348,6 +364,24 @@ class DagScheduler:
         self._running -= 1
         self._succeeded += 1
         return self._release(i) if satisfy else self._skip_dependents(i)
+
+    def mark_all_succeeded(self, task_ids: Iterable[str]) -> None:
+        """`mark_succeeded` of each task, in order (each satisfies its dependents, so none is skipped), in one
+        call: it runs for every task of every batch in every replay of a partition."""
+        index, state, dependents = self._index, self._state, self._dependents
+        done = 0
+        try:
+            for task_id in task_ids:
+                i = index.get(task_id, -1)
+                if i < 0 or state[i] != _RUNNING:
+                    self._running_task(task_id)  # raises, and says why
+                state[i] = _SUCCEEDED
+                done += 1
+                if dependents[i]:
+                    self._release(i)
+        finally:
+            self._running -= done
+            self._succeeded += done
 
     def mark_failed(self, task_id: str, *, satisfy: bool = False) -> list[str]:
         """The task failed for good. Returns the tasks this skips, all its direct and indirect dependents

@@ -336,3 +336,46 @@ def test_job_outcome_refuses_counts_that_do_not_add_up() -> None:
         job_outcome(1, 2, -1, 0, 0, False, False)
     with pytest.raises(PlanError, match=r"0\.\.100"):
         job_outcome(1, 1, 0, 0, 101, False, False)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_the_bulk_calls_decide_what_the_one_task_calls_decide(seed: int) -> None:
+    # A partition's replay hands out a chunk's ready tasks and marks a batch's tasks succeeded in one call each
+    # (`ready_below`, `mark_all_succeeded`): what `ready_run`, with a `same` that asks for the index, and one
+    # `mark_succeeded` a task decide.
+    rng = random.Random(seed)
+    graph = random_graph(rng, rng.randint(1, 150))
+    order = {task_id: i for i, task_id in enumerate(graph)}
+    one, bulk = scheduler(graph), scheduler(graph)
+    running: list[str] = []
+    while not one.is_finished:
+        limit = rng.randint(0, 20)
+        # A bound the first ready task is under, as a partition's chunk end is (`ready_run` takes its first
+        # task whatever `same` says).
+        stop = order[one.peek()] + rng.randint(1, 40) if one.has_ready else 0
+
+        def below(_first: str, task: str, stop: int = stop) -> bool:
+            return order[task] < stop
+
+        started = one.ready_run(limit, below) if stop else []
+        assert bulk.ready_below(limit, stop) == started
+        running += started
+        rng.shuffle(running)
+        finished = rng.randint(0, len(running))
+        done, running = running[:finished], running[finished:]
+        for task_id in done:
+            one.mark_succeeded(task_id)
+        bulk.mark_all_succeeded(done)
+        assert one.counts == bulk.counts
+        assert [one.state_of(t) for t in graph] == [bulk.state_of(t) for t in graph]
+    assert bulk.is_finished
+
+
+def test_marking_a_task_not_running_succeeded_is_refused_after_those_before_it() -> None:
+    s = scheduler({"a": [], "b": [], "c": ["a"]})
+    assert s.ready(2) == ["a", "b"]
+    with pytest.raises(PlanError, match="'c' is pending, not running"):
+        s.mark_all_succeeded(["a", "c", "b"])
+    assert s.state_of("a") is TaskState.SUCCEEDED and s.state_of("b") is TaskState.RUNNING
+    assert s.counts == TaskCounts(total=3, pending=1, running=1, succeeded=1, failed=0, skipped=0)
+    assert s.ready(5) == ["c"]  # "a" released it
