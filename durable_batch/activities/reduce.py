@@ -183,13 +183,16 @@ class JobResults:
             yield str(row["id"]), self._value(row)
 
     def _in_order(self, spans: dict[str, ResultSpan]) -> Iterator[tuple[str, Any]]:
-        """The rows of blobs whose spans do not overlap, one blob after another. A blob that does not hold what
-        its listing said is an error, never a result out of order or a task counted wrong."""
-        for name, data in _read_ahead(self._source.read_blob, spans, READ_AHEAD):
-            span = spans[name]
+        """The rows of blobs whose spans do not overlap, one blob after another. The blobs are read before the
+        first row, kept compressed while they fit (`_keep`): reads then wait on storage while this thread waits
+        too, not behind the handler's loop for the interpreter's lock. A blob that does not hold what its
+        listing said is an error, never a result out of order or a task counted wrong."""
+        self._keep(list(spans))
+        ahead = _read_ahead(self._source.read_blob, (name for name in spans if name not in self._kept), READ_AHEAD)
+        for name, span in spans.items():
             last: int | None = None
             tasks = 0
-            for row in _parse_rows(name, data):
+            for row in self._rows_of(name, ahead):
                 index = int(row["index"])
                 if index == last:
                     continue  # the same task written twice in one blob: once is enough, as in the merge
@@ -200,6 +203,19 @@ class JobResults:
                 yield str(row["id"]), self._value(row)
             if tasks != span.tasks:
                 raise ValueError(f"results blob {name} holds {tasks} tasks, not the {span.tasks} of its listed span")
+
+    def _keep(self, names: list[str]) -> None:
+        """Read the blobs not kept yet, in order, and keep each compressed while they fit in `keep_bytes`."""
+        kept_bytes = sum(len(packed) for packed in self._kept.values())
+        todo = [name for name in names if name not in self._kept]
+        if kept_bytes >= self._keep_bytes or not todo:
+            return
+        for name, data in _read_ahead(self._source.read_blob, todo, READ_AHEAD):
+            packed = zlib.compress(data, 1)
+            if kept_bytes + len(packed) > self._keep_bytes:
+                break  # this one and the rest are read as they are reached
+            self._kept[name] = packed
+            kept_bytes += len(packed)
 
     def _rows_of(self, name: str, ahead: Iterator[tuple[str, bytes]]) -> list[dict[str, Any]]:
         packed = self._kept.get(name)
