@@ -4,16 +4,21 @@
 (`results/*.jsonl` in its folder, one per batch of tasks, each sorted by task position) and, for a task whose
 result was too large to travel inline, its own `result.json`, read only when the iteration reaches it.
 
-Iteration is in task order. The blobs are first scanned once to learn each one's smallest task position and
-row count (that is also `len`); then they are merged, and a blob is opened only when the merge reaches its
-smallest position. Memory holds the blobs whose position ranges overlap the current one: about a partition's
-worth of rows when partitions are contiguous ranges (jobs without dependencies, or with local ones), however
-large the job. Blobs scanned while their total stays under `KEEP_BYTES` are kept from the scan instead of
-being read twice: as their bytes compressed (zlib's fastest level: result rows shrink about sevenfold, in 0.2 ms
-a blob of 500, so a million short results are kept whole and no blob is read twice), parsed again when the
-merge reaches them (parsed rows take about ten times the bytes, so 16 MiB of them held 100 MiB and more until
-the reduce ended). Both walks read blobs a few ahead (`READ_AHEAD`), so storage's latency is spent while the
-rows before are parsed.
+Iteration is in task order. Each results blob says in its metadata the span of task positions it holds
+(`durable_batch.storage.results.ResultSpan`). When the listing gives every blob's span and none overlaps another
+(every first run of a job), `len` is their tasks summed, nothing read, and iteration goes blob after blob in
+span order, each parsed once; a blob that does not hold its span fails the reduce. Otherwise (blobs written
+before spans, or a re-run's blobs beside the first run's) the blobs are first scanned once to learn each one's
+smallest task position and row count (that is also `len`); then they are merged, and a blob is opened only when
+the merge reaches its smallest position. Memory holds the blobs whose position ranges overlap the current one:
+about a partition's worth of rows when partitions are contiguous ranges (jobs without dependencies, or with local
+ones), however large the job. Either way, blobs read while their total stays under `KEEP_BYTES` are kept as
+their bytes compressed (zlib's fastest level: result rows shrink about sevenfold, in 0.2 ms a blob of 500, so a
+million short results are kept whole and no blob is read twice) and parsed when the iteration reaches them
+(parsed rows take about ten times the bytes, so 16 MiB of them held 100 MiB and more until the reduce ended).
+They are read before the first row is handed out, a few ahead (`READ_AHEAD`), so storage's latency is spent
+while the rows before are parsed and the reading threads do not wait for the interpreter's lock behind the
+handler's loop; blobs past the budget are read a few ahead as the iteration reaches them.
 
 The reduce spec's `input` is passed as `results.input` (None when the spec has none), so a reduce handler
 keeps the one-parameter form `def summarize(results)`; the handler's `ctx`, if it asks for one, has task id
