@@ -110,6 +110,7 @@ class JobResults:
         """The blobs' spans, in position order, when their listing said each one's and none overlaps another:
         the blobs are then read once, one after another, and never merged."""
         self._kept: dict[str, bytes] = {}
+        self._kept_bytes = 0
         self._count = 0
 
     def _scan(self) -> list[_Blob]:
@@ -129,7 +130,6 @@ class JobResults:
         """Every blob read, for the smallest position each holds and the tasks they hold in all (kept
         compressed while they fit, so the merge need not read them again)."""
         blobs: list[_Blob] = []
-        kept_bytes = 0
         seen = bytearray()
         count = 0
         for name, data in _read_ahead(self._source.read_blob, names, READ_AHEAD):
@@ -144,10 +144,7 @@ class JobResults:
                     seen[i] = 1
                     count += 1
             blobs.append(_Blob(name, int(rows[0]["index"]), len(rows)))
-            packed = zlib.compress(data, 1) if kept_bytes < self._keep_bytes else None
-            if packed is not None and kept_bytes + len(packed) <= self._keep_bytes:
-                self._kept[name] = packed
-                kept_bytes += len(packed)
+            self._hold(name, data)
         blobs.sort(key=lambda blob: (blob.first, blob.name))
         self._count = count
         return blobs
@@ -210,17 +207,24 @@ class JobResults:
                 raise ValueError(f"results blob {name} holds {tasks} tasks, not the {span.tasks} of its listed span")
 
     def _keep(self, names: list[str]) -> None:
-        """Read the blobs not kept yet, in order, and keep each compressed while they fit in `keep_bytes`."""
-        kept_bytes = sum(len(packed) for packed in self._kept.values())
+        """Read the blobs not kept yet, in order, and keep each (`_hold`) while they fit."""
         todo = [name for name in names if name not in self._kept]
-        if kept_bytes >= self._keep_bytes or not todo:
+        if self._kept_bytes >= self._keep_bytes or not todo:
             return
         for name, data in _read_ahead(self._source.read_blob, todo, READ_AHEAD):
-            packed = zlib.compress(data, 1)
-            if kept_bytes + len(packed) > self._keep_bytes:
+            if not self._hold(name, data):
                 break  # this one and the rest are read as they are reached
-            self._kept[name] = packed
-            kept_bytes += len(packed)
+
+    def _hold(self, name: str, data: bytes) -> bool:
+        """Keep a blob's bytes compressed when they fit in what is left of `keep_bytes`; whether they did."""
+        if self._kept_bytes >= self._keep_bytes:
+            return False
+        packed = zlib.compress(data, 1)
+        if self._kept_bytes + len(packed) > self._keep_bytes:
+            return False
+        self._kept[name] = packed
+        self._kept_bytes += len(packed)
+        return True
 
     def _rows_of(self, name: str, ahead: Iterator[tuple[str, bytes]]) -> list[dict[str, Any]]:
         packed = self._kept.get(name)
