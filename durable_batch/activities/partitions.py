@@ -70,7 +70,7 @@ def load_partition(services: Services, specs: SpecCache, data: wire.LoadPartitio
     size = len(positions)
     plan = _plan_of_tasks(services, cached, positions) if shared is None else wire.sized_plan(shared, size)
     if data.get("run", 1) > 1:
-        plan["done"] = _succeeded_ranges(services, data["jobId"], data["partition"], len(positions))
+        plan["done"] = _succeeded_ranges(services, data["jobId"], data["partition"], size)
     return plan
 
 

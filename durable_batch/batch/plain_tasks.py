@@ -49,14 +49,13 @@ def plain_handlers(spec: JobSpec) -> frozenset[str] | None:
 
 def _inline(spec: JobSpec) -> frozenset[str] | None:
     named: set[str] = set()
-    retries = spec.max_task_retry_count
     for task in spec.tasks:
         if (
             task.handler is None
             or task.command_line is not None
             or task.has_dependencies
-            or task.rate_limit_key is not None
-            or (task.max_retry_count is not None and task.max_retry_count != retries)
+            or spec.rate_limit_key_for(task) is not None
+            or spec.retry_count_for(task) != spec.max_task_retry_count
         ):
             return None
         named.add(task.handler)
