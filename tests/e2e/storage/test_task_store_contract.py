@@ -1,9 +1,13 @@
 """The task store's contract, on both row backends: in memory and on a real Azurite table. Chunk rows, the
 no-downgrade rule, batches applied once (also when many end at once), failure rows, paging by state, counts,
-lookups by id, deletion."""
+lookups by id, deletion, rows packed and rows written before packing."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import random
+import string
 import threading
 import time
 from typing import Any, cast
@@ -11,6 +15,7 @@ from typing import Any, cast
 import pytest
 
 from durable_batch.batch.records import CHUNK_SIZE, Chunk, TaskUpdate
+from durable_batch.lib.azure_storage.errors import SerializationError
 from durable_batch.storage import InvalidContinuationToken, TaskState, TaskStore
 from durable_batch.storage.rows import Put, RowStore
 from durable_batch.storage.tasks import ERROR_MAX_CHARS, Failure, truncate_error
@@ -313,3 +318,61 @@ def test_closing_a_job_settles_every_open_task(store: TaskStore, job_id: str) ->
     # A batch that ends afterwards changes nothing.
     store.record(job_id, 0, 0, [TaskUpdate(1, TaskState.SUCCEEDED, 2, batch=1)], batch=1)
     assert store.counts(job_id) == counts
+
+
+def test_chunks_and_the_id_index_are_stored_packed_several_times_smaller(
+    store: TaskStore, rows: RowStore, job_id: str
+) -> None:
+    store.create_job(job_id, "v1:1000", layout(1000, 1000))
+    ended = [
+        TaskUpdate(i, TaskState.SUCCEEDED, 1, 1_765_000_000_000 + 37 * i, 1_765_000_000_002 + 37 * i, batch=0)
+        for i in range(CHUNK_SIZE)
+    ]
+    chunk = store.record(job_id, 0, 0, ended, batch=0)
+    row = rows.get(job_id, chunk.key)
+    assert row is not None and "d0" not in row.props
+    stored = sum(len(str(value)) for key, value in row.props.items() if key.startswith("z"))
+    assert stored * 3 < len(chunk.body_json())
+    index = [r for r in rows.range(job_id, "i", "j")]
+    assert index and all("z0" in r.props and "d0" not in r.props for r in index)
+    assert store.get_task(job_id, "t00499") == dataclasses.replace(
+        store.query_tasks(job_id, page_size=500).records[499], position=499
+    )
+
+
+def test_a_chunk_that_packs_into_several_properties_reads_back_whole(store: TaskStore, job_id: str) -> None:
+    # Errors nothing compresses: the packed text spans several properties, each under the service's 64 KiB.
+    noise = random.Random(7)
+    errors = ["".join(noise.choices(string.ascii_letters + "é€", k=290)) for _ in range(CHUNK_SIZE)]
+    store.create_job(job_id, "v1", layout(CHUNK_SIZE, CHUNK_SIZE))
+    store.record(job_id, 0, 0, [TaskUpdate(i, TaskState.FAILED, 1, error=errors[i]) for i in range(CHUNK_SIZE)])
+    listed = store.query_tasks(job_id, page_size=CHUNK_SIZE).records
+    assert [record.error for record in listed] == errors
+
+
+def test_rows_written_before_packing_are_read_and_written_on(store: TaskStore, rows: RowStore, job_id: str) -> None:
+    # A job prepared by an earlier version: its chunks' and index's JSON as text over d0, d1 ...
+    chunks = [Chunk(0, n, [f"t{i:05d}" for i in range(n * CHUNK_SIZE, (n + 1) * CHUNK_SIZE)]) for n in range(2)]
+    body = chunks[1].body_json()
+    index = json.dumps({task_id: chunk.key for chunk in chunks for task_id in chunk.ids})
+    rows.commit(
+        job_id,
+        [
+            Put(chunks[0].key, {"s": chunks[0].state_codes, "d0": chunks[0].body_json()}),
+            Put(chunks[1].key, {"s": chunks[1].state_codes, "d0": body[:5000], "d1": body[5000:]}),
+            Put("i00000", {"d0": index[:9000], "d1": index[9000:]}),
+            Put("m", {"layout": "v1:1000", "tasks": 1000, "chunks": 2, "buckets": 1}),
+        ],
+    )
+    record = store.get_task(job_id, "t00700")
+    assert record is not None and record.state == TaskState.PENDING and record.position == 700
+    store.record(job_id, 0, 1, [TaskUpdate(200, TaskState.SUCCEEDED, 1, batch=4)], batch=4)
+    assert store.counts(job_id).succeeded == 1
+    assert store.get_task(job_id, "t00700").state == TaskState.SUCCEEDED  # type: ignore[union-attr]
+
+
+def test_a_packed_row_storage_garbled_is_a_serialization_error(store: TaskStore, rows: RowStore, job_id: str) -> None:
+    store.create_job(job_id, "v1", layout(10, 10))
+    rows.commit(job_id, [Put("c000000-0000", {"s": "p" * 10, "z0": "not-base64!"})])
+    with pytest.raises(SerializationError, match="task chunk c000000-0000"):
+        store.read_chunk(job_id, 0, 0)
