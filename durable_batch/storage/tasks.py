@@ -146,9 +146,9 @@ class Failure:
     result_blob: str | None = None
 
 
-def _packed(text: str) -> dict[str, str]:
-    """`text` as the properties of a packed row (see the module)."""
-    data = base64.b64encode(zlib.compress(text.encode("utf-8"), _PACK_LEVEL)).decode("ascii")
+def _packed(text: bytes) -> dict[str, str]:
+    """UTF-8 `text` as the properties of a packed row (see the module)."""
+    data = base64.b64encode(zlib.compress(text, _PACK_LEVEL)).decode("ascii")
     return {f"z{i}": data[start : start + _PACKED_PIECE] for i, start in enumerate(range(0, len(data), _PACKED_PIECE))}
 
 
@@ -287,7 +287,7 @@ class TaskStore:
             # Ten buckets a commit, each freed once written: the index's JSON is never all in memory at once.
             puts = []
             for b in range(start, min(buckets, start + 10)):
-                puts.append(Put(f"i{b:05d}", _packed("{" + grouped[b][:-1].decode() + "}")))
+                puts.append(Put(f"i{b:05d}", _packed(b"{" + grouped[b][:-1] + b"}")))
                 grouped[b] = bytearray()
             self._rows.commit(job_id, puts)
         self._rows.commit(
@@ -299,7 +299,7 @@ class TaskStore:
 
     @staticmethod
     def _chunk_props(chunk: Chunk) -> dict[str, Any]:
-        return {"s": chunk.state_codes, **_packed(chunk.body_json())}
+        return {"s": chunk.state_codes, **_packed(chunk.body_json().encode())}
 
     @staticmethod
     def _chunk_of(row: Row) -> Chunk:
