@@ -75,7 +75,13 @@ def test_stop_ends_the_process_and_sigterm_keeps_recent_writes(tmp_path: Path) -
 def test_the_command_line_runs_until_interrupted(tmp_path: Path) -> None:
     argv = [sys.executable, "-m", "devhost.azurite", "--location", str(tmp_path)]
     argv += ["--blob-port", "0", "--queue-port", "0", "--table-port", "0"]
-    process = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # A Ctrl-C at a terminal: the child starts with SIGINT at its default, whatever the runner's. A test runner
+    # started in the background by a shell ignores SIGINT, and a child inherits that (and then never stops).
+    runners = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        process = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    finally:
+        signal.signal(signal.SIGINT, runners)
     azurite_pid: int | None = None
     try:
         assert process.stdout is not None
