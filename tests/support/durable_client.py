@@ -1,12 +1,30 @@
 """A fake of the Durable Functions client, for operations that start jobs and read their orchestrations: the
-calls a submit makes (`start_new`, `get_status`), over a dict of instance statuses."""
+calls a submit makes (`start_new`, `get_status`), over a dict of instance statuses; and `Status`, the shape of
+the SDK's status object, for fakes of the reads."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 
 from durable_batch.batch import wire
+
+CREATED = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
+
+
+@dataclass
+class Status:
+    """What the SDK's `get_status` answers, as the operations read it."""
+
+    runtime_status: str | None
+    custom_status: Any = None
+    output: Any = None
+    created_time: datetime | None = CREATED
+    last_updated_time: datetime | None = CREATED
+    input_: Any = None
+    historyEvents: list[dict[str, Any]] | None = None  # the SDK keeps the management API's name
 
 
 class FakeDurable:

@@ -26,6 +26,7 @@ from devhost.replay import (
     TimerWork,
     run_episode,
 )
+from tests.support.durable_client import Status
 
 
 @dataclass
@@ -268,18 +269,6 @@ class Simulator:
         self.instances[parent_id].inbox.append(event)
 
 
-@dataclass(frozen=True)
-class _Status:
-    """What `DurableOrchestrationClient.get_status` returns, as far as the app reads it."""
-
-    runtime_status: str | None
-    custom_status: Any = None
-    output: Any = None
-    created_time: datetime | None = None
-    last_updated_time: datetime | None = None
-    input_: Any = None
-
-
 class SimulatedClient:
     """The part of the SDK's `DurableOrchestrationClient` the app's client-bound activities call, over the
     simulator's instances: the real activity code runs against it as against a host."""
@@ -287,14 +276,16 @@ class SimulatedClient:
     def __init__(self, sim: Simulator) -> None:
         self._sim = sim
 
-    async def get_status(self, instance_id: str, show_input: bool = False, **_: Any) -> _Status:
+    async def get_status(self, instance_id: str, show_input: bool = False, **_: Any) -> Status:
         instance = self._sim.instances.get(instance_id)
         if instance is None:
-            return _Status(None)
-        return _Status(
+            return Status(None)
+        return Status(
             instance.status,
             instance.custom_status,
             instance.output,
+            created_time=None,
+            last_updated_time=None,
             input_=instance.input_value if show_input else None,
         )
 

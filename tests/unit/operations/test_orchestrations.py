@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -17,21 +16,9 @@ from durable_batch.batch.states import TaskCounts
 from durable_batch.operations import orchestrations
 from durable_batch.operations.errors import Conflict, JobNotFound, OrchestrationNotFound
 from durable_batch.storage.jobs import JobRecord, JobState
+from tests.support.durable_client import CREATED, Status
 
 pytestmark = pytest.mark.unit
-
-CREATED = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
-
-
-@dataclass
-class Status:
-    runtime_status: str | None
-    custom_status: Any = None
-    output: Any = None
-    created_time: datetime | None = CREATED
-    last_updated_time: datetime | None = CREATED
-    input_: Any = None
-    historyEvents: list[dict[str, Any]] | None = None  # the SDK keeps the management API's name
 
 
 @dataclass
