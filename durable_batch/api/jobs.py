@@ -38,7 +38,8 @@ from durable_batch.app.services import Services
 from durable_batch.batch.spec import new_job_id
 from durable_batch.batch.states import JobState
 from durable_batch.operations.changes import disable_job, enable_job, read_change, read_disable, update_job
-from durable_batch.operations.control import cancel_job, delete_job, is_final, load_job, view_inputs
+from durable_batch.operations.control import RunningSeen, cancel_job, delete_job, is_final, load_job, view_inputs
+from durable_batch.operations.durable import CustomStatuses
 from durable_batch.operations.errors import JobNotFound
 from durable_batch.operations.job_turns import one_at_a_time
 from durable_batch.operations.reruns import read_rerun, rerun_job
@@ -55,6 +56,7 @@ LIST_STATES = (*API_STATES, JobState.CANCELLING.value)
 def register(bp: df.Blueprint, services: Services) -> None:
     """Register the job routes on `bp`; their functions close over `services`."""
     app = http.registrar(bp)
+    seen = RunningSeen()
 
     @app.route(route="jobs", methods=["GET", "POST"])
     @app.durable_client_input(client_name="client")
@@ -70,7 +72,7 @@ def register(bp: df.Blueprint, services: Services) -> None:
             return await http.guarded(lambda: delete(req, client, services))
         if req.method.upper() == "PATCH":
             return await http.guarded(lambda: patch(req, client, services))
-        return await http.guarded(lambda: get(req, client, services))
+        return await http.guarded(lambda: get(req, client, services, seen))
 
     @app.route(route="jobs/{jobId}/cancel", methods=["POST"])
     @app.durable_client_input(client_name="client")
@@ -111,10 +113,17 @@ async def submit(req: func.HttpRequest, client: Any, services: Services) -> func
     return json_response(view, status, {"Location": view["links"]["self"]})
 
 
-async def get(req: func.HttpRequest, client: Any, services: Services) -> func.HttpResponse:
+async def get(req: func.HttpRequest, client: Any, services: Services, seen: RunningSeen) -> func.HttpResponse:
     job_id = http.job_id_param(req)
-    record, instance = await view_inputs(client, services, job_id)
-    live = load_job(client, services, job_id, (record, instance))
+    statuses = CustomStatuses(client)
+    # The groups and partitions the job's last view found running are read beside its own status.
+    statuses.ahead(seen.guess(job_id))
+    try:
+        record, instance = await view_inputs(client, services, job_id)
+    except BaseException:
+        statuses.close()
+        raise
+    live = load_job(client, services, job_id, (record, instance), statuses, seen)
     if is_final(record):
         facts, ledger = await live, None
     else:

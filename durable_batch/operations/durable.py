@@ -85,14 +85,52 @@ def instance_of(status: Any, *, with_input: bool = False) -> Instance | None:
 
 async def get_custom_statuses(client: Any, instance_ids: Iterable[str]) -> list[Any]:
     """The custom statuses of several instances (None for one that is gone), fetched a few at a time."""
-    gate = asyncio.Semaphore(_STATUS_CONCURRENCY)
+    reads = CustomStatuses(client)
+    try:
+        return await reads.get(instance_ids)
+    finally:
+        reads.close()
 
-    async def one(instance_id: str) -> Any:
-        async with gate:
-            instance = await get_instance(client, instance_id)
+
+class CustomStatuses:
+    """Custom statuses of instances (None for one that is gone), a few read at a time, some of them read ahead:
+    `ahead` starts reads that a later `get` may want, `get` answers from those and reads the rest. Call `close`
+    when done: reads started ahead and never asked for are cancelled then. On one event loop."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self._gate = asyncio.Semaphore(_STATUS_CONCURRENCY)
+        self._reads: dict[str, asyncio.Future[Any]] = {}
+
+    def ahead(self, instance_ids: Iterable[str]) -> None:
+        """Start reading these instances' statuses now, for a `get` to come."""
+        for instance_id in instance_ids:
+            if instance_id not in self._reads:
+                self._reads[instance_id] = asyncio.ensure_future(self._one(instance_id))
+
+    async def get(self, instance_ids: Iterable[str]) -> list[Any]:
+        """The statuses of these instances, in their order: each read at most once by this reader."""
+        wanted = list(instance_ids)
+        self.ahead(wanted)
+        return list(await asyncio.gather(*(self._reads[instance_id] for instance_id in wanted)))
+
+    def close(self) -> None:
+        for read in self._reads.values():
+            if not read.done():
+                read.cancel()
+            else:
+                _retrieve(read)
+
+    async def _one(self, instance_id: str) -> Any:
+        async with self._gate:
+            instance = await get_instance(self._client, instance_id)
         return None if instance is None else instance.custom_status
 
-    return list(await asyncio.gather(*(one(instance_id) for instance_id in instance_ids)))
+
+def _retrieve(read: asyncio.Future[Any]) -> None:
+    # A read no one asked for: its failure is not news (whoever needs that status reads it again).
+    if not read.cancelled():
+        read.exception()
 
 
 async def purge(client: Any, instance_ids: Iterable[str]) -> int:
