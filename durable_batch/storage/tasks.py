@@ -75,11 +75,8 @@ IDS_PER_BUCKET = 2000
 """Task ids per index row, on average: 500 rows for a job of 1,000,000 tasks."""
 CHUNK_PAGE = 50
 """Chunk rows a request fetches when a caller walks every chunk of a job (`iter_chunks`)."""
-_PIECE = 15_000
-"""Characters of JSON per property (rows written before packing): 64 KiB holds 32,768 UTF-16 units, and a
-character takes at most two."""
 _PACKED_PIECE = 30_000
-"""Characters of base64 per property: ASCII, one UTF-16 unit each."""
+"""Characters of base64 per property: a property holds 64 KiB, 32,768 UTF-16 units, and base64 takes one each."""
 _PACK_LEVEL = 6
 """zlib's default: a finished chunk of 500 tasks (25 KB of JSON) packs to 5 KB in about 0.35 ms; level 1 packs
 it to 6 KB in 0.26 ms."""
