@@ -18,7 +18,14 @@ from durable_batch.batch import wire
 from durable_batch.batch.plan import group_count
 from durable_batch.batch.states import TaskCounts, TaskState
 from durable_batch.batch.times import parse_time, to_ms
-from durable_batch.operations.durable import CustomStatuses, Instance, get_custom_statuses, get_instance, purge
+from durable_batch.operations.durable import (
+    CustomStatuses,
+    Instance,
+    get_custom_statuses,
+    get_instance,
+    purge,
+    unwanted,
+)
 from durable_batch.operations.errors import Conflict, JobNotFound
 from durable_batch.operations.status import JobFacts, derive_status, partition_total, running_children
 from durable_batch.storage.jobs import JOB_STATE_RANK, JobRecord, JobState
@@ -59,9 +66,10 @@ def current_run(record: JobRecord, instance: Instance | None) -> Instance | None
 class RunningSeen:
     """The groups and partitions each job's last view found running (in this process, for the last `LIMIT`
     jobs viewed), so that the next view of the job reads their statuses at once with the job's own rather than
-    a level after it: the job's status names its running groups, theirs name their running partitions, and three
-    round trips in turn were most of a view's time on a busy host. A job's running partitions change every few
-    seconds, a dashboard reads its view every few hundred milliseconds. A guess only: the view still takes the
+    a level after it: the job's status names its running groups, theirs name their running partitions, and each
+    of three round trips in turn waits on a busy host (on the real host, each is a call into the Durable extension
+    and its storage). A job's running partitions change every few seconds, a dashboard reads its view every few
+    hundred milliseconds. A guess only: the view still takes the
     groups and partitions the statuses it reads name, reads those not guessed, and leaves the rest unread. On
     one event loop, as the async routes that use it run."""
 
@@ -157,18 +165,12 @@ async def view_inputs(client: Any, services: Services, job_id: str) -> tuple[Job
         done, _ = await asyncio.wait({reading}, timeout=VIEW_WAIT_SECONDS)
         recent = None if done else services.jobs.recent(job_id, RECENT_SECONDS)
         if recent is not None and not is_final(recent) and current_run(recent, instance) is not None:
-            reading.add_done_callback(_retrieved)  # it still updates the store's recent records
+            reading.add_done_callback(unwanted)  # it still updates the store's recent records
             return recent, instance
     record = await reading
     if record is None:
         raise JobNotFound(job_id)
     return record, instance
-
-
-def _retrieved(future: asyncio.Future[Any]) -> None:
-    # A read no one waits for any more: its failure is not news (the next view reads again).
-    if not future.cancelled():
-        future.exception()
 
 
 async def _settle(client: Any, services: Services, facts: JobFacts) -> JobFacts:

@@ -119,7 +119,7 @@ class CustomStatuses:
             if not read.done():
                 read.cancel()
             else:
-                _retrieve(read)
+                unwanted(read)
 
     async def _one(self, instance_id: str) -> Any:
         async with self._gate:
@@ -127,8 +127,9 @@ class CustomStatuses:
         return None if instance is None else instance.custom_status
 
 
-def _retrieve(read: asyncio.Future[Any]) -> None:
-    # A read no one asked for: its failure is not news (whoever needs that status reads it again).
+def unwanted(read: asyncio.Future[Any]) -> None:
+    """Mark the outcome of a read no one waits for any more as seen: its failure is not news (whoever needs what
+    it read reads it again), and asyncio should not report it as never retrieved."""
     if not read.cancelled():
         read.exception()
 
